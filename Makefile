@@ -1,0 +1,31 @@
+# The two commands: `make demo` and `make test`. Each sets itself up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-data
+
+.PHONY: demo test lint bench clean
+
+demo: $(VENV)/.installed
+	$(BIN)/shelf demo --dir $(DEMO_DIR)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check kiosk hardware web tests
+
+$(VENV)/.installed: pyproject.toml scripts/setup-system
+	scripts/setup-system
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	scripts/setup-system --test
+	$(BIN)/python -m pip install --quiet -e '.[demo,test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info

@@ -1,0 +1,4 @@
+"""Run the shelf command: ``python -m kiosk``."""
+from kiosk.cli import main
+
+main()

@@ -1,0 +1,397 @@
+"""Read and validate the community's TOML configuration.
+
+Every field is documented where it is read. A mistake is refused at start with a message that
+names the file, the section, the key and what is allowed (the Moonraker way); nothing about
+the community is hard-coded elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kiosk.domain import Slot, parse_buildings
+from kiosk.errors import ConfigError
+
+CONFIG_ENV = "SHELF_CONFIG"
+GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
+ROLES = ("admin", "committee", "property")
+LANGUAGES = ("zh", "en")
+LED_KINDS = ("gpio", "74hc595")
+CHANNEL_TYPES = ("email",)
+_MISSING = object()
+
+
+class Section:
+    """One table of the TOML file; typed getters that refuse with the key's full name."""
+
+    def __init__(self, source: str, name: str, data: Any) -> None:
+        self.source, self.name = source, name
+        if not isinstance(data, dict):
+            self.fail(f"[{name}] must be a table, not {type(data).__name__}")
+        self.data: dict[str, Any] = data
+        self.used: set[str] = set()
+
+    def fail(self, message: str) -> None:
+        raise ConfigError(f"{self.source}: {message}")
+
+    def _get(self, key: str, default: Any, kinds: tuple[type, ...], what: str) -> Any:
+        self.used.add(key)
+        value = self.data.get(key, default)
+        if value is _MISSING:
+            self.fail(f"[{self.name}] is missing the key '{key}' ({what})")
+        if value is not default or default is not None:
+            if isinstance(value, bool) and bool not in kinds:
+                self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")
+            if not isinstance(value, kinds):
+                self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")
+        return value
+
+    def str(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()) -> str:
+        what = "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
+        value = self._get(key, default, (str,), what)
+        if choices and value not in choices:
+            self.fail(f"[{self.name}] {key} = {value!r}: allowed values are {what[7:]}")
+        return value
+
+    def int(self, key: str, default: Any = _MISSING, *, minval: int, maxval: int) -> int:
+        value = self._get(key, default, (int,), f"a whole number from {minval} to {maxval}")
+        if not minval <= value <= maxval:
+            self.fail(f"[{self.name}] {key} = {value}: allowed range is {minval} to {maxval}")
+        return value
+
+    def float(self, key: str, default: Any = _MISSING, *, minval: float, maxval: float) -> float:
+        value = self._get(key, default, (int, float), f"a number from {minval} to {maxval}")
+        if not minval <= value <= maxval:
+            self.fail(f"[{self.name}] {key} = {value}: allowed range is {minval} to {maxval}")
+        return float(value)
+
+    def bool(self, key: str, default: Any = _MISSING) -> bool:
+        return self._get(key, default, (bool,), "true or false")
+
+    def list(self, key: str, default: Any = _MISSING) -> list[Any]:
+        return self._get(key, default, (list,), "a list")
+
+    def buildings(self, key: str, known: frozenset[int] | None, default: Any = _MISSING):
+        value = self._get(key, default, (str, list), 'buildings like "1-28,30" or [1, 2]')
+        try:
+            result = parse_buildings(value)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"[{self.name}] {key} = {value!r}: {exc}")
+        if known is not None and not result <= known:
+            extra = sorted(result - known)
+            self.fail(f"[{self.name}] {key}: building(s) {extra} are not in [community] buildings")
+        return result
+
+    def tables(self, key: str, required: bool = True) -> list[Section]:
+        self.used.add(key)
+        value = self.data.get(key, [] if not required else _MISSING)
+        if value is _MISSING or (required and not value):
+            self.fail(f"[{self.name}] needs at least one [[{self.child(key)}]] table")
+        if not isinstance(value, list):
+            self.fail(f"[{self.name}] {key} must be a list of tables ([[{self.child(key)}]])")
+        return [Section(self.source, f"{self.child(key)} #{i + 1}", v) for i, v in enumerate(value)]
+
+    def table(self, key: str, required: bool = True) -> Section:
+        self.used.add(key)
+        value = self.data.get(key, {} if not required else _MISSING)
+        if value is _MISSING:
+            self.fail(f"missing the section [{self.child(key)}]")
+        return Section(self.source, self.child(key), value)
+
+    def child(self, key: str) -> str:
+        base = self.name.split(" #")[0]
+        return key if base == "top level" else f"{base}.{key}"
+
+    def done(self) -> None:
+        """Refuse keys nobody read: a typo must not be silently ignored."""
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            allowed = ", ".join(sorted(self.used))
+            self.fail(f"[{self.name}] has unknown key '{unknown[0]}'; allowed keys: {allowed}")
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    buildings: frozenset[int]
+    opens: time
+    closes: time
+    after_hours_for: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shelf:
+    id: str
+    name: str
+    leds: str  # "gpio" or "74hc595"
+    slots: tuple[Slot, ...]
+    led_of: dict[str, int]  # slot code -> GPIO pin (gpio) or chain position (74hc595)
+    chain_pins: dict[str, int] = field(default_factory=dict)  # data, clock, latch
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    id: str
+    type: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password_hash: str
+    role: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    community_name: str
+    buildings: frozenset[int]
+    timezone: ZoneInfo
+    language: str
+    database: Path
+    label_secret: bytes
+    pickup_max_failures: int
+    pickup_window_s: int
+    camera: str
+    debounce_s: float
+    light_s: int
+    buzzer_pin: int | None
+    teams: tuple[Team, ...]
+    shelves: tuple[Shelf, ...]
+    overflow: Slot
+    channels: tuple[ChannelConfig, ...]
+    web_secret_key: str
+    api_tokens: tuple[str, ...]
+    users: tuple[User, ...]
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        return tuple(slot for shelf in self.shelves for slot in shelf.slots)
+
+    def slot(self, code: str) -> Slot:
+        if code == self.overflow.code:
+            return self.overflow
+        return next(s for s in self.slots if s.code == code)
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """The file named on the command line, else $SHELF_CONFIG, else refuse."""
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        raise ConfigError(f"no configuration: pass --config FILE or set {CONFIG_ENV}")
+    return Path(chosen)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the TOML file at ``path``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    top = Section(str(path), "top level", data)
+
+    community = top.table("community")
+    name = community.str("name")  # shown on pages and in notices
+    buildings = community.buildings("buildings", None)  # every building number in the compound
+    tz_name = community.str("timezone", "Asia/Shanghai")  # IANA name, for times people read
+    try:
+        timezone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        community.fail(f"[community] timezone = {tz_name!r}: not an IANA zone like Asia/Shanghai")
+    language = community.str("language", "zh", choices=LANGUAGES)  # default UI language
+    community.done()
+
+    database = top.table("database")
+    db_path = Path(database.str("path", "shelf.db"))  # relative to this file's folder
+    database.done()
+
+    labels = top.table("labels")
+    secret = labels.str("secret")  # signs labels and pickup QR codes; keep it private
+    if len(secret) < 16:
+        labels.fail("[labels] secret must be at least 16 characters (use `shelf init` to make one)")
+    labels.done()
+
+    pickup = top.table("pickup", required=False)
+    max_failures = pickup.int("max_failures", 5, minval=1, maxval=100)  # wrong codes per window
+    window_min = pickup.int("window_minutes", 15, minval=1, maxval=1440)  # then locked this long
+    pickup.done()
+
+    kiosk = top.table("kiosk", required=False)
+    camera = kiosk.str("camera", "device:0")  # device:N, video:FILE or images:DIR
+    if not re.match(r"^(device|video|images):.+", camera):
+        kiosk.fail(f"[kiosk] camera = {camera!r}: allowed forms are device:0, video:FILE, images:DIR")
+    debounce = kiosk.float("debounce_seconds", 2.0, minval=0.1, maxval=60)  # label out of view
+    light_s = kiosk.int("light_seconds", 30, minval=1, maxval=600)  # how long a slot stays lit
+    buzzer = kiosk.int("buzzer_pin", 18, minval=0, maxval=27)  # 0 = no buzzer
+    if buzzer == 1 or (buzzer and buzzer not in GPIO_PINS):
+        kiosk.fail(f"[kiosk] buzzer_pin = {buzzer}: allowed GPIO pins are 2 to 27, or 0 for none")
+    kiosk.done()
+
+    teams = tuple(_team(t, buildings) for t in top.tables("teams"))
+    _unique(top, "teams", [t.id for t in teams])
+    shelves = tuple(_shelf(s, buildings) for s in top.tables("shelves"))
+    _unique(top, "shelves", [s.id for s in shelves])
+    codes = [slot.code for shelf in shelves for slot in shelf.slots]
+    _unique(top, "shelves.slots", codes)
+    _check_pins(top, shelves, buzzer)
+
+    overflow_t = top.table("overflow")
+    overflow = Slot(
+        code=overflow_t.str("code", "OVERFLOW"),  # what the screen and notices call it
+        shelf=overflow_t.str("name", "Overflow area"),
+        position=len(codes),
+        capacity=10**6,
+        overflow=True,
+    )
+    overflow_t.done()
+    if overflow.code in codes:
+        top.fail(f"[overflow] code = {overflow.code!r} is already a slot code")
+
+    channels = tuple(_channel(c) for c in top.tables("channels", required=False))
+    _unique(top, "channels", [c.id for c in channels])
+
+    web = top.table("web")
+    web_secret = web.str("secret_key")  # signs login cookies
+    tokens = tuple(web.list("api_tokens", []))  # bearer tokens for /api/* without a login
+    if not all(isinstance(t, str) and len(t) >= 16 for t in tokens):
+        web.fail("[web] api_tokens must be strings of at least 16 characters")
+    users = tuple(_user(u) for u in web.tables("users"))
+    _unique(top, "web.users", [u.username for u in users])
+    web.done()
+    top.done()
+
+    return Config(
+        path=path,
+        community_name=name,
+        buildings=buildings,
+        timezone=timezone,
+        language=language,
+        database=(path.parent / db_path).resolve(),
+        label_secret=secret.encode(),
+        pickup_max_failures=max_failures,
+        pickup_window_s=window_min * 60,
+        camera=camera,
+        debounce_s=debounce,
+        light_s=light_s,
+        buzzer_pin=buzzer or None,
+        teams=teams,
+        shelves=shelves,
+        overflow=overflow,
+        channels=channels,
+        web_secret_key=web_secret,
+        api_tokens=tokens,
+        users=users,
+    )
+
+
+def _clock_time(section: Section, text: str) -> time:
+    match = re.fullmatch(r"(\d{2}):(\d{2})", text)
+    if not match or int(match[1]) > 24 or int(match[2]) > 59:
+        section.fail(f"[{section.name}] hours = {text!r}: expected HH:MM-HH:MM, e.g. 08:30-17:30")
+    hour, minute = int(match[1]), int(match[2])
+    return time.max if hour == 24 else time(hour, minute)
+
+
+def _team(section: Section, known: frozenset[int]) -> Team:
+    team_id = section.str("id")  # short name used in task lists, e.g. committee
+    name = section.str("name", team_id)
+    served = section.buildings("buildings", known)
+    opens, _, closes = section.str("hours", "00:00-24:00").partition("-")  # when on duty
+    after = section.list("after_hours_for", [])  # teams whose buildings it covers off-hours
+    section.done()
+    return Team(team_id, name, served, _clock_time(section, opens),
+                _clock_time(section, closes), tuple(after))
+
+
+def _shelf(section: Section, known: frozenset[int]) -> Shelf:
+    shelf_id = section.str("id")
+    name = section.str("name", f"Shelf {shelf_id}")
+    leds = section.str("leds", "gpio", choices=LED_KINDS)  # one pin per slot, or a 74HC595 chain
+    chain: dict[str, int] = {}
+    if leds == "74hc595":
+        for role in ("data_pin", "clock_pin", "latch_pin"):
+            chain[role.removesuffix("_pin")] = section.int(role, minval=2, maxval=27)
+    slots, led_of = [], {}
+    for i, slot_t in enumerate(section.tables("slots")):
+        code = slot_t.str("code")  # printed on the shelf, e.g. A-07
+        if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{0,9}", code):
+            slot_t.fail(f"[{slot_t.name}] code = {code!r}: use capitals, digits and '-', e.g. A-07")
+        if leds == "gpio":
+            led = slot_t.int("led", minval=2, maxval=27)  # BCM GPIO pin of this slot's LED
+        else:
+            led = slot_t.int("led", minval=0, maxval=255)  # output position on the chain
+        capacity = slot_t.int("capacity", 4, minval=1, maxval=50)  # parcels it holds
+        zone = slot_t.buildings("buildings", known, "")  # empty: any building
+        slot_t.done()
+        slots.append(Slot(code, shelf_id, i, capacity, zone))
+        led_of[code] = led
+    section.done()
+    return Shelf(shelf_id, name, leds, tuple(slots), led_of, chain)
+
+
+def _check_pins(top: Section, shelves: tuple[Shelf, ...], buzzer: int) -> None:
+    owner: dict[int, str] = {buzzer: "[kiosk] buzzer_pin"} if buzzer else {}
+    for shelf in shelves:
+        pins = dict(shelf.chain_pins) if shelf.leds == "74hc595" else shelf.led_of
+        for who, pin in pins.items():
+            what = f"shelf {shelf.id} {'slot ' if shelf.leds == 'gpio' else ''}{who}"
+            if pin in owner:
+                top.fail(f"GPIO {pin} is used twice: by {owner[pin]} and by {what}")
+            owner[pin] = what
+        if shelf.leds == "74hc595":
+            positions = list(shelf.led_of.values())
+            if len(set(positions)) != len(positions):
+                top.fail(f"shelf {shelf.id}: two slots share one chain position")
+
+
+def _channel(section: Section) -> ChannelConfig:
+    kind = section.str("type", choices=CHANNEL_TYPES)
+    channel_id = section.str("id", kind)
+    options: dict[str, Any] = {}
+    if kind == "email":
+        options["host"] = section.str("host", "localhost")
+        options["port"] = section.int("port", 25, minval=1, maxval=65535)
+        options["sender"] = section.str("from")
+        options["starttls"] = section.bool("starttls", False)
+        options["username"] = section.str("username", "")
+        options["password"] = section.str("password", "")
+        options["timeout"] = section.float("timeout_seconds", 10, minval=1, maxval=120)
+    section.done()
+    return ChannelConfig(channel_id, kind, options)
+
+
+def _user(section: Section) -> User:
+    username = section.str("username")
+    password_hash = section.str("password_hash")  # from `shelf user add`; never the password
+    role = section.str("role", choices=ROLES)
+    name = section.str("name", username)
+    section.done()
+    return User(username, password_hash, role, name)
+
+
+def _unique(top: Section, what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            top.fail(f"[[{what}]]: {item!r} appears twice")
+        seen.add(item)

@@ -1,0 +1,140 @@
+"""Pure rules of the shelf: households, slots and where a parcel goes. No I/O here.
+
+The incident this product exists for: a parcel for 24-2304 carried to 24-2403. Households are
+therefore always compared by their full identity (building and room), never by a fuzzy match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kiosk.errors import UnknownHousehold
+
+ROOM_RE = re.compile(r"^[0-9A-Z]{1,6}$")
+HOUSEHOLD_RE = re.compile(r"^(\d{1,3})-([0-9A-Z]{1,6})$")
+
+
+@dataclass(frozen=True)
+class HouseholdId:
+    """A flat, named by building and room: ``24-2304``."""
+
+    building: int
+    room: str
+
+    def __str__(self) -> str:
+        return f"{self.building}-{self.room}"
+
+    @classmethod
+    def parse(cls, text: str) -> HouseholdId:
+        """Parse ``24-2304`` (spaces trimmed, letters upper-cased) or raise UnknownHousehold."""
+        match = HOUSEHOLD_RE.match(text.strip().upper())
+        if not match:
+            raise UnknownHousehold(
+                f"{text!r} is not a household: expected building-room, e.g. 24-2304"
+            )
+        return cls(int(match.group(1)), match.group(2))
+
+    def masked(self) -> str:
+        """The form shown to people who need not know the flat: ``24-23**``."""
+        keep = max(1, len(self.room) - 2)
+        return f"{self.building}-{self.room[:keep]}{'*' * (len(self.room) - keep)}"
+
+
+def mask_household(text: str) -> str:
+    """Mask a household id for screens, group notices and logs; leave non-ids unchanged."""
+    try:
+        return HouseholdId.parse(text).masked()
+    except UnknownHousehold:
+        return text
+
+
+@dataclass(frozen=True)
+class Household:
+    id: HouseholdId
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    under_observation: bool = False
+
+
+def parse_buildings(spec: str | Iterable[int]) -> frozenset[int]:
+    """Turn ``"1-28, 30"`` (or a list of numbers) into a set of building numbers."""
+    if not isinstance(spec, str):
+        return frozenset(int(b) for b in spec)
+    buildings: set[int] = set()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        lo, sep, hi = part.partition("-")
+        if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+            raise ValueError(f"{part!r} is not a building number or range like 1-28")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first:
+            raise ValueError(f"{part!r}: a range must go upwards")
+        buildings.update(range(first, last + 1))
+    return frozenset(buildings)
+
+
+def format_buildings(buildings: Iterable[int]) -> str:
+    """The inverse of parse_buildings: ``{1, 2, 3, 5}`` -> ``"1-3,5"``."""
+    numbers = sorted(buildings)
+    runs: list[str] = []
+    start = prev = None
+    for n in [*numbers, None]:
+        if start is not None and (n is None or n != prev + 1):
+            runs.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if n is not None and start is None:
+            start = n
+        prev = n
+    return ",".join(runs)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One numbered place on a shelf, e.g. ``A-07``. Empty ``buildings`` means any building."""
+
+    code: str
+    shelf: str
+    position: int
+    capacity: int
+    buildings: frozenset[int] = field(default_factory=frozenset)
+    overflow: bool = False
+
+    def serves(self, building: int) -> bool:
+        return not self.buildings or building in self.buildings
+
+
+@dataclass(frozen=True)
+class SlotLoad:
+    """What is in a slot now: how many waiting parcels and for which households."""
+
+    parcels: int = 0
+    households: frozenset[str] = field(default_factory=frozenset)
+
+
+def choose_slot(
+    household: HouseholdId,
+    slots: Iterable[Slot],
+    load: Mapping[str, SlotLoad],
+    overflow: Slot,
+) -> Slot:
+    """Pick where a new parcel for ``household`` goes.
+
+    In order: a slot already holding this household's parcels that still has room (so a
+    resident collects from one place); an empty slot zoned for the building; the least full
+    zoned slot with room; the overflow place when every zoned slot is full.
+    """
+    key = str(household)
+    candidates = [s for s in slots if not s.overflow and s.serves(household.building)]
+
+    def room(slot: Slot) -> int:
+        return slot.capacity - load.get(slot.code, SlotLoad()).parcels
+
+    with_room = [s for s in candidates if room(s) > 0]
+    for slot in with_room:
+        if key in load.get(slot.code, SlotLoad()).households:
+            return slot
+    # Prefer dedicated zones over any-building slots, then emptier, then shelf order.
+    with_room.sort(key=lambda s: (not s.buildings, room(s) < s.capacity, -room(s), s.position))
+    return with_room[0] if with_room else overflow

@@ -1,0 +1,67 @@
+"""The errors the shelf raises: a small tree, each with the code that tools and pages show."""
+
+from __future__ import annotations
+
+
+class ShelfError(Exception):
+    """Base class for everything the shelf refuses on purpose."""
+
+    code = "error"
+
+
+class ConfigError(ShelfError):
+    """The configuration file is missing, unreadable or has a mistake."""
+
+    code = "config"
+
+
+class LabelError(ShelfError):
+    """A scanned payload is not something the shelf can act on."""
+
+    code = "unreadable"
+
+
+class GarbageLabel(LabelError):
+    """The payload is not one of the shelf's formats (or is too long, or not ASCII)."""
+
+    code = "garbage"
+
+
+class ForgedLabel(LabelError):
+    """The payload has the shelf's format but its signature does not match."""
+
+    code = "forged"
+
+
+class UnknownHousehold(ShelfError):
+    """The household named by a label or a typed room is not in the household list."""
+
+    code = "unknown_household"
+
+
+class ParcelClosed(ShelfError):
+    """The label belongs to a parcel that has already been collected or delivered."""
+
+    code = "already_collected"
+
+
+class PickupRefused(ShelfError):
+    """A pickup code does not open anything."""
+
+    code = "unknown_code"
+
+
+class PickupThrottled(PickupRefused):
+    """Too many wrong pickup codes: the keypad is locked for a while."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NoticeError(ShelfError):
+    """A notice channel could not deliver a notice (it will be retried)."""
+
+    code = "notice"

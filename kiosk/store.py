@@ -1,0 +1,398 @@
+"""The SQLite store: connection pragmas, versioned schema, unit of work and repositories.
+
+Durability rules: WAL with ``synchronous=FULL`` so a committed transaction survives a power
+cut; every write happens inside one explicit ``BEGIN IMMEDIATE`` transaction (the unit of
+work), so a kill -9 at any moment leaves either all of a check-in or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.domain import Household, HouseholdId, Slot, SlotLoad
+
+BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS: list[str] = [
+    # 1: the walking skeleton
+    """
+    CREATE TABLE households (
+        id TEXT PRIMARY KEY,                    -- '24-2304'
+        building INTEGER NOT NULL,
+        room TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        under_observation INTEGER NOT NULL DEFAULT 0 CHECK (under_observation IN (0, 1)),
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE slots (
+        code TEXT PRIMARY KEY,                  -- 'A-07', or the overflow place's code
+        shelf TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        capacity INTEGER NOT NULL,
+        buildings TEXT NOT NULL DEFAULT '',     -- '1-2' as configured; '' = any building
+        overflow INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 1       -- 0 once removed from the configuration
+    );
+    CREATE TABLE pickup_codes (
+        id INTEGER PRIMARY KEY,
+        household_id TEXT NOT NULL REFERENCES households(id),
+        code TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        used_at TEXT
+    );
+    CREATE UNIQUE INDEX pickup_codes_active ON pickup_codes(code) WHERE used_at IS NULL;
+    CREATE TABLE parcels (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,             -- the scanned payload that created it
+        ref TEXT NOT NULL,
+        household_id TEXT NOT NULL REFERENCES households(id),
+        slot_code TEXT NOT NULL REFERENCES slots(code),
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'collected')),
+        pickup_code_id INTEGER REFERENCES pickup_codes(id),
+        checked_in_at TEXT NOT NULL,
+        closed_at TEXT
+    );
+    CREATE INDEX parcels_waiting ON parcels(slot_code, household_id) WHERE status = 'waiting';
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        parcel_id INTEGER REFERENCES parcels(id),
+        household_id TEXT,
+        slot_code TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_parcel ON events(parcel_id);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        kind TEXT NOT NULL,                     -- pickup_ready, door_delivery
+        channel TEXT NOT NULL,                  -- a [[channels]] id
+        recipient TEXT NOT NULL,
+        household_id TEXT REFERENCES households(id),
+        parcel_id INTEGER REFERENCES parcels(id),
+        payload TEXT NOT NULL,                  -- JSON: what the message says
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status = 'pending';
+    CREATE TABLE signals (
+        slot_code TEXT PRIMARY KEY REFERENCES slots(code),
+        mode TEXT NOT NULL CHECK (mode IN ('on', 'blink')),
+        until TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE pickup_attempts (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        ok INTEGER NOT NULL
+    );
+    CREATE INDEX pickup_attempts_recent ON pickup_attempts(source, at);
+    """,
+]
+
+
+def iso(moment: datetime) -> str:
+    """Store times as sortable UTC ISO-8601 text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the store with the pragmas every process uses, and bring its schema up to date."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrate(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this file has not seen yet; return the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database schema {version} is newer than this program ({len(MIGRATIONS)})"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> Iterable[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL in a migration: {buffer.strip()[:60]}")
+
+
+class UnitOfWork:
+    """One write transaction: ``with UnitOfWork(conn) as uow: ...`` commits on success."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.households = Households(conn)
+        self.parcels = Parcels(conn)
+        self.codes = PickupCodes(conn)
+        self.events = Events(conn)
+        self.outbox = Outbox(conn)
+        self.signals = Signals(conn)
+        self.attempts = PickupAttempts(conn)
+        self.slots = Slots(conn)
+
+    def __enter__(self) -> UnitOfWork:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class Households:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, household: HouseholdId) -> Household | None:
+        row = self.conn.execute("SELECT * FROM households WHERE id = ?", (str(household),)).fetchone()
+        return _household(row) if row else None
+
+    def upsert(self, household: Household, now: datetime) -> str:
+        """Insert or update; return 'added', 'changed' or 'same'."""
+        old = self.get(household.id)
+        if old == household:
+            return "same"
+        self.conn.execute(
+            """INSERT INTO households (id, building, room, name, phone, email,
+                                       under_observation, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone,
+                   email = excluded.email, under_observation = excluded.under_observation,
+                   updated_at = excluded.updated_at""",
+            (str(household.id), household.id.building, household.id.room, household.name,
+             household.phone, household.email, int(household.under_observation), iso(now)),
+        )
+        return "added" if old is None else "changed"
+
+
+def _household(row: sqlite3.Row) -> Household:
+    return Household(
+        id=HouseholdId(row["building"], row["room"]),
+        name=row["name"],
+        phone=row["phone"],
+        email=row["email"],
+        under_observation=bool(row["under_observation"]),
+    )
+
+
+@dataclass(frozen=True)
+class ParcelRecord:
+    id: int
+    label: str
+    ref: str
+    household_id: str
+    slot_code: str
+    status: str
+    pickup_code_id: int | None
+
+
+class Parcels:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def by_label(self, label: str) -> ParcelRecord | None:
+        row = self.conn.execute(
+            "SELECT id, label, ref, household_id, slot_code, status, pickup_code_id"
+            " FROM parcels WHERE label = ?", (label,)).fetchone()
+        return ParcelRecord(**dict(row)) if row else None
+
+    def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
+            now: datetime) -> int:
+        cur = self.conn.execute(
+            """INSERT INTO parcels (label, ref, household_id, slot_code, status,
+                                    pickup_code_id, checked_in_at)
+               VALUES (?, ?, ?, ?, 'waiting', ?, ?)""",
+            (label, ref, household, slot, code_id, iso(now)),
+        )
+        return int(cur.lastrowid)
+
+    def waiting_for(self, household: str) -> list[ParcelRecord]:
+        rows = self.conn.execute(
+            "SELECT id, label, ref, household_id, slot_code, status, pickup_code_id"
+            " FROM parcels WHERE household_id = ? AND status = 'waiting' ORDER BY id",
+            (household,)).fetchall()
+        return [ParcelRecord(**dict(r)) for r in rows]
+
+    def close(self, parcel_id: int, now: datetime) -> None:
+        self.conn.execute(
+            "UPDATE parcels SET status = 'collected', closed_at = ? WHERE id = ?",
+            (iso(now), parcel_id))
+
+    def load(self) -> dict[str, SlotLoad]:
+        """How full each slot is now, from the waiting parcels."""
+        rows = self.conn.execute(
+            "SELECT slot_code, COUNT(*) AS n, GROUP_CONCAT(DISTINCT household_id) AS hh"
+            " FROM parcels WHERE status = 'waiting' GROUP BY slot_code").fetchall()
+        return {r["slot_code"]: SlotLoad(r["n"], frozenset(r["hh"].split(","))) for r in rows}
+
+
+class PickupCodes:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def active_for(self, household: str) -> tuple[int, str] | None:
+        row = self.conn.execute(
+            "SELECT id, code FROM pickup_codes WHERE household_id = ? AND used_at IS NULL"
+            " ORDER BY id DESC LIMIT 1", (household,)).fetchone()
+        return (row["id"], row["code"]) if row else None
+
+    def household_of(self, code: str) -> tuple[int, str] | None:
+        row = self.conn.execute(
+            "SELECT id, household_id FROM pickup_codes WHERE code = ? AND used_at IS NULL",
+            (code,)).fetchone()
+        return (row["id"], row["household_id"]) if row else None
+
+    def add(self, household: str, code: str, now: datetime) -> int | None:
+        """Store a new active code; None when that code is already active for someone."""
+        try:
+            cur = self.conn.execute(
+                "INSERT INTO pickup_codes (household_id, code, created_at) VALUES (?, ?, ?)",
+                (household, code, iso(now)))
+        except sqlite3.IntegrityError:
+            return None
+        return int(cur.lastrowid)
+
+    def use(self, code_id: int, now: datetime) -> None:
+        self.conn.execute("UPDATE pickup_codes SET used_at = ? WHERE id = ?", (iso(now), code_id))
+
+
+class Events:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,
+            household: str | None = None, slot: str | None = None, **detail: Any) -> None:
+        self.conn.execute(
+            """INSERT INTO events (at, kind, actor, parcel_id, household_id, slot_code, detail)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (iso(now), kind, actor, parcel, household, slot,
+             json.dumps(detail, ensure_ascii=False, sort_keys=True)),
+        )
+
+
+class Outbox:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def add(self, kind: str, channel: str, recipient: str, payload: dict[str, Any],
+            now: datetime, *, household: str | None = None, parcel: int | None = None) -> int:
+        cur = self.conn.execute(
+            """INSERT INTO outbox (created_at, kind, channel, recipient, household_id,
+                                   parcel_id, payload, next_attempt_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (iso(now), kind, channel, recipient, household, parcel,
+             json.dumps(payload, ensure_ascii=False, sort_keys=True), iso(now)),
+        )
+        return int(cur.lastrowid)
+
+    def due(self, now: datetime, limit: int = 20) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY id LIMIT ?", (iso(now), limit)).fetchall()
+
+    def mark_sent(self, notice_id: int, now: datetime) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " last_error = NULL WHERE id = ?", (iso(now), notice_id))
+
+    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; retry at ``retry_at``, or give up when it is None."""
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+            " status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,"
+            " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+            (error[:500], retry_at and iso(retry_at), retry_at and iso(retry_at), notice_id))
+
+
+class Signals:
+    """Which slot LEDs should be lit and until when: the lights are a projection of this."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def set(self, slot: str, mode: str, until: datetime, reason: str) -> None:
+        self.conn.execute(
+            """INSERT INTO signals (slot_code, mode, until, reason) VALUES (?, ?, ?, ?)
+               ON CONFLICT (slot_code) DO UPDATE SET mode = excluded.mode,
+                   until = excluded.until, reason = excluded.reason""",
+            (slot, mode, iso(until), reason))
+
+
+class PickupAttempts:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def add(self, source: str, ok: bool, now: datetime) -> None:
+        self.conn.execute("INSERT INTO pickup_attempts (at, source, ok) VALUES (?, ?, ?)",
+                          (iso(now), source, int(ok)))
+
+    def failures_since(self, source: str, since: datetime) -> list[str]:
+        """Times of failed attempts from ``source`` since ``since``, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at FROM pickup_attempts WHERE source = ? AND ok = 0 AND at >= ? ORDER BY at",
+            (source, iso(since))).fetchall()
+        return [r["at"] for r in rows]
+
+
+class Slots:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def sync(self, slots: Iterable[Slot], format_zone: Any) -> None:
+        """Mirror the configured slots (and overflow) so reads can join on them."""
+        codes = []
+        for slot in slots:
+            codes.append(slot.code)
+            self.conn.execute(
+                """INSERT INTO slots (code, shelf, position, capacity, buildings, overflow, active)
+                   VALUES (?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT (code) DO UPDATE SET shelf = excluded.shelf,
+                       position = excluded.position, capacity = excluded.capacity,
+                       buildings = excluded.buildings, overflow = excluded.overflow, active = 1""",
+                (slot.code, slot.shelf, slot.position, slot.capacity,
+                 format_zone(slot.buildings), int(slot.overflow)))
+        marks = ",".join("?" * len(codes))
+        self.conn.execute(f"UPDATE slots SET active = 0 WHERE code NOT IN ({marks})", codes)
+
