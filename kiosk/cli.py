@@ -1,2 +1,253 @@
-def main():
-    raise SystemExit("not yet")
+"""The `shelf` command: one entry point for the kiosk, the web site, the worker and the tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kiosk.clock import SystemClock
+from kiosk.config import Config, config_path, load_config
+from kiosk.domain import HouseholdId
+from kiosk.errors import ShelfError
+
+log = logging.getLogger("shelf")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        code = args.handler(args)
+    except (ShelfError, FileExistsError, ValueError) as exc:
+        print(f"shelf: error: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shelf", parents=[_common_options(None, False)],
+                                     description="The contactless delivery shelf.")
+    # Options are accepted before or after the command; after it, they only override.
+    common = _common_options(argparse.SUPPRESS, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int | None],
+                help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("init", cmd_init, "write a sample community (config, households) and database")
+    p.add_argument("directory", type=Path)
+    p.add_argument("--admin-password", help="password of the 'admin' login (default: random)")
+
+    p = command("households", cmd_households, "manage the household list")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file", type=Path, help="CSV: building,room,name,phone,email,"
+                   "under_observation")
+
+    p = command("label", cmd_label, "print a parcel label's payload; optionally its QR code")
+    p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
+    p.add_argument("--ref", help="the parcel's reference, e.g. the carrier's number")
+    p.add_argument("--png", type=Path, help="write the QR code as PNG here")
+    p.add_argument("--pdf", type=Path, help="write the QR code as PDF here")
+
+    p = command("scan", cmd_scan, "do what the kiosk does for each image; print the outcome")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    p = command("run", cmd_run, "run the kiosk loop: camera, LEDs, buzzer")
+    p.add_argument("--camera", help="override [kiosk] camera: device:N, video:FILE, images:DIR")
+
+    p = command("notices", cmd_notices, "send queued notices (runs until stopped)")
+    p.add_argument("--once", action="store_true", help="send what is due, then exit")
+
+    p = command("web", cmd_web, "serve the staff site")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+
+    p = command("hash-password", cmd_hash_password,
+                "read a password on standard input; print the hash for [[web.users]]")
+
+    p = command("demo", cmd_demo, "run the whole flow on this machine with a replayed camera")
+    p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where the demo lives")
+    p.add_argument("--port", type=int, default=8080, help="web port (0: any free port)")
+    p.add_argument("--fast", action="store_true", help="replay the video as fast as possible")
+    p.add_argument("--exit-when-done", action="store_true",
+                   help="stop after the replay instead of serving until Ctrl-C")
+    return parser
+
+
+def _common_options(config_default: object, verbose_default: object) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=config_default,
+                        help="the community's configuration (default: $SHELF_CONFIG)")
+    common.add_argument("-v", "--verbose", action="store_true", default=verbose_default,
+                        help="log more")
+    return common
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args.config))
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so loops stop cleanly and LEDs go dark."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from kiosk.households import import_households
+    from kiosk.setup import init_community, open_store
+
+    config, password = init_community(args.directory, args.admin_password)
+    conn = open_store(config)
+    report = import_households(conn, config, args.directory / "households.csv",
+                               SystemClock().now(), actor="shelf init")
+    print(f"wrote {config.path} and {args.directory / 'households.csv'}")
+    print(f"database {config.database}; sample households: {report.summary()}")
+    print(f"staff login: admin / {password}")
+    print(f"next: export SHELF_CONFIG={config.path.resolve()}")
+    return 0
+
+
+def cmd_households(args: argparse.Namespace) -> int:
+    from kiosk.households import import_households
+    from kiosk.setup import open_store
+
+    config = _config(args)
+    report = import_households(open_store(config), config, args.file, SystemClock().now())
+    print(report.summary())
+    return 1 if report.refused else 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from kiosk.labels import make_label, qr_image
+
+    config = _config(args)
+    payload = make_label(config.label_secret, HouseholdId.parse(args.household), args.ref)
+    print(payload)
+    for path, kind in ((args.png, "png"), (args.pdf, "pdf")):
+        if path:
+            path.write_bytes(qr_image(payload, kind=kind))
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from hardware.camera import read_image
+    from kiosk.setup import open_store
+    from kiosk.wiring import build_scanner
+
+    config = _config(args)
+    conn = open_store(config)
+    scanner = build_scanner(config, conn, SystemClock(), source=_NoFrames())
+    failed = False
+    try:
+        for path in args.images:
+            try:
+                results = scanner.process_frame(read_image(path), debounce=False)
+            except ShelfError as exc:
+                results, error = [], exc
+            else:
+                error = None
+            outcome = _scan_outcome(path, results, error)
+            failed |= outcome["action"] == "rejected" or outcome["error"] is not None
+            print(json.dumps(outcome, ensure_ascii=False) if args.json else _scan_line(outcome))
+    finally:
+        scanner.close()
+    return 1 if failed else 0
+
+
+class _NoFrames:
+    """`shelf scan` feeds frames itself; the scanner's own source stays unused."""
+
+    def read(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _scan_outcome(path: Path, results: list, error: ShelfError | None) -> dict[str, object]:
+    if error is not None:
+        return {"image": str(path), "action": "rejected", "household": None, "slot": None,
+                "parcel": None, "error": error.code, "message": str(error), "results": []}
+    if not results:
+        return {"image": str(path), "action": "none", "household": None, "slot": None,
+                "parcel": None, "error": None, "message": "no code found", "results": []}
+    first = results[0].as_json()
+    return {"image": str(path), **first, "results": [r.as_json() for r in results]}
+
+
+def _scan_line(outcome: dict[str, object]) -> str:
+    if outcome["action"] in ("checkin", "pickup"):
+        return f"{outcome['image']}: {outcome['action']} {outcome['household']} -> {outcome['slot']}"
+    return f"{outcome['image']}: {outcome['action']} ({outcome['message']})"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kiosk.setup import open_store
+    from kiosk.wiring import build_scanner
+
+    config = _config(args)
+    stop = stop_on_signals()
+    scanner = build_scanner(config, open_store(config), SystemClock(), camera=args.camera)
+    log.info("kiosk running on %s; %d slots", args.camera or config.camera, len(config.slots))
+    try:
+        frames = scanner.run(stop)
+    finally:
+        scanner.close()
+    log.info("kiosk stopped after %d frames", frames)
+    return 0
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    from kiosk.outbox import build_channels, deliver_due, run_worker
+    from kiosk.setup import open_store
+
+    config = _config(args)
+    conn, channels, clock = open_store(config), build_channels(config), SystemClock()
+    if args.once:
+        print(deliver_due(conn, channels, clock))
+        return 0
+    run_worker(conn, channels, clock, stop_on_signals())
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    run_simple(args.host, args.port, create_app(_config(args)), threaded=True)
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from kiosk.passwords import hash_password
+
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise ValueError("a staff password needs at least 8 characters")
+    print(hash_password(password))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kiosk.demo import run_demo
+
+    return run_demo(args.dir, port=args.port, fast=args.fast,
+                    exit_when_done=args.exit_when_done, stop=stop_on_signals())

@@ -7,6 +7,7 @@ the community is hard-coded elsewhere.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -45,7 +46,9 @@ class Section:
         self.used.add(key)
         value = self.data.get(key, default)
         if value is _MISSING:
-            self.fail(f"[{self.name}] is missing the key '{key}' ({what})")
+            near = difflib.get_close_matches(key, [k for k in self.data if k not in self.used])
+            typo = f"; is '{near[0]}' a typo for it?" if near else ""
+            self.fail(f"[{self.name}] is missing the key '{key}' ({what}){typo}")
         if value is not default or default is not None:
             if isinstance(value, bool) and bool not in kinds:
                 self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")

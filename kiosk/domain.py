@@ -122,8 +122,9 @@ def choose_slot(
     """Pick where a new parcel for ``household`` goes.
 
     In order: a slot already holding this household's parcels that still has room (so a
-    resident collects from one place); an empty slot zoned for the building; the least full
-    zoned slot with room; the overflow place when every zoned slot is full.
+    resident collects from one place); an empty slot zoned for the building, then an empty
+    any-building slot (one household per slot where possible: 2304's parcel should not sit
+    beside 2403's); then the least full slot with room; the overflow place when all are full.
     """
     key = str(household)
     candidates = [s for s in slots if not s.overflow and s.serves(household.building)]
@@ -135,6 +136,5 @@ def choose_slot(
     for slot in with_room:
         if key in load.get(slot.code, SlotLoad()).households:
             return slot
-    # Prefer dedicated zones over any-building slots, then emptier, then shelf order.
-    with_room.sort(key=lambda s: (not s.buildings, room(s) < s.capacity, -room(s), s.position))
+    with_room.sort(key=lambda s: (room(s) < s.capacity, not s.buildings, -room(s), s.position))
     return with_room[0] if with_room else overflow

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -88,6 +88,10 @@ def import_households(conn: sqlite3.Connection, config: Config, source: Path | s
                 report.refused.append((line, f"{key} already given on line {seen[key]}"))
                 continue
             seen[key] = line
+            old = uow.households.get(household.id)
+            if old is not None:  # a column the file leaves out keeps what we had
+                kept = {c: getattr(old, c) for c in COLUMNS[2:] if c not in header}
+                household = replace(household, **kept)
             outcome = uow.households.upsert(household, now)
             getattr(report, outcome if outcome != "same" else "unchanged").append(key)
         uow.events.add("households_imported", actor, now, source=Path(source).name,

@@ -1,0 +1,48 @@
+"""The staff web site: ``create_app(config)`` builds a Flask app for one community.
+
+Nothing is built at import time. The site only reads and writes the store; it never drives
+GPIO or the camera (the kiosk process owns those).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+from kiosk.clock import SystemClock
+from kiosk.config import Config
+from kiosk.ports import Clock
+
+# Everything the pages need is served by this app; nothing may come from the internet.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
+    """Build the web app for ``config``; ``clock`` decides what "now" is (tests pass theirs)."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=config.web_secret_key,
+        SHELF=config,
+        CLOCK=clock or SystemClock(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
+
+    from web import auth, db, i18n, shelf
+
+    db.init_app(app)
+    i18n.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(shelf.bp)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

@@ -1,0 +1,140 @@
+"""Where frames come from: a V4L2 camera, a recorded video, or a folder of still images.
+
+The kiosk's ``camera`` setting picks one: ``device:0``, ``video:FILE`` or ``images:DIR``. A
+replayed video can be paced like a live camera, which is how the demo and CI run the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import cv2
+
+from kiosk.errors import ConfigError, LabelError
+from kiosk.ports import Frame, FrameSource
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+DEFAULT_FPS = 10.0  # when a video file does not say its frame rate
+
+
+def _imread(path: Path) -> Frame | None:
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)
+
+
+def read_image(path: str | Path) -> Frame:
+    """Read one image file as a BGR frame, or raise LabelError (code ``unreadable``)."""
+    frame = _imread(Path(path))
+    if frame is None:
+        raise LabelError(f"{path}: not an image that can be read (png, jpg or bmp)")
+    return frame
+
+
+class DeviceCamera:
+    """A V4L2 camera (``/dev/videoN``), asked for ``width`` x ``height`` frames."""
+
+    def __init__(self, index: int, width: int = 1280, height: int = 720) -> None:
+        self._capture = cv2.VideoCapture(index, cv2.CAP_V4L2)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise ConfigError(f"camera device:{index}: cannot open /dev/video{index}")
+        self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # decode what is in view now, not 4 ago
+
+    def read(self) -> Frame | None:
+        """The next frame, or None when the camera stops delivering."""
+        ok, frame = self._capture.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class VideoFileSource:
+    """The frames of a video file; with ``realtime`` they come no faster than its frame rate."""
+
+    def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(f"camera video:{path}: no such file")
+        self._capture = cv2.VideoCapture(str(self.path))
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise ConfigError(f"camera video:{path}: not a video OpenCV can read")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
+        self.realtime, self.loop = realtime, loop
+        self._start: float | None = None  # time.monotonic() of frame 0 of this pass
+        self._index = 0  # frames returned in this pass
+
+    def read(self) -> Frame | None:
+        """The next frame (from the start again when looping), or None at the end."""
+        ok, frame = self._capture.read()
+        if not ok and self.loop and self._index:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._start, self._index = None, 0
+            ok, frame = self._capture.read()
+        if not ok:
+            return None
+        if self.realtime:
+            self._pace()
+        self._index += 1
+        return frame
+
+    def _pace(self) -> None:
+        # Frame i is due i/fps after frame 0: a slow reader catches up instead of drifting.
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        delay = self._start + self._index / self.fps - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class ImageFolderSource:
+    """The image files of a folder in name order, one frame each; unreadable files are skipped."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise ConfigError(f"camera images:{directory}: no such folder")
+        self.files = sorted(p for p in self.directory.iterdir()
+                            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not self.files:
+            allowed = ", ".join(IMAGE_SUFFIXES)
+            raise ConfigError(f"camera images:{directory}: no image files ({allowed}) in it")
+        self._next = 0
+
+    def read(self) -> Frame | None:
+        """The next readable image, or None after the last one."""
+        while self._next < len(self.files):
+            path = self.files[self._next]
+            self._next += 1
+            frame = _imread(path)
+            if frame is not None:
+                return frame
+            log.warning("skipping %s: not an image that can be read", path)
+        return None
+
+    def close(self) -> None:
+        self._next = len(self.files)
+
+
+def open_source(spec: str, realtime: bool = True) -> FrameSource:
+    """Open the source named by a ``camera`` setting: device:N, video:FILE or images:DIR."""
+    kind, _, where = spec.partition(":")
+    if kind == "device" and where.isdigit():
+        return DeviceCamera(int(where))
+    if kind == "video" and where:
+        return VideoFileSource(where, realtime=realtime)
+    if kind == "images" and where:
+        return ImageFolderSource(where)
+    raise ConfigError(f"camera = {spec!r}: allowed forms are device:0, video:FILE, images:DIR")

@@ -1,0 +1,153 @@
+"""`shelf demo`: the whole flow on this machine, with a replayed camera and gpiozero's mock pins.
+
+1. a fresh sample community in ``--dir`` and a real SMTP server on localhost that keeps mail;
+2. a video of a courier holding up labels (and a forged one, and a stray QR code);
+3. the staff site on localhost, the notice worker, and the kiosk loop replaying the video;
+4. then the resident of 24-2304 shows the pickup QR from the mail they received.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+from kiosk.clock import SystemClock
+from kiosk.config import Config
+from kiosk.domain import HouseholdId, mask_household
+from kiosk.households import import_households
+from kiosk.labels import make_label
+from kiosk.mailcatcher import MailCatcher, free_port
+from kiosk.services import ScanResult
+from kiosk.setup import init_community, open_store
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "demo-2304"
+MARKER = ".shelf-demo"
+RESIDENT = "24-2304"
+
+
+def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
+             exit_when_done: bool = False, stop: threading.Event | None = None) -> int:
+    """Run the demo; serve the site until ``stop`` is set unless ``exit_when_done``."""
+    from hardware.camera import open_source
+    from hardware.label_video import Scene, write_label_video
+    from kiosk.outbox import build_channels, run_worker
+    from kiosk.wiring import build_scanner
+
+    stop = stop or threading.Event()
+    _fresh_folder(directory)
+    clock = SystemClock()
+    with MailCatcher(directory / "mail") as mail:
+        config, _ = init_community(directory, DEMO_PASSWORD, smtp_port=mail.port)
+        conn = open_store(config)
+        import_households(conn, config, directory / "households.csv", clock.now(), "demo")
+        video = write_label_video(directory / "labels.avi", courier_scenes(config, conn))
+        server, url = _start_web(config, port)
+        worker_stop = threading.Event()
+        worker = threading.Thread(
+            target=run_worker, name="notices", daemon=True,
+            args=(open_store(config), build_channels(config), clock, worker_stop))
+        worker.start()
+        _say(f"Staff site: {url}  (login: admin / {DEMO_PASSWORD})")
+        _say(f"Mail to households lands in {directory / 'mail'} (SMTP on 127.0.0.1:{mail.port})")
+        _say("A courier holds labels to the camera:")
+        scanner = build_scanner(config, conn, clock, camera=f"video:{video}",
+                                realtime=not fast, on_result=_print_result)
+        try:
+            scanner.run(stop)
+            if not stop.is_set():
+                qr = _pickup_qr_from_mail(mail, config, conn)
+                _say(f"The resident of {mask_household(RESIDENT)} shows the QR code from the mail:")
+                pickup = write_label_video(directory / "pickup.avi", [Scene(qr, "pickup")])
+                scanner.source.close()
+                scanner.source = open_source(f"video:{pickup}", realtime=not fast)
+                scanner.run(stop)
+            waiting = conn.execute(
+                "SELECT COUNT(*) FROM parcels WHERE status = 'waiting'").fetchone()[0]
+            _say(f"Done: {waiting} parcels wait on the shelf; {len(mail.messages)} mails sent.")
+            if not exit_when_done:
+                _say(f"The staff site stays up at {url}. Press Ctrl-C to stop.")
+                stop.wait()
+        finally:
+            scanner.close()
+            worker_stop.set()
+            worker.join(timeout=10)
+            server.shutdown()
+    return 0
+
+
+def courier_scenes(config: Config, conn: sqlite3.Connection) -> list:
+    """The labels a courier holds up: sample households, a repeat, a forgery and a stray code."""
+    from hardware.label_video import Scene
+
+    rows = conn.execute(
+        "SELECT id FROM households WHERE id NOT IN (?, '24-2403') ORDER BY building, room",
+        (RESIDENT,)).fetchall()
+    others = [r["id"] for r in rows[::4]][:10]
+    order = [RESIDENT, others[0], "24-2403", *others[1:5], RESIDENT, *others[5:]]
+    scenes = [Scene(make_label(config.label_secret, HouseholdId.parse(h)), h) for h in order]
+    forged = make_label(b"not-this-community-secret", HouseholdId.parse("24-2403"))
+    scenes.insert(4, Scene(forged, "forged"))
+    scenes.insert(8, Scene("https://example.com/coupon", "stray QR"))
+    scenes.append(scenes[1])  # the courier scans one parcel twice: same slot, nothing new
+    return scenes
+
+
+def _pickup_qr_from_mail(mail: MailCatcher, config: Config, conn: sqlite3.Connection) -> str:
+    """Read the pickup QR out of the resident's mail, as their phone would show it."""
+    import cv2
+    import numpy as np
+
+    from hardware.decoder import ZbarDecoder
+
+    address = conn.execute("SELECT email FROM households WHERE id = ?",
+                           (RESIDENT,)).fetchone()[0]
+    for _ in range(30):
+        for message in reversed(mail.wait_for(1)):
+            if address in message["To"]:
+                for part in message.iter_attachments():
+                    png = np.frombuffer(part.get_content(), np.uint8)
+                    symbols = ZbarDecoder().decode(cv2.imdecode(png, cv2.IMREAD_GRAYSCALE))
+                    return symbols[0].data.decode("ascii")
+        threading.Event().wait(0.5)
+    raise RuntimeError(f"no pickup mail for {RESIDENT} arrived")
+
+
+def _start_web(config: Config, port: int):
+    from werkzeug.serving import make_server
+
+    from web import create_app
+
+    server = make_server("127.0.0.1", port or free_port(), create_app(config), threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/"
+
+
+def _fresh_folder(directory: Path) -> None:
+    if directory.exists():
+        if not (directory / MARKER).exists() and any(directory.iterdir()):
+            raise FileExistsError(f"{directory} exists and is not a demo folder; not touching it")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / MARKER).write_text("made by `shelf demo`; removed by the next demo\n")
+
+
+def _print_result(result: ScanResult) -> None:
+    who = mask_household(result.household or "")
+    if result.action == "checkin":
+        what = "same parcel again, same slot" if result.repeat else (
+            "door delivery by staff" if result.door_delivery else "pickup notice queued")
+        _say(f"  check-in  {who:<10} -> slot {result.slot:<6} ({what})")
+    elif result.action == "pickup":
+        _say(f"  pickup    {who:<10} -> slot(s) {', '.join(result.slots)} blink; "
+             f"{len(result.parcels)} parcel(s) handed out")
+    else:
+        _say(f"  refused   {result.error}: {result.message}")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)

@@ -1,0 +1,102 @@
+"""The kiosk loop: frame -> decode -> debounce -> service -> lights and buzzer.
+
+The LEDs are a projection of the database: after every action and once a second the loop asks
+the store which slots should be lit and shows exactly that, so a restarted kiosk (or one that
+lost power mid-blink) comes back right by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+
+from kiosk.config import Config
+from kiosk.domain import mask_household
+from kiosk.ports import Buzzer, Clock, Decoder, Frame, FrameSource, SlotLights
+from kiosk.queries import active_signals
+from kiosk.services import ScanResult, act_on_payload
+
+log = logging.getLogger(__name__)
+
+
+class Debouncer:
+    """A code held in view acts once; it acts again only after leaving the view for a while."""
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.last_seen: dict[bytes, float] = {}
+
+    def fresh(self, data: bytes, now: float) -> bool:
+        """Record a sighting of ``data`` at ``now``; True when it should act."""
+        previous = self.last_seen.get(data)
+        self.last_seen[data] = now
+        if len(self.last_seen) > 256:  # forget codes long out of view
+            self.last_seen = {k: t for k, t in self.last_seen.items() if now - t <= self.hold_s}
+        return previous is None or now - previous > self.hold_s
+
+
+class Scanner:
+    """Owns the camera, the decoder, the lights and the buzzer of one kiosk."""
+
+    def __init__(self, *, source: FrameSource, decoder: Decoder, lights: SlotLights,
+                 buzzer: Buzzer, conn: sqlite3.Connection, config: Config, clock: Clock,
+                 on_result: Callable[[ScanResult], None] | None = None,
+                 heartbeat: Callable[[], None] | None = None, refresh_s: float = 1.0) -> None:
+        self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
+        self.conn, self.config, self.clock = conn, config, clock
+        self.debouncer = Debouncer(config.debounce_s)
+        self.on_result = on_result or (lambda result: None)
+        self.heartbeat = heartbeat or (lambda: None)
+        self.refresh_s = refresh_s
+        self._next_refresh = 0.0
+
+    def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[ScanResult]:
+        """Decode one frame and act on every new code in it."""
+        results = []
+        for symbol in self.decoder.decode(frame):
+            if debounce and not self.debouncer.fresh(symbol.data, self.clock.monotonic()):
+                continue
+            result = act_on_payload(symbol.data, self.conn, self.config, self.clock)
+            self._feedback(result)
+            results.append(result)
+        return results
+
+    def _feedback(self, result: ScanResult) -> None:
+        self.refresh_lights()  # the service has committed: show what the store now says
+        if result.action == "rejected":
+            self.buzzer.warn()
+            log.info("refused: %s", result.message)
+        else:
+            self.buzzer.confirm()
+            log.info("%s %s -> %s%s", result.action, mask_household(result.household or ""),
+                     ", ".join(result.slots), " (again)" if result.repeat else "")
+        self.on_result(result)
+
+    def refresh_lights(self) -> None:
+        self.lights.show(active_signals(self.conn, self.clock.now()))
+        self._next_refresh = self.clock.monotonic() + self.refresh_s
+
+    def run(self, stop: threading.Event) -> int:
+        """Scan until the source ends or ``stop`` is set; return the number of frames read."""
+        frames = 0
+        self.refresh_lights()
+        while not stop.is_set():
+            frame = self.source.read()
+            if frame is None:
+                break
+            frames += 1
+            self.process_frame(frame)
+            if self.clock.monotonic() >= self._next_refresh:
+                self.refresh_lights()
+            self.heartbeat()
+        return frames
+
+    def close(self) -> None:
+        """Darken every LED and release the hardware."""
+        for part in (self.lights, self.buzzer, self.source):
+            try:
+                part.close()
+            except Exception:  # one stuck part must not keep the others from closing
+                log.exception("closing %s failed", type(part).__name__)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from kiosk.config import load_config
+from kiosk.errors import ConfigError
+from kiosk.setup import write_sample
+
+
+@pytest.fixture
+def sample(tmp_path):
+    path, _ = write_sample(tmp_path / "c", "a password")
+    return path
+
+
+def test_the_sample_describes_the_compound_in_the_brief(sample):
+    config = load_config(sample)
+    assert config.buildings == frozenset(range(1, 36))
+    teams = {t.id: t for t in config.teams}
+    assert teams["committee"].buildings == frozenset(range(29, 36))
+    assert teams["property"].buildings == frozenset(range(1, 29))
+    assert teams["property"].after_hours_for == ("committee",)
+    assert [s.id for s in config.shelves] == ["A", "B"]
+    assert config.shelves[1].leds == "74hc595"
+    assert len(config.slots) == 28
+    assert config.database == sample.parent / "shelf.db"
+    assert config.overflow.overflow and config.overflow.code == "FLOOR"
+    assert config.channels[0].type == "email"
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"the sample no longer contains {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('buildings = "1-35"', 'buidings = "1-35"',
+     r"\[community\] is missing the key 'buildings' .*; is 'buidings' a typo for it\?"),
+    ('name = "Sample', 'nmae = "Sample', r"missing the key 'name' .* is 'nmae' a typo"),
+    ("buzzer_pin = 18", "buzzer_pin = 40", r"buzzer_pin = 40: allowed range is 0 to 27"),
+    ("buzzer_pin = 18", "buzzer_pin = 1", r"buzzer_pin = 1: allowed GPIO pins are 2 to 27"),
+    ("starttls = false", "starttls = false\nstarttsl = true", r"unknown key 'starttsl'"),
+    ('led = 5\n', 'led = 44\n', r"\[shelves.slots #1\] led = 44: allowed range is 2 to 27"),
+    ('led = 5\n', 'led = 17\n', r"GPIO 17 is used twice"),
+    ('led = 5\n', 'led = "five"\n', r"led = 'five': must be a whole number"),
+    ('buildings = "29-35"', 'buildings = "29-36"', r"building\(s\) \[36\] are not in"),
+    ('language = "zh"', 'language = "fr"', r"language = 'fr': allowed values are 'zh', 'en'"),
+    ('camera = "device:0"', 'camera = "/dev/video0"', r"allowed forms are device:0"),
+    ('hours = "08:30-17:30"', 'hours = "8.30-17.30"', r"expected HH:MM-HH:MM"),
+    ('code = "A-02"', 'code = "A-01"', r"'A-01' appears twice"),
+    ('capacity = 4', 'capacity = 0', r"capacity = 0: allowed range is 1 to 50"),
+    ('type = "email"', 'type = "pigeon"', r"type = 'pigeon': allowed values are 'email'"),
+    ('role = "admin"', 'role = "boss"', r"role = 'boss': allowed values are 'admin'"),
+    ('[overflow]', '[overflw]', r"unknown key 'overflw'|missing the section \[overflow\]"),
+    ('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', r"not an IANA zone"),
+])
+def test_a_mistake_is_refused_naming_the_key_and_what_is_allowed(sample, old, new, message):
+    edit(sample, old, new)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(sample)
+    assert str(sample) in str(caught.value)
+
+
+def test_short_label_secret_is_refused(sample):
+    text = sample.read_text()
+    text = re.sub(r'secret = "[^"]*"', 'secret = "short"', text, count=1)
+    sample.write_text(text)
+    with pytest.raises(ConfigError, match=r"\[labels\] secret must be at least 16"):
+        load_config(sample)
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[community\nname = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_the_command_refuses_a_broken_config_at_start(sample):
+    edit(sample, "buzzer_pin = 18", "buzer_pin = 18")
+    done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(sample), "label",
+                           "--household", "24-2304"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "[kiosk] has unknown key 'buzer_pin'" in done.stderr
+    assert done.stdout == ""
+
+
+def test_commands_take_the_config_from_the_environment(sample, monkeypatch):
+    monkeypatch.setenv("SHELF_CONFIG", str(sample))
+    done = subprocess.run([sys.executable, "-m", "kiosk", "label", "--household", "24-2304"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("DS1:24-2304:")
+    monkeypatch.delenv("SHELF_CONFIG")
+    done = subprocess.run([sys.executable, "-m", "kiosk", "label", "--household", "24-2304"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "SHELF_CONFIG" in done.stderr

@@ -1,0 +1,331 @@
+"""Notices end to end: check a parcel in, deliver the outbox through a real local SMTP server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import cv2
+import numpy as np
+import pytest
+from aiosmtpd.controller import Controller
+from pyzbar.pyzbar import decode
+
+from kiosk.channels.email import EmailChannel
+from kiosk.config import ChannelConfig, Config
+from kiosk.domain import HouseholdId
+from kiosk.errors import NoticeError
+from kiosk.labels import make_label
+from kiosk.outbox import (
+    DeliveryReport,
+    build_channels,
+    deliver_due,
+    render,
+    retry_delay,
+    run_worker,
+)
+from kiosk.ports import Notice
+from kiosk.services import ScanResult, act_on_payload
+
+RESIDENT = "24-2304"  # Chen Jie 陈杰, slot A-12, may come down
+RESIDENT_EMAIL = "r24-2304@sample-garden.example"
+OBSERVED = "4-1702"  # under home observation in the sample households.csv
+
+
+class MailServer:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives; it can go down and return."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.received: list = []  # aiosmtpd envelopes
+        self.refused: set[str] = set()
+        self.controller: Controller | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refused:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.received.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port,
+                                     server_hostname="mail.test")
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(e.content, policy=policy.default) for e in self.received]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DownChannel:
+    """A channel whose gateway is unreachable: records each notice it is given, then refuses."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tried: list[Notice] = []
+
+    def send(self, notice: Notice) -> None:
+        self.tried.append(notice)
+        raise NoticeError(f"{self.name}: gateway unreachable")
+
+
+@pytest.fixture
+def mail():
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def channels(community: Config, mail: MailServer):
+    """The sample configuration's channels, pointed at the test server."""
+    return build_channels(_pointed_at(community, mail))
+
+
+def _pointed_at(config: Config, mail: MailServer) -> Config:
+    moved = tuple(replace(c, options={**c.options, "host": "127.0.0.1", "port": mail.port})
+                  for c in config.channels)
+    return replace(config, channels=moved)
+
+
+def check_in(conn, config: Config, clock, household: str = RESIDENT) -> ScanResult:
+    label = make_label(config.label_secret, HouseholdId.parse(household))
+    result = act_on_payload(label.encode(), conn, config, clock)
+    assert result.action == "checkin", result
+    return result
+
+
+def outbox_rows(conn, parcel: int) -> list:
+    return conn.execute("SELECT * FROM outbox WHERE parcel_id = ? ORDER BY id",
+                        (parcel,)).fetchall()
+
+
+def deliver(conn, channels, clock, config: Config, **options) -> DeliveryReport:
+    return deliver_due(conn, channels, clock, timezone=config.timezone, **options)
+
+
+def qr_payloads(png: bytes) -> list[bytes]:
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return [symbol.data for symbol in decode(image)]
+
+
+def failed_events(conn) -> list[dict]:
+    rows = conn.execute("SELECT * FROM events WHERE kind = 'notice_failed' ORDER BY id")
+    return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+def test_pickup_notice_arrives_with_slot_code_and_a_qr_that_opens_the_slot(
+        conn, community, clock, mail, channels):
+    parcel = check_in(conn, community, clock)
+    [row] = outbox_rows(conn, parcel.parcel)
+    facts = json.loads(row["payload"])
+
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
+
+    [message] = mail.messages()
+    assert mail.received[0].rcpt_tos == [RESIDENT_EMAIL]
+    assert message["To"] == RESIDENT_EMAIL
+    assert message["From"] == "shelf@sample-garden.example"
+    code = facts["pickup_code"]
+    assert message["Subject"] == f"【快递到了 Parcel ready】A-12 · 取件码 Pickup code {code}"
+    body = message.get_body(("plain",)).get_content()
+    for fact in ("陈杰", "Sample Garden 示例花园", "A-12", "Gate shelf A 门岗A架",
+                 f"取件码：{code}", f"Pickup code: {code}",
+                 "2026-11-29 16:00 (Asia/Shanghai)",  # 08:00 UTC, as people at the gate read it
+                 "所有待取的快递", "collects all your waiting parcels"):
+        assert fact in body
+    assert body.index("取件码") < body.index("Pickup code")  # Chinese first
+
+    [attachment] = message.iter_attachments()
+    assert attachment.get_content_type() == "image/png"
+    [scanned] = qr_payloads(attachment.get_content())
+    assert scanned.decode() == facts["pickup_qr"]
+    # The resident holds the mailed QR to the camera: the parcel is handed out.
+    pickup = act_on_payload(scanned, conn, community, clock)
+    assert (pickup.action, pickup.parcels) == ("pickup", (parcel.parcel,))
+
+    [row] = outbox_rows(conn, parcel.parcel)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
+    assert deliver(conn, channels, clock, community) == DeliveryReport()  # sent once only
+    assert len(mail.received) == 1
+
+
+def test_household_under_observation_is_told_staff_will_bring_it(
+        conn, community, clock, mail, channels):
+    parcel = check_in(conn, community, clock, OBSERVED)
+    [row] = outbox_rows(conn, parcel.parcel)
+    assert row["kind"] == "door_delivery"
+
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
+
+    [message] = mail.messages()
+    assert message["To"] == "r4-1702@sample-garden.example"
+    body = message.get_body(("plain",)).get_content()
+    assert "居家观察" in body and "送到您家门口" in body
+    assert "under home observation" in body and "bring the parcel to your door" in body
+    assert "取件码" not in message["Subject"] + body and "Pickup code" not in body
+    assert not re.search(r"\b\d{6}\b", body)  # no code to type
+    assert list(message.iter_attachments()) == []  # no QR to show
+
+
+def test_server_down_keeps_the_notice_and_delivers_it_when_back(
+        conn, community, clock, mail, channels, caplog):
+    caplog.set_level(logging.INFO, logger="kiosk")
+    mail.stop()
+    parcel = check_in(conn, community, clock)
+    failed_at = clock.now()
+
+    assert deliver(conn, channels, clock, community) == DeliveryReport(retried=1)
+
+    [row] = outbox_rows(conn, parcel.parcel)
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert "cannot send through 127.0.0.1" in row["last_error"]
+    assert datetime.fromisoformat(row["next_attempt_at"]) == failed_at + timedelta(seconds=30)
+
+    mail.start()
+    assert deliver(conn, channels, clock, community) == DeliveryReport()  # not due yet
+    clock.advance(30)
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
+    assert len(mail.messages()) == 1
+    [row] = outbox_rows(conn, parcel.parcel)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, None)
+
+    code = json.loads(row["payload"])["pickup_code"]
+    assert "24-23**" in caplog.text
+    for secret in (RESIDENT_EMAIL, code, "24-2304"):
+        assert secret not in caplog.text
+
+
+def test_gives_up_after_max_attempts_and_tells_the_staff(conn, community, clock, mail, channels):
+    mail.stop()
+    parcel = check_in(conn, community, clock)
+    waits = []
+    for _ in range(3):
+        before = clock.now()
+        deliver(conn, channels, clock, community, max_attempts=3)
+        [row] = outbox_rows(conn, parcel.parcel)
+        waits.append(datetime.fromisoformat(row["next_attempt_at"]) - before)
+        clock.advance(3600)
+
+    assert (row["status"], row["attempts"]) == ("failed", 3)
+    assert waits[:2] == [timedelta(seconds=30), timedelta(seconds=60)]
+    [event] = failed_events(conn)
+    assert (event["parcel_id"], event["household_id"]) == (parcel.parcel, RESIDENT)
+    assert event["detail"]["channel"] == "email" and event["detail"]["attempts"] == 3
+    assert "cannot send through" in event["detail"]["error"]
+
+    mail.start()
+    clock.advance(3600)
+    assert deliver(conn, channels, clock, community) == DeliveryReport()
+    assert mail.received == []
+
+
+def test_backoff_doubles_from_30_seconds_up_to_30_minutes():
+    assert [retry_delay(n).total_seconds() for n in range(1, 10)] == [
+        30, 60, 120, 240, 480, 960, 1800, 1800, 1800]
+
+
+def test_notice_for_a_channel_no_longer_configured_fails_once_and_cleanly(
+        conn, community, clock, mail, channels):
+    old = ChannelConfig("wecom-old", "email", dict(community.channels[0].options))
+    parcel = check_in(conn, replace(community, channels=(old, *community.channels)), clock)
+
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1, failed=1)
+
+    gone, sent = outbox_rows(conn, parcel.parcel)
+    assert (gone["channel"], gone["status"]) == ("wecom-old", "failed")
+    assert "'wecom-old' is not configured" in gone["last_error"]
+    assert sent["status"] == "sent" and len(mail.received) == 1
+    [event] = failed_events(conn)
+    assert event["detail"]["channel"] == "wecom-old"
+    clock.advance(3600)
+    assert deliver(conn, channels, clock, community) == DeliveryReport()  # not retried forever
+
+
+def test_a_failing_channel_does_not_hold_up_the_others(conn, community, clock, mail, channels):
+    # The broken gateway's rows come first in the outbox, more of them than the batch allows.
+    sms = ChannelConfig("sms", "email", dict(community.channels[0].options))
+    two_channels = replace(community, channels=(sms, *community.channels))
+    parcels = [check_in(conn, two_channels, clock, h).parcel
+               for h in (RESIDENT, "2-902", "4-1104")]
+    down = DownChannel("sms")
+
+    report = deliver(conn, {**channels, "sms": down}, clock, community, batch=4)
+
+    assert report == DeliveryReport(sent=3, retried=1)
+    assert sorted(m["To"] for m in mail.messages()) == sorted([
+        "r2-902@sample-garden.example", "r4-1104@sample-garden.example", RESIDENT_EMAIL])
+    assert len(down.tried) == 1  # tried once, then left alone for this pass
+    sms_rows = [outbox_rows(conn, p)[0] for p in parcels]
+    assert [(r["status"], r["attempts"]) for r in sms_rows] == [
+        ("pending", 1), ("pending", 0), ("pending", 0)]
+
+
+def test_refused_recipient_is_retried_without_leaking_the_address(
+        conn, community, clock, mail, channels):
+    mail.refused.add(RESIDENT_EMAIL)
+    parcel = check_in(conn, community, clock)
+
+    assert deliver(conn, channels, clock, community) == DeliveryReport(retried=1)
+
+    [row] = outbox_rows(conn, parcel.parcel)
+    assert "refused the recipient: 550" in row["last_error"]
+    assert RESIDENT_EMAIL not in row["last_error"]
+    assert mail.received == []
+
+
+def test_email_channel_wraps_failures_in_notice_error(mail):
+    channel = EmailChannel("email", "127.0.0.1", mail.port, "shelf@example.org", timeout=2)
+    mail.refused.add("nobody@example.org")
+    with pytest.raises(NoticeError, match="refused the recipient: 550"):
+        channel.send(Notice("nobody@example.org", "subject", "body"))
+    mail.stop()
+    with pytest.raises(NoticeError, match=r"cannot send through 127\.0\.0\.1"):
+        channel.send(Notice("somebody@example.org", "subject", "body"))
+
+
+def test_worker_delivers_until_stopped(conn, community, clock, mail, channels):
+    parcel = check_in(conn, community, clock)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(conn, channels, clock, stop),
+                              kwargs={"interval": 0.05, "timezone": community.timezone})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not mail.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert not worker.is_alive()
+    assert len(mail.received) == 1
+    [row] = outbox_rows(conn, parcel.parcel)
+    assert row["status"] == "sent"
+
+
+def test_unknown_notice_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown notice kind"):
+        render("birthday", {}, "someone@example.org", None)

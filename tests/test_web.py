@@ -1,0 +1,325 @@
+"""The staff site through Flask's test client: access rules, the live shelf data, languages."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from datetime import datetime
+
+import pytest
+from conftest import ADMIN_PASSWORD
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk.config import User
+from kiosk.domain import HouseholdId
+from kiosk.labels import make_label
+from kiosk.passwords import hash_password
+from kiosk.services import act_on_payload
+from web import create_app
+from web.auth import roles_required, safe_next
+from web.translations import JS_KEYS, TRANSLATIONS
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app(community, clock) -> Flask:
+    app = create_app(community, clock=clock)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+class AuthActions:
+    """Sign in and out through the real forms, CSRF token included (flaskr's auth helper)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        match = CSRF_RE.search(self.client.get(path).text)
+        assert match, f"no CSRF token in the form at {path}"
+        return match[1]
+
+    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD, **extra: str):
+        data = {"csrf_token": self.csrf(), "username": username, "password": password, **extra}
+        return self.client.post("/login", data=data)
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf("/")})
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+def check_in(conn, config, clock, household: str, ref: str | None = None):
+    label = make_label(config.label_secret, HouseholdId.parse(household), ref)
+    result = act_on_payload(label.encode(), conn, config, clock)
+    assert result.action == "checkin", result
+    return result
+
+
+# --- access rules -------------------------------------------------------------------------
+
+PAGES = ["/"]
+APIS = ["/api/slots"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_send_anonymous_visitors_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.location == f"/login?next={path}"
+
+
+@pytest.mark.parametrize("path", APIS)
+def test_api_refuses_anonymous_callers_with_json(client, path):
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.json == {"error": "login required"}
+
+
+@pytest.mark.parametrize("path", PAGES + APIS)
+def test_signed_in_staff_get_through(client, auth, path):
+    auth.login()
+    assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(("username", "password"), [
+    ("admin", "wrong password"),
+    ("nobody", ADMIN_PASSWORD),
+    ("", ""),
+])
+def test_a_wrong_login_is_refused_without_saying_which_part(client, auth, username, password):
+    response = auth.login(username, password)
+    assert response.status_code == 200
+    assert "用户名或密码不正确" in response.text
+    assert client.get("/").status_code == 302
+    with client.session_transaction() as session:
+        assert "user" not in session
+
+
+def test_a_good_login_opens_the_shelf_page(client, auth):
+    response = auth.login()
+    assert response.status_code == 302
+    assert response.location == "/"
+    page = client.get("/")
+    assert "Administrator" in page.text
+    assert 'action="/logout"' in page.text
+
+
+def test_login_follows_a_local_next_url(auth):
+    response = auth.login(next="/api/slots?x=1")
+    assert response.location == "/api/slots?x=1"
+
+
+@pytest.mark.parametrize("target", [
+    "http://evil.example/", "//evil.example/", "/\\evil.example", "https:/evil.example",
+    "javascript:alert(1)",
+])
+def test_login_ignores_a_next_url_to_another_site(auth, target):
+    response = auth.login(next=target)
+    assert response.status_code == 302
+    assert response.location == "/"
+
+
+def test_safe_next_keeps_only_local_paths():
+    assert safe_next("/?lang=en") == "/?lang=en"
+    assert safe_next("http://evil") is None
+    assert safe_next(None) is None
+
+
+def test_login_without_the_csrf_token_is_refused(client):
+    response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_login_with_a_forged_csrf_token_is_refused(client, auth):
+    auth.csrf()
+    response = client.post("/login", data={"csrf_token": "forged", "username": "admin",
+                                           "password": ADMIN_PASSWORD})
+    assert response.status_code == 400
+
+
+def test_logout_ends_the_session(client, auth):
+    auth.login()
+    response = auth.logout()
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+    assert client.get("/api/slots").status_code == 401
+
+
+def test_logout_needs_the_csrf_token(client, auth):
+    auth.login()
+    assert client.post("/logout").status_code == 400
+    assert client.get("/").status_code == 200
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(auth):
+    response = auth.login()
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_a_valid_bearer_token_reads_the_api(client, community):
+    token = community.api_tokens[0]
+    response = client.get("/api/slots", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json["community"] == community.community_name
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer wrong-token-wrong-token", "Bearer ", "Basic YWRtaW46eA==", "",
+])
+def test_a_wrong_bearer_token_is_refused(client, header):
+    response = client.get("/api/slots", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json == {"error": "login required"}
+
+
+def test_a_bearer_token_does_not_open_the_pages(client, community):
+    token = community.api_tokens[0]
+    assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 302
+
+
+def test_roles_required_is_checked_on_the_server(community, clock):
+    committee = User("li", hash_password("committee pass"), "committee", "Li Wei")
+    config = dataclasses.replace(community, users=(*community.users, committee))
+    app = create_app(config, clock=clock)
+    app.add_url_rule("/admin-only", "admin_only", roles_required("admin")(lambda: "ok"))
+    client = app.test_client()
+    auth = AuthActions(client)
+
+    assert client.get("/admin-only").status_code == 302
+    auth.login("li", "committee pass")
+    assert client.get("/admin-only").status_code == 403
+    auth.logout()
+    auth.login()
+    assert client.get("/admin-only").text == "ok"
+
+
+# --- the live shelf -----------------------------------------------------------------------
+
+def test_api_slots_shows_a_checked_in_parcel_lit_in_its_slot(client, auth, conn, community,
+                                                             clock):
+    result = check_in(conn, community, clock, "24-2304", "SF1234567")
+    auth.login()
+    body = client.get("/api/slots").json
+
+    assert datetime.fromisoformat(body["generated_at"]) == clock.now()
+    assert body["community"] == community.community_name
+    slots = {s["code"]: s for s in body["slots"]}
+    slot = slots[result.slot]
+    assert slot["light"] == "on"
+    assert slot["count"] == 1
+    assert [(p["household"], p["ref"], p["door_delivery"]) for p in slot["parcels"]] == [
+        ("24-2304", "SF1234567", False)]
+    others = [s for code, s in slots.items() if code != result.slot]
+    assert not any(s["parcels"] or s["light"] for s in others)
+    assert set(slot) == {"code", "shelf", "capacity", "buildings", "overflow", "count",
+                         "light", "parcels"}
+
+
+def test_lights_go_out_in_the_api_after_their_time(client, auth, conn, community, clock):
+    result = check_in(conn, community, clock, "24-2304")
+    clock.advance(community.light_s + 1)
+    auth.login()
+    slot = next(s for s in client.get("/api/slots").json["slots"] if s["code"] == result.slot)
+    assert slot["light"] is None
+    assert slot["count"] == 1
+
+
+def test_shelf_page_shows_parcels_in_their_slots(client, auth, conn, community, clock):
+    plain = check_in(conn, community, clock, "24-2304", "SF1234567")
+    door = check_in(conn, community, clock, "29-1004", "JD0001")  # under observation
+    auth.login()
+    html = client.get("/").text
+
+    card = _card(html, plain.slot)
+    assert "lit lit-on" in card
+    assert "24-2304" in card and "SF1234567" in card
+    assert "11-29 16:00" in card  # 08:00 UTC in Asia/Shanghai
+    door_card = _card(html, door.slot)
+    assert 'class="parcel door"' in door_card
+    assert "送货上门" in door_card
+    assert 'data-slot="FLOOR"' in html
+    assert html.index("Gate shelf A") < html.index("Gate shelf B") < html.index('"FLOOR"')
+
+
+def test_a_full_slot_looks_full(client, auth, conn, community, clock):
+    # Building 29 has one zoned slot of its own (B-03, capacity 3).
+    for n in range(3):
+        check_in(conn, community, clock, "29-1004", f"R{n}")
+    auth.login()
+    card = _card(client.get("/").text, "B-03")
+    assert " full" in card
+    assert "3/3" in card
+    assert "已满" in card
+
+
+def _card(html: str, code: str) -> str:
+    start = html.index(f'data-slot="{code}"')
+    return html[html.rindex("<article", 0, start):html.index("</article>", start)]
+
+
+# --- languages ----------------------------------------------------------------------------
+
+def test_every_key_exists_in_both_languages():
+    assert set(TRANSLATIONS["zh"]) == set(TRANSLATIONS["en"])
+    assert set(JS_KEYS) <= set(TRANSLATIONS["en"])
+    for key in TRANSLATIONS["en"]:
+        placeholders = [set(re.findall(r"\{(\w+)\}", TRANSLATIONS[lang][key]))
+                        for lang in ("zh", "en")]
+        assert placeholders[0] == placeholders[1], key
+
+
+def test_language_switch_changes_the_page_and_is_remembered(client, auth):
+    auth.login()
+    assert "货架实况" in client.get("/").text
+    english = client.get("/?lang=en").text
+    assert "Shelf, live" in english
+    assert '<html lang="en">' in english
+    assert "Shelf, live" in client.get("/").text  # remembered in the session
+    assert "货架实况" in client.get("/?lang=zh").text
+
+
+def test_language_survives_sign_out(client, auth):
+    auth.login()
+    client.get("/?lang=en")
+    auth.logout()
+    assert "Staff sign-in" in client.get("/login").text
+
+
+def test_language_follows_the_browser_then_the_config(client):
+    assert "Staff sign-in" in client.get("/login", headers={"Accept-Language": "en-GB"}).text
+    assert "工作人员登录" in client.get(
+        "/login", headers={"Accept-Language": "fr, zh-CN;q=0.8, en;q=0.5"}).text
+    assert "工作人员登录" in client.get("/login").text  # the community's default: zh
+
+
+def test_js_gets_the_same_words_as_the_page(client, auth):
+    auth.login()
+    html = client.get("/?lang=en").text
+    blob = re.search(r'<script id="shelf-data" type="application/json">(.*?)</script>', html,
+                     re.S)
+    assert blob, "the page carries no data for shelf.js"
+    data = json.loads(blob[1])
+    assert data["strings"] == {key: TRANSLATIONS["en"][key] for key in JS_KEYS}
+    assert data["timezone"] == "Asia/Shanghai"
+    assert '<script src="/static/shelf.js"' in html
+
+
+def test_pages_fetch_nothing_from_other_sites(client, auth):
+    for page in (client.get("/login"), auth.login() and client.get("/")):
+        assert not re.search(r'(src|href)="(https?:)?//', page.text)
+        assert "default-src 'self'" in page.headers["Content-Security-Policy"]

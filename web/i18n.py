@@ -1,0 +1,71 @@
+"""Pick the UI language per request and offer ``t(key)`` to templates.
+
+The language comes from ``?lang=`` (then remembered in the session), else the session, else
+the browser's Accept-Language, else the community's configured default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, g, request, session
+
+from web.translations import JS_KEYS, LANGUAGE_NAMES, TRANSLATIONS
+
+SUPPORTED = tuple(TRANSLATIONS)
+
+
+def choose_language() -> str:
+    asked = request.args.get("lang")
+    if asked in SUPPORTED:
+        session["lang"] = asked
+        return asked
+    if session.get("lang") in SUPPORTED:
+        return session["lang"]
+    for value, _quality in request.accept_languages:  # best first
+        primary = value.split("-")[0].lower()
+        if primary in SUPPORTED:
+            return primary
+    return current_app.config["SHELF"].language
+
+
+def current_language() -> str:
+    """The language chosen for this request (the default before it is chosen)."""
+    return g.get("lang") or current_app.config["SHELF"].language
+
+
+def t(key: str, **values: Any) -> str:
+    """The text for ``key`` in this request's language, with ``{name}`` placeholders filled."""
+    text = TRANSLATIONS[current_language()].get(key) or TRANSLATIONS["en"].get(key, key)
+    return text.format(**values) if values else text
+
+
+def js_strings() -> dict[str, str]:
+    return {key: TRANSLATIONS[current_language()][key] for key in JS_KEYS}
+
+
+def lang_url(code: str) -> str:
+    """This page's URL with ``lang`` switched to ``code``, other query arguments kept."""
+    args = request.args.to_dict()
+    args["lang"] = code
+    return f"{request.path}?{urlencode(args)}"
+
+
+def _set_language() -> None:
+    g.lang = choose_language()
+
+
+def _helpers() -> dict[str, Any]:
+    return {
+        "t": t,
+        "lang": current_language(),
+        "html_lang": {"zh": "zh-CN", "en": "en"}[current_language()],
+        "languages": LANGUAGE_NAMES,
+        "lang_url": lang_url,
+    }
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_set_language)
+    app.context_processor(_helpers)

@@ -1,0 +1,73 @@
+"""The UI's words in Chinese and English. Every key must exist in both (a test checks).
+
+``{name}`` placeholders are filled by ``t(key, name=...)`` in templates and by the same
+rule in shelf.js.
+"""
+
+from __future__ import annotations
+
+TRANSLATIONS: dict[str, dict[str, str]] = {
+    "zh": {
+        "app_title": "无接触配送货架",
+        "shelf_title": "货架实况",
+        "login_title": "工作人员登录",
+        "username": "用户名",
+        "password": "密码",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "login_failed": "用户名或密码不正确。",
+        "language": "语言",
+        "role_admin": "管理员",
+        "role_committee": "居委会",
+        "role_property": "物业",
+        "zone": "楼栋 {buildings}",
+        "zone_any": "不限楼栋",
+        "light_on": "灯亮",
+        "light_blink": "闪烁",
+        "full": "已满",
+        "empty": "空",
+        "door_delivery": "送货上门",
+        "overflow": "暂存区",
+        "checked_in_at": "入架时间",
+        "summary": "在架 {parcels} 件 · 已满 {full} 格 · 亮灯 {lit} 格",
+        "updated": "更新于 {time}",
+        "offline": "连接中断，正在重试…",
+        "no_js": "页面不会自动刷新：请启用 JavaScript 或手动刷新。",
+    },
+    "en": {
+        "app_title": "Contactless delivery shelf",
+        "shelf_title": "Shelf, live",
+        "login_title": "Staff sign-in",
+        "username": "Username",
+        "password": "Password",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "login_failed": "Wrong username or password.",
+        "language": "Language",
+        "role_admin": "Administrator",
+        "role_committee": "Residents' committee",
+        "role_property": "Property company",
+        "zone": "Buildings {buildings}",
+        "zone_any": "Any building",
+        "light_on": "Lit",
+        "light_blink": "Blinking",
+        "full": "Full",
+        "empty": "Empty",
+        "door_delivery": "Door delivery",
+        "overflow": "Overflow",
+        "checked_in_at": "Checked in",
+        "summary": "{parcels} parcels waiting · {full} slots full · {lit} lit",
+        "updated": "Updated {time}",
+        "offline": "Connection lost, retrying…",
+        "no_js": "This page does not update by itself: enable JavaScript or reload it.",
+    },
+}
+
+# The words shelf.js needs to redraw the grid; rendered into the page as JSON.
+JS_KEYS = (
+    "zone", "zone_any", "light_on", "light_blink", "full", "empty", "door_delivery",
+    "checked_in_at", "summary", "updated", "offline",
+)
+
+# Each language named in itself, for the switch.
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
