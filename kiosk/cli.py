@@ -221,9 +221,9 @@ def cmd_notices(args: argparse.Namespace) -> int:
     config = _config(args)
     conn, channels, clock = open_store(config), build_channels(config), SystemClock()
     if args.once:
-        print(deliver_due(conn, channels, clock))
+        print(deliver_due(conn, channels, clock, timezone=config.timezone))
         return 0
-    run_worker(conn, channels, clock, stop_on_signals())
+    run_worker(conn, channels, clock, stop_on_signals(), timezone=config.timezone)
     return 0
 
 

@@ -252,11 +252,13 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     teams = tuple(_team(t, buildings) for t in top.tables("teams"))
     _unique(top, "teams", [t.id for t in teams])
-    shelves = tuple(_shelf(s, buildings) for s in top.tables("shelves"))
+    shelves: list[Shelf] = []
+    for shelf_t in top.tables("shelves"):  # positions run on across shelves: A-01.., B-01..
+        shelves.append(_shelf(shelf_t, buildings, sum(len(s.slots) for s in shelves)))
     _unique(top, "shelves", [s.id for s in shelves])
     codes = [slot.code for shelf in shelves for slot in shelf.slots]
     _unique(top, "shelves.slots", codes)
-    _check_pins(top, shelves, buzzer)
+    _check_pins(top, tuple(shelves), buzzer)
 
     overflow_t = top.table("overflow")
     overflow = Slot(
@@ -298,7 +300,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         light_s=light_s,
         buzzer_pin=buzzer or None,
         teams=teams,
-        shelves=shelves,
+        shelves=tuple(shelves),
         overflow=overflow,
         channels=channels,
         web_secret_key=web_secret,
@@ -326,7 +328,7 @@ def _team(section: Section, known: frozenset[int]) -> Team:
                 _clock_time(section, closes), tuple(after))
 
 
-def _shelf(section: Section, known: frozenset[int]) -> Shelf:
+def _shelf(section: Section, known: frozenset[int], first_position: int) -> Shelf:
     shelf_id = section.str("id")
     name = section.str("name", f"Shelf {shelf_id}")
     leds = section.str("leds", "gpio", choices=LED_KINDS)  # one pin per slot, or a 74HC595 chain
@@ -346,7 +348,7 @@ def _shelf(section: Section, known: frozenset[int]) -> Shelf:
         capacity = slot_t.int("capacity", 4, minval=1, maxval=50)  # parcels it holds
         zone = slot_t.buildings("buildings", known, "")  # empty: any building
         slot_t.done()
-        slots.append(Slot(code, shelf_id, i, capacity, zone))
+        slots.append(Slot(code, shelf_id, first_position + i, capacity, zone))
         led_of[code] = led
     section.done()
     return Shelf(shelf_id, name, leds, tuple(slots), led_of, chain)

@@ -50,7 +50,8 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
         worker_stop = threading.Event()
         worker = threading.Thread(
             target=run_worker, name="notices", daemon=True,
-            args=(open_store(config), build_channels(config), clock, worker_stop))
+            args=(open_store(config), build_channels(config), clock, worker_stop),
+            kwargs={"timezone": config.timezone})
         worker.start()
         _say(f"Staff site: {url}  (login: admin / {DEMO_PASSWORD})")
         _say(f"Mail to households lands in {directory / 'mail'} (SMTP on 127.0.0.1:{mail.port})")
@@ -66,6 +67,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
                 scanner.source.close()
                 scanner.source = open_source(f"video:{pickup}", realtime=not fast)
                 scanner.run(stop)
+            _wait_for_notices(conn, stop)
             waiting = conn.execute(
                 "SELECT COUNT(*) FROM parcels WHERE status = 'waiting'").fetchone()[0]
             _say(f"Done: {waiting} parcels wait on the shelf; {len(mail.messages)} mails sent.")
@@ -115,6 +117,14 @@ def _pickup_qr_from_mail(mail: MailCatcher, config: Config, conn: sqlite3.Connec
                     return symbols[0].data.decode("ascii")
         threading.Event().wait(0.5)
     raise RuntimeError(f"no pickup mail for {RESIDENT} arrived")
+
+
+def _wait_for_notices(conn: sqlite3.Connection, stop: threading.Event, timeout: float = 20):
+    """Let the notice worker send what the replay queued, so the summary tells the truth."""
+    for _ in range(int(timeout / 0.25)):
+        pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()
+        if pending[0] == 0 or stop.wait(0.25):
+            return
 
 
 def _start_web(config: Config, port: int):

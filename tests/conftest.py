@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,3 +55,26 @@ def conn(community: Config):
     connection = open_store(community)
     yield connection
     connection.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download). `make test` installs it."""
+    if not CHROMIUM.exists():
+        message = f"Debian's Chromium is not installed at {CHROMIUM} (apt install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI must run the browser tests, never quietly skip them
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import cv2
 import numpy as np
 import pytest
-from aiosmtpd.controller import Controller
 from pyzbar.pyzbar import decode
 
 from kiosk.channels.email import EmailChannel
@@ -24,6 +19,7 @@ from kiosk.config import ChannelConfig, Config
 from kiosk.domain import HouseholdId
 from kiosk.errors import NoticeError
 from kiosk.labels import make_label
+from kiosk.mailcatcher import MailCatcher
 from kiosk.outbox import (
     DeliveryReport,
     build_channels,
@@ -34,49 +30,25 @@ from kiosk.outbox import (
 )
 from kiosk.ports import Notice
 from kiosk.services import ScanResult, act_on_payload
+from kiosk.setup import open_store
 
 RESIDENT = "24-2304"  # Chen Jie 陈杰, slot A-12, may come down
 RESIDENT_EMAIL = "r24-2304@sample-garden.example"
 OBSERVED = "4-1702"  # under home observation in the sample households.csv
 
 
-class MailServer:
-    """A real SMTP server on 127.0.0.1 that keeps what it receives; it can go down and return."""
+class MailServer(MailCatcher):
+    """The shared mail catcher, able to refuse chosen recipients as a real relay would."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.received: list = []  # aiosmtpd envelopes
+        super().__init__()
         self.refused: set[str] = set()
-        self.controller: Controller | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refused:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def start(self) -> None:
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port,
-                                     server_hostname="mail.test")
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def messages(self) -> list[EmailMessage]:
-        return [message_from_bytes(e.content, policy=policy.default) for e in self.received]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class DownChannel:
@@ -93,10 +65,8 @@ class DownChannel:
 
 @pytest.fixture
 def mail():
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
+    with MailServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -145,8 +115,7 @@ def test_pickup_notice_arrives_with_slot_code_and_a_qr_that_opens_the_slot(
 
     assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
 
-    [message] = mail.messages()
-    assert mail.received[0].rcpt_tos == [RESIDENT_EMAIL]
+    [message] = mail.messages
     assert message["To"] == RESIDENT_EMAIL
     assert message["From"] == "shelf@sample-garden.example"
     code = facts["pickup_code"]
@@ -170,7 +139,7 @@ def test_pickup_notice_arrives_with_slot_code_and_a_qr_that_opens_the_slot(
     [row] = outbox_rows(conn, parcel.parcel)
     assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
     assert deliver(conn, channels, clock, community) == DeliveryReport()  # sent once only
-    assert len(mail.received) == 1
+    assert len(mail.messages) == 1
 
 
 def test_household_under_observation_is_told_staff_will_bring_it(
@@ -181,7 +150,7 @@ def test_household_under_observation_is_told_staff_will_bring_it(
 
     assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
 
-    [message] = mail.messages()
+    [message] = mail.messages
     assert message["To"] == "r4-1702@sample-garden.example"
     body = message.get_body(("plain",)).get_content()
     assert "居家观察" in body and "送到您家门口" in body
@@ -209,7 +178,7 @@ def test_server_down_keeps_the_notice_and_delivers_it_when_back(
     assert deliver(conn, channels, clock, community) == DeliveryReport()  # not due yet
     clock.advance(30)
     assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
-    assert len(mail.messages()) == 1
+    assert len(mail.messages) == 1
     [row] = outbox_rows(conn, parcel.parcel)
     assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, None)
 
@@ -240,7 +209,7 @@ def test_gives_up_after_max_attempts_and_tells_the_staff(conn, community, clock,
     mail.start()
     clock.advance(3600)
     assert deliver(conn, channels, clock, community) == DeliveryReport()
-    assert mail.received == []
+    assert mail.messages == []
 
 
 def test_backoff_doubles_from_30_seconds_up_to_30_minutes():
@@ -258,7 +227,7 @@ def test_notice_for_a_channel_no_longer_configured_fails_once_and_cleanly(
     gone, sent = outbox_rows(conn, parcel.parcel)
     assert (gone["channel"], gone["status"]) == ("wecom-old", "failed")
     assert "'wecom-old' is not configured" in gone["last_error"]
-    assert sent["status"] == "sent" and len(mail.received) == 1
+    assert sent["status"] == "sent" and len(mail.messages) == 1
     [event] = failed_events(conn)
     assert event["detail"]["channel"] == "wecom-old"
     clock.advance(3600)
@@ -276,12 +245,40 @@ def test_a_failing_channel_does_not_hold_up_the_others(conn, community, clock, m
     report = deliver(conn, {**channels, "sms": down}, clock, community, batch=4)
 
     assert report == DeliveryReport(sent=3, retried=1)
-    assert sorted(m["To"] for m in mail.messages()) == sorted([
+    assert sorted(m["To"] for m in mail.messages) == sorted([
         "r2-902@sample-garden.example", "r4-1104@sample-garden.example", RESIDENT_EMAIL])
     assert len(down.tried) == 1  # tried once, then left alone for this pass
     sms_rows = [outbox_rows(conn, p)[0] for p in parcels]
     assert [(r["status"], r["attempts"]) for r in sms_rows] == [
         ("pending", 1), ("pending", 0), ("pending", 0)]
+
+
+class CourierDuringSend:
+    """A slow channel: while it 'sends', a courier checks another parcel in at the kiosk."""
+
+    def __init__(self, name: str, kiosk_conn, config: Config, clock) -> None:
+        self.name = name
+        self.kiosk_conn, self.config, self.clock = kiosk_conn, config, clock
+        self.checked_in: list[ScanResult] = []
+
+    def send(self, notice: Notice) -> None:
+        if not self.checked_in:
+            self.checked_in.append(check_in(self.kiosk_conn, self.config, self.clock, "2-902"))
+
+
+def test_sending_never_holds_the_database_lock(conn, community, clock):
+    kiosk_conn = open_store(community)
+    kiosk_conn.execute("PRAGMA busy_timeout = 0")  # a held write lock fails at once
+    try:
+        parcel = check_in(conn, community, clock)
+        slow = CourierDuringSend("email", kiosk_conn, community, clock)
+
+        report = deliver(conn, {"email": slow}, clock, community)
+    finally:
+        kiosk_conn.close()
+    assert len(slow.checked_in) == 1
+    assert report == DeliveryReport(sent=2)  # the first parcel's notice, then the second's
+    assert outbox_rows(conn, parcel.parcel)[0]["status"] == "sent"
 
 
 def test_refused_recipient_is_retried_without_leaking_the_address(
@@ -294,7 +291,7 @@ def test_refused_recipient_is_retried_without_leaking_the_address(
     [row] = outbox_rows(conn, parcel.parcel)
     assert "refused the recipient: 550" in row["last_error"]
     assert RESIDENT_EMAIL not in row["last_error"]
-    assert mail.received == []
+    assert mail.messages == []
 
 
 def test_email_channel_wraps_failures_in_notice_error(mail):
@@ -314,14 +311,12 @@ def test_worker_delivers_until_stopped(conn, community, clock, mail, channels):
                               kwargs={"interval": 0.05, "timezone": community.timezone})
     worker.start()
     try:
-        deadline = time.monotonic() + 5
-        while not mail.received and time.monotonic() < deadline:
-            time.sleep(0.02)
+        mail.wait_for(1, timeout=5)
     finally:
         stop.set()
         worker.join(5)
     assert not worker.is_alive()
-    assert len(mail.received) == 1
+    assert len(mail.messages) == 1
     [row] = outbox_rows(conn, parcel.parcel)
     assert row["status"] == "sent"
 

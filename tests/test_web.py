@@ -116,6 +116,11 @@ def test_a_good_login_opens_the_shelf_page(client, auth):
     assert 'action="/logout"' in page.text
 
 
+def test_the_sign_in_page_sends_signed_in_staff_on(client, auth):
+    auth.login()
+    assert client.get("/login").location == "/"
+
+
 def test_login_follows_a_local_next_url(auth):
     response = auth.login(next="/api/slots?x=1")
     assert response.location == "/api/slots?x=1"
@@ -320,6 +325,8 @@ def test_js_gets_the_same_words_as_the_page(client, auth):
 
 
 def test_pages_fetch_nothing_from_other_sites(client, auth):
-    for page in (client.get("/login"), auth.login() and client.get("/")):
+    login_page = client.get("/login")
+    auth.login()
+    for page in (login_page, client.get("/")):
         assert not re.search(r'(src|href)="(https?:)?//', page.text)
         assert "default-src 'self'" in page.headers["Content-Security-Policy"]

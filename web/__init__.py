@@ -11,6 +11,7 @@ from flask import Flask, Response
 from kiosk.clock import SystemClock
 from kiosk.config import Config
 from kiosk.ports import Clock
+from kiosk.setup import open_store
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (
@@ -21,6 +22,7 @@ CONTENT_SECURITY_POLICY = (
 
 def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     """Build the web app for ``config``; ``clock`` decides what "now" is (tests pass theirs)."""
+    open_store(config).close()  # schema up to date and slots mirrored, even before a kiosk ran
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=config.web_secret_key,

@@ -144,6 +144,8 @@ def authenticate(username: str, password: str) -> User | None:
 def login() -> Any:
     next_url = safe_next(request.values.get("next"))
     error = None
+    if request.method == "GET" and g.user is not None:
+        return redirect(next_url or url_for("shelf.index"))
     if request.method == "POST":
         check_csrf()
         user = authenticate(request.form.get("username", "").strip(),

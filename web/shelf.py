@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template, url_for
 
 from kiosk.config import Config
 from kiosk.queries import slots_view
@@ -75,7 +75,7 @@ def index() -> str:
     config: Config = current_app.config["SHELF"]
     snapshot = shelf_snapshot()
     page_data = {
-        "api": "/api/slots",
+        "api": url_for("shelf.api_slots"),
         "poll_ms": POLL_MS,
         "timezone": config.timezone.key,
         "strings": js_strings(),

@@ -27,7 +27,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "full": "已满",
         "empty": "空",
         "door_delivery": "送货上门",
-        "overflow": "暂存区",
+        "overflow": "暂存区（满架时用）",
         "checked_in_at": "入架时间",
         "summary": "在架 {parcels} 件 · 已满 {full} 格 · 亮灯 {lit} 格",
         "updated": "更新于 {time}",
@@ -54,9 +54,9 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "full": "Full",
         "empty": "Empty",
         "door_delivery": "Door delivery",
-        "overflow": "Overflow",
+        "overflow": "Overflow (shelf full)",
         "checked_in_at": "Checked in",
-        "summary": "{parcels} parcels waiting · {full} slots full · {lit} lit",
+        "summary": "Waiting: {parcels} · full slots: {full} · lit: {lit}",
         "updated": "Updated {time}",
         "offline": "Connection lost, retrying…",
         "no_js": "This page does not update by itself: enable JavaScript or reload it.",
@@ -65,7 +65,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
 
 # The words shelf.js needs to redraw the grid; rendered into the page as JSON.
 JS_KEYS = (
-    "zone", "zone_any", "light_on", "light_blink", "full", "empty", "door_delivery",
+    "zone", "zone_any", "overflow", "light_on", "light_blink", "full", "empty", "door_delivery",
     "checked_in_at", "summary", "updated", "offline",
 )
 

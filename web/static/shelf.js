@@ -77,8 +77,9 @@
     var count = String(slot.count) + (slot.capacity !== null ? "/" + slot.capacity : "");
     head.append(el("span", "slot-code", slot.code), el("span", "slot-count", count));
     card.append(head);
-    card.append(el("p", "slot-zone",
-      slot.buildings ? tr("zone", { buildings: slot.buildings }) : tr("zone_any")));
+    var zone = slot.overflow ? tr("overflow")
+      : slot.buildings ? tr("zone", { buildings: slot.buildings }) : tr("zone_any");
+    card.append(el("p", "slot-zone", zone));
 
     if (slot.light || full) {
       var state = el("p", "slot-state");

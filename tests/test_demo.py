@@ -1,0 +1,105 @@
+"""End to end, along the demo's path: `shelf demo` as a newcomer runs it, checked from outside.
+
+A real process replays the generated video as the camera with gpiozero's mock pins, mails
+notices through a real SMTP server, and serves the staff site; the test reads the mails it
+kept, signs in to the site in Chromium, and stops it with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from email import message_from_bytes, policy
+
+import pytest
+
+from kiosk.config import load_config
+from kiosk.demo import DEMO_PASSWORD
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Run `shelf demo --fast` until it has replayed everything; yield its folder, URL, output."""
+    directory = tmp_path_factory.mktemp("demo") / "demo-data"
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "demo", "--dir", str(directory), "--fast", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("Done:") or len(lines) > 200:
+            break
+    url = next((re.search(r"http://[\d.:]+/", x)[0] for x in lines if "Staff site" in x), None)
+    yield {"dir": directory, "url": url, "lines": lines, "process": process}
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def test_the_demo_fills_the_shelf_refuses_bad_labels_and_hands_out(demo):
+    text = "\n".join(demo["lines"])
+    assert demo["lines"][-1].startswith("Done:"), text + demo["process"].stderr.read()
+    assert f"admin / {DEMO_PASSWORD}" in text
+    checkins = [x for x in demo["lines"] if x.strip().startswith("check-in")]
+    assert len(checkins) == 14  # 13 parcels and one label scanned twice
+    assert sum("same parcel again" in x for x in checkins) == 1
+    assert re.search(r"refused\s+forged", text) and re.search(r"refused\s+garbage", text)
+    assert re.search(r"pickup\s+24-23\*\* .* 2 parcel\(s\) handed out", text)
+    assert "24-2304" not in text  # households are masked on the console
+
+
+def test_every_household_with_an_address_got_its_mail(demo):
+    config = load_config(demo["dir"] / "config.toml")
+    conn = sqlite3.connect(config.database)
+    expected = conn.execute("""SELECT h.email, h.under_observation FROM parcels p
+                               JOIN households h ON h.id = p.household_id
+                               WHERE h.email != '' ORDER BY p.id""").fetchall()
+    pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'sent'").fetchone()[0]
+    assert pending == 0
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in sorted((demo["dir"] / "mail").glob("*.eml"))]
+    assert sorted(m["To"] for m in mails) == sorted(e for e, _ in expected)
+    resident = [m for m in mails if m["To"] == "r24-2304@sample-garden.example"]
+    assert len(resident) == 2
+    body = resident[0].get_body(("plain",)).get_content()
+    assert "A-12" in body and re.search(r"\b\d{6}\b", body)
+    assert [p.get_content_type() for p in resident[0].iter_attachments()] == ["image/png"]
+    door = [m for m in mails if (m["To"], 1) in expected]
+    assert all(not list(m.iter_attachments()) for m in door)
+
+
+def test_the_api_shows_the_shelf_after_the_demo(demo):
+    config = load_config(demo["dir"] / "config.toml")
+    request = urllib.request.Request(demo["url"] + "api/slots",
+                                     headers={"Authorization": f"Bearer {config.api_tokens[0]}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        slots = json.load(response)["slots"]
+    waiting = {p["household"]: s["code"] for s in slots for p in s["parcels"]}
+    assert "24-2304" not in waiting  # collected at the end of the demo
+    assert waiting["24-2403"] != "A-12"  # 2403 never shares 2304's slot
+    assert sum(s["count"] for s in slots) == 11
+    assert any(s["light"] == "blink" for s in slots if s["code"] == "A-12")
+
+
+@pytest.mark.browser
+def test_staff_see_the_shelf_in_a_browser_and_ctrl_c_stops_the_demo(demo, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(demo["url"])
+    page.fill("#username", "admin")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector('[data-slot="A-12"]')
+    assert page.locator("[data-parcel]").count() == 11
+    page.screenshot(path=os.environ.get("SHELF_SCREENSHOT") or str(tmp_path / "shelf.png"),
+                    full_page=True)
+    page.close()
+    process = demo["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0

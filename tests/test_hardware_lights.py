@@ -1,0 +1,244 @@
+"""The slot LEDs on gpiozero's mock pins: single pins, and a 74HC595 chain read back bit by bit."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from gpiozero import LED
+from gpiozero.pins.mock import MockConnectedPin, MockFactory
+
+from hardware.lights import GpioSlotLights, ShelfLights, ShiftRegisterSlotLights, build_lights
+from kiosk.config import Shelf
+from kiosk.domain import Slot
+from kiosk.errors import ConfigError
+
+GPIO_PINS = {"A-01": 5, "A-02": 6, "A-03": 26}  # as in the sample community
+DATA, CLOCK, LATCH = 17, 27, 22
+CLOCK_PROBE, LATCH_PROBE = 23, 24  # mock inputs wired to the clock and latch outputs
+
+
+@pytest.fixture
+def factory():
+    """A fresh MockFactory per test, reset afterwards (gpiozero's own conftest pattern)."""
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+
+
+@pytest.fixture
+def closing():
+    """Close whatever lights a test opens, even when it fails (blink threads must stop)."""
+    opened = []
+    yield opened.append
+    for lights in opened:
+        lights.close()
+
+
+def shelf_a() -> Shelf:
+    slots = tuple(Slot(code, "A", i, 4) for i, code in enumerate(GPIO_PINS))
+    return Shelf("A", "Gate shelf A", "gpio", slots, dict(GPIO_PINS))
+
+
+def shelf_b() -> Shelf:
+    """16 slots on two chained 595s, wired as a person might: chip 1 back to front."""
+    slots = tuple(Slot(f"B-{i + 1:02d}", "B", i, 3) for i in range(16))
+    led_of = {slot.code: i if i < 8 else 23 - i for i, slot in enumerate(slots)}
+    return Shelf("B", "Gate shelf B", "74hc595", slots, led_of,
+                 {"data": DATA, "clock": CLOCK, "latch": LATCH})
+
+
+def wait_for(condition, timeout: float = 2.0) -> None:
+    """Poll until ``condition()`` holds: blinking runs in background threads."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+def lit(factory: MockFactory, pins: dict[str, int]) -> set[str]:
+    return {code for code, pin in pins.items() if factory.pin(pin).state}
+
+
+class Chain595:
+    """Two 74HC595s made of mock pins: shift the data pin in on each rising clock edge and
+    copy the shift register to the outputs on each rising latch edge, as the chip does."""
+
+    def __init__(self, factory: MockFactory, length: int = 16) -> None:
+        self.data = factory.pin(DATA)
+        self.shift = [0] * length  # index = chain position: chip 0 Q0..Q7, then chip 1 ...
+        self.outputs = [0] * length
+        self.latched: list[frozenset[int]] = []  # the outputs after every latch pulse
+        clock_in, latch_in = factory.pin(CLOCK_PROBE), factory.pin(LATCH_PROBE)
+        factory.pin(CLOCK, pin_class=MockConnectedPin, input_pin=clock_in)
+        factory.pin(LATCH, pin_class=MockConnectedPin, input_pin=latch_in)
+        clock_in.when_changed = self.on_clock
+        latch_in.when_changed = self.on_latch
+
+    def on_clock(self, ticks: float, state: bool) -> None:
+        if state:  # a new bit enters chip 0's Q0 and every other bit moves one place on
+            self.shift = [int(self.data.state), *self.shift[:-1]]
+
+    def on_latch(self, ticks: float, state: bool) -> None:
+        if state:
+            self.outputs = list(self.shift)
+            self.latched.append(self.lit)
+
+    @property
+    def lit(self) -> frozenset[int]:
+        return frozenset(i for i, bit in enumerate(self.outputs) if bit)
+
+
+# One pin per slot ------------------------------------------------------------------------------
+
+def test_gpio_show_lights_exactly_the_given_slots(factory, closing):
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory)
+    closing(lights)
+    assert lit(factory, GPIO_PINS) == set()
+    lights.show({"A-01": "on", "A-03": "on"})
+    assert lit(factory, GPIO_PINS) == {"A-01", "A-03"}
+    lights.show({"A-02": "on"})
+    assert lit(factory, GPIO_PINS) == {"A-02"}
+    lights.show({})
+    assert lit(factory, GPIO_PINS) == set()
+
+
+def test_gpio_blink_toggles_in_the_background(factory, closing):
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory, blink_s=0.05)
+    closing(lights)
+    pin = factory.pin(GPIO_PINS["A-02"])
+    pin.clear_states()
+    lights.show({"A-02": "blink", "A-01": "on"})
+    wait_for(lambda: len(pin.states) >= 6)
+    states = [s.state for s in pin.states]
+    assert states[:6] == [False, True, False, True, False, True]
+    assert factory.pin(GPIO_PINS["A-01"]).states[-1].state is True
+    assert not factory.pin(GPIO_PINS["A-03"]).state
+
+
+def test_gpio_repeated_show_keeps_the_blink_rhythm(factory, closing):
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory, blink_s=0.2)
+    closing(lights)
+    pin = factory.pin(GPIO_PINS["A-01"])
+    lights.show({"A-01": "blink"})
+    wait_for(lambda: pin.state)
+    wait_for(lambda: not pin.state)  # the first dark half-period has begun
+    for _ in range(3):  # the kiosk loop calls show() every second with the same picture
+        lights.show({"A-01": "blink"})
+    assert pin.state is False  # a restarted blink would have switched it on at once
+    wait_for(lambda: pin.state)
+    assert pin.states[-1].timestamp >= 0.15  # and it stayed dark for its whole half-period
+
+
+def test_gpio_unknown_slot_is_a_warning_once(factory, closing, caplog):
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory)
+    closing(lights)
+    with caplog.at_level(logging.WARNING, logger="hardware.lights"):
+        lights.show({"Z-99": "on", "A-01": "on"})
+        lights.show({"Z-99": "on", "A-01": "on"})
+    assert lit(factory, GPIO_PINS) == {"A-01"}
+    assert [r.getMessage() for r in caplog.records] == ["no LED for slot 'Z-99': ignored"]
+
+
+def test_gpio_close_darkens_and_releases_the_pins(factory):
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory, blink_s=0.02)
+    lights.show({"A-01": "on", "A-02": "blink"})
+    time.sleep(0.03)
+    lights.close()
+    assert lit(factory, GPIO_PINS) == set()
+    changes = len(factory.pin(GPIO_PINS["A-02"]).states)
+    time.sleep(0.06)
+    assert len(factory.pin(GPIO_PINS["A-02"]).states) == changes  # the blink thread is gone
+    LED(GPIO_PINS["A-01"], pin_factory=factory).close()  # the pin is free again
+
+
+# A 74HC595 chain -------------------------------------------------------------------------------
+
+def test_chain_latches_the_positions_of_the_lit_slots(factory, closing):
+    chain = Chain595(factory)
+    shelf = shelf_b()
+    lights = build_lights([shelf], pin_factory=factory)
+    closing(lights)
+    assert chain.latched == [frozenset()]  # cleared at start: a 595 powers up at random
+    lights.show({"B-01": "on", "B-08": "on", "B-09": "on", "B-16": "on"})
+    assert chain.lit == {0, 7, 15, 8}  # B-09 is wired to position 15, B-16 to position 8
+    lights.show({"B-03": "on", "B-12": "on"})
+    assert chain.lit == {shelf.led_of["B-03"], shelf.led_of["B-12"]} == {2, 12}
+    assert factory.pin(CLOCK).state is False and factory.pin(LATCH).state is False
+
+
+def test_chain_is_rewritten_only_when_the_pattern_changes(factory, closing):
+    chain = Chain595(factory)
+    lights = ShiftRegisterSlotLights(shelf_b().led_of, DATA, CLOCK, LATCH, pin_factory=factory)
+    closing(lights)
+    lights.show({"B-05": "on"})
+    clock_edges = len(factory.pin(CLOCK).states)
+    for _ in range(3):
+        lights.show({"B-05": "on"})
+    assert len(chain.latched) == 2  # the clearing write and the one for B-05
+    assert len(factory.pin(CLOCK).states) == clock_edges
+    assert clock_edges == 1 + 2 * 16 * 2  # two writes of 16 bits, a rise and a fall per bit
+
+
+def test_chain_blinks_in_step_beside_steady_slots(factory, closing):
+    chain = Chain595(factory)
+    lights = ShiftRegisterSlotLights(shelf_b().led_of, DATA, CLOCK, LATCH, pin_factory=factory,
+                                     blink_s=0.03)
+    closing(lights)
+    lights.show({"B-01": "on", "B-02": "blink", "B-16": "blink"})
+    wait_for(lambda: len(chain.latched) >= 6)
+    lights.close()
+    on, off = frozenset({0, 1, 8}), frozenset({0})
+    assert chain.latched[1:4] == [on, off, on]
+    assert set(chain.latched[1:-1]) == {on, off}
+    assert chain.latched[-1] == frozenset()  # close() darkened the chain
+    latches = len(chain.latched)
+    time.sleep(0.08)
+    assert len(chain.latched) == latches  # ... and stopped the blink thread
+
+
+def test_chain_ignores_unknown_slots(factory, closing, caplog):
+    chain = Chain595(factory)
+    lights = ShiftRegisterSlotLights(shelf_b().led_of, DATA, CLOCK, LATCH, pin_factory=factory)
+    closing(lights)
+    with caplog.at_level(logging.WARNING, logger="hardware.lights"):
+        lights.show({"B-04": "on", "A-01": "on", "B-05": "glow"})  # type: ignore[dict-item]
+    assert chain.lit == {3}
+    assert len(caplog.records) == 2
+
+
+# All shelves together --------------------------------------------------------------------------
+
+def test_build_lights_routes_each_slot_to_its_shelf(factory, closing, caplog):
+    chain = Chain595(factory)
+    lights = build_lights([shelf_a(), shelf_b()], pin_factory=factory)
+    closing(lights)
+    assert isinstance(lights, ShelfLights)
+    assert lights.slots == set(GPIO_PINS) | set(shelf_b().led_of)
+    with caplog.at_level(logging.WARNING, logger="hardware.lights"):
+        lights.show({"A-02": "on", "B-02": "on", "FLOOR": "on"})  # the overflow has no LED
+    assert lit(factory, GPIO_PINS) == {"A-02"}
+    assert chain.lit == {1}
+    assert "FLOOR" in caplog.text
+    lights.show({"B-03": "on"})  # a shelf not named in the picture goes dark
+    assert lit(factory, GPIO_PINS) == set()
+    assert chain.lit == {2}
+    lights.close()
+    assert chain.lit == frozenset() and lit(factory, GPIO_PINS) == set()
+
+
+def test_build_lights_refuses_an_unknown_led_kind_and_frees_the_pins(factory):
+    bad = Shelf("C", "Shelf C", "ws2812", (), {})
+    with pytest.raises(ConfigError, match="shelf C: leds = 'ws2812'"):
+        build_lights([shelf_a(), bad], pin_factory=factory)
+    LED(GPIO_PINS["A-01"], pin_factory=factory).close()  # shelf A's pins were released
+
+
+def test_shelf_lights_refuses_a_slot_with_two_leds(factory, closing):
+    first = GpioSlotLights({"A-01": 5}, pin_factory=factory)
+    second = GpioSlotLights({"A-01": 6}, pin_factory=factory)
+    closing(first)
+    closing(second)
+    with pytest.raises(ValueError, match="A-01"):
+        ShelfLights([first, second])
