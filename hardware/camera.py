@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 
-from kiosk.errors import ConfigError, LabelError
+from kiosk.errors import ConfigError, ImageUnreadable
 from kiosk.ports import Frame, FrameSource
 
 log = logging.getLogger(__name__)
@@ -27,10 +27,12 @@ def _imread(path: Path) -> Frame | None:
 
 
 def read_image(path: str | Path) -> Frame:
-    """Read one image file as a BGR frame, or raise LabelError (code ``unreadable``)."""
+    """Read one image file as a BGR frame, or raise ImageUnreadable."""
+    if not Path(path).is_file():
+        raise ImageUnreadable(f"{path}: no such file")
     frame = _imread(Path(path))
     if frame is None:
-        raise LabelError(f"{path}: not an image that can be read (png, jpg or bmp)")
+        raise ImageUnreadable(f"{path}: not an image that can be read (png, jpg or bmp)")
     return frame
 
 

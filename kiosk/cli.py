@@ -15,6 +15,7 @@ from kiosk.clock import SystemClock
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
 from kiosk.errors import ShelfError
+from kiosk.services import ScanResult
 
 log = logging.getLogger("shelf")
 
@@ -148,27 +149,26 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from hardware.camera import read_image
+    from kiosk.errors import ImageUnreadable
     from kiosk.setup import open_store
     from kiosk.wiring import build_scanner
 
     config = _config(args)
     conn = open_store(config)
     scanner = build_scanner(config, conn, SystemClock(), source=_NoFrames())
-    failed = False
+    unreadable = False
     try:
         for path in args.images:
             try:
                 results = scanner.process_frame(read_image(path), debounce=False)
-            except ShelfError as exc:
-                results, error = [], exc
-            else:
-                error = None
-            outcome = _scan_outcome(path, results, error)
-            failed |= outcome["action"] == "rejected" or outcome["error"] is not None
+            except ImageUnreadable as exc:
+                unreadable = True
+                results = [ScanResult("rejected", error=exc.code, message=str(exc))]
+            outcome = _scan_outcome(path, results)
             print(json.dumps(outcome, ensure_ascii=False) if args.json else _scan_line(outcome))
     finally:
         scanner.close()
-    return 1 if failed else 0
+    return 1 if unreadable else 0
 
 
 class _NoFrames:
@@ -181,20 +181,16 @@ class _NoFrames:
         pass
 
 
-def _scan_outcome(path: Path, results: list, error: ShelfError | None) -> dict[str, object]:
-    if error is not None:
-        return {"image": str(path), "action": "rejected", "household": None, "slot": None,
-                "parcel": None, "error": error.code, "message": str(error), "results": []}
-    if not results:
-        return {"image": str(path), "action": "none", "household": None, "slot": None,
-                "parcel": None, "error": None, "message": "no code found", "results": []}
-    first = results[0].as_json()
-    return {"image": str(path), **first, "results": [r.as_json() for r in results]}
+def _scan_outcome(path: Path, results: list[ScanResult]) -> dict[str, object]:
+    """One object per image: the first result's fields, and every result under 'results'."""
+    first = results[0] if results else ScanResult("none", message="no code found")
+    return {"image": str(path), **first.as_json(), "results": [r.as_json() for r in results]}
 
 
 def _scan_line(outcome: dict[str, object]) -> str:
     if outcome["action"] in ("checkin", "pickup"):
-        return f"{outcome['image']}: {outcome['action']} {outcome['household']} -> {outcome['slot']}"
+        return (f"{outcome['image']}: {outcome['action']} {outcome['household']}"
+                f" -> {outcome['slot']}")
     return f"{outcome['image']}: {outcome['action']} ({outcome['message']})"
 
 

@@ -242,7 +242,11 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     kiosk = top.table("kiosk", required=False)
     camera = kiosk.str("camera", "device:0")  # device:N, video:FILE or images:DIR
     if not re.match(r"^(device|video|images):.+", camera):
-        kiosk.fail(f"[kiosk] camera = {camera!r}: allowed forms are device:0, video:FILE, images:DIR")
+        kiosk.fail(f"[kiosk] camera = {camera!r}: "
+                   "allowed forms are device:0, video:FILE, images:DIR")
+    kind, _, where = camera.partition(":")
+    if kind != "device":  # files are found relative to this configuration file
+        camera = f"{kind}:{(path.parent / where).resolve()}"
     debounce = kiosk.float("debounce_seconds", 2.0, minval=0.1, maxval=60)  # label out of view
     light_s = kiosk.int("light_seconds", 30, minval=1, maxval=600)  # how long a slot stays lit
     buzzer = kiosk.int("buzzer_pin", 18, minval=0, maxval=27)  # 0 = no buzzer

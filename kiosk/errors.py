@@ -27,6 +27,12 @@ class GarbageLabel(LabelError):
     code = "garbage"
 
 
+class ImageUnreadable(ShelfError):
+    """An image file given to the scanner is missing or is not an image."""
+
+    code = "unreadable_image"
+
+
 class ForgedLabel(LabelError):
     """The payload has the shelf's format but its signature does not match."""
 

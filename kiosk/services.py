@@ -152,6 +152,7 @@ def pick_up(code: str, conn: sqlite3.Connection, config: Config, clock: Clock, *
                       tuple(p.id for p in parcels))
 
 
-def _light(uow: UnitOfWork, config: Config, slot: str, mode: str, now: datetime, reason: str) -> None:
+def _light(uow: UnitOfWork, config: Config, slot: str, mode: str, now: datetime,
+           reason: str) -> None:
     if slot != config.overflow.code:  # the overflow place has no LED
         uow.signals.set(slot, mode, now + timedelta(seconds=config.light_s), reason)

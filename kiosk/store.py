@@ -188,7 +188,8 @@ class Households:
         self.conn = conn
 
     def get(self, household: HouseholdId) -> Household | None:
-        row = self.conn.execute("SELECT * FROM households WHERE id = ?", (str(household),)).fetchone()
+        row = self.conn.execute("SELECT * FROM households WHERE id = ?",
+                                (str(household),)).fetchone()
         return _household(row) if row else None
 
     def upsert(self, household: Household, now: datetime) -> str:

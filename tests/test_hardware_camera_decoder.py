@@ -14,7 +14,7 @@ import segno
 
 from hardware.camera import ImageFolderSource, VideoFileSource, open_source, read_image
 from hardware.decoder import ZbarDecoder
-from kiosk.errors import ConfigError, LabelError
+from kiosk.errors import ConfigError, ImageUnreadable
 from kiosk.ports import Symbol
 
 LABEL = "DS1:24-2304:SF1234567:KX3M7Q2B9HZA"  # the shapes of kiosk.labels' payloads
@@ -171,7 +171,7 @@ def test_open_source_refuses_with_a_clear_message(tmp_path, spec, message):
 
 def test_read_image_refuses_what_is_not_an_image(tmp_path):
     (tmp_path / "label.png").write_text("hello")
-    with pytest.raises(LabelError, match="label.png"):
+    with pytest.raises(ImageUnreadable, match="label.png: not an image"):
         read_image(tmp_path / "label.png")
 
 

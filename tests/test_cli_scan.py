@@ -1,0 +1,70 @@
+"""`shelf scan IMAGE... --json`: the kiosk's own path on real images, as other tools call it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import segno
+
+from kiosk.domain import HouseholdId
+from kiosk.labels import make_label, make_pass
+
+KEYS = {"image", "action", "household", "slot", "parcel", "error", "message", "results"}
+
+
+def shelf(config, *args):
+    return subprocess.run([sys.executable, "-m", "kiosk", "--config", str(config.path), *args],
+                          capture_output=True, text=True, env={"GPIOZERO_PIN_FACTORY": "mock",
+                                                               "PATH": "/usr/bin:/bin"})
+
+
+def qr_png(path, payload):
+    segno.make(payload, error="m").save(str(path), kind="png", scale=6, border=4)
+    return path
+
+
+def test_scan_checks_in_repeats_refuses_and_picks_up(community, tmp_path):
+    label = tmp_path / "label.png"
+    made = shelf(community, "label", "--household", "24-2304", "--ref", "SF42", "--png", label)
+    assert made.returncode == 0, made.stderr
+    forged = qr_png(tmp_path / "forged.png",
+                    make_label(b"some-other-community-key", HouseholdId(24, "2304")))
+    stray = qr_png(tmp_path / "stray.png", "https://example.com/coupon")
+    blank = tmp_path / "blank.png"
+    import cv2
+
+    cv2.imwrite(str(blank), np.full((240, 320), 255, np.uint8))
+    done = shelf(community, "scan", "--json", label, label, forged, stray, blank)
+    assert done.returncode == 0, done.stderr
+    outcomes = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(KEYS <= set(o) for o in outcomes)
+    first, again, bad, garbage, nothing = outcomes
+    assert (first["action"], first["household"], first["slot"]) == ("checkin", "24-2304", "A-12")
+    assert isinstance(first["parcel"], int) and first["error"] is None
+    assert (again["action"], again["parcel"], again["repeat"]) == ("checkin", first["parcel"], True)
+    assert (bad["action"], bad["error"]) == ("rejected", "forged")
+    assert (garbage["action"], garbage["error"]) == ("rejected", "garbage")
+    assert (nothing["action"], nothing["error"]) == ("none", None)
+    assert "24-2304" not in done.stderr  # the log masks households
+
+    code = sqlite3.connect(community.database).execute(
+        "SELECT code FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
+    pickup = qr_png(tmp_path / "pickup.png", make_pass(community.label_secret, code))
+    done = shelf(community, "scan", "--json", pickup)
+    [outcome] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (outcome["action"], outcome["household"], outcome["parcel"]) == (
+        "pickup", "24-2304", first["parcel"])
+
+
+def test_scan_says_which_image_it_could_not_read(community, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    done = shelf(community, "scan", "--json", text, tmp_path / "absent.png")
+    assert done.returncode == 1
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["error"] == second["error"] == "unreadable_image"
+    assert "no such file" in second["message"]
