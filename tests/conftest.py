@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,6 +56,24 @@ def conn(community: Config):
     connection = open_store(community)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def factory():
+    """A fresh gpiozero MockFactory per test, reset afterwards (gpiozero's own pattern)."""
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+
+
+def wait_for(condition, timeout: float = 2.0) -> None:
+    """Poll until ``condition()`` holds: blinks and beeps run in gpiozero's own threads."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

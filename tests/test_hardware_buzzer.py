@@ -5,19 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from gpiozero.pins.mock import MockFactory
+from conftest import wait_for
 
 from hardware.buzzer import GpioBuzzer
 
 PIN = 18
-
-
-def wait_for(condition, timeout: float = 2.0) -> None:
-    """Poll until ``condition()`` holds: the beeps run in gpiozero's own thread."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
 
 
 def assert_beeps(pin, n: int) -> None:
@@ -25,13 +17,6 @@ def assert_beeps(pin, n: int) -> None:
     assert [s.state for s in pin.states] == [False] + [True, False] * n
     times = [s.timestamp for s in pin.states[2:]]  # each beep's length, each gap's length
     assert all(0.09 <= t < 0.3 for t in times), times  # loose above: CI machines are busy
-
-
-@pytest.fixture
-def factory():
-    factory = MockFactory()
-    yield factory
-    factory.reset()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import logging
 import time
 
 import pytest
+from conftest import wait_for
 from gpiozero import LED
 from gpiozero.pins.mock import MockConnectedPin, MockFactory
 
@@ -17,14 +18,6 @@ from kiosk.errors import ConfigError
 GPIO_PINS = {"A-01": 5, "A-02": 6, "A-03": 26}  # as in the sample community
 DATA, CLOCK, LATCH = 17, 27, 22
 CLOCK_PROBE, LATCH_PROBE = 23, 24  # mock inputs wired to the clock and latch outputs
-
-
-@pytest.fixture
-def factory():
-    """A fresh MockFactory per test, reset afterwards (gpiozero's own conftest pattern)."""
-    factory = MockFactory()
-    yield factory
-    factory.reset()
 
 
 @pytest.fixture
@@ -47,14 +40,6 @@ def shelf_b() -> Shelf:
     led_of = {slot.code: i if i < 8 else 23 - i for i, slot in enumerate(slots)}
     return Shelf("B", "Gate shelf B", "74hc595", slots, led_of,
                  {"data": DATA, "clock": CLOCK, "latch": LATCH})
-
-
-def wait_for(condition, timeout: float = 2.0) -> None:
-    """Poll until ``condition()`` holds: blinking runs in background threads."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
 
 
 def lit(factory: MockFactory, pins: dict[str, int]) -> set[str]:
