@@ -10,6 +10,7 @@ demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check kiosk hardware web tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

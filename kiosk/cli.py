@@ -224,11 +224,13 @@ def cmd_notices(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from werkzeug.serving import run_simple
+    from waitress import serve
 
     from web import create_app
 
-    run_simple(args.host, args.port, create_app(_config(args)), threaded=True)
+    app = create_app(_config(args))
+    log.info("staff site on http://%s:%d/", args.host, args.port)
+    serve(app, host=args.host, port=args.port, threads=4, ident="shelf")
     return 0
 
 
@@ -244,6 +246,9 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.demo import run_demo
+
+    if not args.verbose:  # the demo narrates what happens; the logs would repeat it
+        logging.getLogger().setLevel(logging.WARNING)
 
     return run_demo(args.dir, port=args.port, fast=args.fast,
                     exit_when_done=args.exit_when_done, stop=stop_on_signals())

@@ -61,7 +61,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
         try:
             scanner.run(stop)
             if not stop.is_set():
-                qr = _pickup_qr_from_mail(mail, config, conn)
+                qr = _pickup_qr_from_mail(mail, conn)
                 _say(f"The resident of {mask_household(RESIDENT)} shows the QR code from the mail:")
                 pickup = write_label_video(directory / "pickup.avi", [Scene(qr, "pickup")])
                 scanner.source.close()
@@ -99,7 +99,7 @@ def courier_scenes(config: Config, conn: sqlite3.Connection) -> list:
     return scenes
 
 
-def _pickup_qr_from_mail(mail: MailCatcher, config: Config, conn: sqlite3.Connection) -> str:
+def _pickup_qr_from_mail(mail: MailCatcher, conn: sqlite3.Connection) -> str:
     """Read the pickup QR out of the resident's mail, as their phone would show it."""
     import cv2
     import numpy as np
@@ -132,7 +132,10 @@ def _start_web(config: Config, port: int):
 
     from web import create_app
 
-    server = make_server("127.0.0.1", port or free_port(), create_app(config), threaded=True)
+    try:
+        server = make_server("127.0.0.1", port, create_app(config), threaded=True)
+    except OSError:  # the port is taken (or 0): any free one will do for a demo
+        server = make_server("127.0.0.1", free_port(), create_app(config), threaded=True)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}/"
 

@@ -91,7 +91,7 @@ def check_in(label: ParcelLabel, conn: sqlite3.Connection, config: Config,
                               (known.id,), repeat=True)
         household = uow.households.get(label.household)
         if household is None:
-            raise UnknownHousehold(f"{label.household} is not in the household list")
+            raise UnknownHousehold(f"{label.household.masked()} is not in the household list")
         slot = choose_slot(label.household, config.slots, uow.parcels.load(), config.overflow)
         code_id = code = None
         if not household.under_observation:

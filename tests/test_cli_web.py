@@ -1,0 +1,45 @@
+"""`shelf web` serves the staff site (waitress) as systemd starts it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from kiosk.mailcatcher import free_port
+
+
+def get(url, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+        return r.status, r.read().decode()
+
+
+def test_shelf_web_serves_login_and_the_api(community):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(community.path),
+                               "web", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                status, page = get(f"{base}/login")
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        assert status == 200 and "<form" in page
+        try:
+            get(f"{base}/api/slots")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        else:
+            raise AssertionError("the API answered without a login")
+        status, body = get(f"{base}/api/slots", community.api_tokens[0])
+        assert status == 200 and len(json.loads(body)["slots"]) == 29  # 28 slots and the floor
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
