@@ -110,8 +110,8 @@ def stop_on_signals() -> threading.Event:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from kiosk.community import init_community, open_store
     from kiosk.households import import_households
-    from kiosk.setup import init_community, open_store
 
     config, password = init_community(args.directory, args.admin_password)
     conn = open_store(config)
@@ -125,8 +125,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_households(args: argparse.Namespace) -> int:
+    from kiosk.community import open_store
     from kiosk.households import import_households
-    from kiosk.setup import open_store
 
     config = _config(args)
     report = import_households(open_store(config), config, args.file, SystemClock().now())
@@ -149,8 +149,8 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from hardware.camera import read_image
+    from kiosk.community import open_store
     from kiosk.errors import ImageUnreadable
-    from kiosk.setup import open_store
     from kiosk.wiring import build_scanner
 
     config = _config(args)
@@ -195,7 +195,7 @@ def _scan_line(outcome: dict[str, object]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kiosk.setup import open_store
+    from kiosk.community import open_store
     from kiosk.wiring import build_scanner
 
     config = _config(args)
@@ -211,8 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_notices(args: argparse.Namespace) -> int:
+    from kiosk.community import open_store
     from kiosk.outbox import build_channels, deliver_due, run_worker
-    from kiosk.setup import open_store
 
     config = _config(args)
     conn, channels, clock = open_store(config), build_channels(config), SystemClock()

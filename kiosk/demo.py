@@ -15,13 +15,13 @@ import threading
 from pathlib import Path
 
 from kiosk.clock import SystemClock
+from kiosk.community import init_community, open_store
 from kiosk.config import Config
 from kiosk.domain import HouseholdId, mask_household
 from kiosk.households import import_households
 from kiosk.labels import make_label
 from kiosk.mailcatcher import MailCatcher, free_port
 from kiosk.services import ScanResult
-from kiosk.setup import init_community, open_store
 
 log = logging.getLogger(__name__)
 

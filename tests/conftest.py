@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.community import init_community, open_store
 from kiosk.config import Config
 from kiosk.households import import_households
-from kiosk.setup import init_community, open_store
 
 ADMIN_PASSWORD = "correct horse battery"
 

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from kiosk.community import write_sample
 from kiosk.config import load_config
 from kiosk.errors import ConfigError
-from kiosk.setup import write_sample
 
 
 @pytest.fixture

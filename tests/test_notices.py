@@ -15,6 +15,7 @@ import pytest
 from pyzbar.pyzbar import decode
 
 from kiosk.channels.email import EmailChannel
+from kiosk.community import open_store
 from kiosk.config import ChannelConfig, Config
 from kiosk.domain import HouseholdId
 from kiosk.errors import NoticeError
@@ -30,7 +31,6 @@ from kiosk.outbox import (
 )
 from kiosk.ports import Notice
 from kiosk.services import ScanResult, act_on_payload
-from kiosk.setup import open_store
 
 RESIDENT = "24-2304"  # Chen Jie 陈杰, slot A-12, may come down
 RESIDENT_EMAIL = "r24-2304@sample-garden.example"

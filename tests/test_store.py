@@ -45,7 +45,7 @@ CHECK_IN_FOREVER = textwrap.dedent("""
     from kiosk.domain import HouseholdId
     from kiosk.labels import make_label
     from kiosk.services import act_on_payload
-    from kiosk.setup import open_store
+    from kiosk.community import open_store
 
     config = load_config(sys.argv[1])
     conn = open_store(config)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Flask, Response
 
 from kiosk.clock import SystemClock
+from kiosk.community import open_store
 from kiosk.config import Config
 from kiosk.ports import Clock
-from kiosk.setup import open_store
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (

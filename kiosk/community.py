@@ -1,4 +1,4 @@
-"""`shelf init`: write a sample community (configuration and households) and its database."""
+"""A community on disk: `shelf init` writes a sample one; `open_store` opens its database."""
 
 from __future__ import annotations
 
