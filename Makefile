@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-data
+# On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there.
+VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 
 .PHONY: demo test lint bench clean
 
@@ -18,7 +20,7 @@ lint: $(VENV)/.installed-test
 
 $(VENV)/.installed: pyproject.toml scripts/setup-system
 	scripts/setup-system
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $@

@@ -126,15 +126,13 @@ def pick_up(code: str, conn: sqlite3.Connection, config: Config, clock: Clock, *
     now = clock.now()
     window = timedelta(seconds=config.pickup_window_s)
     with UnitOfWork(conn) as uow:
-        failures = uow.attempts.failures_since(source, now - window)
-        if len(failures) >= config.pickup_max_failures:
-            retry = datetime.fromisoformat(failures[0]) + window - now
-            raise PickupThrottled(
-                f"too many wrong pickup codes; try again in {int(retry.total_seconds()) + 1} s",
-                int(retry.total_seconds()) + 1)
+        wait_s = uow.attempts.wait_needed(f"pickup:{source}", config.pickup_max_failures,
+                                          window, now)
+        if wait_s:
+            raise PickupThrottled(f"too many wrong pickup codes; try again in {wait_s} s", wait_s)
         found = uow.codes.household_of(code.strip())
         parcels = uow.parcels.waiting_for(found[1]) if found else []
-        uow.attempts.add(source, bool(parcels), now)
+        uow.attempts.add(f"pickup:{source}", bool(parcels), now)
         if parcels:
             code_id, household = found
             uow.codes.use(code_id, now)

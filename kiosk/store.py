@@ -8,10 +8,11 @@ work), so a kill -9 at any moment leaves either all of a check-in or none of it.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +99,13 @@ MIGRATIONS: list[str] = [
         until TEXT NOT NULL,
         reason TEXT NOT NULL
     );
-    CREATE TABLE pickup_attempts (
+    CREATE TABLE attempts (                     -- guesses to throttle: pickup codes, logins
         id INTEGER PRIMARY KEY,
         at TEXT NOT NULL,
-        source TEXT NOT NULL,
+        source TEXT NOT NULL,                   -- 'pickup:camera', 'login:alice' ...
         ok INTEGER NOT NULL
     );
-    CREATE INDEX pickup_attempts_recent ON pickup_attempts(source, at);
+    CREATE INDEX attempts_recent ON attempts(source, at);
     """,
 ]
 
@@ -172,7 +173,7 @@ class UnitOfWork:
         self.events = Events(conn)
         self.outbox = Outbox(conn)
         self.signals = Signals(conn)
-        self.attempts = PickupAttempts(conn)
+        self.attempts = Attempts(conn)
         self.slots = Slots(conn)
 
     def __enter__(self) -> UnitOfWork:
@@ -363,20 +364,30 @@ class Signals:
             (slot, mode, iso(until), reason))
 
 
-class PickupAttempts:
+class Attempts:
+    """Tries at something guessable (a pickup code, a password), for throttling."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def add(self, source: str, ok: bool, now: datetime) -> None:
-        self.conn.execute("INSERT INTO pickup_attempts (at, source, ok) VALUES (?, ?, ?)",
+        self.conn.execute("INSERT INTO attempts (at, source, ok) VALUES (?, ?, ?)",
                           (iso(now), source, int(ok)))
 
-    def failures_since(self, source: str, since: datetime) -> list[str]:
-        """Times of failed attempts from ``source`` since ``since``, oldest first."""
+    def wait_needed(self, source: str, max_failures: int, window: timedelta,
+                    now: datetime) -> int:
+        """Seconds ``source`` must wait before trying again (0: it may try now).
+
+        A source that failed ``max_failures`` times within ``window`` waits until the oldest
+        of those failures leaves the window.
+        """
         rows = self.conn.execute(
-            "SELECT at FROM pickup_attempts WHERE source = ? AND ok = 0 AND at >= ? ORDER BY at",
-            (source, iso(since))).fetchall()
-        return [r["at"] for r in rows]
+            "SELECT at FROM attempts WHERE source = ? AND ok = 0 AND at >= ? ORDER BY at",
+            (source, iso(now - window))).fetchall()
+        if len(rows) < max_failures:
+            return 0
+        oldest = datetime.fromisoformat(rows[-max_failures]["at"])
+        return max(1, math.ceil((oldest + window - now).total_seconds()))
 
 
 class Slots:

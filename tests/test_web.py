@@ -107,6 +107,18 @@ def test_a_wrong_login_is_refused_without_saying_which_part(client, auth, userna
         assert "user" not in session
 
 
+def test_password_guessing_is_throttled_per_username(client, auth, clock):
+    from web.auth import LOGIN_MAX_FAILURES, LOGIN_WINDOW
+
+    for _ in range(LOGIN_MAX_FAILURES):
+        assert "用户名或密码不正确" in auth.login("admin", "guess").text
+        clock.advance(1)
+    locked = auth.login("admin", ADMIN_PASSWORD)  # even the right password waits now
+    assert locked.status_code == 200 and "错误次数过多" in locked.text
+    clock.advance(LOGIN_WINDOW.total_seconds())
+    assert auth.login("admin", ADMIN_PASSWORD).status_code == 302
+
+
 def test_a_good_login_opens_the_shelf_page(client, auth):
     response = auth.login()
     assert response.status_code == 302

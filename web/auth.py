@@ -10,6 +10,7 @@ import functools
 import hmac
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,11 +30,16 @@ from flask import (
 
 from kiosk.config import Config, User
 from kiosk.passwords import check_password, hash_password
+from kiosk.store import UnitOfWork
+from web.db import get_db
 
 bp = Blueprint("auth", __name__)
 
 View = TypeVar("View", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
+# Password guessing: this many wrong passwords for one username within the window lock it.
+LOGIN_MAX_FAILURES = 10
+LOGIN_WINDOW = timedelta(minutes=15)
 KEPT_AFTER_SIGN_OUT = ("lang",)
 
 
@@ -146,17 +152,25 @@ def login() -> Any:
     error = None
     if request.method == "GET" and g.user is not None:
         return redirect(next_url or url_for("shelf.index"))
+    error_values: dict[str, Any] = {}
     if request.method == "POST":
         check_csrf()
-        user = authenticate(request.form.get("username", "").strip(),
-                            request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        source, now = f"login:{username.lower()}", current_app.config["CLOCK"].now()
+        with UnitOfWork(get_db()) as uow:
+            wait_s = uow.attempts.wait_needed(source, LOGIN_MAX_FAILURES, LOGIN_WINDOW, now)
+            user = None if wait_s else authenticate(username, request.form.get("password", ""))
+            if not wait_s:
+                uow.attempts.add(source, user is not None, now)
         if user is not None:
             _restart_session()
             session["user"] = user.username
             return redirect(next_url or url_for("shelf.index"))
-        error = "login_failed"  # never says whether the name or the password was wrong
-    return render_template("login.html", error=error, next_url=next_url,
-                           username=request.form.get("username", ""))
+        # Never says whether the name or the password was wrong.
+        error, error_values = ("login_throttled", {"seconds": wait_s}) if wait_s else (
+            "login_failed", {})
+    return render_template("login.html", error=error, error_values=error_values,
+                           next_url=next_url, username=request.form.get("username", ""))
 
 
 @bp.post("/logout")
