@@ -173,6 +173,7 @@ class Config:
     teams: tuple[Team, ...]
     shelves: tuple[Shelf, ...]
     overflow: Slot
+    overflow_name: str
     channels: tuple[ChannelConfig, ...]
     web_secret_key: str
     api_tokens: tuple[str, ...]
@@ -265,13 +266,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     _check_pins(top, tuple(shelves), buzzer)
 
     overflow_t = top.table("overflow")
-    overflow = Slot(
-        code=overflow_t.str("code", "OVERFLOW"),  # what the screen and notices call it
-        shelf=overflow_t.str("name", "Overflow area"),
-        position=len(codes),
-        capacity=10**6,
-        overflow=True,
-    )
+    overflow_code = overflow_t.str("code", "OVERFLOW")  # what the screen and notices call it
+    overflow_name = overflow_t.str("name", "Overflow area")  # where it is, for people
+    overflow = Slot(overflow_code, overflow_code, len(codes), capacity=10**6, overflow=True)
     overflow_t.done()
     if overflow.code in codes:
         top.fail(f"[overflow] code = {overflow.code!r} is already a slot code")
@@ -306,6 +303,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         shelves=tuple(shelves),
         overflow=overflow,
+        overflow_name=overflow_name,
         channels=channels,
         web_secret_key=web_secret,
         api_tokens=tokens,

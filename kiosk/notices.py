@@ -29,7 +29,7 @@ def queue_checkin(uow: UnitOfWork, config: Config, household: Household, slot: S
                   now: datetime) -> int:
     """Queue one notice per configured channel the household can be reached on."""
     kind = DOOR_DELIVERY if household.under_observation else PICKUP_READY
-    place = config.overflow.shelf if slot.overflow else _shelf_name(config, slot.shelf)
+    place = config.overflow_name if slot.overflow else _shelf_name(config, slot.shelf)
     payload = {
         "community": config.community_name,
         "household": str(household.id),

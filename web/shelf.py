@@ -42,7 +42,7 @@ def group_by_shelf(config: Config, slots: list[dict[str, Any]]) -> list[dict[str
     groups: dict[str, dict[str, Any]] = {
         s.id: {"id": s.id, "name": s.name, "overflow": False, "slots": []} for s in config.shelves
     }
-    spill = {"id": config.overflow.code, "name": config.overflow.shelf, "overflow": True,
+    spill = {"id": config.overflow.code, "name": config.overflow_name, "overflow": True,
              "slots": []}
     for slot in slots:
         if slot["overflow"]:
@@ -80,7 +80,7 @@ def index() -> str:
         "timezone": config.timezone.key,
         "strings": js_strings(),
         "shelves": [{"id": s.id, "name": s.name} for s in config.shelves],
-        "overflow_name": config.overflow.shelf,
+        "overflow_name": config.overflow_name,
     }
     return render_template(
         "shelf.html",
