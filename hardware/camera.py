@@ -58,9 +58,14 @@ class DeviceCamera:
 
 
 class VideoFileSource:
-    """The frames of a video file; with ``realtime`` they come no faster than its frame rate."""
+    """The frames of a video file, paced like a camera at ``speed`` times its frame rate.
 
-    def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False) -> None:
+    ``speed=1`` replays in real time (the demo), ``speed=10`` ten times faster (the demo's
+    --fast: still paced, so time between sightings, and thus debouncing, stays meaningful);
+    ``speed=None`` reads as fast as the decoder goes.
+    """
+
+    def __init__(self, path: str | Path, speed: float | None = None, loop: bool = False) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ConfigError(f"camera video:{path}: no such file")
@@ -70,7 +75,7 @@ class VideoFileSource:
             raise ConfigError(f"camera video:{path}: not a video OpenCV can read")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
-        self.realtime, self.loop = realtime, loop
+        self.speed, self.loop = speed, loop
         self._start: float | None = None  # time.monotonic() of frame 0 of this pass
         self._index = 0  # frames returned in this pass
 
@@ -83,7 +88,7 @@ class VideoFileSource:
             ok, frame = self._capture.read()
         if not ok:
             return None
-        if self.realtime:
+        if self.speed:
             self._pace()
         self._index += 1
         return frame
@@ -93,7 +98,7 @@ class VideoFileSource:
         now = time.monotonic()
         if self._start is None:
             self._start = now
-        delay = self._start + self._index / self.fps - now
+        delay = self._start + self._index / (self.fps * self.speed) - now
         if delay > 0:
             time.sleep(delay)
 
@@ -130,13 +135,13 @@ class ImageFolderSource:
         self._next = len(self.files)
 
 
-def open_source(spec: str, realtime: bool = True) -> FrameSource:
+def open_source(spec: str, speed: float | None = 1.0) -> FrameSource:
     """Open the source named by a ``camera`` setting: device:N, video:FILE or images:DIR."""
     kind, _, where = spec.partition(":")
     if kind == "device" and where.isdigit():
         return DeviceCamera(int(where))
     if kind == "video" and where:
-        return VideoFileSource(where, realtime=realtime)
+        return VideoFileSource(where, speed=speed)
     if kind == "images" and where:
         return ImageFolderSource(where)
     raise ConfigError(f"camera = {spec!r}: allowed forms are device:0, video:FILE, images:DIR")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo-2304"
 MARKER = ".shelf-demo"
 RESIDENT = "24-2304"
+FAST_SPEED = 8.0  # --fast replays this many times faster than a courier would hold labels
 
 
 def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
@@ -39,6 +40,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
     from kiosk.wiring import build_scanner
 
     stop = stop or threading.Event()
+    speed = FAST_SPEED if fast else 1.0
     _fresh_folder(directory)
     clock = SystemClock()
     with MailCatcher(directory / "mail") as mail:
@@ -57,7 +59,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
         _say(f"Mail to households lands in {directory / 'mail'} (SMTP on 127.0.0.1:{mail.port})")
         _say("A courier holds labels to the camera:")
         scanner = build_scanner(config, conn, clock, camera=f"video:{video}",
-                                realtime=not fast, on_result=_print_result)
+                                speed=speed, on_result=_print_result)
         try:
             scanner.run(stop)
             if not stop.is_set():
@@ -65,7 +67,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
                 _say(f"The resident of {mask_household(RESIDENT)} shows the QR code from the mail:")
                 pickup = write_label_video(directory / "pickup.avi", [Scene(qr, "pickup")])
                 scanner.source.close()
-                scanner.source = open_source(f"video:{pickup}", realtime=not fast)
+                scanner.source = open_source(f"video:{pickup}", speed=speed)
                 scanner.run(stop)
             _wait_for_notices(conn, stop)
             waiting = conn.execute(

@@ -17,10 +17,13 @@ from kiosk.services import ScanResult
 
 def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
                   source: FrameSource | None = None, camera: str | None = None,
-                  realtime: bool = True, pin_factory=None,
+                  speed: float | None = 1.0, pin_factory=None,
                   on_result: Callable[[ScanResult], None] | None = None,
                   heartbeat: Callable[[], None] | None = None) -> Scanner:
-    """A Scanner on the configured camera (or ``camera``/``source``), LEDs and buzzer."""
+    """A Scanner on the configured camera (or ``camera``/``source``), LEDs and buzzer.
+
+    ``speed`` paces a replayed video (1: real time); a live camera paces itself.
+    """
     from hardware.buzzer import GpioBuzzer, SilentBuzzer
     from hardware.camera import open_source
     from hardware.decoder import ZbarDecoder
@@ -32,7 +35,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     buzzer = (GpioBuzzer(config.buzzer_pin, pin_factory=factory) if config.buzzer_pin
               else SilentBuzzer())
     if source is None:
-        source = open_source(camera or config.camera, realtime=realtime)
+        source = open_source(camera or config.camera, speed=speed)
     return Scanner(source=source, decoder=ZbarDecoder(), lights=lights, buzzer=buzzer,
                    conn=conn, config=config, clock=clock, on_result=on_result,
                    heartbeat=heartbeat)

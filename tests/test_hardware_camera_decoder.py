@@ -142,12 +142,18 @@ def test_video_frames_hold_the_label_only_while_it_was_shown(label_video, decode
 
 
 def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
-    source = open_source(f"video:{label_video}", realtime=True)
+    source = open_source(f"video:{label_video}")
     started = time.monotonic()
     for _ in range(4):
         assert source.read() is not None
     assert 0.28 <= time.monotonic() - started < 2  # frames 0-3 at 10 fps span 0.3 s
     source.close()
+    faster = open_source(f"video:{label_video}", speed=4)
+    started = time.monotonic()
+    for _ in range(5):
+        assert faster.read() is not None
+    assert 0.09 <= time.monotonic() - started < 0.28  # frames 0-4 at 40 fps span 0.1 s
+    faster.close()
     looping = VideoFileSource(label_video, loop=True)
     assert all(looping.read() is not None for _ in range(20))
     looping.close()
