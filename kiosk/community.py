@@ -9,7 +9,6 @@ from pathlib import Path
 from string import Template
 
 from kiosk.config import Config, load_config
-from kiosk.domain import format_buildings
 from kiosk.passwords import hash_password
 from kiosk.store import UnitOfWork, connect
 
@@ -42,7 +41,7 @@ def open_store(config: Config):
     config.database.parent.mkdir(parents=True, exist_ok=True)
     conn = connect(config.database)
     with UnitOfWork(conn) as uow:
-        uow.slots.sync([*config.slots, config.overflow], format_buildings)
+        uow.slots.sync([*config.slots, config.overflow])
     return conn
 
 

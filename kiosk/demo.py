@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.clock import SystemClock
 from kiosk.community import init_community, open_store
@@ -22,6 +23,9 @@ from kiosk.households import import_households
 from kiosk.labels import make_label
 from kiosk.mailcatcher import MailCatcher, free_port
 from kiosk.services import ScanResult
+
+if TYPE_CHECKING:
+    from hardware.label_video import Scene
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
     return 0
 
 
-def courier_scenes(config: Config, conn: sqlite3.Connection) -> list:
+def courier_scenes(config: Config, conn: sqlite3.Connection) -> list[Scene]:
     """The labels a courier holds up: sample households, a repeat, a forgery and a stray code."""
     from hardware.label_video import Scene
 

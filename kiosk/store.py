@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kiosk.domain import Household, HouseholdId, Slot, SlotLoad
+from kiosk.domain import Household, HouseholdId, Slot, SlotLoad, format_buildings
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -394,7 +394,7 @@ class Slots:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def sync(self, slots: Iterable[Slot], format_zone: Any) -> None:
+    def sync(self, slots: Iterable[Slot]) -> None:
         """Mirror the configured slots (and overflow) so reads can join on them."""
         codes = []
         for slot in slots:
@@ -406,7 +406,7 @@ class Slots:
                        position = excluded.position, capacity = excluded.capacity,
                        buildings = excluded.buildings, overflow = excluded.overflow, active = 1""",
                 (slot.code, slot.shelf, slot.position, slot.capacity,
-                 format_zone(slot.buildings), int(slot.overflow)))
+                 format_buildings(slot.buildings), int(slot.overflow)))
         marks = ",".join("?" * len(codes))
         self.conn.execute(f"UPDATE slots SET active = 0 WHERE code NOT IN ({marks})", codes)
 

@@ -58,6 +58,18 @@ def conn(community: Config):
     connection.close()
 
 
+def check_in(conn, config, clock, household: str, ref: str | None = None):
+    """Check a parcel in through the real service, as the kiosk would; it must succeed."""
+    from kiosk.domain import HouseholdId
+    from kiosk.labels import make_label
+    from kiosk.services import act_on_payload
+
+    label = make_label(config.label_secret, HouseholdId.parse(household), ref)
+    result = act_on_payload(label.encode(), conn, config, clock)
+    assert result.action == "checkin", result
+    return result
+
+
 @pytest.fixture
 def factory():
     """A fresh gpiozero MockFactory per test, reset afterwards (gpiozero's own pattern)."""

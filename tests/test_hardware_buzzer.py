@@ -26,24 +26,16 @@ def buzzer(factory):
     buzzer.close()
 
 
-def test_confirm_is_one_short_beep_and_does_not_block(factory, buzzer):
+@pytest.mark.parametrize(("sound", "beeps"), [("confirm", 1), ("warn", 3)])
+def test_confirm_is_one_beep_and_warn_three_without_blocking(factory, buzzer, sound, beeps):
     pin = factory.pin(PIN)
     pin.clear_states()
-    buzzer.confirm()
-    assert len(pin.states) < 3  # returned while the beep is still sounding
-    wait_for(lambda: len(pin.states) == 3)
+    getattr(buzzer, sound)()
+    changes = 1 + 2 * beeps
+    assert len(pin.states) < changes  # returned while the pattern is still sounding
+    wait_for(lambda: len(pin.states) == changes)
     time.sleep(0.15)
-    assert_beeps(pin, 1)
-
-
-def test_warn_is_three_beeps(factory, buzzer):
-    pin = factory.pin(PIN)
-    pin.clear_states()
-    buzzer.warn()
-    assert len(pin.states) < 7
-    wait_for(lambda: len(pin.states) == 7)
-    time.sleep(0.15)
-    assert_beeps(pin, 3)
+    assert_beeps(pin, beeps)
 
 
 def test_close_silences_a_running_pattern(factory, buzzer):

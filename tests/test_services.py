@@ -8,8 +8,9 @@ import sqlite3
 import pytest
 
 from kiosk.domain import HouseholdId
+from kiosk.errors import ShelfError
 from kiosk.labels import make_label, make_pass
-from kiosk.services import act_on_payload, pick_up
+from kiosk.services import ScanResult, act_on_payload, pick_up
 from kiosk.store import iso
 
 
@@ -172,9 +173,7 @@ def test_wrong_codes_are_throttled(conn, community, clock):
 
 
 def act_on_payload_code(conn, community, clock, code):
-    from kiosk.errors import ShelfError
-    from kiosk.services import ScanResult
-
+    """Type a code at the keypad; a refusal comes back as a result, as on the screen."""
     try:
         return pick_up(code, conn, community, clock)
     except ShelfError as exc:

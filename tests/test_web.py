@@ -8,15 +8,12 @@ import re
 from datetime import datetime
 
 import pytest
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, check_in
 from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.config import User
-from kiosk.domain import HouseholdId
-from kiosk.labels import make_label
 from kiosk.passwords import hash_password
-from kiosk.services import act_on_payload
 from web import create_app
 from web.auth import roles_required, safe_next
 from web.translations import JS_KEYS, TRANSLATIONS
@@ -58,13 +55,6 @@ class AuthActions:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
-
-
-def check_in(conn, config, clock, household: str, ref: str | None = None):
-    label = make_label(config.label_secret, HouseholdId.parse(household), ref)
-    result = act_on_payload(label.encode(), conn, config, clock)
-    assert result.action == "checkin", result
-    return result
 
 
 # --- access rules -------------------------------------------------------------------------

@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, check_in
 from werkzeug.serving import make_server
 
-from kiosk.domain import HouseholdId
-from kiosk.labels import make_label
-from kiosk.services import act_on_payload, pick_up
+from kiosk.services import pick_up
 from web import create_app
 
 pytestmark = pytest.mark.browser
@@ -56,13 +54,6 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
-
-
-def check_in(conn, config, clock, household: str, ref: str):
-    label = make_label(config.label_secret, HouseholdId.parse(household), ref)
-    result = act_on_payload(label.encode(), conn, config, clock)
-    assert result.action == "checkin", result
-    return result
 
 
 def pickup_code(conn, household: str) -> str:
