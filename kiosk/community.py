@@ -10,7 +10,7 @@ from string import Template
 
 from kiosk.config import Config, load_config
 from kiosk.passwords import hash_password
-from kiosk.store import UnitOfWork, connect
+from kiosk.store import SqliteUnitOfWork, connect
 
 SAMPLE = resources.files("kiosk") / "sample"
 
@@ -40,8 +40,8 @@ def open_store(config: Config):
     """Connect to the configured database and mirror the configured slots into it."""
     config.database.parent.mkdir(parents=True, exist_ok=True)
     conn = connect(config.database)
-    with UnitOfWork(conn) as uow:
-        uow.slots.sync([*config.slots, config.overflow])
+    with SqliteUnitOfWork(conn) as uow:
+        uow.slots.sync([*config.layout.slots, config.layout.overflow])
     return conn
 
 

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.domain import Slot, parse_buildings
 from kiosk.errors import ConfigError
+from kiosk.notices.channels import CHANNEL_TYPES
 
 CONFIG_ENV = "SHELF_CONFIG"
 GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
-CHANNEL_TYPES = ("email",)
 _MISSING = object()
 
 
@@ -121,6 +121,34 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Community:
+    """[community]: who we are, where, and in which language by default."""
+
+    name: str
+    buildings: frozenset[int]
+    timezone: ZoneInfo
+    language: str
+
+
+@dataclass(frozen=True)
+class PickupRules:
+    """[pickup]: how many wrong pickup codes a keypad may try within a window."""
+
+    max_failures: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """[kiosk]: the camera, the debounce, the lights and the buzzer of the gate."""
+
+    camera: str
+    debounce_s: float
+    light_s: int
+    buzzer_pin: int | None
+
+
+@dataclass(frozen=True)
 class Team:
     id: str
     name: str
@@ -141,52 +169,62 @@ class Shelf:
 
 
 @dataclass(frozen=True)
-class ChannelConfig:
-    id: str
-    type: str
-    options: dict[str, Any]
+class Layout:
+    """[[shelves]] and [overflow]: where parcels can go."""
 
-
-@dataclass(frozen=True)
-class User:
-    username: str
-    password_hash: str
-    role: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path
-    community_name: str
-    buildings: frozenset[int]
-    timezone: ZoneInfo
-    language: str
-    database: Path
-    label_secret: bytes
-    pickup_max_failures: int
-    pickup_window_s: int
-    camera: str
-    debounce_s: float
-    light_s: int
-    buzzer_pin: int | None
-    teams: tuple[Team, ...]
     shelves: tuple[Shelf, ...]
     overflow: Slot
     overflow_name: str
-    channels: tuple[ChannelConfig, ...]
-    web_secret_key: str
-    api_tokens: tuple[str, ...]
-    users: tuple[User, ...]
 
     @property
     def slots(self) -> tuple[Slot, ...]:
         return tuple(slot for shelf in self.shelves for slot in shelf.slots)
 
-    def slot(self, code: str) -> Slot:
-        if code == self.overflow.code:
-            return self.overflow
-        return next(s for s in self.slots if s.code == code)
+    def place(self, slot: Slot) -> str:
+        """Where a slot is, for people: its shelf's name, or the overflow place's."""
+        if slot.overflow:
+            return self.overflow_name
+        return next((s.name for s in self.shelves if s.id == slot.shelf), slot.shelf)
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    id: str
+    type: str
+    options: dict[str, Any] = field(repr=False)  # may hold a password
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password_hash: str = field(repr=False)
+    role: str
+    name: str
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """[web]: the staff site's cookie secret, API tokens and logins."""
+
+    secret_key: str = field(repr=False)
+    api_tokens: tuple[str, ...] = field(repr=False)
+    users: tuple[User, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file, one section per part: each part is handed only the sections it uses."""
+
+    path: Path
+    database: Path
+    community: Community
+    label_secret: bytes = field(repr=False)
+    pickup: PickupRules
+    kiosk: KioskSettings
+    teams: tuple[Team, ...]
+    layout: Layout
+    channels: tuple[ChannelConfig, ...]
+    web: WebSettings
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -288,26 +326,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     return Config(
         path=path,
-        community_name=name,
-        buildings=buildings,
-        timezone=timezone,
-        language=language,
         database=(path.parent / db_path).resolve(),
+        community=Community(name, buildings, timezone, language),
         label_secret=secret.encode(),
-        pickup_max_failures=max_failures,
-        pickup_window_s=window_min * 60,
-        camera=camera,
-        debounce_s=debounce,
-        light_s=light_s,
-        buzzer_pin=buzzer or None,
+        pickup=PickupRules(max_failures, window_min * 60),
+        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None),
         teams=teams,
-        shelves=tuple(shelves),
-        overflow=overflow,
-        overflow_name=overflow_name,
+        layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web_secret_key=web_secret,
-        api_tokens=tokens,
-        users=users,
+        web=WebSettings(web_secret, tokens, users),
     )
 
 
@@ -372,24 +399,16 @@ def _check_pins(top: Section, shelves: tuple[Shelf, ...], buzzer: int) -> None:
 
 
 def _channel(section: Section) -> ChannelConfig:
-    kind = section.str("type", choices=CHANNEL_TYPES)
+    kind = section.str("type", choices=tuple(CHANNEL_TYPES))
     channel_id = section.str("id", kind)
-    options: dict[str, Any] = {}
-    if kind == "email":
-        options["host"] = section.str("host", "localhost")
-        options["port"] = section.int("port", 25, minval=1, maxval=65535)
-        options["sender"] = section.str("from")
-        options["starttls"] = section.bool("starttls", False)
-        options["username"] = section.str("username", "")
-        options["password"] = section.str("password", "")
-        options["timeout"] = section.float("timeout_seconds", 10, minval=1, maxval=120)
+    options = CHANNEL_TYPES[kind].read_options(section)  # each type documents its own keys
     section.done()
     return ChannelConfig(channel_id, kind, options)
 
 
 def _user(section: Section) -> User:
     username = section.str("username")
-    password_hash = section.str("password_hash")  # from `shelf user add`; never the password
+    password_hash = section.str("password_hash")  # from `shelf hash-password`; never the password
     role = section.str("role", choices=ROLES)
     name = section.str("name", username)
     section.done()

@@ -9,11 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 
 from kiosk.errors import UnknownHousehold
 
-ROOM_RE = re.compile(r"^[0-9A-Z]{1,6}$")
-HOUSEHOLD_RE = re.compile(r"^(\d{1,3})-([0-9A-Z]{1,6})$")
+ROOM_PATTERN = r"[0-9A-Z]{1,6}"
+HOUSEHOLD_PATTERN = rf"\d{{1,3}}-{ROOM_PATTERN}"  # labels embed it too
+ROOM_RE = re.compile(rf"^{ROOM_PATTERN}$")
+HOUSEHOLD_RE = re.compile(rf"^(\d{{1,3}})-({ROOM_PATTERN})$")
 
 
 @dataclass(frozen=True)
@@ -138,3 +142,48 @@ def choose_slot(
             return slot
     with_room.sort(key=lambda s: (room(s) < s.capacity, not s.buildings, -room(s), s.position))
     return with_room[0] if with_room else overflow
+
+
+class ParcelStatus(StrEnum):
+    """Where a parcel is in its life: on the shelf, or gone to its household."""
+
+    WAITING = "waiting"
+    COLLECTED = "collected"
+
+
+@dataclass(frozen=True)
+class ParcelRecord:
+    """A parcel as the store knows it."""
+
+    id: int
+    label: str
+    ref: str
+    household_id: str
+    slot_code: str
+    status: ParcelStatus
+    pickup_code_id: int | None
+
+
+@dataclass(frozen=True)
+class PickupCode:
+    """A household's pickup code; ``used_at`` is set once it has opened the household's slots."""
+
+    id: int
+    household_id: str
+    code: str
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueuedNotice:
+    """One row of the outbox: the facts of a notice waiting to be rendered and sent."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    household_id: str | None
+    parcel_id: int | None
+    payload: str  # JSON; parsed by the sender, since a bad row must fail alone
+    attempts: int

@@ -62,12 +62,26 @@ class PickupThrottled(PickupRefused):
 
     code = "throttled"
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
 
 class NoticeError(ShelfError):
     """A notice channel could not deliver a notice (it will be retried)."""
 
     code = "notice"
+
+
+class StoreUnavailable(ShelfError):
+    """The database is locked, busy or failing right now: nothing was changed; try again."""
+
+    code = "store_unavailable"
+
+
+class StorageFull(StoreUnavailable):
+    """The disk under the database is full: nothing new can be saved until space is freed."""
+
+    code = "storage_full"
+
+
+class Unexpected(ShelfError):
+    """Something the shelf did not foresee went wrong; it is logged and nothing was changed."""
+
+    code = "internal"

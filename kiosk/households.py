@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
+from collections.abc import Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from kiosk.config import Config
 from kiosk.domain import ROOM_RE, Household, HouseholdId
-from kiosk.store import UnitOfWork
+from kiosk.ports import UnitOfWork
 
 COLUMNS = ("building", "room", "name", "phone", "email", "under_observation")
 REQUIRED = ("building", "room")
@@ -35,13 +34,13 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def parse_row(row: dict[str, str], config: Config) -> Household:
+def parse_row(row: dict[str, str], buildings: Set[int]) -> Household:
     """Turn one CSV row into a Household, or raise ValueError naming the bad field."""
     building_text = (row.get("building") or "").strip()
     if not building_text.isdigit():
         raise ValueError(f"building {building_text!r} is not a number")
     building = int(building_text)
-    if building not in config.buildings:
+    if building not in buildings:
         raise ValueError(f"building {building} is not in [community] buildings")
     room = (row.get("room") or "").strip().upper()
     if not ROOM_RE.match(room):
@@ -61,7 +60,7 @@ def parse_row(row: dict[str, str], config: Config) -> Household:
     )
 
 
-def import_households(conn: sqlite3.Connection, config: Config, source: Path | str,
+def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
                       now: datetime, actor: str = "admin") -> ImportReport:
     """Load a CSV (UTF-8, header row) into the store in one transaction."""
     text = Path(source).read_text(encoding="utf-8-sig")
@@ -75,11 +74,11 @@ def import_households(conn: sqlite3.Connection, config: Config, source: Path | s
                          f"unknown: {', '.join(unknown) or 'none'})")
     report = ImportReport()
     seen: dict[str, int] = {}
-    with UnitOfWork(conn) as uow:
+    with uow:
         for row in reader:
             line = reader.line_num
             try:
-                household = parse_row(row, config)
+                household = parse_row(row, buildings)
             except ValueError as exc:
                 report.refused.append((line, str(exc)))
                 continue

@@ -19,7 +19,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from kiosk.domain import HouseholdId
+from kiosk.domain import HOUSEHOLD_PATTERN, HouseholdId
 from kiosk.errors import ForgedLabel, GarbageLabel, UnknownHousehold
 
 MAX_PAYLOAD_BYTES = 96
@@ -28,7 +28,7 @@ LABEL_PREFIX = "DS1"
 PASS_PREFIX = "DP1"
 PICKUP_CODE_DIGITS = 6
 REF_RE = re.compile(r"^[0-9A-Z][0-9A-Z.-]{0,23}$")
-_LABEL_RE = re.compile(r"^DS1:(\d{1,3}-[0-9A-Z]{1,6}):([0-9A-Z.-]{1,24}):([A-Z2-7]{12})$")
+_LABEL_RE = re.compile(rf"^DS1:({HOUSEHOLD_PATTERN}):([0-9A-Z.-]{{1,24}}):([A-Z2-7]{{12}})$")
 _PASS_RE = re.compile(r"^DP1:(\d{6}):([A-Z2-7]{12})$")
 
 

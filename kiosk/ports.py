@@ -1,15 +1,26 @@
 """The small interfaces the core needs from the outside world.
 
-Adapters in ``hardware/`` (gpiozero, OpenCV, pyzbar) and ``kiosk/channels`` satisfy them;
-tests use recording fakes of these, never mocks of someone else's library.
+Adapters in ``hardware/`` (gpiozero, OpenCV, pyzbar), ``kiosk/notices/channels`` and
+``kiosk/store.py`` (SQLite) satisfy them; tests use recording fakes of these, never mocks of
+someone else's library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
+
+from kiosk.domain import (
+    Household,
+    HouseholdId,
+    ParcelRecord,
+    PickupCode,
+    QueuedNotice,
+    Slot,
+    SlotLoad,
+)
 
 LightMode = Literal["on", "blink"]
 
@@ -85,3 +96,96 @@ class Clock(Protocol):
 
     def monotonic(self) -> float:
         """Seconds from an arbitrary start, never going backwards."""
+
+
+# --- the store -------------------------------------------------------------------------------
+# Repositories speak domain types. Inside ``with uow:`` everything is one transaction; a read
+# outside it sees the last commit. A store that is locked or failing raises StoreUnavailable.
+
+class Households(Protocol):
+    def get(self, household: HouseholdId) -> Household | None: ...
+
+    def upsert(self, household: Household, now: datetime) -> str:
+        """Insert or update; return 'added', 'changed' or 'same'."""
+
+
+class Parcels(Protocol):
+    def by_label(self, label: str) -> ParcelRecord | None: ...
+
+    def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
+            now: datetime) -> int: ...
+
+    def waiting_for(self, household: str) -> list[ParcelRecord]: ...
+
+    def close(self, parcel_id: int, now: datetime) -> None: ...
+
+    def load(self) -> dict[str, SlotLoad]:
+        """How full each slot is now, from the waiting parcels."""
+
+
+class PickupCodes(Protocol):
+    def active_for(self, household: str) -> PickupCode | None: ...
+
+    def find_active(self, code: str) -> PickupCode | None: ...
+
+    def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
+        """Store a new active code; None when that code is already active for someone."""
+
+    def use(self, code_id: int, now: datetime) -> None: ...
+
+
+class Events(Protocol):
+    def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,
+            household: str | None = None, slot: str | None = None, **detail: Any) -> None: ...
+
+
+class Outbox(Protocol):
+    def add(self, kind: str, channel: str, recipient: str, payload: Mapping[str, Any],
+            now: datetime, *, household: str | None = None, parcel: int | None = None) -> int: ...
+
+    def due(self, now: datetime, limit: int = 20) -> list[QueuedNotice]: ...
+
+    def mark_sent(self, notice_id: int, now: datetime) -> None: ...
+
+    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; retry at ``retry_at``, or give up when it is None."""
+
+
+class Signals(Protocol):
+    def set(self, slot: str, mode: LightMode, until: datetime, reason: str) -> None: ...
+
+    def active(self, now: datetime) -> dict[str, LightMode]:
+        """Slot code -> mode for every slot that should be lit at ``now``."""
+
+
+class Attempts(Protocol):
+    def add(self, source: str, ok: bool, now: datetime) -> None: ...
+
+    def wait_needed(self, source: str, max_failures: int, window: timedelta,
+                    now: datetime) -> int:
+        """Seconds ``source`` must wait before trying again (0: it may try now)."""
+
+
+class Slots(Protocol):
+    def sync(self, slots: Iterable[Slot]) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the repositories: commits when the ``with`` block ends normally.
+
+    Entering a unit of work that is already open joins its transaction, so two use cases can
+    share one.
+    """
+
+    households: Households
+    parcels: Parcels
+    codes: PickupCodes
+    events: Events
+    outbox: Outbox
+    signals: Signals
+    attempts: Attempts
+    slots: Slots
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None: ...

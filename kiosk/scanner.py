@@ -2,21 +2,21 @@
 
 The LEDs are a projection of the database: after every action and once a second the loop asks
 the store which slots should be lit and shows exactly that, so a restarted kiosk (or one that
-lost power mid-blink) comes back right by itself.
+lost power mid-blink) comes back right by itself. A locked or failing store never ends the loop:
+it backs off, says so in the log, and tries the same label again while it is still in view.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable
 
-from kiosk.config import Config
 from kiosk.domain import mask_household
-from kiosk.ports import Buzzer, Clock, Decoder, Frame, FrameSource, SlotLights
-from kiosk.queries import active_signals
-from kiosk.services import ScanResult, act_on_payload
+from kiosk.errors import StoreUnavailable
+from kiosk.outcome import Outcome
+from kiosk.ports import Buzzer, Clock, Decoder, Frame, FrameSource, SlotLights, UnitOfWork
+from kiosk.services import Rules, act_on_payload
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +36,44 @@ class Debouncer:
             self.last_seen = {k: t for k, t in self.last_seen.items() if now - t <= self.hold_s}
         return previous is None or now - previous > self.hold_s
 
+    def forget(self, data: bytes) -> None:
+        """Let ``data`` act again on its next sighting (its last action decided nothing)."""
+        self.last_seen.pop(data, None)
+
 
 class Scanner:
     """Owns the camera, the decoder, the lights and the buzzer of one kiosk."""
 
+    FIRST_BACKOFF_S = 0.1
+    MAX_BACKOFF_S = 2.0
+
     def __init__(self, *, source: FrameSource, decoder: Decoder, lights: SlotLights,
-                 buzzer: Buzzer, conn: sqlite3.Connection, config: Config, clock: Clock,
-                 on_result: Callable[[ScanResult], None] | None = None,
-                 heartbeat: Callable[[], None] | None = None, refresh_s: float = 1.0) -> None:
+                 buzzer: Buzzer, uow: UnitOfWork, rules: Rules, clock: Clock,
+                 debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
+                 refresh_s: float = 1.0) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
-        self.conn, self.config, self.clock = conn, config, clock
-        self.debouncer = Debouncer(config.debounce_s)
+        self.uow, self.rules, self.clock = uow, rules, clock
+        self.debouncer = Debouncer(debounce_s)
         self.on_result = on_result or (lambda result: None)
-        self.heartbeat = heartbeat or (lambda: None)
         self.refresh_s = refresh_s
+        self.backoff_s = 0.0  # > 0 while the store keeps failing
         self._next_refresh = 0.0
 
-    def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[ScanResult]:
+    def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
         """Decode one frame and act on every new code in it."""
         results = []
         for symbol in self.decoder.decode(frame):
             if debounce and not self.debouncer.fresh(symbol.data, self.clock.monotonic()):
                 continue
-            result = act_on_payload(symbol.data, self.conn, self.config, self.clock)
+            result = act_on_payload(symbol.data, self.uow, self.rules, self.clock)
             self._feedback(result)
+            if result.retryable:  # nothing was decided: act again when it is next seen
+                self.debouncer.forget(symbol.data)
+                self._store_failed(result.message or "")
             results.append(result)
         return results
 
-    def _feedback(self, result: ScanResult) -> None:
+    def _feedback(self, result: Outcome) -> None:
         self.refresh_lights()  # the service has committed: show what the store now says
         if result.action == "rejected":
             self.buzzer.warn()
@@ -75,8 +85,19 @@ class Scanner:
         self.on_result(result)
 
     def refresh_lights(self) -> None:
-        self.lights.show(active_signals(self.conn, self.clock.now()))
+        """Show what the store says should be lit; keep the last lights while it cannot say."""
         self._next_refresh = self.clock.monotonic() + self.refresh_s
+        try:
+            lit = self.uow.signals.active(self.clock.now())
+        except StoreUnavailable as exc:
+            self._store_failed(str(exc))
+            return
+        self.backoff_s = 0.0
+        self.lights.show(lit)
+
+    def _store_failed(self, reason: str) -> None:
+        self.backoff_s = min(max(self.backoff_s * 2, self.FIRST_BACKOFF_S), self.MAX_BACKOFF_S)
+        log.warning("the store is unavailable (%s); backing off %.1f s", reason, self.backoff_s)
 
     def run(self, stop: threading.Event) -> int:
         """Scan until the source ends or ``stop`` is set; return the number of frames read."""
@@ -90,7 +111,8 @@ class Scanner:
             self.process_frame(frame)
             if self.clock.monotonic() >= self._next_refresh:
                 self.refresh_lights()
-            self.heartbeat()
+            if self.backoff_s:
+                stop.wait(self.backoff_s)
         return frames
 
     def close(self) -> None:

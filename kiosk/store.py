@@ -1,8 +1,12 @@
 """The SQLite store: connection pragmas, versioned schema, unit of work and repositories.
 
+This module and ``kiosk.queries`` (the read side) hold all of the shelf's SQL; the rest of the
+core speaks to the store through the ports in ``kiosk.ports`` and gets domain types back.
+
 Durability rules: WAL with ``synchronous=FULL`` so a committed transaction survives a power
 cut; every write happens inside one explicit ``BEGIN IMMEDIATE`` transaction (the unit of
-work), so a kill -9 at any moment leaves either all of a check-in or none of it.
+work), so a kill -9 at any moment leaves either all of a check-in or none of it. SQLite's own
+errors (locked, busy, disk full, I/O) leave here as StoreUnavailable.
 """
 
 from __future__ import annotations
@@ -10,13 +14,25 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kiosk.domain import Household, HouseholdId, Slot, SlotLoad, format_buildings
+from kiosk.domain import (
+    Household,
+    HouseholdId,
+    ParcelRecord,
+    ParcelStatus,
+    PickupCode,
+    QueuedNotice,
+    Slot,
+    SlotLoad,
+    format_buildings,
+)
+from kiosk.errors import StorageFull, StoreUnavailable
+from kiosk.ports import LightMode
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -107,6 +123,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX attempts_recent ON attempts(source, at);
     """,
+    # 2: what a check-in, a pickup and the shelf page look up stays cheap however long the
+    # history grows (1M collected parcels cost what 1k do)
+    """
+    CREATE INDEX parcels_waiting_household ON parcels(household_id) WHERE status = 'waiting';
+    CREATE INDEX parcels_waiting_in_order ON parcels(status, id) WHERE status = 'waiting';
+    CREATE INDEX pickup_codes_household ON pickup_codes(household_id) WHERE used_at IS NULL;
+    """,
 ]
 
 
@@ -162,34 +185,80 @@ def _statements(script: str) -> Iterable[str]:
         raise ValueError(f"incomplete SQL in a migration: {buffer.strip()[:60]}")
 
 
-class UnitOfWork:
-    """One write transaction: ``with UnitOfWork(conn) as uow: ...`` commits on success."""
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn SQLite's own errors into the shelf's: the callers above the store never see them."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise  # a broken rule of the schema, not an unavailable store: callers decide
+    except sqlite3.Error as exc:
+        text = str(exc)
+        if "full" in text:
+            raise StorageFull(f"the storage is full ({text}); nothing was saved") from exc
+        raise StoreUnavailable(f"the database is unavailable ({text}); nothing was saved") from exc
+
+
+class _Db:
+    """The connection as the repositories use it: every statement's errors translated."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.households = Households(conn)
-        self.parcels = Parcels(conn)
-        self.codes = PickupCodes(conn)
-        self.events = Events(conn)
-        self.outbox = Outbox(conn)
-        self.signals = Signals(conn)
-        self.attempts = Attempts(conn)
-        self.slots = Slots(conn)
 
-    def __enter__(self) -> UnitOfWork:
-        self.conn.execute("BEGIN IMMEDIATE")
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with translated_errors():
+            return self.conn.execute(sql, tuple(params))
+
+
+class SqliteUnitOfWork:
+    """The UnitOfWork port on one SQLite connection: ``with uow: ...`` is one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        db = _Db(conn)
+        self.households = Households(db)
+        self.parcels = Parcels(db)
+        self.codes = PickupCodes(db)
+        self.events = Events(db)
+        self.outbox = Outbox(db)
+        self.signals = Signals(db)
+        self.attempts = Attempts(db)
+        self.slots = Slots(db)
+        self._depth = 0
+
+    def __enter__(self) -> SqliteUnitOfWork:
+        if self._depth == 0:
+            with translated_errors():
+                self.conn.execute("BEGIN IMMEDIATE")
+        self._depth += 1
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        self._depth -= 1
+        if self._depth:
+            return  # an inner use case: the outermost one commits or rolls back
+        if exc_type is None:
+            try:
+                with translated_errors():
+                    self.conn.execute("COMMIT")
+                return
+            except StoreUnavailable:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):  # SQLite may have rolled back itself (SQLITE_FULL)
+                self.conn.execute("ROLLBACK")
 
 
 class Households:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
     def get(self, household: HouseholdId) -> Household | None:
-        row = self.conn.execute("SELECT * FROM households WHERE id = ?",
+        row = self.db.execute("SELECT * FROM households WHERE id = ?",
                                 (str(household),)).fetchone()
         return _household(row) if row else None
 
@@ -198,7 +267,7 @@ class Households:
         old = self.get(household.id)
         if old == household:
             return "same"
-        self.conn.execute(
+        self.db.execute(
             """INSERT INTO households (id, building, room, name, phone, email,
                                        under_observation, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -221,94 +290,94 @@ def _household(row: sqlite3.Row) -> Household:
     )
 
 
-@dataclass(frozen=True)
-class ParcelRecord:
-    id: int
-    label: str
-    ref: str
-    household_id: str
-    slot_code: str
-    status: str
-    pickup_code_id: int | None
+_PARCEL_COLUMNS = "id, label, ref, household_id, slot_code, status, pickup_code_id"
+
+
+def _parcel(row: sqlite3.Row) -> ParcelRecord:
+    return ParcelRecord(row["id"], row["label"], row["ref"], row["household_id"],
+                        row["slot_code"], ParcelStatus(row["status"]), row["pickup_code_id"])
 
 
 class Parcels:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
     def by_label(self, label: str) -> ParcelRecord | None:
-        row = self.conn.execute(
-            "SELECT id, label, ref, household_id, slot_code, status, pickup_code_id"
-            " FROM parcels WHERE label = ?", (label,)).fetchone()
-        return ParcelRecord(**dict(row)) if row else None
+        row = self.db.execute(f"SELECT {_PARCEL_COLUMNS} FROM parcels WHERE label = ?",
+                                (label,)).fetchone()
+        return _parcel(row) if row else None
 
     def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
             now: datetime) -> int:
-        cur = self.conn.execute(
+        cur = self.db.execute(
             """INSERT INTO parcels (label, ref, household_id, slot_code, status,
                                     pickup_code_id, checked_in_at)
-               VALUES (?, ?, ?, ?, 'waiting', ?, ?)""",
-            (label, ref, household, slot, code_id, iso(now)),
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (label, ref, household, slot, ParcelStatus.WAITING, code_id, iso(now)),
         )
         return int(cur.lastrowid)
 
     def waiting_for(self, household: str) -> list[ParcelRecord]:
-        rows = self.conn.execute(
-            "SELECT id, label, ref, household_id, slot_code, status, pickup_code_id"
-            " FROM parcels WHERE household_id = ? AND status = 'waiting' ORDER BY id",
-            (household,)).fetchall()
-        return [ParcelRecord(**dict(r)) for r in rows]
+        rows = self.db.execute(
+            f"SELECT {_PARCEL_COLUMNS} FROM parcels"
+            " WHERE household_id = ? AND status = 'waiting' ORDER BY id", (household,)).fetchall()
+        return [_parcel(r) for r in rows]
 
     def close(self, parcel_id: int, now: datetime) -> None:
-        self.conn.execute(
-            "UPDATE parcels SET status = 'collected', closed_at = ? WHERE id = ?",
-            (iso(now), parcel_id))
+        self.db.execute("UPDATE parcels SET status = ?, closed_at = ? WHERE id = ?",
+                          (ParcelStatus.COLLECTED, iso(now), parcel_id))
 
     def load(self) -> dict[str, SlotLoad]:
         """How full each slot is now, from the waiting parcels."""
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT slot_code, COUNT(*) AS n, GROUP_CONCAT(DISTINCT household_id) AS hh"
             " FROM parcels WHERE status = 'waiting' GROUP BY slot_code").fetchall()
         return {r["slot_code"]: SlotLoad(r["n"], frozenset(r["hh"].split(","))) for r in rows}
 
 
+def _pickup_code(row: sqlite3.Row) -> PickupCode:
+    used = row["used_at"]
+    return PickupCode(row["id"], row["household_id"], row["code"],
+                      datetime.fromisoformat(row["created_at"]),
+                      datetime.fromisoformat(used) if used else None)
+
+
 class PickupCodes:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
-    def active_for(self, household: str) -> tuple[int, str] | None:
-        row = self.conn.execute(
-            "SELECT id, code FROM pickup_codes WHERE household_id = ? AND used_at IS NULL"
+    def active_for(self, household: str) -> PickupCode | None:
+        row = self.db.execute(
+            "SELECT * FROM pickup_codes WHERE household_id = ? AND used_at IS NULL"
             " ORDER BY id DESC LIMIT 1", (household,)).fetchone()
-        return (row["id"], row["code"]) if row else None
+        return _pickup_code(row) if row else None
 
-    def household_of(self, code: str) -> tuple[int, str] | None:
-        row = self.conn.execute(
-            "SELECT id, household_id FROM pickup_codes WHERE code = ? AND used_at IS NULL",
-            (code,)).fetchone()
-        return (row["id"], row["household_id"]) if row else None
+    def find_active(self, code: str) -> PickupCode | None:
+        row = self.db.execute(
+            "SELECT * FROM pickup_codes WHERE code = ? AND used_at IS NULL", (code,)).fetchone()
+        return _pickup_code(row) if row else None
 
-    def add(self, household: str, code: str, now: datetime) -> int | None:
+    def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
         """Store a new active code; None when that code is already active for someone."""
         try:
-            cur = self.conn.execute(
+            cur = self.db.execute(
                 "INSERT INTO pickup_codes (household_id, code, created_at) VALUES (?, ?, ?)",
                 (household, code, iso(now)))
         except sqlite3.IntegrityError:
             return None
-        return int(cur.lastrowid)
+        return PickupCode(int(cur.lastrowid), household, code, now)
 
     def use(self, code_id: int, now: datetime) -> None:
-        self.conn.execute("UPDATE pickup_codes SET used_at = ? WHERE id = ?", (iso(now), code_id))
+        self.db.execute("UPDATE pickup_codes SET used_at = ? WHERE id = ?", (iso(now), code_id))
 
 
 class Events:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
     def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,
             household: str | None = None, slot: str | None = None, **detail: Any) -> None:
-        self.conn.execute(
+        self.db.execute(
             """INSERT INTO events (at, kind, actor, parcel_id, household_id, slot_code, detail)
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
             (iso(now), kind, actor, parcel, household, slot,
@@ -317,33 +386,35 @@ class Events:
 
 
 class Outbox:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
-    def add(self, kind: str, channel: str, recipient: str, payload: dict[str, Any],
+    def add(self, kind: str, channel: str, recipient: str, payload: Mapping[str, Any],
             now: datetime, *, household: str | None = None, parcel: int | None = None) -> int:
-        cur = self.conn.execute(
+        cur = self.db.execute(
             """INSERT INTO outbox (created_at, kind, channel, recipient, household_id,
                                    parcel_id, payload, next_attempt_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             (iso(now), kind, channel, recipient, household, parcel,
-             json.dumps(payload, ensure_ascii=False, sort_keys=True), iso(now)),
+             json.dumps(dict(payload), ensure_ascii=False, sort_keys=True), iso(now)),
         )
         return int(cur.lastrowid)
 
-    def due(self, now: datetime, limit: int = 20) -> list[sqlite3.Row]:
-        return self.conn.execute(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+    def due(self, now: datetime, limit: int = 20) -> list[QueuedNotice]:
+        rows = self.db.execute(
+            "SELECT id, kind, channel, recipient, household_id, parcel_id, payload, attempts"
+            " FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
             " ORDER BY id LIMIT ?", (iso(now), limit)).fetchall()
+        return [QueuedNotice(**dict(r)) for r in rows]
 
     def mark_sent(self, notice_id: int, now: datetime) -> None:
-        self.conn.execute(
+        self.db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
             " last_error = NULL WHERE id = ?", (iso(now), notice_id))
 
     def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt; retry at ``retry_at``, or give up when it is None."""
-        self.conn.execute(
+        self.db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
             " status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,"
             " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
@@ -353,25 +424,31 @@ class Outbox:
 class Signals:
     """Which slot LEDs should be lit and until when: the lights are a projection of this."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
-    def set(self, slot: str, mode: str, until: datetime, reason: str) -> None:
-        self.conn.execute(
+    def set(self, slot: str, mode: LightMode, until: datetime, reason: str) -> None:
+        self.db.execute(
             """INSERT INTO signals (slot_code, mode, until, reason) VALUES (?, ?, ?, ?)
                ON CONFLICT (slot_code) DO UPDATE SET mode = excluded.mode,
                    until = excluded.until, reason = excluded.reason""",
             (slot, mode, iso(until), reason))
 
+    def active(self, now: datetime) -> dict[str, LightMode]:
+        """Slot code -> 'on' or 'blink' for every slot that should be lit at ``now``."""
+        rows = self.db.execute(
+            "SELECT slot_code, mode FROM signals WHERE until > ?", (iso(now),)).fetchall()
+        return {r["slot_code"]: r["mode"] for r in rows}
+
 
 class Attempts:
     """Tries at something guessable (a pickup code, a password), for throttling."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
     def add(self, source: str, ok: bool, now: datetime) -> None:
-        self.conn.execute("INSERT INTO attempts (at, source, ok) VALUES (?, ?, ?)",
+        self.db.execute("INSERT INTO attempts (at, source, ok) VALUES (?, ?, ?)",
                           (iso(now), source, int(ok)))
 
     def wait_needed(self, source: str, max_failures: int, window: timedelta,
@@ -381,7 +458,7 @@ class Attempts:
         A source that failed ``max_failures`` times within ``window`` waits until the oldest
         of those failures leaves the window.
         """
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT at FROM attempts WHERE source = ? AND ok = 0 AND at >= ? ORDER BY at",
             (source, iso(now - window))).fetchall()
         if len(rows) < max_failures:
@@ -391,15 +468,15 @@ class Attempts:
 
 
 class Slots:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: _Db) -> None:
+        self.db = db
 
     def sync(self, slots: Iterable[Slot]) -> None:
         """Mirror the configured slots (and overflow) so reads can join on them."""
         codes = []
         for slot in slots:
             codes.append(slot.code)
-            self.conn.execute(
+            self.db.execute(
                 """INSERT INTO slots (code, shelf, position, capacity, buildings, overflow, active)
                    VALUES (?, ?, ?, ?, ?, ?, 1)
                    ON CONFLICT (code) DO UPDATE SET shelf = excluded.shelf,
@@ -408,5 +485,5 @@ class Slots:
                 (slot.code, slot.shelf, slot.position, slot.capacity,
                  format_buildings(slot.buildings), int(slot.overflow)))
         marks = ",".join("?" * len(codes))
-        self.conn.execute(f"UPDATE slots SET active = 0 WHERE code NOT IN ({marks})", codes)
+        self.db.execute(f"UPDATE slots SET active = 0 WHERE code NOT IN ({marks})", codes)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,10 +12,14 @@ from pathlib import Path
 import pytest
 
 from kiosk.community import init_community, open_store
-from kiosk.config import Config
+from kiosk.config import Config, load_config
 from kiosk.households import import_households
+from kiosk.passwords import hash_password
+from kiosk.services import Rules
+from kiosk.store import SqliteUnitOfWork
 
 ADMIN_PASSWORD = "correct horse battery"
+TEST_HASH_ITERATIONS = 1_000  # the tests' own admin hash: a real PBKDF2, just not a slow one
 
 
 class FakeClock:
@@ -39,16 +45,29 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def community(tmp_path: Path) -> Config:
-    """The sample community written by `shelf init`, with its households imported."""
-    config, _ = init_community(tmp_path / "community", ADMIN_PASSWORD)
+@pytest.fixture(scope="session")
+def community_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample community written by `shelf init`, households imported: made once, copied."""
+    directory = tmp_path_factory.mktemp("template") / "community"
+    config, _ = init_community(directory, ADMIN_PASSWORD)
+    text = config.path.read_text(encoding="utf-8")
+    cheap = hash_password(ADMIN_PASSWORD, iterations=TEST_HASH_ITERATIONS)
+    config.path.write_text(re.sub(r'password_hash = "[^"]+"', f'password_hash = "{cheap}"',
+                                  text), encoding="utf-8")
     conn = open_store(config)
-    report = import_households(conn, config, config.path.parent / "households.csv",
-                               datetime(2026, 11, 28, tzinfo=UTC))
-    conn.close()
+    report = import_households(SqliteUnitOfWork(conn), config.community.buildings,
+                               directory / "households.csv", datetime(2026, 11, 28, tzinfo=UTC))
     assert not report.refused
-    return config
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the one file, for copying
+    conn.close()
+    return directory
+
+
+@pytest.fixture
+def community(tmp_path: Path, community_template: Path) -> Config:
+    """A fresh copy of the sample community for this test."""
+    shutil.copytree(community_template, tmp_path / "community")
+    return load_config(tmp_path / "community" / "config.toml")
 
 
 @pytest.fixture
@@ -58,6 +77,16 @@ def conn(community: Config):
     connection.close()
 
 
+@pytest.fixture
+def uow(conn) -> SqliteUnitOfWork:
+    return SqliteUnitOfWork(conn)
+
+
+@pytest.fixture
+def rules(community: Config) -> Rules:
+    return Rules.from_config(community)
+
+
 def check_in(conn, config, clock, household: str, ref: str | None = None):
     """Check a parcel in through the real service, as the kiosk would; it must succeed."""
     from kiosk.domain import HouseholdId
@@ -65,7 +94,8 @@ def check_in(conn, config, clock, household: str, ref: str | None = None):
     from kiosk.services import act_on_payload
 
     label = make_label(config.label_secret, HouseholdId.parse(household), ref)
-    result = act_on_payload(label.encode(), conn, config, clock)
+    result = act_on_payload(label.encode(), SqliteUnitOfWork(conn), Rules.from_config(config),
+                            clock)
     assert result.action == "checkin", result
     return result
 

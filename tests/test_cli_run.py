@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 
-from hardware.label_video import Scene, write_label_video
+from kiosk.app.sim.label_video import Scene, write_label_video
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 
@@ -16,7 +16,7 @@ from kiosk.labels import make_label
 def start(config, *args):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("GPIOZERO_PIN_FACTORY", None)  # off a Pi the kiosk must pick mock pins itself
-    return subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(config.path), "run",
+    return subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(config.path), "run",
                              *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
 
@@ -61,7 +61,7 @@ def test_run_refuses_a_camera_that_is_not_there(community, tmp_path):
 
 
 def test_label_writes_png_and_pdf(community, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(community.path),
+    done = subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
                            "label", "--household", "24-2304", "--ref", "SF9",
                            "--png", str(tmp_path / "l.png"), "--pdf", str(tmp_path / "l.pdf")],
                           capture_output=True, text=True)
@@ -69,6 +69,6 @@ def test_label_writes_png_and_pdf(community, tmp_path):
     assert done.stdout.startswith("DS1:24-2304:SF9:")
     assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "l.pdf").read_bytes()[:5] == b"%PDF-"
-    bad = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(community.path),
+    bad = subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
                           "label", "--household", "2304"], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected building-room" in bad.stderr

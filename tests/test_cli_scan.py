@@ -17,7 +17,7 @@ KEYS = {"image", "action", "household", "slot", "parcel", "error", "message", "r
 
 
 def shelf(config, *args):
-    return subprocess.run([sys.executable, "-m", "kiosk", "--config", str(config.path), *args],
+    return subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(config.path), *args],
                           capture_output=True, text=True, env={"GPIOZERO_PIN_FACTORY": "mock",
                                                                "PATH": "/usr/bin:/bin"})
 

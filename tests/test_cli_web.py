@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
-from kiosk.mailcatcher import free_port
+from kiosk.app.sim.mailcatcher import free_port
 
 
 def get(url, token=None):
@@ -21,7 +21,7 @@ def get(url, token=None):
 
 def test_shelf_web_serves_login_and_the_api(community):
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(community.path),
+    server = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
                                "web", "--port", str(port)], stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -38,7 +38,7 @@ def test_shelf_web_serves_login_and_the_api(community):
             assert exc.code == 401
         else:
             raise AssertionError("the API answered without a login")
-        status, body = get(f"{base}/api/slots", community.api_tokens[0])
+        status, body = get(f"{base}/api/slots", community.web.api_tokens[0])
         assert status == 200 and len(json.loads(body)["slots"]) == 29  # 28 slots and the floor
     finally:
         server.send_signal(signal.SIGTERM)

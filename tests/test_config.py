@@ -19,16 +19,16 @@ def sample(tmp_path):
 
 def test_the_sample_describes_the_compound_in_the_brief(sample):
     config = load_config(sample)
-    assert config.buildings == frozenset(range(1, 36))
+    assert config.community.buildings == frozenset(range(1, 36))
     teams = {t.id: t for t in config.teams}
     assert teams["committee"].buildings == frozenset(range(29, 36))
     assert teams["property"].buildings == frozenset(range(1, 29))
     assert teams["property"].after_hours_for == ("committee",)
-    assert [s.id for s in config.shelves] == ["A", "B"]
-    assert config.shelves[1].leds == "74hc595"
-    assert len(config.slots) == 28
+    assert [s.id for s in config.layout.shelves] == ["A", "B"]
+    assert config.layout.shelves[1].leds == "74hc595"
+    assert len(config.layout.slots) == 28
     assert config.database == sample.parent / "shelf.db"
-    assert config.overflow.overflow and config.overflow.code == "FLOOR"
+    assert config.layout.overflow.overflow and config.layout.overflow.code == "FLOOR"
     assert config.channels[0].type == "email"
 
 
@@ -85,7 +85,7 @@ def test_not_toml_and_missing_file(tmp_path):
 
 def test_the_command_refuses_a_broken_config_at_start(sample):
     edit(sample, "buzzer_pin = 18", "buzer_pin = 18")
-    done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(sample), "label",
+    done = subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(sample), "label",
                            "--household", "24-2304"], capture_output=True, text=True)
     assert done.returncode == 2
     assert "[kiosk] has unknown key 'buzer_pin'" in done.stderr
@@ -94,11 +94,11 @@ def test_the_command_refuses_a_broken_config_at_start(sample):
 
 def test_commands_take_the_config_from_the_environment(sample, monkeypatch):
     monkeypatch.setenv("SHELF_CONFIG", str(sample))
-    done = subprocess.run([sys.executable, "-m", "kiosk", "label", "--household", "24-2304"],
+    done = subprocess.run([sys.executable, "-m", "kiosk.app", "label", "--household", "24-2304"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("DS1:24-2304:")
     monkeypatch.delenv("SHELF_CONFIG")
-    done = subprocess.run([sys.executable, "-m", "kiosk", "label", "--household", "24-2304"],
+    done = subprocess.run([sys.executable, "-m", "kiosk.app", "label", "--household", "24-2304"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "SHELF_CONFIG" in done.stderr

@@ -19,8 +19,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from kiosk.app.demo import DEMO_PASSWORD
 from kiosk.config import load_config
-from kiosk.demo import DEMO_PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,8 @@ def demo(tmp_path_factory):
     directory = tmp_path_factory.mktemp("demo") / "demo-data"
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "demo", "--dir", str(directory), "--fast", "--port", "0"],
+        [sys.executable, "-m", "kiosk.app", "demo", "--dir", str(directory), "--fast",
+         "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines = []
     for line in process.stdout:
@@ -77,8 +78,9 @@ def test_every_household_with_an_address_got_its_mail(demo):
 
 def test_the_api_shows_the_shelf_after_the_demo(demo):
     config = load_config(demo["dir"] / "config.toml")
+    token = config.web.api_tokens[0]
     request = urllib.request.Request(demo["url"] + "api/slots",
-                                     headers={"Authorization": f"Bearer {config.api_tokens[0]}"})
+                                     headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         slots = json.load(response)["slots"]
     waiting = {p["household"]: s["code"] for s in slots for p in s["parcels"]}

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from kiosk.households import import_households
+from kiosk.store import SqliteUnitOfWork
 
 
 def write(tmp_path, text):
@@ -28,7 +29,8 @@ def test_import_reports_added_changed_unchanged_and_refused_with_lines(conn, com
         "7,0101,Twice,,,no",
         "x,1,Bad building,,,no",
     ]) + "\n")
-    report = import_households(conn, community, csv, clock.now())
+    report = import_households(SqliteUnitOfWork(conn), community.community.buildings,
+                               csv, clock.now())
     assert report.changed == ["24-2304"]
     assert report.unchanged == ["24-2403"]
     assert report.added == ["7-0101"]
@@ -45,12 +47,12 @@ def test_import_reports_added_changed_unchanged_and_refused_with_lines(conn, com
 def test_a_header_with_unknown_columns_is_refused_whole(conn, community, clock, tmp_path):
     csv = write(tmp_path, "building,rooom,name\n24,2304,x\n")
     with pytest.raises(ValueError, match=r"missing: room; unknown: rooom"):
-        import_households(conn, community, csv, clock.now())
+        import_households(SqliteUnitOfWork(conn), community.community.buildings, csv, clock.now())
 
 
 def test_the_command_prints_the_report_and_fails_on_refusals(community, tmp_path):
     csv = write(tmp_path, "building,room\n24,2304\n99,1\n")
-    done = subprocess.run([sys.executable, "-m", "kiosk", "households", "import", str(csv),
+    done = subprocess.run([sys.executable, "-m", "kiosk.app", "households", "import", str(csv),
                            "--config", str(community.path)], capture_output=True, text=True)
     assert done.returncode == 1
     assert "refused 1" in done.stdout and "line 3: building 99" in done.stdout
@@ -58,7 +60,8 @@ def test_the_command_prints_the_report_and_fails_on_refusals(community, tmp_path
 
 def test_columns_left_out_keep_what_was_known(conn, community, clock, tmp_path):
     csv = write(tmp_path, "building,room,under_observation\n24,2304,yes\n")
-    report = import_households(conn, community, csv, clock.now())
+    report = import_households(SqliteUnitOfWork(conn), community.community.buildings,
+                               csv, clock.now())
     assert report.changed == ["24-2304"]
     row = conn.execute("SELECT * FROM households WHERE id = '24-2304'").fetchone()
     assert (row["email"], row["under_observation"]) == ("r24-2304@sample-garden.example", 1)

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from pyzbar.pyzbar import decode
 
-from kiosk.channels.email import EmailChannel
+from kiosk.app.sim.mailcatcher import MailCatcher
 from kiosk.community import open_store
 from kiosk.config import ChannelConfig, Config
 from kiosk.domain import HouseholdId
 from kiosk.errors import NoticeError
 from kiosk.labels import make_label
-from kiosk.mailcatcher import MailCatcher
-from kiosk.outbox import (
+from kiosk.notices.channels.email import EmailChannel
+from kiosk.notices.delivery import (
     DeliveryReport,
     build_channels,
     deliver_due,
@@ -29,8 +29,10 @@ from kiosk.outbox import (
     retry_delay,
     run_worker,
 )
+from kiosk.outcome import Outcome
 from kiosk.ports import Notice
-from kiosk.services import ScanResult, act_on_payload
+from kiosk.services import Rules, act_on_payload
+from kiosk.store import SqliteUnitOfWork
 
 RESIDENT = "24-2304"  # Chen Jie 陈杰, slot A-12, may come down
 RESIDENT_EMAIL = "r24-2304@sample-garden.example"
@@ -72,7 +74,7 @@ def mail():
 @pytest.fixture
 def channels(community: Config, mail: MailServer):
     """The sample configuration's channels, pointed at the test server."""
-    return build_channels(_pointed_at(community, mail))
+    return build_channels(_pointed_at(community, mail).channels)
 
 
 def _pointed_at(config: Config, mail: MailServer) -> Config:
@@ -81,9 +83,10 @@ def _pointed_at(config: Config, mail: MailServer) -> Config:
     return replace(config, channels=moved)
 
 
-def check_in(conn, config: Config, clock, household: str = RESIDENT) -> ScanResult:
+def check_in(conn, config: Config, clock, household: str = RESIDENT) -> Outcome:
     label = make_label(config.label_secret, HouseholdId.parse(household))
-    result = act_on_payload(label.encode(), conn, config, clock)
+    result = act_on_payload(label.encode(), SqliteUnitOfWork(conn), Rules.from_config(config),
+                            clock)
     assert result.action == "checkin", result
     return result
 
@@ -94,7 +97,8 @@ def outbox_rows(conn, parcel: int) -> list:
 
 
 def deliver(conn, channels, clock, config: Config, **options) -> DeliveryReport:
-    return deliver_due(conn, channels, clock, timezone=config.timezone, **options)
+    return deliver_due(SqliteUnitOfWork(conn), channels, clock,
+                       timezone=config.community.timezone, **options)
 
 
 def qr_payloads(png: bytes) -> list[bytes]:
@@ -133,7 +137,7 @@ def test_pickup_notice_arrives_with_slot_code_and_a_qr_that_opens_the_slot(
     [scanned] = qr_payloads(attachment.get_content())
     assert scanned.decode() == facts["pickup_qr"]
     # The resident holds the mailed QR to the camera: the parcel is handed out.
-    pickup = act_on_payload(scanned, conn, community, clock)
+    pickup = act_on_payload(scanned, SqliteUnitOfWork(conn), Rules.from_config(community), clock)
     assert (pickup.action, pickup.parcels) == ("pickup", (parcel.parcel,))
 
     [row] = outbox_rows(conn, parcel.parcel)
@@ -259,7 +263,7 @@ class CourierDuringSend:
     def __init__(self, name: str, kiosk_conn, config: Config, clock) -> None:
         self.name = name
         self.kiosk_conn, self.config, self.clock = kiosk_conn, config, clock
-        self.checked_in: list[ScanResult] = []
+        self.checked_in: list[Outcome] = []
 
     def send(self, notice: Notice) -> None:
         if not self.checked_in:
@@ -307,8 +311,9 @@ def test_email_channel_wraps_failures_in_notice_error(mail):
 def test_worker_delivers_until_stopped(conn, community, clock, mail, channels):
     parcel = check_in(conn, community, clock)
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(conn, channels, clock, stop),
-                              kwargs={"interval": 0.05, "timezone": community.timezone})
+    worker = threading.Thread(target=run_worker,
+                              args=(SqliteUnitOfWork(conn), channels, clock, stop),
+                              kwargs={"interval": 0.05, "timezone": community.community.timezone})
     worker.start()
     try:
         mail.wait_for(1, timeout=5)

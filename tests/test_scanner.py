@@ -9,6 +9,8 @@ from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 from kiosk.ports import Symbol
 from kiosk.scanner import Debouncer, Scanner
+from kiosk.services import Rules
+from kiosk.store import SqliteUnitOfWork
 
 
 class ListSource:
@@ -81,8 +83,9 @@ def make_scanner(conn, community, clock, frames):
     lights, buzzer = RecordingLights(community.database), RecordingBuzzer()
     results = []
     scanner = Scanner(source=ListSource(frames), decoder=TableDecoder(), lights=lights,
-                      buzzer=buzzer, conn=conn, config=community, clock=TickingClock(clock),
-                      on_result=results.append)
+                      buzzer=buzzer, uow=SqliteUnitOfWork(conn),
+                      rules=Rules.from_config(community), clock=TickingClock(clock),
+                      debounce_s=community.kiosk.debounce_s, on_result=results.append)
     return scanner, lights, buzzer, results
 
 
@@ -135,7 +138,7 @@ def test_a_restarted_kiosk_relights_from_the_store_and_lights_expire(conn, commu
     again, lights, _, results = make_scanner(conn, community, clock, [])
     again.run(threading.Event())
     assert lights.shown == [{"A-12": "on"}] and results == []
-    clock.advance(community.light_s)
+    clock.advance(community.kiosk.light_s)
     again.refresh_lights()
     assert lights.shown[-1] == {}
 

@@ -179,10 +179,10 @@ def test_session_cookie_is_httponly_and_samesite_lax(auth):
 
 
 def test_a_valid_bearer_token_reads_the_api(client, community):
-    token = community.api_tokens[0]
+    token = community.web.api_tokens[0]
     response = client.get("/api/slots", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
-    assert response.json["community"] == community.community_name
+    assert response.json["community"] == community.community.name
 
 
 @pytest.mark.parametrize("header", [
@@ -195,13 +195,14 @@ def test_a_wrong_bearer_token_is_refused(client, header):
 
 
 def test_a_bearer_token_does_not_open_the_pages(client, community):
-    token = community.api_tokens[0]
+    token = community.web.api_tokens[0]
     assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 302
 
 
 def test_roles_required_is_checked_on_the_server(community, clock):
     committee = User("li", hash_password("committee pass"), "committee", "Li Wei")
-    config = dataclasses.replace(community, users=(*community.users, committee))
+    web = dataclasses.replace(community.web, users=(*community.web.users, committee))
+    config = dataclasses.replace(community, web=web)
     app = create_app(config, clock=clock)
     app.add_url_rule("/admin-only", "admin_only", roles_required("admin")(lambda: "ok"))
     client = app.test_client()
@@ -224,7 +225,7 @@ def test_api_slots_shows_a_checked_in_parcel_lit_in_its_slot(client, auth, conn,
     body = client.get("/api/slots").json
 
     assert datetime.fromisoformat(body["generated_at"]) == clock.now()
-    assert body["community"] == community.community_name
+    assert body["community"] == community.community.name
     slots = {s["code"]: s for s in body["slots"]}
     slot = slots[result.slot]
     assert slot["light"] == "on"
@@ -239,7 +240,7 @@ def test_api_slots_shows_a_checked_in_parcel_lit_in_its_slot(client, auth, conn,
 
 def test_lights_go_out_in_the_api_after_their_time(client, auth, conn, community, clock):
     result = check_in(conn, community, clock, "24-2304")
-    clock.advance(community.light_s + 1)
+    clock.advance(community.kiosk.light_s + 1)
     auth.login()
     slot = next(s for s in client.get("/api/slots").json["slots"] if s["code"] == result.slot)
     assert slot["light"] is None

@@ -15,7 +15,8 @@ import pytest
 from conftest import ADMIN_PASSWORD, check_in
 from werkzeug.serving import make_server
 
-from kiosk.services import pick_up
+from kiosk.services import Rules, pick_up
+from kiosk.store import SqliteUnitOfWork
 from web import create_app
 
 pytestmark = pytest.mark.browser
@@ -77,11 +78,12 @@ def fill_shelf(conn, config, clock) -> None:
     check_in(conn, config, clock, "24-2304", "JD0099123")
     check_in(conn, config, clock, "24-2304", "MT55001")  # fresh groceries
     check_in(conn, config, clock, "24-2403", "ZTO3344")
-    clock.advance(config.light_s + 10)  # those lights have gone out
+    clock.advance(config.kiosk.light_s + 10)  # those lights have gone out
     for ref in ("SF9001", "SF9002", "EMS1203"):  # under observation: door delivery
         check_in(conn, config, clock, "29-1004", ref)
     clock.advance(5)
-    pick_up(pickup_code(conn, "13-1102"), conn, config, clock)  # A-07 blinks as it empties
+    pick_up(pickup_code(conn, "13-1102"), SqliteUnitOfWork(conn), Rules.from_config(config),
+            clock)  # A-07 blinks as it empties
 
 
 def test_shelf_updates_live_without_reload(live_server, page, conn, community, clock,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from kiosk.clock import SystemClock
+from kiosk.clock import clock_from_env
 from kiosk.community import open_store
 from kiosk.config import Config
 from kiosk.ports import Clock
@@ -21,13 +21,20 @@ CONTENT_SECURITY_POLICY = (
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
-    """Build the web app for ``config``; ``clock`` decides what "now" is (tests pass theirs)."""
+    """Build the web app for ``config``; ``clock`` decides what "now" is (tests pass theirs).
+
+    The app keeps only the sections the site needs (never the label secret): COMMUNITY, LAYOUT,
+    WEB and DATABASE in ``app.config``.
+    """
     open_store(config).close()  # schema up to date and slots mirrored, even before a kiosk ran
     app = Flask(__name__)
     app.config.from_mapping(
-        SECRET_KEY=config.web_secret_key,
-        SHELF=config,
-        CLOCK=clock or SystemClock(),
+        SECRET_KEY=config.web.secret_key,
+        COMMUNITY=config.community,
+        LAYOUT=config.layout,
+        WEB=config.web,
+        DATABASE=config.database,
+        CLOCK=clock or clock_from_env(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )

@@ -28,9 +28,9 @@ from flask import (
     url_for,
 )
 
-from kiosk.config import Config, User
+from kiosk.config import User, WebSettings
 from kiosk.passwords import check_password, hash_password
-from kiosk.store import UnitOfWork
+from kiosk.store import SqliteUnitOfWork
 from web.db import get_db
 
 bp = Blueprint("auth", __name__)
@@ -43,8 +43,8 @@ LOGIN_WINDOW = timedelta(minutes=15)
 KEPT_AFTER_SIGN_OUT = ("lang",)
 
 
-def shelf_config() -> Config:
-    return current_app.config["SHELF"]
+def web_settings() -> WebSettings:
+    return current_app.config["WEB"]
 
 
 def is_api_request() -> bool:
@@ -55,7 +55,7 @@ def is_api_request() -> bool:
 def load_identity() -> None:
     """Set ``g.user`` from the session and ``g.api_token`` from a valid bearer token."""
     username = session.get("user")
-    g.user = next((u for u in shelf_config().users if u.username == username), None)
+    g.user = next((u for u in web_settings().users if u.username == username), None)
     g.api_token = is_api_request() and _valid_bearer(request.headers.get("Authorization", ""))
 
 
@@ -65,7 +65,7 @@ def _valid_bearer(header: str) -> bool:
         return False
     presented = token.strip().encode()
     # Compare against every token, without stopping early, so timing says nothing.
-    matches = [hmac.compare_digest(presented, t.encode()) for t in shelf_config().api_tokens]
+    matches = [hmac.compare_digest(presented, t.encode()) for t in web_settings().api_tokens]
     return any(matches)
 
 
@@ -141,7 +141,7 @@ def _decoy_hash() -> str:
 
 
 def authenticate(username: str, password: str) -> User | None:
-    user = next((u for u in shelf_config().users if u.username == username), None)
+    user = next((u for u in web_settings().users if u.username == username), None)
     ok = check_password(user.password_hash if user else _decoy_hash(), password)
     return user if user and ok else None
 
@@ -157,7 +157,7 @@ def login() -> Any:
         check_csrf()
         username = request.form.get("username", "").strip()
         source, now = f"login:{username.lower()}", current_app.config["CLOCK"].now()
-        with UnitOfWork(get_db()) as uow:
+        with SqliteUnitOfWork(get_db()) as uow:
             wait_s = uow.attempts.wait_needed(source, LOGIN_MAX_FAILURES, LOGIN_WINDOW, now)
             user = None if wait_s else authenticate(username, request.form.get("password", ""))
             if not wait_s:

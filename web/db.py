@@ -12,7 +12,7 @@ from kiosk.store import connect
 def get_db() -> sqlite3.Connection:
     """The request's connection to the community's store, opened on first use."""
     if "db" not in g:
-        g.db = connect(current_app.config["SHELF"].database)
+        g.db = connect(current_app.config["DATABASE"])
     return g.db
 
 

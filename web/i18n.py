@@ -27,12 +27,12 @@ def choose_language() -> str:
         primary = value.split("-")[0].lower()
         if primary in SUPPORTED:
             return primary
-    return current_app.config["SHELF"].language
+    return current_app.config["COMMUNITY"].language
 
 
 def current_language() -> str:
     """The language chosen for this request (the default before it is chosen)."""
-    return g.get("lang") or current_app.config["SHELF"].language
+    return g.get("lang") or current_app.config["COMMUNITY"].language
 
 
 def t(key: str, **values: Any) -> str:

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, url_for
 
-from kiosk.config import Config
+from kiosk.config import Layout
 from kiosk.queries import slots_view
+from kiosk.timefmt import local_time as kiosk_local_time
 from web.auth import login_required
 from web.db import get_db
 from web.i18n import js_strings
@@ -25,24 +26,23 @@ def _now() -> datetime:
 
 def shelf_snapshot() -> dict[str, Any]:
     """The body of ``GET /api/slots``; the page is rendered from the same data."""
-    config: Config = current_app.config["SHELF"]
     now = _now()
     return {
-        "community": config.community_name,
+        "community": current_app.config["COMMUNITY"].name,
         "generated_at": now.astimezone(UTC).isoformat(timespec="seconds"),
         "slots": slots_view(get_db(), now),
     }
 
 
-def group_by_shelf(config: Config, slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def group_by_shelf(layout: Layout, slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Slots under their shelf's name in configured order; the overflow place last.
 
     shelf.js groups the polled slots by the same rule.
     """
     groups: dict[str, dict[str, Any]] = {
-        s.id: {"id": s.id, "name": s.name, "overflow": False, "slots": []} for s in config.shelves
+        s.id: {"id": s.id, "name": s.name, "overflow": False, "slots": []} for s in layout.shelves
     }
-    spill = {"id": config.overflow.code, "name": config.overflow_name, "overflow": True,
+    spill = {"id": layout.overflow.code, "name": layout.overflow_name, "overflow": True,
              "slots": []}
     for slot in slots:
         if slot["overflow"]:
@@ -65,27 +65,26 @@ def summary(slots: list[dict[str, Any]]) -> dict[str, int]:
 
 def local_time(iso_text: str, fmt: str = TIME_FORMAT) -> str:
     """A stored UTC time as the community's wall-clock time."""
-    zone = current_app.config["SHELF"].timezone
-    return datetime.fromisoformat(iso_text).astimezone(zone).strftime(fmt)
+    return kiosk_local_time(iso_text, current_app.config["COMMUNITY"].timezone, fmt)
 
 
 @bp.get("/")
 @login_required
 def index() -> str:
-    config: Config = current_app.config["SHELF"]
+    community, layout = current_app.config["COMMUNITY"], current_app.config["LAYOUT"]
     snapshot = shelf_snapshot()
     page_data = {
         "api": url_for("shelf.api_slots"),
         "poll_ms": POLL_MS,
-        "timezone": config.timezone.key,
+        "timezone": community.timezone.key,
         "strings": js_strings(),
-        "shelves": [{"id": s.id, "name": s.name} for s in config.shelves],
-        "overflow_name": config.overflow_name,
+        "shelves": [{"id": s.id, "name": s.name} for s in layout.shelves],
+        "overflow_name": layout.overflow_name,
     }
     return render_template(
         "shelf.html",
-        community=config.community_name,
-        groups=group_by_shelf(config, snapshot["slots"]),
+        community=community.name,
+        groups=group_by_shelf(layout, snapshot["slots"]),
         totals=summary(snapshot["slots"]),
         generated_at=snapshot["generated_at"],
         page_data=page_data,

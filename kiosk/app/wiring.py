@@ -1,7 +1,7 @@
-"""Composition root: build the kiosk's adapters from the configuration.
+"""Build the kiosk's parts from the configuration: adapters from ``hardware``, the core's rules.
 
-The only place in ``kiosk`` that imports ``hardware`` (and through it gpiozero, OpenCV and
-pyzbar); the imports are local so that the web process never loads them.
+Hardware imports stay inside the functions so that a command that never drives GPIO or the
+camera (the web site, the notice worker) never loads gpiozero, OpenCV or pyzbar.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ import sqlite3
 from collections.abc import Callable
 
 from kiosk.config import Config
+from kiosk.outcome import Outcome
 from kiosk.ports import Clock, FrameSource
 from kiosk.scanner import Scanner
-from kiosk.services import ScanResult
+from kiosk.services import Rules
+from kiosk.store import SqliteUnitOfWork
 
 
 def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
                   source: FrameSource | None = None, camera: str | None = None,
                   speed: float | None = 1.0, pin_factory=None,
-                  on_result: Callable[[ScanResult], None] | None = None,
-                  heartbeat: Callable[[], None] | None = None) -> Scanner:
+                  on_result: Callable[[Outcome], None] | None = None) -> Scanner:
     """A Scanner on the configured camera (or ``camera``/``source``), LEDs and buzzer.
 
     ``speed`` paces a replayed video (1: real time); a live camera paces itself.
@@ -30,12 +31,13 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     from hardware.lights import build_lights
     from hardware.pins import default_pin_factory
 
+    settings = config.kiosk
     factory = pin_factory or default_pin_factory()
-    lights = build_lights(config.shelves, pin_factory=factory)
-    buzzer = (GpioBuzzer(config.buzzer_pin, pin_factory=factory) if config.buzzer_pin
+    lights = build_lights(config.layout.shelves, pin_factory=factory)
+    buzzer = (GpioBuzzer(settings.buzzer_pin, pin_factory=factory) if settings.buzzer_pin
               else SilentBuzzer())
     if source is None:
-        source = open_source(camera or config.camera, speed=speed)
+        source = open_source(camera or settings.camera, speed=speed)
     return Scanner(source=source, decoder=ZbarDecoder(), lights=lights, buzzer=buzzer,
-                   conn=conn, config=config, clock=clock, on_result=on_result,
-                   heartbeat=heartbeat)
+                   uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
+                   debounce_s=settings.debounce_s, on_result=on_result)

@@ -15,17 +15,20 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk import queries
+from kiosk.app.sim.mailcatcher import MailCatcher, free_port
 from kiosk.clock import SystemClock
 from kiosk.community import init_community, open_store
 from kiosk.config import Config
 from kiosk.domain import HouseholdId, mask_household
 from kiosk.households import import_households
 from kiosk.labels import make_label
-from kiosk.mailcatcher import MailCatcher, free_port
-from kiosk.services import ScanResult
+from kiosk.outcome import Outcome
+from kiosk.ports import Clock
+from kiosk.store import SqliteUnitOfWork
 
 if TYPE_CHECKING:
-    from hardware.label_video import Scene
+    from kiosk.app.sim.label_video import Scene
 
 log = logging.getLogger(__name__)
 
@@ -36,28 +39,31 @@ FAST_SPEED = 8.0  # --fast replays this many times faster than a courier would h
 
 
 def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
-             exit_when_done: bool = False, stop: threading.Event | None = None) -> int:
+             clock: Clock | None = None, exit_when_done: bool = False,
+             stop: threading.Event | None = None) -> int:
     """Run the demo; serve the site until ``stop`` is set unless ``exit_when_done``."""
     from hardware.camera import open_source
-    from hardware.label_video import Scene, write_label_video
-    from kiosk.outbox import build_channels, run_worker
-    from kiosk.wiring import build_scanner
+    from kiosk.app.sim.label_video import Scene, write_label_video
+    from kiosk.app.wiring import build_scanner
+    from kiosk.notices.delivery import build_channels, run_worker
 
     stop = stop or threading.Event()
     speed = FAST_SPEED if fast else 1.0
     _fresh_folder(directory)
-    clock = SystemClock()
+    clock = clock or SystemClock()
     with MailCatcher(directory / "mail") as mail:
         config, _ = init_community(directory, DEMO_PASSWORD, smtp_port=mail.port)
         conn = open_store(config)
-        import_households(conn, config, directory / "households.csv", clock.now(), "demo")
+        import_households(SqliteUnitOfWork(conn), config.community.buildings,
+                          directory / "households.csv", clock.now(), "demo")
         video = write_label_video(directory / "labels.avi", courier_scenes(config, conn))
-        server, url = _start_web(config, port)
+        server, url = _start_web(config, port, clock)
         worker_stop = threading.Event()
         worker = threading.Thread(
             target=run_worker, name="notices", daemon=True,
-            args=(open_store(config), build_channels(config), clock, worker_stop),
-            kwargs={"timezone": config.timezone})
+            args=(SqliteUnitOfWork(open_store(config)), build_channels(config.channels), clock,
+                  worker_stop),
+            kwargs={"timezone": config.community.timezone})
         worker.start()
         _say(f"Staff site: {url}  (login: admin / {DEMO_PASSWORD})")
         _say(f"Mail to households lands in {directory / 'mail'} (SMTP on 127.0.0.1:{mail.port})")
@@ -74,8 +80,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
                 scanner.source = open_source(f"video:{pickup}", speed=speed)
                 scanner.run(stop)
             _wait_for_notices(conn, stop)
-            waiting = conn.execute(
-                "SELECT COUNT(*) FROM parcels WHERE status = 'waiting'").fetchone()[0]
+            waiting = queries.waiting_count(conn)
             _say(f"Done: {waiting} parcels wait on the shelf; {len(mail.messages)} mails sent.")
             if not exit_when_done:
                 _say(f"The staff site stays up at {url}. Press Ctrl-C to stop.")
@@ -90,12 +95,10 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
 
 def courier_scenes(config: Config, conn: sqlite3.Connection) -> list[Scene]:
     """The labels a courier holds up: sample households, a repeat, a forgery and a stray code."""
-    from hardware.label_video import Scene
+    from kiosk.app.sim.label_video import Scene
 
-    rows = conn.execute(
-        "SELECT id FROM households WHERE id NOT IN (?, '24-2403') ORDER BY building, room",
-        (RESIDENT,)).fetchall()
-    others = [r["id"] for r in rows[::4]][:10]
+    rows = [h for h in queries.household_ids(conn) if h not in (RESIDENT, "24-2403")]
+    others = rows[::4][:10]
     order = [RESIDENT, others[0], "24-2403", *others[1:5], RESIDENT, *others[5:]]
     scenes = [Scene(make_label(config.label_secret, HouseholdId.parse(h)), h) for h in order]
     forged = make_label(b"not-this-community-secret", HouseholdId.parse("24-2403"))
@@ -112,8 +115,7 @@ def _pickup_qr_from_mail(mail: MailCatcher, conn: sqlite3.Connection) -> str:
 
     from hardware.decoder import ZbarDecoder
 
-    address = conn.execute("SELECT email FROM households WHERE id = ?",
-                           (RESIDENT,)).fetchone()[0]
+    address = queries.household_email(conn, RESIDENT)
     for _ in range(30):
         for message in reversed(mail.wait_for(1)):
             if address in message["To"]:
@@ -128,20 +130,20 @@ def _pickup_qr_from_mail(mail: MailCatcher, conn: sqlite3.Connection) -> str:
 def _wait_for_notices(conn: sqlite3.Connection, stop: threading.Event, timeout: float = 20):
     """Let the notice worker send what the replay queued, so the summary tells the truth."""
     for _ in range(int(timeout / 0.25)):
-        pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()
-        if pending[0] == 0 or stop.wait(0.25):
+        if queries.pending_notices(conn) == 0 or stop.wait(0.25):
             return
 
 
-def _start_web(config: Config, port: int):
+def _start_web(config: Config, port: int, clock: Clock):
     from werkzeug.serving import make_server
 
     from web import create_app
 
+    app = create_app(config, clock=clock)
     try:
-        server = make_server("127.0.0.1", port, create_app(config), threaded=True)
+        server = make_server("127.0.0.1", port, app, threaded=True)
     except OSError:  # the port is taken (or 0): any free one will do for a demo
-        server = make_server("127.0.0.1", free_port(), create_app(config), threaded=True)
+        server = make_server("127.0.0.1", free_port(), app, threaded=True)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}/"
 
@@ -155,7 +157,7 @@ def _fresh_folder(directory: Path) -> None:
     (directory / MARKER).write_text("made by `shelf demo`; removed by the next demo\n")
 
 
-def _print_result(result: ScanResult) -> None:
+def _print_result(result: Outcome) -> None:
     who = mask_household(result.household or "")
     if result.action == "checkin":
         what = "same parcel again, same slot" if result.repeat else (

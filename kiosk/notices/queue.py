@@ -1,37 +1,29 @@
-"""Notices to households: what is queued in the outbox at check-in, in the same transaction.
+"""What is queued in the outbox at check-in, in the check-in's own transaction.
 
 The outbox row holds the facts (a JSON payload), not the rendered text: the sender renders it
-(``kiosk.outbox``) so that a wording fix reaches notices still waiting to go out.
+(``kiosk.notices.render``) so that a wording fix reaches notices still waiting to go out.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from kiosk.config import Config
+from kiosk.config import ChannelConfig
 from kiosk.domain import Household, Slot
-from kiosk.store import UnitOfWork, iso
-
-log = logging.getLogger(__name__)
-
-PICKUP_READY = "pickup_ready"
-DOOR_DELIVERY = "door_delivery"
+from kiosk.notices import DOOR_DELIVERY, PICKUP_READY
+from kiosk.notices.channels import CHANNEL_TYPES
+from kiosk.ports import UnitOfWork
+from kiosk.store import iso
 
 
-def recipient_for(channel_type: str, household: Household) -> str:
-    """The household's address on a channel type, or '' when it has none there."""
-    return {"email": household.email}.get(channel_type, "")
-
-
-def queue_checkin(uow: UnitOfWork, config: Config, household: Household, slot: Slot,
+def queue_checkin(uow: UnitOfWork, community: str, place: str,
+                  channels: tuple[ChannelConfig, ...], household: Household, slot: Slot,
                   parcel: int, ref: str, pickup_pass: str | None, code: str | None,
                   now: datetime) -> int:
     """Queue one notice per configured channel the household can be reached on."""
     kind = DOOR_DELIVERY if household.under_observation else PICKUP_READY
-    place = config.overflow_name if slot.overflow else _shelf_name(config, slot.shelf)
     payload = {
-        "community": config.community_name,
+        "community": community,
         "household": str(household.id),
         "name": household.name,
         "parcel": parcel,
@@ -43,8 +35,8 @@ def queue_checkin(uow: UnitOfWork, config: Config, household: Household, slot: S
         "checked_in_at": iso(now),
     }
     queued = 0
-    for channel in config.channels:
-        recipient = recipient_for(channel.type, household)
+    for channel in channels:
+        recipient = CHANNEL_TYPES[channel.type].recipient(household)
         if recipient:
             uow.outbox.add(kind, channel.id, recipient, payload, now,
                            household=str(household.id), parcel=parcel)
@@ -52,9 +44,5 @@ def queue_checkin(uow: UnitOfWork, config: Config, household: Household, slot: S
     if not queued:
         uow.events.add("notice_unreachable", "system", now, parcel=parcel,
                        household=str(household.id), slot=slot.code,
-                       channels=[c.id for c in config.channels])
+                       channels=[c.id for c in channels])
     return queued
-
-
-def _shelf_name(config: Config, shelf_id: str) -> str:
-    return next(s.name for s in config.shelves if s.id == shelf_id)

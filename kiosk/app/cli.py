@@ -11,11 +11,13 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kiosk.clock import SystemClock
+from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
 from kiosk.errors import ShelfError
-from kiosk.services import ScanResult
+from kiosk.outcome import Outcome
+from kiosk.ports import Clock
+from kiosk.store import SqliteUnitOfWork
 
 log = logging.getLogger("shelf")
 
@@ -27,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
-        code = args.handler(args)
+        code = args.handler(args, clock_from_env())
     except (ShelfError, FileExistsError, ValueError) as exc:
         print(f"shelf: error: {exc}", file=sys.stderr)
         code = 2
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options(argparse.SUPPRESS, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int | None],
+    def command(name: str, handler: Callable[[argparse.Namespace, Clock], int | None],
                 help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.set_defaults(handler=handler)
@@ -109,14 +111,14 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import init_community, open_store
     from kiosk.households import import_households
 
     config, password = init_community(args.directory, args.admin_password)
-    conn = open_store(config)
-    report = import_households(conn, config, args.directory / "households.csv",
-                               SystemClock().now(), actor="shelf init")
+    uow = SqliteUnitOfWork(open_store(config))
+    report = import_households(uow, config.community.buildings,
+                               args.directory / "households.csv", clock.now(), actor="shelf init")
     print(f"wrote {config.path} and {args.directory / 'households.csv'}")
     print(f"database {config.database}; sample households: {report.summary()}")
     print(f"staff login: admin / {password}")
@@ -124,17 +126,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_households(args: argparse.Namespace) -> int:
+def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.households import import_households
 
     config = _config(args)
-    report = import_households(open_store(config), config, args.file, SystemClock().now())
+    report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
+                               args.file, clock.now())
     print(report.summary())
     return 1 if report.refused else 0
 
 
-def cmd_label(args: argparse.Namespace) -> int:
+def cmd_label(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.labels import make_label, qr_image
 
     config = _config(args)
@@ -147,15 +150,15 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+def cmd_scan(args: argparse.Namespace, clock: Clock) -> int:
     from hardware.camera import read_image
+    from kiosk.app.wiring import build_scanner
     from kiosk.community import open_store
     from kiosk.errors import ImageUnreadable
-    from kiosk.wiring import build_scanner
 
     config = _config(args)
     conn = open_store(config)
-    scanner = build_scanner(config, conn, SystemClock(), source=_NoFrames())
+    scanner = build_scanner(config, conn, clock, source=_NoFrames())
     unreadable = False
     try:
         for path in args.images:
@@ -163,7 +166,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 results = scanner.process_frame(read_image(path), debounce=False)
             except ImageUnreadable as exc:
                 unreadable = True
-                results = [ScanResult("rejected", error=exc.code, message=str(exc))]
+                results = [Outcome.refused(exc)]
             outcome = _scan_outcome(path, results)
             print(json.dumps(outcome, ensure_ascii=False) if args.json else _scan_line(outcome))
     finally:
@@ -181,9 +184,9 @@ class _NoFrames:
         pass
 
 
-def _scan_outcome(path: Path, results: list[ScanResult]) -> dict[str, object]:
+def _scan_outcome(path: Path, results: list[Outcome]) -> dict[str, object]:
     """One object per image: the first result's fields, and every result under 'results'."""
-    first = results[0] if results else ScanResult("none", message="no code found")
+    first = results[0] if results else Outcome("none", message="no code found")
     return {"image": str(path), **first.as_json(), "results": [r.as_json() for r in results]}
 
 
@@ -194,14 +197,15 @@ def _scan_line(outcome: dict[str, object]) -> str:
     return f"{outcome['image']}: {outcome['action']} ({outcome['message']})"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.wiring import build_scanner
     from kiosk.community import open_store
-    from kiosk.wiring import build_scanner
 
     config = _config(args)
     stop = stop_on_signals()
-    scanner = build_scanner(config, open_store(config), SystemClock(), camera=args.camera)
-    log.info("kiosk running on %s; %d slots", args.camera or config.camera, len(config.slots))
+    scanner = build_scanner(config, open_store(config), clock, camera=args.camera)
+    log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
+             len(config.layout.slots))
     try:
         frames = scanner.run(stop)
     finally:
@@ -210,31 +214,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_notices(args: argparse.Namespace) -> int:
+def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
-    from kiosk.outbox import build_channels, deliver_due, run_worker
+    from kiosk.notices.delivery import build_channels, deliver_due, run_worker
 
     config = _config(args)
-    conn, channels, clock = open_store(config), build_channels(config), SystemClock()
+    uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
+    zone = config.community.timezone
     if args.once:
-        print(deliver_due(conn, channels, clock, timezone=config.timezone))
+        print(deliver_due(uow, channels, clock, timezone=zone))
         return 0
-    run_worker(conn, channels, clock, stop_on_signals(), timezone=config.timezone)
+    run_worker(uow, channels, clock, stop_on_signals(), timezone=zone)
     return 0
 
 
-def cmd_web(args: argparse.Namespace) -> int:
+def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from waitress import serve
 
     from web import create_app
 
-    app = create_app(_config(args))
+    app = create_app(_config(args), clock=clock)
     log.info("staff site on http://%s:%d/", args.host, args.port)
     serve(app, host=args.host, port=args.port, threads=4, ident="shelf")
     return 0
 
 
-def cmd_hash_password(args: argparse.Namespace) -> int:
+def cmd_hash_password(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.passwords import hash_password
 
     password = sys.stdin.readline().rstrip("\n")
@@ -244,11 +249,11 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from kiosk.demo import run_demo
+def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.demo import run_demo
 
     if not args.verbose:  # the demo narrates what happens; the logs would repeat it
         logging.getLogger().setLevel(logging.WARNING)
 
-    return run_demo(args.dir, port=args.port, fast=args.fast,
+    return run_demo(args.dir, port=args.port, fast=args.fast, clock=clock,
                     exit_when_done=args.exit_when_done, stop=stop_on_signals())

@@ -12,9 +12,31 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING, Any
 
+from kiosk.domain import Household
 from kiosk.errors import NoticeError
 from kiosk.ports import Notice
+
+if TYPE_CHECKING:
+    from kiosk.config import Section
+
+
+def read_options(section: Section) -> dict[str, Any]:
+    """The keys of an ``[[channels]]`` table with ``type = "email"``."""
+    return {
+        "host": section.str("host", "localhost"),  # the SMTP relay
+        "port": section.int("port", 25, minval=1, maxval=65535),
+        "sender": section.str("from"),  # the From: address
+        "starttls": section.bool("starttls", False),
+        "username": section.str("username", ""),  # log in when set
+        "password": section.str("password", ""),
+        "timeout": section.float("timeout_seconds", 10, minval=1, maxval=120),
+    }
+
+
+def recipient(household: Household) -> str:
+    return household.email
 
 
 class EmailChannel:

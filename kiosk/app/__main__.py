@@ -1,0 +1,4 @@
+"""Run the shelf command: ``python -m kiosk.app``."""
+from kiosk.app.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""Send what the outbox holds: render each due notice, hand it to its channel, record the outcome.
+
+``kiosk.notices.queue`` queues facts at check-in, in the check-in's own transaction; this worker
+has them rendered (``kiosk.notices.render``) and sends them, later (``shelf notices``, the
+demo). Rules:
+
+- The network send happens outside any transaction: a slow SMTP relay never holds the SQLite
+  write lock the courier's next check-in needs. Each row's outcome is then committed in its own
+  short unit of work. A crash between the send and that commit sends the notice again on the
+  next run (at least once, never lost).
+- A failed send is retried with exponential backoff (30 s, 1 min, 2 min ... capped at 30 min)
+  until ``max_attempts``; then the row is failed and a ``notice_failed`` event tells the staff.
+- One failing channel never stalls the others: once a channel fails in a pass, its other rows
+  wait for the next pass and the rows of the other channels go ahead.
+- Logs name households masked (``24-23**``) and never carry addresses or pickup codes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from kiosk.config import ChannelConfig
+from kiosk.domain import QueuedNotice, mask_household
+from kiosk.errors import NoticeError, StoreUnavailable
+from kiosk.notices.channels import CHANNEL_TYPES
+from kiosk.notices.render import render
+from kiosk.ports import Channel, Clock, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_S = 30
+MAX_RETRY_S = 30 * 60
+ACTOR = "system"
+_ADDRESS_RE = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one pass did: notices sent, failed attempts to retry, notices given up."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long to wait after the ``failures``-th failed attempt: 30 s, doubling, at most 30 min."""
+    return timedelta(seconds=min(FIRST_RETRY_S * 2 ** min(max(failures, 1) - 1, 16), MAX_RETRY_S))
+
+
+def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, *,
+                timezone: tzinfo = UTC, max_attempts: int = 8, batch: int = 20) -> DeliveryReport:
+    """Try each due notice once (at most ``batch`` of them) and record what happened.
+
+    ``timezone`` is the community's, for the times the notices show.
+    """
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    now = clock.now()
+    seen: set[int] = set()
+    down: set[str] = set()  # channels that failed in this pass
+    while sum(counts.values()) < batch:
+        # Rows skipped for a down channel stay due: ask for enough to see past them.
+        rows = [r for r in uow.outbox.due(now, batch + len(seen)) if r.id not in seen]
+        if not rows:
+            break
+        for row in rows:
+            if sum(counts.values()) >= batch:
+                break
+            seen.add(row.id)
+            if row.channel in down:
+                continue  # untouched, no attempt counted: the next pass tries it
+            outcome, channel_failed = _deliver(uow, row, channels, clock, timezone,
+                                               max_attempts)
+            counts[outcome] += 1
+            if channel_failed:
+                down.add(row.channel)
+    return DeliveryReport(**counts)
+
+
+def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel],
+             clock: Clock, timezone: tzinfo, max_attempts: int) -> tuple[str, bool]:
+    """Send one row and commit its outcome ('sent', 'retried' or 'failed'); say whether the
+    channel itself failed."""
+    channel = channels.get(row.channel)
+    if channel is None:
+        return _give_up(uow, row, f"channel {row.channel!r} is not configured (any more)",
+                        clock.now()), False
+    payload: Mapping[str, Any] = {}
+    try:
+        payload = json.loads(row.payload)
+        notice = render(row.kind, payload, row.recipient, timezone)
+    except (ValueError, KeyError, TypeError) as exc:  # retrying would not change the words
+        error = _scrub(f"cannot write the notice: {exc!r}", row, payload)
+        return _give_up(uow, row, error, clock.now()), False
+    try:
+        channel.send(notice)  # outside any transaction: never hold the write lock on the network
+    except (NoticeError, OSError) as exc:
+        error = _scrub(str(exc) or type(exc).__name__, row, payload)
+    except Exception as exc:  # a bug in one adapter must not stop the other channels
+        error = _scrub(f"{type(exc).__name__}: {exc}", row, payload)
+        log.debug("channel %s raised unexpectedly", row.channel, exc_info=True)
+    else:
+        with uow:
+            uow.outbox.mark_sent(row.id, clock.now())
+        log.info("notice %d (%s) for %s sent via %s", row.id, row.kind, _who(row), row.channel)
+        return "sent", False
+    failures = row.attempts + 1
+    if failures >= max_attempts:
+        return _give_up(uow, row, error, clock.now()), True
+    retry_at = clock.now() + retry_delay(failures)
+    with uow:
+        uow.outbox.mark_failed(row.id, error, retry_at)
+    log.warning("notice %d for %s via %s failed (attempt %d of %d), retrying in %d s: %s",
+                row.id, _who(row), row.channel, failures, max_attempts,
+                retry_delay(failures).total_seconds(), error)
+    return "retried", True
+
+
+def _give_up(uow: UnitOfWork, row: QueuedNotice, error: str, now: datetime) -> str:
+    with uow:
+        uow.outbox.mark_failed(row.id, error, None)
+        uow.events.add("notice_failed", ACTOR, now, parcel=row.parcel_id,
+                       household=row.household_id, notice=row.id, notice_kind=row.kind,
+                       channel=row.channel, attempts=row.attempts + 1, error=error[:500])
+    log.error("notice %d for %s via %s given up: %s", row.id, _who(row), row.channel, error)
+    return "failed"
+
+
+def _who(row: QueuedNotice) -> str:
+    return mask_household(row.household_id) if row.household_id else "-"
+
+
+def _scrub(text: str, row: QueuedNotice, payload: Mapping[str, Any]) -> str:
+    """Take addresses and pickup codes out of an error before it is stored or logged."""
+    facts = payload if isinstance(payload, Mapping) else {}
+    for secret in (facts.get("pickup_qr"), facts.get("pickup_code")):
+        if secret:
+            text = text.replace(str(secret), "[code]")
+    text = text.replace(row.recipient, "[recipient]") if row.recipient else text
+    return _ADDRESS_RE.sub("[address]", text)
+
+
+def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
+               stop: threading.Event, interval: float = 2.0, *, timezone: tzinfo = UTC,
+               max_attempts: int = 8, batch: int = 20) -> None:
+    """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
+
+    Give the worker a unit of work on its own connection: a transaction is per connection.
+    """
+    log.info("notice worker started; channels: %s", ", ".join(channels) or "none")
+    while not stop.is_set():
+        try:
+            report = deliver_due(uow, channels, clock, timezone=timezone,
+                                 max_attempts=max_attempts, batch=batch)
+        except StoreUnavailable as exc:  # locked or full: the rows wait, nothing is lost
+            log.warning("notice worker: the store is unavailable (%s); trying again", exc)
+            report = DeliveryReport()
+        except Exception:  # a bug must not end the worker: the next pass tries again
+            log.exception("notice worker: a delivery pass failed; trying again")
+            report = DeliveryReport()
+        if report.handled < batch:
+            stop.wait(interval)
+    log.info("notice worker stopped")
+
+
+def build_channels(channels: tuple[ChannelConfig, ...]) -> dict[str, Channel]:
+    """One adapter per configured channel, by id, from the registry of channel types."""
+    return {item.id: CHANNEL_TYPES[item.type].build(item.id, **item.options) for item in channels}

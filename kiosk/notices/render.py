@@ -1,0 +1,96 @@
+"""The words of a notice: one outbox row's facts rendered for one recipient, Chinese first.
+
+Times are the community's wall-clock (``kiosk.timefmt.local_time``); addresses and codes come
+from the row, so a wording fix here reaches notices still waiting to go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import tzinfo
+from typing import Any
+
+from kiosk.labels import qr_image
+from kiosk.notices import DOOR_DELIVERY, PICKUP_READY
+from kiosk.ports import Attachment, Notice
+from kiosk.timefmt import local_time
+
+
+def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
+    """Write the notice for an outbox row: Chinese first, then English."""
+    if kind == PICKUP_READY:
+        return _pickup_ready(payload, recipient, timezone)
+    if kind == DOOR_DELIVERY:
+        return _door_delivery(payload, recipient, timezone)
+    raise ValueError(f"unknown notice kind {kind!r}")
+
+
+def _pickup_ready(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
+    code, slot, place = p["pickup_code"], p["slot"], p["place"]
+    if not code or not p["pickup_qr"]:
+        raise ValueError("a pickup_ready notice without a pickup code")
+    when = _local_time(p["checked_in_at"], timezone)
+    subject = f"【快递到了 Parcel ready】{slot} · 取件码 Pickup code {code}"
+    body = "\n".join([
+        _hello_zh(p["name"]),
+        "",
+        f"您有快递到了{p['community']}的无接触快递架。",
+        f"货位：{slot}（{place}）",
+        f"取件码：{code}",
+        f"入架时间：{when}",
+        "取件时，请将附件中的二维码对准自助机的摄像头，或在自助机屏幕上输入取件码。",
+        "一个取件码即可取走您所有待取的快递。",
+        "",
+        _hello_en(p["name"]),
+        "",
+        f"A parcel for you has arrived at the contactless delivery shelf of {p['community']}.",
+        f"Slot: {slot} ({place})",
+        f"Pickup code: {code}",
+        f"Checked in: {when}",
+        "To collect it, show the attached QR code to the kiosk's camera, or type the pickup "
+        "code on the kiosk's screen.",
+        "One code collects all your waiting parcels.",
+        "",
+        _footer(p),
+    ])
+    qr = Attachment("pickup-qr.png", "image/png", qr_image(p["pickup_qr"], kind="png"))
+    return Notice(recipient, subject, body, (qr,))
+
+
+def _door_delivery(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
+    when = _local_time(p["checked_in_at"], timezone)
+    subject = "【快递到了 Parcel arrived】工作人员将送货上门 Staff will bring it to your door"
+    body = "\n".join([
+        _hello_zh(p["name"]),
+        "",
+        f"您有快递到了{p['community']}门岗。",
+        "您家正在居家观察，请不要下楼取件：工作人员会把快递送到您家门口。",
+        f"到达时间：{when}",
+        "",
+        _hello_en(p["name"]),
+        "",
+        f"A parcel for you has arrived at the gate of {p['community']}.",
+        "Your household is under home observation, so please do not come down for it: "
+        "staff will bring the parcel to your door.",
+        f"Arrived: {when}",
+        "",
+        _footer(p),
+    ])
+    return Notice(recipient, subject, body)
+
+
+def _hello_zh(name: str) -> str:
+    return f"{name}，您好：" if name else "您好："
+
+
+def _hello_en(name: str) -> str:
+    return f"Hello {name}," if name else "Hello,"
+
+
+def _footer(p: Mapping[str, Any]) -> str:
+    return f"住户 Household: {p['household']} · 快递单号 Parcel reference: {p['parcel_ref']}"
+
+
+def _local_time(stored: str, timezone: tzinfo) -> str:
+    """``2026-11-29 16:00 (Asia/Shanghai)``: the zone is named, mail may be read far away."""
+    return local_time(stored, timezone, "%Y-%m-%d %H:%M", with_zone=True)

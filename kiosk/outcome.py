@@ -1,0 +1,73 @@
+"""One outcome shape for every entry (camera, keypad, CLI, web), and the one boundary that makes it.
+
+Use cases raise the shelf's own errors when they refuse; ``guarded`` turns those into a refused
+Outcome (recorded as an event where the store allows), and logs and survives anything else, so
+no entry (and never the kiosk loop) dies of a locked database or a bug in one use case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from kiosk.errors import ShelfError, StoreUnavailable, Unexpected
+from kiosk.ports import Clock, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action did. ``as_json`` is the stable shape of ``shelf scan --json``."""
+
+    action: str  # checkin, pickup, rejected, none
+    household: str | None = None
+    slot: str | None = None
+    parcel: int | None = None
+    slots: tuple[str, ...] = ()
+    parcels: tuple[int, ...] = ()
+    repeat: bool = False
+    door_delivery: bool = False
+    error: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def refused(cls, exc: ShelfError) -> Outcome:
+        return cls("rejected", error=exc.code, message=str(exc))
+
+    @property
+    def retryable(self) -> bool:
+        """True when nothing was decided: the store was busy, so the same input may try again."""
+        return self.error in (StoreUnavailable.code, Unexpected.code)
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["slots"], data["parcels"] = list(self.slots), list(self.parcels)
+        return data
+
+
+def guarded(use_case: Callable[[], Outcome], uow: UnitOfWork, clock: Clock,
+            source: str) -> Outcome:
+    """Run ``use_case``; a refusal becomes a refused Outcome, anything else is logged and too."""
+    try:
+        return use_case()
+    except StoreUnavailable as exc:  # nothing to record it in: the store is the problem
+        log.warning("%s: store unavailable, nothing done: %s", source, exc)
+        return Outcome.refused(exc)
+    except ShelfError as exc:
+        log.info("%s refused (%s): %s", source, exc.code, exc)
+        _record_refusal(uow, clock, source, exc)
+        return Outcome.refused(exc)
+    except Exception:
+        log.exception("%s: unexpected failure; nothing done", source)
+        return Outcome.refused(Unexpected("something went wrong; it was logged; try again"))
+
+
+def _record_refusal(uow: UnitOfWork, clock: Clock, source: str, exc: ShelfError) -> None:
+    """Keep the refusal for the staff's exception list; a busy store only costs the record."""
+    try:
+        with uow:
+            uow.events.add("scan_refused", source, clock.now(), error=exc.code, message=str(exc))
+    except StoreUnavailable as busy:
+        log.warning("%s: could not record a refusal: %s", source, busy)
