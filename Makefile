@@ -11,12 +11,14 @@ VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
 
-test: $(VENV)/.installed-test
-	$(BIN)/ruff check kiosk hardware web tests
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, and the layering contract in pyproject.toml: the core imports no web, hardware or
+# their libraries; the web never imports the hardware.
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kiosk hardware web tests
+	$(BIN)/lint-imports --no-cache
 
 $(VENV)/.installed: pyproject.toml scripts/setup-system
 	scripts/setup-system

@@ -117,7 +117,7 @@ def test_refused_scans_warn_and_light_nothing(conn, community, clock):
     scanner.run(threading.Event())
     assert [r.error for r in results] == ["garbage"]
     assert buzzer.sounds == ["warn"]
-    assert all(states == {} for states in lights.shown)
+    assert lights.shown and all(states == {} for states in lights.shown)
 
 
 def test_two_labels_in_one_frame_both_act(conn, community, clock):
@@ -154,3 +154,58 @@ def test_stop_ends_the_loop(conn, community, clock):
     stop = threading.Event()
     stop.set()
     assert scanner.run(stop) == 0
+
+
+class ScriptedSource(ListSource):
+    """Frames with something done to the world before given frames (by index)."""
+
+    def __init__(self, frames, script):
+        super().__init__(frames)
+        self.script, self.index = script, 0
+
+    def read(self):
+        action = self.script.get(self.index)
+        if action:
+            action()
+        self.index += 1
+        return super().read()
+
+
+def test_the_loop_survives_a_locked_store_and_checks_in_once_it_is_free(conn, community,
+                                                                        clock):
+    """Another process holds the write lock for a while: refusals, back-off, then the same
+    label (still in view) checks in; the loop never dies."""
+    payload = make_label(community.label_secret, HouseholdId.parse("24-2304")).encode()
+    conn.execute("PRAGMA busy_timeout = 20")
+    other = sqlite3.connect(community.database, isolation_level=None)
+    source = ScriptedSource([[payload]] * 8, {0: lambda: other.execute("BEGIN IMMEDIATE"),
+                                              3: lambda: other.execute("ROLLBACK")})
+    scanner, lights, buzzer, results = make_scanner(conn, community, clock, [])
+    scanner.source = source
+    assert scanner.run(threading.Event()) == 8
+    other.close()
+    errors = [r.error for r in results]
+    assert errors[:3] == ["store_unavailable"] * 3, errors
+    assert [r.action for r in results[3:]] == ["checkin"]  # then debounced: held in view
+    assert buzzer.sounds == ["warn", "warn", "warn", "confirm"]
+    assert conn.execute("SELECT COUNT(*) FROM parcels").fetchone()[0] == 1
+    assert lights.shown[-1] == {results[-1].slot: "on"}
+
+
+def test_the_loop_survives_a_store_that_cannot_be_read(conn, community, clock):
+    """The lights' table vanishes for a few frames (a damaged store): the loop keeps the last
+    lights, keeps reading frames, and shows the right lights once the store answers again."""
+    payload = make_label(community.label_secret, HouseholdId.parse("24-2304")).encode()
+    other = sqlite3.connect(community.database, isolation_level=None)
+    hide, show = ("ALTER TABLE signals RENAME TO signals_hidden",
+                  "ALTER TABLE signals_hidden RENAME TO signals")
+    source = ScriptedSource([[payload], [], [], [], []],
+                            {1: lambda: other.execute(hide), 3: lambda: other.execute(show)})
+    scanner, lights, _, results = make_scanner(conn, community, clock, [])
+    scanner.refresh_s = 0  # refresh the lights on every frame
+    scanner.source = source
+    assert scanner.run(threading.Event()) == 5
+    other.close()
+    assert [r.action for r in results] == ["checkin"]
+    assert scanner.backoff_s == 0  # healthy again
+    assert lights.shown[-1] == {results[0].slot: "on"}
