@@ -55,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("households", cmd_households, "manage the household list")
     p.add_argument("action", choices=["import"])
-    p.add_argument("file", type=Path, help="CSV: building,room,name,phone,email,"
+    p.add_argument("file", type=Path, help="CSV (UTF-8 or GBK): building,room,name,phone,email,"
                    "under_observation")
+    p.add_argument("--apply", action="store_true",
+                   help="store the list (all rows or, if any is refused, none); "
+                   "without it, only show what would change")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     p = command("label", cmd_label, "print a parcel label's payload; optionally its QR code")
     p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
@@ -118,9 +122,10 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     config, password = init_community(args.directory, args.admin_password)
     uow = SqliteUnitOfWork(open_store(config))
     report = import_households(uow, config.community.buildings,
-                               args.directory / "households.csv", clock.now(), actor="shelf init")
+                               args.directory / "households.csv", clock.now(), actor="shelf init",
+                               apply=True)
     print(f"wrote {config.path} and {args.directory / 'households.csv'}")
-    print(f"database {config.database}; sample households: {report.summary()}")
+    print(f"database {config.database}; sample households: {report.counts()}")
     print(f"staff login: admin / {password}")
     print(f"next: export SHELF_CONFIG={config.path.resolve()}")
     return 0
@@ -132,8 +137,8 @@ def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
 
     config = _config(args)
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
-                               args.file, clock.now())
-    print(report.summary())
+                               args.file, clock.now(), apply=args.apply)
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
     return 1 if report.refused else 0
 
 
