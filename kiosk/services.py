@@ -155,7 +155,7 @@ def pick_up(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
             outcome = _hand_out(uow, rules, found, parcels, now, "code", actor)
     if not found or not parcels:  # the failed attempt is committed above: it counts
         raise PickupRefused("this pickup code does not match any waiting parcel")
-    return outcome
+    return _handed_out(outcome)
 
 
 def pick_up_with_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules, clock: Clock, *,
@@ -171,7 +171,8 @@ def pick_up_with_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules, cl
         parcels = uow.parcels.waiting_for(found.household_id)
         if not parcels:
             raise PickupRefused("nothing is waiting for this pickup code now")
-        return _hand_out(uow, rules, found, parcels, now, "qr", actor)
+        outcome = _hand_out(uow, rules, found, parcels, now, "qr", actor)
+    return _handed_out(outcome)
 
 
 def _code_of_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules) -> PickupCode:
@@ -221,9 +222,15 @@ def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[Par
                        slot=parcel.slot_code, via=via)
     for slot in slots:
         _light(uow, rules, slot, "blink", now, "pickup")
-    log.info("handed out %d parcel(s) to %s", len(parcels), mask_household(code.household_id))
     return Outcome("pickup", code.household_id, slots[0], parcels[0].id, slots,
                    tuple(p.id for p in parcels))
+
+
+def _handed_out(outcome: Outcome) -> Outcome:
+    """Log a pickup once it is committed."""
+    log.info("handed out %d parcel(s) to %s", len(outcome.parcels),
+             mask_household(outcome.household or ""))
+    return outcome
 
 
 def _light(uow: UnitOfWork, rules: Rules, slot: str, mode: LightMode, now: datetime,
