@@ -32,18 +32,61 @@ class HouseholdId:
 
     @classmethod
     def parse(cls, text: str) -> HouseholdId:
-        """Parse ``24-2304`` (spaces trimmed, letters upper-cased) or raise UnknownHousehold."""
+        """Parse ``24-2304`` or raise UnknownHousehold.
+
+        Spaces are trimmed, letters upper-cased and leading zeros dropped from the building and
+        the room (``024-02304`` is ``24-2304``; see ``canonical_room``).
+        """
         match = HOUSEHOLD_RE.match(text.strip().upper())
-        if not match:
+        room = canonical_room(match.group(2)) if match else None
+        if not match or room is None:
             raise UnknownHousehold(
                 f"{text!r} is not a household: expected building-room, e.g. 24-2304"
             )
-        return cls(int(match.group(1)), match.group(2))
+        return cls(int(match.group(1)), room)
 
     def masked(self) -> str:
         """The form shown to people who need not know the flat: ``24-23**``."""
         keep = max(1, len(self.room) - 2)
         return f"{self.building}-{self.room[:keep]}{'*' * (len(self.room) - keep)}"
+
+
+def canonical_room(text: str) -> str | None:
+    """The room as stored, or None when ``text`` is not 1-6 letters or digits.
+
+    Leading zeros are dropped: a spreadsheet drops them from numbers anyway, so ``02310`` and
+    ``2310`` must name the same flat, not two.
+    """
+    room = text.strip().upper()
+    if not ROOM_RE.match(room):
+        return None
+    return room.lstrip("0") or None
+
+
+def confusable(a: str, b: str) -> bool:
+    """True when two different ids are easy to mix up: one character differs, or two are swapped.
+
+    ``24-2304`` and ``24-2403`` (the incident), ``24-2304`` and ``24-2305``.
+    """
+    if a == b or len(a) != len(b):
+        return False
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(differ) == 1:
+        return True
+    return len(differ) == 2 and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]]
+
+
+def mask_phone(phone: str) -> str:
+    """``13800002304`` -> ``138****2304``: enough to tell two numbers apart, not to call."""
+    if len(phone) >= 8:
+        return f"{phone[:3]}****{phone[-4:]}"
+    return "*" * len(phone)
+
+
+def mask_email(email: str) -> str:
+    """``chen@example.org`` -> ``c***@example.org``."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if at and local else "*" * min(len(email), 3)
 
 
 def mask_household(text: str) -> str:

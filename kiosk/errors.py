@@ -63,6 +63,18 @@ class PickupThrottled(PickupRefused):
     code = "throttled"
 
 
+class PassUsed(PickupRefused):
+    """A pickup QR whose code has already opened its slots: the parcels were collected."""
+
+    code = "pass_used"
+
+
+class PassOutdated(PickupRefused):
+    """An old-format pickup QR whose code can no longer be told apart from a newer one."""
+
+    code = "pass_outdated"
+
+
 class NoticeError(ShelfError):
     """A notice channel could not deliver a notice (it will be retried)."""
 

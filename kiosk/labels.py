@@ -4,7 +4,16 @@ Both are short upper-case ASCII so that the QR code uses alphanumeric mode (smal
 read in poor light) and both carry a truncated HMAC, so a forged or misread payload is refused:
 
     DS1:24-2304:SF1234567:KX3M7Q2B9HZA     parcel label: household, parcel reference, MAC
-    DP1:483920:Q7LZ2M4XKD3A                pickup pass: pickup code, MAC
+    DP2:1042:483920:Q7LZ2M4XKD3A           pickup pass: code id, pickup code, MAC
+
+A pickup pass's MAC covers the household too (``DP2:24-2304:1042:483920``), though the QR
+does not show it: a pass opens only the code row it was made for, and only for that row's
+household, so a six-digit code drawn again later for another flat is not opened by an old QR.
+Its MAC can therefore be checked only with the code's row at hand (``pass_is_for``).
+
+Passes of the first format, ``DP1:483920:MAC``, signed the code alone; they are still read
+(their MAC is checked here) and the pickup service accepts one only while its code resolves
+unambiguously (see ``kiosk.services``).
 
 A payload is handled as bytes and capped in length before anything else looks at it.
 """
@@ -17,7 +26,7 @@ import hmac
 import io
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kiosk.domain import HOUSEHOLD_PATTERN, HouseholdId
 from kiosk.errors import ForgedLabel, GarbageLabel, UnknownHousehold
@@ -25,11 +34,13 @@ from kiosk.errors import ForgedLabel, GarbageLabel, UnknownHousehold
 MAX_PAYLOAD_BYTES = 96
 MAC_CHARS = 12  # 60 bits of base32
 LABEL_PREFIX = "DS1"
-PASS_PREFIX = "DP1"
+PASS_PREFIX = "DP2"
+LEGACY_PASS_PREFIX = "DP1"
 PICKUP_CODE_DIGITS = 6
 REF_RE = re.compile(r"^[0-9A-Z][0-9A-Z.-]{0,23}$")
 _LABEL_RE = re.compile(rf"^DS1:({HOUSEHOLD_PATTERN}):([0-9A-Z.-]{{1,24}}):([A-Z2-7]{{12}})$")
-_PASS_RE = re.compile(r"^DP1:(\d{6}):([A-Z2-7]{12})$")
+_PASS_RE = re.compile(r"^DP2:([1-9][0-9]{0,11}):(\d{6}):([A-Z2-7]{12})$")
+_LEGACY_PASS_RE = re.compile(r"^DP1:(\d{6}):([A-Z2-7]{12})$")
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,14 @@ class ParcelLabel:
 
 @dataclass(frozen=True)
 class PickupPass:
+    """A scanned pickup pass. ``code_id`` is None for an old DP1 pass, whose MAC was checked
+    when parsed; a DP2 pass's MAC (``mac``) is checked against its code row by ``pass_is_for``.
+    """
+
     code: str
     payload: str
+    code_id: int | None = None
+    mac: str = field(default="", repr=False)
 
 
 def _mac(secret: bytes, body: str) -> str:
@@ -70,10 +87,21 @@ def new_pickup_code() -> str:
     return f"{secrets.randbelow(10**PICKUP_CODE_DIGITS):0{PICKUP_CODE_DIGITS}d}"
 
 
-def make_pass(secret: bytes, code: str) -> str:
-    """Return the payload of the pickup QR for a pickup code."""
-    body = f"{PASS_PREFIX}:{code}"
-    return f"{body}:{_mac(secret, body)}"
+def make_pass(secret: bytes, household: str, code_id: int, code: str) -> str:
+    """Return the payload of the pickup QR for the code row ``code_id`` of ``household``."""
+    return f"{PASS_PREFIX}:{code_id}:{code}:{_mac(secret, _pass_body(household, code_id, code))}"
+
+
+def pass_is_for(secret: bytes, pickup_pass: PickupPass, household: str) -> bool:
+    """True when a DP2 pass was signed for ``household`` (and its code id and code)."""
+    if pickup_pass.code_id is None:
+        return False
+    expected = _mac(secret, _pass_body(household, pickup_pass.code_id, pickup_pass.code))
+    return hmac.compare_digest(expected, pickup_pass.mac)
+
+
+def _pass_body(household: str, code_id: int, code: str) -> str:
+    return f"{PASS_PREFIX}:{household}:{code_id}:{code}"
 
 
 def parse_payload(data: bytes, secret: bytes) -> ParcelLabel | PickupPass:
@@ -92,10 +120,13 @@ def parse_payload(data: bytes, secret: bytes) -> ParcelLabel | PickupPass:
         except UnknownHousehold as exc:  # pragma: no cover - the regex admits only valid ids
             raise GarbageLabel(str(exc)) from None
     if match := _PASS_RE.match(text):
+        code_id, code, mac = match.groups()
+        return PickupPass(code, text, int(code_id), mac)  # checked against its row: pass_is_for
+    if match := _LEGACY_PASS_RE.match(text):
         code, mac = match.groups()
         _verify(secret, text.rsplit(":", 1)[0], mac)
         return PickupPass(code, text)
-    if text.startswith((LABEL_PREFIX + ":", PASS_PREFIX + ":")):
+    if text.startswith((LABEL_PREFIX + ":", PASS_PREFIX + ":", LEGACY_PASS_PREFIX + ":")):
         raise ForgedLabel("a shelf code with a damaged or altered body: refused")
     raise GarbageLabel("not a shelf label or pickup pass")
 

@@ -105,6 +105,9 @@ class Clock(Protocol):
 class Households(Protocol):
     def get(self, household: HouseholdId) -> Household | None: ...
 
+    def all(self) -> list[Household]:
+        """Every household, in building and room order."""
+
     def upsert(self, household: Household, now: datetime) -> str:
         """Insert or update; return 'added', 'changed' or 'same'."""
 
@@ -126,7 +129,15 @@ class Parcels(Protocol):
 class PickupCodes(Protocol):
     def active_for(self, household: str) -> PickupCode | None: ...
 
+    def get(self, code_id: int) -> PickupCode | None: ...
+
     def find_active(self, code: str) -> PickupCode | None: ...
+
+    def with_code(self, code: str, limit: int = 2) -> list[PickupCode]:
+        """The newest rows (at most ``limit``) that ever held ``code``, active or used."""
+
+    def used_since(self, code: str, since: datetime) -> bool:
+        """True when ``code`` opened someone's parcels at or after ``since``."""
 
     def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
         """Store a new active code; None when that code is already active for someone."""
@@ -149,6 +160,15 @@ class Outbox(Protocol):
 
     def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt; retry at ``retry_at``, or give up when it is None."""
+
+    def failed(self, ids: Iterable[int] | None = None) -> list[QueuedNotice]:
+        """Notices that gave up: all of them, or those among ``ids``."""
+
+    def status(self, notice_id: int) -> str | None:
+        """'pending', 'sent' or 'failed'; None when there is no such notice."""
+
+    def requeue(self, notice_id: int, now: datetime) -> None:
+        """Make a failed notice pending again, due now, with its attempts counted from zero."""
 
 
 class Signals(Protocol):

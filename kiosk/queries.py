@@ -71,3 +71,30 @@ def household_ids(conn: sqlite3.Connection) -> list[str]:
 def household_email(conn: sqlite3.Connection, household: str) -> str:
     row = conn.execute("SELECT email FROM households WHERE id = ?", (household,)).fetchone()
     return row["email"] if row else ""
+
+
+def failed_notices(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Notices that gave up, oldest first: the staff retry them or reach the household otherwise.
+
+    ``parcel_waiting`` says whether the parcel is still on the shelf (if not, no need to retry).
+    Reads through the partial index on failed rows, so it stays cheap as the outbox grows.
+    """
+    rows = conn.execute(
+        """SELECT o.id, o.household_id, o.parcel_id, o.channel, o.kind, o.attempts,
+                  o.last_error, o.created_at, p.status = 'waiting' AS parcel_waiting
+           FROM outbox o LEFT JOIN parcels p ON p.id = o.parcel_id
+           WHERE o.status = 'failed' ORDER BY o.id""").fetchall()
+    return [
+        {
+            "id": r["id"],
+            "household": r["household_id"],
+            "parcel": r["parcel_id"],
+            "parcel_waiting": bool(r["parcel_waiting"]),
+            "channel": r["channel"],
+            "kind": r["kind"],
+            "attempts": r["attempts"],
+            "last_error": r["last_error"],
+            "created_at": r["created_at"],
+        }
+        for r in rows
+    ]

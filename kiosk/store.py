@@ -130,6 +130,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX parcels_waiting_in_order ON parcels(status, id) WHERE status = 'waiting';
     CREATE INDEX pickup_codes_household ON pickup_codes(household_id) WHERE used_at IS NULL;
     """,
+    # 3: drawing a pickup code asks whether anyone used that code lately (a used code is not
+    # reissued for months, so an old pass or a remembered code opens nothing); the staff page
+    # lists notices that gave up without reading the whole outbox
+    """
+    CREATE INDEX pickup_codes_by_code ON pickup_codes(code, used_at);
+    CREATE INDEX outbox_failed ON outbox(id) WHERE status = 'failed';
+    """,
 ]
 
 
@@ -262,6 +269,10 @@ class Households:
                                 (str(household),)).fetchone()
         return _household(row) if row else None
 
+    def all(self) -> list[Household]:
+        rows = self.db.execute("SELECT * FROM households ORDER BY building, room").fetchall()
+        return [_household(r) for r in rows]
+
     def upsert(self, household: Household, now: datetime) -> str:
         """Insert or update; return 'added', 'changed' or 'same'."""
         old = self.get(household.id)
@@ -352,6 +363,22 @@ class PickupCodes:
             " ORDER BY id DESC LIMIT 1", (household,)).fetchone()
         return _pickup_code(row) if row else None
 
+    def get(self, code_id: int) -> PickupCode | None:
+        row = self.db.execute("SELECT * FROM pickup_codes WHERE id = ?", (code_id,)).fetchone()
+        return _pickup_code(row) if row else None
+
+    def with_code(self, code: str, limit: int = 2) -> list[PickupCode]:
+        """The newest rows (at most ``limit``) that ever held ``code``, active or used."""
+        rows = self.db.execute("SELECT * FROM pickup_codes WHERE code = ? ORDER BY id DESC"
+                               " LIMIT ?", (code, limit)).fetchall()
+        return [_pickup_code(r) for r in rows]
+
+    def used_since(self, code: str, since: datetime) -> bool:
+        """True when ``code`` opened someone's parcels at or after ``since``."""
+        row = self.db.execute("SELECT 1 FROM pickup_codes WHERE code = ? AND used_at >= ?"
+                              " LIMIT 1", (code, iso(since))).fetchone()
+        return row is not None
+
     def find_active(self, code: str) -> PickupCode | None:
         row = self.db.execute(
             "SELECT * FROM pickup_codes WHERE code = ? AND used_at IS NULL", (code,)).fetchone()
@@ -419,6 +446,29 @@ class Outbox:
             " status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,"
             " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
             (error[:500], retry_at and iso(retry_at), retry_at and iso(retry_at), notice_id))
+
+
+    def failed(self, ids: Iterable[int] | None = None) -> list[QueuedNotice]:
+        """Notices that gave up: all of them, or those among ``ids``."""
+        sql = ("SELECT id, kind, channel, recipient, household_id, parcel_id, payload, attempts"
+               " FROM outbox WHERE status = 'failed'")
+        if ids is None:
+            return [QueuedNotice(**dict(r)) for r in self.db.execute(sql + " ORDER BY id")]
+        wanted = list(dict.fromkeys(ids))
+        marks = ",".join("?" * len(wanted))
+        rows = self.db.execute(f"{sql} AND id IN ({marks}) ORDER BY id", wanted)
+        return [QueuedNotice(**dict(r)) for r in rows]
+
+    def status(self, notice_id: int) -> str | None:
+        """'pending', 'sent' or 'failed'; None when there is no such notice."""
+        row = self.db.execute("SELECT status FROM outbox WHERE id = ?", (notice_id,)).fetchone()
+        return row["status"] if row else None
+
+    def requeue(self, notice_id: int, now: datetime) -> None:
+        """Make a failed notice pending again, due now, with its attempts counted from zero."""
+        self.db.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, last_error = NULL,"
+            " next_attempt_at = ? WHERE id = ? AND status = 'failed'", (iso(now), notice_id))
 
 
 class Signals:

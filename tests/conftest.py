@@ -56,7 +56,8 @@ def community_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                   text), encoding="utf-8")
     conn = open_store(config)
     report = import_households(SqliteUnitOfWork(conn), config.community.buildings,
-                               directory / "households.csv", datetime(2026, 11, 28, tzinfo=UTC))
+                               directory / "households.csv", datetime(2026, 11, 28, tzinfo=UTC),
+                               apply=True)
     assert not report.refused
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the one file, for copying
     conn.close()

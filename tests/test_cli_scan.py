@@ -11,7 +11,7 @@ import numpy as np
 import segno
 
 from kiosk.domain import HouseholdId
-from kiosk.labels import make_label, make_pass
+from kiosk.labels import make_label
 
 KEYS = {"image", "action", "household", "slot", "parcel", "error", "message", "results"}
 
@@ -51,9 +51,9 @@ def test_scan_checks_in_repeats_refuses_and_picks_up(community, tmp_path):
     assert (nothing["action"], nothing["error"]) == ("none", None)
     assert "24-2304" not in done.stderr  # the log masks households
 
-    code = sqlite3.connect(community.database).execute(
-        "SELECT code FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
-    pickup = qr_png(tmp_path / "pickup.png", make_pass(community.label_secret, code))
+    mailed = sqlite3.connect(community.database).execute(
+        "SELECT payload FROM outbox WHERE household_id = '24-2304'").fetchone()[0]
+    pickup = qr_png(tmp_path / "pickup.png", json.loads(mailed)["pickup_qr"])
     done = shelf(community, "scan", "--json", pickup)
     [outcome] = [json.loads(line) for line in done.stdout.splitlines()]
     assert (outcome["action"], outcome["household"], outcome["parcel"]) == (

@@ -1,18 +1,40 @@
+"""The household list import: a preview by default, applied whole or not at all."""
+
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
+from kiosk.domain import HouseholdId
 from kiosk.households import import_households
 from kiosk.store import SqliteUnitOfWork
 
+HEADER = "building,room,name,phone,email,under_observation\n"
+CHEN = "Chen Jie 陈杰,13800002304,r24-2304@sample-garden.example"  # 24-2304 as stored
 
-def write(tmp_path, text):
-    path = tmp_path / "list.csv"
-    path.write_text(text, encoding="utf-8")
+
+def write(tmp_path, text, encoding="utf-8", name="list.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
     return path
+
+
+def run(conn, community, clock, path, apply=True):
+    return import_households(SqliteUnitOfWork(conn), community.community.buildings, path,
+                             clock.now(), apply=apply)
+
+
+def stored(conn, household, column="email"):
+    row = conn.execute(f"SELECT {column} FROM households WHERE id = ?", (household,)).fetchone()
+    return row[0] if row else None
+
+
+def shelf(community, *args):
+    return subprocess.run([sys.executable, "-m", "kiosk.app", "households", "import", *args,
+                           "--config", str(community.path)], capture_output=True, text=True)
 
 
 def test_import_reports_added_changed_unchanged_and_refused_with_lines(conn, community, clock,
@@ -29,39 +51,155 @@ def test_import_reports_added_changed_unchanged_and_refused_with_lines(conn, com
         "7,0101,Twice,,,no",
         "x,1,Bad building,,,no",
     ]) + "\n")
-    report = import_households(SqliteUnitOfWork(conn), community.community.buildings,
-                               csv, clock.now())
+    report = run(conn, community, clock, csv, apply=False)
     assert report.changed == ["24-2304"]
+    assert report.diffs["24-2304"] == {"under_observation": (False, True)}
     assert report.unchanged == ["24-2403"]
-    assert report.added == ["7-0101"]
+    assert report.added == ["7-101"]  # leading zeros dropped, as HouseholdId.parse does
     assert [line for line, _ in report.refused] == [5, 6, 7, 8, 9, 10]
     reasons = " | ".join(reason for _, reason in report.refused)
     for fragment in ("building 36 is not in", "room '01 01'", "'not-an-address' is not",
                      "under_observation 'maybe'", "already given on line 4",
                      "building 'x' is not a number"):
         assert fragment in reasons
-    row = conn.execute("SELECT under_observation FROM households WHERE id = '24-2304'").fetchone()
-    assert row[0] == 1
 
 
-def test_a_header_with_unknown_columns_is_refused_whole(conn, community, clock, tmp_path):
+def test_nothing_is_stored_without_apply_nor_when_any_row_is_refused(conn, community, clock,
+                                                                     tmp_path):
+    good = write(tmp_path, HEADER + "24,2304,Chen,13900001111,new@example.org,no\n7,101,New,,,no\n")
+    preview = run(conn, community, clock, good, apply=False)
+    assert (preview.changed, preview.added, preview.applied) == (["24-2304"], ["7-101"], False)
+    assert "preview only, nothing changed" in preview.summary()
+    assert stored(conn, "24-2304") == "r24-2304@sample-garden.example"
+    assert stored(conn, "7-101") is None
+
+    bad = write(tmp_path, HEADER + "24,2304,Chen,13900001111,new@example.org,no\n99,1,x,,,no\n",
+                name="bad.csv")
+    refused = run(conn, community, clock, bad)
+    assert (refused.applied, refused.refused) == (False, [(3, "building 99 is not in "
+                                                           "[community] buildings")])
+    assert "nothing applied" in refused.summary()
+    assert stored(conn, "24-2304") == "r24-2304@sample-garden.example"
+
+    applied = run(conn, community, clock, good)
+    assert applied.applied and "applied: 1 added, 1 changed" in applied.summary()
+    assert (stored(conn, "24-2304"), stored(conn, "7-101", "name")) == ("new@example.org", "New")
+
+
+def test_a_contact_typed_onto_a_confusable_room_is_warned_and_masked(conn, community, clock,
+                                                                     tmp_path):
+    # 2304's line retyped with the room 2403: 2304's notices would go to the other flat.
+    csv = write(tmp_path, HEADER + f"24,2403,{CHEN},no\n")
+    report = run(conn, community, clock, csv, apply=False)
+    assert report.changed == ["24-2403"]
+    phone, email = report.warnings  # one for each contact that moves
+    assert [(w.line, w.kind) for w in (phone, email)] == [(2, "confusable_rooms")] * 2
+    assert phone.message == ("24-2403 gets the phone 138****2304 that 24-2304 has: "
+                             "24-2304 and 24-2403 are easily confused; check the room")
+    assert email.message.startswith("24-2403 gets the e-mail r***@sample-garden.example")
+    summary = report.summary()
+    assert "phone '138****2403' -> '138****2304'" in summary
+    assert "email 'r***@sample-garden.example' -> 'r***@sample-garden.example'" in summary
+    assert "13800002304" not in summary and "r24-2304@" not in summary
+    assert "13800002304" not in json.dumps(report.as_json())
+
+
+def test_the_same_contact_on_two_households_is_warned(conn, community, clock, tmp_path):
+    csv = write(tmp_path, HEADER + "2,902,Wu,13800002304,,no\n")
+    [warning] = run(conn, community, clock, csv, apply=False).warnings
+    assert warning.kind == "shared_contact"
+    assert warning.message == "the phone 138****2304 would be on 2-902 and 24-2304"
+
+
+def test_unknown_columns_are_warned_and_their_values_ignored(conn, community, clock, tmp_path):
+    csv = write(tmp_path, "building,room,name,emial,notes\n24,2304,Chen Jie 陈杰,x@example.org,"
+                "gate code 1234\n")
+    report = run(conn, community, clock, csv)
+    messages = [w.message for w in report.warnings]
+    assert any("'emial'" in m and "typo for 'email'" in m for m in messages)
+    assert any("'notes' is not one the import knows" in m for m in messages)
+    assert report.unchanged == ["24-2304"]
+    assert stored(conn, "24-2304") == "r24-2304@sample-garden.example"
+
+
+def test_a_header_without_the_room_is_refused_whole(conn, community, clock, tmp_path):
     csv = write(tmp_path, "building,rooom,name\n24,2304,x\n")
     with pytest.raises(ValueError, match=r"missing: room; unknown: rooom"):
-        import_households(SqliteUnitOfWork(conn), community.community.buildings, csv, clock.now())
+        run(conn, community, clock, csv)
 
 
-def test_the_command_prints_the_report_and_fails_on_refusals(community, tmp_path):
-    csv = write(tmp_path, "building,room\n24,2304\n99,1\n")
-    done = subprocess.run([sys.executable, "-m", "kiosk.app", "households", "import", str(csv),
-                           "--config", str(community.path)], capture_output=True, text=True)
-    assert done.returncode == 1
-    assert "refused 1" in done.stdout and "line 3: building 99" in done.stdout
+@pytest.mark.parametrize("text, line, what", [
+    (HEADER + '24,2304,"Chen,13800002304,,no\n24,2403,Zhou,,,no\n', 2, "never closed"),
+    (HEADER + "24,2403,Zhou,,,no\n24,2304,Chen, Jie,138,,no\n", 3, "7 values, but the header"),
+    (HEADER + '24,2304,"' + "x" * 140_000 + '",,,no\n', 2, "longer than 128 KB"),
+    (HEADER + '24,2304,"Chen" Jie,,,no\n', 2, "closes in the middle of a value"),
+])
+def test_malformed_csv_is_refused_whole_naming_the_line(conn, community, clock, tmp_path, text,
+                                                        line, what):
+    csv = write(tmp_path, text)
+    with pytest.raises(ValueError, match=f"line {line}: .*{what}") as refused:
+        run(conn, community, clock, csv)
+    assert "\n" not in str(refused.value)
+    assert stored(conn, "24-2304", "name") == "Chen Jie 陈杰"
+
+
+def test_leading_zeros_name_the_same_flat_in_the_import_and_everywhere(conn, community, clock,
+                                                                       tmp_path):
+    assert HouseholdId.parse("024-02304") == HouseholdId(24, "2304")
+    csv = write(tmp_path, HEADER + f"024,02304,{CHEN},no\n7,02310,A,,,no\n7,2310,B,,,no\n")
+    report = run(conn, community, clock, csv, apply=False)
+    assert report.unchanged == ["24-2304"] and report.added == ["7-2310"]
+    assert report.refused == [(4, "7-2310 already given on line 3")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "utf-16"])
+def test_utf8_gbk_and_utf16_files_are_read(conn, community, clock, tmp_path, encoding):
+    csv = write(tmp_path, HEADER + "24,2304,陈杰,13800002304,,no\r\n", encoding)
+    report = run(conn, community, clock, csv)
+    assert report.changed == ["24-2304"] and report.applied
+    assert stored(conn, "24-2304", "name") == "陈杰"
+
+
+@pytest.mark.parametrize("data", [
+    (HEADER + "24,2304,Chen,,,no\n").encode("utf-16-le"),  # UTF-16 without its BOM
+    HEADER.encode() + b"24,2304,M\xff\xffller,,,no\n",
+])
+def test_other_encodings_are_refused_with_what_to_do(conn, community, clock, tmp_path, data):
+    csv = tmp_path / "list.csv"
+    csv.write_bytes(data)
+    with pytest.raises(ValueError, match="list.csv: not UTF-8 or GBK: save as CSV UTF-8"):
+        run(conn, community, clock, csv)
+
+
+def test_the_command_previews_applies_and_fails_on_refusals(community, tmp_path):
+    csv = write(tmp_path, HEADER + "24,2304,Chen,13900001111,,no\n")
+    preview = shelf(community, str(csv))
+    assert preview.returncode == 0, preview.stderr
+    assert "changed 1" in preview.stdout and "139****1111" in preview.stdout
+    assert "13900001111" not in preview.stdout
+    assert "run again with --apply" in preview.stdout
+    done = shelf(community, str(csv), "--apply", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) >= {"added", "changed", "unchanged", "refused", "warnings", "applied"}
+    assert report["applied"] is True
+    assert report["changed"] == [{"line": 2, "household": "24-2304", "fields": {
+        "name": {"before": "Chen Jie 陈杰", "after": "Chen"},
+        "phone": {"before": "138****2304", "after": "139****1111"},
+        "email": {"before": "r***@sample-garden.example", "after": ""}}}]
+
+    bad = write(tmp_path, "building,room\n24,2304\n99,1\n", name="bad.csv")
+    refused = shelf(community, str(bad), "--apply")
+    assert refused.returncode == 1
+    assert "refused 1" in refused.stdout and "line 3: building 99" in refused.stdout
+    assert "nothing applied" in refused.stdout
+    broken = shelf(community, str(write(tmp_path, HEADER + '24,"2304\n', name="broken.csv")))
+    assert broken.returncode == 2 and "line 2:" in broken.stderr and broken.stdout == ""
 
 
 def test_columns_left_out_keep_what_was_known(conn, community, clock, tmp_path):
     csv = write(tmp_path, "building,room,under_observation\n24,2304,yes\n")
-    report = import_households(SqliteUnitOfWork(conn), community.community.buildings,
-                               csv, clock.now())
+    report = run(conn, community, clock, csv)
     assert report.changed == ["24-2304"]
     row = conn.execute("SELECT * FROM households WHERE id = '24-2304'").fetchone()
     assert (row["email"], row["under_observation"]) == ("r24-2304@sample-garden.example", 1)

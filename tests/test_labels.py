@@ -7,10 +7,10 @@ from kiosk.errors import ForgedLabel, GarbageLabel
 from kiosk.labels import (
     MAX_PAYLOAD_BYTES,
     ParcelLabel,
-    PickupPass,
     make_label,
     make_pass,
     parse_payload,
+    pass_is_for,
 )
 
 SECRET = b"a-community-secret-of-some-length"
@@ -61,11 +61,24 @@ def test_a_damaged_shelf_code_is_refused_as_forged():
         parse_payload(b"DS1:24-2304:R1:short", SECRET)
 
 
-def test_pickup_passes_round_trip_and_are_signed():
-    payload = make_pass(SECRET, "012345")
-    assert parse_payload(payload.encode(), SECRET) == PickupPass("012345", payload)
+def test_pickup_passes_name_their_code_row_and_are_signed_for_their_household():
+    payload = make_pass(SECRET, "24-2304", 1042, "012345")
+    assert payload.startswith("DP2:1042:012345:") and "2304" not in payload
+    assert set(payload) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+    longest = make_pass(SECRET, "999-ABCDEF", 999_999_999_999, "999999")
+    assert len(longest) <= MAX_PAYLOAD_BYTES
+    parsed = parse_payload(payload.encode(), SECRET)
+    assert (parsed.code_id, parsed.code, parsed.payload) == (1042, "012345", payload)
+    assert pass_is_for(SECRET, parsed, "24-2304")
+    assert not pass_is_for(SECRET, parsed, "24-2403")
+    assert not pass_is_for(b"another-community-secret-value", parsed, "24-2304")
+    for tampered in (payload.replace("012345", "012346"), payload.replace("1042", "1043")):
+        assert not pass_is_for(SECRET, parse_payload(tampered.encode(), SECRET), "24-2304")
+
+
+def test_a_damaged_pass_is_refused_as_forged():
     with pytest.raises(ForgedLabel):
-        parse_payload(payload.replace("012345", "012346").encode(), SECRET)
+        parse_payload(b"DP2:1042:01234:AAAAAAAAAAAA", SECRET)
 
 
 def test_refs_outside_the_alphabet_are_refused():

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,6 +25,8 @@ from kiosk.errors import NoticeError
 from kiosk.labels import make_label
 from kiosk.notices.channels.email import EmailChannel
 from kiosk.notices.delivery import (
+    GIVE_UP_AFTER,
+    MAX_ATTEMPTS,
     DeliveryReport,
     build_channels,
     deliver_due,
@@ -31,6 +36,7 @@ from kiosk.notices.delivery import (
 )
 from kiosk.outcome import Outcome
 from kiosk.ports import Notice
+from kiosk.queries import failed_notices
 from kiosk.services import Rules, act_on_payload
 from kiosk.store import SqliteUnitOfWork
 
@@ -214,6 +220,79 @@ def test_gives_up_after_max_attempts_and_tells_the_staff(conn, community, clock,
     clock.advance(3600)
     assert deliver(conn, channels, clock, community) == DeliveryReport()
     assert mail.messages == []
+
+
+def test_a_notice_is_retried_for_a_day_before_it_gives_up_and_is_listed_for_the_staff(
+        conn, community, clock, mail, channels):
+    mail.stop()  # a long outage of the mail relay
+    parcel = check_in(conn, community, clock)
+    first = clock.now()
+    attempts_at = []
+    while True:
+        attempts_at.append(clock.now() - first)
+        deliver(conn, channels, clock, community)
+        [row] = outbox_rows(conn, parcel.parcel)
+        if row["status"] != "pending":
+            break
+        clock.current = datetime.fromisoformat(row["next_attempt_at"])  # the fake clock jumps
+
+    assert (row["status"], row["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert timedelta(hours=24) <= attempts_at[-1] < timedelta(hours=24, minutes=30)
+    assert attempts_at[7] < timedelta(hours=2)  # where it used to give up: now it goes on
+    [listed] = failed_notices(conn)
+    assert listed == {
+        "id": row["id"], "household": RESIDENT, "parcel": parcel.parcel, "parcel_waiting": True,
+        "channel": "email", "kind": "pickup_ready", "attempts": MAX_ATTEMPTS,
+        "last_error": row["last_error"], "created_at": row["created_at"]}
+    assert "cannot send through" in listed["last_error"]
+    assert RESIDENT_EMAIL not in listed["last_error"]
+
+
+def test_max_attempts_is_the_fewest_that_span_a_day():
+    def span(attempts):
+        return sum((retry_delay(n) for n in range(1, attempts)), timedelta())
+
+    assert span(MAX_ATTEMPTS) >= GIVE_UP_AFTER == timedelta(hours=24)
+    assert span(MAX_ATTEMPTS - 1) < GIVE_UP_AFTER
+
+
+def test_shelf_notices_retry_requeues_failed_notices_and_says_who(
+        conn, community, clock, mail, channels):
+    mail.stop()
+    parcels = [check_in(conn, community, clock, h).parcel for h in (RESIDENT, "2-902")]
+    for _ in parcels:  # a channel that fails is left alone for the rest of a pass
+        deliver(conn, channels, clock, community, max_attempts=1)
+    failed, other = (outbox_rows(conn, p)[0] for p in parcels)
+    assert failed["status"] == other["status"] == "failed"
+
+    def shelf(*args):
+        return subprocess.run([sys.executable, "-m", "kiosk.app", "notices", "retry", *args,
+                               "--config", str(community.path)], capture_output=True, text=True,
+                              env={**os.environ, "SHELF_NOW": clock.now().isoformat()})
+
+    asked = shelf("--id", str(failed["id"]), "999", "--json")
+    assert asked.returncode == 1, asked.stderr
+    assert json.loads(asked.stdout) == {"requeued": [failed["id"]], "skipped": [
+        {"id": 999, "reason": "there is no such notice"}]}
+    row = outbox_rows(conn, parcels[0])[0]
+    assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 0, None)
+    assert outbox_rows(conn, parcels[1])[0]["status"] == "failed"  # not asked for
+    event = conn.execute("SELECT * FROM events WHERE kind = 'notice_requeued'").fetchone()
+    assert event["actor"].endswith("@shell") and event["household_id"] == RESIDENT
+    assert json.loads(event["detail"])["notice"] == failed["id"]
+    assert [n["id"] for n in failed_notices(conn)] == [other["id"]]
+
+    mail.start()
+    clock.advance(60)  # the command's clock ran on from SHELF_NOW while it started
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
+    everything = shelf("--all-failed")
+    assert everything.returncode == 0, everything.stderr
+    assert f"requeued 1 notice(s): {other['id']}" in everything.stdout
+    again = shelf("--id", str(failed["id"]))
+    assert again.returncode == 1 and "it was sent already" in again.stdout
+    unsaid = shelf()
+    assert unsaid.returncode == 2 and "--id N ... or --all-failed" in unsaid.stderr
+    assert failed_notices(conn) == []
 
 
 def test_backoff_doubles_from_30_seconds_up_to_30_minutes():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import sqlite3
 
@@ -43,7 +46,11 @@ def test_check_in_records_parcel_event_notice_and_light_together(conn, uow, rule
     assert kind == "pickup_ready"
     assert payload["slot"] == "A-12" and payload["parcel_ref"] == "SF1"
     assert len(payload["pickup_code"]) == 6
-    assert payload["pickup_qr"] == make_pass(community.label_secret, payload["pickup_code"])
+    code = conn.execute("SELECT id, code FROM pickup_codes WHERE household_id = '24-2304'"
+                        ).fetchone()
+    assert payload["pickup_code"] == code["code"]
+    assert payload["pickup_qr"] == make_pass(community.label_secret, "24-2304", code["id"],
+                                             code["code"])
     signal = conn.execute("SELECT * FROM signals").fetchone()
     assert (signal["slot_code"], signal["mode"]) == ("A-12", "on")
 
@@ -77,10 +84,9 @@ def test_a_households_parcels_share_a_slot_and_one_code(conn, uow, rules, commun
     first = act_on_payload(label(community, "24-2304"), uow, rules, clock)
     second = act_on_payload(label(community, "24-2304"), uow, rules, clock)
     assert second.slot == first.slot and second.parcel != first.parcel
-    codes = {p["pickup_code"] for _, p in outbox_payloads(conn, "24-2304")}
-    assert len(codes) == 1
-    result = act_on_payload(make_pass(community.label_secret, codes.pop()).encode(), uow,
-                            rules, clock)
+    passes = {p["pickup_qr"] for _, p in outbox_payloads(conn, "24-2304")}
+    assert len(passes) == 1
+    result = act_on_payload(passes.pop().encode(), uow, rules, clock)
     assert result.action == "pickup" and set(result.parcels) == {first.parcel, second.parcel}
     assert count(conn, "parcels", "status = 'waiting'") == 0
     assert count(conn, "events", "kind = 'collected'") == 2
@@ -91,10 +97,12 @@ def test_a_households_parcels_share_a_slot_and_one_code(conn, uow, rules, commun
 def test_a_used_code_does_not_open_again_and_the_next_parcel_gets_a_new_one(conn, uow, rules,
                                                                             community, clock):
     act_on_payload(label(community, "24-2304"), uow, rules, clock)
-    code = outbox_payloads(conn, "24-2304")[0][1]["pickup_code"]
+    facts = outbox_payloads(conn, "24-2304")[0][1]
+    code = facts["pickup_code"]
     pick_up(code, uow, rules, clock)
-    again = act_on_payload(make_pass(community.label_secret, code).encode(), uow, rules, clock)
-    assert (again.action, again.error) == ("rejected", "unknown_code")
+    again = act_on_payload(facts["pickup_qr"].encode(), uow, rules, clock)
+    assert (again.action, again.error) == ("rejected", "pass_used")
+    assert act_on_code(code, uow, rules, clock).error == "unknown_code"
     act_on_payload(label(community, "24-2304"), uow, rules, clock)
     assert outbox_payloads(conn, "24-2304")[1][1]["pickup_code"] != code
 
@@ -175,6 +183,114 @@ def test_wrong_codes_are_throttled(conn, uow, rules, community, clock):
     assert count(conn, "parcels", "status = 'waiting'") == 1
     clock.advance(community.pickup.window_s)
     assert act_on_code(right, uow, rules, clock).action == "pickup"
+
+
+def test_typed_codes_are_throttled_per_keypad_and_never_block_the_camera(conn, uow, rules,
+                                                                         community, clock):
+    act_on_payload(label(community, "24-2304"), uow, rules, clock)
+    facts = outbox_payloads(conn, "24-2304")[0][1]
+    wrong = "000000" if facts["pickup_code"] != "000000" else "111111"
+    for _ in range(community.pickup.max_failures):
+        act_on_code(wrong, uow, rules, clock, source="keypad-1")
+    assert act_on_code(facts["pickup_code"], uow, rules, clock,
+                       source="keypad-1").error == "throttled"
+    # The other keypad and the camera are not locked by the first keypad's guesses.
+    assert act_on_code(wrong, uow, rules, clock, source="keypad-2").error == "unknown_code"
+    assert act_on_payload(facts["pickup_qr"].encode(), uow, rules, clock).action == "pickup"
+
+
+def forced_codes(monkeypatch, *codes):
+    """Make the next pickup codes drawn these ones, in order."""
+    draws = iter(codes)
+    monkeypatch.setattr("kiosk.labels.new_pickup_code", lambda: next(draws))
+
+
+def collect_by_pass(conn, uow, rules, community, clock, household):
+    """Check a parcel in for ``household`` and collect it with its mailed QR; return the QR."""
+    act_on_payload(label(community, household), uow, rules, clock)
+    qr = outbox_payloads(conn, household)[-1][1]["pickup_qr"].encode()
+    assert act_on_payload(qr, uow, rules, clock).action == "pickup"
+    return qr
+
+
+def test_a_used_code_is_not_drawn_again_within_the_reuse_window(conn, uow, rules, community,
+                                                                 clock, monkeypatch):
+    forced_codes(monkeypatch, "123456", "123456", "654321", "123456")
+    collect_by_pass(conn, uow, rules, community, clock, "24-2304")
+    clock.advance(179 * 86400)
+    act_on_payload(label(community, "24-2403"), uow, rules, clock)
+    assert outbox_payloads(conn, "24-2403")[0][1]["pickup_code"] == "654321"
+    clock.advance(2 * 86400)  # 181 days after its use, the code may be drawn again
+    act_on_payload(label(community, "2-902"), uow, rules, clock)
+    assert outbox_payloads(conn, "2-902")[0][1]["pickup_code"] == "123456"
+
+
+def test_an_old_pass_never_opens_another_households_parcels(conn, uow, rules, community, clock,
+                                                            monkeypatch):
+    forced_codes(monkeypatch, "123456", "123456")
+    old_qr = collect_by_pass(conn, uow, rules, community, clock, "24-2304")
+    clock.advance(181 * 86400)  # long enough for the same six digits to be drawn again
+    act_on_payload(label(community, "24-2403"), uow, rules, clock)
+    assert outbox_payloads(conn, "24-2403")[0][1]["pickup_code"] == "123456"
+    result = act_on_payload(old_qr, uow, rules, clock)
+    assert (result.action, result.error) == ("rejected", "pass_used")
+    assert count(conn, "parcels", "household_id = '24-2403' AND status = 'waiting'") == 1
+    fresh = outbox_payloads(conn, "24-2403")[0][1]["pickup_qr"].encode()
+    assert act_on_payload(fresh, uow, rules, clock).household == "24-2403"
+
+
+def test_a_used_pass_says_when_it_was_used_in_the_communitys_time(conn, uow, rules, community,
+                                                                 clock):
+    qr = collect_by_pass(conn, uow, rules, community, clock, "24-2304")  # 08:00 UTC
+    clock.advance(3600)
+    again = act_on_payload(qr, uow, rules, clock)
+    assert (again.action, again.error) == ("rejected", "pass_used")
+    assert again.message == "this pickup code was already used on 11-29 at 16:00"
+
+
+def test_a_stale_pass_shown_again_and_again_does_not_lock_out_other_residents(
+        conn, uow, rules, community, clock):
+    stale = collect_by_pass(conn, uow, rules, community, clock, "24-2304")
+    act_on_payload(label(community, "24-2403"), uow, rules, clock)
+    for _ in range(10):
+        assert act_on_payload(stale, uow, rules, clock).error == "pass_used"
+    assert count(conn, "attempts") == 0  # a signed pass is not a guess: nothing counts
+    fresh = outbox_payloads(conn, "24-2403")[0][1]["pickup_qr"].encode()
+    result = act_on_payload(fresh, uow, rules, clock)
+    assert (result.action, result.household) == ("pickup", "24-2403")
+    assert act_on_code("000000", uow, rules, clock).error == "unknown_code"  # keypad not locked
+
+
+def test_a_pass_signed_for_another_household_opens_nothing(conn, uow, rules, community, clock):
+    act_on_payload(label(community, "24-2304"), uow, rules, clock)
+    row = conn.execute("SELECT id, code FROM pickup_codes").fetchone()
+    for payload in (make_pass(community.label_secret, "24-2403", row["id"], row["code"]),
+                    make_pass(community.label_secret, "24-2304", row["id"] + 1, row["code"]),
+                    make_pass(b"another-community-secret", "24-2304", row["id"], row["code"])):
+        result = act_on_payload(payload.encode(), uow, rules, clock)
+        assert (result.action, result.error) == ("rejected", "forged"), payload
+    assert count(conn, "parcels", "status = 'waiting'") == 1
+
+
+def legacy_pass(secret: bytes, code: str) -> bytes:
+    """A pass of the first format (DP1), as mailed before passes named their code row."""
+    body = f"DP1:{code}"
+    digest = hmac.new(secret, body.encode(), hashlib.sha256).digest()
+    return f"{body}:{base64.b32encode(digest).decode()[:12]}".encode()
+
+
+def test_an_old_format_pass_opens_only_while_its_code_was_drawn_once(conn, uow, rules, community,
+                                                                     clock, monkeypatch):
+    forced_codes(monkeypatch, "123456", "123456")
+    act_on_payload(label(community, "24-2304"), uow, rules, clock)
+    old = legacy_pass(community.label_secret, "123456")
+    assert act_on_payload(old, uow, rules, clock).household == "24-2304"
+    assert act_on_payload(old, uow, rules, clock).error == "pass_used"
+    clock.advance(181 * 86400)
+    act_on_payload(label(community, "24-2403"), uow, rules, clock)  # drawn again: ambiguous
+    result = act_on_payload(old, uow, rules, clock)
+    assert (result.action, result.error) == ("rejected", "pass_outdated")
+    assert count(conn, "parcels", "household_id = '24-2403' AND status = 'waiting'") == 1
 
 
 def test_a_failure_inside_check_in_leaves_nothing_half_done(conn, uow, rules, community, clock):

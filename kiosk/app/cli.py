@@ -55,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("households", cmd_households, "manage the household list")
     p.add_argument("action", choices=["import"])
-    p.add_argument("file", type=Path, help="CSV: building,room,name,phone,email,"
+    p.add_argument("file", type=Path, help="CSV (UTF-8 or GBK): building,room,name,phone,email,"
                    "under_observation")
+    p.add_argument("--apply", action="store_true",
+                   help="store the list (all rows or, if any is refused, none); "
+                   "without it, only show what would change")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     p = command("label", cmd_label, "print a parcel label's payload; optionally its QR code")
     p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
@@ -71,8 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", cmd_run, "run the kiosk loop: camera, LEDs, buzzer")
     p.add_argument("--camera", help="override [kiosk] camera: device:N, video:FILE, images:DIR")
 
-    p = command("notices", cmd_notices, "send queued notices (runs until stopped)")
+    p = command("notices", cmd_notices, "send queued notices (runs until stopped), or retry "
+                "notices that gave up")
+    p.add_argument("action", nargs="?", choices=["send", "retry"], default="send",
+                   help="send (the default) or retry: make failed notices pending again")
     p.add_argument("--once", action="store_true", help="send what is due, then exit")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--id", dest="ids", type=int, nargs="+", action="extend", metavar="N",
+                       help="retry: these notices")
+    which.add_argument("--all-failed", action="store_true", help="retry: every failed notice")
+    p.add_argument("--json", action="store_true", help="retry: print the result as JSON")
 
     p = command("web", cmd_web, "serve the staff site")
     p.add_argument("--host", default="127.0.0.1")
@@ -118,9 +130,10 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     config, password = init_community(args.directory, args.admin_password)
     uow = SqliteUnitOfWork(open_store(config))
     report = import_households(uow, config.community.buildings,
-                               args.directory / "households.csv", clock.now(), actor="shelf init")
+                               args.directory / "households.csv", clock.now(), actor="shelf init",
+                               apply=True)
     print(f"wrote {config.path} and {args.directory / 'households.csv'}")
-    print(f"database {config.database}; sample households: {report.summary()}")
+    print(f"database {config.database}; sample households: {report.counts()}")
     print(f"staff login: admin / {password}")
     print(f"next: export SHELF_CONFIG={config.path.resolve()}")
     return 0
@@ -132,8 +145,8 @@ def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
 
     config = _config(args)
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
-                               args.file, clock.now())
-    print(report.summary())
+                               args.file, clock.now(), apply=args.apply)
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
     return 1 if report.refused else 0
 
 
@@ -218,6 +231,10 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.notices.delivery import build_channels, deliver_due, run_worker
 
+    if args.action == "retry":
+        return _retry_notices(args, clock)
+    if args.ids or args.all_failed or args.json:
+        raise ValueError("--id, --all-failed and --json go with 'shelf notices retry'")
     config = _config(args)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
@@ -226,6 +243,35 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
         return 0
     run_worker(uow, channels, clock, stop_on_signals(), timezone=zone)
     return 0
+
+
+def _retry_notices(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.notices.delivery import requeue_failed
+
+    if not (args.ids or args.all_failed):
+        raise ValueError("say which notices to retry: --id N ... or --all-failed")
+    report = requeue_failed(SqliteUnitOfWork(open_store(_config(args))), clock,
+                            actor=_shell_actor(), ids=args.ids)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        ids = ", ".join(map(str, report.requeued)) or "none"
+        print(f"requeued {len(report.requeued)} notice(s): {ids}; the notice worker sends "
+              "them on its next pass")
+        for notice, why in report.skipped:
+            print(f"notice {notice} left alone: {why}")
+    return 1 if report.skipped else 0
+
+
+def _shell_actor() -> str:
+    """Who asked, for the events: the login of whoever runs the command."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()}@shell"
+    except (OSError, KeyError):  # no login name in a bare container
+        return "admin@shell"
 
 
 def cmd_web(args: argparse.Namespace, clock: Clock) -> int:

@@ -55,7 +55,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
         config, _ = init_community(directory, DEMO_PASSWORD, smtp_port=mail.port)
         conn = open_store(config)
         import_households(SqliteUnitOfWork(conn), config.community.buildings,
-                          directory / "households.csv", clock.now(), "demo")
+                          directory / "households.csv", clock.now(), "demo", apply=True)
         video = write_label_video(directory / "labels.avi", courier_scenes(config, conn))
         server, url = _start_web(config, port, clock)
         worker_stop = threading.Event()

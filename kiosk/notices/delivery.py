@@ -9,7 +9,10 @@ demo). Rules:
   short unit of work. A crash between the send and that commit sends the notice again on the
   next run (at least once, never lost).
 - A failed send is retried with exponential backoff (30 s, 1 min, 2 min ... capped at 30 min)
-  until ``max_attempts``; then the row is failed and a ``notice_failed`` event tells the staff.
+  for about a day (MAX_ATTEMPTS, derived from GIVE_UP_AFTER: longer than a plausible outage of
+  a mail relay or gateway); then the row is failed, a ``notice_failed`` event tells the staff,
+  and ``kiosk.queries.failed_notices`` lists it for the staff page until someone requeues it
+  (``requeue_failed``: ``shelf notices retry``).
 - One failing channel never stalls the others: once a channel fails in a pass, its other rows
   wait for the next pass and the rows of the other channels go ahead.
 - Logs name households masked (``24-23**``) and never carry addresses or pickup codes.
@@ -21,7 +24,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 30
 MAX_RETRY_S = 30 * 60
+GIVE_UP_AFTER = timedelta(hours=24)  # the last attempt comes at least this long after the first
 ACTOR = "system"
 _ADDRESS_RE = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
 
@@ -59,8 +63,21 @@ def retry_delay(failures: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY_S * 2 ** min(max(failures, 1) - 1, 16), MAX_RETRY_S))
 
 
+def attempts_spanning(span: timedelta) -> int:
+    """How many attempts the backoff makes before the last one comes ``span`` after the first."""
+    attempts, waited = 1, timedelta()
+    while waited < span:
+        waited += retry_delay(attempts)
+        attempts += 1
+    return attempts
+
+
+MAX_ATTEMPTS = attempts_spanning(GIVE_UP_AFTER)  # 54
+
+
 def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, *,
-                timezone: tzinfo = UTC, max_attempts: int = 8, batch: int = 20) -> DeliveryReport:
+                timezone: tzinfo = UTC, max_attempts: int = MAX_ATTEMPTS,
+                batch: int = 20) -> DeliveryReport:
     """Try each due notice once (at most ``batch`` of them) and record what happened.
 
     ``timezone`` is the community's, for the times the notices show.
@@ -137,6 +154,49 @@ def _give_up(uow: UnitOfWork, row: QueuedNotice, error: str, now: datetime) -> s
     return "failed"
 
 
+@dataclass(frozen=True)
+class RequeueReport:
+    """What a retry request did: notices made pending again, and ids left alone (and why)."""
+
+    requeued: tuple[int, ...] = ()
+    skipped: tuple[tuple[int, str], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"requeued": list(self.requeued),
+                "skipped": [{"id": i, "reason": why} for i, why in self.skipped]}
+
+
+def requeue_failed(uow: UnitOfWork, clock: Clock, *, actor: str,
+                   ids: Sequence[int] | None = None) -> RequeueReport:
+    """Send notices that gave up again: all of them (``ids`` None) or those among ``ids``.
+
+    Each goes back to pending, due now, its attempts counted from zero (another day of
+    retries), with a ``notice_requeued`` event naming ``actor``.
+    """
+    now = clock.now()
+    with uow:
+        rows = uow.outbox.failed(ids)
+        for row in rows:
+            uow.outbox.requeue(row.id, now)
+            uow.events.add("notice_requeued", actor, now, parcel=row.parcel_id,
+                           household=row.household_id, notice=row.id, notice_kind=row.kind,
+                           channel=row.channel, attempts=row.attempts)
+        done = {row.id for row in rows}
+        skipped = tuple((i, _not_failed(uow.outbox.status(i)))
+                        for i in dict.fromkeys(ids or ()) if i not in done)
+    for row in rows:
+        log.info("notice %d for %s via %s requeued by %s", row.id, _who(row), row.channel, actor)
+    return RequeueReport(tuple(sorted(done)), skipped)
+
+
+def _not_failed(status: str | None) -> str:
+    if status is None:
+        return "there is no such notice"
+    if status == "sent":
+        return "it was sent already"
+    return "it has not given up: it is still being retried"
+
+
 def _who(row: QueuedNotice) -> str:
     return mask_household(row.household_id) if row.household_id else "-"
 
@@ -153,7 +213,7 @@ def _scrub(text: str, row: QueuedNotice, payload: Mapping[str, Any]) -> str:
 
 def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
                stop: threading.Event, interval: float = 2.0, *, timezone: tzinfo = UTC,
-               max_attempts: int = 8, batch: int = 20) -> None:
+               max_attempts: int = MAX_ATTEMPTS, batch: int = 20) -> None:
     """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
 
     Give the worker a unit of work on its own connection: a transaction is per connection.

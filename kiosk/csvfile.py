@@ -1,0 +1,99 @@
+"""Read a list kept in a spreadsheet: decode its CSV as Excel saves it, refuse a broken one.
+
+For every list the staff import (households, the daily observation list). Accepted encodings
+are what Excel saves: "CSV UTF-8" (UTF-8 with a BOM), plain UTF-8, "CSV" on a Chinese Windows
+(GBK), and UTF-16 with a BOM. A file that is not well-formed CSV (a quote never closed, a row
+with more values than the header names, a field over 128 KB) is refused whole with one line
+naming the line, since guessing where its rows end could put one flat's data on another.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+SAVE_AS = "save as CSV UTF-8"
+
+
+class CsvError(ValueError):
+    """The file is not CSV the shelf can read; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file's header (names trimmed, lower-cased) and its rows with their line numbers."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]  # (line where the row starts, its fields)
+    encoding: str
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """Return (text, encoding) for UTF-8 (with or without BOM), UTF-16 with BOM, or GBK."""
+    if data.startswith(b"PK\x03\x04"):
+        raise CsvError(f"{name}: this is an Excel workbook, not CSV: {SAVE_AS}")
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8", "gbk"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:  # UTF-16 without a BOM, or some other binary file
+            return text, encoding
+    raise CsvError(f"{name}: not UTF-8 or GBK: {SAVE_AS}")
+
+
+def read_table(path: Path | str) -> Table:
+    """Read a CSV file with a header row; raise CsvError naming the line of any malformed row."""
+    path = Path(path)
+    text, encoding = decode(path.read_bytes(), path.name)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, tuple[str, ...]]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise CsvError(f"{path.name}: line {start}: {_explain(exc)}") from None
+        if any(f.strip() for f in fields):  # blank lines carry nothing
+            records.append((start, tuple(fields)))
+    if not records:
+        raise CsvError(f"{path.name}: the file is empty; the first line must name the columns")
+    (first, names), rows = records[0], records[1:]
+    header = tuple(n.strip().lower() for n in names)
+    twice = sorted({n for n in header if n and header.count(n) > 1})
+    if twice:
+        raise CsvError(f"{path.name}: line {first}: the column {twice[0]!r} is named twice")
+    for line, fields in rows:
+        if any(f.strip() for f in fields[len(header):]):
+            raise CsvError(f"{path.name}: line {line}: {len(fields)} values, but the header "
+                           f"names {len(header)} columns: put quotes around a value with a comma")
+    width = len(header)
+    return Table(header, tuple((line, _fit(fields, width)) for line, fields in rows), encoding)
+
+
+def _fit(fields: tuple[str, ...], width: int) -> tuple[str, ...]:
+    """Pad a short row with empty values; drop empty trailing ones (checked before)."""
+    return (*fields[:width], *[""] * (width - len(fields)))
+
+
+def _explain(exc: csv.Error) -> str:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return 'a quote (") opened here is never closed: the rest of the file would be one value'
+    if "field larger than field limit" in text:
+        return (f"a value longer than {csv.field_size_limit() // 1024} KB: "
+                'is a quote (") opened here and never closed?')
+    if "expected after" in text:
+        return 'a quote (") closes in the middle of a value: double it ("") inside quotes'
+    return f"not valid CSV ({text})"
