@@ -269,8 +269,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     labels = top.table("labels")
     secret = labels.str("secret")  # signs labels and pickup QR codes; keep it private
-    if len(secret) < 16:
-        labels.fail("[labels] secret must be at least 16 characters (use `shelf init` to make one)")
+    _check_secret(labels, "secret", secret)
     labels.done()
 
     pickup = top.table("pickup", required=False)
@@ -315,10 +314,13 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     _unique(top, "channels", [c.id for c in channels])
 
     web = top.table("web")
-    web_secret = web.str("secret_key")  # signs login cookies
+    web_secret = web.str("secret_key")  # signs login cookies: who knows it can forge an admin's
+    _check_secret(web, "secret_key", web_secret)
     tokens = tuple(web.list("api_tokens", []))  # bearer tokens for /api/* without a login
-    if not all(isinstance(t, str) and len(t) >= 16 for t in tokens):
-        web.fail("[web] api_tokens must be strings of at least 16 characters")
+    for token in tokens:
+        if not isinstance(token, str):
+            web.fail(f"[web] api_tokens must be strings, not {type(token).__name__}")
+        _check_secret(web, "api_tokens", token)
     users = tuple(_user(u) for u in web.tables("users"))
     _unique(top, "web.users", [u.username for u in users])
     web.done()
@@ -421,3 +423,27 @@ def _unique(top: Section, what: str, ids: list[str]) -> None:
         if item in seen:
             top.fail(f"[[{what}]]: {item!r} appears twice")
         seen.add(item)
+
+
+MIN_SECRET_BYTES = 32
+# Words that mark a value copied from an example rather than made for this community.
+SAMPLE_SECRET_MARKERS = ("changeme", "change-me", "change_me", "replace-me", "replace_me",
+                         "your-secret", "your_secret", "example", "placeholder")
+MAKE_SECRET = ('`shelf init` writes good ones, or make one with: '
+               'python -c "import secrets; print(secrets.token_urlsafe(32))"')
+
+
+def _check_secret(section: Section, key: str, value: str) -> None:
+    """Refuse a secret that is an unfilled template placeholder, a sample or short."""
+    where = f"[{section.name}] {key}"
+    if value.startswith("$"):
+        section.fail(f"{where} is still a template's $placeholder: put a random secret of at "
+                     f"least {MIN_SECRET_BYTES} bytes there; {MAKE_SECRET}")
+    if any(marker in value.lower() for marker in SAMPLE_SECRET_MARKERS):
+        section.fail(f"{where} looks like a sample value, not a secret: put a random one of at "
+                     f"least {MIN_SECRET_BYTES} bytes there; {MAKE_SECRET}")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        section.fail(f"{where} must be at least {MIN_SECRET_BYTES} bytes long, not "
+                     f"{len(value.encode())}; {MAKE_SECRET}")
+    if len(set(value)) < 8:  # 'xxxx...': long enough, guessable all the same
+        section.fail(f"{where} repeats a few characters: put a random secret there; {MAKE_SECRET}")

@@ -16,6 +16,7 @@ import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX pickup_codes_by_code ON pickup_codes(code, used_at);
     CREATE INDEX outbox_failed ON outbox(id) WHERE status = 'failed';
     """,
+    # 4: staff sign-in sessions that end on the server (sign-out, a removed user), the
+    # lockouts shown to admins, and old attempts pruned by time
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,                    -- SHA-256 of the cookie's token, never the token
+        username TEXT NOT NULL,
+        credential TEXT NOT NULL,               -- fingerprint of the password hash at sign-in
+        created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        ended_at TEXT
+    );
+    CREATE TABLE lockouts (                     -- sign-ins refused for a while, for admins
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        until TEXT NOT NULL,
+        username TEXT,                          -- as typed (bounded); NULL = every username
+        client TEXT NOT NULL                    -- the client's address
+    );
+    CREATE INDEX lockouts_at ON lockouts(at);
+    CREATE INDEX attempts_at ON attempts(at);
+    """,
 ]
 
 
@@ -231,6 +253,8 @@ class SqliteUnitOfWork:
         self.signals = Signals(db)
         self.attempts = Attempts(db)
         self.slots = Slots(db)
+        self.sessions = Sessions(db)
+        self.lockouts = Lockouts(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:
@@ -516,6 +540,13 @@ class Attempts:
         oldest = datetime.fromisoformat(rows[-max_failures]["at"])
         return max(1, math.ceil((oldest + window - now).total_seconds()))
 
+    def prune(self, prefix: str, before: datetime) -> int:
+        """Forget the attempts of sources starting with ``prefix`` made before ``before``."""
+        cur = self.db.execute(
+            "DELETE FROM attempts WHERE at < ? AND substr(source, 1, ?) = ?",
+            (iso(before), len(prefix), prefix))
+        return cur.rowcount
+
 
 class Slots:
     def __init__(self, db: _Db) -> None:
@@ -537,3 +568,106 @@ class Slots:
         marks = ",".join("?" * len(codes))
         self.db.execute(f"UPDATE slots SET active = 0 WHERE code NOT IN ({marks})", codes)
 
+
+@dataclass(frozen=True)
+class StaffSession:
+    """One staff sign-in, as the store keeps it (``key`` is a hash of the cookie's token)."""
+
+    key: str
+    username: str
+    credential: str
+    created_at: datetime
+    last_seen: datetime
+    ended_at: datetime | None
+
+
+class Sessions:
+    """Staff sign-in sessions: a cookie signs someone in only while its row is live."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def add(self, key: str, username: str, credential: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO sessions (id, username, credential, created_at, last_seen)"
+            " VALUES (?, ?, ?, ?, ?)", (key, username, credential, iso(now), iso(now)))
+
+    def get(self, key: str) -> StaffSession | None:
+        row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        ended = row["ended_at"]
+        return StaffSession(row["id"], row["username"], row["credential"],
+                            datetime.fromisoformat(row["created_at"]),
+                            datetime.fromisoformat(row["last_seen"]),
+                            datetime.fromisoformat(ended) if ended else None)
+
+    def touch(self, key: str, now: datetime) -> None:
+        self.db.execute("UPDATE sessions SET last_seen = ? WHERE id = ?", (iso(now), key))
+
+    def end(self, key: str, now: datetime) -> None:
+        self.db.execute("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                        (iso(now), key))
+
+    def prune(self, created_before: datetime, seen_before: datetime) -> int:
+        """Delete the sessions that can no longer sign anyone in."""
+        cur = self.db.execute(
+            "DELETE FROM sessions WHERE ended_at IS NOT NULL OR created_at < ? OR last_seen < ?",
+            (iso(created_before), iso(seen_before)))
+        return cur.rowcount
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Sign-ins refused to ``username`` (None: every username) from ``client`` until ``until``."""
+
+    at: datetime
+    until: datetime
+    username: str | None
+    client: str
+
+
+class Lockouts:
+    """The record of sign-in lockouts, for admins to see who is being kept out."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def add(self, username: str | None, client: str, now: datetime,
+            until: datetime) -> None:
+        self.db.execute("INSERT INTO lockouts (at, until, username, client) VALUES (?, ?, ?, ?)",
+                        (iso(now), iso(until), username, client))
+
+    def active(self, username: str | None, client: str, now: datetime) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM lockouts WHERE client = ? AND username IS ? AND until > ?",
+            (client, username, iso(now))).fetchone() is not None
+
+    def since(self, moment: datetime, limit: int = 100) -> list[Lockout]:
+        """The latest lockouts from ``moment`` on, newest first."""
+        rows = self.db.execute(
+            "SELECT at, until, username, client FROM lockouts WHERE at >= ?"
+            " ORDER BY at DESC, id DESC LIMIT ?", (iso(moment), limit)).fetchall()
+        return [Lockout(datetime.fromisoformat(r["at"]), datetime.fromisoformat(r["until"]),
+                        r["username"], r["client"]) for r in rows]
+
+    def prune(self, before: datetime) -> int:
+        return self.db.execute("DELETE FROM lockouts WHERE at < ?", (iso(before),)).rowcount
+
+
+@contextmanager
+def without_waiting_for_the_disk(conn: sqlite3.Connection) -> Iterator[None]:
+    """Commit the transactions inside without an fsync each (WAL, ``synchronous=NORMAL``).
+
+    For bookkeeping a power cut may lose the last seconds of (sign-in attempts): the commit
+    holds the write lock for a fraction of a millisecond instead of an fsync (tens of ms on an
+    SD card), so a flood of such writes cannot stall the kiosk. The file stays consistent, and
+    a later ``FULL`` commit makes these durable with it.
+    """
+    with translated_errors():
+        conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        with translated_errors():
+            conn.execute("PRAGMA synchronous = FULL")

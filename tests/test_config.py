@@ -70,7 +70,7 @@ def test_short_label_secret_is_refused(sample):
     text = sample.read_text()
     text = re.sub(r'secret = "[^"]*"', 'secret = "short"', text, count=1)
     sample.write_text(text)
-    with pytest.raises(ConfigError, match=r"\[labels\] secret must be at least 16"):
+    with pytest.raises(ConfigError, match=r"\[labels\] secret must be at least 32 bytes"):
         load_config(sample)
 
 

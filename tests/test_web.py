@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from kiosk.config import User
 from kiosk.passwords import hash_password
 from web import create_app
-from web.auth import roles_required, safe_next
+from web.auth import SESSION_FIELD, roles_required, safe_next
 from web.translations import JS_KEYS, TRANSLATIONS
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -94,7 +94,7 @@ def test_a_wrong_login_is_refused_without_saying_which_part(client, auth, userna
     assert "用户名或密码不正确" in response.text
     assert client.get("/").status_code == 302
     with client.session_transaction() as session:
-        assert "user" not in session
+        assert SESSION_FIELD not in session
 
 
 def test_password_guessing_is_throttled_per_username(client, auth, clock):

@@ -37,10 +37,14 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
         CLOCK=clock or clock_from_env(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,  # no form needs more; a bigger body is refused unread (413)
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 
     from web import auth, db, i18n, shelf
+
+    # The signed cookie itself expires with the longest a session may live.
+    app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
 
     db.init_app(app)
     i18n.init_app(app)
