@@ -1,16 +1,32 @@
-"""A community on disk: `shelf init` writes a sample one; `open_store` opens its database."""
+"""A community on disk: `shelf init` writes a sample one; `open_store` opens its database.
+
+The configuration holds secrets and the database residents' names and phones: both are made
+readable by their owner alone (0600; 0640 for a service group), and a start warns when they
+can be read by every user of the machine.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import shutil
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from string import Template
 
 from kiosk.config import Config, load_config
+from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
 from kiosk.passwords import hash_password
 from kiosk.store import SqliteUnitOfWork, connect
+
+log = logging.getLogger(__name__)
 
 SAMPLE = resources.files("kiosk") / "sample"
 
@@ -20,8 +36,9 @@ def write_sample(directory: Path, admin_password: str | None = None,
     """Write config.toml and households.csv into ``directory``; return (config, password)."""
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
-    if config_file.exists():
-        raise FileExistsError(f"{config_file} exists already; not overwriting it")
+    for existing in (config_file, directory / "households.csv"):
+        if existing.exists():
+            raise FileExistsError(f"{existing} exists already; not overwriting it")
     password = admin_password or secrets.token_urlsafe(9)
     text = Template((SAMPLE / "config.toml.in").read_text(encoding="utf-8")).substitute(
         label_secret=secrets.token_urlsafe(24),
@@ -36,18 +53,85 @@ def write_sample(directory: Path, admin_password: str | None = None,
     return config_file, password
 
 
-def open_store(config: Config):
-    """Connect to the configured database and mirror the configured slots into it."""
-    config.database.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(config.database)
-    with SqliteUnitOfWork(conn) as uow:
-        uow.slots.sync([*config.layout.slots, config.layout.overflow])
+def open_store(config: Config) -> sqlite3.Connection:
+    """Open the configured (existing) database and mirror the configured slots into it."""
+    try:
+        conn = connect(config.database)
+    except NotAStore as exc:
+        raise NotAStore(f"{exc} (it is [database] path in {config.path})") from None
+    warn_if_exposed(config.database, *_sidecars(config.database))
+    try:
+        with SqliteUnitOfWork(conn) as uow:
+            uow.slots.sync([*config.layout.slots, config.layout.overflow])
+    except StorageFull as exc:
+        # Start anyway: the lights and the pages only read, and space may be freed meanwhile.
+        log.error("%s; the configured slots were not saved; free space on that disk", exc)
+    except StoreUnavailable as exc:
+        conn.close()
+        raise StoreUnavailable(f"cannot write {config.database}: {exc.__cause__ or exc}") from exc
     return conn
 
 
+def open_store_when_space(config: Config, stop: threading.Event, *, retry_s: float = 5.0,
+                          say_every_s: float = 60.0) -> sqlite3.Connection | None:
+    """Open the store; while its disk is full, wait for space, saying so once a minute.
+
+    For the kiosk, which must not die of a full disk: it cannot even open SQLite's shared
+    memory file then. None when ``stop`` is set first.
+    """
+    next_say = 0.0
+    while True:
+        try:
+            return open_store(config)
+        except StorageFull as exc:
+            if time.monotonic() >= next_say:
+                next_say = time.monotonic() + say_every_s
+                log.error("%s; waiting for space before the kiosk starts", exc)
+        if stop.wait(retry_s):
+            return None
+
+
 def init_community(directory: Path, admin_password: str | None = None,
-                   smtp_port: int = 8025) -> tuple[Config, str]:
-    config_file, password = write_sample(directory, admin_password, smtp_port)
-    config = load_config(config_file)
+                   smtp_port: int = 8025, *, group_readable: bool = False) -> tuple[Config, str]:
+    """Write a sample community and create its database: the only way a database is made."""
+    with private_files(group_readable):
+        config_file, password = write_sample(directory, admin_password, smtp_port)
+        config = load_config(config_file)
+        config.database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connect(config.database, create=True, mode=0o640 if group_readable else 0o600).close()
+        except FileExistsError:  # someone's database: leave the folder as it was
+            for written in (config_file, directory / "households.csv"):
+                written.unlink()
+            raise
     open_store(config).close()
     return config, password
+
+
+@contextmanager
+def private_files(group_readable: bool = False) -> Iterator[None]:
+    """Create files readable by their owner alone (and the group, if asked) within."""
+    previous = os.umask(0o027 if group_readable else 0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def warn_if_exposed(path: Path, *companions: Path) -> None:
+    """Warn in one line when every user may read ``path`` (or its -wal, -shm companions)."""
+    exposed = {}
+    for item in (path, *companions):
+        try:
+            mode = item.stat().st_mode
+        except OSError:
+            continue  # absent (an idle database's -wal) or unreadable: nothing to expose
+        if mode & (stat.S_IROTH | stat.S_IWOTH):
+            exposed[item] = mode & 0o777
+    if exposed:
+        log.warning("%s can be read by every user of this machine (mode %04o); run: chmod 600 %s",
+                    path, next(iter(exposed.values())), " ".join(map(str, exposed)))
+
+
+def _sidecars(database: Path) -> tuple[Path, ...]:
+    return tuple(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm"))

@@ -239,14 +239,26 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate the TOML file at ``path``."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_config_text(path))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_config(data, path)
+
+
+def _config_text(path: Path) -> str:
+    """The file's text: UTF-8, with or without the BOM that Windows Notepad writes."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:256]:
+        raise ConfigError(f"{path}: not UTF-8 (it is UTF-16): save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 (line {line}): save it as UTF-8") from None
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:

@@ -97,3 +97,9 @@ class Unexpected(ShelfError):
     """Something the shelf did not foresee went wrong; it is logged and nothing was changed."""
 
     code = "internal"
+
+
+class NotAStore(StoreUnavailable):
+    """The database file is missing, empty, damaged or not the shelf's: nothing starts on it."""
+
+    code = "not_a_store"

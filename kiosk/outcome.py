@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from kiosk.errors import ShelfError, StoreUnavailable, Unexpected
+from kiosk.errors import ShelfError, StorageFull, StoreUnavailable, Unexpected
 from kiosk.ports import Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ def guarded(use_case: Callable[[], Outcome], uow: UnitOfWork, clock: Clock,
     try:
         return use_case()
     except StoreUnavailable as exc:  # nothing to record it in: the store is the problem
-        log.warning("%s: store unavailable, nothing done: %s", source, exc)
+        # A full disk lasts: the entry says so at its own pace (the kiosk once a minute).
+        log.log(logging.DEBUG if isinstance(exc, StorageFull) else logging.WARNING,
+                "%s: store unavailable, nothing done: %s", source, exc)
         return Outcome.refused(exc)
     except ShelfError as exc:
         log.info("%s refused (%s): %s", source, exc.code, exc)

@@ -4,6 +4,8 @@ The LEDs are a projection of the database: after every action and once a second 
 the store which slots should be lit and shows exactly that, so a restarted kiosk (or one that
 lost power mid-blink) comes back right by itself. A locked or failing store never ends the loop:
 it backs off, says so in the log, and tries the same label again while it is still in view.
+A full disk lasts longer than a lock: each label is refused with a warning beep, the retries
+back off, and the log says so at most once a minute.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from kiosk.domain import mask_household
-from kiosk.errors import StoreUnavailable
+from kiosk.errors import StorageFull, StoreUnavailable
 from kiosk.outcome import Outcome
 from kiosk.ports import Buzzer, Clock, Decoder, Frame, FrameSource, SlotLights, UnitOfWork
 from kiosk.services import Rules, act_on_payload
@@ -46,6 +48,7 @@ class Scanner:
 
     FIRST_BACKOFF_S = 0.1
     MAX_BACKOFF_S = 2.0
+    FULL_LOG_EVERY_S = 60.0
 
     def __init__(self, *, source: FrameSource, decoder: Decoder, lights: SlotLights,
                  buzzer: Buzzer, uow: UnitOfWork, rules: Rules, clock: Clock,
@@ -58,6 +61,8 @@ class Scanner:
         self.refresh_s = refresh_s
         self.backoff_s = 0.0  # > 0 while the store keeps failing
         self._next_refresh = 0.0
+        self._full_streak = 0  # storage-full refusals since the last saved action
+        self._next_full_log = 0.0
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
         """Decode one frame and act on every new code in it."""
@@ -67,9 +72,15 @@ class Scanner:
                 continue
             result = act_on_payload(symbol.data, self.uow, self.rules, self.clock)
             self._feedback(result)
-            if result.retryable:  # nothing was decided: act again when it is next seen
+            if result.error == StorageFull.code:  # act again once space is freed, if in view
+                self.debouncer.forget(symbol.data)
+                self._storage_full(result.message or "")
+            elif result.retryable:  # nothing was decided: act again when it is next seen
                 self.debouncer.forget(symbol.data)
                 self._store_failed(result.message or "")
+            elif self._full_streak and result.action in ("checkin", "pickup"):
+                self._full_streak, self._next_full_log = 0, 0.0
+                log.info("the storage saves again: check-ins are back to normal")
             results.append(result)
         return results
 
@@ -77,7 +88,8 @@ class Scanner:
         self.refresh_lights()  # the service has committed: show what the store now says
         if result.action == "rejected":
             self.buzzer.warn()
-            log.info("refused: %s", result.message)
+            if result.error != StorageFull.code:  # that one is logged once a minute
+                log.info("refused: %s", result.message)
         else:
             self.buzzer.confirm()
             log.info("%s %s -> %s%s", result.action, mask_household(result.household or ""),
@@ -98,6 +110,17 @@ class Scanner:
     def _store_failed(self, reason: str) -> None:
         self.backoff_s = min(max(self.backoff_s * 2, self.FIRST_BACKOFF_S), self.MAX_BACKOFF_S)
         log.warning("the store is unavailable (%s); backing off %.1f s", reason, self.backoff_s)
+
+    def _storage_full(self, reason: str) -> None:
+        """Back off while the disk stays full; say so at most once every FULL_LOG_EVERY_S."""
+        self._full_streak += 1
+        self.backoff_s = min(self.FIRST_BACKOFF_S * 2 ** min(self._full_streak - 1, 8),
+                             self.MAX_BACKOFF_S)
+        now = self.clock.monotonic()
+        if now >= self._next_full_log:
+            self._next_full_log = now + self.FULL_LOG_EVERY_S
+            log.error("the disk that holds the database is full: every check-in is refused "
+                      "until space is freed there; retrying (%s)", reason)
 
     def run(self, stop: threading.Event) -> int:
         """Scan until the source ends or ``stop`` is set; return the number of frames read."""

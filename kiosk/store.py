@@ -7,12 +7,16 @@ Durability rules: WAL with ``synchronous=FULL`` so a committed transaction survi
 cut; every write happens inside one explicit ``BEGIN IMMEDIATE`` transaction (the unit of
 work), so a kill -9 at any moment leaves either all of a check-in or none of it. SQLite's own
 errors (locked, busy, disk full, I/O) leave here as StoreUnavailable.
+
+Only `shelf init` creates a database; everything else opens an existing one and refuses a
+missing, empty, damaged or foreign file (NotAStore) instead of starting an empty community.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -32,10 +36,12 @@ from kiosk.domain import (
     SlotLoad,
     format_buildings,
 )
-from kiosk.errors import StorageFull, StoreUnavailable
+from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
 from kiosk.ports import LightMode
 
 BUSY_TIMEOUT_MS = 10_000
+# In every shelf database's header (bytes 68-71, "SHLF"): a file without it is not ours.
+APPLICATION_ID = 0x53484C46
 
 MIGRATIONS: list[str] = [
     # 1: the walking skeleton
@@ -159,6 +165,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX lockouts_at ON lockouts(at);
     CREATE INDEX attempts_at ON attempts(at);
     """,
+    # 5: mark the file as a shelf database, so that an empty, foreign or mistyped file is
+    # refused at start instead of being taken for a new, empty community
+    f"""
+    PRAGMA application_id = {APPLICATION_ID};
+    """,
 ]
 
 
@@ -167,17 +178,102 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open the store with the pragmas every process uses, and bring its schema up to date."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn)
+def connect(path: str | Path, *, create: bool = False, mode: int = 0o600) -> sqlite3.Connection:
+    """Open the store with the pragmas every process uses, and bring its schema up to date.
+
+    Only `shelf init` creates a database (``create=True``, file ``mode``); every other caller
+    gets NotAStore for a missing, empty, damaged or foreign file, never a fresh empty store.
+    """
+    path = Path(path)
+    if create:
+        _create_file(path, mode)
+    else:
+        _check_file(path)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True,
+                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _open_error(path, exc) from None
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not create:
+            _check_identity(conn, path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _open_error(path, exc) from None
+    except RuntimeError as exc:
+        conn.close()
+        raise NotAStore(f"{path}: {exc}; run the newer program, or restore a backup") from None
     return conn
+
+
+def _create_file(path: Path, mode: int) -> None:
+    """Make the empty file SQLite will fill, with ``mode`` from the start; never overwrite."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    except FileExistsError:
+        raise FileExistsError(f"{path} exists already; not overwriting it") from None
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what cannot be this community's database before SQLite would make one."""
+    if not path.exists():
+        raise NotAStore(f"{path} does not exist; run `shelf init` to create a community")
+    if not path.is_file():
+        raise NotAStore(f"{path} is not a file; point [database] path at the shelf database")
+    if path.stat().st_size == 0:
+        raise NotAStore(f"{path} is empty, not a shelf database; restore it from a backup")
+    # SQLite writes the file and makes its -wal and -shm beside it.
+    for target, needs in ((path, os.R_OK | os.W_OK), (path.parent, os.W_OK | os.X_OK)):
+        if not os.access(target, needs):
+            raise StoreUnavailable(f"cannot write {target}: {_permissions(target)}; let the "
+                                   "shelf's user write the database and its folder")
+
+
+def _permissions(target: Path) -> str:
+    info = target.stat()
+    if os.statvfs(target).f_flag & os.ST_RDONLY:
+        return "it is on a read-only file system"
+    return f"permission denied (mode {info.st_mode & 0o777:04o}, owner uid {info.st_uid})"
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    """Accept a file marked as ours, or one made before the mark existed (migration 5 marks it)."""
+    if conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+        return
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not (version and {"households", "parcels", "slots"} <= tables):
+        raise NotAStore(f"{path} is an SQLite file but not a shelf database; "
+                        "check [database] path, or restore the database from a backup")
+
+
+def _disk_full(path: Path) -> bool:
+    """True when nothing more fits on the disk (SQLite then says "disk I/O error")."""
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
+    """Say what an SQLite error while opening means for the person starting the shelf."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return NotAStore(f"{path} is not a shelf database (empty or damaged: {exc}); "
+                         "restore it from a backup")
+    if name.startswith("SQLITE_FULL") or _disk_full(path):
+        return StorageFull(f"the disk under {path} is full; free some space ({exc})")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+        return StoreUnavailable(f"cannot write {path}: {exc}; let the shelf's user write the "
+                                "database and its folder")
+    return StoreUnavailable(f"cannot open {path}: {exc}")
 
 
 def migrate(conn: sqlite3.Connection) -> int:

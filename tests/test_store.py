@@ -9,11 +9,12 @@ import subprocess
 import sys
 import textwrap
 
+from kiosk.errors import NotAStore
 from kiosk.store import MIGRATIONS, connect
 
 
 def test_every_connection_is_durable(tmp_path):
-    conn = connect(tmp_path / "s.db")
+    conn = connect(tmp_path / "s.db", create=True)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -21,18 +22,18 @@ def test_every_connection_is_durable(tmp_path):
 
 
 def test_migrating_twice_changes_nothing(tmp_path):
-    connect(tmp_path / "s.db").close()
+    connect(tmp_path / "s.db", create=True).close()
     conn = connect(tmp_path / "s.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_newer_database_is_refused(tmp_path):
-    conn = connect(tmp_path / "s.db")
+    conn = connect(tmp_path / "s.db", create=True)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     try:
         connect(tmp_path / "s.db")
-    except RuntimeError as exc:
+    except NotAStore as exc:
         assert "newer than this program" in str(exc)
     else:
         raise AssertionError("a newer schema was accepted")

@@ -143,6 +143,7 @@ def site_process(community, tmp_path):
         process.stdout.close()
 
 
+@pytest.mark.proof  # timed: a loaded machine makes it lie; `make proofs` runs it and says p95
 def test_a_flood_of_wrong_sign_ins_does_not_stall_check_ins(site_process, community, clock,
                                                             conn):
     stop, results, errors = threading.Event(), [], []

@@ -15,6 +15,9 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "password": "密码",
         "sign_in": "登录",
         "sign_out": "退出",
+        "storage_full": "存储空间已满，本次操作未保存。请通知管理员清理磁盘后再试。",
+        "store_unavailable": "数据库暂时不可用，本次操作未保存。"
+                             "请稍后再试；如持续出现，请通知管理员。",
         "login_failed": "用户名或密码不正确。",
         "login_throttled": "错误次数过多，请 {seconds} 秒后再试。",
         "login_busy": "登录的人太多，请稍后再试。",
@@ -52,6 +55,10 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "password": "Password",
         "sign_in": "Sign in",
         "sign_out": "Sign out",
+        "storage_full": "The storage is full: nothing was saved. Ask the administrator to free "
+                        "disk space, then try again.",
+        "store_unavailable": "The database is unavailable: nothing was saved. Try again later; if "
+                             "it persists, tell the administrator.",
         "login_failed": "Wrong username or password.",
         "login_throttled": "Too many failed sign-ins; try again in {seconds} s.",
         "login_busy": "Too many sign-ins at once; try again in a moment.",

@@ -30,10 +30,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                         stream=sys.stderr)
     try:
         code = args.handler(args, clock_from_env())
-    except (ShelfError, FileExistsError, ValueError) as exc:
-        print(f"shelf: error: {exc}", file=sys.stderr)
+    except (ShelfError, OSError, ValueError) as exc:
+        # What the person starting the shelf can fix gets one line; -v shows where it came from.
+        log.debug("the error's traceback:", exc_info=exc)
+        print(f"shelf: error: {_one_line(exc)}", file=sys.stderr)
         code = 2
     sys.exit(code or 0)
+
+
+def _one_line(exc: Exception) -> str:
+    """The error as one line: an OSError names its file and what went wrong."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else exc.filename
+        return f"{target}: {exc.strerror.lower()}"
+    return " ".join(str(exc).split())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("init", cmd_init, "write a sample community (config, households) and database")
     p.add_argument("directory", type=Path)
     p.add_argument("--admin-password", help="password of the 'admin' login (default: random)")
+    p.add_argument("--group-readable", action="store_true",
+                   help="let the files' group read them too (0640, not 0600): for services "
+                   "that share a group")
 
     p = command("households", cmd_households, "manage the household list")
     p.add_argument("action", choices=["import"])
@@ -112,7 +125,11 @@ def _common_options(config_default: object, verbose_default: object) -> argparse
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(config_path(args.config))
+    from kiosk.community import warn_if_exposed
+
+    config = load_config(config_path(args.config))
+    warn_if_exposed(config.path)  # it holds the label secret and the staff's password hashes
+    return config
 
 
 def stop_on_signals() -> threading.Event:
@@ -127,7 +144,8 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import init_community, open_store
     from kiosk.households import import_households
 
-    config, password = init_community(args.directory, args.admin_password)
+    config, password = init_community(args.directory, args.admin_password,
+                                      group_readable=args.group_readable)
     uow = SqliteUnitOfWork(open_store(config))
     report = import_households(uow, config.community.buildings,
                                args.directory / "households.csv", clock.now(), actor="shelf init",
@@ -212,11 +230,14 @@ def _scan_line(outcome: dict[str, object]) -> str:
 
 def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.app.wiring import build_scanner
-    from kiosk.community import open_store
+    from kiosk.community import open_store_when_space
 
     config = _config(args)
     stop = stop_on_signals()
-    scanner = build_scanner(config, open_store(config), clock, camera=args.camera)
+    conn = open_store_when_space(config, stop)
+    if conn is None:
+        return 0
+    scanner = build_scanner(config, conn, clock, camera=args.camera)
     log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
              len(config.layout.slots))
     try:

@@ -1,0 +1,31 @@
+"""The store failing under a request: a short page (JSON under /api/) with 503, never a traceback.
+
+A full disk or an unreadable database is for the administrator to fix; the staff member sees
+what happened in their language and that nothing was saved, and may try again later.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+
+from kiosk.errors import StorageFull, StoreUnavailable
+from web.i18n import t
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 30
+
+
+def store_unavailable(exc: StoreUnavailable) -> Any:
+    key = "storage_full" if isinstance(exc, StorageFull) else "store_unavailable"
+    log.error("%s %s: %s", request.method, request.path, exc)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if request.path.startswith("/api/"):
+        return jsonify(error=t(key), code=exc.code), 503, headers
+    return render_template("unavailable.html", message_key=key), 503, headers
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(StoreUnavailable, store_unavailable)
