@@ -185,6 +185,9 @@ class Attempts(Protocol):
                     now: datetime) -> int:
         """Seconds ``source`` must wait before trying again (0: it may try now)."""
 
+    def prune(self, prefix: str, before: datetime) -> int:
+        """Forget the attempts of sources starting with ``prefix`` made before ``before``."""
+
 
 class Slots(Protocol):
     def sync(self, slots: Iterable[Slot]) -> None: ...

@@ -151,6 +151,7 @@ def pick_up(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
         found = uow.codes.find_active(code.strip())
         parcels = uow.parcels.waiting_for(found.household_id) if found else []
         uow.attempts.add(throttle, bool(parcels), now)
+        uow.attempts.prune(throttle, now - window)  # older tries count for nothing: forget them
         if found and parcels:
             outcome = _hand_out(uow, rules, found, parcels, now, "code", actor)
     if not found or not parcels:  # the failed attempt is committed above: it counts

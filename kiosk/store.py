@@ -519,16 +519,20 @@ class PickupCodes:
 
 
 class Events:
+    MAX_TEXT = 500  # characters kept of any one text in an event's details
+
     def __init__(self, db: _Db) -> None:
         self.db = db
 
     def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,
             household: str | None = None, slot: str | None = None, **detail: Any) -> None:
+        """Append an event; texts are capped, since events are kept for good."""
+        kept = {k: v[:self.MAX_TEXT] if isinstance(v, str) else v for k, v in detail.items()}
         self.db.execute(
             """INSERT INTO events (at, kind, actor, parcel_id, household_id, slot_code, detail)
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (iso(now), kind, actor, parcel, household, slot,
-             json.dumps(detail, ensure_ascii=False, sort_keys=True)),
+            (iso(now), kind, actor[:self.MAX_TEXT], parcel, household, slot,
+             json.dumps(kept, ensure_ascii=False, sort_keys=True)),
         )
 
 

@@ -351,3 +351,19 @@ def test_events_are_append_only(conn, uow, rules, community, clock):
         conn.execute("UPDATE events SET actor = 'someone else'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM events")
+
+
+def test_wrong_typed_codes_are_forgotten_once_their_window_has_passed(conn, uow, rules, clock):
+    for _ in range(3):
+        act_on_code("000000", uow, rules, clock)
+    assert count(conn, "attempts", "source = 'pickup:keypad'") == 3
+    clock.advance(rules.pickup.window_s + 1)
+    act_on_code("000000", uow, rules, clock)
+    assert count(conn, "attempts", "source = 'pickup:keypad'") == 1  # only the new one
+
+
+def test_event_details_are_capped(conn, uow, clock):
+    with uow:
+        uow.events.add("scan_refused", "x" * 10_000, clock.now(), message="y" * 100_000)
+    row = conn.execute("SELECT actor, detail FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    assert len(row["actor"]) == 500 and len(json.loads(row["detail"])["message"]) == 500
