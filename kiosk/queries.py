@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from kiosk.store import iso
+
+# ``:slot`` narrows these to one slot; NULL means every slot.
+ACTIVE_SLOTS = """
+    SELECT code, shelf, position, capacity, buildings, overflow FROM slots
+    WHERE active = 1 AND (:slot IS NULL OR code = :slot)
+    ORDER BY overflow, position"""
+WAITING_COUNTS = """
+    SELECT slot_code, COUNT(*) AS waiting FROM parcels
+    WHERE status = 'waiting' AND (:slot IS NULL OR slot_code = :slot)
+    GROUP BY slot_code"""
+WAITING_PARCELS = """
+    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
+    FROM parcels p JOIN households h ON h.id = p.household_id
+    WHERE p.status = 'waiting' AND (:slot IS NULL OR p.slot_code = :slot)
+    ORDER BY p.id"""
+# The oldest ``:limit`` waiting parcels of every slot, slot by slot: a slot's subquery reads
+# that slot's entries in the waiting-parcels index and keeps its first few ids, and only
+# those parcels and households are fetched. CROSS JOIN holds SQLite's planner to that order
+# (slots outside); a plain JOIN let it scan every parcel per slot, 1,000 times slower at
+# 2,000 parcels. A ROW_NUMBER() OVER (PARTITION BY slot_code ORDER BY id) window gives the
+# same rows but sorts every waiting parcel first: 6 times slower here.
+FIRST_WAITING_PARCELS = """
+    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
+    FROM slots s
+    CROSS JOIN parcels p ON p.id IN (
+        SELECT id FROM parcels
+        WHERE status = 'waiting' AND slot_code = s.code
+        ORDER BY id LIMIT :limit)
+    JOIN households h ON h.id = p.household_id
+    WHERE s.active = 1
+    ORDER BY p.id"""
 
 
 def active_signals(conn: sqlite3.Connection, now: datetime) -> dict[str, str]:
@@ -16,20 +48,32 @@ def active_signals(conn: sqlite3.Connection, now: datetime) -> dict[str, str]:
     return {r["slot_code"]: r["mode"] for r in rows}
 
 
-def slots_view(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
-    """Every active slot in shelf order with its waiting parcels and its light.
+def slots_view(conn: sqlite3.Connection, now: datetime,
+               parcels_per_slot: int | None = None) -> list[dict[str, Any]]:
+    """Every active slot in shelf order with its waiting parcels (oldest first) and its light.
 
     This is the body of ``GET /api/slots``: keep its keys stable, other tools rely on them.
+    With ``parcels_per_slot`` a slot lists only its oldest that many parcels while ``count``
+    still counts them all, so a page grows with the slots, not with the parcels.
     """
-    slots = conn.execute(
-        """SELECT code, shelf, position, capacity, buildings, overflow FROM slots
-           WHERE active = 1 ORDER BY overflow, position""").fetchall()
-    parcels = conn.execute(
-        """SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at,
-                  h.under_observation
-           FROM parcels p JOIN households h ON h.id = p.household_id
-           WHERE p.status = 'waiting' ORDER BY p.id""").fetchall()
-    lights = active_signals(conn, now)
+    if parcels_per_slot is None:
+        parcels = conn.execute(WAITING_PARCELS, {"slot": None})
+    elif parcels_per_slot >= 1:
+        parcels = conn.execute(FIRST_WAITING_PARCELS, {"limit": parcels_per_slot})
+    else:
+        raise ValueError(f"parcels_per_slot must be at least 1, not {parcels_per_slot}")
+    return _slots(conn, now, None, parcels)
+
+
+def slot_view(conn: sqlite3.Connection, now: datetime, code: str) -> dict[str, Any] | None:
+    """One active slot with all its waiting parcels, shaped like an item of ``slots_view``."""
+    found = _slots(conn, now, code, conn.execute(WAITING_PARCELS, {"slot": code}))
+    return found[0] if found else None
+
+
+def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None,
+           parcels: Iterable[sqlite3.Row]) -> list[dict[str, Any]]:
+    """The active slots (all, or ``slot`` alone), each with its share of ``parcels``."""
     by_slot: dict[str, list[dict[str, Any]]] = {}
     for p in parcels:
         by_slot.setdefault(p["slot_code"], []).append({
@@ -39,6 +83,9 @@ def slots_view(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
             "checked_in_at": p["checked_in_at"],
             "door_delivery": bool(p["under_observation"]),
         })
+    counts = {r["slot_code"]: r["waiting"]
+              for r in conn.execute(WAITING_COUNTS, {"slot": slot})}
+    lights = active_signals(conn, now)
     return [
         {
             "code": s["code"],
@@ -46,9 +93,9 @@ def slots_view(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
             "capacity": None if s["overflow"] else s["capacity"],
             "buildings": s["buildings"],
             "overflow": bool(s["overflow"]),
-            "count": len(by_slot.get(s["code"], [])),
+            "count": counts.get(s["code"], 0),
             "light": lights.get(s["code"]),
             "parcels": by_slot.get(s["code"], []),
         }
-        for s in slots
+        for s in conn.execute(ACTIVE_SLOTS, {"slot": slot})
     ]
