@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from kiosk.store import iso
 
-# ``:slot`` narrows these to one slot; NULL means every slot.
+# ``:slot`` narrows these two to one slot; NULL means every slot.
 ACTIVE_SLOTS = """
     SELECT code, shelf, position, capacity, buildings, overflow FROM slots
     WHERE active = 1 AND (:slot IS NULL OR code = :slot)
@@ -21,8 +22,12 @@ WAITING_COUNTS = """
 WAITING_PARCELS = """
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
     FROM parcels p JOIN households h ON h.id = p.household_id
-    WHERE p.status = 'waiting' AND (:slot IS NULL OR p.slot_code = :slot)
-    ORDER BY p.id"""
+    WHERE p.status = 'waiting' ORDER BY p.id"""
+# One slot's: through the waiting-parcels index, however long the collected history grows.
+SLOT_WAITING_PARCELS = """
+    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
+    FROM parcels p JOIN households h ON h.id = p.household_id
+    WHERE p.status = 'waiting' AND p.slot_code = :slot ORDER BY p.id"""
 # The oldest ``:limit`` waiting parcels of every slot, slot by slot: a slot's subquery reads
 # that slot's entries in the waiting-parcels index and keeps its first few ids, and only
 # those parcels and households are fetched. CROSS JOIN holds SQLite's planner to that order
@@ -57,23 +62,44 @@ def slots_view(conn: sqlite3.Connection, now: datetime,
     still counts them all, so a page grows with the slots, not with the parcels.
     """
     if parcels_per_slot is None:
-        parcels = conn.execute(WAITING_PARCELS, {"slot": None})
-    elif parcels_per_slot >= 1:
-        parcels = conn.execute(FIRST_WAITING_PARCELS, {"limit": parcels_per_slot})
-    else:
+        return _slots(conn, now, None, WAITING_PARCELS, {})
+    if parcels_per_slot < 1:
         raise ValueError(f"parcels_per_slot must be at least 1, not {parcels_per_slot}")
-    return _slots(conn, now, None, parcels)
+    return _slots(conn, now, None, FIRST_WAITING_PARCELS, {"limit": parcels_per_slot})
 
 
 def slot_view(conn: sqlite3.Connection, now: datetime, code: str) -> dict[str, Any] | None:
     """One active slot with all its waiting parcels, shaped like an item of ``slots_view``."""
-    found = _slots(conn, now, code, conn.execute(WAITING_PARCELS, {"slot": code}))
+    found = _slots(conn, now, code, SLOT_WAITING_PARCELS, {"slot": code})
     return found[0] if found else None
 
 
-def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None,
-           parcels: Iterable[sqlite3.Row]) -> list[dict[str, Any]]:
-    """The active slots (all, or ``slot`` alone), each with its share of ``parcels``."""
+@contextmanager
+def _one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Let every statement inside read the same committed state (in WAL, writers go on).
+
+    A check-in committing between two of a view's statements would otherwise make a slot's
+    count disagree with its list.
+    """
+    if conn.in_transaction:  # the caller's own transaction reads one state already
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")  # nothing was written
+
+
+def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None, parcels_sql: str,
+           params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The active slots (all, or ``slot`` alone), each with its share of the parcels."""
+    with _one_snapshot(conn):
+        parcels = conn.execute(parcels_sql, params).fetchall()
+        counts = {r["slot_code"]: r["waiting"]
+                  for r in conn.execute(WAITING_COUNTS, {"slot": slot})}
+        lights = active_signals(conn, now)
+        slots = conn.execute(ACTIVE_SLOTS, {"slot": slot}).fetchall()
     by_slot: dict[str, list[dict[str, Any]]] = {}
     for p in parcels:
         by_slot.setdefault(p["slot_code"], []).append({
@@ -83,9 +109,6 @@ def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None,
             "checked_in_at": p["checked_in_at"],
             "door_delivery": bool(p["under_observation"]),
         })
-    counts = {r["slot_code"]: r["waiting"]
-              for r in conn.execute(WAITING_COUNTS, {"slot": slot})}
-    lights = active_signals(conn, now)
     return [
         {
             "code": s["code"],
@@ -97,5 +120,5 @@ def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None,
             "light": lights.get(s["code"]),
             "parcels": by_slot.get(s["code"], []),
         }
-        for s in conn.execute(ACTIVE_SLOTS, {"slot": slot})
+        for s in slots
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import fill_floor
+from conftest import check_in, fill_floor
 
+from kiosk.community import open_store
 from kiosk.queries import FIRST_WAITING_PARCELS, slot_view, slots_view
 
 FLOOR_PARCELS = 15
@@ -62,6 +63,30 @@ def test_the_page_query_goes_slot_by_slot(conn):
         f"EXPLAIN QUERY PLAN {FIRST_WAITING_PARCELS}", {"limit": 6})]
     assert plan[0].startswith("SCAN s")
     assert any("USING INDEX parcels_waiting (slot_code=?)" in step for step in plan)
+
+
+@pytest.mark.parametrize("cut", [None, 3])
+def test_a_view_reads_one_state_while_a_check_in_commits(crowded, community, clock, cut):
+    """The kiosk may commit between the view's statements: counts still match the lists."""
+    kiosk = open_store(community)
+    landed: list[int] = []
+
+    def check_in_midway(sql: str) -> None:
+        if "COUNT(*)" in sql and not landed:  # after the parcels were read, before counting
+            landed.append(check_in(kiosk, community, clock, "24-2304", "MIDWAY").parcel)
+
+    crowded.set_trace_callback(check_in_midway)
+    try:
+        slots = slots_view(crowded, clock.now(), parcels_per_slot=cut)
+    finally:
+        crowded.set_trace_callback(None)
+        kiosk.close()
+
+    assert landed, "the check-in did not happen during the view"
+    floor = next(s for s in slots if s["overflow"])
+    assert floor["count"] == FLOOR_PARCELS  # the state before the check-in, all through
+    assert landed[0] not in [p["id"] for p in floor["parcels"]]
+    assert slots_view(crowded, clock.now())[-1]["count"] == FLOOR_PARCELS + 1
 
 
 def test_a_cut_view_needs_at_least_one_parcel_per_slot(conn, clock):
