@@ -135,6 +135,7 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX parcels_waiting_household ON parcels(household_id) WHERE status = 'waiting';
     CREATE INDEX parcels_waiting_in_order ON parcels(status, id) WHERE status = 'waiting';
+    CREATE INDEX parcels_waiting_in_slot ON parcels(slot_code, id) WHERE status = 'waiting';
     CREATE INDEX pickup_codes_household ON pickup_codes(household_id) WHERE used_at IS NULL;
     """,
     # 3: drawing a pickup code asks whether anyone used that code lately (a used code is not

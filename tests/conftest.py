@@ -103,6 +103,29 @@ def check_in(conn, config, clock, household: str, ref: str | None = None):
     return result
 
 
+def pickup_code(conn, household: str) -> str:
+    """The code the household was sent to collect its waiting parcels."""
+    return conn.execute("SELECT code FROM pickup_codes WHERE household_id = ? AND used_at IS NULL",
+                        (household,)).fetchone()["code"]
+
+
+def fill_floor(conn, config, clock, parcels: int, prefix: str = "F") -> list:
+    """Check parcels in until ``parcels`` more lie in the overflow place; return those.
+
+    By then every slot these households may use is full: a lockdown week in miniature.
+    """
+    households = ["24-2304", "24-2403", "2-902", "13-1102", "29-1004"]
+    on_floor = []
+    for n in range(300):
+        result = check_in(conn, config, clock, households[n % len(households)],
+                          f"{prefix}{n:04d}")
+        if result.slot == config.layout.overflow.code:
+            on_floor.append(result)
+            if len(on_floor) == parcels:
+                return on_floor
+    raise AssertionError(f"only {len(on_floor)} parcels reached the overflow place")
+
+
 @pytest.fixture
 def factory():
     """A fresh gpiozero MockFactory per test, reset afterwards (gpiozero's own pattern)."""

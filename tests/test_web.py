@@ -8,17 +8,23 @@ import re
 from datetime import datetime
 
 import pytest
-from conftest import ADMIN_PASSWORD, check_in
+from conftest import ADMIN_PASSWORD, check_in, fill_floor, pickup_code
 from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.config import User
 from kiosk.passwords import hash_password
+from kiosk.services import Rules, pick_up
+from kiosk.store import SqliteUnitOfWork
 from web import create_app
 from web.auth import SESSION_FIELD, roles_required, safe_next
+from web.shelf import PARCELS_PER_CARD
 from web.translations import JS_KEYS, TRANSLATIONS
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+GRID_RE = re.compile(r'<div id="grid" class="grid" data-version="([^"]+)">(.*?)</div>\n<script',
+                     re.S)
+JSON = {"Accept": "application/json"}  # as shelf.js asks
 
 
 @pytest.fixture
@@ -59,7 +65,7 @@ def auth(client) -> AuthActions:
 
 # --- access rules -------------------------------------------------------------------------
 
-PAGES = ["/"]
+PAGES = ["/", "/shelf/grid", "/shelf/slot/A-01"]
 APIS = ["/api/slots"]
 
 
@@ -73,6 +79,14 @@ def test_pages_send_anonymous_visitors_to_sign_in(client, path):
 @pytest.mark.parametrize("path", APIS)
 def test_api_refuses_anonymous_callers_with_json(client, path):
     response = client.get(path)
+    assert response.status_code == 401
+    assert response.json == {"error": "login required"}
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_refuse_a_script_asking_for_json_with_401(client, path):
+    """shelf.js polls with Accept: JSON; a 401 (not the sign-in form) tells it to reload."""
+    response = client.get(path, headers=JSON)
     assert response.status_code == 401
     assert response.json == {"error": "login required"}
 
@@ -194,9 +208,11 @@ def test_a_wrong_bearer_token_is_refused(client, header):
     assert response.json == {"error": "login required"}
 
 
-def test_a_bearer_token_does_not_open_the_pages(client, community):
-    token = community.web.api_tokens[0]
-    assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 302
+@pytest.mark.parametrize("path", PAGES)
+def test_a_bearer_token_does_not_open_the_pages(client, community, path):
+    bearer = {"Authorization": f"Bearer {community.web.api_tokens[0]}"}
+    assert client.get(path, headers=bearer).status_code == 302
+    assert client.get(path, headers={**bearer, **JSON}).status_code == 401
 
 
 def test_roles_required_is_checked_on_the_server(community, clock):
@@ -275,6 +291,166 @@ def test_a_full_slot_looks_full(client, auth, conn, community, clock):
     assert "已满" in card
 
 
+# --- the polled grid: one renderer for the page and the poll --------------------------------
+
+def poll(client: FlaskClient, since: str | None = None) -> dict[str, str]:
+    response = client.get("/shelf/grid", query_string={"since": since} if since else None,
+                          headers=JSON)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.json
+
+
+def served_grid(client: FlaskClient, path: str = "/") -> tuple[str, str]:
+    """The page's grid as served: (data-version, inner HTML)."""
+    match = GRID_RE.search(client.get(path).text)
+    assert match, "no grid on the page"
+    return match[1], match[2]
+
+
+def test_the_poll_sends_the_grid_the_page_was_served_with(client, auth, conn, community, clock):
+    check_in(conn, community, clock, "24-2304", "SF1234567")
+    auth.login()
+    version, html = served_grid(client)
+    polled = poll(client)
+
+    assert polled["html"] == html
+    assert polled["version"] == version
+    assert polled["summary"] == "在架 1 件 · 已满 0 格 · 亮灯 1 格"
+    assert polled["updated"] == "更新于 16:00:00"  # 08:00 UTC in Asia/Shanghai
+    assert datetime.fromisoformat(polled["generated_at"]) == clock.now()
+
+
+def test_an_unchanged_poll_carries_no_markup(client, auth, conn, community, clock):
+    check_in(conn, community, clock, "24-2304")
+    auth.login()
+    version, _ = served_grid(client)
+    clock.advance(2)
+    polled = poll(client, since=version)
+    assert polled == {"version": version, "generated_at": "2026-11-29T08:00:02+00:00",
+                      "updated": "更新于 16:00:02"}
+
+
+def test_the_poll_follows_a_check_in_and_a_pickup(client, auth, conn, community, clock):
+    auth.login()
+    before, _ = served_grid(client)
+
+    clock.advance(60)
+    new = check_in(conn, community, clock, "24-2304", "SF7777001")
+    after_check_in = poll(client, since=before)
+    assert after_check_in["version"] != before
+    card = _card(after_check_in["html"], new.slot)
+    assert f'data-parcel="{new.parcel}"' in card and "SF7777001" in card
+    assert "lit lit-on" in card
+    assert "在架 1 件" in after_check_in["summary"]
+
+    clock.advance(5)
+    pick_up(pickup_code(conn, "24-2304"), SqliteUnitOfWork(conn), Rules.from_config(community),
+            clock)
+    after_pickup = poll(client, since=after_check_in["version"])
+    card = _card(after_pickup["html"], new.slot)
+    assert "data-parcel" not in card
+    assert "lit lit-blink" in card and " empty" in card
+    assert "在架 0 件" in after_pickup["summary"]
+    assert served_grid(client) == (after_pickup["version"], after_pickup["html"])
+
+
+def test_the_poll_changes_when_only_a_light_goes_out(client, auth, conn, community, clock):
+    result = check_in(conn, community, clock, "24-2304")
+    auth.login()
+    lit = poll(client)
+    clock.advance(community.kiosk.light_s + 1)
+    dark = poll(client, since=lit["version"])
+    assert dark["version"] != lit["version"]
+    assert "lit" not in _card(dark["html"], result.slot).split(">", 1)[0]
+
+
+def test_the_poll_speaks_the_sessions_language(client, auth, conn, community, clock):
+    check_in(conn, community, clock, "29-1004", "JD0001")  # under observation
+    auth.login()
+    chinese = poll(client)
+    client.get("/?lang=en")
+    english = poll(client, since=chinese["version"])
+    assert english["version"] != chinese["version"]
+    assert "Door delivery" in english["html"] and "送货上门" not in english["html"]
+    assert english["summary"] == "Waiting: 1 · full slots: 0 · lit: 1"
+    assert english["updated"] == "Updated 16:00:00"
+
+
+# --- many parcels: a card shows the oldest few and links to the rest -----------------------
+
+def test_a_crowded_slot_shows_its_oldest_parcels_then_how_many_more(client, auth, conn,
+                                                                    community, clock):
+    floor = fill_floor(conn, community, clock, PARCELS_PER_CARD + 3)
+    auth.login()
+    html = client.get("/").text
+
+    card = _card(html, "FLOOR")
+    shown = re.findall(r'data-parcel="(\d+)"', card)
+    assert shown == [str(r.parcel) for r in floor[:PARCELS_PER_CARD]]
+    assert f">{len(floor)}</span>" in card  # the count is every parcel in the slot
+    assert '<a class="more" href="/shelf/slot/FLOOR">还有 3 件，查看全部</a>' in card
+    total = sum(s["count"] for s in client.get("/api/slots").json["slots"])
+    assert f"在架 {total} 件" in html
+    english = _card(client.get("/?lang=en").text, "FLOOR")
+    assert '<a class="more" href="/shelf/slot/FLOOR">+3 more, see all</a>' in english
+
+
+def test_a_slot_with_few_parcels_has_no_more_link(client, auth, conn, community, clock):
+    check_in(conn, community, clock, "24-2304", "SF1234567")
+    auth.login()
+    assert 'class="more"' not in client.get("/").text
+
+
+def test_the_page_grows_with_slots_not_parcels(client, auth, conn, community, clock):
+    fill_floor(conn, community, clock, PARCELS_PER_CARD + 1)
+    auth.login()
+    _, first = served_grid(client)
+    fill_floor(conn, community, clock, 40, prefix="G")
+    _, crowded = served_grid(client)
+
+    digits = re.compile(r"\d")  # the same card, the same parcels; only the counts differ
+    assert digits.sub("", _card(crowded, "FLOOR")) == digits.sub("", _card(first, "FLOOR"))
+    assert "还有 41 件" in _card(crowded, "FLOOR")  # 7 + 40 on the floor, 6 of them shown
+    slots = client.get("/api/slots").json["slots"]
+    assert crowded.count("data-parcel=") == sum(min(s["count"], PARCELS_PER_CARD)
+                                                for s in slots)
+
+
+def test_api_slots_still_lists_every_parcel(client, auth, conn, community, clock):
+    floor = fill_floor(conn, community, clock, PARCELS_PER_CARD + 3)
+    auth.login()
+    slot = next(s for s in client.get("/api/slots").json["slots"] if s["code"] == "FLOOR")
+    assert [p["id"] for p in slot["parcels"]] == [r.parcel for r in floor]
+    assert slot["count"] == len(floor)
+
+
+def test_the_more_link_leads_to_every_parcel_of_the_slot(client, auth, conn, community, clock):
+    floor = fill_floor(conn, community, clock, PARCELS_PER_CARD + 3)
+    auth.login()
+    page = client.get("/shelf/slot/FLOOR")
+    assert page.status_code == 200
+    assert re.findall(r'data-parcel="(\d+)"', page.text) == [str(r.parcel) for r in floor]
+    assert "FLOOR 格的全部包裹" in page.text
+    assert f"在架 {len(floor)} 件" in page.text
+    assert 'href="/"' in page.text
+    assert "All parcels in FLOOR" in client.get("/shelf/slot/FLOOR?lang=en").text
+
+
+def test_an_empty_slot_page_says_so(client, auth):
+    auth.login()
+    page = client.get("/shelf/slot/A-01")
+    assert page.status_code == 200
+    assert "data-parcel" not in page.text
+    assert '<p class="slot-empty">空</p>' in page.text
+
+
+@pytest.mark.parametrize("code", ["NOPE", "a-01", "A-01%27"])
+def test_an_unknown_slot_is_not_found(client, auth, code):
+    auth.login()
+    assert client.get(f"/shelf/slot/{code}").status_code == 404
+
+
 def _card(html: str, code: str) -> str:
     start = html.index(f'data-slot="{code}"')
     return html[html.rindex("<article", 0, start):html.index("</article>", start)]
@@ -321,9 +497,12 @@ def test_js_gets_the_same_words_as_the_page(client, auth):
     blob = re.search(r'<script id="shelf-data" type="application/json">(.*?)</script>', html,
                      re.S)
     assert blob, "the page carries no data for shelf.js"
-    data = json.loads(blob[1])
-    assert data["strings"] == {key: TRANSLATIONS["en"][key] for key in JS_KEYS}
-    assert data["timezone"] == "Asia/Shanghai"
+    assert json.loads(blob[1]) == {
+        "grid": "/shelf/grid",
+        "poll_ms": 2000,
+        "strings": {key: TRANSLATIONS["en"][key] for key in JS_KEYS},
+    }
+    assert "Connection lost" in json.loads(blob[1])["strings"]["offline"]
     assert '<script src="/static/shelf.js"' in html
 
 

@@ -1,7 +1,8 @@
 """The staff site in a real headless Chromium: sign in, watch the shelf update without reload.
 
 Uses Debian's Chromium (/usr/bin/chromium) through Playwright; no browser is downloaded.
-Set SHELF_SCREENSHOT=/some/file.png to keep the screenshot of the live shelf.
+Set SHELF_SCREENSHOT=/some/file.png to keep the screenshot of the live shelf; those of a
+crowded shelf, in Chinese and English, are kept beside it (file-crowded-zh.png, ...-en.png).
 """
 
 from __future__ import annotations
@@ -12,27 +13,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, check_in
+from conftest import ADMIN_PASSWORD, check_in, fill_floor, pickup_code
 from werkzeug.serving import make_server
 
 from kiosk.services import Rules, pick_up
 from kiosk.store import SqliteUnitOfWork
 from web import create_app
+from web.shelf import PARCELS_PER_CARD, POLL_MS
 
 pytestmark = pytest.mark.browser
 
-LIVE_TIMEOUT_MS = 6000  # three polls of 2 s
+# One poll (every POLL_MS) plus a second for the request and the swap: "live within 2 s".
+LIVE_TIMEOUT_MS = POLL_MS + 1000
 
-# Every element under #grid: tag, sorted attributes, and the text of leaves.
-GRID_SHAPE_JS = """async () => {
-  const shape = (root) => [...root.querySelectorAll('*')].map((e) => [
-    e.tagName,
-    [...e.attributes].map((a) => `${a.name}=${a.value}`).sort().join(' '),
-    e.children.length ? '' : e.textContent.trim(),
-  ]);
-  const html = await (await fetch('/', {credentials: 'same-origin'})).text();
-  const served = new DOMParser().parseFromString(html, 'text/html').getElementById('grid');
-  return {served: shape(served), live: shape(document.getElementById('grid'))};
+# The grid three ways, serialised by the browser: live in this page, in a fresh copy of the
+# page as the server sends it, and as the poll sends it.
+GRID_SOURCES_JS = """async () => {
+  const page = await (await fetch('/', {credentials: 'same-origin'})).text();
+  const served = new DOMParser().parseFromString(page, 'text/html').getElementById('grid');
+  const poll = await (await fetch('/shelf/grid', {credentials: 'same-origin',
+                                                  headers: {Accept: 'application/json'}})).json();
+  const polled = document.createElement('template');
+  polled.innerHTML = poll.html;
+  const live = document.getElementById('grid');
+  return {live: live.innerHTML, served: served.innerHTML, polled: polled.innerHTML,
+          versions: [live.dataset.version, served.dataset.version, poll.version]};
 }"""
 
 
@@ -57,11 +62,6 @@ def page(browser):
     context.close()
 
 
-def pickup_code(conn, household: str) -> str:
-    return conn.execute("SELECT code FROM pickup_codes WHERE household_id = ? AND used_at IS NULL",
-                        (household,)).fetchone()["code"]
-
-
 def sign_in(page, base: str) -> None:
     page.goto(f"{base}/")
     assert "/login?next=" in page.url
@@ -69,6 +69,11 @@ def sign_in(page, base: str) -> None:
     page.fill("#password", ADMIN_PASSWORD)
     page.click(".login-card button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+def switch_language(page, base: str, lang: str) -> None:
+    page.click(f'a[hreflang="{lang}"]')
+    page.wait_for_url(f"{base}/?lang={lang}")
 
 
 def fill_shelf(conn, config, clock) -> None:
@@ -86,8 +91,14 @@ def fill_shelf(conn, config, clock) -> None:
             clock)  # A-07 blinks as it empties
 
 
-def test_shelf_updates_live_without_reload(live_server, page, conn, community, clock,
-                                           tmp_path):
+def screenshot_path(tmp_path: Path, suffix: str = "") -> Path:
+    shot = Path(os.environ.get("SHELF_SCREENSHOT") or tmp_path / "shelf.png")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    return shot.with_stem(shot.stem + suffix)
+
+
+def test_shelf_updates_live_after_a_check_in_and_a_pickup(live_server, page, conn, community,
+                                                           clock, tmp_path):
     fill_shelf(conn, community, clock)
     sign_in(page, live_server)
 
@@ -103,24 +114,86 @@ def test_shelf_updates_live_without_reload(live_server, page, conn, community, c
     assert "door" in item.get_attribute("class")
     assert "SF7777001" in item.inner_text()
     assert "lit-on" in page.locator(f'[data-slot="{new.slot}"]').get_attribute("class")
-    assert page.evaluate("window.sameDocument") is True
     assert "在架 8 件" in page.inner_text("#summary")
 
-    shot = Path(os.environ.get("SHELF_SCREENSHOT") or tmp_path / "shelf.png")
-    shot.parent.mkdir(parents=True, exist_ok=True)
+    clock.advance(5)
+    pick_up(pickup_code(conn, "24-2304"), SqliteUnitOfWork(conn), Rules.from_config(community),
+            clock)
+    page.wait_for_selector('[data-slot="A-12"].lit-blink.empty', timeout=LIVE_TIMEOUT_MS)
+    assert page.locator('[data-slot="A-12"] [data-parcel]').count() == 0
+    assert "在架 6 件" in page.inner_text("#summary")
+    assert page.inner_text("#status") == "更新于 16:00:50"  # the server's time, zh
+    assert page.evaluate("window.sameDocument") is True
+
+    shot = screenshot_path(tmp_path)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
 
 
-def test_live_grid_matches_the_server_rendered_grid(live_server, page, conn, community, clock):
+@pytest.mark.parametrize(("lang", "door"), [("zh", "送货上门"), ("en", "Door delivery")])
+def test_the_live_grid_is_the_servers_markup(live_server, page, conn, community, clock,
+                                             lang, door):
     fill_shelf(conn, community, clock)
     sign_in(page, live_server)
-    page.click('a[hreflang="en"]')  # both renderers must agree in either language
-    page.wait_for_selector('#grid[data-source="live"]', timeout=LIVE_TIMEOUT_MS)
+    switch_language(page, live_server, lang)
+    new = check_in(conn, community, clock, "24-2403", "SF8888002")  # swapped in by a poll
+    page.wait_for_selector(f'[data-parcel="{new.parcel}"]', timeout=LIVE_TIMEOUT_MS)
 
-    shapes = page.evaluate(GRID_SHAPE_JS)
-    assert shapes["live"] == shapes["served"]
-    assert any("Door delivery" in leaf for *_, leaf in shapes["live"])
+    grids = page.evaluate(GRID_SOURCES_JS)
+    assert grids["live"] == grids["served"] == grids["polled"]
+    assert len(set(grids["versions"])) == 1
+    assert door in grids["live"]
+
+
+def test_an_unchanged_poll_leaves_the_grid_alone(live_server, page, conn, community, clock):
+    """Blinking stays smooth: the grid is only replaced when the shelf changed."""
+    fill_shelf(conn, community, clock)
+    sign_in(page, live_server)
+    page.evaluate("document.querySelector('[data-slot=\"A-07\"]').dataset.kept = 'yes'")
+    for _ in range(2):
+        with page.expect_response(lambda r: "/shelf/grid" in r.url, timeout=LIVE_TIMEOUT_MS):
+            pass
+    assert page.locator('[data-slot="A-07"][data-kept="yes"].lit-blink').count() == 1
+
+    check_in(conn, community, clock, "24-2403", "SF8888003")
+    page.wait_for_selector('[data-slot="A-07"]:not([data-kept])', timeout=LIVE_TIMEOUT_MS)
+
+
+def test_the_page_says_when_it_lost_the_server_and_recovers(live_server, page):
+    sign_in(page, live_server)
+    page.route("**/shelf/grid*", lambda route: route.abort())
+    page.wait_for_selector("#status.offline", timeout=LIVE_TIMEOUT_MS)
+    assert page.inner_text("#status") == "连接中断，正在重试…"
+
+    page.unroute("**/shelf/grid*")
+    page.wait_for_selector("#status:not(.offline)", timeout=LIVE_TIMEOUT_MS)
+    assert page.inner_text("#status").startswith("更新于 ")
+
+
+def test_a_page_signed_out_elsewhere_goes_to_sign_in(live_server, page):
+    sign_in(page, live_server)
+    page.context.clear_cookies()  # the session is gone, as after signing out in another tab
+    page.wait_for_url(f"{live_server}/login?next=/", timeout=LIVE_TIMEOUT_MS)
+
+
+@pytest.mark.parametrize(("lang", "more"), [("zh", "还有 14 件，查看全部"),
+                                            ("en", "+14 more, see all")])
+def test_a_crowded_slot_links_to_its_full_list(live_server, page, conn, community, clock,
+                                               tmp_path, lang, more):
+    fill_floor(conn, community, clock, PARCELS_PER_CARD + 14)
+    sign_in(page, live_server)
+    switch_language(page, live_server, lang)
+    floor = page.locator('[data-slot="FLOOR"]')
+    assert floor.locator("[data-parcel]").count() == PARCELS_PER_CARD
+    assert floor.locator("a.more").inner_text() == more
+    page.screenshot(path=str(screenshot_path(tmp_path, f"-crowded-{lang}")), full_page=True)
+
+    floor.locator("a.more").click()
+    page.wait_for_url(f"{live_server}/shelf/slot/FLOOR")
+    assert page.locator("[data-parcel]").count() == PARCELS_PER_CARD + 14
+    page.screenshot(path=str(screenshot_path(tmp_path, f"-slot-{lang}")), full_page=True)
+    page.click(".back a")
+    page.wait_for_url(f"{live_server}/")
 
 
 def test_logout_button_signs_out(live_server, page):

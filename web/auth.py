@@ -1,7 +1,8 @@
 """Staff sign-in: sessions for pages, sessions or bearer tokens for /api/*, CSRF for forms.
 
 Access rules are checked on the server by two decorators, ``login_required`` and
-``roles_required``. A page asks an anonymous visitor to sign in; an API call answers 401 JSON.
+``roles_required``. A page asks an anonymous visitor to sign in; an API call, or a script
+asking for JSON (shelf.js polling the grid), gets a 401 JSON answer instead.
 
 A session lives in the store (table ``sessions``); the signed cookie carries only its random
 token, so signing out, a removed user or a changed password ends it on the server, and a
@@ -96,6 +97,15 @@ def client_address() -> str:
     return (request.remote_addr or "unknown")[:MAX_CLIENT]
 
 
+def wants_json() -> bool:
+    """Answer a refusal in JSON: for /api/*, and for a script that prefers JSON to HTML.
+
+    Only the form of the refusal depends on this; who gets through never does.
+    """
+    offered = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return is_api_request() or offered == "application/json"
+
+
 @bp.before_app_request
 def load_identity() -> None:
     """Set ``g.user`` from a live session and ``g.api_token`` from a valid bearer token."""
@@ -183,7 +193,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _refuse() -> Response:
-    if is_api_request():
+    if wants_json():
         response = jsonify(error="login required")
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="shelf"'
@@ -212,7 +222,7 @@ def roles_required(*roles: str) -> Callable[[View], View]:
             if g.user is None:
                 return _refuse()
             if g.user.role not in roles:
-                if is_api_request():
+                if wants_json():
                     return jsonify(error="not allowed for your role"), 403
                 abort(403)
             return view(*args, **kwargs)

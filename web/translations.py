@@ -1,7 +1,6 @@
 """The UI's words in Chinese and English. Every key must exist in both (a test checks).
 
-``{name}`` placeholders are filled by ``t(key, name=...)`` in templates and by the same
-rule in shelf.js.
+``{name}`` placeholders are filled by ``t(key, name=...)``.
 """
 
 from __future__ import annotations
@@ -34,6 +33,10 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "door_delivery": "送货上门",
         "overflow": "暂存区（满架时用）",
         "checked_in_at": "入架时间",
+        "more_parcels": "还有 {count} 件，查看全部",
+        "slot_title": "{code} 格的全部包裹",
+        "slot_waiting": "在架 {count} 件",
+        "back_to_shelf": "← 返回货架",
         "summary": "在架 {parcels} 件 · 已满 {full} 格 · 亮灯 {lit} 格",
         "updated": "更新于 {time}",
         "offline": "连接中断，正在重试…",
@@ -75,6 +78,10 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "door_delivery": "Door delivery",
         "overflow": "Overflow (shelf full)",
         "checked_in_at": "Checked in",
+        "more_parcels": "+{count} more, see all",
+        "slot_title": "All parcels in {code}",
+        "slot_waiting": "{count} waiting",
+        "back_to_shelf": "← Back to the shelf",
         "summary": "Waiting: {parcels} · full slots: {full} · lit: {lit}",
         "updated": "Updated {time}",
         "offline": "Connection lost, retrying…",
@@ -91,11 +98,8 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
     },
 }
 
-# The words shelf.js needs to redraw the grid; rendered into the page as JSON.
-JS_KEYS = (
-    "zone", "zone_any", "overflow", "light_on", "light_blink", "full", "empty", "door_delivery",
-    "checked_in_at", "summary", "updated", "offline",
-)
+# The words shelf.js says itself (the server renders everything else); sent in the page's JSON.
+JS_KEYS = ("offline",)
 
 # Each language named in itself, for the switch.
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
