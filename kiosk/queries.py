@@ -167,3 +167,8 @@ def failed_notices(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def failed_notice_count(conn: sqlite3.Connection) -> int:
+    """How many notices gave up (the staff page's banner); through the failed-rows index."""
+    return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").fetchone()[0]

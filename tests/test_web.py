@@ -65,7 +65,7 @@ def auth(client) -> AuthActions:
 
 # --- access rules -------------------------------------------------------------------------
 
-PAGES = ["/", "/shelf/grid", "/shelf/slot/A-01"]
+PAGES = ["/", "/shelf/grid", "/shelf/slot/A-01", "/notices/failed"]
 APIS = ["/api/slots"]
 
 

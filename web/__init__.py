@@ -41,7 +41,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 
-    from web import auth, db, errors, i18n, shelf
+    from web import auth, db, errors, i18n, notices, shelf
 
     # The signed cookie itself expires with the longest a session may live.
     app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
@@ -51,6 +51,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(shelf.bp)
+    app.register_blueprint(notices.bp)
     app.after_request(_security_headers)
     return app
 

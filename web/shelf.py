@@ -20,7 +20,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from markupsafe import Markup
 
 from kiosk.config import Layout
-from kiosk.queries import slot_view, slots_view
+from kiosk.queries import failed_notice_count, slot_view, slots_view
 from kiosk.timefmt import local_time as kiosk_local_time
 from web.auth import login_required
 from web.db import get_db
@@ -138,17 +138,19 @@ def render_grid() -> Grid:
     """The grid as it is now, each slot card cut at ``PARCELS_PER_CARD`` parcels."""
     now = _now()
     slots = slots_view(get_db(), now, parcels_per_slot=PARCELS_PER_CARD)
+    failed = failed_notice_count(get_db())
     # Everything the grid template reads that can change while the app runs.
-    inputs = json.dumps([current_language(), request.script_root, slots])
+    inputs = json.dumps([current_language(), request.script_root, slots, failed])
     cache: RenderCache = current_app.extensions["shelf.grids"]
-    rendered = cache.get(_digest(inputs), lambda: _render(slots))
+    rendered = cache.get(_digest(inputs), lambda: _render(slots, failed))
     generated_at = _utc_text(now)
     return Grid(rendered, generated_at, t("updated", time=local_time(generated_at, "%H:%M:%S")))
 
 
-def _render(slots: list[dict[str, Any]]) -> RenderedGrid:
+def _render(slots: list[dict[str, Any]], failed_notices: int) -> RenderedGrid:
     layout: Layout = current_app.config["LAYOUT"]
-    html = Markup(render_template("_grid.html", groups=group_by_shelf(layout, slots)))
+    html = Markup(render_template("_grid.html", groups=group_by_shelf(layout, slots),
+                                  failed_notices=failed_notices))
     totals = t("summary", **summary(slots))
     return RenderedGrid(html, totals, _digest(f"{totals}\n{html}"))
 

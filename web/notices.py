@@ -1,0 +1,47 @@
+"""Notices that gave up: listed for the staff, and sent again once the channel works.
+
+The staff page's grid carries a banner while any notice has given up (``_grid.html``), so a
+resident who never got a pickup code is noticed; this page lists them and requeues them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+
+from kiosk.notices.delivery import requeue_failed
+from kiosk.queries import failed_notices
+from kiosk.store import SqliteUnitOfWork
+from web.auth import check_csrf, login_required
+from web.db import get_db
+from web.i18n import t
+
+bp = Blueprint("notices", __name__)
+
+
+@bp.get("/notices/failed")
+@login_required
+def failed() -> str:
+    return render_template("notices.html", notices=failed_notices(get_db()))
+
+
+@bp.post("/notices/retry")
+@login_required
+def retry() -> Any:
+    """Requeue the notice named by ``id``, or every failed one with ``all``."""
+    check_csrf()
+    if request.form.get("all"):
+        ids = None
+    else:
+        try:
+            ids = [int(request.form.get("id", ""))]
+        except ValueError:
+            ids = []
+    if ids == []:
+        flash(t("notices_retry_nothing"), "error")
+        return redirect(url_for("notices.failed"))
+    report = requeue_failed(SqliteUnitOfWork(get_db()), current_app.config["CLOCK"],
+                            actor=f"{g.user.username}@web", ids=ids)
+    flash(t("notices_requeued", count=len(report.requeued)), "ok")
+    return redirect(url_for("notices.failed"))
