@@ -11,8 +11,12 @@ VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
 
+# Most tests wait (for a subprocess, a poll, a browser) rather than compute: four workers
+# on two cores halve the wall time. TEST_WORKERS=0 runs them in this process, one by one.
+TEST_WORKERS ?= 4
+
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # ruff, and the layering contract in pyproject.toml: the core imports no web, hardware or
 # their libraries; the web never imports the hardware.

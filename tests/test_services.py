@@ -119,7 +119,7 @@ def test_a_collected_parcels_label_is_refused(conn, uow, rules, community, clock
 @pytest.mark.parametrize("payload, error", [
     (b"https://example.com/coupon", "garbage"),
     (b"\x00\xff", "garbage"),
-    (make_label(b"someone-elses-secret-key", HouseholdId(24, "2304")).encode(), "forged"),
+    (make_label(b"someone-elses-secret-key", HouseholdId(24, "2304"), "SF1").encode(), "forged"),
 ])
 def test_bad_scans_are_refused_recorded_and_change_nothing_else(conn, uow, rules, community, clock,
                                                                 payload, error):
