@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-data
 # On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there.
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench proofs clean
 
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
@@ -14,6 +14,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check kiosk hardware web tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: each takes minutes. See "Benchmarks and proofs" in the README.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+proofs: $(VENV)/.installed-test
+	$(BIN)/python -m bench.proofs
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kiosk hardware web tests
