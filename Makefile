@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-data
 # On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there.
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench proofs clean
 
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
@@ -18,10 +18,17 @@ TEST_WORKERS ?= 4
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
+# Not part of `make test`: each takes minutes. See "Benchmarks and proofs" in the README.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+proofs: $(VENV)/.installed-test
+	$(BIN)/python -m bench.proofs
+
 # ruff, and the layering contract in pyproject.toml: the core imports no web, hardware or
 # their libraries; the web never imports the hardware.
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check kiosk hardware web tests
+	$(BIN)/ruff check kiosk hardware web tests bench
 	$(BIN)/lint-imports --no-cache
 
 $(VENV)/.installed: pyproject.toml scripts/setup-system

@@ -2,8 +2,8 @@
 
 Run it from the checkout after `make test` has set up .venv::
 
-    .venv/bin/python bench/staff_page.py [--json PATH] [--parcels N] [--clients N]
-                                         [--checkin-every SECONDS]
+    .venv/bin/python -m bench.staff_page [--json PATH] [--parcels N] [--clients N]
+                                              [--checkin-every SECONDS]
 
 It builds a throw-away community in a temporary folder, puts the parcels straight into its
 store, serves the real app with waitress on 127.0.0.1 (a free port, in a thread), signs in
@@ -42,14 +42,15 @@ from urllib.parse import quote, urlencode
 from waitress import wasyncore
 from waitress.server import create_server
 
-from kiosk.community import init_community, open_store
+from bench.community import ADMIN_PASSWORD, sample_community
+from bench.runner import format_result
+from kiosk.community import open_store
 from kiosk.config import Config
 from kiosk.domain import HouseholdId, SlotLoad, choose_slot
-from kiosk.households import import_households
-from kiosk.store import UnitOfWork, connect
+from kiosk.queries import household_ids
+from kiosk.store import SqliteUnitOfWork, connect
 from web import create_app
 
-ADMIN_PASSWORD = "bench-2304"
 PARCELS = 2_000
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 20
@@ -63,10 +64,9 @@ POLL = "/shelf/grid?since={since}"
 
 def build_community(directory: Path, parcels: int) -> Config:
     """A sample community with ``parcels`` waiting, placed by the kiosk's own slot rule."""
-    config, _ = init_community(directory, ADMIN_PASSWORD)
+    config = sample_community(directory, real_hash=False)
     conn = open_store(config)
     try:
-        import_households(conn, config, directory / "households.csv", START)
         fill_shelf(conn, config, parcels)
     finally:
         conn.close()
@@ -75,12 +75,13 @@ def build_community(directory: Path, parcels: int) -> Config:
 
 def fill_shelf(conn: sqlite3.Connection, config: Config, parcels: int) -> None:
     """Check ``parcels`` in within one transaction, without notices or lights (speed)."""
-    households = [r["id"] for r in conn.execute("SELECT id FROM households ORDER BY id")]
+    households = household_ids(conn)
+    layout = config.layout
     load: dict[str, SlotLoad] = {}
-    with UnitOfWork(conn) as uow:
+    with SqliteUnitOfWork(conn) as uow:
         for n in range(parcels):
             household = households[n % len(households)]
-            slot = choose_slot(HouseholdId.parse(household), config.slots, load, config.overflow)
+            slot = choose_slot(HouseholdId.parse(household), layout.slots, load, layout.overflow)
             uow.parcels.add(f"BENCH:{n}", f"SF{n:010d}", household, slot.code, None,
                             START + timedelta(seconds=30 * n))
             held = load.get(slot.code, SlotLoad())
@@ -101,11 +102,12 @@ def courier(config: Config, every: float) -> Iterator[None]:
         try:
             while not stop.wait(every):
                 now = datetime.now(UTC)
-                with UnitOfWork(conn) as uow:
+                floor = config.layout.overflow.code
+                with SqliteUnitOfWork(conn) as uow:
                     uow.parcels.add(f"BENCH:live:{time.time_ns()}", "LIVE", "24-2304",
-                                    config.overflow.code, None, now)
-                    uow.signals.set(config.overflow.code, "on",
-                                    now + timedelta(seconds=config.light_s), "check-in")
+                                    floor, None, now)
+                    uow.signals.set(floor, "on", now + timedelta(seconds=config.kiosk.light_s),
+                                    "check-in")
         except BaseException as exc:  # reported below: a quiet courier would flatter the figures
             errors.append(exc)
         finally:
@@ -282,27 +284,28 @@ def run(json_path: str | Path | None = None, *, parcels: int = PARCELS, clients:
                 with courier(config, checkin_every):
                     measured = measure(port, path, cookie, clients, requests)
                 figures.update({f"{name}_{key}": value for key, value in measured.items()})
+    figures |= rows(figures)
     if json_path:
         Path(json_path).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return figures
 
 
-def table(figures: dict[str, Any]) -> str:
+def rows(figures: dict[str, Any]) -> dict[str, Any]:
+    """The figures as the bench runner prints them: a title, one row per target, a verdict."""
     names = [k.removesuffix("_p95_ms") for k in figures if k.endswith("_p95_ms")]
     courier_note = (f", a check-in every {figures['checkin_every_s']} s"
                     if figures["checkin_every_s"] else "")
-    lines = [
-        f"{figures['parcels']} waiting parcels, {figures['clients']} clients x "
-        f"{figures['requests_per_client']} requests, waitress threads={figures['server_threads']}"
-        f"{courier_note}",
-        f"{'':22}{'KB':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}",
-    ]
-    for name in names:
-        lines.append(f"{name:22}{figures[name + '_kb']:>8}{figures[name + '_p50_ms']:>10}"
-                     f"{figures[name + '_p95_ms']:>10}{figures[name + '_max_ms']:>10}")
-    verdict = "met" if figures["page_p95_ms"] < TARGET_P95_MS else "NOT met"
-    lines.append(f"target: page p95 < {TARGET_P95_MS} ms: {verdict}")
-    return "\n".join(lines)
+    ok = figures["page_p95_ms"] < TARGET_P95_MS
+    return {
+        "title": f"staff page: {figures['parcels']} waiting parcels, {figures['clients']} "
+                 f"clients x {figures['requests_per_client']} requests, waitress threads="
+                 f"{figures['server_threads']}{courier_note}; target page p95 < "
+                 f"{TARGET_P95_MS} ms: {'met' if ok else 'NOT met'}",
+        "rows": [{"what": name, "KB": figures[f"{name}_kb"], "p50 ms": figures[f"{name}_p50_ms"],
+                  "p95 ms": figures[f"{name}_p95_ms"], "max ms": figures[f"{name}_max_ms"]}
+                 for name in names],
+        "ok": ok,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(args.json, parcels=args.parcels, clients=args.clients,
                   requests=args.requests, threads=args.threads,
                   checkin_every=args.checkin_every)
-    print(table(figures))
-    print(json.dumps(figures))
+    print(format_result("bench.staff_page", figures))
+    print(json.dumps(figures, ensure_ascii=False))
     return 0
 
 

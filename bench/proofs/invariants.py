@@ -1,0 +1,59 @@
+"""What must hold in a store at any moment, whatever happened to the processes writing it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# Each query returns the offending rows; an empty answer means the rule holds. Each is
+# set-based (NOT IN a subquery SQLite builds once), so checking stays cheap as the store grows.
+RULES = {
+    "a waiting parcel without an active slot": """
+        SELECT id FROM parcels WHERE status = 'waiting'
+        AND slot_code NOT IN (SELECT code FROM slots WHERE active = 1)""",
+    "a collected parcel without closed_at": """
+        SELECT id FROM parcels WHERE status = 'collected' AND closed_at IS NULL""",
+    "a waiting parcel with closed_at": """
+        SELECT id FROM parcels WHERE status = 'waiting' AND closed_at IS NOT NULL""",
+    "a notice for a parcel that does not exist": """
+        SELECT id FROM outbox WHERE parcel_id IS NOT NULL
+        AND parcel_id NOT IN (SELECT id FROM parcels)""",
+    "a parcel without its check-in event": """
+        SELECT id FROM parcels WHERE id NOT IN (
+            SELECT parcel_id FROM events WHERE kind = 'checked_in' AND parcel_id IS NOT NULL)""",
+    "a parcel without its notice (or the note why none could go)": """
+        SELECT id FROM parcels
+        WHERE id NOT IN (SELECT parcel_id FROM outbox WHERE parcel_id IS NOT NULL)
+          AND id NOT IN (SELECT parcel_id FROM events WHERE kind = 'notice_unreachable'
+                         AND parcel_id IS NOT NULL)""",
+    "a collected parcel without its collection event": """
+        SELECT id FROM parcels WHERE status = 'collected' AND id NOT IN (
+            SELECT parcel_id FROM events WHERE kind = 'collected' AND parcel_id IS NOT NULL)""",
+    "a waiting parcel whose pickup code no longer opens it": """
+        SELECT id FROM parcels WHERE status = 'waiting' AND pickup_code_id IN (
+            SELECT id FROM pickup_codes WHERE used_at IS NOT NULL)""",
+}
+
+def broken_rules(conn: sqlite3.Connection) -> list[str]:
+    """Every rule the store breaks, each with a few offending row ids; [] when all hold."""
+    problems = []
+    check = conn.execute("PRAGMA integrity_check").fetchall()
+    if [tuple(r) for r in check] != [("ok",)]:
+        problems.append(f"integrity_check: {[tuple(r) for r in check][:3]}")
+    keys = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if keys:
+        problems.append(f"foreign_key_check: {[tuple(r) for r in keys][:3]}")
+    for rule, sql in RULES.items():
+        rows = conn.execute(sql).fetchall()
+        if rows:
+            problems.append(f"{rule}: ids {[r[0] for r in rows][:5]}")
+    return problems
+
+
+def check_file(database: Path) -> list[str]:
+    """``broken_rules`` on a fresh connection to ``database`` (as a restarted process sees it)."""
+    conn = sqlite3.connect(database)
+    try:
+        return broken_rules(conn)
+    finally:
+        conn.close()

@@ -1,0 +1,94 @@
+"""Kill -9 a process checking parcels in and out, again and again: nothing confirmed is lost.
+
+The child (``kill9_driver``) says "done" only after each use case returned. At a random moment
+the parent kills it with SIGKILL, then checks from a fresh connection (as a restarted kiosk
+would) that every confirmed check-in is a parcel, every confirmed pickup is collected, and the
+store is whole (``invariants``). Then it starts the next child on the same store.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.community import sample_community
+from bench.proofs.invariants import broken_rules
+from bench.proofs.verdict import Verdict
+from kiosk.store import connect
+
+KILLS = 200
+LONGEST_LIFE_S = 0.5  # after "ready": long enough for a few actions, short enough for many kills
+SEED = 2403
+
+
+def prove(kills: int = KILLS) -> Verdict:
+    rng = random.Random(SEED)
+    with tempfile.TemporaryDirectory(prefix="shelf-kill9-") as tmp:
+        config = sample_community(Path(tmp) / "community", real_hash=False)
+        checkins = pickups = 0
+        for kill in range(kills):
+            confirmed = _run_and_kill(config.path, rng.randrange(2**31), rng)
+            lost, problems = _check(config.database, confirmed)
+            checkins += sum(1 for kind, _ in confirmed if kind == "checkin")
+            pickups += sum(1 for kind, _ in confirmed if kind == "pickup")
+            if lost or problems:
+                return Verdict(False, f"after kill {kill + 1}: {len(lost)} confirmed actions "
+                               f"lost {lost[:3]}; {'; '.join(problems) or 'store consistent'}")
+    return Verdict(True, f"{kills} kills during check-ins and pickups ({checkins} check-ins and "
+                   f"{pickups} pickups confirmed), 0 confirmed lost, database consistent")
+
+
+def _run_and_kill(config: Path, seed: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Start the driver, kill -9 it at a random moment; return what it had confirmed."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "bench.proofs.kill9_driver", str(config),
+                              str(seed)], stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    # One kill in ten lands while the child is still starting (open_store syncs the slots).
+    if rng.random() < 0.1:
+        time.sleep(rng.uniform(0, 0.3))
+    else:
+        if child.stdout.readline().strip() != "ready":
+            child.kill()
+            child.wait()
+            raise RuntimeError("the kill -9 driver did not start; run it by hand to see why")
+        time.sleep(rng.uniform(0, LONGEST_LIFE_S))
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    confirmed = []
+    for line in child.stdout.read().splitlines(keepends=True):
+        if not line.endswith("\n"):
+            continue  # cut off mid-line by the kill: never shown to anyone
+        kind, _, what = line.strip().partition(" ")
+        if kind in ("checkin", "pickup"):
+            confirmed.append((kind, what))
+    child.stdout.close()
+    return confirmed
+
+
+def _check(database: Path, confirmed: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(confirmed actions the store does not show, broken rules of the store)."""
+    conn = connect(database)  # the pragmas and recovery a restarted kiosk gets
+    try:
+        lost = []
+        for kind, what in confirmed:
+            if kind == "checkin":
+                found = conn.execute("SELECT 1 FROM parcels WHERE label = ?", (what,)).fetchone()
+                if not found:
+                    lost.append(f"check-in {what.split(':')[2]}")
+            else:
+                ids = [int(i) for i in what.split(",")]
+                marks = ",".join("?" * len(ids))
+                closed = conn.execute(f"SELECT COUNT(*) FROM parcels WHERE id IN ({marks})"
+                                      " AND status = 'collected'", ids).fetchone()[0]
+                if closed != len(ids):
+                    lost.append(f"pickup of parcels {what}")
+        return lost, broken_rules(conn)
+    finally:
+        conn.close()
