@@ -255,9 +255,14 @@ def _tables_by_alias(sql: str) -> dict[str, str]:
 
 
 def _walks_history(line: str, tables: dict[str, str], partial: set[str]) -> bool:
+    """``SCAN t``, or ``SEARCH t`` on a time range alone (``(at<?)``: all that is older)."""
     words = line.split()
-    if len(words) < 2 or words[0] != "SCAN":
+    if len(words) < 2 or words[0] not in ("SCAN", "SEARCH"):
         return False
+    if words[0] == "SEARCH":
+        first = re.search(r"\((\w+)[<>=]", line)
+        if first is None or "=" in line or not first[1].endswith("at"):
+            return False  # an equality, or a range of names, seeks to a bounded few rows
     if tables.get(words[1], words[1]) not in HISTORY_TABLES:
         return False
     index = words[words.index("INDEX") + 1] if "INDEX" in words else None

@@ -273,6 +273,8 @@ def run(json_path: str | Path | None = None, *, parcels: int = PARCELS, clients:
 
     ``targets`` names the paths to load, one after the other (default: ``TARGETS``).
     """
+    # 50 clients on 8 workers queue by design; waitress would warn about it on every request.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     figures: dict[str, Any] = {"parcels": parcels, "clients": clients,
                                "requests_per_client": requests, "server_threads": threads,
                                "checkin_every_s": checkin_every}
@@ -320,8 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkin-every", type=float, default=0.0, metavar="SECONDS",
                         help="a courier checks a parcel in this often during the load")
     args = parser.parse_args(argv)
-    # 50 clients on 8 workers queue by design; waitress would warn about it on every request.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     figures = run(args.json, parcels=args.parcels, clients=args.clients,
                   requests=args.requests, threads=args.threads,
                   checkin_every=args.checkin_every)

@@ -643,9 +643,12 @@ class Attempts:
 
     def prune(self, prefix: str, before: datetime) -> int:
         """Forget the attempts of sources starting with ``prefix`` made before ``before``."""
+        # A range of sources on the (source, at) index: only this prefix's rows are read,
+        # however many other attempts (or years of them) the table holds.
+        after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         cur = self.db.execute(
-            "DELETE FROM attempts WHERE at < ? AND substr(source, 1, ?) = ?",
-            (iso(before), len(prefix), prefix))
+            "DELETE FROM attempts WHERE source >= ? AND source < ? AND at < ?",
+            (prefix, after_prefix, iso(before)))
         return cur.rowcount
 
 
