@@ -73,7 +73,8 @@ def new_ref() -> str:
 
 
 def make_label(secret: bytes, household: HouseholdId, ref: str | None = None) -> str:
-    """Return the payload of a parcel label for ``household``."""
+    """Return the payload of a parcel label for ``household`` (always in its canonical form)."""
+    household = HouseholdId.parse(str(household))  # HouseholdId(24, "02304") prints 24-2304
     ref = (ref or new_ref()).strip().upper()
     if not REF_RE.match(ref):
         raise ValueError(

@@ -84,3 +84,9 @@ def test_a_damaged_pass_is_refused_as_forged():
 def test_refs_outside_the_alphabet_are_refused():
     with pytest.raises(ValueError, match="parcel reference"):
         make_label(SECRET, HouseholdId.parse("24-2304"), "no spaces allowed")
+
+
+def test_a_label_is_printed_for_the_household_in_its_canonical_form():
+    payload = make_label(SECRET, HouseholdId(24, "02304"), "SF1")
+    assert payload.startswith("DS1:24-2304:SF1:")
+    assert parse_payload(payload.encode(), SECRET).household == HouseholdId(24, "2304")

@@ -23,7 +23,16 @@ from bench.proofs.invariants import broken_rules
 from kiosk.community import open_store
 from kiosk.domain import HouseholdId
 from kiosk.errors import ForgedLabel, GarbageLabel
-from kiosk.labels import REF_RE, ParcelLabel, PickupPass, make_label, make_pass, parse_payload
+from kiosk.labels import (
+    LEGACY_PASS_PREFIX,
+    REF_RE,
+    ParcelLabel,
+    PickupPass,
+    _mac,
+    make_label,
+    make_pass,
+    parse_payload,
+)
 from kiosk.passwords import hash_password
 from kiosk.services import Rules, act_on_code, act_on_payload
 from kiosk.store import SqliteUnitOfWork
@@ -87,7 +96,9 @@ def households(ids: list[str] | None = None) -> st.SearchStrategy[HouseholdId]:
     """Households of the community (``ids``), or any well-formed one when None."""
     if ids:
         return st.sampled_from(ids).map(HouseholdId.parse)
-    return st.builds(HouseholdId, st.integers(0, 999), st.from_regex(r"\A[0-9A-Z]{1,6}\Z"))
+    # Rooms as the household list keeps them: no leading zero (a room is never "0").
+    return st.builds(HouseholdId, st.integers(0, 999),
+                     st.from_regex(r"\A[1-9A-Z][0-9A-Z]{0,5}\Z"))
 
 
 def labels(secret: bytes, ids: list[str] | None = None) -> st.SearchStrategy[str]:
@@ -95,7 +106,16 @@ def labels(secret: bytes, ids: list[str] | None = None) -> st.SearchStrategy[str
 
 
 def passes(secret: bytes) -> st.SearchStrategy[str]:
-    return codes.map(lambda c: make_pass(secret, c))
+    """Pickup passes as mailed (DP2: bound to a household and a code row) and as once (DP1)."""
+    bound = st.builds(lambda h, i, c: make_pass(secret, str(h), i, c), households(),
+                      st.integers(1, 10**12 - 1), codes)
+    return st.one_of(bound, codes.map(lambda c: legacy_pass(secret, c)))
+
+
+def legacy_pass(secret: bytes, code: str) -> str:
+    """A pass of the first format, which signed the code alone (some are still in mailboxes)."""
+    body = f"{LEGACY_PASS_PREFIX}:{code}"
+    return f"{body}:{_mac(secret, body)}"
 
 
 @st.composite
@@ -124,17 +144,24 @@ def mutated(draw: st.DrawFn, originals: st.SearchStrategy[str]) -> bytes:
     return bytes(data)
 
 
-shelf_prefixed = st.builds(lambda p, rest: p + rest, st.sampled_from([b"DS1:", b"DP1:"]),
+shelf_prefixed = st.builds(lambda p, rest: p + rest, st.sampled_from([b"DS1:", b"DP1:", b"DP2:"]),
                            st.binary(max_size=120))
 
 
 def assert_genuine(result: ParcelLabel | PickupPass, secret: bytes) -> None:
     """A parse result must be exactly what the signer would have printed."""
     if isinstance(result, ParcelLabel):
-        assert make_label(secret, result.household, result.ref) == result.payload
+        # Signed as printed (an old printout may spell the room 02304), read canonically.
+        body, mac = result.payload.rsplit(":", 1)
+        assert _mac(secret, body) == mac
+        _, household, ref = body.split(":")
+        assert (HouseholdId.parse(household), ref) == (result.household, result.ref)
     else:
         assert isinstance(result, PickupPass)
-        assert make_pass(secret, result.code) == result.payload
+        if result.code_id is None:  # DP1: its MAC was checked when parsed
+            assert legacy_pass(secret, result.code) == result.payload
+        else:  # DP2: its MAC is checked against its code row's household, so: well-formed
+            assert result.payload == f"DP2:{result.code_id}:{result.code}:{result.mac}"
 
 
 def parse_or_refuse(test: str, data: bytes) -> None:
@@ -200,6 +227,13 @@ class Shelf:
             active = self.active_codes()
         return active[which % len(active)]
 
+    def active_pass(self, who: int, which: int) -> str:
+        """The mailed pickup QR of one of the active codes."""
+        code = self.active_code(who, which)
+        row = self.conn.execute("SELECT id, household_id FROM pickup_codes"
+                                " WHERE code = ? AND used_at IS NULL", (code,)).fetchone()
+        return make_pass(self.config.label_secret, row[1], row[0], code)
+
     def check_in(self, household: str) -> None:
         label = make_label(self.config.label_secret, HouseholdId.parse(household))
         outcome = act_on_payload(label.encode(), self.uow, self.rules, self.clock)
@@ -246,7 +280,7 @@ def test_act_on_payload_on_a_real_store(shelf: Shelf) -> None:
     def prop(data: bytes | str, step: int, source: str, who: int, which: int) -> None:
         shelf.clock.advance(step)
         if data == "active pass":  # the pickup QR of a code that opens parcels now
-            data = make_pass(secret, shelf.active_code(who, which)).encode()
+            data = shelf.active_pass(who, which).encode()
         outcome = act_on_payload(data, shelf.uow, shelf.rules, shelf.clock, source=source)
         assert_sound("act_on_payload", outcome, shelf)
         if outcome.action == "checkin":
@@ -300,7 +334,7 @@ class Site:
         # Unknown usernames are checked against a decoy hash of full cost (60-200 ms here);
         # a cheap one keeps 10,000 examples within minutes and changes no path through the code.
         cheap = hash_password("decoy", iterations=CHEAP_HASH_ITERATIONS)
-        monkeypatch.setattr(web.auth, "_decoy_hash", lambda: cheap)
+        monkeypatch.setattr(web.auth, "_decoy_hash", lambda iterations: cheap)
         self.config = sample_community(directory, real_hash=False)
         self.clock = SteppedClock()
         self.app = create_app(self.config, clock=self.clock)
