@@ -27,9 +27,13 @@ import io
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kiosk.domain import HOUSEHOLD_PATTERN, HouseholdId
 from kiosk.errors import ForgedLabel, GarbageLabel, UnknownHousehold
+
+if TYPE_CHECKING:
+    import segno
 
 MAX_PAYLOAD_BYTES = 96
 MAC_CHARS = 12  # 60 bits of base32
@@ -139,8 +143,26 @@ def _verify(secret: bytes, body: str, mac: str) -> None:
 
 def qr_image(payload: str, kind: str = "png", scale: int = 8) -> bytes:
     """Render a payload as a QR code image (``png``, ``pdf`` or ``svg``)."""
+    buffer = io.BytesIO()
+    _qr(payload).save(buffer, kind=kind, scale=scale, border=4)
+    return buffer.getvalue()
+
+
+def parcel_label(secret: bytes, household: HouseholdId, ref: str | None = None) -> ParcelLabel:
+    """The label ``make_label`` makes, with the reference as it went into the payload."""
+    payload = make_label(secret, household, ref)
+    return ParcelLabel(household, payload.split(":")[2], payload)
+
+
+def qr_modules(payload: str) -> tuple[tuple[bool, ...], ...]:
+    """The QR code of a payload as rows of dark (True) modules, without its quiet zone.
+
+    The same symbol as ``qr_image``, for drawing it at any size (printed labels).
+    """
+    return tuple(tuple(bool(module) for module in row) for row in _qr(payload).matrix)
+
+
+def _qr(payload: str) -> segno.QRCode:
     import segno  # pure Python; imported here so the scanner's hot path never pays for it
 
-    buffer = io.BytesIO()
-    segno.make(payload, error="m", micro=False).save(buffer, kind=kind, scale=scale, border=4)
-    return buffer.getvalue()
+    return segno.make(payload, error="m", micro=False)

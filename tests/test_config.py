@@ -92,8 +92,8 @@ def test_the_command_refuses_a_broken_config_at_start(sample):
     assert done.stdout == ""
 
 
-def test_commands_take_the_config_from_the_environment(sample, monkeypatch):
-    monkeypatch.setenv("SHELF_CONFIG", str(sample))
+def test_commands_take_the_config_from_the_environment(community, monkeypatch):
+    monkeypatch.setenv("SHELF_CONFIG", str(community.path))  # label needs the household list
     done = subprocess.run([sys.executable, "-m", "kiosk.app", "label", "--household", "24-2304"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
