@@ -41,6 +41,24 @@ class ShiftedClock:
         return time.monotonic()
 
 
+class ManualClock:
+    """A clock moved by hand (``advance``): for tests, proofs and replays that set each step."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+        self.mono = 1000.0
+
+    def now(self) -> datetime:
+        return self.current
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
 def parse_now(text: str) -> datetime:
     """Read an ISO-8601 time with an offset, e.g. ``2026-12-03T21:10:00+08:00``."""
     try:

@@ -8,11 +8,12 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from kiosk.clock import ManualClock
 from kiosk.community import init_community, open_store
 from kiosk.config import Config, load_config
 from kiosk.households import import_households
@@ -24,27 +25,13 @@ ADMIN_PASSWORD = "correct horse battery"
 TEST_HASH_ITERATIONS = 1_000  # the tests' own admin hash: a real PBKDF2, just not a slow one
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-        self.mono = 1000.0
-
-    def now(self) -> datetime:
-        return self.current
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-        self.mono += seconds
+# The tests' clock, moved by hand (shared with the proofs).
+FakeClock = ManualClock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bench.community import ADMIN_PASSWORD, CHEAP_HASH_ITERATIONS, sample_community
 from bench.proofs.invariants import broken_rules
+from kiosk.clock import ManualClock
 from kiosk.community import open_store
 from kiosk.domain import HouseholdId
 from kiosk.errors import ForgedLabel, GarbageLabel
@@ -62,24 +63,6 @@ def _write_tally():
     if TALLY_FILE:
         with open(TALLY_FILE, "w", encoding="utf-8") as out:
             json.dump(TALLY, out, indent=2)
-
-
-class SteppedClock:
-    """A clock the examples move forward by the steps they draw."""
-
-    def __init__(self) -> None:
-        self.current = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-        self.mono = 1000.0
-
-    def now(self) -> datetime:
-        return self.current
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-        self.mono += seconds
 
 
 STEPS = st.sampled_from([0, 1, 30, 240, 1000])  # seconds between two actions
@@ -203,7 +186,7 @@ class Shelf:
         self.conn = open_store(self.config)
         self.uow = SqliteUnitOfWork(self.conn)
         self.rules = Rules.from_config(self.config)
-        self.clock = SteppedClock()
+        self.clock = ManualClock()  # the examples move it by the steps they draw
         rows = self.conn.execute("SELECT id, under_observation FROM households ORDER BY id")
         rows = rows.fetchall()
         self.households = [r["id"] for r in rows]
@@ -337,7 +320,7 @@ class Site:
         cheap = hash_password("decoy", iterations=CHEAP_HASH_ITERATIONS)
         monkeypatch.setattr(web.auth, "_decoy_hash", lambda iterations: cheap)
         self.config = sample_community(directory, real_hash=False)
-        self.clock = SteppedClock()
+        self.clock = ManualClock()  # the examples move it by the steps they draw
         self.app = create_app(self.config, clock=self.clock)
         self.anonymous = self.app.test_client()
         self.staff = self.app.test_client()
