@@ -6,6 +6,7 @@ indexes on waiting parcels), so it costs the same at 1M parcels of history as at
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,3 +173,42 @@ def failed_notices(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 def failed_notice_count(conn: sqlite3.Connection) -> int:
     """How many notices gave up (the staff page's banner); through the failed-rows index."""
     return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").fetchone()[0]
+
+
+# What a gate screen shows: the outcomes of scans and typed codes, as the events record them.
+GATE_EVENT_KINDS = ("checked_in", "rescanned", "collected", "scan_refused", "needs_room")
+
+
+def gate_events(conn: sqlite3.Connection, after_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The gate's events after ``after_id``, oldest first, at most ``limit``.
+
+    Reads forward from ``after_id`` on the events' primary key, so a screen polling a few times
+    a second costs the same however long the history is. Households are as stored: a screen
+    masks them.
+    """
+    marks = ", ".join("?" * len(GATE_EVENT_KINDS))
+    rows = conn.execute(
+        f"""SELECT id, at, kind, actor, household_id, slot_code, detail FROM events
+            WHERE id > ? AND kind IN ({marks}) ORDER BY id LIMIT ?""",
+        (after_id, *GATE_EVENT_KINDS, limit)).fetchall()
+    events = []
+    for r in rows:
+        detail = json.loads(r["detail"] or "{}")
+        events.append({
+            "id": r["id"],
+            "at": r["at"],
+            "kind": r["kind"],
+            "source": r["actor"],
+            "household": r["household_id"],
+            "slot": r["slot_code"],
+            "error": detail.get("error"),
+            "message": detail.get("message"),
+            "code": detail.get("code"),
+            "suggestions": list(detail.get("suggestions") or []),
+        })
+    return events
+
+
+def last_event_id(conn: sqlite3.Connection) -> int:
+    """The id of the newest event (0 when there is none): where a new screen starts reading."""
+    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
