@@ -100,6 +100,20 @@
     return say("gate_refused_title");
   }
 
+  // Put ``text`` in ``el``, each of ``whole`` on one line: "B-12" never breaks at its hyphen.
+  function write(el, text, whole) {
+    el.textContent = "";
+    var pattern = whole.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    var parts = pattern.length ? text.split(new RegExp("(" + pattern.join("|") + ")")) : [text];
+    parts.forEach(function (part) {
+      if (whole.indexOf(part) < 0) return el.appendChild(document.createTextNode(part));
+      var span = document.createElement("span");
+      span.className = "whole";
+      span.textContent = part;
+      el.appendChild(span);
+    });
+  }
+
   function drawScreen() {
     idleEl.hidden = !!view;
     resultEl.hidden = !view;
@@ -107,10 +121,11 @@
     screenEl.setAttribute("data-error", view && view.error || "");
     if (!view) return;
     headlineEl.textContent = headline(view);
-    slotEl.textContent = view.kind === "checkin" || view.kind === "pickup" ? view.slots.join(" ") : "";
-    slotEl.className = "slot" + (view.slots.length > 1 ? " many" : "");
+    var slots = view.kind === "checkin" || view.kind === "pickup" ? view.slots : [];
+    write(slotEl, slots.join(" "), slots);
+    slotEl.className = "slot" + (slots.length > 1 ? " many" : "");
     householdEl.textContent = household(view.household);
-    instructionEl.textContent = instruction(view);
+    write(instructionEl, instruction(view), view.slots);
     resultEl.className = "result " + (view.kind === "refused" ? "bad" : "good");
     choicesEl.textContent = "";
     choices(view).forEach(function (parts) {
@@ -152,22 +167,18 @@
   function drawPad() {
     padEl.setAttribute("data-mode", pad.mode);
     padEl.classList.toggle("busy", busy);
-    labelEl.setAttribute("data-t", LABELS[pad.mode]);
-    labelEl.textContent = say(LABELS[pad.mode]);
+    labelEl.setAttribute("data-t", note || LABELS[pad.mode]);  // a note takes the label's place
+    labelEl.textContent = say(note || LABELS[pad.mode]);
+    labelEl.className = "entry-label" + (note ? " note" : "");
     valueEl.textContent = "";
     if (busy) {
       valueEl.textContent = say("gate_working");
-    } else if (note) {
-      valueEl.textContent = say(note);
-      valueEl.className = "entry-value note";
-      return drawKeys();
     } else if (pad.mode === "code" || pad.mode === "tail") {
       valueEl.appendChild(boxes(pad[FIELDS[pad.mode]], LENGTHS[pad.mode]));
     } else if (pad.mode === "building" || pad.mode === "room") {
       valueEl.appendChild(field("building"));
       valueEl.appendChild(field("room"));
     }
-    valueEl.className = "entry-value";
     drawKeys();
   }
 
