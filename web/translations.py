@@ -109,6 +109,20 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_short_code": "取件码是 6 位数字",
         "gate_working": "正在处理…",
         "gate_offline": "连接中断，正在重试…",
+        "gate_needs_room_title": "快递单 {code}",
+        "gate_needs_room": "请输入面单上的楼栋和房号",
+        "gate_confusable": "{room} 和 {others} 容易混淆：请输入面单上手机号的后 4 位"
+                           "（如 138****1234 中的 1234）",
+        "gate_mismatch": "这个手机尾号属于 {others}，不是 {room}。面单上写的是哪一户？",
+        "gate_unknown_room": "住户名单里没有 {room}。",
+        "gate_did_you_mean": "是下面哪一户吗？也可以重新输入房号",
+        "gate_retype": "请核对面单，重新输入房号",
+        "gate_no_phone": "面单上没有手机号",
+        "gate_unconfirmed": "房号未经手机号确认，已请工作人员核对",
+        "gate_err_confusable_room": "这个房号容易和别的房号混淆，需要面单上的手机尾号",
+        "gate_err_phone_mismatch": "手机尾号和房号对不上，请核对面单",
+        "gate_err_bad_phone_tail": "请输入面单上手机号的后 4 位数字",
+        "gate_err_bad_carrier_code": "这不是快递单号",
     },
     "en": {
         "app_title": "Contactless delivery shelf",
@@ -222,6 +236,22 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_short_code": "Pickup codes have 6 digits",
         "gate_working": "Working…",
         "gate_offline": "Connection lost, retrying…",
+        "gate_needs_room_title": "Waybill {code}",
+        "gate_needs_room": "Type the building and room printed on the waybill",
+        "gate_confusable": "{room} is easy to confuse with {others}: type the last 4 digits of "
+                           "the phone number on the waybill (1234 in 138****1234)",
+        "gate_mismatch": "Those phone digits belong to {others}, not {room}. Which room is on "
+                         "the waybill?",
+        "gate_unknown_room": "{room} is not in the household list.",
+        "gate_did_you_mean": "Did you mean one of these? Or type the room again",
+        "gate_retype": "Check the waybill and type the room again",
+        "gate_no_phone": "No phone number on the waybill",
+        "gate_unconfirmed": "No phone number confirmed the room: staff will check it",
+        "gate_err_confusable_room": "This room is easy to confuse with another: the phone digits "
+                                    "on the waybill are needed",
+        "gate_err_phone_mismatch": "The phone digits belong to another room: check the waybill",
+        "gate_err_bad_phone_tail": "Type the last 4 digits of the phone number on the waybill",
+        "gate_err_bad_carrier_code": "This is not a tracking number",
     },
 }
 

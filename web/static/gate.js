@@ -65,22 +65,37 @@
     var room = household(flow.room);
     if (v.error === "confusable_room") return say("gate_confusable", { room: room, others: others });
     if (v.error === "phone_mismatch") return say("gate_mismatch", { room: room, others: others });
-    return say("gate_unknown_room", { room: room }) +
-           (v.suggestions.length ? " " + say("gate_did_you_mean") : "");
+    return say("gate_unknown_room", { room: room }) + "\n" +
+           say(v.suggestions.length ? "gate_did_you_mean" : "gate_retype");
   }
 
+  // The buttons a carrier flow offers: {label, room, tail, keep} (keep: the courier insists
+  // on the room typed, so the parcel goes there "room not confirmed", for staff to check).
   function choices(v) {
     if (!flow) return [];
-    if (v.error === "phone_mismatch") return [flow.room].concat(v.suggestions);
-    if (v.error === "unknown_household") return v.suggestions;
+    function pick(parts, keep) {
+      return { label: household(parts), room: parts, tail: flow.tail, keep: keep };
+    }
+    if (v.error === "confusable_room") {
+      return [{ label: say("gate_no_phone"), room: flow.room, tail: "", keep: true }];
+    }
+    if (v.error === "phone_mismatch") {
+      return [pick(flow.room, true)].concat(v.suggestions.map(function (s) { return pick(s, false); }));
+    }
+    if (v.error === "unknown_household") {
+      return v.suggestions.map(function (parts) {
+        return { label: household(parts), room: parts, tail: "", keep: false };
+      });
+    }
     return [];
   }
 
   function instruction(v) {
     var slot = v.slots[0] || "";
     if (v.kind === "checkin") {
-      if (v.overflow) return say("gate_put_overflow", { place: v.place });
-      return say(v.repeat ? "gate_put_again" : "gate_put_in", { slot: slot });
+      var put = v.overflow ? say("gate_put_overflow", { place: v.place })
+                           : say(v.repeat ? "gate_put_again" : "gate_put_in", { slot: slot });
+      return v.room_confirmed === false ? put + "\n" + say("gate_unconfirmed") : put;
     }
     if (v.kind === "pickup") {
       var many = v.slots.length > 1 || v.parcels > 1;
@@ -93,10 +108,13 @@
     return errorText(v);
   }
 
+  // A carrier flow's question (which room? which phone?) is not a refusal: it names the waybill.
+  function asking(v) { return v.kind === "needs_room" || (!!flow && v.error in FLOW_ERRORS); }
+
   function headline(v) {
     if (v.kind === "checkin") return say("gate_checkin_title");
     if (v.kind === "pickup") return say("gate_pickup_title");
-    if (v.kind === "needs_room") return say("gate_needs_room_title", { code: v.code || "" });
+    if (asking(v)) return say("gate_needs_room_title", { code: flow ? flow.code : v.code });
     return say("gate_refused_title");
   }
 
@@ -126,15 +144,16 @@
     slotEl.className = "slot" + (slots.length > 1 ? " many" : "");
     householdEl.textContent = household(view.household);
     write(instructionEl, instruction(view), view.slots);
-    resultEl.className = "result " + (view.kind === "refused" ? "bad" : "good");
+    resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good");
     choicesEl.textContent = "";
-    choices(view).forEach(function (parts) {
+    choices(view).forEach(function (choice) {
       var button = document.createElement("button");
       button.type = "button";
-      button.className = "choice";
-      button.setAttribute("data-room", parts.id);
-      button.textContent = household(parts);
-      button.addEventListener("click", function () { choose(parts); });
+      button.className = "choice" + (choice.label === household(choice.room) ? "" : " other");
+      button.setAttribute("data-room", choice.room.id);
+      if (choice.keep) button.setAttribute("data-keep", "");
+      button.textContent = choice.label;
+      button.addEventListener("click", function () { choose(choice); });
       choicesEl.appendChild(button);
     });
   }
@@ -175,7 +194,7 @@
       valueEl.textContent = say("gate_working");
     } else if (pad.mode === "code" || pad.mode === "tail") {
       valueEl.appendChild(boxes(pad[FIELDS[pad.mode]], LENGTHS[pad.mode]));
-    } else if (pad.mode === "building" || pad.mode === "room") {
+    } else if (pad.mode === "building" || pad.mode === "room" || pad.mode === "choose") {
       valueEl.appendChild(field("building"));
       valueEl.appendChild(field("room"));
     }
@@ -284,18 +303,20 @@
       });
   }
 
-  function postRoom(parts, tail) {
+  function postRoom(parts, tail, keep) {
     flow.room = parts;
     var body = { code: flow.code, room: parts.id };
     if (tail) body.phone_tail = tail;
+    if (keep) body.keep_room = true;
     post(data.room_url, body);
   }
 
-  function choose(parts) {
+  function choose(choice) {
     if (busy || !flow) return;
-    pad.building = parts.building;
-    pad.room = parts.room;
-    postRoom(parts, view && view.error === "unknown_household" ? "" : flow.tail);
+    pad.building = choice.room.building;
+    pad.room = choice.room.room;
+    pad.tail = choice.tail;
+    postRoom(choice.room, choice.tail, choice.keep);
   }
 
   // ---- the keypad ------------------------------------------------------------------------
