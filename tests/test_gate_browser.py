@@ -79,6 +79,7 @@ def test_a_scan_shows_its_slot_within_half_a_second(screen, conn, community, clo
 def test_a_typed_code_lights_the_slot_and_wrong_ones_make_the_keypad_wait(screen, conn,
                                                                           community, clock):
     slot = check_in(conn, community, clock, "24-2304").slot
+    screen.wait_for_selector('#screen[data-state="checkin"]')  # the courier's scan first
     tap_code(screen, pickup_code(conn, "24-2304"))
     assert screen.get_attribute("#screen", "data-state") == "pickup"
     assert screen.inner_text("#instruction") == f"取走 {slot} 闪烁格中的包裹"
