@@ -298,3 +298,13 @@ def test_the_page_has_no_staff_data(client, conn, community, clock):
     text = client.get("/gate").text
     for private in ("24-2304", "Chen", "13800002304", "SF100", "csrf", "admin"):
         assert private not in text
+
+
+def test_without_its_store_the_screen_still_loads_and_its_poll_says_why(client, community):
+    """A kiosk browser on an error page would stay there: the page needs no store, the poll
+    answers JSON the page understands (and it keeps polling)."""
+    community.database.rename(community.database.with_suffix(".moved"))
+    assert client.get("/gate").status_code == 200
+    response = client.get("/gate/state?after=0")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "not_a_store"
