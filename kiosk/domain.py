@@ -12,12 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from kiosk.errors import UnknownHousehold
+from kiosk.errors import InvalidCarrierCode, InvalidPhoneTail, UnknownHousehold
 
 ROOM_PATTERN = r"[0-9A-Z]{1,6}"
 HOUSEHOLD_PATTERN = rf"\d{{1,3}}-{ROOM_PATTERN}"  # labels embed it too
 ROOM_RE = re.compile(rf"^{ROOM_PATTERN}$")
 HOUSEHOLD_RE = re.compile(rf"^(\d{{1,3}})-({ROOM_PATTERN})$")
+# A carrier's tracking number (SF, JD, ZTO, EMS ...) as its Code 128 or QR code carries it.
+CARRIER_CODE_RE = re.compile(r"^[0-9A-Za-z-]{6,40}$")
+# Several phones in the household list's phone column: "13800002304;13900001234". A Chinese
+# keyboard types the full-width semicolon, so that one separates too.
+PHONE_SEPARATORS = re.compile(r"[;\uff1b]")
+PHONE_TAIL_DIGITS = 4  # Chinese waybills show a phone as 138****1234
 
 
 @dataclass(frozen=True)
@@ -77,10 +83,59 @@ def confusable(a: str, b: str) -> bool:
 
 
 def mask_phone(phone: str) -> str:
-    """``13800002304`` -> ``138****2304``: enough to tell two numbers apart, not to call."""
+    """``13800002304`` -> ``138****2304``: enough to tell two numbers apart, not to call.
+
+    Several phones (``a;b``) are masked one by one.
+    """
+    if PHONE_SEPARATORS.search(phone):
+        return ";".join(mask_phone(p) for p in split_phones(phone))
     if len(phone) >= 8:
         return f"{phone[:3]}****{phone[-4:]}"
     return "*" * len(phone)
+
+
+def split_phones(text: str) -> tuple[str, ...]:
+    """The numbers of a phone column: ``"138 0000 2304; 139-0000-1234"`` -> two numbers."""
+    return tuple(p for p in (part.strip() for part in PHONE_SEPARATORS.split(text)) if p)
+
+
+def join_phones(text: str) -> str:
+    """A phone column as stored: its numbers separated by ``;`` alone, no empty ones."""
+    return ";".join(split_phones(text))
+
+
+def phone_tail(number: str) -> str | None:
+    """The last four digits of a phone number (what a waybill shows), None with fewer."""
+    digits = re.sub(r"\D", "", number)
+    return digits[-PHONE_TAIL_DIGITS:] if len(digits) >= PHONE_TAIL_DIGITS else None
+
+
+def parse_phone_tail(text: str | None) -> str | None:
+    """A typed phone tail: four digits, or None when nothing was typed; else InvalidPhoneTail."""
+    if text is None or not text.strip():
+        return None
+    tail = text.strip()
+    if not (len(tail) == PHONE_TAIL_DIGITS and tail.isascii() and tail.isdigit()):
+        raise InvalidPhoneTail("type the last 4 digits of the phone number on the waybill")
+    return tail
+
+
+def carrier_code(text: str) -> str | None:
+    """A tracking number as the shelf keys it (upper case), or None if ``text`` is not one.
+
+    Shelf labels and passes contain ':' and URLs '/', so neither is ever taken for one.
+    """
+    code = text.strip()
+    return code.upper() if CARRIER_CODE_RE.match(code) else None
+
+
+def parse_carrier_code(text: str) -> str:
+    """A typed or announced tracking number, or InvalidCarrierCode saying what one looks like."""
+    code = carrier_code(text)
+    if code is None:
+        raise InvalidCarrierCode("a tracking number is 6-40 letters, digits or '-', e.g. "
+                                 "SF1234567890")
+    return code
 
 
 def mask_email(email: str) -> str:
@@ -101,9 +156,75 @@ def mask_household(text: str) -> str:
 class Household:
     id: HouseholdId
     name: str = ""
-    phone: str = ""
+    phone: str = ""  # one number, or several separated by ';' (see split_phones)
     email: str = ""
     under_observation: bool = False
+
+    @property
+    def phone_tails(self) -> frozenset[str]:
+        """The last four digits of each of the household's phones."""
+        return frozenset(t for t in map(phone_tail, split_phones(self.phone)) if t)
+
+
+def confusable_with(target: HouseholdId, others: Iterable[HouseholdId]) -> list[HouseholdId]:
+    """The households of ``target``'s building whose room is easy to mix up with its room.
+
+    ``24-2403`` for ``24-2304`` (swapped digits), ``24-2305`` (one digit off); never another
+    building's, never ``target`` itself. In room order.
+    """
+    near = {o for o in others
+            if o.building == target.building and confusable(o.room, target.room)}
+    return sorted(near, key=lambda h: (len(h.room), h.room))
+
+
+class RoomVerdict(StrEnum):
+    """What a typed room (with the waybill's phone tail, if any) comes to."""
+
+    UNKNOWN = "unknown"  # not in the household list: refuse, suggest near rooms
+    ASK_PHONE = "ask_phone"  # exists, but easily confused: ask for the phone tail
+    MISMATCH = "mismatch"  # the tail belongs to a confusable neighbour: let the courier choose
+    CONFIRMED = "confirmed"  # check in
+    UNCONFIRMED = "unconfirmed"  # check in, marked "room not confirmed" for the staff
+
+    @property
+    def checks_in(self) -> bool:
+        return self in (RoomVerdict.CONFIRMED, RoomVerdict.UNCONFIRMED)
+
+
+@dataclass(frozen=True)
+class RoomCheck:
+    verdict: RoomVerdict
+    suggestions: tuple[str, ...] = ()  # household ids the courier may have meant
+
+
+def check_typed_room(typed: HouseholdId, households: Iterable[Household],
+                     tail: str | None, *, keep_room: bool = False) -> RoomCheck:
+    """Decide whether a parcel may go to the room a courier typed from a waybill.
+
+    ``households`` must hold at least every household of ``typed``'s building. In order:
+    a room not in the list is UNKNOWN (suggesting its confusable neighbours); a room without
+    confusable neighbours and no tail is CONFIRMED; with neighbours and no tail, ASK_PHONE
+    (suggesting them); a tail that fits the typed room is CONFIRMED; one that fits a neighbour
+    instead is a MISMATCH (suggesting those it fits); any other tail is UNCONFIRMED.
+    ``keep_room`` (the courier chose the typed room over the suggestions) turns ASK_PHONE and
+    MISMATCH into UNCONFIRMED: the parcel goes where the courier said, for staff to check.
+    """
+    in_building = {h.id: h for h in households if h.id.building == typed.building}
+    near = confusable_with(typed, in_building)
+    suggested = tuple(map(str, near))
+    household = in_building.get(typed)
+    if household is None:
+        return RoomCheck(RoomVerdict.UNKNOWN, suggested)
+    if tail is None:
+        if near and not keep_room:
+            return RoomCheck(RoomVerdict.ASK_PHONE, suggested)
+        return RoomCheck(RoomVerdict.UNCONFIRMED if near else RoomVerdict.CONFIRMED)
+    if tail in household.phone_tails:
+        return RoomCheck(RoomVerdict.CONFIRMED)
+    fits = tuple(str(h) for h in near if tail in in_building[h].phone_tails)
+    if fits and not keep_room:
+        return RoomCheck(RoomVerdict.MISMATCH, fits)
+    return RoomCheck(RoomVerdict.UNCONFIRMED)
 
 
 def parse_buildings(spec: str | Iterable[int]) -> frozenset[int]:
@@ -194,9 +315,16 @@ class ParcelStatus(StrEnum):
     COLLECTED = "collected"
 
 
+class ParcelKind(StrEnum):
+    """What a parcel is keyed by: the shelf's own signed label, or a carrier's tracking number."""
+
+    SHELF = "shelf"
+    CARRIER = "carrier"
+
+
 @dataclass(frozen=True)
 class ParcelRecord:
-    """A parcel as the store knows it."""
+    """A parcel as the store knows it. ``label`` is its key: the label, or the carrier code."""
 
     id: int
     label: str
@@ -205,6 +333,20 @@ class ParcelRecord:
     slot_code: str
     status: ParcelStatus
     pickup_code_id: int | None
+    kind: ParcelKind = ParcelKind.SHELF
+    room_confirmed: bool = True  # False: typed at the gate and not settled; staff check it
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A parcel a household said it expects, by its carrier's tracking number."""
+
+    code: str
+    household_id: str
+    announced_by: str
+    announced_at: datetime
+    used_at: datetime | None = None  # when a parcel with this code was checked in
+    parcel_id: int | None = None
 
 
 @dataclass(frozen=True)

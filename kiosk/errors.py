@@ -4,9 +4,17 @@ from __future__ import annotations
 
 
 class ShelfError(Exception):
-    """Base class for everything the shelf refuses on purpose."""
+    """Base class for everything the shelf refuses on purpose.
+
+    ``suggestions`` are household ids the person may have meant (``24-2403`` for a typed
+    ``24-2304``): screens offer them to choose from.
+    """
 
     code = "error"
+
+    def __init__(self, *args: object, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(*args)
+        self.suggestions = tuple(suggestions)
 
 
 class ConfigError(ShelfError):
@@ -43,6 +51,36 @@ class UnknownHousehold(ShelfError):
     """The household named by a label or a typed room is not in the household list."""
 
     code = "unknown_household"
+
+
+class ConfusableRoom(ShelfError):
+    """The typed room exists, but others in its building are easy to mix up with it."""
+
+    code = "confusable_room"
+
+
+class PhoneMismatch(ShelfError):
+    """The waybill's phone digits belong to a household easily confused with the typed one."""
+
+    code = "phone_mismatch"
+
+
+class InvalidPhoneTail(ShelfError):
+    """What was typed as the phone's last digits is not four digits."""
+
+    code = "bad_phone_tail"
+
+
+class InvalidCarrierCode(ShelfError):
+    """A tracking number that cannot be a carrier's code (6-40 letters, digits or '-')."""
+
+    code = "bad_carrier_code"
+
+
+class CodeTaken(ShelfError):
+    """A tracking number announced, or checked in, for another household."""
+
+    code = "code_taken"
 
 
 class ParcelClosed(ShelfError):

@@ -8,7 +8,10 @@ back as the same household whichever program saved the list.
 
 The report lists what would be added, changed (each field before and after), unchanged and
 refused (line and reason), and warnings: a phone or e-mail on two households, a contact moving
-between rooms easily confused (2304/2403), a column the import does not know. ``apply=True``
+between rooms easily confused (2304/2403), a column the import does not know. The phone column
+may hold several numbers separated by ``;`` (``13800002304;13900001234``; a full-width ``；``
+too): each is a phone of the household, and the gate matches a waybill's last four digits
+against all of them. ``apply=True``
 writes the whole file in one transaction, and only when no row is refused. Wherever the report
 is shown, contacts are masked (``138****1234``, ``c***@example.org``).
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import difflib
 import re
 import textwrap
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +33,10 @@ from kiosk.domain import (
     HouseholdId,
     canonical_room,
     confusable,
+    join_phones,
     mask_email,
     mask_phone,
+    split_phones,
 )
 from kiosk.ports import UnitOfWork
 
@@ -148,7 +153,7 @@ def parse_row(row: Mapping[str, str], buildings: Set[int]) -> Household:
     if flag not in TRUE_WORDS | FALSE_WORDS:
         raise ValueError(f"under_observation {flag!r}: use yes or no")
     return Household(id=household, name=(row.get("name") or "").strip(),
-                     phone=(row.get("phone") or "").strip(), email=email,
+                     phone=join_phones(row.get("phone") or ""), email=email,
                      under_observation=flag in TRUE_WORDS)
 
 
@@ -240,18 +245,16 @@ def _contact_cautions(known: Mapping[str, Household], planned: Mapping[str, Hous
         had = _holders(known, column)
         has = _holders(after, column)
         warned: set[str] = set()
-        for key, household in planned.items():
-            value = _contact(column, getattr(household, column))
+        for key, household, value in _each_contact(planned, column):
             old = known.get(key)
-            if not value or value in warned or (old and _contact(column, getattr(old, column))
-                                                == value):
+            if value in warned or (old and value in _contacts(column, getattr(old, column))):
                 continue  # only what this file gives a household anew, once per contact
             others = [k for k in dict.fromkeys(has.get(value, []) + had.get(value, []))
                       if k != key]
             if not others:
                 continue
             warned.add(value)
-            shown = _shown(column, getattr(household, column))
+            shown = _shown(column, _one_contact(column, getattr(household, column), value))
             near = [k for k in others if confusable(k, key)]
             if near:
                 verb = "has" if near[0] in has.get(value, []) else "had"
@@ -266,12 +269,28 @@ def _contact_cautions(known: Mapping[str, Household], planned: Mapping[str, Hous
 
 def _holders(households: Mapping[str, Household], column: str) -> dict[str, list[str]]:
     holders: dict[str, list[str]] = {}
-    for key, household in households.items():
-        if value := _contact(column, getattr(household, column)):
-            holders.setdefault(value, []).append(key)
+    for key, _, value in _each_contact(households, column):
+        holders.setdefault(value, []).append(key)
     return holders
 
 
-def _contact(column: str, value: str) -> str:
-    """A contact as compared: a phone's digits only, an e-mail in lower case."""
-    return re.sub(r"\D", "", value) if column == "phone" else value.strip().lower()
+def _each_contact(households: Mapping[str, Household],
+                  column: str) -> Iterator[tuple[str, Household, str]]:
+    """(household, Household, contact as compared) for each phone or e-mail of each household."""
+    for key, household in households.items():
+        for value in _contacts(column, getattr(household, column)):
+            yield key, household, value
+
+
+def _contacts(column: str, value: str) -> list[str]:
+    """The contacts of a field as compared: each phone's digits only, an e-mail in lower case."""
+    if column == "phone":
+        return [d for d in (re.sub(r"\D", "", p) for p in split_phones(value)) if d]
+    return [value.strip().lower()] if value.strip() else []
+
+
+def _one_contact(column: str, value: str, compared: str) -> str:
+    """The phone (as written) among a field's phones that compares as ``compared``."""
+    if column != "phone":
+        return value
+    return next(p for p in split_phones(value) if re.sub(r"\D", "", p) == compared)

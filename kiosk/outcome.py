@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What one action did. ``as_json`` is the stable shape of ``shelf scan --json``."""
 
-    action: str  # checkin, pickup, rejected, none
+    action: str  # checkin, pickup, rejected, needs_room (a carrier code: type the room), none
     household: str | None = None
     slot: str | None = None
     parcel: int | None = None
@@ -31,10 +31,15 @@ class Outcome:
     door_delivery: bool = False
     error: str | None = None
     message: str | None = None
+    code: str | None = None  # the carrier code (tracking number) this is about
+    suggestions: tuple[str, ...] = ()  # households the person may have meant: "24-2403"
+    # A carrier check-in's room: False when typed at the gate and not settled (staff check it)
+    room_confirmed: bool | None = None
 
     @classmethod
-    def refused(cls, exc: ShelfError) -> Outcome:
-        return cls("rejected", error=exc.code, message=str(exc))
+    def refused(cls, exc: ShelfError, code: str | None = None) -> Outcome:
+        return cls("rejected", error=exc.code, message=str(exc), code=code,
+                   suggestions=exc.suggestions)
 
     @property
     def retryable(self) -> bool:
@@ -44,32 +49,41 @@ class Outcome:
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data["slots"], data["parcels"] = list(self.slots), list(self.parcels)
+        data["suggestions"] = list(self.suggestions)
         return data
 
 
 def guarded(use_case: Callable[[], Outcome], uow: UnitOfWork, clock: Clock,
-            source: str) -> Outcome:
-    """Run ``use_case``; a refusal becomes a refused Outcome, anything else is logged and too."""
+            source: str, *, code: str | None = None) -> Outcome:
+    """Run ``use_case``; a refusal becomes a refused Outcome, anything else is logged and too.
+
+    ``code`` is the carrier code the use case is about: a refusal names it too.
+    """
     try:
         return use_case()
     except StoreUnavailable as exc:  # nothing to record it in: the store is the problem
         # A full disk lasts: the entry says so at its own pace (the kiosk once a minute).
         log.log(logging.DEBUG if isinstance(exc, StorageFull) else logging.WARNING,
                 "%s: store unavailable, nothing done: %s", source, exc)
-        return Outcome.refused(exc)
+        return Outcome.refused(exc, code)
     except ShelfError as exc:
         log.info("%s refused (%s): %s", source, exc.code, exc)
-        _record_refusal(uow, clock, source, exc)
-        return Outcome.refused(exc)
+        _record_refusal(uow, clock, source, exc, code)
+        return Outcome.refused(exc, code)
     except Exception:
         log.exception("%s: unexpected failure; nothing done", source)
-        return Outcome.refused(Unexpected("something went wrong; it was logged; try again"))
+        return Outcome.refused(Unexpected("something went wrong; it was logged; try again"), code)
 
 
-def _record_refusal(uow: UnitOfWork, clock: Clock, source: str, exc: ShelfError) -> None:
-    """Keep the refusal for the staff's exception list; a busy store only costs the record."""
+def _record_refusal(uow: UnitOfWork, clock: Clock, source: str, exc: ShelfError,
+                    code: str | None) -> None:
+    """Keep the refusal for the staff's exception list and the gate's screen.
+
+    A busy store only costs the record.
+    """
     try:
         with uow:
-            uow.events.add("scan_refused", source, clock.now(), error=exc.code, message=str(exc))
+            uow.events.add("scan_refused", source, clock.now(), error=exc.code, message=str(exc),
+                           suggestions=list(exc.suggestions), code=code)
     except StoreUnavailable as busy:
         log.warning("%s: could not record a refusal: %s", source, busy)

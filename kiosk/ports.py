@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from kiosk.domain import (
+    Announcement,
     Household,
     HouseholdId,
+    ParcelKind,
     ParcelRecord,
     PickupCode,
     QueuedNotice,
@@ -108,6 +110,9 @@ class Households(Protocol):
     def all(self) -> list[Household]:
         """Every household, in building and room order."""
 
+    def in_building(self, building: int) -> list[Household]:
+        """Every household of one building."""
+
     def upsert(self, household: Household, now: datetime) -> str:
         """Insert or update; return 'added', 'changed' or 'same'."""
 
@@ -116,7 +121,9 @@ class Parcels(Protocol):
     def by_label(self, label: str) -> ParcelRecord | None: ...
 
     def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
-            now: datetime) -> int: ...
+            now: datetime, *, kind: ParcelKind = ParcelKind.SHELF, symbology: str | None = None,
+            room_confirmed: bool = True) -> int:
+        """Store a waiting parcel keyed by ``label`` (a shelf label's payload or a carrier code)."""
 
     def waiting_for(self, household: str) -> list[ParcelRecord]: ...
 
@@ -143,6 +150,15 @@ class PickupCodes(Protocol):
         """Store a new active code; None when that code is already active for someone."""
 
     def use(self, code_id: int, now: datetime) -> None: ...
+
+
+class ExpectedParcels(Protocol):
+    def get(self, code: str) -> Announcement | None: ...
+
+    def add(self, announcement: Announcement) -> None: ...
+
+    def use(self, code: str, parcel_id: int, now: datetime) -> None:
+        """Mark the announcement as met by ``parcel_id``."""
 
 
 class Events(Protocol):
@@ -208,6 +224,7 @@ class UnitOfWork(Protocol):
     signals: Signals
     attempts: Attempts
     slots: Slots
+    expected: ExpectedParcels
 
     def __enter__(self) -> UnitOfWork: ...
 

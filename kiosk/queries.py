@@ -26,12 +26,14 @@ WAITING_COUNTS = """
     WHERE status = 'waiting' AND (:slot IS NULL OR slot_code = :slot)
     GROUP BY slot_code"""
 WAITING_PARCELS = """
-    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
+    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
+           p.kind, p.room_confirmed
     FROM parcels p JOIN households h ON h.id = p.household_id
     WHERE p.status = 'waiting' ORDER BY p.id"""
 # One slot's: through the waiting-parcels index, however long the collected history grows.
 SLOT_WAITING_PARCELS = """
-    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
+    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
+           p.kind, p.room_confirmed
     FROM parcels p JOIN households h ON h.id = p.household_id
     WHERE p.status = 'waiting' AND p.slot_code = :slot ORDER BY p.id"""
 # The oldest ``:limit`` waiting parcels of every slot, slot by slot: a slot's subquery reads
@@ -41,7 +43,8 @@ SLOT_WAITING_PARCELS = """
 # 2,000 parcels. A ROW_NUMBER() OVER (PARTITION BY slot_code ORDER BY id) window gives the
 # same rows but sorts every waiting parcel first: 6 times slower here.
 FIRST_WAITING_PARCELS = """
-    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation
+    SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
+           p.kind, p.room_confirmed
     FROM slots s
     CROSS JOIN parcels p ON p.id IN (
         SELECT id FROM parcels
@@ -106,6 +109,8 @@ def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None, parcels_sq
             "ref": p["ref"],
             "checked_in_at": p["checked_in_at"],
             "door_delivery": bool(p["under_observation"]),
+            "kind": p["kind"],  # shelf (our label) or carrier (its tracking number is the ref)
+            "room_confirmed": bool(p["room_confirmed"]),  # False: typed at the gate; check it
         })
     return [
         {
@@ -175,40 +180,44 @@ def failed_notice_count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed'").fetchone()[0]
 
 
-# What a gate screen shows: the outcomes of scans and typed codes, as the events record them.
+# What the gate's screen shows: every outcome at the gate, in order.
 GATE_EVENT_KINDS = ("checked_in", "rescanned", "collected", "scan_refused", "needs_room")
 
 
 def gate_events(conn: sqlite3.Connection, after_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The gate's events after ``after_id``, oldest first, at most ``limit``.
+    """The gate's outcomes recorded after event ``after_id``, oldest first (at most ``limit``).
 
-    Reads forward from ``after_id`` on the events' primary key, so a screen polling a few times
-    a second costs the same however long the history is. Households are as stored: a screen
-    masks them.
+    A screen starts from ``last_event_id`` and asks again with the last id it showed. Reads a
+    range of the events' ids, so it costs the same however long the history is. ``household``
+    is as stored: a screen masks it (``kiosk.domain.mask_household``).
     """
-    marks = ", ".join("?" * len(GATE_EVENT_KINDS))
+    marks = ",".join("?" * len(GATE_EVENT_KINDS))
     rows = conn.execute(
-        f"""SELECT id, at, kind, actor, household_id, slot_code, detail FROM events
+        f"""SELECT id, at, kind, actor, parcel_id, household_id, slot_code, detail FROM events
             WHERE id > ? AND kind IN ({marks}) ORDER BY id LIMIT ?""",
         (after_id, *GATE_EVENT_KINDS, limit)).fetchall()
-    events = []
-    for r in rows:
-        detail = json.loads(r["detail"] or "{}")
-        events.append({
-            "id": r["id"],
-            "at": r["at"],
-            "kind": r["kind"],
-            "source": r["actor"],
-            "household": r["household_id"],
-            "slot": r["slot_code"],
-            "error": detail.get("error"),
-            "message": detail.get("message"),
-            "code": detail.get("code"),
-            "suggestions": list(detail.get("suggestions") or []),
-        })
-    return events
+    return [_gate_event(r) for r in rows]
+
+
+def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
+    detail = json.loads(row["detail"])
+    return {
+        "id": row["id"],
+        "at": row["at"],
+        "kind": row["kind"],
+        # Check-ins and pickups name their entry in the details; a refusal's actor is its entry.
+        "source": detail.get("source") or row["actor"],
+        "household": row["household_id"],
+        "slot": row["slot_code"],
+        "error": detail.get("error"),
+        "message": detail.get("message"),
+        "code": detail.get("code"),
+        "suggestions": list(detail.get("suggestions") or []),
+        "parcel": row["parcel_id"],
+        "room_confirmed": detail.get("room_confirmed"),
+    }
 
 
 def last_event_id(conn: sqlite3.Connection) -> int:
-    """The id of the newest event (0 when there is none): where a new screen starts reading."""
+    """The id of the newest event (0 when there is none): where a gate screen starts."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]

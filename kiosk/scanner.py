@@ -70,7 +70,8 @@ class Scanner:
         for symbol in self.decoder.decode(frame):
             if debounce and not self.debouncer.fresh(symbol.data, self.clock.monotonic()):
                 continue
-            result = act_on_payload(symbol.data, self.uow, self.rules, self.clock)
+            result = act_on_payload(symbol.data, self.uow, self.rules, self.clock,
+                                    kind=symbol.kind)
             self._feedback(result)
             if result.error == StorageFull.code:  # act again once space is freed, if in view
                 self.debouncer.forget(symbol.data)
@@ -90,6 +91,9 @@ class Scanner:
             self.buzzer.warn()
             if result.error != StorageFull.code:  # that one is logged once a minute
                 log.info("refused: %s", result.message)
+        elif result.action == "needs_room":
+            self.buzzer.confirm()  # read; the gate's screen asks the courier for the room
+            log.info("carrier code read; no household announced it: the room is asked for")
         else:
             self.buzzer.confirm()
             log.info("%s %s -> %s%s", result.action, mask_household(result.household or ""),

@@ -2,32 +2,69 @@
 
 Use cases take what they act on, a unit of work (the store's port), the Rules they need and a
 clock; they return an Outcome or raise the shelf's own error when they refuse. Entries call
-them through ``act_on_payload`` / ``act_on_code``, the boundary that never raises. Side effects
-on hardware happen only after the commit, in the caller, and only from what was committed.
+them through ``act_on_payload`` / ``act_on_code`` / ``act_on_carrier``, the boundary that never
+raises. Side effects on hardware happen only after the commit, in the caller, and only from
+what was committed.
+
+A parcel arrives with the shelf's own signed label, or with a carrier's waybill only: then its
+tracking number (a **carrier code**) is its key. An announced code (``expect``) checks in at
+once; any other needs the building-room the courier types, checked against the rooms easily
+confused with it and the waybill's phone digits (``kiosk.domain.check_typed_room``).
+
+Every gate outcome is an event the gate's screen follows (``kiosk.queries.gate_events``):
+``checked_in``, ``rescanned``, ``collected``, ``needs_room`` and ``scan_refused``; ``source``
+in their details (the actor, for refusals) names the entry: camera, gate-keypad, cli.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 from kiosk import labels
 from kiosk.config import ChannelConfig, Config, Layout, PickupRules
-from kiosk.domain import ParcelRecord, ParcelStatus, PickupCode, choose_slot, mask_household
+from kiosk.domain import (
+    Announcement,
+    Household,
+    HouseholdId,
+    ParcelKind,
+    ParcelRecord,
+    ParcelStatus,
+    PickupCode,
+    RoomVerdict,
+    carrier_code,
+    check_typed_room,
+    choose_slot,
+    confusable_with,
+    mask_household,
+    parse_carrier_code,
+    parse_phone_tail,
+)
 from kiosk.errors import (
+    CodeTaken,
+    ConfusableRoom,
     ForgedLabel,
     ParcelClosed,
     PassOutdated,
     PassUsed,
+    PhoneMismatch,
     PickupRefused,
     PickupThrottled,
     UnknownHousehold,
 )
-from kiosk.labels import ParcelLabel, PickupPass, make_pass, parse_payload, pass_is_for
+from kiosk.labels import (
+    MAX_PAYLOAD_BYTES,
+    ParcelLabel,
+    PickupPass,
+    make_pass,
+    parse_payload,
+    pass_is_for,
+)
 from kiosk.notices.queue import queue_checkin
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
+from kiosk.store import iso
 from kiosk.timefmt import local_time
 
 log = logging.getLogger(__name__)
@@ -58,16 +95,33 @@ class Rules:
 
 
 def act_on_payload(data: bytes, uow: UnitOfWork, rules: Rules, clock: Clock, *,
-                   source: str = "camera") -> Outcome:
-    """Do what a scanned payload asks: check a parcel in or hand parcels out; never raise."""
+                   source: str = "camera", kind: str = "QRCODE") -> Outcome:
+    """Do what a scanned payload asks: check a parcel in or hand parcels out; never raise.
+
+    A payload that is not the shelf's own but looks like a tracking number is a carrier code
+    (``kind`` is the symbology it came in: QRCODE, CODE128 ...).
+    """
+    code = _carrier_code(data)
+    if code is not None:
+        return act_on_carrier(code, uow, rules, clock, source=source, symbology=kind)
 
     def use_case() -> Outcome:
         payload = parse_payload(data, rules.label_secret)
         if isinstance(payload, ParcelLabel):
-            return check_in(payload, uow, rules, clock)
-        return pick_up_with_pass(payload, uow, rules, clock)
+            return check_in(payload, uow, rules, clock, source=source)
+        return pick_up_with_pass(payload, uow, rules, clock, source=source)
 
     return guarded(use_case, uow, clock, source)
+
+
+def _carrier_code(data: bytes) -> str | None:
+    """The tracking number a scanned payload is, or None (a shelf code, or garbage)."""
+    if len(data) > MAX_PAYLOAD_BYTES:
+        return None
+    try:
+        return carrier_code(data.decode("ascii"))
+    except UnicodeDecodeError:
+        return None
 
 
 def act_on_code(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
@@ -76,41 +130,214 @@ def act_on_code(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
     return guarded(lambda: pick_up(code, uow, rules, clock, source=source), uow, clock, source)
 
 
+def act_on_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
+                   room: str | None = None, phone_tail: str | None = None,
+                   source: str = "keypad", symbology: str | None = None,
+                   keep_room: bool = False) -> Outcome:
+    """Check a parcel in by its carrier code (and a typed room, phone tail); never raise.
+
+    See ``check_in_carrier``; a refusal names the code and the households the courier may have
+    meant (``suggestions``).
+    """
+    return guarded(lambda: check_in_carrier(code, uow, rules, clock, room=room,
+                                            phone_tail=phone_tail, source=source,
+                                            symbology=symbology, keep_room=keep_room),
+                   uow, clock, source, code=carrier_code(code))
+
+
 def check_in(label: ParcelLabel, uow: UnitOfWork, rules: Rules, clock: Clock,
-             actor: str = COURIER) -> Outcome:
+             actor: str = COURIER, *, source: str = "camera") -> Outcome:
     """Put the labelled parcel in a slot, record it, queue the household's notice, light it."""
     now = clock.now()
-    key = str(label.household)
     with uow:
         known = uow.parcels.by_label(label.payload)
         if known is not None:
-            if known.status is not ParcelStatus.WAITING:
-                raise ParcelClosed(f"parcel {known.id} for {label.household.masked()} was "
-                                   "already collected")
-            # The courier scanned it again: show the same slot, create nothing new.
-            uow.events.add("rescanned", actor, now, parcel=known.id, household=key,
-                           slot=known.slot_code)
-            _light(uow, rules, known.slot_code, "on", now, "rescan")
-            return Outcome("checkin", key, known.slot_code, known.id, (known.slot_code,),
-                           (known.id,), repeat=True)
+            return _again(uow, rules, known, now, actor, source)
         household = uow.households.get(label.household)
         if household is None:
-            raise UnknownHousehold(f"{label.household.masked()} is not in the household list")
-        slot = choose_slot(label.household, rules.layout.slots, uow.parcels.load(),
-                           rules.layout.overflow)
-        code = None if household.under_observation else _pickup_code(uow, key, now)
-        parcel = uow.parcels.add(label.payload, label.ref, key, slot.code,
-                                 code and code.id, now)
-        uow.events.add("checked_in", actor, now, parcel=parcel, household=key, slot=slot.code,
-                       ref=label.ref, overflow=slot.overflow)
-        queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
-                      household, slot, parcel, label.ref,
-                      code and make_pass(rules.label_secret, key, code.id, code.code),
-                      code and code.code, now)
-        _light(uow, rules, slot.code, "on", now, "checkin")
-    log.info("checked in parcel %s for %s into %s", parcel, mask_household(key), slot.code)
-    return Outcome("checkin", key, slot.code, parcel, (slot.code,), (parcel,),
+            raise _not_in_list(uow, label.household)
+        outcome = _place(uow, rules, household, label.payload, label.ref, now, actor,
+                         source=source)
+    _log_checkin(outcome)
+    return outcome
+
+
+def check_in_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
+                     room: str | None = None, phone_tail: str | None = None,
+                     actor: str = COURIER, source: str = "keypad",
+                     symbology: str | None = None, keep_room: bool = False) -> Outcome:
+    """Check in a parcel that carries only its carrier's waybill, keyed by its tracking number.
+
+    In order: a parcel with this code already -> the same slot again (or already_collected);
+    an announced code -> checked in for its household at once; no ``room`` -> ``needs_room``
+    (recorded, for the gate's screen to ask); else the typed room, checked with the phone
+    tail against its confusable neighbours (``check_typed_room``): refused (unknown_household,
+    confusable_room, phone_mismatch, each with suggestions) or checked in, marked "room not
+    confirmed" when the tail did not settle it. One transaction: a refusal leaves no parcel.
+    """
+    key = parse_carrier_code(code)
+    tail = parse_phone_tail(phone_tail)
+    typed = HouseholdId.parse(room) if room and room.strip() else None
+    now = clock.now()
+    with uow:
+        known = uow.parcels.by_label(key)
+        if known is not None:
+            return _again(uow, rules, known, now, actor, source)
+        announced = uow.expected.get(key)
+        if announced is not None:
+            household = uow.households.get(HouseholdId.parse(announced.household_id))
+            outcome = _place_carrier(uow, rules, household, key, now, actor, source,
+                                     symbology, confirmed=True, via="announced")
+            uow.expected.use(key, outcome.parcel, now)
+        elif typed is None:
+            uow.events.add("needs_room", source, now, code=key, symbology=symbology,
+                           source=source)
+            return Outcome("needs_room", code=key)
+        else:
+            household = _typed_household(uow, typed, tail, keep_room)
+            outcome = _place_carrier(uow, rules, household.household, key, now, actor, source,
+                                     symbology, confirmed=household.confirmed, via="typed")
+    _log_checkin(outcome)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _TypedHousehold:
+    household: Household
+    confirmed: bool
+
+
+def _typed_household(uow: UnitOfWork, typed: HouseholdId, tail: str | None,
+                     keep_room: bool) -> _TypedHousehold:
+    """The household a typed room names, if the rule lets the parcel go there; else refuse."""
+    check = check_typed_room(typed, uow.households.in_building(typed.building), tail,
+                             keep_room=keep_room)
+    shown = typed.masked()
+    if check.verdict is RoomVerdict.UNKNOWN:
+        raise UnknownHousehold(f"{shown} is not in the household list: check the room on the "
+                               "waybill", suggestions=check.suggestions)
+    if check.verdict is RoomVerdict.ASK_PHONE:
+        raise ConfusableRoom(f"{shown} is easily confused with another room: type the last 4 "
+                             "digits of the phone on the waybill", suggestions=check.suggestions)
+    if check.verdict is RoomVerdict.MISMATCH:
+        raise PhoneMismatch(f"the phone on the waybill belongs to another room than {shown}: "
+                            "check the room on the waybill and choose",
+                            suggestions=check.suggestions)
+    household = uow.households.get(typed)
+    assert household is not None  # check_typed_room found it in the same transaction
+    return _TypedHousehold(household, check.verdict is RoomVerdict.CONFIRMED)
+
+
+def _not_in_list(uow: UnitOfWork, household: HouseholdId) -> UnknownHousehold:
+    """The refusal for a household not in the list, suggesting the rooms easily confused."""
+    near = confusable_with(household, [h.id for h in uow.households.in_building(
+        household.building)])
+    return UnknownHousehold(f"{household.masked()} is not in the household list",
+                            suggestions=tuple(map(str, near)))
+
+
+def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, actor: str,
+           source: str) -> Outcome:
+    """A parcel scanned again: show the same slot, create nothing new; refuse a collected one."""
+    code = known.label if known.kind is ParcelKind.CARRIER else None
+    if known.status is not ParcelStatus.WAITING:
+        raise ParcelClosed(f"parcel {known.id} for {mask_household(known.household_id)} was "
+                           "already collected")
+    uow.events.add("rescanned", actor, now, parcel=known.id, household=known.household_id,
+                   slot=known.slot_code, source=source, code=code)
+    _light(uow, rules, known.slot_code, "on", now, "rescan")
+    return Outcome("checkin", known.household_id, known.slot_code, known.id,
+                   (known.slot_code,), (known.id,), repeat=True, code=code,
+                   room_confirmed=known.room_confirmed if code else None)
+
+
+def _place_carrier(uow: UnitOfWork, rules: Rules, household: Household | None, code: str,
+                   now: datetime, actor: str, source: str, symbology: str | None, *,
+                   confirmed: bool, via: str) -> Outcome:
+    assert household is not None  # the store's foreign keys keep announced households
+    outcome = _place(uow, rules, household, code, code, now, actor, source=source,
+                     kind=ParcelKind.CARRIER, symbology=symbology, room_confirmed=confirmed,
+                     detail={"code": code, "symbology": symbology, "room_confirmed": confirmed,
+                             "via": via})
+    return replace(outcome, code=code, room_confirmed=confirmed)
+
+
+def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: str,
+           now: datetime, actor: str, *, source: str, kind: ParcelKind = ParcelKind.SHELF,
+           symbology: str | None = None, room_confirmed: bool = True,
+           detail: dict[str, object] | None = None) -> Outcome:
+    """Put a new parcel in a slot, record it, queue the household's notice, light the slot."""
+    hid = str(household.id)
+    slot = choose_slot(household.id, rules.layout.slots, uow.parcels.load(),
+                       rules.layout.overflow)
+    code = None if household.under_observation else _pickup_code(uow, hid, now)
+    parcel = uow.parcels.add(key, ref, hid, slot.code, code and code.id, now, kind=kind,
+                             symbology=symbology, room_confirmed=room_confirmed)
+    uow.events.add("checked_in", actor, now, parcel=parcel, household=hid, slot=slot.code,
+                   ref=ref, overflow=slot.overflow, source=source, **(detail or {}))
+    queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
+                  household, slot, parcel, ref,
+                  code and make_pass(rules.label_secret, hid, code.id, code.code),
+                  code and code.code, now)
+    _light(uow, rules, slot.code, "on", now, "checkin")
+    return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation)
+
+
+def _log_checkin(outcome: Outcome) -> None:
+    """Log a check-in once it is committed."""
+    if outcome.repeat:
+        return
+    log.info("checked in parcel %s for %s into %s%s", outcome.parcel,
+             mask_household(outcome.household or ""), outcome.slot,
+             " (room not confirmed)" if outcome.room_confirmed is False else "")
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What ``expect`` did: the announcement, and whether this call made it."""
+
+    announcement: Announcement
+    created: bool
+
+    def as_json(self) -> dict[str, object]:
+        """The stable shape of ``shelf expect --json`` and ``POST /api/expected``."""
+        a = self.announcement
+        return {"code": a.code, "household": a.household_id, "announced_by": a.announced_by,
+                "announced_at": iso(a.announced_at), "used_at": a.used_at and iso(a.used_at),
+                "parcel": a.parcel_id, "created": self.created}
+
+
+def expect(household_text: str, code: str, uow: UnitOfWork, clock: Clock, *,
+           actor: str) -> Announced:
+    """Announce a parcel by its tracking number, so that it checks in at once when scanned.
+
+    Announcing the same code for the same household again changes nothing; for another
+    household it is refused (code_taken), as is an unknown household (with suggestions). A code
+    already checked in for this household is recorded as met by that parcel.
+    """
+    key = parse_carrier_code(code)
+    target = HouseholdId.parse(household_text)
+    hid, now = str(target), clock.now()
+    with uow:
+        if uow.households.get(target) is None:
+            raise _not_in_list(uow, target)
+        existing = uow.expected.get(key)
+        if existing is not None:
+            if existing.household_id != hid:
+                raise CodeTaken(f"{key} is announced for another household already: check the "
+                                "tracking number")
+            return Announced(existing, created=False)
+        parcel = uow.parcels.by_label(key)
+        if parcel is not None and parcel.household_id != hid:
+            raise CodeTaken(f"{key} was checked in for another household already: check the "
+                            "tracking number")
+        announcement = Announcement(key, hid, actor, now, parcel and now, parcel and parcel.id)
+        uow.expected.add(announcement)
+        uow.events.add("announced", actor, now, household=hid, parcel=parcel and parcel.id,
+                       code=key)
+    log.info("%s announced a parcel for %s", actor, mask_household(hid))
+    return Announced(announcement, created=True)
 
 
 def _pickup_code(uow: UnitOfWork, household: str, now: datetime) -> PickupCode:
@@ -153,14 +380,14 @@ def pick_up(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
         uow.attempts.add(throttle, bool(parcels), now)
         uow.attempts.prune(throttle, now - window)  # older tries count for nothing: forget them
         if found and parcels:
-            outcome = _hand_out(uow, rules, found, parcels, now, "code", actor)
+            outcome = _hand_out(uow, rules, found, parcels, now, "code", actor, source)
     if not found or not parcels:  # the failed attempt is committed above: it counts
         raise PickupRefused("this pickup code does not match any waiting parcel")
     return _handed_out(outcome)
 
 
 def pick_up_with_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules, clock: Clock, *,
-                      actor: str = RESIDENT) -> Outcome:
+                      actor: str = RESIDENT, source: str = "camera") -> Outcome:
     """Hand out what a scanned pickup pass opens: its own code, for its own household.
 
     A signed pass cannot be guessed, so nothing here counts toward a throttle or waits for one;
@@ -172,7 +399,7 @@ def pick_up_with_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules, cl
         parcels = uow.parcels.waiting_for(found.household_id)
         if not parcels:
             raise PickupRefused("nothing is waiting for this pickup code now")
-        outcome = _hand_out(uow, rules, found, parcels, now, "qr", actor)
+        outcome = _hand_out(uow, rules, found, parcels, now, "qr", actor, source)
     return _handed_out(outcome)
 
 
@@ -213,14 +440,14 @@ def _used_message(code: PickupCode, rules: Rules) -> str:
 
 
 def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[ParcelRecord],
-              now: datetime, via: str, actor: str) -> Outcome:
+              now: datetime, via: str, actor: str, source: str) -> Outcome:
     """Close the code and every waiting parcel it opens; blink their slots."""
     uow.codes.use(code.id, now)
     slots = tuple(dict.fromkeys(p.slot_code for p in parcels))
     for parcel in parcels:
         uow.parcels.close(parcel.id, now)
         uow.events.add("collected", actor, now, parcel=parcel.id, household=code.household_id,
-                       slot=parcel.slot_code, via=via)
+                       slot=parcel.slot_code, via=via, source=source)
     for slot in slots:
         _light(uow, rules, slot, "blink", now, "pickup")
     return Outcome("pickup", code.household_id, slots[0], parcels[0].id, slots,

@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.domain import (
+    Announcement,
     Household,
     HouseholdId,
+    ParcelKind,
     ParcelRecord,
     ParcelStatus,
     PickupCode,
@@ -170,6 +172,26 @@ MIGRATIONS: list[str] = [
     # refused at start instead of being taken for a new, empty community
     f"""
     PRAGMA application_id = {APPLICATION_ID};
+    """,
+    # 6: carriers' own waybills (issue 7): a parcel keyed by its tracking number (in ``label``,
+    # unique like a shelf label, so a rescan finds it), the symbology the camera read, a room
+    # typed at the gate that the phone digits did not settle, and parcels announced in advance
+    """
+    ALTER TABLE parcels ADD COLUMN kind TEXT NOT NULL DEFAULT 'shelf'
+        CHECK (kind IN ('shelf', 'carrier'));
+    ALTER TABLE parcels ADD COLUMN symbology TEXT;  -- QRCODE, CODE128 ...; NULL when typed
+    ALTER TABLE parcels ADD COLUMN room_confirmed INTEGER NOT NULL DEFAULT 1
+        CHECK (room_confirmed IN (0, 1));
+    CREATE INDEX parcels_room_unconfirmed ON parcels(id)
+        WHERE room_confirmed = 0 AND status = 'waiting';
+    CREATE TABLE expected (
+        code TEXT PRIMARY KEY,                  -- the tracking number, upper case
+        household_id TEXT NOT NULL REFERENCES households(id),
+        announced_by TEXT NOT NULL,             -- who said so: 'alice@web', 'api@web' ...
+        announced_at TEXT NOT NULL,
+        used_at TEXT,                           -- when its parcel was checked in
+        parcel_id INTEGER REFERENCES parcels(id)
+    );
     """,
 ]
 
@@ -352,6 +374,7 @@ class SqliteUnitOfWork:
         self.slots = Slots(db)
         self.sessions = Sessions(db)
         self.lockouts = Lockouts(db)
+        self.expected = Expected(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:
@@ -394,6 +417,12 @@ class Households:
         rows = self.db.execute("SELECT * FROM households ORDER BY building, room").fetchall()
         return [_household(r) for r in rows]
 
+    def in_building(self, building: int) -> list[Household]:
+        """Every household of one building (a typed room is checked against its neighbours)."""
+        rows = self.db.execute("SELECT * FROM households WHERE building = ? ORDER BY room",
+                               (building,)).fetchall()
+        return [_household(r) for r in rows]
+
     def upsert(self, household: Household, now: datetime) -> str:
         """Insert or update; return 'added', 'changed' or 'same'."""
         old = self.get(household.id)
@@ -422,12 +451,14 @@ def _household(row: sqlite3.Row) -> Household:
     )
 
 
-_PARCEL_COLUMNS = "id, label, ref, household_id, slot_code, status, pickup_code_id"
+_PARCEL_COLUMNS = ("id, label, ref, household_id, slot_code, status, pickup_code_id, kind,"
+                   " room_confirmed")
 
 
 def _parcel(row: sqlite3.Row) -> ParcelRecord:
     return ParcelRecord(row["id"], row["label"], row["ref"], row["household_id"],
-                        row["slot_code"], ParcelStatus(row["status"]), row["pickup_code_id"])
+                        row["slot_code"], ParcelStatus(row["status"]), row["pickup_code_id"],
+                        ParcelKind(row["kind"]), bool(row["room_confirmed"]))
 
 
 class Parcels:
@@ -440,12 +471,15 @@ class Parcels:
         return _parcel(row) if row else None
 
     def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
-            now: datetime) -> int:
+            now: datetime, *, kind: ParcelKind = ParcelKind.SHELF, symbology: str | None = None,
+            room_confirmed: bool = True) -> int:
         cur = self.db.execute(
             """INSERT INTO parcels (label, ref, household_id, slot_code, status,
-                                    pickup_code_id, checked_in_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (label, ref, household, slot, ParcelStatus.WAITING, code_id, iso(now)),
+                                    pickup_code_id, checked_in_at, kind, symbology,
+                                    room_confirmed)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (label, ref, household, slot, ParcelStatus.WAITING, code_id, iso(now), kind,
+             symbology, int(room_confirmed)),
         )
         return int(cur.lastrowid)
 
@@ -535,6 +569,36 @@ class Events:
             (iso(now), kind, actor[:self.MAX_TEXT], parcel, household, slot,
              json.dumps(kept, ensure_ascii=False, sort_keys=True)),
         )
+
+
+def _announcement(row: sqlite3.Row) -> Announcement:
+    used = row["used_at"]
+    return Announcement(row["code"], row["household_id"], row["announced_by"],
+                        datetime.fromisoformat(row["announced_at"]),
+                        datetime.fromisoformat(used) if used else None, row["parcel_id"])
+
+
+class Expected:
+    """Parcels announced by their tracking number: such a code checks in at once."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def get(self, code: str) -> Announcement | None:
+        row = self.db.execute("SELECT * FROM expected WHERE code = ?", (code,)).fetchone()
+        return _announcement(row) if row else None
+
+    def add(self, announcement: Announcement) -> None:
+        a = announcement
+        self.db.execute(
+            "INSERT INTO expected (code, household_id, announced_by, announced_at, used_at,"
+            " parcel_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (a.code, a.household_id, a.announced_by, iso(a.announced_at),
+             a.used_at and iso(a.used_at), a.parcel_id))
+
+    def use(self, code: str, parcel_id: int, now: datetime) -> None:
+        self.db.execute("UPDATE expected SET used_at = ?, parcel_id = ? WHERE code = ?",
+                        (iso(now), parcel_id, code))
 
 
 class Outbox:

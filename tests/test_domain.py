@@ -3,15 +3,25 @@ from __future__ import annotations
 import pytest
 
 from kiosk.domain import (
+    Household,
     HouseholdId,
+    RoomVerdict,
     Slot,
     SlotLoad,
+    carrier_code,
+    check_typed_room,
     choose_slot,
+    confusable,
+    confusable_with,
     format_buildings,
+    join_phones,
     mask_household,
+    mask_phone,
     parse_buildings,
+    parse_phone_tail,
+    split_phones,
 )
-from kiosk.errors import UnknownHousehold
+from kiosk.errors import InvalidPhoneTail, UnknownHousehold
 
 
 def test_household_ids_are_exact_2304_is_not_2403():
@@ -82,3 +92,89 @@ def test_an_empty_any_building_slot_beats_sharing_with_another_household():
     assert choose_slot(HouseholdId(24, "2304"), SLOTS, load, OVERFLOW).code == "B-01"
     load["B-01"] = SlotLoad(1, frozenset({"7-101"}))
     assert choose_slot(HouseholdId(24, "2304"), SLOTS, load, OVERFLOW).code == "A-01"
+
+
+# --- rooms easy to confuse, phone tails and the typed-room rule (the gate, issue 7) ---------
+
+@pytest.mark.parametrize("a, b", [("2304", "2403"), ("1502", "1205"), ("301", "310"),
+                                  ("2304", "2305"), ("B101", "B110")])
+def test_swapped_or_one_off_rooms_are_confusable_both_ways(a, b):
+    assert confusable(a, b) and confusable(b, a)
+
+
+@pytest.mark.parametrize("a, b", [("2304", "2304"), ("2304", "4302x"), ("2304", "3402"),
+                                  ("2304", "2415"), ("301", "3010"), ("1502", "2051")])
+def test_the_same_room_or_rooms_further_apart_are_not_confusable(a, b):
+    assert not confusable(a, b)
+
+
+def hh(text: str, phone: str = "") -> Household:
+    return Household(HouseholdId.parse(text), phone=phone)
+
+
+BUILDING_24 = [hh("24-2304", "13800002304"), hh("24-2403", "13800002403;13911112222"),
+               hh("24-501", "13922215229"), hh("24-2001"), hh("24-2003", "13992891895"),
+               hh("25-2304", "13800009999")]
+
+
+def test_confusable_neighbours_are_in_the_same_building_only():
+    ids = [h.id for h in BUILDING_24]
+    assert confusable_with(HouseholdId(24, "2304"), ids) == [HouseholdId(24, "2403")]
+    assert confusable_with(HouseholdId(24, "2340"), ids) == [HouseholdId(24, "2304")]
+    assert confusable_with(HouseholdId(24, "501"), ids) == []
+    assert confusable_with(HouseholdId(25, "2403"), ids) == [HouseholdId(25, "2304")]
+
+
+def test_a_household_has_the_tails_of_all_its_phones():
+    assert BUILDING_24[1].phone_tails == {"2403", "2222"}
+    assert hh("1-1", "+86 139-1111-2222； 0755-8765").phone_tails == {"2222", "8765"}
+    assert hh("1-1", "110").phone_tails == frozenset()
+    assert split_phones(" 13800002304 ;; 13911112222;") == ("13800002304", "13911112222")
+    assert join_phones("13800002304 ；13911112222 ") == "13800002304;13911112222"
+    assert mask_phone("13800002304;13911112222") == "138****2304;139****2222"
+
+
+@pytest.mark.parametrize("typed, tail, keep, verdict, suggestions", [
+    ("24-2340", None, False, RoomVerdict.UNKNOWN, ("24-2304",)),  # typo of an existing room
+    ("24-9999", "2304", False, RoomVerdict.UNKNOWN, ()),  # nothing near: nothing suggested
+    ("24-501", None, False, RoomVerdict.CONFIRMED, ()),  # nobody to mix it up with
+    ("24-2304", None, False, RoomVerdict.ASK_PHONE, ("24-2403",)),
+    ("24-2304", "2304", False, RoomVerdict.CONFIRMED, ()),
+    ("24-2304", "2403", False, RoomVerdict.MISMATCH, ("24-2403",)),
+    ("24-2304", "2222", False, RoomVerdict.MISMATCH, ("24-2403",)),  # 2403's second phone
+    ("24-2403", "2222", False, RoomVerdict.CONFIRMED, ()),
+    ("24-2304", "9999", False, RoomVerdict.UNCONFIRMED, ()),  # 25-2304's: another building
+    ("24-501", "1234", False, RoomVerdict.UNCONFIRMED, ()),
+    ("24-2001", None, False, RoomVerdict.ASK_PHONE, ("24-2003",)),
+    ("24-2001", "1895", False, RoomVerdict.MISMATCH, ("24-2003",)),  # 2001 has no phone
+    ("24-2304", None, True, RoomVerdict.UNCONFIRMED, ()),  # the courier insists: staff check
+    ("24-2304", "2403", True, RoomVerdict.UNCONFIRMED, ()),
+    ("24-2304", "2304", True, RoomVerdict.CONFIRMED, ()),
+])
+def test_a_typed_room_is_checked_against_its_neighbours_and_the_phone_tail(typed, tail, keep,
+                                                                          verdict, suggestions):
+    check = check_typed_room(HouseholdId.parse(typed), BUILDING_24, tail, keep_room=keep)
+    assert (check.verdict, check.suggestions) == (verdict, suggestions)
+    assert check.verdict.checks_in == (verdict in (RoomVerdict.CONFIRMED,
+                                                   RoomVerdict.UNCONFIRMED))
+
+
+@pytest.mark.parametrize("text", ["123", "12345", "12a4", "１２３４", "12 4"])
+def test_a_phone_tail_is_four_digits(text):
+    with pytest.raises(InvalidPhoneTail, match="last 4 digits"):
+        parse_phone_tail(text)
+
+
+def test_an_empty_phone_tail_is_none_and_four_digits_are_kept():
+    assert parse_phone_tail(None) is parse_phone_tail("  ") is None
+    assert parse_phone_tail(" 0042 ") == "0042"
+
+
+@pytest.mark.parametrize("text, code", [
+    ("SF1234567890", "SF1234567890"), (" jd0001234567890-1-1 ", "JD0001234567890-1-1"),
+    ("773012345678901", "773012345678901"), ("ABC12", None), ("X" * 41, None),
+    ("https://example.com/coupon", None), ("DS1:24-2304:SF1:KX3M7Q2B9HZA", None),
+    ("SF 1234 5678", None), ("快递1234567", None),
+])
+def test_carrier_codes_are_tracking_numbers_in_upper_case(text, code):
+    assert carrier_code(text) == code

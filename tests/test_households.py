@@ -111,6 +111,27 @@ def test_the_same_contact_on_two_households_is_warned(conn, community, clock, tm
     assert warning.message == "the phone 138****2304 would be on 2-902 and 24-2304"
 
 
+def test_a_household_may_have_several_phones_separated_by_semicolons(conn, community, clock,
+                                                                     tmp_path):
+    csv = write(tmp_path, HEADER + "7,101,Two,13912340000 ； 138-0000-7777 ;,,no\n")
+    report = run(conn, community, clock, csv)
+    assert report.added == ["7-101"] and not report.refused
+    assert stored(conn, "7-101", "phone") == "13912340000;138-0000-7777"
+    [household] = [h for h in SqliteUnitOfWork(conn).households.all() if str(h.id) == "7-101"]
+    assert household.phone_tails == {"0000", "7777"}  # what the gate matches waybills against
+
+
+def test_a_second_phone_shared_with_a_confusable_room_is_warned_and_masked(conn, community,
+                                                                            clock, tmp_path):
+    csv = write(tmp_path, HEADER + "24,2403,Zhou Min 周敏,13800002403;13800002304,,no\n")
+    report = run(conn, community, clock, csv, apply=False)
+    [phone] = report.warnings
+    assert phone.message == ("24-2403 gets the phone 138****2304 that 24-2304 has: "
+                             "24-2304 and 24-2403 are easily confused; check the room")
+    assert "phone '138****2403' -> '138****2403;138****2304'" in report.summary()
+    assert "13800002304" not in json.dumps(report.as_json())
+
+
 def test_unknown_columns_are_warned_and_their_values_ignored(conn, community, clock, tmp_path):
     csv = write(tmp_path, "building,room,name,emial,notes\n24,2304,Chen Jie 陈杰,x@example.org,"
                 "gate code 1234\n")

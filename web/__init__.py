@@ -58,6 +58,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     app.register_blueprint(notices.bp)
     app.register_blueprint(gate.bp)
     app.after_request(_security_headers)
+    from web import expected  # POST /api/expected: parcels announced by their tracking number
+
+    app.register_blueprint(expected.bp)
     return app
 
 

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("households", cmd_households, "manage the household list")
     p.add_argument("action", choices=["import"])
     p.add_argument("file", type=Path, help="CSV (UTF-8 or GBK): building,room,name,phone,email,"
-                   "under_observation")
+                   "under_observation; several phones separated by ';'")
     p.add_argument("--apply", action="store_true",
                    help="store the list (all rows or, if any is refused, none); "
                    "without it, only show what would change")
@@ -87,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", cmd_run, "run the kiosk loop: camera, LEDs, buzzer")
     p.add_argument("--camera", help="override [kiosk] camera: device:N, video:FILE, images:DIR")
+
+    p = command("expect", cmd_expect, "announce a parcel by its carrier's tracking number: it "
+                "checks in at once when scanned")
+    p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
+    p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    p = command("checkin", cmd_checkin, "check a parcel in by its carrier's tracking number and "
+                "the room on its waybill, as the gate's keypad does")
+    p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
+    p.add_argument("--room", help="building-room from the waybill, e.g. 24-2304")
+    p.add_argument("--phone-tail", metavar="NNNN",
+                   help="the last 4 digits of the phone on the waybill (138****1234: 1234)")
+    p.add_argument("--keep-room", action="store_true",
+                   help="check in to --room even where the phone does not settle it (marked "
+                   "'room not confirmed' for the staff)")
+    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
 
     p = command("notices", cmd_notices, "send queued notices (runs until stopped), or retry "
                 "notices that gave up")
@@ -225,7 +242,66 @@ def _scan_line(outcome: dict[str, object]) -> str:
     if outcome["action"] in ("checkin", "pickup"):
         return (f"{outcome['image']}: {outcome['action']} {outcome['household']}"
                 f" -> {outcome['slot']}")
+    if outcome["action"] == "needs_room":
+        return (f"{outcome['image']}: needs_room {outcome['code']} (nobody announced it: "
+                "shelf checkin --code CODE --room BUILDING-ROOM)")
     return f"{outcome['image']}: {outcome['action']} ({outcome['message']})"
+
+
+def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.services import expect
+
+    uow = SqliteUnitOfWork(open_store(_config(args)))
+    try:
+        done = expect(args.household, args.code, uow, clock, actor=_shell_actor())
+    except ShelfError as exc:
+        refusal = {"error": exc.code, "message": str(exc), "suggestions": list(exc.suggestions)}
+        print(json.dumps(refusal, ensure_ascii=False) if args.json else _refusal_line(refusal),
+              file=sys.stdout if args.json else sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(done.as_json(), ensure_ascii=False))
+    else:
+        a = done.announcement
+        state = "announced" if done.created else "already announced"
+        met = f"; parcel {a.parcel_id} is already checked in" if a.parcel_id else ""
+        print(f"{state}: {a.code} for {a.household_id}{met}")
+    return 0
+
+
+def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.services import Rules, act_on_carrier
+
+    config = _config(args)
+    outcome = act_on_carrier(args.code, SqliteUnitOfWork(open_store(config)),
+                             Rules.from_config(config), clock, room=args.room,
+                             phone_tail=args.phone_tail, source="cli",
+                             keep_room=args.keep_room)
+    # The shape of `shelf scan --json`, so that one parser reads both.
+    data = {"image": None, **outcome.as_json(), "results": [outcome.as_json()]}
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    elif outcome.action == "checkin":
+        unsure = "; room not confirmed: the staff will check it" if (
+            outcome.room_confirmed is False) else ""
+        again = " (again)" if outcome.repeat else ""
+        print(f"checkin {outcome.code} {outcome.household} -> {outcome.slot}{again}{unsure}")
+    elif outcome.action == "needs_room":
+        print(f"needs_room {outcome.code}: nobody announced it; give --room BUILDING-ROOM")
+    else:
+        print(_refusal_line(data), file=sys.stderr)
+    return 0 if outcome.action == "checkin" else 1
+
+
+def _refusal_line(refusal: dict[str, object]) -> str:
+    """A refusal for a terminal; suggested households masked (--json gives them whole)."""
+    from kiosk.domain import mask_household
+
+    near = [mask_household(str(h)) for h in refusal.get("suggestions") or ()]
+    hint = f" (rooms easily confused with it: {', '.join(near)})" if near else ""
+    return f"shelf: refused ({refusal['error']}): {refusal['message']}{hint}"
 
 
 def cmd_run(args: argparse.Namespace, clock: Clock) -> int:

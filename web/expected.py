@@ -1,0 +1,53 @@
+"""Announced parcels from other tools: ``POST /api/expected`` (a resident form, a group-buy list,
+a chat bot), so that a waybill with that tracking number checks in at once at the gate.
+
+The body is JSON, ``{"household": "24-2304", "code": "SF1234567890"}``; the answer is the
+announcement (201 when made, 200 when it existed already) or ``{"error": code, "message": ...,
+"suggestions": [...]}`` with a 4xx status. A bearer token or a staff session lets a caller in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from kiosk.errors import ShelfError, StoreUnavailable
+from kiosk.services import expect
+from kiosk.store import SqliteUnitOfWork
+from web.auth import login_required
+from web.db import get_db
+
+bp = Blueprint("expected", __name__)
+
+STATUS = {"unknown_household": 422, "code_taken": 409}  # any other refusal: 400
+
+
+@bp.post("/api/expected")
+@login_required
+def announce() -> Any:
+    # Only a JSON body is read: a cross-site form cannot send one, so a staff member's
+    # cookie cannot be used to announce on their behalf without a CSRF token.
+    body = request.get_json(silent=True)
+    if not (isinstance(body, dict) and isinstance(body.get("household"), str)
+            and isinstance(body.get("code"), str)):
+        return _refused("bad_request", 'send a JSON body {"household": "24-2304", "code": '
+                        '"SF1234567890"} with Content-Type: application/json', 400)
+    try:
+        done = expect(body["household"], body["code"], SqliteUnitOfWork(get_db()),
+                      current_app.config["CLOCK"], actor=_actor())
+    except StoreUnavailable:
+        raise  # web.errors answers 503
+    except ShelfError as exc:
+        return _refused(exc.code, str(exc), STATUS.get(exc.code, 400), exc.suggestions)
+    return jsonify(done.as_json()), 201 if done.created else 200
+
+
+def _actor() -> str:
+    """Who announced it, for the record: the staff member, or a tool with a bearer token."""
+    return f"{g.user.username}@web" if g.user is not None else "api@web"
+
+
+def _refused(error: str, message: str, status: int,
+             suggestions: tuple[str, ...] = ()) -> Any:
+    return jsonify(error=error, message=message, suggestions=list(suggestions)), status
