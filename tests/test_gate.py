@@ -300,6 +300,89 @@ def test_the_page_has_no_staff_data(client, conn, community, clock):
         assert private not in text
 
 
+# ---- a carrier waybill: the room typed at the gate ------------------------------------------
+
+WAYBILL = "SF1234567890"
+
+
+def type_room(client: FlaskClient, room: str, tail: str | None = None, *, keep: bool = False,
+              code: str = WAYBILL) -> dict:
+    body: dict = {"code": code, "room": room}
+    if tail is not None:
+        body["phone_tail"] = tail
+    if keep:
+        body["keep_room"] = True
+    response = client.post("/gate/room", json=body, headers=SAME_SITE)
+    assert response.status_code == 200, response.text
+    return response.get_json()["view"]
+
+
+def waiting(conn) -> list[tuple[str, str]]:
+    return [tuple(r) for r in conn.execute(
+        "SELECT household_id, slot_code FROM parcels WHERE status = 'waiting' ORDER BY id")]
+
+
+def test_a_scanned_waybill_asks_the_screen_for_the_room(client, conn, community, clock):
+    after = start(client)
+    outcome = act_on_payload(WAYBILL.encode(), SqliteUnitOfWork(conn),
+                             Rules.from_config(community), clock)
+    assert outcome.action == "needs_room"
+    [view] = state(client, after)["views"]
+    assert (view["kind"], view["code"]) == ("needs_room", WAYBILL)
+
+
+def test_a_confusable_room_asks_for_the_phone_then_checks_in(client, conn):
+    view = type_room(client, "24-2304")
+    assert (view["kind"], view["error"]) == ("refused", "confusable_room")
+    # The courier must choose between whole rooms: suggestions are not masked.
+    assert view["suggestions"] == [{"id": "24-2403", "building": "24", "room": "2403"}]
+    assert waiting(conn) == []  # nothing half-done
+
+    view = type_room(client, "24-2304", "2304")
+    assert view["kind"] == "checkin" and view["room_confirmed"] is True
+    assert view["household"]["id"] == "24-23**"
+    assert waiting(conn) == [("24-2304", view["slots"][0])]
+
+
+def test_a_phone_of_the_other_room_offers_both_and_the_courier_chooses(client, conn):
+    view = type_room(client, "24-2304", "2403")
+    assert (view["error"], [s["id"] for s in view["suggestions"]]) == ("phone_mismatch",
+                                                                        ["24-2403"])
+    assert waiting(conn) == []
+    view = type_room(client, "24-2403", "2403")  # the suggested room: the phone settles it
+    assert (view["kind"], view["household"]["id"], view["room_confirmed"]) == ("checkin",
+                                                                             "24-24**", True)
+
+
+def test_a_courier_who_insists_on_the_typed_room_leaves_it_for_staff_to_check(client, conn):
+    view = type_room(client, "24-2304", "2403", keep=True)
+    assert (view["kind"], view["room_confirmed"]) == ("checkin", False)
+    assert waiting(conn)[0][0] == "24-2304"
+
+
+def test_a_room_not_in_the_list_suggests_the_rooms_it_may_be(client, conn):
+    view = type_room(client, "24-2340")
+    assert (view["kind"], view["error"]) == ("refused", "unknown_household")
+    assert "24-2304" in [s["id"] for s in view["suggestions"]]
+    assert waiting(conn) == []
+
+
+def test_a_room_without_neighbours_to_confuse_checks_in_at_once(client, conn):
+    view = type_room(client, "2-902")
+    assert (view["kind"], view["room_confirmed"]) == ("checkin", True)
+
+
+@pytest.mark.parametrize("body", [{"code": WAYBILL}, {"code": WAYBILL, "room": " "},
+                                  {"room": "24-2304"}, {"code": WAYBILL, "room": 2304},
+                                  {"code": WAYBILL, "room": "24-2304", "keep_room": "yes"},
+                                  {"code": "S" * 65, "room": "24-2304"}])
+def test_a_malformed_room_is_refused_and_records_nothing(client, conn, body):
+    before = start(client)
+    response = client.post("/gate/room", json=body, headers=SAME_SITE)
+    assert response.status_code == 400
+    assert start(client) == before  # not even a needs_room
+
+
 def test_without_its_store_the_screen_still_loads_and_its_poll_says_why(client, community):
     """A kiosk browser on an error page would stay there: the page needs no store, the poll
     answers JSON the page understands (and it keeps polling)."""

@@ -15,6 +15,8 @@ import pytest
 from conftest import check_in, pickup_code
 from test_web_browser import live_server  # noqa: F401  (the real app on 127.0.0.1)
 
+from kiosk.services import Rules, act_on_payload
+from kiosk.store import SqliteUnitOfWork
 from web import gate
 
 pytestmark = pytest.mark.browser
@@ -128,3 +130,65 @@ def test_a_lost_connection_is_said_and_every_key_still_ends_clearly(screen):
     screen.wait_for_selector("#status:not(.offline)", state="attached")
     tap_code(screen, "123456")
     assert screen.get_attribute("#screen", "data-error") == "unknown_code"
+
+
+def tap_keys(page, keys: str) -> None:
+    for key in keys:
+        page.tap(f'.key[data-key="{key}"]')
+
+
+def scan_waybill(screen, conn, community, clock, code: str = "SF1234567890") -> None:
+    """The camera reads a carrier's waybill nobody announced: the screen asks for the room."""
+    before = shown(screen)
+    act_on_payload(code.encode(), SqliteUnitOfWork(conn), Rules.from_config(community), clock)
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="needs_room"]')
+    assert screen.inner_text("#headline") == f"快递单 {code}"
+    assert screen.get_attribute("#pad", "data-mode") == "building"
+
+
+def type_room(screen, building: str, room: str) -> None:
+    """Building, next, room, OK: the room goes to the server; wait for its answer."""
+    tap_keys(screen, building)
+    screen.tap('.key[data-key="ok"]')  # "next": on to the room
+    assert screen.get_attribute("#pad", "data-mode") == "room"
+    before = shown(screen)
+    tap_keys(screen, room)
+    screen.tap('.key[data-key="ok"]')
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"]')
+
+
+def test_a_waybill_with_a_confusable_room_is_settled_by_the_phone(screen, conn, community, clock,
+                                                                  tmp_path):
+    scan_waybill(screen, conn, community, clock)
+    type_room(screen, "24", "2304")
+    assert screen.get_attribute("#screen", "data-error") == "confusable_room"
+    instruction = screen.inner_text("#instruction")
+    assert "24栋 2304" in instruction and "24栋 2403" in instruction  # both rooms shown
+    assert screen.get_attribute("#pad", "data-mode") == "tail"
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-phone.png"))
+
+    tap_code(screen, "2304")  # the waybill's 138****2304: the fourth digit sends it
+    assert screen.get_attribute("#screen", "data-state") == "checkin"
+    slot = screen.inner_text("#slot")
+    assert screen.inner_text("#household") == "24栋 23**"
+    assert screen.inner_text("#instruction") == f"把包裹放进 {slot}（亮灯的格子）"
+    assert conn.execute("SELECT household_id FROM parcels WHERE label = ?",
+                        ("SF1234567890",)).fetchone()[0] == "24-2304"
+
+
+def test_a_phone_of_the_other_room_lets_the_courier_choose(screen, conn, community, clock,
+                                                           tmp_path):
+    scan_waybill(screen, conn, community, clock)
+    type_room(screen, "24", "2304")
+    tap_code(screen, "2403")
+    assert screen.get_attribute("#screen", "data-error") == "phone_mismatch"
+    rooms = screen.locator("#choices .choice")
+    assert rooms.all_inner_texts() == ["24栋 2304", "24栋 2403"]
+    screen.tap("#lang")
+    assert rooms.all_inner_texts() == ["Building 24, room 2304", "Building 24, room 2403"]
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-en-choose.png"))
+
+    before = shown(screen)
+    screen.tap('#choices .choice[data-room="24-2403"]')
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="checkin"]')
+    assert screen.inner_text("#household") == "Building 24, room 24**"

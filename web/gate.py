@@ -4,8 +4,9 @@
 only the machine itself (and the addresses in ``[web] gate_clients``) and shows no staff data:
 households masked, no names, no phones. Scan results reach it from the kiosk process through
 the store's events (``GET /gate/state?after=ID``, polled a few times a second); a typed pickup
-code goes to the same use case as any keypad's (``POST /gate/code``). The page never drives
-GPIO: the kiosk process lights the slots from what the store says.
+code goes to the same use case as any keypad's (``POST /gate/code``), and the building-room
+a courier types for a carrier waybill to the carrier check-in (``POST /gate/room``). The page
+never drives GPIO: the kiosk process lights the slots from what the store says.
 
 The server sends what happened (a "view": kind, slots, masked household, error code); gate.js
 says it in words, in either language, so the screen can switch language without asking again.
@@ -26,7 +27,7 @@ from kiosk.domain import mask_household
 from kiosk.errors import PickupThrottled, StoreUnavailable
 from kiosk.outcome import Outcome
 from kiosk.queries import gate_events, last_event_id
-from kiosk.services import Rules, act_on_code
+from kiosk.services import Rules, act_on_carrier, act_on_code
 from kiosk.store import SqliteUnitOfWork
 from web.db import get_db
 from web.translations import LANGUAGE_NAMES, TRANSLATIONS
@@ -42,6 +43,7 @@ LANGUAGE_RESET_MS = 120_000  # untouched this long, the screen goes back to the 
 EVENTS_PER_POLL = 50  # after an outage only the newest matter: the screen shows the last one
 FRESH_FOR = timedelta(seconds=RESULT_MS / 1000)  # older results are not news to who is there
 PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
+MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
 WAIT_RE = re.compile(r"\b(\d+) s\b")  # "try again in 840 s", as PickupThrottled says it
 LOOPBACK_NAMES = ("localhost",)
 
@@ -141,6 +143,7 @@ def page() -> str:
         "strings": {code: gate_strings(code) for code in TRANSLATIONS},
         "languages": LANGUAGE_NAMES,
         "state_url": url_for("gate.state"), "code_url": url_for("gate.code"),
+        "room_url": url_for("gate.room"),
         "poll_ms": POLL_MS, "result_ms": RESULT_MS, "input_idle_ms": INPUT_IDLE_MS,
         "flow_idle_ms": FLOW_IDLE_MS, "language_reset_ms": LANGUAGE_RESET_MS,
     }
@@ -185,6 +188,31 @@ def code() -> Response:
     return _answer(outcome)
 
 
+@bp.post("/room")
+def room() -> Response:
+    """The building-room (and phone tail) a courier typed for a carrier waybill.
+
+    ``keep_room``: the courier insists on the room typed over the suggested ones (or the
+    waybill shows no phone): the parcel goes there, marked "room not confirmed" for staff.
+    """
+    body = request.get_json(silent=True)
+    fields = body if isinstance(body, dict) else {}
+    code, typed = fields.get("code"), fields.get("room")
+    tail, keep = fields.get("phone_tail"), fields.get("keep_room", False)
+    if not (_text(code) and _text(typed) and (tail is None or _text(tail))
+            and isinstance(keep, bool)):
+        return _refuse(400, "bad_request", 'Send {"code", "room"[, "phone_tail", "keep_room"]}.')
+    outcome = act_on_carrier(code, SqliteUnitOfWork(get_db()), _rules(),
+                             current_app.config["CLOCK"], room=typed, phone_tail=tail,
+                             source=KEYPAD, keep_room=keep)
+    return _answer(outcome)
+
+
+def _text(value: Any) -> bool:
+    """A typed value worth handing to the core: a short, non-empty string."""
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TYPED
+
+
 def _answer(outcome: Outcome) -> Response:
     """The outcome as the screen shows it, and the newest event after it.
 
@@ -206,8 +234,8 @@ def outcome_view(outcome: Outcome) -> dict[str, Any]:
     return _view(OUTCOME_KINDS.get(outcome.action, "refused"), household=outcome.household,
                  slots=outcome.slots or ((outcome.slot,) if outcome.slot else ()),
                  parcels=len(outcome.parcels), repeat=outcome.repeat, error=outcome.error,
-                 wait_s=wait_s, code=getattr(outcome, "code", None),
-                 suggestions=getattr(outcome, "suggestions", ()))
+                 wait_s=wait_s, code=outcome.code, suggestions=outcome.suggestions,
+                 room_confirmed=outcome.room_confirmed)
 
 
 def event_views(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], datetime]]:
@@ -238,12 +266,14 @@ def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
                  household=first["household"],
                  slots=tuple(dict.fromkeys(e["slot"] for e in group if e["slot"])),
                  parcels=len(group), repeat=first["kind"] == "rescanned", error=first["error"],
-                 wait_s=wait_s, code=first["code"], suggestions=first["suggestions"] or ())
+                 wait_s=wait_s, code=first["code"], suggestions=first["suggestions"] or (),
+                 room_confirmed=first["room_confirmed"])
 
 
 def _view(kind: str, *, event_id: int | None = None, household: str | None, slots: tuple[str, ...],
           parcels: int, repeat: bool, error: str | None, wait_s: int | None,
-          code: str | None, suggestions: tuple[str, ...] | list[str]) -> dict[str, Any]:
+          code: str | None, suggestions: tuple[str, ...] | list[str],
+          room_confirmed: bool | None) -> dict[str, Any]:
     """One thing that happened, as the screen needs it: no names, no phones, household masked.
 
     Suggested rooms stay whole: the courier holding the waybill has to pick one of them.
@@ -263,6 +293,7 @@ def _view(kind: str, *, event_id: int | None = None, household: str | None, slot
         "wait_s": wait_s,
         "code": code,
         "suggestions": [parts for s in suggestions if (parts := household_parts(s))],
+        "room_confirmed": room_confirmed,  # False: typed, not settled by a phone; staff check
     }
 
 
