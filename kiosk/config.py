@@ -8,6 +8,7 @@ the community is hard-coded elsewhere.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -209,6 +210,7 @@ class WebSettings:
     secret_key: str = field(repr=False)
     api_tokens: tuple[str, ...] = field(repr=False)
     users: tuple[User, ...]
+    gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         _check_secret(web, "api_tokens", token)
     users = tuple(_user(u) for u in web.tables("users"))
     _unique(top, "web.users", [u.username for u in users])
+    # The gate screen has no login: besides the Pi itself, only these addresses may open it.
+    gate_clients = tuple(_ip_address(web, "gate_clients", a) for a in web.list("gate_clients", []))
     web.done()
     top.done()
 
@@ -348,7 +352,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users),
+        web=WebSettings(web_secret, tokens, users, gate_clients),
     )
 
 
@@ -459,3 +463,12 @@ def _check_secret(section: Section, key: str, value: str) -> None:
                      f"{len(value.encode())}; {MAKE_SECRET}")
     if len(set(value)) < 8:  # 'xxxx...': long enough, guessable all the same
         section.fail(f"{where} repeats a few characters: put a random secret there; {MAKE_SECRET}")
+
+
+def _ip_address(section: Section, key: str, value: Any) -> str:
+    """One IP address as written in ``key``'s list, normalised (``::1``, ``192.168.1.20``)."""
+    try:
+        return str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+    except ValueError:
+        section.fail(f"[{section.name}] {key}: {value!r} is not an IP address like 192.168.1.20")
+        raise  # not reached: fail() raises ConfigError

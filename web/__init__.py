@@ -12,6 +12,7 @@ from kiosk.clock import clock_from_env
 from kiosk.community import open_store
 from kiosk.config import Config
 from kiosk.ports import Clock
+from kiosk.services import Rules
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (
@@ -23,8 +24,8 @@ CONTENT_SECURITY_POLICY = (
 def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     """Build the web app for ``config``; ``clock`` decides what "now" is (tests pass theirs).
 
-    The app keeps only the sections the site needs (never the label secret): COMMUNITY, LAYOUT,
-    WEB and DATABASE in ``app.config``.
+    The app keeps only the sections the site needs: COMMUNITY, LAYOUT, WEB and DATABASE in
+    ``app.config``, and RULES for the gate screen's keypad.
     """
     open_store(config).close()  # schema up to date and slots mirrored, even before a kiosk ran
     app = Flask(__name__)
@@ -35,13 +36,16 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
         WEB=config.web,
         DATABASE=config.database,
         CLOCK=clock or clock_from_env(),
+        # The use cases' rules, label secret included (it verifies pickup passes): only the
+        # gate's endpoints use them, and those answer the gate's own display alone (web/gate.py).
+        RULES=Rules.from_config(config),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024,  # no form needs more; a bigger body is refused unread (413)
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 
-    from web import auth, db, errors, i18n, notices, shelf
+    from web import auth, db, errors, gate, i18n, notices, shelf
 
     # The signed cookie itself expires with the longest a session may live.
     app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
@@ -52,6 +56,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(shelf.bp)
     app.register_blueprint(notices.bp)
+    app.register_blueprint(gate.bp)
     app.after_request(_security_headers)
     from web import expected  # POST /api/expected: parcels announced by their tracking number
 

@@ -1,0 +1,194 @@
+"""The gate screen in a real headless Chromium at 800x480, driven by its touch keypad.
+
+Scans go through the real service on the test's own connection, as the kiosk process would;
+the page only learns of them through the store. Set GATE_SCREENSHOTS=DIR to keep the
+screenshots (800x480 and 1024x600, Chinese and English).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import check_in, pickup_code
+from test_web_browser import live_server  # noqa: F401  (the real app on 127.0.0.1)
+
+from kiosk.services import Rules, act_on_payload
+from kiosk.store import SqliteUnitOfWork
+from web import gate
+
+pytestmark = pytest.mark.browser
+
+SCAN_SHOWN_WITHIN_MS = 500  # the issue's promise: a scan is on the screen within half a second
+
+
+@pytest.fixture
+def screen(browser, live_server):  # noqa: F811
+    """The gate page at the 7-inch touch screen's size, reading the store's events."""
+    context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(5_000)
+    page.goto(f"{live_server}/gate")
+    page.wait_for_selector("#screen[data-read]")  # its first poll said where to read from
+    yield page
+    context.close()
+
+
+def shown(page) -> int:
+    return int(page.get_attribute("#screen", "data-shown"))
+
+
+def tap_code(page, digits: str) -> None:
+    """Type on the screen's keypad; the last digit sends the code. Wait for its answer."""
+    before = shown(page)
+    for digit in digits:
+        page.tap(f'.key[data-key="{digit}"]')
+    page.wait_for_selector(f'#screen[data-shown="{before + 1}"]')
+
+
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GATE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_scan_shows_its_slot_within_half_a_second(screen, conn, community, clock, tmp_path):
+    result = check_in(conn, community, clock, "24-2304", "SF100")
+    committed_ms = time.time() * 1000
+    screen.wait_for_selector('#screen[data-state="checkin"]')
+    waited_ms = int(screen.get_attribute("#screen", "data-shown-at")) - committed_ms
+    assert waited_ms <= SCAN_SHOWN_WITHIN_MS, f"shown {waited_ms:.0f} ms after the commit"
+    assert screen.inner_text("#slot") == result.slot
+    assert screen.inner_text("#household") == "24栋 23**"
+    assert screen.inner_text("#instruction") == f"把包裹放进 {result.slot}（亮灯的格子）"
+    assert "陈杰" not in screen.content() and "2304" not in screen.inner_text("body")
+
+    folder = screenshots(tmp_path)
+    screen.screenshot(path=str(folder / "gate-800x480-zh.png"))
+    screen.tap("#lang")  # the result stays, now in English
+    assert screen.inner_text("#instruction") == f"Put it in {result.slot}, the lit slot"
+    assert screen.inner_text("#household") == "Building 24, room 23**"
+    screen.screenshot(path=str(folder / "gate-800x480-en.png"))
+    screen.set_viewport_size({"width": 1024, "height": 600})
+    screen.screenshot(path=str(folder / "gate-1024x600-en.png"))
+    screen.tap("#lang")
+    assert screen.inner_text("#instruction").startswith("把包裹放进")
+    screen.screenshot(path=str(folder / "gate-1024x600-zh.png"))
+
+
+def test_a_typed_code_lights_the_slot_and_wrong_ones_make_the_keypad_wait(screen, conn,
+                                                                          community, clock):
+    slot = check_in(conn, community, clock, "24-2304").slot
+    screen.wait_for_selector('#screen[data-state="checkin"]')  # the courier's scan first
+    tap_code(screen, pickup_code(conn, "24-2304"))
+    assert screen.get_attribute("#screen", "data-state") == "pickup"
+    assert screen.inner_text("#instruction") == f"取走 {slot} 闪烁格中的包裹"
+    assert screen.inner_text("#entry-value").strip() == ""  # the code is not left on screen
+
+    tap_code(screen, "000000")
+    assert screen.get_attribute("#screen", "data-error") == "unknown_code"
+    assert screen.inner_text("#instruction").startswith("取件码不对")
+    for _ in range(community.pickup.max_failures - 1):
+        tap_code(screen, "000000")
+    tap_code(screen, "000000")
+    assert screen.get_attribute("#screen", "data-error") == "throttled"
+    seconds = community.pickup.window_s
+    assert screen.inner_text("#instruction") == f"取件码输错次数过多，请 {seconds} 秒后再试"
+
+
+def test_the_screen_goes_back_to_how_to_use_it(browser, live_server, monkeypatch):  # noqa: F811
+    """After a result, and after a half-typed code, the next person finds a clean screen."""
+    monkeypatch.setattr(gate, "RESULT_MS", 300)
+    monkeypatch.setattr(gate, "INPUT_IDLE_MS", 300)
+    context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/gate")
+        tap_code(page, "000000")
+        page.wait_for_selector('#screen[data-state="idle"]')
+        assert page.is_visible("#idle") and not page.is_visible("#result")
+
+        page.tap('.key[data-key="4"]')
+        page.tap('.key[data-key="2"]')
+        assert page.inner_text("#entry-value").replace("\n", "").strip() == "42"
+        page.wait_for_selector("#entry-value .box.filled", state="detached")
+    finally:
+        context.close()
+
+
+def test_a_lost_connection_is_said_and_every_key_still_ends_clearly(screen):
+    screen.route("**/gate/**", lambda route: route.abort())
+    screen.wait_for_selector("#status.offline")
+    assert screen.inner_text("#status") == "连接中断，正在重试…"
+    tap_code(screen, "123456")
+    assert screen.get_attribute("#screen", "data-error") == "offline"
+    assert screen.inner_text("#instruction") == "连接不上系统，请稍后再试"
+
+    screen.unroute("**/gate/**")
+    screen.wait_for_selector("#status:not(.offline)", state="attached")
+    tap_code(screen, "123456")
+    assert screen.get_attribute("#screen", "data-error") == "unknown_code"
+
+
+def tap_keys(page, keys: str) -> None:
+    for key in keys:
+        page.tap(f'.key[data-key="{key}"]')
+
+
+def scan_waybill(screen, conn, community, clock, code: str = "SF1234567890") -> None:
+    """The camera reads a carrier's waybill nobody announced: the screen asks for the room."""
+    before = shown(screen)
+    act_on_payload(code.encode(), SqliteUnitOfWork(conn), Rules.from_config(community), clock)
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="needs_room"]')
+    assert screen.inner_text("#headline") == f"快递单 {code}"
+    assert screen.get_attribute("#pad", "data-mode") == "building"
+
+
+def type_room(screen, building: str, room: str) -> None:
+    """Building, next, room, OK: the room goes to the server; wait for its answer."""
+    tap_keys(screen, building)
+    screen.tap('.key[data-key="ok"]')  # "next": on to the room
+    assert screen.get_attribute("#pad", "data-mode") == "room"
+    before = shown(screen)
+    tap_keys(screen, room)
+    screen.tap('.key[data-key="ok"]')
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"]')
+
+
+def test_a_waybill_with_a_confusable_room_is_settled_by_the_phone(screen, conn, community, clock,
+                                                                  tmp_path):
+    scan_waybill(screen, conn, community, clock)
+    type_room(screen, "24", "2304")
+    assert screen.get_attribute("#screen", "data-error") == "confusable_room"
+    instruction = screen.inner_text("#instruction")
+    assert "24栋 2304" in instruction and "24栋 2403" in instruction  # both rooms shown
+    assert screen.get_attribute("#pad", "data-mode") == "tail"
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-phone.png"))
+
+    tap_code(screen, "2304")  # the waybill's 138****2304: the fourth digit sends it
+    assert screen.get_attribute("#screen", "data-state") == "checkin"
+    slot = screen.inner_text("#slot")
+    assert screen.inner_text("#household") == "24栋 23**"
+    assert screen.inner_text("#instruction") == f"把包裹放进 {slot}（亮灯的格子）"
+    assert conn.execute("SELECT household_id FROM parcels WHERE label = ?",
+                        ("SF1234567890",)).fetchone()[0] == "24-2304"
+
+
+def test_a_phone_of_the_other_room_lets_the_courier_choose(screen, conn, community, clock,
+                                                           tmp_path):
+    scan_waybill(screen, conn, community, clock)
+    type_room(screen, "24", "2304")
+    tap_code(screen, "2403")
+    assert screen.get_attribute("#screen", "data-error") == "phone_mismatch"
+    rooms = screen.locator("#choices .choice")
+    assert rooms.all_inner_texts() == ["24栋 2304", "24栋 2403"]
+    screen.tap("#lang")
+    assert rooms.all_inner_texts() == ["Building 24, room 2304", "Building 24, room 2403"]
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-en-choose.png"))
+
+    before = shown(screen)
+    screen.tap('#choices .choice[data-room="24-2403"]')
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="checkin"]')
+    assert screen.inner_text("#household") == "Building 24, room 24**"

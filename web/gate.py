@@ -1,0 +1,308 @@
+"""The gate screen: what the Pi's own display shows the courier and the resident at the shelf.
+
+``GET /gate`` is a page for Chromium's kiosk mode on the Pi. It has no login, so it answers
+only the machine itself (and the addresses in ``[web] gate_clients``) and shows no staff data:
+households masked, no names, no phones. Scan results reach it from the kiosk process through
+the store's events (``GET /gate/state?after=ID``, polled a few times a second); a typed pickup
+code goes to the same use case as any keypad's (``POST /gate/code``), and the building-room
+a courier types for a carrier waybill to the carrier check-in (``POST /gate/room``). The page
+never drives GPIO: the kiosk process lights the slots from what the store says.
+
+The server sends what happened (a "view": kind, slots, masked household, error code); gate.js
+says it in words, in either language, so the screen can switch language without asking again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
+
+from kiosk.config import Layout
+from kiosk.domain import mask_household
+from kiosk.errors import PickupThrottled, StoreUnavailable
+from kiosk.outcome import Outcome
+from kiosk.queries import gate_events, last_event_id
+from kiosk.services import Rules, act_on_carrier, act_on_code
+from kiosk.store import SqliteUnitOfWork
+from web.db import get_db
+from web.translations import LANGUAGE_NAMES, TRANSLATIONS
+
+bp = Blueprint("gate", __name__, url_prefix="/gate")
+
+KEYPAD = "gate-keypad"  # the source of what is typed here: its own pickup-code throttle
+POLL_MS = 250  # a scan shows within half a second: one poll plus the request
+RESULT_MS = 10_000  # a result stays this long, then the screen says how to use the gate again
+INPUT_IDLE_MS = 30_000  # a half-typed code is wiped after this long without a key
+FLOW_IDLE_MS = 60_000  # so is a half-typed room for a carrier waybill
+LANGUAGE_RESET_MS = 120_000  # untouched this long, the screen goes back to the default language
+EVENTS_PER_POLL = 50  # after an outage only the newest matter: the screen shows the last one
+FRESH_FOR = timedelta(seconds=RESULT_MS / 1000)  # older results are not news to who is there
+PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
+MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
+WAIT_RE = re.compile(r"\b(\d+) s\b")  # "try again in 840 s", as PickupThrottled says it
+LOOPBACK_NAMES = ("localhost",)
+
+# What an event means on the screen; other events (staff work) are not the gate's business.
+EVENT_KINDS = {"checked_in": "checkin", "rescanned": "checkin", "collected": "pickup",
+               "scan_refused": "refused", "needs_room": "needs_room"}
+OUTCOME_KINDS = {"checkin": "checkin", "pickup": "pickup", "rejected": "refused",
+                 "needs_room": "needs_room"}
+
+
+@bp.before_request
+def _only_the_gate() -> Response | None:
+    """Refuse anyone but the gate's own display; POSTs must also come from the page itself."""
+    if not from_the_gate():
+        return _refuse(403, "not_the_gate", "The gate screen is only shown on the gate's own "
+                       "display; staff, use the staff site.")
+    if request.method == "POST" and not (request.is_json and same_origin()):
+        return _refuse(403, "cross_site", "Send JSON from the gate page itself.")
+    # The gate speaks the community's language unless the screen asks for the other one: a
+    # kiosk browser's own language (often en-GB on a Pi) is no guide to who stands at the gate.
+    asked = request.args.get("lang")
+    g.lang = asked if asked in TRANSLATIONS else current_app.config["COMMUNITY"].language
+    return None
+
+
+def from_the_gate() -> bool:
+    """True for the machine itself (by a loopback name) and for ``[web] gate_clients``.
+
+    A request through a reverse proxy on the Pi would come from 127.0.0.1 too: one that says
+    it was forwarded is not the gate's own display. A loopback request must also name a
+    loopback host, so a web page that rebinds its own name to 127.0.0.1 in the Pi's browser
+    cannot reach the gate (DNS rebinding).
+    """
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return _is_loopback_host(request.host)
+    return str(address) in current_app.config["WEB"].gate_clients
+
+
+def _is_loopback_host(host: str) -> bool:
+    name = urlsplit(f"//{host}").hostname or ""
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def same_origin() -> bool:
+    """True when the browser says the request comes from a page of this very site.
+
+    There is no login to steal here, but a page elsewhere must not type pickup codes into the
+    gate: the browser's Origin must be ours, and Sec-Fetch-Site (where sent) same-origin. A
+    JSON body is required too, which a cross-site form cannot send without asking first.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return False
+    return request.headers.get("Origin") == request.host_url.rstrip("/")
+
+
+def _refuse(status: int, error: str, message: str) -> Response:
+    response = jsonify(error=error, message=message)
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(StoreUnavailable)
+def _store_unavailable(exc: StoreUnavailable) -> tuple[Response, int]:
+    """The page keeps polling and says so; it never lands on an error page it cannot leave."""
+    return jsonify(error=exc.code, message=str(exc)), 503
+
+
+def _now() -> datetime:
+    return current_app.config["CLOCK"].now()
+
+
+def _rules() -> Rules:
+    return current_app.config["RULES"]
+
+
+@bp.get("")
+def page() -> str:
+    """The screen; it reads nothing from the store, so it loads even while the store is busy."""
+    community = current_app.config["COMMUNITY"]
+    page_data = {
+        "lang": g.lang,
+        "default_lang": community.language,
+        "strings": {code: gate_strings(code) for code in TRANSLATIONS},
+        "languages": LANGUAGE_NAMES,
+        "state_url": url_for("gate.state"), "code_url": url_for("gate.code"),
+        "room_url": url_for("gate.room"),
+        "poll_ms": POLL_MS, "result_ms": RESULT_MS, "input_idle_ms": INPUT_IDLE_MS,
+        "flow_idle_ms": FLOW_IDLE_MS, "language_reset_ms": LANGUAGE_RESET_MS,
+    }
+    return render_template("gate.html", community=community, page_data=page_data)
+
+
+def gate_strings(lang: str) -> dict[str, str]:
+    """The gate's own words (keys ``gate_*``) in ``lang``: gate.js says everything with them."""
+    return {k: v for k, v in TRANSLATIONS[lang].items() if k.startswith("gate_")}
+
+
+@bp.get("/state")
+def state() -> Response:
+    """What happened at the gate after event ``after``: ``{"last_event_id", "views"}``.
+
+    Without ``after`` (a screen just opened), or with one the store has not reached (a new
+    database), it answers only where to start reading from: old results are not replayed.
+    """
+    conn = get_db()
+    after = request.args.get("after", type=int)
+    last = last_event_id(conn)
+    views: list[dict[str, Any]] = []
+    if after is not None:
+        events = gate_events(conn, max(after, last - EVENTS_PER_POLL), limit=EVENTS_PER_POLL)
+        last = max([last, *(e["id"] for e in events)])
+        oldest = _now() - FRESH_FOR
+        views = [view for view, at in event_views(events) if at >= oldest]
+    response = jsonify(last_event_id=last, views=views)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/code")
+def code() -> Response:
+    """A pickup code typed on the screen: every waiting parcel of the household lights."""
+    body = request.get_json(silent=True)
+    typed = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(typed, str) or not PICKUP_CODE_RE.match(typed):
+        return _refuse(400, "bad_request", 'Send {"code": "<six digits>"}.')
+    uow = SqliteUnitOfWork(get_db())
+    outcome = act_on_code(typed, uow, _rules(), current_app.config["CLOCK"], source=KEYPAD)
+    return _answer(outcome)
+
+
+@bp.post("/room")
+def room() -> Response:
+    """The building-room (and phone tail) a courier typed for a carrier waybill.
+
+    ``keep_room``: the courier insists on the room typed over the suggested ones (or the
+    waybill shows no phone): the parcel goes there, marked "room not confirmed" for staff.
+    """
+    body = request.get_json(silent=True)
+    fields = body if isinstance(body, dict) else {}
+    code, typed = fields.get("code"), fields.get("room")
+    tail, keep = fields.get("phone_tail"), fields.get("keep_room", False)
+    if not (_text(code) and _text(typed) and (tail is None or _text(tail))
+            and isinstance(keep, bool)):
+        return _refuse(400, "bad_request", 'Send {"code", "room"[, "phone_tail", "keep_room"]}.')
+    outcome = act_on_carrier(code, SqliteUnitOfWork(get_db()), _rules(),
+                             current_app.config["CLOCK"], room=typed, phone_tail=tail,
+                             source=KEYPAD, keep_room=keep)
+    return _answer(outcome)
+
+
+def _text(value: Any) -> bool:
+    """A typed value worth handing to the core: a short, non-empty string."""
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TYPED
+
+
+def _answer(outcome: Outcome) -> Response:
+    """The outcome as the screen shows it, and the newest event after it.
+
+    The screen moves its reading point there, so the events this very action recorded are not
+    shown a second time. A store too busy to say leaves the point where it was (None).
+    """
+    try:
+        last: int | None = last_event_id(get_db())
+    except StoreUnavailable:
+        last = None
+    response = jsonify(view=outcome_view(outcome), last_event_id=last)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def outcome_view(outcome: Outcome) -> dict[str, Any]:
+    """What a typed code did, shaped like a view of the events it recorded."""
+    wait_s = _wait_s(outcome.message) if outcome.error == PickupThrottled.code else None
+    return _view(OUTCOME_KINDS.get(outcome.action, "refused"), household=outcome.household,
+                 slots=outcome.slots or ((outcome.slot,) if outcome.slot else ()),
+                 parcels=len(outcome.parcels), repeat=outcome.repeat, error=outcome.error,
+                 wait_s=wait_s, code=outcome.code, suggestions=outcome.suggestions,
+                 room_confirmed=outcome.room_confirmed)
+
+
+def event_views(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], datetime]]:
+    """Each action's view and when it happened, oldest first.
+
+    One pickup records an event per parcel (several slots may blink): those become one view.
+    """
+    groups: list[list[dict[str, Any]]] = []
+    for event in events:
+        if event["kind"] not in EVENT_KINDS:
+            continue
+        if groups and _same_pickup(groups[-1][-1], event):
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return [(_event_view(group), datetime.fromisoformat(group[-1]["at"])) for group in groups]
+
+
+def _same_pickup(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a["kind"] == b["kind"] == "collected"
+            and (a["household"], a["at"], a["source"]) == (b["household"], b["at"], b["source"]))
+
+
+def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
+    first = group[0]
+    wait_s = _wait_s(first["message"]) if first["error"] == PickupThrottled.code else None
+    return _view(EVENT_KINDS[first["kind"]], event_id=group[-1]["id"],
+                 household=first["household"],
+                 slots=tuple(dict.fromkeys(e["slot"] for e in group if e["slot"])),
+                 parcels=len(group), repeat=first["kind"] == "rescanned", error=first["error"],
+                 wait_s=wait_s, code=first["code"], suggestions=first["suggestions"] or (),
+                 room_confirmed=first["room_confirmed"])
+
+
+def _view(kind: str, *, event_id: int | None = None, household: str | None, slots: tuple[str, ...],
+          parcels: int, repeat: bool, error: str | None, wait_s: int | None,
+          code: str | None, suggestions: tuple[str, ...] | list[str],
+          room_confirmed: bool | None) -> dict[str, Any]:
+    """One thing that happened, as the screen needs it: no names, no phones, household masked.
+
+    Suggested rooms stay whole: the courier holding the waybill has to pick one of them.
+    """
+    layout: Layout = current_app.config["LAYOUT"]
+    overflow = layout.overflow.code in slots
+    return {
+        "id": event_id,
+        "kind": kind,
+        "slots": list(slots),
+        "overflow": overflow,
+        "place": layout.overflow_name if overflow else None,
+        "household": household_parts(mask_household(household)) if household else None,
+        "parcels": parcels,
+        "repeat": repeat,
+        "error": error,
+        "wait_s": wait_s,
+        "code": code,
+        "suggestions": [parts for s in suggestions if (parts := household_parts(s))],
+        "room_confirmed": room_confirmed,  # False: typed, not settled by a phone; staff check
+    }
+
+
+def household_parts(text: str) -> dict[str, str] | None:
+    """``24-23**`` as ``{"id", "building", "room"}``: the screen says "24栋 23**"."""
+    building, dash, room = text.partition("-")
+    return {"id": text, "building": building, "room": room} if dash else None
+
+
+def _wait_s(message: str | None) -> int | None:
+    found = WAIT_RE.search(message or "")
+    return int(found[1]) if found else None

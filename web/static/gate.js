@@ -1,0 +1,412 @@
+// The gate screen: what the camera and this keypad did, in large type, in Chinese or English.
+// Polls GET /gate/state for the gate's new events (scans by the kiosk process) and POSTs what
+// is typed here as JSON. The server sends what happened (a "view"); this file says it in the
+// screen's language, so switching language redraws what is shown without asking the server.
+(function () {
+  "use strict";
+
+  var data = JSON.parse(document.getElementById("gate-data").textContent);
+  function $(id) { return document.getElementById(id); }
+  var screenEl = $("screen"), idleEl = $("idle"), resultEl = $("result");
+  var headlineEl = $("headline"), slotEl = $("slot"), householdEl = $("household");
+  var instructionEl = $("instruction"), choicesEl = $("choices");
+  var padEl = $("pad"), labelEl = $("entry-label"), valueEl = $("entry-value");
+  var okKey = padEl.querySelector('[data-key="ok"]'), cancelEl = $("cancel");
+  var statusEl = $("status"), langEl = $("lang");
+
+  var FIELDS = { code: "digits", building: "building", room: "room", tail: "tail" };
+  var LENGTHS = { code: 6, building: 3, room: 6, tail: 4 };
+  var LABELS = { code: "gate_entry_code", building: "gate_entry_building",
+                 room: "gate_entry_room", tail: "gate_entry_tail", choose: "gate_entry_room" };
+  var RETRYABLE = { store_unavailable: true, internal: true, offline: true };
+  var FLOW_ERRORS = { confusable_room: "tail", phone_mismatch: "choose",
+                      unknown_household: "room" };
+
+  var lang = data.lang;
+  var cursor = null;     // the newest event read; null until the first poll says where to start
+  var generation = 0;    // moved by every POST: a poll sent before one may repeat its events
+  var busy = false;      // a POST is on its way: keys and polls wait for it
+  var view = null;       // what the screen shows; null: how to use the gate
+  var flow = null;       // a carrier waybill being checked in: {code, room, tail}
+  var note = null;       // a word under the entry ("pickup codes have 6 digits")
+  var pad = blankPad();
+  var shown = 0, quietTimer = null, langTimer = null;
+
+  function blankPad() { return { mode: "code", digits: "", building: "", room: "", tail: "" }; }
+
+  function say(key, values) {
+    var text = data.strings[lang][key] || data.strings[data.default_lang][key] || key;
+    Object.keys(values || {}).forEach(function (name) {
+      text = text.split("{" + name + "}").join(values[name]);
+    });
+    return text;
+  }
+
+  function list(items) { return items.join(lang === "zh" ? "、" : ", "); }
+  function household(parts) { return parts ? say("gate_household", parts) : ""; }
+  function typedRoom() {
+    return { id: pad.building + "-" + pad.room, building: pad.building, room: pad.room };
+  }
+
+  // ---- what the screen shows -------------------------------------------------------------
+
+  function errorText(v) {
+    if (v.error === "throttled") {
+      return v.wait_s ? say("gate_err_throttled", { seconds: v.wait_s })
+                      : say("gate_err_throttled_later");
+    }
+    if (flow && v.error in FLOW_ERRORS) return flowText(v);
+    var key = "gate_err_" + v.error;
+    return data.strings[lang][key] ? say(key) : say("gate_err_other");
+  }
+
+  function flowText(v) {
+    var others = list(v.suggestions.map(household));
+    var room = household(flow.room);
+    if (v.error === "confusable_room") return say("gate_confusable", { room: room, others: others });
+    if (v.error === "phone_mismatch") return say("gate_mismatch", { room: room, others: others });
+    return say("gate_unknown_room", { room: room }) + "\n" +
+           say(v.suggestions.length ? "gate_did_you_mean" : "gate_retype");
+  }
+
+  // The buttons a carrier flow offers: {label, room, tail, keep} (keep: the courier insists
+  // on the room typed, so the parcel goes there "room not confirmed", for staff to check).
+  function choices(v) {
+    if (!flow) return [];
+    function pick(parts, keep) {
+      return { label: household(parts), room: parts, tail: flow.tail, keep: keep };
+    }
+    if (v.error === "confusable_room") {
+      return [{ label: say("gate_no_phone"), room: flow.room, tail: "", keep: true }];
+    }
+    if (v.error === "phone_mismatch") {
+      return [pick(flow.room, true)].concat(v.suggestions.map(function (s) { return pick(s, false); }));
+    }
+    if (v.error === "unknown_household") {
+      return v.suggestions.map(function (parts) {
+        return { label: household(parts), room: parts, tail: "", keep: false };
+      });
+    }
+    return [];
+  }
+
+  function instruction(v) {
+    var slot = v.slots[0] || "";
+    if (v.kind === "checkin") {
+      var put = v.overflow ? say("gate_put_overflow", { place: v.place })
+                           : say(v.repeat ? "gate_put_again" : "gate_put_in", { slot: slot });
+      return v.room_confirmed === false ? put + "\n" + say("gate_unconfirmed") : put;
+    }
+    if (v.kind === "pickup") {
+      var many = v.slots.length > 1 || v.parcels > 1;
+      var text = say(many ? "gate_take_many" : "gate_take_from",
+                     { slots: list(v.slots), count: v.parcels });
+      if (v.overflow) text += "\n" + say("gate_take_overflow", { slot: v.slots[v.slots.length - 1], place: v.place });
+      return text;
+    }
+    if (v.kind === "needs_room") return say("gate_needs_room");
+    return errorText(v);
+  }
+
+  // A carrier flow's question (which room? which phone?) is not a refusal: it names the waybill.
+  function asking(v) { return v.kind === "needs_room" || (!!flow && v.error in FLOW_ERRORS); }
+
+  function headline(v) {
+    if (v.kind === "checkin") return say("gate_checkin_title");
+    if (v.kind === "pickup") return say("gate_pickup_title");
+    if (asking(v)) return say("gate_needs_room_title", { code: flow ? flow.code : v.code });
+    return say("gate_refused_title");
+  }
+
+  // Put ``text`` in ``el``, each of ``whole`` on one line: "B-12" never breaks at its hyphen.
+  function write(el, text, whole) {
+    el.textContent = "";
+    var pattern = whole.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    var parts = pattern.length ? text.split(new RegExp("(" + pattern.join("|") + ")")) : [text];
+    parts.forEach(function (part) {
+      if (whole.indexOf(part) < 0) return el.appendChild(document.createTextNode(part));
+      var span = document.createElement("span");
+      span.className = "whole";
+      span.textContent = part;
+      el.appendChild(span);
+    });
+  }
+
+  function drawScreen() {
+    idleEl.hidden = !!view;
+    resultEl.hidden = !view;
+    screenEl.setAttribute("data-state", view ? view.kind : "idle");
+    screenEl.setAttribute("data-error", view && view.error || "");
+    if (!view) return;
+    headlineEl.textContent = headline(view);
+    var slots = view.kind === "checkin" || view.kind === "pickup" ? view.slots : [];
+    write(slotEl, slots.join(" "), slots);
+    slotEl.className = "slot" + (slots.length > 1 ? " many" : "");
+    householdEl.textContent = household(view.household);
+    write(instructionEl, instruction(view), view.slots);
+    resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good");
+    choicesEl.textContent = "";
+    choices(view).forEach(function (choice) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "choice" + (choice.label === household(choice.room) ? "" : " other");
+      button.setAttribute("data-room", choice.room.id);
+      if (choice.keep) button.setAttribute("data-keep", "");
+      button.textContent = choice.label;
+      button.addEventListener("click", function () { choose(choice); });
+      choicesEl.appendChild(button);
+    });
+  }
+
+  function boxes(text, length) {
+    var row = document.createElement("span");
+    row.className = "boxes";
+    for (var i = 0; i < length; i++) {
+      var box = document.createElement("span");
+      box.className = "box" + (i < text.length ? " filled" : "") + (i === text.length ? " next" : "");
+      box.textContent = text.charAt(i) || "";
+      row.appendChild(box);
+    }
+    return row;
+  }
+
+  function field(mode) {
+    var part = document.createElement("span");
+    part.className = "field" + (pad.mode === mode ? " active" : "");
+    var name = document.createElement("small");
+    name.textContent = say(LABELS[mode]);
+    var value = document.createElement("span");
+    value.className = "value";
+    value.textContent = pad[FIELDS[mode]];
+    part.appendChild(name);
+    part.appendChild(value);
+    return part;
+  }
+
+  function drawPad() {
+    padEl.setAttribute("data-mode", pad.mode);
+    padEl.classList.toggle("busy", busy);
+    labelEl.setAttribute("data-t", note || LABELS[pad.mode]);  // a note takes the label's place
+    labelEl.textContent = say(note || LABELS[pad.mode]);
+    labelEl.className = "entry-label" + (note ? " note" : "");
+    valueEl.textContent = "";
+    if (busy) {
+      valueEl.textContent = say("gate_working");
+    } else if (pad.mode === "code" || pad.mode === "tail") {
+      valueEl.appendChild(boxes(pad[FIELDS[pad.mode]], LENGTHS[pad.mode]));
+    } else if (pad.mode === "building" || pad.mode === "room" || pad.mode === "choose") {
+      valueEl.appendChild(field("building"));
+      valueEl.appendChild(field("room"));
+    }
+    drawKeys();
+  }
+
+  function drawKeys() {
+    var next = pad.mode === "building";
+    okKey.setAttribute("data-t", next ? "gate_key_next" : "gate_key_ok");
+    okKey.textContent = say(next ? "gate_key_next" : "gate_key_ok");
+    cancelEl.hidden = !flow;
+  }
+
+  function draw() { drawScreen(); drawPad(); }
+
+  function setLanguage(code) {
+    lang = code;
+    document.documentElement.lang = code === "zh" ? "zh-CN" : "en";
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t]"), function (el) {
+      el.textContent = say(el.getAttribute("data-t"));
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t-label]"), function (el) {
+      el.setAttribute("aria-label", say(el.getAttribute("data-t-label")));
+    });
+    var other = code === "zh" ? "en" : "zh";
+    langEl.textContent = data.languages[other];
+    langEl.setAttribute("lang", other);
+    langEl.setAttribute("data-lang", other);
+    if (statusEl.classList.contains("offline")) statusEl.textContent = say("gate_offline");
+    draw();
+  }
+
+  // ---- what happened ---------------------------------------------------------------------
+
+  // Show one view. From a POST ("keypad"), the refusals of a carrier flow ask for more.
+  function show(v, from) {
+    shown += 1;
+    screenEl.setAttribute("data-shown", String(shown));
+    screenEl.setAttribute("data-shown-at", String(Date.now()));  // tests time the way here
+    note = null;
+    view = v;
+    if (v.kind === "needs_room") {
+      flow = { code: v.code, room: null, tail: "" };
+      pad = blankPad();
+      pad.mode = "building";
+    } else if (flow && from === "keypad" && (v.error in FLOW_ERRORS || v.error in RETRYABLE)) {
+      flow.tail = pad.tail;
+      if (v.error in FLOW_ERRORS) pad.mode = FLOW_ERRORS[v.error];
+      if (v.error === "unknown_household") pad.room = "";
+      if (v.error === "confusable_room") pad.tail = "";
+    } else {
+      flow = null;
+      if (from === "keypad" || pad.mode !== "code") pad = blankPad();
+    }
+    quiet();
+    draw();
+  }
+
+  function idle() {
+    view = null;
+    flow = null;
+    note = null;
+    pad = blankPad();
+    draw();
+  }
+
+  // Back to how-to-use after a result, a half-typed code or an abandoned waybill.
+  function quiet() {
+    clearTimeout(quietTimer);
+    var wait = flow ? data.flow_idle_ms : view ? data.result_ms : data.input_idle_ms;
+    quietTimer = setTimeout(idle, wait);
+    clearTimeout(langTimer);
+    langTimer = setTimeout(function () {
+      if (lang !== data.default_lang) setLanguage(data.default_lang);
+    }, data.language_reset_ms);
+  }
+
+  function post(url, body) {
+    busy = true;
+    generation += 1;
+    drawPad();
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, 8000);
+    fetch(url, { method: "POST", credentials: "same-origin", cache: "no-store",
+                 signal: controller.signal,
+                 headers: { "Content-Type": "application/json", Accept: "application/json" },
+                 body: JSON.stringify(body) })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (answer) {
+        // This action's own events are shown already: read on after them.
+        if (answer.last_event_id !== null && cursor !== null) {
+          cursor = Math.max(cursor, answer.last_event_id);
+        }
+        return answer.view;
+      }, function () {
+        return { kind: "refused", error: "offline", slots: [], suggestions: [] };
+      })
+      .then(function (answered) {
+        clearTimeout(timer);
+        busy = false;
+        generation += 1;
+        show(answered, "keypad");
+      });
+  }
+
+  function postRoom(parts, tail, keep) {
+    flow.room = parts;
+    var body = { code: flow.code, room: parts.id };
+    if (tail) body.phone_tail = tail;
+    if (keep) body.keep_room = true;
+    post(data.room_url, body);
+  }
+
+  function choose(choice) {
+    if (busy || !flow) return;
+    pad.building = choice.room.building;
+    pad.room = choice.room.room;
+    pad.tail = choice.tail;
+    postRoom(choice.room, choice.tail, choice.keep);
+  }
+
+  // ---- the keypad ------------------------------------------------------------------------
+
+  function press(key) {
+    if (busy) return;
+    note = null;
+    if (pad.mode === "code" && view && !flow) view = null;  // someone new is typing
+    if (pad.mode === "choose") { quiet(); return draw(); }  // a room is chosen by its button
+    var name = FIELDS[pad.mode];
+    if (key === "back") {
+      if (!pad[name] && pad.mode === "room") pad.mode = "building";
+      else pad[name] = pad[name].slice(0, -1);
+    } else if (key === "ok") {
+      submit();
+    } else if (pad[name].length < LENGTHS[pad.mode]) {
+      pad[name] += key;
+      if (pad.mode === "code" && pad.digits.length === 6) submit();
+      else if (pad.mode === "tail" && pad.tail.length === 4) submit();
+    }
+    if (!busy) quiet();
+    draw();
+  }
+
+  function submit() {
+    if (pad.mode === "code") {
+      if (pad.digits.length !== 6) { note = "gate_short_code"; return; }
+      var typed = pad.digits;
+      pad.digits = "";
+      post(data.code_url, { code: typed });
+    } else if (pad.mode === "building") {
+      if (pad.building) pad.mode = "room";
+    } else if (pad.mode === "room") {
+      if (pad.building && pad.room) postRoom(typedRoom(), "");
+    } else if (pad.mode === "tail") {
+      if (pad.tail.length === 4) postRoom(flow.room, pad.tail);
+    }
+  }
+
+  Array.prototype.forEach.call(padEl.querySelectorAll("[data-key]"), function (button) {
+    button.addEventListener("click", function () { press(button.getAttribute("data-key")); });
+  });
+  cancelEl.addEventListener("click", function () { if (!busy) idle(); });
+  langEl.addEventListener("click", function () {
+    setLanguage(langEl.getAttribute("data-lang"));
+    quiet();
+  });
+  // A USB keypad or keyboard works too.
+  document.addEventListener("keydown", function (event) {
+    if (/^[0-9]$/.test(event.key)) press(event.key);
+    else if (event.key === "Backspace") press("back");
+    else if (event.key === "Enter") press("ok");
+    else if (event.key === "Escape" && !busy) idle();
+    else return;
+    event.preventDefault();
+  });
+  document.addEventListener("contextmenu", function (event) { event.preventDefault(); });
+
+  // ---- the store's events ----------------------------------------------------------------
+
+  function online() {
+    statusEl.textContent = "";
+    statusEl.classList.remove("offline");
+  }
+
+  function offline() {
+    statusEl.textContent = say("gate_offline");
+    statusEl.classList.add("offline");
+  }
+
+  function poll() {
+    if (busy) return setTimeout(poll, data.poll_ms);
+    var sent = generation;
+    var url = data.state_url + (cursor === null ? "" : "?after=" + cursor);
+    fetch(url, { credentials: "same-origin", cache: "no-store",
+                 headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (answer) {
+        online();
+        if (sent !== generation || busy) return;  // a POST came between: ask again after it
+        cursor = answer.last_event_id;
+        screenEl.setAttribute("data-read", String(cursor));
+        if (answer.views.length) show(answer.views[answer.views.length - 1], "camera");
+      }, offline)
+      .then(function () { setTimeout(poll, data.poll_ms); });
+  }
+
+  setLanguage(lang);
+  poll();
+})();
