@@ -101,7 +101,7 @@ def test_a_typed_code_lights_the_slot_and_wrong_ones_make_the_keypad_wait(screen
 def test_the_screen_goes_back_to_how_to_use_it(browser, live_server, monkeypatch):  # noqa: F811
     """After a result, and after a half-typed code, the next person finds a clean screen."""
     monkeypatch.setattr(gate, "RESULT_MS", 300)
-    monkeypatch.setattr(gate, "INPUT_IDLE_MS", 300)
+    monkeypatch.setattr(gate, "INPUT_IDLE_MS", 1500)  # "42" stays long enough to be seen
     context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
     try:
         page = context.new_page()
