@@ -66,6 +66,7 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
             kwargs={"timezone": config.community.timezone})
         worker.start()
         _say(f"Staff site: {url}  (login: admin / {DEMO_PASSWORD})")
+        _say(f"Gate screen (the kiosk's own display): {url}gate")
         _say(f"Mail to households lands in {directory / 'mail'} (SMTP on 127.0.0.1:{mail.port})")
         _say("A courier holds labels to the camera:")
         scanner = build_scanner(config, conn, clock, camera=f"video:{video}",
