@@ -7,14 +7,17 @@ class ShelfError(Exception):
     """Base class for everything the shelf refuses on purpose.
 
     ``suggestions`` are household ids the person may have meant (``24-2403`` for a typed
-    ``24-2304``): screens offer them to choose from.
+    ``24-2304``): screens offer them to choose from. ``retry_after_s`` says how long to wait
+    before trying again, where waiting helps (a locked keypad).
     """
 
     code = "error"
 
-    def __init__(self, *args: object, suggestions: tuple[str, ...] = ()) -> None:
+    def __init__(self, *args: object, suggestions: tuple[str, ...] = (),
+                 retry_after_s: int | None = None) -> None:
         super().__init__(*args)
         self.suggestions = tuple(suggestions)
+        self.retry_after_s = retry_after_s
 
 
 class ConfigError(ShelfError):

@@ -35,11 +35,12 @@ class Outcome:
     suggestions: tuple[str, ...] = ()  # households the person may have meant: "24-2403"
     # A carrier check-in's room: False when typed at the gate and not settled (staff check it)
     room_confirmed: bool | None = None
+    retry_after_s: int | None = None  # a locked keypad: seconds until it takes codes again
 
     @classmethod
     def refused(cls, exc: ShelfError, code: str | None = None) -> Outcome:
         return cls("rejected", error=exc.code, message=str(exc), code=code,
-                   suggestions=exc.suggestions)
+                   suggestions=exc.suggestions, retry_after_s=exc.retry_after_s)
 
     @property
     def retryable(self) -> bool:
@@ -84,6 +85,7 @@ def _record_refusal(uow: UnitOfWork, clock: Clock, source: str, exc: ShelfError,
     try:
         with uow:
             uow.events.add("scan_refused", source, clock.now(), error=exc.code, message=str(exc),
-                           suggestions=list(exc.suggestions), code=code)
+                           suggestions=list(exc.suggestions), code=code,
+                           retry_after_s=exc.retry_after_s)
     except StoreUnavailable as busy:
         log.warning("%s: could not record a refusal: %s", source, busy)

@@ -215,6 +215,7 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "suggestions": list(detail.get("suggestions") or []),
         "parcel": row["parcel_id"],
         "room_confirmed": detail.get("room_confirmed"),
+        "retry_after_s": detail.get("retry_after_s"),
     }
 
 

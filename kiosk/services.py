@@ -374,7 +374,8 @@ def pick_up(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
     with uow:
         wait_s = uow.attempts.wait_needed(throttle, rules.pickup.max_failures, window, now)
         if wait_s:
-            raise PickupThrottled(f"too many wrong pickup codes; try again in {wait_s} s")
+            raise PickupThrottled(f"too many wrong pickup codes; try again in {wait_s} s",
+                                  retry_after_s=wait_s)
         found = uow.codes.find_active(code.strip())
         parcels = uow.parcels.waiting_for(found.household_id) if found else []
         uow.attempts.add(throttle, bool(parcels), now)

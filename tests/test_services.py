@@ -180,6 +180,8 @@ def test_wrong_codes_are_throttled(conn, uow, rules, community, clock):
         clock.advance(10)
     blocked = act_on_code(right, uow, rules, clock)
     assert blocked.error == "throttled" and "try again in" in blocked.message
+    # the first wrong code leaves the window 10 s x max_failures after it was typed
+    assert blocked.retry_after_s == community.pickup.window_s - 10 * community.pickup.max_failures
     assert count(conn, "parcels", "status = 'waiting'") == 1
     clock.advance(community.pickup.window_s)
     assert act_on_code(right, uow, rules, clock).action == "pickup"

@@ -24,7 +24,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 
 from kiosk.config import Layout
 from kiosk.domain import mask_household
-from kiosk.errors import PickupThrottled, StoreUnavailable
+from kiosk.errors import StoreUnavailable
 from kiosk.outcome import Outcome
 from kiosk.queries import gate_events, last_event_id
 from kiosk.services import Rules, act_on_carrier, act_on_code
@@ -44,7 +44,6 @@ EVENTS_PER_POLL = 50  # after an outage only the newest matter: the screen shows
 FRESH_FOR = timedelta(seconds=RESULT_MS / 1000)  # older results are not news to who is there
 PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
 MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
-WAIT_RE = re.compile(r"\b(\d+) s\b")  # "try again in 840 s", as PickupThrottled says it
 LOOPBACK_NAMES = ("localhost",)
 
 # What an event means on the screen; other events (staff work) are not the gate's business.
@@ -230,11 +229,10 @@ def _answer(outcome: Outcome) -> Response:
 
 def outcome_view(outcome: Outcome) -> dict[str, Any]:
     """What a typed code did, shaped like a view of the events it recorded."""
-    wait_s = _wait_s(outcome.message) if outcome.error == PickupThrottled.code else None
     return _view(OUTCOME_KINDS.get(outcome.action, "refused"), household=outcome.household,
                  slots=outcome.slots or ((outcome.slot,) if outcome.slot else ()),
                  parcels=len(outcome.parcels), repeat=outcome.repeat, error=outcome.error,
-                 wait_s=wait_s, code=outcome.code, suggestions=outcome.suggestions,
+                 wait_s=outcome.retry_after_s, code=outcome.code, suggestions=outcome.suggestions,
                  room_confirmed=outcome.room_confirmed)
 
 
@@ -261,12 +259,12 @@ def _same_pickup(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
     first = group[0]
-    wait_s = _wait_s(first["message"]) if first["error"] == PickupThrottled.code else None
     return _view(EVENT_KINDS[first["kind"]], event_id=group[-1]["id"],
                  household=first["household"],
                  slots=tuple(dict.fromkeys(e["slot"] for e in group if e["slot"])),
                  parcels=len(group), repeat=first["kind"] == "rescanned", error=first["error"],
-                 wait_s=wait_s, code=first["code"], suggestions=first["suggestions"] or (),
+                 wait_s=first["retry_after_s"], code=first["code"],
+                 suggestions=first["suggestions"] or (),
                  room_confirmed=first["room_confirmed"])
 
 
@@ -302,7 +300,3 @@ def household_parts(text: str) -> dict[str, str] | None:
     building, dash, room = text.partition("-")
     return {"id": text, "building": building, "room": room} if dash else None
 
-
-def _wait_s(message: str | None) -> int | None:
-    found = WAIT_RE.search(message or "")
-    return int(found[1]) if found else None
