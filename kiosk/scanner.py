@@ -61,7 +61,8 @@ class Scanner:
         self.refresh_s = refresh_s
         self.backoff_s = 0.0  # > 0 while the store keeps failing
         self._next_refresh = 0.0
-        self._full_streak = 0  # storage-full refusals since the last saved action
+        self._failures = 0  # store failures (locked, full) since the last decided action
+        self._full = False  # the last failure was a full disk
         self._next_full_log = 0.0
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
@@ -73,15 +74,13 @@ class Scanner:
             result = act_on_payload(symbol.data, self.uow, self.rules, self.clock,
                                     kind=symbol.kind)
             self._feedback(result)
-            if result.error == StorageFull.code:  # act again once space is freed, if in view
-                self.debouncer.forget(symbol.data)
-                self._storage_full(result.message or "")
-            elif result.retryable:  # nothing was decided: act again when it is next seen
-                self.debouncer.forget(symbol.data)
-                self._store_failed(result.message or "")
-            elif self._full_streak and result.action in ("checkin", "pickup"):
-                self._full_streak, self._next_full_log = 0, 0.0
-                log.info("the storage saves again: check-ins are back to normal")
+            if result.retryable or result.error == StorageFull.code:
+                self.debouncer.forget(symbol.data)  # nothing was decided: act again if in view
+                self._store_failed(result.message or "", full=result.error == StorageFull.code)
+            elif self._failures:
+                if self._full:
+                    log.info("the storage saves again: check-ins are back to normal")
+                self._failures, self._full, self._next_full_log = 0, False, 0.0
             results.append(result)
         return results
 
@@ -108,18 +107,24 @@ class Scanner:
         except StoreUnavailable as exc:
             self._store_failed(str(exc))
             return
+        # The store answers: no wait between frames now; failures in a row still count, so a
+        # label that keeps failing backs off longer each time.
         self.backoff_s = 0.0
         self.lights.show(lit)
 
-    def _store_failed(self, reason: str) -> None:
-        self.backoff_s = min(max(self.backoff_s * 2, self.FIRST_BACKOFF_S), self.MAX_BACKOFF_S)
-        log.warning("the store is unavailable (%s); backing off %.1f s", reason, self.backoff_s)
+    def _store_failed(self, reason: str, *, full: bool = False) -> None:
+        """Back off longer with each failure in a row (until an action is decided again).
 
-    def _storage_full(self, reason: str) -> None:
-        """Back off while the disk stays full; say so at most once every FULL_LOG_EVERY_S."""
-        self._full_streak += 1
-        self.backoff_s = min(self.FIRST_BACKOFF_S * 2 ** min(self._full_streak - 1, 8),
+        A lock is logged each time; a full disk lasts, so it is said at most once a minute.
+        """
+        self._failures += 1
+        self._full = full
+        self.backoff_s = min(self.FIRST_BACKOFF_S * 2 ** min(self._failures - 1, 8),
                              self.MAX_BACKOFF_S)
+        if not full:
+            log.warning("the store is unavailable (%s); backing off %.1f s", reason,
+                        self.backoff_s)
+            return
         now = self.clock.monotonic()
         if now >= self._next_full_log:
             self._next_full_log = now + self.FULL_LOG_EVERY_S
