@@ -341,10 +341,15 @@ def translated_errors() -> Iterator[None]:
     except sqlite3.IntegrityError:
         raise  # a broken rule of the schema, not an unavailable store: callers decide
     except sqlite3.Error as exc:
-        text = str(exc)
-        if "full" in text:
-            raise StorageFull(f"the storage is full ({text}); nothing was saved") from exc
-        raise StoreUnavailable(f"the database is unavailable ({text}); nothing was saved") from exc
+        raise unavailable(exc) from exc
+
+
+def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    """The shelf's error for an SQLite error that means the store cannot serve now."""
+    text = str(exc)
+    if "full" in text:
+        return StorageFull(f"the storage is full ({text}); nothing was saved")
+    return StoreUnavailable(f"the database is unavailable ({text}); nothing was saved")
 
 
 class _Db:

@@ -512,3 +512,20 @@ def test_pages_fetch_nothing_from_other_sites(client, auth):
     for page in (login_page, client.get("/")):
         assert not re.search(r'(src|href)="(https?:)?//', page.text)
         assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_read_that_fails_under_a_page_is_a_503_not_a_traceback(client, auth, community):
+    """The read models speak SQLite directly; their failures get the store's 503 page too."""
+    import sqlite3
+
+    auth.login()
+    other = sqlite3.connect(community.database, isolation_level=None)
+    other.execute("ALTER TABLE slots RENAME TO slots_hidden")  # a damaged store, for a moment
+    try:
+        page = client.get("/shelf/grid")
+        api = client.get("/api/slots")
+    finally:
+        other.execute("ALTER TABLE slots_hidden RENAME TO slots")
+        other.close()
+    assert page.status_code == 503 and page.headers["Retry-After"]
+    assert api.status_code == 503 and api.json["code"] == "store_unavailable"

@@ -7,11 +7,13 @@ what happened in their language and that nothing was saved, and may try again la
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 
 from kiosk.errors import StorageFull, StoreUnavailable
+from kiosk.store import unavailable
 from web.i18n import t
 
 log = logging.getLogger(__name__)
@@ -27,5 +29,13 @@ def store_unavailable(exc: StoreUnavailable) -> Any:
     return render_template("unavailable.html", message_key=key), 503, headers
 
 
+def sqlite_error(exc: sqlite3.Error) -> Any:
+    """A read model's query failed (they speak SQLite directly): the same 503."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        raise exc  # a bug, not an unavailable store: Flask's 500, with the traceback logged
+    return store_unavailable(unavailable(exc))
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(StoreUnavailable, store_unavailable)
+    app.register_error_handler(sqlite3.Error, sqlite_error)
