@@ -188,3 +188,22 @@ def tiny_disk(tmp_path: Path):
         pytest.skip(f"cannot mount a small tmpfs to fill: {mounted.stderr.strip()}")
     yield TinyDisk(point)
     subprocess.run(["umount", "--lazy", str(point)], check=True)
+
+
+def make_app(config: Config, clock):
+    """The real staff site for ``config`` on ``clock``, in testing mode (flaskr's way)."""
+    from web import create_app
+
+    app = create_app(config, clock=clock)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def app(community: Config, clock):
+    return make_app(community, clock)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -11,7 +11,6 @@ import re
 
 import pytest
 from conftest import check_in, fill_floor, pickup_code
-from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.config import load_config
@@ -22,18 +21,6 @@ from web import create_app
 
 ORIGIN = "http://localhost"  # the test client's own site: what the gate page sends
 SAME_SITE = {"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-def app(community, clock) -> Flask:
-    app = create_app(community, clock=clock)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(app) -> FlaskClient:
-    return app.test_client()
 
 
 def type_code(client: FlaskClient, code: str, **extra):

@@ -9,7 +9,6 @@ from datetime import datetime
 
 import pytest
 from conftest import ADMIN_PASSWORD, check_in, fill_floor, pickup_code
-from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.config import User
@@ -25,18 +24,6 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 GRID_RE = re.compile(r'<div id="grid" class="grid" data-version="([^"]+)">(.*?)</div>\n<script',
                      re.S)
 JSON = {"Accept": "application/json"}  # as shelf.js asks
-
-
-@pytest.fixture
-def app(community, clock) -> Flask:
-    app = create_app(community, clock=clock)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(app) -> FlaskClient:
-    return app.test_client()
 
 
 class AuthActions:

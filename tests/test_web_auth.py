@@ -16,34 +16,18 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ADMIN_PASSWORD, check_in
+from conftest import ADMIN_PASSWORD, check_in, make_app
 
 from kiosk.community import write_sample
 from kiosk.config import User, load_config
 from kiosk.errors import ConfigError
 from kiosk.passwords import check_password, hash_password
-from web import auth, create_app
+from web import auth
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 FAILED = "用户名或密码不正确"
 THROTTLED = "错误次数过多"
 HERE, ELSEWHERE = "10.0.0.7", "10.0.0.8"
-
-
-def make_app(config, clock):
-    app = create_app(config, clock=clock)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def app(community, clock):
-    return make_app(community, clock)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def csrf(client) -> str:

@@ -18,16 +18,8 @@ from conftest import ADMIN_PASSWORD
 from test_cli_carrier import one_json, shelf
 
 from kiosk.app.sim.mailcatcher import free_port
-from web import create_app
 
 ANNOUNCEMENT = {"household": "24-2304", "code": "SF1234567890"}
-
-
-@pytest.fixture
-def client(community, clock):
-    app = create_app(community, clock=clock)
-    app.config["TESTING"] = True
-    return app.test_client()
 
 
 def bearer(community):

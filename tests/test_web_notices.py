@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from conftest import check_in
 from test_web import AuthActions
 
 from kiosk.errors import NoticeError
 from kiosk.notices.delivery import deliver_due
 from kiosk.store import SqliteUnitOfWork
-from web import create_app
 
 BANNER = re.compile(r"有 (\d+) 条通知未送达")
 
@@ -24,13 +22,6 @@ class DownChannel:
 
     def send(self, notice) -> None:
         raise NoticeError("email: cannot send through 127.0.0.1:25: connection refused")
-
-
-@pytest.fixture
-def client(community, clock):
-    app = create_app(community, clock=clock)
-    app.config["TESTING"] = True
-    return app.test_client()
 
 
 def give_up(conn, clock) -> None:
