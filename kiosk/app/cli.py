@@ -265,10 +265,12 @@ class _NoFrames:
         pass
 
 
-def _scan_outcome(path: Path, results: list[Outcome]) -> dict[str, object]:
-    """One object per image: the first result's fields, and every result under 'results'."""
+def _scan_outcome(path: Path | None, results: list[Outcome]) -> dict[str, object]:
+    """One object per image (None: typed, no image): the first result's fields, and every
+    result under 'results'. The shape of `shelf scan --json` and `shelf checkin --json`."""
     first = results[0] if results else Outcome("none", message="no code found")
-    return {"image": str(path), **first.as_json(), "results": [r.as_json() for r in results]}
+    return {"image": path and str(path), **first.as_json(),
+            "results": [r.as_json() for r in results]}
 
 
 def _scan_line(outcome: dict[str, object]) -> str:
@@ -312,8 +314,7 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
                              Rules.from_config(config), clock, room=args.room,
                              phone_tail=args.phone_tail, source="cli",
                              keep_room=args.keep_room)
-    # The shape of `shelf scan --json`, so that one parser reads both.
-    data = {"image": None, **outcome.as_json(), "results": [outcome.as_json()]}
+    data = _scan_outcome(None, [outcome])  # one parser reads `shelf scan` and this
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     elif outcome.action == "checkin":
