@@ -147,6 +147,7 @@ class KioskSettings:
     debounce_s: float
     light_s: int
     buzzer_pin: int | None
+    stills_days: int = 14  # days a scan's still is kept; 0 = none is taken
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     buzzer = kiosk.int("buzzer_pin", 18, minval=0, maxval=27)  # 0 = no buzzer
     if buzzer == 1 or (buzzer and buzzer not in GPIO_PINS):
         kiosk.fail(f"[kiosk] buzzer_pin = {buzzer}: allowed GPIO pins are 2 to 27, or 0 for none")
+    # A still is a picture from the gate's camera: kept this many days, then deleted; 0 = none.
+    stills_days = kiosk.int("stills_days", 14, minval=0, maxval=365)
     kiosk.done()
 
     teams = tuple(_team(t, buildings) for t in top.tables("teams"))
@@ -348,7 +351,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         community=Community(name, buildings, timezone, language),
         label_secret=secret.encode(),
         pickup=PickupRules(max_failures, window_min * 60),
-        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None),
+        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,

@@ -8,6 +8,7 @@ someone else's library.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -48,6 +49,11 @@ class FrameSource(Protocol):
 class Decoder(Protocol):
     def decode(self, frame: Frame) -> list[Symbol]:
         """Return every code found in the frame (empty when none)."""
+
+
+class StillEncoder(Protocol):
+    def encode(self, frame: Frame) -> bytes:
+        """Return the frame as a small JPEG (a still kept with the scan's events)."""
 
 
 class SlotLights(Protocol):
@@ -209,6 +215,16 @@ class Slots(Protocol):
     def sync(self, slots: Iterable[Slot]) -> None: ...
 
 
+class Stills(Protocol):
+    """The camera's still of a scan, kept with every event that scan records, for a while."""
+
+    def attached(self, jpeg: bytes | None) -> AbstractContextManager[None]:
+        """Within: every event recorded gets ``jpeg`` as its still, in the event's transaction."""
+
+    def prune(self, before: datetime, now: datetime, limit: int) -> int:
+        """Delete at most ``limit`` stills taken before ``before``; return how many."""
+
+
 class UnitOfWork(Protocol):
     """One transaction over the repositories: commits when the ``with`` block ends normally.
 
@@ -225,6 +241,7 @@ class UnitOfWork(Protocol):
     attempts: Attempts
     slots: Slots
     expected: ExpectedParcels
+    stills: Stills
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -222,3 +222,75 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
 def last_event_id(conn: sqlite3.Connection) -> int:
     """The id of the newest event (0 when there is none): where a gate screen starts."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
+
+# One parcel and its events in order, each with its still's state (issue 8; issue 10 grows it
+# into the full timeline). Through events_parcel and the event_stills key: the same cost at
+# any length of history.
+PARCEL = """
+    SELECT p.id, p.kind, p.ref, p.household_id, p.slot_code, p.status, p.checked_in_at,
+           p.closed_at, p.room_confirmed, h.under_observation
+    FROM parcels p JOIN households h ON h.id = p.household_id WHERE p.id = ?"""
+PARCEL_EVENTS = """
+    SELECT e.id, e.at, e.kind, e.actor, e.slot_code, e.detail, s.taken_at AS still_taken_at,
+           s.deleted_at AS still_deleted_at, s.jpeg IS NOT NULL AS still_kept
+    FROM events e
+    LEFT JOIN event_stills es ON es.event_id = e.id
+    LEFT JOIN stills s ON s.id = es.still_id
+    WHERE e.parcel_id = ? ORDER BY e.id"""
+
+
+def parcel_timeline(conn: sqlite3.Connection, parcel_id: int) -> dict[str, Any] | None:
+    """The parcel and its events, oldest first; None when there is no such parcel.
+
+    Each event's ``still`` is ``kept`` (its picture can be read with ``still_jpeg``),
+    ``deleted`` (``still_kept_days``: how old it was when deleted) or None (no camera scan).
+    ``household`` is as stored: the staff pages show it whole, as the slot page does.
+    """
+    with _one_snapshot(conn):
+        parcel = conn.execute(PARCEL, (parcel_id,)).fetchone()
+        events = conn.execute(PARCEL_EVENTS, (parcel_id,)).fetchall() if parcel else []
+    if parcel is None:
+        return None
+    return {
+        "id": parcel["id"],
+        "kind": parcel["kind"],
+        "ref": parcel["ref"],
+        "household": parcel["household_id"],
+        "slot": parcel["slot_code"],
+        "status": parcel["status"],
+        "checked_in_at": parcel["checked_in_at"],
+        "closed_at": parcel["closed_at"],
+        "room_confirmed": bool(parcel["room_confirmed"]),
+        "door_delivery": bool(parcel["under_observation"]),
+        "events": [_timeline_event(r) for r in events],
+    }
+
+
+def _timeline_event(row: sqlite3.Row) -> dict[str, Any]:
+    detail = json.loads(row["detail"])
+    still, kept_days = None, None
+    if row["still_taken_at"] is not None:
+        still = "kept" if row["still_kept"] else "deleted"
+        if still == "deleted":
+            age = (datetime.fromisoformat(row["still_deleted_at"])
+                   - datetime.fromisoformat(row["still_taken_at"]))
+            kept_days = age.days
+    return {
+        "id": row["id"],
+        "at": row["at"],
+        "kind": row["kind"],
+        "actor": row["actor"],
+        "source": detail.get("source"),
+        "slot": row["slot_code"],
+        "still": still,
+        "still_kept_days": kept_days,
+    }
+
+
+def still_jpeg(conn: sqlite3.Connection, event_id: int) -> bytes | None:
+    """The JPEG of the still kept with event ``event_id``; None when it has none (any longer)."""
+    row = conn.execute(
+        "SELECT s.jpeg FROM event_stills es JOIN stills s ON s.id = es.still_id"
+        " WHERE es.event_id = ?", (event_id,)).fetchone()
+    return row["jpeg"] if row and row["jpeg"] is not None else None

@@ -17,7 +17,16 @@ from collections.abc import Callable
 from kiosk.domain import mask_household
 from kiosk.errors import StorageFull, StoreUnavailable
 from kiosk.outcome import Outcome
-from kiosk.ports import Buzzer, Clock, Decoder, Frame, FrameSource, SlotLights, UnitOfWork
+from kiosk.ports import (
+    Buzzer,
+    Clock,
+    Decoder,
+    Frame,
+    FrameSource,
+    SlotLights,
+    StillEncoder,
+    UnitOfWork,
+)
 from kiosk.services import Rules, act_on_payload
 
 log = logging.getLogger(__name__)
@@ -53,7 +62,7 @@ class Scanner:
     def __init__(self, *, source: FrameSource, decoder: Decoder, lights: SlotLights,
                  buzzer: Buzzer, uow: UnitOfWork, rules: Rules, clock: Clock,
                  debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
-                 refresh_s: float = 1.0) -> None:
+                 refresh_s: float = 1.0, stills: StillEncoder | None = None) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
@@ -64,15 +73,20 @@ class Scanner:
         self._failures = 0  # store failures (locked, full) since the last decided action
         self._full = False  # the last failure was a full disk
         self._next_full_log = 0.0
+        self.stills = stills  # None: no still is kept ([kiosk] stills_days = 0)
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
-        """Decode one frame and act on every new code in it."""
+        """Decode one frame and act on every new code in it, keeping the frame's still."""
         results = []
+        still: bytes | None = None  # encoded once, for the first code in it that acts
         for symbol in self.decoder.decode(frame):
             if debounce and not self.debouncer.fresh(symbol.data, self.clock.monotonic()):
                 continue
-            result = act_on_payload(symbol.data, self.uow, self.rules, self.clock,
-                                    kind=symbol.kind)
+            if still is None:
+                still = self._still(frame)
+            with self.uow.stills.attached(still or None):  # stored with the events it records
+                result = act_on_payload(symbol.data, self.uow, self.rules, self.clock,
+                                        kind=symbol.kind)
             self._feedback(result)
             if result.retryable or result.error == StorageFull.code:
                 self.debouncer.forget(symbol.data)  # nothing was decided: act again if in view
@@ -83,6 +97,16 @@ class Scanner:
                 self._failures, self._full, self._next_full_log = 0, False, 0.0
             results.append(result)
         return results
+
+    def _still(self, frame: Frame) -> bytes:
+        """The frame as a small JPEG, encoded before the transaction (b"": none kept)."""
+        if self.stills is None:
+            return b""
+        try:
+            return self.stills.encode(frame)
+        except Exception:  # a still is evidence, not the job: the scan goes on without it
+            log.exception("could not encode the scan's still; acting without one")
+            return b""
 
     def _feedback(self, result: Outcome) -> None:
         self.refresh_lights()  # the service has committed: show what the store now says

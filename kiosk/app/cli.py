@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all-failed", action="store_true", help="retry: every failed notice")
     p.add_argument("--json", action="store_true", help="retry: print the result as JSON")
 
+    p = command("stills", cmd_stills, "delete the camera's stills older than [kiosk] "
+                "stills_days now (the kiosk also does it hourly)")
+    p.add_argument("action", choices=["prune"])
+    p.add_argument("--json", action="store_true", help="print {deleted, days, before} as JSON")
+
     p = command("web", cmd_web, "serve the staff site")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
@@ -350,11 +355,53 @@ def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
     scanner = build_scanner(config, conn, clock, camera=args.camera)
     log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
              len(config.layout.slots))
+    pruner = _prune_stills_meanwhile(config, clock, stop)
     try:
         frames = scanner.run(stop)
     finally:
+        stop.set()  # the source may have ended by itself: the pruner stops with the kiosk
+        pruner.join()
         scanner.close()
     log.info("kiosk stopped after %d frames", frames)
+    return 0
+
+
+def _prune_stills_meanwhile(config: Config, clock: Clock,
+                            stop: threading.Event) -> threading.Thread:
+    """Delete old stills at start and hourly, on a thread with its own connection."""
+    from kiosk.stills import run_pruner
+    from kiosk.store import connect, without_waiting_for_the_disk
+
+    conn = connect(config.database)  # the kiosk's own connection has just opened it
+
+    def prune() -> None:
+        # A prune lost to a power cut is simply done again: its commits need no fsync, so a
+        # check-in never waits behind one on the SD card.
+        try:
+            with without_waiting_for_the_disk(conn):
+                run_pruner(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days, stop)
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=prune, name="stills-pruner", daemon=True)
+    thread.start()
+    return thread
+
+
+def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.stills import prune_stills
+
+    config = _config(args)
+    conn = open_store(config)
+    try:
+        report = prune_stills(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        print(f"deleted {report.deleted} still(s) older than {report.days} days")
     return 0
 
 

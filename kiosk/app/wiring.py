@@ -30,6 +30,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     from hardware.decoder import ZbarDecoder
     from hardware.lights import build_lights
     from hardware.pins import default_pin_factory
+    from hardware.stills import JpegStills
 
     settings = config.kiosk
     factory = pin_factory or default_pin_factory()
@@ -40,4 +41,5 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
         source = open_source(camera or settings.camera, speed=speed)
     return Scanner(source=source, decoder=ZbarDecoder(), lights=lights, buzzer=buzzer,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
-                   debounce_s=settings.debounce_s, on_result=on_result)
+                   debounce_s=settings.debounce_s, on_result=on_result,
+                   stills=JpegStills() if settings.stills_days else None)
