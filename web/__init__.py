@@ -61,6 +61,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     from web import expected  # POST /api/expected: parcels announced by their tracking number
 
     app.register_blueprint(expected.bp)
+    from web import parcels  # a parcel's record, with the camera's stills (staff only)
+
+    app.register_blueprint(parcels.bp)
     return app
 
 
