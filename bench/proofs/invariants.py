@@ -32,9 +32,18 @@ RULES = {
     "a waiting parcel whose pickup code no longer opens it": """
         SELECT id FROM parcels WHERE status = 'waiting' AND pickup_code_id IN (
             SELECT id FROM pickup_codes WHERE used_at IS NOT NULL)""",
+    "a still that no event has": """
+        SELECT id FROM stills WHERE id NOT IN (SELECT still_id FROM event_stills)""",
+}
+# Where every action was a camera scan with its still (the kill -9 proof's driver attaches one).
+STILL_RULES = {
+    "a check-in or pickup event without its still": """
+        SELECT id FROM events WHERE kind IN ('checked_in', 'collected')
+        AND id NOT IN (SELECT event_id FROM event_stills)""",
 }
 
-def broken_rules(conn: sqlite3.Connection) -> list[str]:
+
+def broken_rules(conn: sqlite3.Connection, *, every_scan_has_a_still: bool = False) -> list[str]:
     """Every rule the store breaks, each with a few offending row ids; [] when all hold."""
     problems = []
     check = conn.execute("PRAGMA integrity_check").fetchall()
@@ -43,7 +52,8 @@ def broken_rules(conn: sqlite3.Connection) -> list[str]:
     keys = conn.execute("PRAGMA foreign_key_check").fetchall()
     if keys:
         problems.append(f"foreign_key_check: {[tuple(r) for r in keys][:3]}")
-    for rule, sql in RULES.items():
+    rules = {**RULES, **(STILL_RULES if every_scan_has_a_still else {})}
+    for rule, sql in rules.items():
         rows = conn.execute(sql).fetchall()
         if rows:
             problems.append(f"{rule}: ids {[r[0] for r in rows][:5]}")

@@ -3,7 +3,8 @@
 The child (``kill9_driver``) says "done" only after each use case returned. At a random moment
 the parent kills it with SIGKILL, then checks from a fresh connection (as a restarted kiosk
 would) that every confirmed check-in is a parcel, every confirmed pickup is collected, and the
-store is whole (``invariants``). Then it starts the next child on the same store.
+store is whole (``invariants``), each check-in and pickup with its camera still and no still
+without its event. Then it starts the next child on the same store.
 """
 
 from __future__ import annotations
@@ -89,6 +90,6 @@ def _check(database: Path, confirmed: list[tuple[str, str]]) -> tuple[list[str],
                                       " AND status = 'collected'", ids).fetchone()[0]
                 if closed != len(ids):
                     lost.append(f"pickup of parcels {what}")
-        return lost, broken_rules(conn)
+        return lost, broken_rules(conn, every_scan_has_a_still=True)
     finally:
         conn.close()

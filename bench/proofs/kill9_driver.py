@@ -23,6 +23,8 @@ from kiosk.services import Rules, act_on_code, act_on_payload
 from kiosk.store import SqliteUnitOfWork
 
 CHECKIN_SHARE = 0.6  # the rest are pickups: the shelf neither empties nor only fills
+# Every action carries a camera still, as a scan does, so a kill can land while one is written.
+STILL = bytes(range(256)) * 32  # 8 KB, a typical still's size
 
 
 def main(config_path: str, seed: int) -> None:
@@ -36,7 +38,8 @@ def main(config_path: str, seed: int) -> None:
         if rng.random() < CHECKIN_SHARE:
             household = HouseholdId.parse(rng.choice(households))
             label = make_label(config.label_secret, household)
-            outcome = act_on_payload(label.encode(), uow, rules, clock)
+            with uow.stills.attached(STILL):
+                outcome = act_on_payload(label.encode(), uow, rules, clock)
             if outcome.action == "checkin":
                 print(f"checkin {label}", flush=True)
             continue
@@ -49,7 +52,8 @@ def main(config_path: str, seed: int) -> None:
             code = uow.codes.active_for(household)
         if code is None:
             continue
-        outcome = act_on_code(code.code, uow, rules, clock)
+        with uow.stills.attached(STILL):
+            outcome = act_on_code(code.code, uow, rules, clock)
         if outcome.action == "pickup":
             print(f"pickup {','.join(map(str, outcome.parcels))}", flush=True)
 
