@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from kiosk.domain import (
@@ -209,6 +209,48 @@ class Slots(Protocol):
     def sync(self, slots: Iterable[Slot]) -> None: ...
 
 
+@dataclass(frozen=True)
+class ListFile:
+    """A day's observation list as it was received: its bytes, known by their SHA-256."""
+
+    sha256: str
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AppliedList:
+    """One entry of the observation register: a day's list applied, by whom and when."""
+
+    id: int
+    applied_at: datetime
+    actor: str
+    list_date: date
+    source: str
+    file_name: str
+    sha256: str
+    format: str  # "status" (added/released rows) or "full" (everyone under observation)
+    added: int
+    released: int
+    unchanged: int
+    unknown: int
+    problems: int  # more than 0: applied with its problems confirmed
+
+
+class ObservationRegister(Protocol):
+    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime,
+                  actor: str) -> None:
+        """Keep a list's bytes under their hash (once)."""
+
+    def file(self, sha256: str) -> ListFile | None: ...
+
+    def add(self, entry: AppliedList) -> int:
+        """Record a list as applied; return its id in the register."""
+
+    def last_applied(self, sha256: str, list_date: date, source: str) -> AppliedList | None:
+        """The latest time these bytes were applied as this day's list from this source."""
+
+
 class UnitOfWork(Protocol):
     """One transaction over the repositories: commits when the ``with`` block ends normally.
 
@@ -225,6 +267,7 @@ class UnitOfWork(Protocol):
     attempts: Attempts
     slots: Slots
     expected: ExpectedParcels
+    observation: ObservationRegister
 
     def __enter__(self) -> UnitOfWork: ...
 
