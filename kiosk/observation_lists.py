@@ -476,6 +476,7 @@ def diff_list(day_list: DayList, households: Iterable[Household], report: ListRe
             (report.added if row.under else report.released).append(Entry(key, row.line))
     if day_list.format == FULL and day_list.readable:
         _release_the_unlisted(known, listed | _named_in_problems(day_list), report)
+    report.problems.sort(key=lambda p: (p.line is not None, p.line or 0))  # line by line
 
 
 def _named_in_problems(day_list: DayList) -> set[str]:
@@ -523,14 +524,14 @@ def apply_list(data: bytes, name: str, uow: UnitOfWork, rules: Rules, clock: Clo
         diff_list(day_list, uow.households.all(), report)
         if dry_run or not report.readable or report.needs_confirmation:
             return report
-        if expected_diff is not None and expected_diff != report.diff_key:
-            report.stale = True
-            return report
         if not (report.added or report.released):
             report.already = uow.observation.last_applied(day_list.sha256, list_date,
                                                           report.source)
-            if report.already is not None:
+            if report.already is not None:  # a second click, or the same file again
                 return report
+        if expected_diff is not None and expected_diff != report.diff_key:
+            report.stale = True
+            return report
         uow.observation.keep_file(day_list.sha256, name, data, now, actor)
         report.register_id = uow.observation.add(AppliedList(
             0, now, actor, list_date, report.source, name, day_list.sha256, day_list.format,

@@ -61,6 +61,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     from web import expected  # POST /api/expected: parcels announced by their tracking number
 
     app.register_blueprint(expected.bp)
+    from web import observation  # the day's observation lists: upload, check, apply, history
+
+    app.register_blueprint(observation.bp)
     return app
 
 
