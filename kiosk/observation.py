@@ -1,7 +1,7 @@
 """Whether a household is under home observation: changed here, and nowhere else.
 
 A household under observation may not come to the shelf: its parcels are carried to its door.
-Every change of that state, from a day's observation list (``kiosk.observation_lists``) or
+Every change of that state, from a day's observation list (``kiosk.observation_register``) or
 anything else, goes through ``set_observation``, so that what must follow a change (a door
 task cancelled and an ordinary pickup notice sent when a household is released) happens in
 the same transaction, whoever made the change.

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from kiosk.observation_lists import apply_list, compare_lists, read_list
+from kiosk.observation_lists import compare_lists, read_list
+from kiosk.observation_register import apply_list
 
 DAY = date(2026, 11, 29)
 ENV = {"GPIOZERO_PIN_FACTORY": "mock", "PATH": "/usr/bin:/bin"}

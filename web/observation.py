@@ -30,7 +30,7 @@ from flask import (
 
 from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
-from kiosk.observation_lists import ListReport, apply_list, upload
+from kiosk.observation_register import ListReport, apply_list, upload
 from kiosk.queries import observation_history, observation_register, under_observation
 from kiosk.store import SqliteUnitOfWork
 from web.auth import check_csrf, login_required, roles_required

@@ -473,7 +473,8 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
 
     Compare: 0 when the lists agree and neither has a problem, 1 otherwise.
     """
-    from kiosk.observation_lists import apply_list, compare_lists, read_list
+    from kiosk.observation_lists import compare_lists, read_list
+    from kiosk.observation_register import apply_list
 
     if args.action == "compare":
         comparison = compare_lists(read_list(args.a.read_bytes(), args.a.name),
