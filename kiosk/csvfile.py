@@ -54,7 +54,34 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
 def read_table(path: Path | str) -> Table:
     """Read a CSV file with a header row; raise CsvError naming the line of any malformed row."""
     path = Path(path)
-    text, encoding = decode(path.read_bytes(), path.name)
+    return parse_table(path.read_bytes(), path.name)
+
+
+def parse_table(data: bytes, name: str) -> Table:
+    """The table in a CSV file's bytes (``name`` is the file's, for the messages)."""
+    records, encoding = parse_rows(data, name)
+    if not records:
+        raise CsvError(f"{name}: the file is empty; the first line must name the columns")
+    (first, names), rows = records[0], records[1:]
+    header = tuple(n.strip().lower() for n in names)
+    twice = sorted({n for n in header if n and header.count(n) > 1})
+    if twice:
+        raise CsvError(f"{name}: line {first}: the column {twice[0]!r} is named twice")
+    for line, fields in rows:
+        if any(f.strip() for f in fields[len(header):]):
+            raise CsvError(f"{name}: line {line}: {len(fields)} values, but the header "
+                           f"names {len(header)} columns: put quotes around a value with a comma")
+    width = len(header)
+    return Table(header, tuple((line, _fit(fields, width)) for line, fields in rows), encoding)
+
+
+def parse_rows(data: bytes, name: str) -> tuple[list[tuple[int, tuple[str, ...]]], str]:
+    """Every row that is not blank, with the line it starts on, and the file's encoding.
+
+    For a list whose header is not on its first line (a title above it); CsvError for a file
+    that is not well-formed CSV.
+    """
+    text, encoding = decode(data, name)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[tuple[int, tuple[str, ...]]] = []
     while True:
@@ -64,22 +91,10 @@ def read_table(path: Path | str) -> Table:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise CsvError(f"{path.name}: line {start}: {_explain(exc)}") from None
+            raise CsvError(f"{name}: line {start}: {_explain(exc)}") from None
         if any(f.strip() for f in fields):  # blank lines carry nothing
             records.append((start, tuple(fields)))
-    if not records:
-        raise CsvError(f"{path.name}: the file is empty; the first line must name the columns")
-    (first, names), rows = records[0], records[1:]
-    header = tuple(n.strip().lower() for n in names)
-    twice = sorted({n for n in header if n and header.count(n) > 1})
-    if twice:
-        raise CsvError(f"{path.name}: line {first}: the column {twice[0]!r} is named twice")
-    for line, fields in rows:
-        if any(f.strip() for f in fields[len(header):]):
-            raise CsvError(f"{path.name}: line {line}: {len(fields)} values, but the header "
-                           f"names {len(header)} columns: put quotes around a value with a comma")
-    width = len(header)
-    return Table(header, tuple((line, _fit(fields, width)) for line, fields in rows), encoding)
+    return records, encoding
 
 
 def _fit(fields: tuple[str, ...], width: int) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from kiosk.domain import (
@@ -224,6 +224,47 @@ class Stills(Protocol):
     def prune(self, before: datetime, now: datetime, limit: int) -> int:
         """Delete at most ``limit`` stills taken before ``before``; return how many."""
 
+@dataclass(frozen=True)
+class ListFile:
+    """A day's observation list as it was received: its bytes, known by their SHA-256."""
+
+    sha256: str
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AppliedList:
+    """One entry of the observation register: a day's list applied, by whom and when."""
+
+    id: int
+    applied_at: datetime
+    actor: str
+    list_date: date
+    source: str
+    file_name: str
+    sha256: str
+    format: str  # "status" (added/released rows) or "full" (everyone under observation)
+    added: int
+    released: int
+    unchanged: int
+    unknown: int
+    problems: int  # more than 0: applied with its problems confirmed
+
+
+class ObservationRegister(Protocol):
+    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime,
+                  actor: str) -> None:
+        """Keep a list's bytes under their hash (once)."""
+
+    def file(self, sha256: str) -> ListFile | None: ...
+
+    def add(self, entry: AppliedList) -> int:
+        """Record a list as applied; return its id in the register."""
+
+    def last_applied(self, sha256: str, list_date: date, source: str) -> AppliedList | None:
+        """The latest time these bytes were applied as this day's list from this source."""
+
 
 class UnitOfWork(Protocol):
     """One transaction over the repositories: commits when the ``with`` block ends normally.
@@ -242,6 +283,7 @@ class UnitOfWork(Protocol):
     slots: Slots
     expected: ExpectedParcels
     stills: Stills
+    observation: ObservationRegister
 
     def __enter__(self) -> UnitOfWork: ...
 

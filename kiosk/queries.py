@@ -294,3 +294,34 @@ def still_jpeg(conn: sqlite3.Connection, event_id: int) -> bytes | None:
         "SELECT s.jpeg FROM event_stills es JOIN stills s ON s.id = es.still_id"
         " WHERE es.event_id = ?", (event_id,)).fetchone()
     return row["jpeg"] if row and row["jpeg"] is not None else None
+
+def observation_register(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """The observation lists applied, newest first: which file, for which day, by whom."""
+    rows = conn.execute(
+        """SELECT id, applied_at, actor, list_date, source, file_name, sha256, format, added,
+                  released, unchanged, unknown, problems
+           FROM observation_lists ORDER BY id DESC LIMIT ?""", (limit,)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def under_observation(conn: sqlite3.Connection) -> list[str]:
+    """The households under observation now, in building and room order."""
+    rows = conn.execute("SELECT id FROM households WHERE under_observation = 1"
+                        " ORDER BY building, room").fetchall()
+    return [r["id"] for r in rows]
+
+
+def observation_history(conn: sqlite3.Connection, household: str) -> list[dict[str, Any]]:
+    """Every change of one household's observation state, newest first, with its list.
+
+    Reads the household's observation events through their partial index (migration 8).
+    """
+    rows = conn.execute(
+        """SELECT e.id, e.at, e.kind, e.actor, l.id AS list_id, l.list_date, l.source,
+                  l.file_name, l.sha256
+           FROM events e
+           LEFT JOIN observation_lists l ON l.id = json_extract(e.detail, '$.list')
+           WHERE e.household_id = ?
+             AND e.kind IN ('observation_added', 'observation_released')
+           ORDER BY e.id DESC""", (household,)).fetchall()
+    return [{**dict(r), "under": r["kind"] == "observation_added"} for r in rows]

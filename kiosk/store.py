@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from kiosk.domain import (
     format_buildings,
 )
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
-from kiosk.ports import LightMode
+from kiosk.ports import AppliedList, LightMode, ListFile
 
 BUSY_TIMEOUT_MS = 10_000
 # In every shelf database's header (bytes 68-71, "SHLF"): a file without it is not ours.
@@ -209,6 +209,40 @@ MIGRATIONS: list[str] = [
         event_id INTEGER PRIMARY KEY REFERENCES events(id),
         still_id INTEGER NOT NULL REFERENCES stills(id)
     );
+    """,
+    # 8: the observation register (issue 9): each day's list as received (its bytes, so what
+    # was applied can be read again), and every list applied, by whom, for which day. The
+    # per-household history reads its events through a small partial index.
+    """
+    CREATE TABLE observation_files (
+        sha256 TEXT PRIMARY KEY,                -- of the bytes: a list is known by its content
+        name TEXT NOT NULL,                     -- the file's name as given (first seen)
+        data BLOB NOT NULL,
+        stored_at TEXT NOT NULL,
+        stored_by TEXT NOT NULL
+    );
+    CREATE TABLE observation_lists (
+        id INTEGER PRIMARY KEY,
+        applied_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        list_date TEXT NOT NULL,                -- the day the list is for: '2026-11-29'
+        source TEXT NOT NULL DEFAULT '',        -- who sent it: 'committee', 'property' ...
+        file_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES observation_files(sha256),
+        format TEXT NOT NULL CHECK (format IN ('status', 'full')),
+        added INTEGER NOT NULL,
+        released INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        unknown INTEGER NOT NULL,
+        problems INTEGER NOT NULL               -- > 0: applied with its problems confirmed
+    );
+    CREATE INDEX observation_lists_file ON observation_lists(sha256, list_date, source);
+    CREATE TRIGGER observation_lists_no_update BEFORE UPDATE ON observation_lists
+        BEGIN SELECT RAISE(ABORT, 'the observation register is append-only'); END;
+    CREATE TRIGGER observation_lists_no_delete BEFORE DELETE ON observation_lists
+        BEGIN SELECT RAISE(ABORT, 'the observation register is append-only'); END;
+    CREATE INDEX events_observation ON events(household_id, id)
+        WHERE kind IN ('observation_added', 'observation_released');
     """,
 ]
 
@@ -398,6 +432,7 @@ class SqliteUnitOfWork:
         self.sessions = Sessions(db)
         self.lockouts = Lockouts(db)
         self.expected = Expected(db)
+        self.observation = ObservationRegister(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:
@@ -918,3 +953,49 @@ def without_waiting_for_the_disk(conn: sqlite3.Connection) -> Iterator[None]:
     finally:
         with translated_errors():
             conn.execute("PRAGMA synchronous = FULL")
+
+
+def _applied_list(row: sqlite3.Row) -> AppliedList:
+    return AppliedList(
+        id=row["id"], applied_at=datetime.fromisoformat(row["applied_at"]), actor=row["actor"],
+        list_date=date.fromisoformat(row["list_date"]), source=row["source"],
+        file_name=row["file_name"], sha256=row["sha256"], format=row["format"],
+        added=row["added"], released=row["released"], unchanged=row["unchanged"],
+        unknown=row["unknown"], problems=row["problems"])
+
+
+class ObservationRegister:
+    """The day's observation lists: their files as received, and each list applied."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime, actor: str) -> None:
+        """Keep a list's bytes under their hash (once: the same bytes are the same list)."""
+        self.db.execute(
+            "INSERT INTO observation_files (sha256, name, data, stored_at, stored_by)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            (sha256, name, data, iso(now), actor))
+
+    def file(self, sha256: str) -> ListFile | None:
+        row = self.db.execute("SELECT sha256, name, data FROM observation_files"
+                              " WHERE sha256 = ?", (sha256,)).fetchone()
+        return ListFile(row["sha256"], row["name"], bytes(row["data"])) if row else None
+
+    def add(self, entry: AppliedList) -> int:
+        """Record a list as applied; return its id in the register (``entry.id`` is ignored)."""
+        e = entry
+        cur = self.db.execute(
+            """INSERT INTO observation_lists (applied_at, actor, list_date, source, file_name,
+                   sha256, format, added, released, unchanged, unknown, problems)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (iso(e.applied_at), e.actor, e.list_date.isoformat(), e.source, e.file_name,
+             e.sha256, e.format, e.added, e.released, e.unchanged, e.unknown, e.problems))
+        return int(cur.lastrowid)
+
+    def last_applied(self, sha256: str, list_date: date, source: str) -> AppliedList | None:
+        """The latest time these bytes were applied as this day's list from this source."""
+        row = self.db.execute(
+            "SELECT * FROM observation_lists WHERE sha256 = ? AND list_date = ? AND source = ?"
+            " ORDER BY id DESC LIMIT 1", (sha256, list_date.isoformat(), source)).fetchone()
+        return _applied_list(row) if row else None

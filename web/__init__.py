@@ -64,6 +64,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     from web import parcels  # a parcel's record, with the camera's stills (staff only)
 
     app.register_blueprint(parcels.bp)
+    from web import observation  # the day's observation lists: upload, check, apply, history
+
+    app.register_blueprint(observation.bp)
     return app
 
 

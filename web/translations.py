@@ -289,3 +289,165 @@ JS_KEYS = ("offline",)
 
 # Each language named in itself, for the switch.
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+# The observation register (web/observation.py): 居家观察名单.
+TRANSLATIONS["zh"].update({
+    "obs_nav": "居家观察",
+    "obs_title": "居家观察名单",
+    "obs_intro": "上传当天居委会或物业的名单，先核对变动，确认后整份一次生效。",
+    "obs_upload_title": "上传当天名单",
+    "obs_file": "名单文件（CSV 或 Excel .xlsx）",
+    "obs_file_help": "列名：户号（如 24-2304），或 楼栋 和 房号。"
+                     "变动名单另加一列 状态（新增 / 解除）；"
+                     "没有状态列的名单视为当天全部居家观察住户，未列出的住户将解除。",
+    "obs_date": "名单日期",
+    "obs_source": "来源",
+    "obs_upload": "上传并核对变动",
+    "obs_no_file": "请选择名单文件。",
+    "obs_bad_date": "请填写名单日期，例如 2026-11-29。",
+    "obs_under_now": "目前居家观察 {count} 户",
+    "obs_register_title": "已生效的名单",
+    "obs_register_none": "还没有生效的名单。",
+    "obs_col_date": "名单日期",
+    "obs_col_source": "来源",
+    "obs_col_file": "文件",
+    "obs_col_changes": "变动",
+    "obs_col_actor": "操作人",
+    "obs_col_applied_at": "生效时间",
+    "obs_col_when": "时间",
+    "obs_col_change": "变动",
+    "obs_col_list": "依据的名单",
+    "obs_changes": "新增 {added} · 解除 {released} · 不变 {unchanged}",
+    "obs_with_problems": "有 {count} 个问题，经确认生效",
+    "obs_preview_title": "核对名单变动",
+    "obs_for_day": "{date} 的名单",
+    "obs_rows": "{count} 行",
+    "obs_format_status": "变动名单（新增 / 解除）",
+    "obs_format_full": "全量名单（未列出的住户解除）",
+    "obs_added": "新增居家观察",
+    "obs_released": "解除居家观察",
+    "obs_unchanged": "无变化",
+    "obs_unknown": "不在住户名单中",
+    "obs_near": "易混房号：{rooms}",
+    "obs_line": "第 {line} 行",
+    "obs_not_listed": "名单未列出",
+    "obs_problems": "问题（{count} 处）",
+    "obs_problem_unreadable": "文件无法读取：请另存为“CSV UTF-8”或 .xlsx 后重新上传。",
+    "obs_problem_encoding": "文件编码无法识别（不是 UTF-8 也不是 GBK）："
+                            "请在 Excel 中另存为“CSV UTF-8”后重新上传。",
+    "obs_problem_no_columns": "找不到住户列：表头需要“户号”，或“楼栋”和“房号”。如果表头是乱码，"
+                              "说明文件编码不对，请另存为“CSV UTF-8”。",
+    "obs_problem_empty": "名单是空的，没有住户。",
+    "obs_problem_other_sheets": "工作簿还有其他工作表（{text}），只读取了第一个："
+                                "请把整份名单放在第一个工作表。",
+    "obs_problem_bad_room": "第 {line} 行：“{text}”不是有效的楼栋房号（例如 24-2304）。",
+    "obs_problem_bad_status": "第 {line} 行：状态“{text}”无法识别，请写“新增”或“解除”。",
+    "obs_problem_mixed_format": "第 {line} 行没有状态，其他行却有："
+                                "变动名单每行都要写“新增”或“解除”，全量名单则不要状态列。",
+    "obs_problem_duplicate": "第 {line} 行：{household} 与第 {other} 行重复。",
+    "obs_problem_conflict": "第 {line} 行：{household} 与第 {other} 行一个新增、一个解除，"
+                            "两行都不生效，请改正其中一行。",
+    "obs_problem_wrong_date": "第 {line} 行：日期 {text} 不是这份名单的日期（{date}）。",
+    "obs_problem_unknown_room": "第 {line} 行：{household} 不在住户名单中。",
+    "obs_problem_held": "{household} 不在名单上，但第 {other} 行的 {text}（不在住户名单中）"
+                        "可能就是它：暂不解除，请核对。",
+    "obs_unreadable": "这份文件无法读取，不能生效：请改正后重新上传。",
+    "obs_apply_roles": "只有管理员和居委会可以确认生效。",
+    "obs_confirm_valid": "其余各行照常生效（有问题的行不生效）",
+    "obs_apply": "确认生效：新增 {added} 户，解除 {released} 户",
+    "obs_applied": "名单已生效（登记第 {id} 号）：新增 {added} 户，解除 {released} 户。",
+    "obs_already": "这份名单已由 {actor} 生效过（登记第 {id} 号），没有新的变动。",
+    "obs_stale": "核对之后住户状态已有变化：请重新核对下面的变动，再确认。",
+    "obs_needs_confirm": "名单有问题：请改正后重新上传，或勾选“其余各行照常生效”再确认。",
+    "obs_back": "← 返回居家观察名单",
+    "obs_history_title": "{household} 的居家观察记录",
+    "obs_state_under": "目前：居家观察中（送货上门）",
+    "obs_state_free": "目前：未居家观察",
+    "obs_history_none": "没有变动记录。",
+    "obs_by_hand": "（非名单变动）",
+})
+TRANSLATIONS["en"].update({
+    "obs_nav": "Observation",
+    "obs_title": "Home observation register",
+    "obs_intro": "Upload the day's list from the committee or the property company, check what it "
+                 "changes, then confirm: the whole list applies at once.",
+    "obs_upload_title": "Upload the day's list",
+    "obs_file": "List file (CSV or Excel .xlsx)",
+    "obs_file_help": "Columns: 户号 / household (e.g. 24-2304), or 楼栋 / building and "
+                     "房号 / room. A list of changes adds 状态 / status (新增 added, "
+                     "解除 released); a list without a status column is everyone under "
+                     "observation that day, and anyone not on it is released.",
+    "obs_date": "Day of the list",
+    "obs_source": "Source",
+    "obs_upload": "Upload and check the changes",
+    "obs_no_file": "Choose the list's file.",
+    "obs_bad_date": "Give the list's day, e.g. 2026-11-29.",
+    "obs_under_now": "{count} households under observation now",
+    "obs_register_title": "Lists applied",
+    "obs_register_none": "No list has been applied yet.",
+    "obs_col_date": "Day",
+    "obs_col_source": "Source",
+    "obs_col_file": "File",
+    "obs_col_changes": "Changes",
+    "obs_col_actor": "By",
+    "obs_col_applied_at": "Applied at",
+    "obs_col_when": "When",
+    "obs_col_change": "Change",
+    "obs_col_list": "From the list",
+    "obs_changes": "added {added} · released {released} · unchanged {unchanged}",
+    "obs_with_problems": "{count} problems, applied on confirmation",
+    "obs_preview_title": "Check the list's changes",
+    "obs_for_day": "List for {date}",
+    "obs_rows": "{count} rows",
+    "obs_format_status": "list of changes (added / released)",
+    "obs_format_full": "full list (anyone not listed is released)",
+    "obs_added": "Put under observation",
+    "obs_released": "Released from observation",
+    "obs_unchanged": "Unchanged",
+    "obs_unknown": "Not in the household list",
+    "obs_near": "Easily confused with: {rooms}",
+    "obs_line": "line {line}",
+    "obs_not_listed": "not on the list",
+    "obs_problems": "Problems ({count})",
+    "obs_problem_unreadable": "The file cannot be read: save it as CSV UTF-8 or .xlsx and upload "
+                              "it again.",
+    "obs_problem_encoding": "The file's encoding is neither UTF-8 nor GBK: in Excel, save it as "
+                            "CSV UTF-8 and upload it again.",
+    "obs_problem_no_columns": "No column names the household: the header needs 户号 (household), "
+                              "or 楼栋 and 房号 (building, room). If the header looks garbled, "
+                              "the file is in another encoding: save it as CSV UTF-8.",
+    "obs_problem_empty": "The list is empty: it names no household.",
+    "obs_problem_other_sheets": "The workbook has more sheets ({text}); only the first was read: "
+                                "put the whole list on the first sheet.",
+    "obs_problem_bad_room": "Line {line}: \"{text}\" is not a building and room (e.g. 24-2304).",
+    "obs_problem_bad_status": "Line {line}: status \"{text}\" is not known: write 新增 (added) or "
+                              "解除 (released).",
+    "obs_problem_mixed_format": "Line {line} has no status while other rows have one: in a list "
+                                "of changes every row says added or released; a full list has "
+                                "no status column.",
+    "obs_problem_duplicate": "Line {line}: {household} is on line {other} already.",
+    "obs_problem_conflict": "Line {line}: {household} is added on one line and released on the "
+                            "other (line {other}): neither applies; correct one of them.",
+    "obs_problem_wrong_date": "Line {line}: the date {text} is not this list's day ({date}).",
+    "obs_problem_unknown_room": "Line {line}: {household} is not in the household list.",
+    "obs_problem_held": "{household} is not on the list, but {text} on line {other} (not in the "
+                        "household list) may be it: it stays under observation; check the list.",
+    "obs_unreadable": "This file cannot be read, so nothing can apply: correct it and upload it "
+                      "again.",
+    "obs_apply_roles": "Only an administrator or the committee may apply a list.",
+    "obs_confirm_valid": "Apply the other rows anyway (the rows with problems do not apply)",
+    "obs_apply": "Apply: {added} added, {released} released",
+    "obs_applied": "List applied (register entry {id}): {added} added, {released} released.",
+    "obs_already": "This list was applied by {actor} already (register entry {id}): nothing "
+                   "changes.",
+    "obs_stale": "Households changed since you checked this list: check the changes below "
+                 "again, then confirm.",
+    "obs_needs_confirm": "The list has problems: correct them and upload it again, or tick "
+                         "\"apply the other rows anyway\" and confirm.",
+    "obs_back": "← Back to the observation register",
+    "obs_history_title": "Observation history of {household}",
+    "obs_state_under": "Now: under observation (door delivery)",
+    "obs_state_free": "Now: not under observation",
+    "obs_history_none": "No change recorded.",
+    "obs_by_hand": "(not from a list)",
+})

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from kiosk.clock import clock_from_env
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("hash-password", cmd_hash_password,
                 "read a password on standard input; print the hash for [[web.users]]")
+
+    _observation_parser(command("observation", cmd_observation, "apply a day's observation "
+                                "list, or compare two (CSV in UTF-8 or GBK, or XLSX)"), common)
 
     p = command("demo", cmd_demo, "run the whole flow on this machine with a replayed camera")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where the demo lives")
@@ -481,3 +485,62 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
 
     return run_demo(args.dir, port=args.port, fast=args.fast, clock=clock,
                     exit_when_done=args.exit_when_done, stop=stop_on_signals())
+
+
+def _observation_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("apply", parents=[common], help="show what a day's list changes, "
+                           "then apply it in one transaction")
+    a.add_argument("file", type=Path, help="CSV or XLSX: 户号 (household) or 楼栋,房号 "
+                   "(building,room), and 状态 (status: 新增/解除, added/released); without a "
+                   "status column, the full list of who is under observation")
+    a.add_argument("--date", required=True, type=_day, help="the day the list is for, "
+                   "e.g. 2026-11-29")
+    a.add_argument("--source", default="", help="who sent the list, e.g. committee")
+    a.add_argument("--dry-run", action="store_true", help="only show what would change")
+    a.add_argument("--apply-valid-rows", action="store_true", help="apply a list with "
+                   "problems anyway: every row but the unknown, duplicate and conflicting ones")
+    a.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    c = actions.add_parser("compare", parents=[common], help="where two lists for the same "
+                           "day disagree; exit 1 when they do")
+    c.add_argument("a", type=Path, help="one list (e.g. the committee's)")
+    c.add_argument("b", type=Path, help="the other (e.g. the property company's)")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-11-29") from None
+
+
+def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
+    """Apply: 0 applied (or a dry run without problems), 1 when problems kept it from applying.
+
+    Compare: 0 when the lists agree and neither has a problem, 1 otherwise.
+    """
+    from kiosk.observation_lists import compare_lists, read_list
+    from kiosk.observation_register import apply_list
+
+    if args.action == "compare":
+        comparison = compare_lists(read_list(args.a.read_bytes(), args.a.name),
+                                   read_list(args.b.read_bytes(), args.b.name))
+        print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json
+              else comparison.summary())
+        return 0 if comparison.same else 1
+    from kiosk.community import open_store
+    from kiosk.services import Rules
+
+    config = _config(args)
+    conn = open_store(config)
+    try:
+        report = apply_list(args.file.read_bytes(), args.file.name, SqliteUnitOfWork(conn),
+                            Rules.from_config(config), clock, list_date=args.date,
+                            source=args.source, actor=_shell_actor(), dry_run=args.dry_run,
+                            confirm=args.apply_valid_rows)
+    finally:
+        conn.close()
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
+    clean_preview = args.dry_run and report.readable and not report.problems
+    return 0 if report.applied or report.already is not None or clean_preview else 1
