@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench.staff_page",
     "bench.db_growth",
     "bench.stills",
+    "bench.decoding",
 ]
 
 

@@ -68,3 +68,43 @@ def test_scan_says_which_image_it_could_not_read(community, tmp_path):
     first, second = (json.loads(line) for line in done.stdout.splitlines())
     assert first["error"] == second["error"] == "unreadable_image"
     assert "no such file" in second["message"]
+
+
+def test_scan_lists_every_symbol_read_with_its_text_and_symbology(community, tmp_path):
+    import cv2
+    from code128 import image as code128_image
+
+    label = tmp_path / "label.png"
+    made = shelf(community, "label", "--household", "24-2304", "--ref", "SF42", "--png", label)
+    assert made.returncode == 0, made.stderr
+    waybill = tmp_path / "waybill.png"
+    cv2.imwrite(str(waybill), code128_image("SF1234567890"))
+    both = tmp_path / "both.png"
+    label_image = cv2.imread(str(label), cv2.IMREAD_GRAYSCALE)
+    bars = code128_image("SF1234567890")
+    page = np.full((label_image.shape[0] + bars.shape[0] + 40,
+                    max(label_image.shape[1], bars.shape[1])), 255, np.uint8)
+    page[:label_image.shape[0], :label_image.shape[1]] = label_image
+    page[-bars.shape[0]:, :bars.shape[1]] = bars  # a label stuck beside a waybill
+    cv2.imwrite(str(both), page)
+    long_text = "https://example.com/" + "x" * 300
+    stray = qr_png(tmp_path / "stray.png", long_text)
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320), 255, np.uint8))
+
+    done = shelf(community, "scan", "--json", label, waybill, both, stray, blank)
+    assert done.returncode == 0, done.stderr
+    first, carrier, two, garbage, nothing = (json.loads(line) for line in done.stdout.splitlines())
+    payload = first["results"][0]["code"]
+    assert payload.startswith("DS1:24-2304:")  # the label's own text
+    assert [(r["action"], r["symbology"]) for r in first["results"]] == [("checkin", "QRCODE")]
+    assert [(r["action"], r["code"], r["symbology"]) for r in carrier["results"]] == [
+        ("needs_room", "SF1234567890", "CODE128")]
+    assert sorted((r["action"], r["code"], r["symbology"]) for r in two["results"]) == [
+        ("checkin", payload, "QRCODE"), ("needs_room", "SF1234567890", "CODE128")]
+    [read] = garbage["results"]
+    assert (read["action"], read["error"], read["symbology"]) == ("rejected", "garbage", "QRCODE")
+    assert read["code"] == long_text[:200]
+    assert nothing["results"] == [] and nothing["action"] == "none"
+    # The first result's fields stay the image's own, as before.
+    assert {k: first[k] for k in first["results"][0]} == first["results"][0]

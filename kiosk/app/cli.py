@@ -17,7 +17,7 @@ from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
 from kiosk.errors import ShelfError
 from kiosk.outcome import Outcome
-from kiosk.ports import Clock
+from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
 
 log = logging.getLogger("shelf")
@@ -249,15 +249,17 @@ def cmd_scan(args: argparse.Namespace, clock: Clock) -> int:
     config = _config(args)
     conn = open_store(config)
     scanner = build_scanner(config, conn, clock, source=_NoFrames())
+    scanner.decoder = reads = _Recorded(scanner.decoder)
     unreadable = False
     try:
         for path in args.images:
+            reads.symbols = []
             try:
                 results = scanner.process_frame(read_image(path), debounce=False)
             except ImageUnreadable as exc:
                 unreadable = True
                 results = [Outcome.refused(exc)]
-            outcome = _scan_outcome(path, results)
+            outcome = _scan_outcome(path, results, reads.symbols)
             print(json.dumps(outcome, ensure_ascii=False) if args.json else _scan_line(outcome))
     finally:
         scanner.close()
@@ -274,12 +276,39 @@ class _NoFrames:
         pass
 
 
-def _scan_outcome(path: Path | None, results: list[Outcome]) -> dict[str, object]:
+class _Recorded:
+    """The scanner's decoder, keeping what it read in the last frame."""
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder, self.symbols = decoder, []
+
+    def decode(self, frame: Frame) -> list[Symbol]:
+        self.symbols = self.decoder.decode(frame)
+        return self.symbols
+
+
+def _scan_outcome(path: Path | None, results: list[Outcome],
+                  symbols: list[Symbol] | None = None) -> dict[str, object]:
     """One object per image (None: typed, no image): the first result's fields, and every
-    result under 'results'. The shape of `shelf scan --json` and `shelf checkin --json`."""
-    first = results[0] if results else Outcome("none", message="no code found")
-    return {"image": path and str(path), **first.as_json(),
-            "results": [r.as_json() for r in results]}
+    result under 'results'. The shape of `shelf scan --json` and `shelf checkin --json`.
+
+    With the ``symbols`` decoded from the image (one result each, in order: `shelf scan` acts
+    on every symbol), each result also says what was read: ``code`` (kept when the result
+    names a carrier code already) and ``symbology``; typed input has no symbology.
+    """
+    entries = [r.as_json() | {"symbology": None} for r in results]
+    for entry, symbol in zip(entries, symbols or [], strict=bool(symbols)):
+        entry["symbology"] = symbol.kind
+        entry["code"] = entry["code"] or _read_text(symbol.data)
+    first = entries[0] if entries else (
+        Outcome("none", message="no code found").as_json() | {"symbology": None})
+    return {"image": path and str(path), **first, "results": entries}
+
+
+def _read_text(data: bytes) -> str:
+    """A decoded symbol as text for a report: UTF-8 (what the decoders give), bytes that are
+    not shown as escapes; cut at 200 characters."""
+    return data.decode("utf-8", "backslashreplace")[:200]
 
 
 def _scan_line(outcome: dict[str, object]) -> str:

@@ -1,7 +1,7 @@
 """Build the kiosk's parts from the configuration: adapters from ``hardware``, the core's rules.
 
 Hardware imports stay inside the functions so that a command that never drives GPIO or the
-camera (the web site, the notice worker) never loads gpiozero, OpenCV or pyzbar.
+camera (the web site, the notice worker) never loads gpiozero, OpenCV, zxing-cpp or pyzbar.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     """
     from hardware.buzzer import GpioBuzzer, SilentBuzzer
     from hardware.camera import open_source
-    from hardware.decoder import ZbarDecoder
+    from hardware.decoder import DecoderChain
     from hardware.lights import build_lights
     from hardware.pins import default_pin_factory
     from hardware.stills import JpegStills
@@ -39,7 +39,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
               else SilentBuzzer())
     if source is None:
         source = open_source(camera or settings.camera, speed=speed)
-    return Scanner(source=source, decoder=ZbarDecoder(), lights=lights, buzzer=buzzer,
+    return Scanner(source=source, decoder=DecoderChain(), lights=lights, buzzer=buzzer,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
                    debounce_s=settings.debounce_s, on_result=on_result,
                    stills=JpegStills() if settings.stills_days else None)
