@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from kiosk.domain import (
     Announcement,
+    DoorTask,
     Household,
     HouseholdId,
     ParcelKind,
@@ -22,6 +23,7 @@ from kiosk.domain import (
     QueuedNotice,
     Slot,
     SlotLoad,
+    TaskStatus,
 )
 
 LightMode = Literal["on", "blink"]
@@ -122,7 +124,7 @@ class Parcels(Protocol):
 
     def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
             now: datetime, *, kind: ParcelKind = ParcelKind.SHELF, symbology: str | None = None,
-            room_confirmed: bool = True) -> int:
+            room_confirmed: bool = True, fresh: bool = False) -> int:
         """Store a waiting parcel keyed by ``label`` (a shelf label's payload or a carrier code)."""
 
     def waiting_for(self, household: str) -> list[ParcelRecord]: ...
@@ -159,6 +161,8 @@ class ExpectedParcels(Protocol):
 
     def use(self, code: str, parcel_id: int, now: datetime) -> None:
         """Mark the announcement as met by ``parcel_id``."""
+
+    def mark_fresh(self, code: str) -> None: ...
 
 
 class Events(Protocol):
@@ -209,6 +213,31 @@ class Slots(Protocol):
     def sync(self, slots: Iterable[Slot]) -> None: ...
 
 
+class DoorTasks(Protocol):
+    def get(self, task_id: int) -> DoorTask | None: ...
+
+    def open_for(self, household: str) -> DoorTask | None:
+        """The household's open task, if it has one (it never has two)."""
+
+    def open(self) -> list[DoorTask]:
+        """Every open task, oldest first."""
+
+    def add(self, household: str, team: str, now: datetime, *, fresh: bool = False) -> int: ...
+
+    def link(self, task_id: int, parcel_id: int) -> None: ...
+
+    def parcels(self, task_id: int) -> list[ParcelRecord]:
+        """The task's parcels, oldest first, whatever their status."""
+
+    def assign(self, task_id: int, team: str, now: datetime) -> None: ...
+
+    def mark_fresh(self, task_id: int, now: datetime) -> None: ...
+
+    def escalate(self, task_id: int, level: int) -> None: ...
+
+    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the repositories: commits when the ``with`` block ends normally.
 
@@ -225,6 +254,7 @@ class UnitOfWork(Protocol):
     attempts: Attempts
     slots: Slots
     expected: ExpectedParcels
+    tasks: DoorTasks
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -103,15 +103,14 @@ def edit(path, old, new):
      r"after_hours_for: 'property' must name another team's id"),
     ('hours = "08:30-17:30"', 'hours = "08:30-08:30"', r"a shift must open before 24:00"),
     ('hours = "08:30-17:30"', 'hours = "08:30-24:30"', r"expected HH:MM-HH:MM"),
-    ('after_hours_for = ["committee"]',
-     'after_hours_for = ["committee"]\nnotify = [{ channel = "wecom", to = "x@example.org" }]',
+    ('channel = "email", to = "property@', 'channel = "wecom", to = "property@',
      r"notify channel 'wecom' is not a \[\[channels\]\] id; channels are email"),
-    ('after_hours_for = ["committee"]',
-     'after_hours_for = ["committee"]\nnotify = [{ channel = "email", to = "property desk" }]',
+    ('to = "property@sample-garden.example"', 'to = "property desk"',
      r"to = 'property desk': an address without spaces"),
-    ('after_hours_for = ["committee"]',
-     'after_hours_for = ["committee"]\nnotify = [{ channel = "email", address = "p@x.org" }]',
-     r"missing the key 'channel'|unknown key 'address'|missing the key 'to'"),
+    ('to = "property@sample-garden.example"', 'to = "property-desk"',
+     r"notify to = 'property-desk' is not an e-mail address"),
+    ('to = "property@sample-garden.example"', 'address = "p@x.org"',
+     r"\[teams #2 notify #1\] is missing the key 'to'"),
 ])
 def test_teams_that_leave_a_building_without_a_team_are_refused_at_load(sample, old, new,
                                                                          message):
@@ -122,8 +121,7 @@ def test_teams_that_leave_a_building_without_a_team_are_refused_at_load(sample, 
 
 
 def test_a_night_shift_and_team_contacts_load(sample):
-    edit(sample, 'hours = "00:00-24:00"', 'hours = "17:00-09:00"\nnotify = [{ channel = '
-         '"email", to = "property@sample-garden.example" }]')
+    edit(sample, 'hours = "00:00-24:00"', 'hours = "17:00-09:00"')
     edit(sample, 'hours = "08:30-17:30"', 'hours = "08:00-18:00"')
     edit(sample, 'buildings = "1-28"', 'buildings = "1-35"')  # by day the committee serves all
     edit(sample, 'buildings = "29-35"', 'buildings = "1-35"')
