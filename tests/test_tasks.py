@@ -323,3 +323,19 @@ def test_the_day_s_counts_per_team_and_person(conn, uow, rules, community):
     assert committee.door_task.team == "committee"
     next_day = daily_counts(conn, date(2026, 12, 4), rules.timezone, ["committee", "property"])
     assert next_day["totals"]["checked_in"] == 1 and next_day["totals"]["waiting"] == 2
+
+
+def test_released_through_the_observation_register_the_task_is_cancelled_in_its_transaction(
+        conn, uow, rules, community):
+    from kiosk.observation import set_observation
+
+    clock = shanghai("2026-12-03 21:00")
+    assert set_observation("24-2304", True, uow, rules, clock, actor=STAFF)
+    task = scan(community, uow, rules, clock, "24-2304", "SF1").door_task.id
+    clock.advance(600)
+    assert set_observation("24-2304", False, uow, rules, clock, actor="li@web")
+    assert task_view(conn, task)["status"] == "cancelled"
+    [cancelled] = events(conn, "task_cancelled")
+    assert (cancelled["actor"], cancelled["detail"]["reason"]) == ("li@web", "released")
+    [notice] = rows(conn, "SELECT * FROM outbox WHERE kind = 'pickup_ready'")
+    assert json.loads(notice["payload"])["pickup_code"]
