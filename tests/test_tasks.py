@@ -339,3 +339,29 @@ def test_released_through_the_observation_register_the_task_is_cancelled_in_its_
     assert (cancelled["actor"], cancelled["detail"]["reason"]) == ("li@web", "released")
     [notice] = rows(conn, "SELECT * FROM outbox WHERE kind = 'pickup_ready'")
     assert json.loads(notice["payload"])["pickup_code"]
+
+
+def test_every_door_notice_queued_renders_in_both_languages(conn, uow, rules, community):
+    from kiosk.notices.render import render
+
+    observe(conn, "24-2304")
+    clock = shanghai("2026-12-03 17:00")
+    scan(community, uow, rules, clock, "29-1004", "A1")
+    scan(community, uow, rules, clock, "24-2304", "TG1", fresh=True)
+    clock.current = datetime.fromisoformat("2026-12-03T19:00:00+08:00")
+    hand_over_due(uow, rules, clock)  # handover at 17:30 and both escalations, at once
+    [task] = [t for b in open_tasks(conn) for t in b["tasks"] if t["household"] == "24-2304"]
+    act_on_door(task["id"], "24-2304", uow, rules, clock, actor=STAFF)
+    notices = rows(conn, "SELECT kind, recipient, payload FROM outbox WHERE kind IN "
+                   "('team_tasks', 'door_delivered') ORDER BY id")
+    reasons = [json.loads(n["payload"]).get("reason") for n in notices]
+    assert reasons == ["fresh", "handover", "escalation", "escalation", None]
+    for notice in notices:
+        words = render(notice["kind"], json.loads(notice["payload"]), notice["recipient"],
+                       rules.timezone)
+        assert words.subject and ("19:00" in words.body or "17:00" in words.body)
+    delivered = render(notices[-1]["kind"], json.loads(notices[-1]["payload"]), "x@y.z",
+                       rules.timezone)
+    assert "送到您家门口" in delivered.body and "brought 1 parcel(s) to your door" in delivered.body
+    handover = render("team_tasks", json.loads(notices[1]["payload"]), "x@y.z", rules.timezone)
+    assert "#" in handover.body and "29-1004" in handover.body

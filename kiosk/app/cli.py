@@ -284,8 +284,10 @@ def _scan_outcome(path: Path | None, results: list[Outcome]) -> dict[str, object
 
 def _scan_line(outcome: dict[str, object]) -> str:
     if outcome["action"] in ("checkin", "pickup"):
+        task = outcome.get("door_task")
+        door = f" (door task {task['id']} for {task['team']})" if task else ""
         return (f"{outcome['image']}: {outcome['action']} {outcome['household']}"
-                f" -> {outcome['slot']}")
+                f" -> {outcome['slot']}{door}")
     if outcome["action"] == "needs_room":
         return (f"{outcome['image']}: needs_room {outcome['code']} (nobody announced it: "
                 "shelf checkin --code CODE --room BUILDING-ROOM)")
