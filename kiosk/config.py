@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kiosk.domain import Slot, parse_buildings
+from kiosk.domain import Slot, format_buildings, parse_buildings
 from kiosk.errors import ConfigError
 from kiosk.notices.channels import CHANNEL_TYPES
+from kiosk.routing import coverage_gaps
 
 CONFIG_ENV = "SHELF_CONFIG"
 GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
@@ -137,6 +138,7 @@ class PickupRules:
 
     max_failures: int
     window_s: int
+    fresh_escalate_s: int = 3600  # a fresh parcel's door task still open this long: tell again
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,24 @@ class KioskSettings:
 
 
 @dataclass(frozen=True)
+class TeamContact:
+    """Where a team is told of its door tasks: a [[channels]] id and the address on it."""
+
+    channel: str
+    to: str
+
+
+@dataclass(frozen=True)
 class Team:
+    """[[teams]]: who carries parcels to the doors of which buildings, when (``kiosk.routing``)."""
+
     id: str
     name: str
     buildings: frozenset[int]
     opens: time
     closes: time
     after_hours_for: tuple[str, ...] = ()
+    notify: tuple[TeamContact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,6 +303,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     pickup = top.table("pickup", required=False)
     max_failures = pickup.int("max_failures", 5, minval=1, maxval=100)  # wrong codes per window
     window_min = pickup.int("window_minutes", 15, minval=1, maxval=1440)  # then locked this long
+    # A fresh parcel's door task still open after this long is escalated: its team is told
+    # again, and as long again later the other teams too.
+    fresh_min = pickup.int("fresh_escalate_minutes", 60, minval=5, maxval=1440)
     pickup.done()
 
     kiosk = top.table("kiosk", required=False)
@@ -329,6 +345,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     channels = tuple(_channel(c) for c in top.tables("channels", required=False))
     _unique(top, "channels", [c.id for c in channels])
+    _check_teams(top, teams, buildings, channels)
 
     web = top.table("web")
     web_secret = web.str("secret_key")  # signs login cookies: who knows it can forge an admin's
@@ -350,7 +367,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         database=(path.parent / db_path).resolve(),
         community=Community(name, buildings, timezone, language),
         label_secret=secret.encode(),
-        pickup=PickupRules(max_failures, window_min * 60),
+        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60),
         kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
@@ -361,7 +378,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
 def _clock_time(section: Section, text: str) -> time:
     match = re.fullmatch(r"(\d{2}):(\d{2})", text)
-    if not match or int(match[1]) > 24 or int(match[2]) > 59:
+    if not match or int(match[1]) > 24 or int(match[2]) > 59 or (
+            int(match[1]) == 24 and int(match[2])):
         section.fail(f"[{section.name}] hours = {text!r}: expected HH:MM-HH:MM, e.g. 08:30-17:30")
     hour, minute = int(match[1]), int(match[2])
     return time.max if hour == 24 else time(hour, minute)
@@ -371,11 +389,62 @@ def _team(section: Section, known: frozenset[int]) -> Team:
     team_id = section.str("id")  # short name used in task lists, e.g. committee
     name = section.str("name", team_id)
     served = section.buildings("buildings", known)
-    opens, _, closes = section.str("hours", "00:00-24:00").partition("-")  # when on duty
+    # When on duty, the community's wall-clock; may cross midnight (22:00-06:00).
+    hours = section.str("hours", "00:00-24:00")
+    opens, _, closes = hours.partition("-")
     after = section.list("after_hours_for", [])  # teams whose buildings it covers off-hours
+    # Told of fresh food, handed-over and escalated door tasks, e.g.
+    # [{ channel = "email", to = "committee@example.org" }]
+    notify = tuple(_team_contact(section, i, c) for i, c in enumerate(
+        section.list("notify", [])))
     section.done()
-    return Team(team_id, name, served, _clock_time(section, opens),
-                _clock_time(section, closes), tuple(after))
+    team = Team(team_id, name, served, _clock_time(section, opens),
+                _clock_time(section, closes), tuple(after), notify)
+    if team.opens == time.max or team.opens == team.closes:
+        section.fail(f"[{section.name}] hours = {hours!r}: a shift must open before 24:00 and "
+                     "last a while (all day is 00:00-24:00)")
+    for other in after:
+        if not isinstance(other, str) or other == team_id:
+            section.fail(f"[{section.name}] after_hours_for: {other!r} must name another "
+                         "team's id")
+    return team
+
+
+def _team_contact(section: Section, index: int, value: Any) -> TeamContact:
+    where = Section(section.source, f"{section.name} notify #{index + 1}", value)
+    contact = TeamContact(where.str("channel"), where.str("to"))  # a [[channels]] id; address
+    where.done()
+    if not contact.to.strip() or len(contact.to) > 254 or any(c.isspace() for c in contact.to):
+        where.fail(f"[{where.name}] to = {contact.to!r}: an address without spaces, e.g. "
+                   "committee@example.org")
+    return contact
+
+
+def _check_teams(top: Section, teams: tuple[Team, ...], buildings: frozenset[int],
+                 channels: tuple[ChannelConfig, ...]) -> None:
+    """Refuse teams that leave a building without a team at some hour, or name what is not."""
+    ids = {t.id for t in teams}
+    kinds = {c.id: c.type for c in channels}
+    for team in teams:
+        unknown = [other for other in team.after_hours_for if other not in ids]
+        if unknown:
+            top.fail(f"[[teams]] {team.id!r}: after_hours_for names {unknown[0]!r}, which is not "
+                     f"a team; teams are {', '.join(sorted(ids))}")
+        for contact in team.notify:
+            if contact.channel not in kinds:
+                top.fail(f"[[teams]] {team.id!r}: notify channel {contact.channel!r} is not a "
+                         f"[[channels]] id; channels are {', '.join(sorted(kinds)) or 'none'}")
+            if kinds[contact.channel] == "email" and "@" not in contact.to:
+                top.fail(f"[[teams]] {team.id!r}: notify to = {contact.to!r} is not an e-mail "
+                         "address")
+    by_hours: dict[str, set[int]] = {}
+    for building, gaps in coverage_gaps(teams, buildings).items():
+        by_hours.setdefault(", ".join(map(str, gaps)), set()).add(building)
+    if by_hours:
+        missing = "; ".join(f"building(s) {format_buildings(b)} at {hours}"
+                            for hours, b in by_hours.items())
+        top.fail(f"[[teams]]: no team serves {missing}: give a team those buildings at those "
+                 "hours, or let a team on duty then cover the owner (after_hours_for)")
 
 
 def _shelf(section: Section, known: frozenset[int], first_position: int) -> Shelf:

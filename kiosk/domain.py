@@ -335,6 +335,7 @@ class ParcelRecord:
     pickup_code_id: int | None
     kind: ParcelKind = ParcelKind.SHELF
     room_confirmed: bool = True  # False: typed at the gate and not settled; staff check it
+    fresh: bool = False  # fresh food: its door task goes first
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,7 @@ class Announcement:
     announced_at: datetime
     used_at: datetime | None = None  # when a parcel with this code was checked in
     parcel_id: int | None = None
+    fresh: bool = False  # fresh food: checks in marked fresh
 
 
 @dataclass(frozen=True)
@@ -372,3 +374,35 @@ class QueuedNotice:
     parcel_id: int | None
     payload: str  # JSON; parsed by the sender, since a bad row must fail alone
     attempts: int
+
+
+class TaskStatus(StrEnum):
+    """Where a door task is: to be carried, carried to the door, or called off."""
+
+    OPEN = "open"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"  # the household was released from observation: it collects
+
+
+@dataclass(frozen=True)
+class DoorTask:
+    """Carrying a household's waiting parcels to its door: one open task per household.
+
+    ``team`` holds it now (a [[teams]] id); ``fresh_since`` is when fresh food joined it, from
+    which its escalations are counted.
+    """
+
+    id: int
+    household_id: str
+    team: str
+    status: TaskStatus
+    created_at: datetime
+    assigned_at: datetime
+    fresh_since: datetime | None = None
+    escalations: int = 0
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+    @property
+    def fresh(self) -> bool:
+        return self.fresh_since is not None

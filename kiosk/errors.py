@@ -144,3 +144,35 @@ class NotAStore(StoreUnavailable):
     """The database file is missing, empty, damaged or not the shelf's: nothing starts on it."""
 
     code = "not_a_store"
+
+
+class UnknownTask(ShelfError):
+    """No door task has this number."""
+
+    code = "unknown_task"
+
+
+class TaskClosed(ShelfError):
+    """The door task was delivered already: its parcels are at the door."""
+
+    code = "task_closed"
+
+
+class TaskCancelled(ShelfError):
+    """The door task was called off (its household was released): the parcels stay on the shelf."""
+
+    code = "task_cancelled"
+
+
+class WrongDoor(ShelfError):
+    """The door confirmed is not the door task's household: 2304 is not 2403.
+
+    ``expected`` and ``given`` are the full households, for the staff member at the door (who is
+    signed in); the message masks them, since it is logged.
+    """
+
+    code = "wrong_door"
+
+    def __init__(self, message: str, *, expected: str, given: str) -> None:
+        super().__init__(message)
+        self.expected, self.given = expected, given

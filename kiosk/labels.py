@@ -4,7 +4,9 @@ Both are short upper-case ASCII so that the QR code uses alphanumeric mode (smal
 read in poor light) and both carry a truncated HMAC, so a forged or misread payload is refused:
 
     DS1:24-2304:SF1234567:KX3M7Q2B9HZA     parcel label: household, parcel reference, MAC
+    DS1:24-2304:TG001:F:KX3M7Q2B9HZA       the same, for fresh food (its door task goes first)
     DP2:1042:483920:Q7LZ2M4XKD3A           pickup pass: code id, pickup code, MAC
+    DD1:24-2304:M3QX7KD2LZ4A               door sticker: the household at whose door it is
 
 A pickup pass's MAC covers the household too (``DP2:24-2304:1042:483920``), though the QR
 does not show it: a pass opens only the code row it was made for, and only for that row's
@@ -40,9 +42,13 @@ MAC_CHARS = 12  # 60 bits of base32
 LABEL_PREFIX = "DS1"
 PASS_PREFIX = "DP2"
 LEGACY_PASS_PREFIX = "DP1"
+DOOR_PREFIX = "DD1"
+FRESH_FLAG = "F"
 PICKUP_CODE_DIGITS = 6
 REF_RE = re.compile(r"^[0-9A-Z][0-9A-Z.-]{0,23}$")
-_LABEL_RE = re.compile(rf"^DS1:({HOUSEHOLD_PATTERN}):([0-9A-Z.-]{{1,24}}):([A-Z2-7]{{12}})$")
+_LABEL_RE = re.compile(
+    rf"^DS1:({HOUSEHOLD_PATTERN}):([0-9A-Z.-]{{1,24}})(?::(F))?:([A-Z2-7]{{12}})$")
+_DOOR_RE = re.compile(rf"^DD1:({HOUSEHOLD_PATTERN}):([A-Z2-7]{{12}})$")
 _PASS_RE = re.compile(r"^DP2:([1-9][0-9]{0,11}):(\d{6}):([A-Z2-7]{12})$")
 _LEGACY_PASS_RE = re.compile(r"^DP1:(\d{6}):([A-Z2-7]{12})$")
 
@@ -52,6 +58,7 @@ class ParcelLabel:
     household: HouseholdId
     ref: str
     payload: str
+    fresh: bool = False  # fresh food: signed into the label (``:F``)
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ def new_ref() -> str:
     return "P" + secrets.token_hex(4).upper()
 
 
-def make_label(secret: bytes, household: HouseholdId, ref: str | None = None) -> str:
+def make_label(secret: bytes, household: HouseholdId, ref: str | None = None, *,
+               fresh: bool = False) -> str:
     """Return the payload of a parcel label for ``household`` (always in its canonical form)."""
     household = HouseholdId.parse(str(household))  # HouseholdId(24, "02304") prints 24-2304
     ref = (ref or new_ref()).strip().upper()
@@ -84,7 +92,7 @@ def make_label(secret: bytes, household: HouseholdId, ref: str | None = None) ->
         raise ValueError(
             f"parcel reference {ref!r}: use 1-24 letters, digits, '.' or '-', starting with "
             "a letter or digit")
-    body = f"{LABEL_PREFIX}:{household}:{ref}"
+    body = f"{LABEL_PREFIX}:{household}:{ref}" + (f":{FRESH_FLAG}" if fresh else "")
     return f"{body}:{_mac(secret, body)}"
 
 
@@ -118,10 +126,10 @@ def parse_payload(data: bytes, secret: bytes) -> ParcelLabel | PickupPass:
     except UnicodeDecodeError:
         raise GarbageLabel("not a shelf code: it is not plain ASCII") from None
     if match := _LABEL_RE.match(text):
-        household, ref, mac = match.groups()
+        household, ref, fresh, mac = match.groups()
         _verify(secret, text.rsplit(":", 1)[0], mac)
         try:
-            return ParcelLabel(HouseholdId.parse(household), ref, text)
+            return ParcelLabel(HouseholdId.parse(household), ref, text, fresh=bool(fresh))
         except UnknownHousehold as exc:  # pragma: no cover - the regex admits only valid ids
             raise GarbageLabel(str(exc)) from None
     if match := _PASS_RE.match(text):
@@ -133,6 +141,9 @@ def parse_payload(data: bytes, secret: bytes) -> ParcelLabel | PickupPass:
         return PickupPass(code, text)
     if text.startswith((LABEL_PREFIX + ":", PASS_PREFIX + ":", LEGACY_PASS_PREFIX + ":")):
         raise ForgedLabel("a shelf code with a damaged or altered body: refused")
+    if text.startswith(DOOR_PREFIX + ":"):
+        raise GarbageLabel("a door sticker, not a parcel label or pickup pass: it belongs on "
+                           "a door")
     raise GarbageLabel("not a shelf label or pickup pass")
 
 
@@ -148,10 +159,33 @@ def qr_image(payload: str, kind: str = "png", scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-def parcel_label(secret: bytes, household: HouseholdId, ref: str | None = None) -> ParcelLabel:
+def parcel_label(secret: bytes, household: HouseholdId, ref: str | None = None, *,
+                 fresh: bool = False) -> ParcelLabel:
     """The label ``make_label`` makes, with the reference as it went into the payload."""
-    payload = make_label(secret, household, ref)
-    return ParcelLabel(household, payload.split(":")[2], payload)
+    payload = make_label(secret, household, ref, fresh=fresh)
+    return ParcelLabel(household, payload.split(":")[2], payload, fresh=fresh)
+
+
+def door_payload(secret: bytes, household: HouseholdId) -> str:
+    """The payload of the QR sticker at ``household``'s door: ``DD1:24-2304:MAC``."""
+    body = f"{DOOR_PREFIX}:{HouseholdId.parse(str(household))}"
+    return f"{body}:{_mac(secret, body)}"
+
+
+def parse_door(data: bytes | str, secret: bytes) -> HouseholdId:
+    """The household whose door sticker this is; GarbageLabel or ForgedLabel when it is none."""
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise GarbageLabel("not a door sticker: it is longer than any door sticker")
+    text = raw.decode("ascii", "replace").strip()
+    match = _DOOR_RE.match(text)
+    if not match:
+        if text.startswith(DOOR_PREFIX + ":"):
+            raise ForgedLabel("a door sticker with a damaged or altered body: refused")
+        raise GarbageLabel("not a door sticker: scan the QR sticker on the door, or type the "
+                           "room")
+    _verify(secret, text.rsplit(":", 1)[0], match[2])
+    return HouseholdId.parse(match[1])
 
 
 def qr_modules(payload: str) -> tuple[tuple[bool, ...], ...]:

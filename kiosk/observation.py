@@ -15,7 +15,7 @@ from dataclasses import replace
 from kiosk.domain import HouseholdId, confusable_with, mask_household
 from kiosk.errors import UnknownHousehold
 from kiosk.ports import Clock, UnitOfWork
-from kiosk.services import Rules
+from kiosk.services import Rules, release_from_observation
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def set_observation(household: HouseholdId | str, under: bool, uow: UnitOfWork, 
         uow.households.upsert(replace(known, under_observation=under), now)
         uow.events.add(ADDED if under else RELEASED, actor, now, household=str(target),
                        list=list_id)
+        if not under:  # its door task is called off; it collects with a pickup code
+            release_from_observation(target, uow, rules, now, actor=actor)
     log.info("%s %s observation", mask_household(str(target)),
              "put under" if under else "released from")
     return True

@@ -18,6 +18,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class DoorTaskRef:
+    """The door task a parcel joined or a door delivery closed (``Outcome.door_task``)."""
+
+    id: int
+    team: str  # the [[teams]] id that carries it
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What one action did. ``as_json`` is the stable shape of ``shelf scan --json``."""
 
@@ -36,11 +45,17 @@ class Outcome:
     # A carrier check-in's room: False when typed at the gate and not settled (staff check it)
     room_confirmed: bool | None = None
     retry_after_s: int | None = None  # a locked keypad: seconds until it takes codes again
+    # Door delivery (kiosk.tasks): the task of a household under observation, as {id, team,
+    # fresh}; a refused door names the task's household (expected) and the door's (given).
+    door_task: DoorTaskRef | None = None
+    expected: str | None = None
+    given: str | None = None
 
     @classmethod
     def refused(cls, exc: ShelfError, code: str | None = None) -> Outcome:
         return cls("rejected", error=exc.code, message=str(exc), code=code,
-                   suggestions=exc.suggestions, retry_after_s=exc.retry_after_s)
+                   suggestions=exc.suggestions, retry_after_s=exc.retry_after_s,
+                   expected=getattr(exc, "expected", None), given=getattr(exc, "given", None))
 
     @property
     def retryable(self) -> bool:
@@ -55,10 +70,11 @@ class Outcome:
 
 
 def guarded(use_case: Callable[[], Outcome], uow: UnitOfWork, clock: Clock,
-            source: str, *, code: str | None = None) -> Outcome:
+            source: str, *, code: str | None = None, record: bool = True) -> Outcome:
     """Run ``use_case``; a refusal becomes a refused Outcome, anything else is logged and too.
 
-    ``code`` is the carrier code the use case is about: a refusal names it too.
+    ``code`` is the carrier code the use case is about: a refusal names it too. ``record``
+    False: the use case keeps its own refusals (not the gate's ``scan_refused``).
     """
     try:
         return use_case()
@@ -69,7 +85,8 @@ def guarded(use_case: Callable[[], Outcome], uow: UnitOfWork, clock: Clock,
         return Outcome.refused(exc, code)
     except ShelfError as exc:
         log.info("%s refused (%s): %s", source, exc.code, exc)
-        _record_refusal(uow, clock, source, exc, code)
+        if record:
+            _record_refusal(uow, clock, source, exc, code)
         return Outcome.refused(exc, code)
     except Exception:
         log.exception("%s: unexpected failure; nothing done", source)

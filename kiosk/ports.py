@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from kiosk.domain import (
     Announcement,
+    DoorTask,
     Household,
     HouseholdId,
     ParcelKind,
@@ -23,6 +24,7 @@ from kiosk.domain import (
     QueuedNotice,
     Slot,
     SlotLoad,
+    TaskStatus,
 )
 
 LightMode = Literal["on", "blink"]
@@ -110,6 +112,7 @@ class Clock(Protocol):
 # Repositories speak domain types. Inside ``with uow:`` everything is one transaction; a read
 # outside it sees the last commit. A store that is locked or failing raises StoreUnavailable.
 
+
 class Households(Protocol):
     def get(self, household: HouseholdId) -> Household | None: ...
 
@@ -128,7 +131,7 @@ class Parcels(Protocol):
 
     def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
             now: datetime, *, kind: ParcelKind = ParcelKind.SHELF, symbology: str | None = None,
-            room_confirmed: bool = True) -> int:
+            room_confirmed: bool = True, fresh: bool = False) -> int:
         """Store a waiting parcel keyed by ``label`` (a shelf label's payload or a carrier code)."""
 
     def waiting_for(self, household: str) -> list[ParcelRecord]: ...
@@ -165,6 +168,8 @@ class ExpectedParcels(Protocol):
 
     def use(self, code: str, parcel_id: int, now: datetime) -> None:
         """Mark the announcement as met by ``parcel_id``."""
+
+    def mark_fresh(self, code: str) -> None: ...
 
 
 class Events(Protocol):
@@ -224,6 +229,7 @@ class Stills(Protocol):
     def prune(self, before: datetime, now: datetime, limit: int) -> int:
         """Delete at most ``limit`` stills taken before ``before``; return how many."""
 
+
 @dataclass(frozen=True)
 class ListFile:
     """A day's observation list as it was received: its bytes, known by their SHA-256."""
@@ -266,6 +272,31 @@ class ObservationRegister(Protocol):
         """The latest time these bytes were applied as this day's list from this source."""
 
 
+class DoorTasks(Protocol):
+    def get(self, task_id: int) -> DoorTask | None: ...
+
+    def open_for(self, household: str) -> DoorTask | None:
+        """The household's open task, if it has one (it never has two)."""
+
+    def open(self) -> list[DoorTask]:
+        """Every open task, oldest first."""
+
+    def add(self, household: str, team: str, now: datetime, *, fresh: bool = False) -> int: ...
+
+    def link(self, task_id: int, parcel_id: int) -> None: ...
+
+    def parcels(self, task_id: int) -> list[ParcelRecord]:
+        """The task's parcels, oldest first, whatever their status."""
+
+    def assign(self, task_id: int, team: str, now: datetime) -> None: ...
+
+    def mark_fresh(self, task_id: int, now: datetime) -> None: ...
+
+    def escalate(self, task_id: int, level: int) -> None: ...
+
+    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the repositories: commits when the ``with`` block ends normally.
 
@@ -284,6 +315,7 @@ class UnitOfWork(Protocol):
     expected: ExpectedParcels
     stills: Stills
     observation: ObservationRegister
+    tasks: DoorTasks
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -19,7 +19,7 @@ self-adhesive label paper (Avery L7163 / J8163 layout). On plain A4, cut along t
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from kiosk.config import Config
 from kiosk.csvfile import read_table
 from kiosk.domain import HouseholdId
 from kiosk.errors import ShelfError, UnknownHousehold
-from kiosk.labels import ParcelLabel, parcel_label, qr_modules
+from kiosk.labels import ParcelLabel, door_payload, parcel_label, qr_modules
 from kiosk.ports import UnitOfWork
 
 MM = 72 / 25.4  # PDF points in a millimetre
@@ -106,14 +106,14 @@ class PrintedLabel:
 
 
 def label_for(uow: UnitOfWork, config: Config, household: HouseholdId, ref: str | None,
-              now: datetime) -> PrintedLabel:
+              now: datetime, *, fresh: bool = False) -> PrintedLabel:
     """A label for a household of the list, or raise UnknownHousehold (masked)."""
     with uow:
         known = uow.households.get(household) is not None
     if not known:
         raise UnknownHousehold(f"{household.masked()} is not in the household list: check the "
                                "building and room, or import the list with the flat")
-    return _printed(config, parcel_label(config.label_secret, household, ref), now)
+    return _printed(config, parcel_label(config.label_secret, household, ref, fresh=fresh), now)
 
 
 def sheet_labels(uow: UnitOfWork, config: Config, source: Path | str,
@@ -226,7 +226,8 @@ def draw_label(surface: _Surface, label: PrintedLabel, width: float, height: flo
         (label.community, 8.5, 0.0),
         (f"{household.building}栋 {household.room}", 30.0, 2.5),
         (str(household), 16.0, 2.5),
-        (f"单号 Ref {label.parcel.ref}", 9.5, 4.0),
+        (f"单号 Ref {label.parcel.ref}" + (" · 生鲜 FRESH" if label.parcel.fresh else ""), 9.5,
+         4.0),
         (label.day.isoformat(), 9.5, 2.0),
     )]
     y = (height + sum(size + above for _, size, above in lines)) / 2  # centred beside the code
@@ -336,18 +337,24 @@ def label_pdf(label: PrintedLabel) -> bytes:
 
 def sheet_pdf(labels: Sequence[PrintedLabel], grid: Grid = SHEET) -> bytes:
     """The labels on A4 pages, ``grid.per_page`` a page, each framed by a cutting border."""
-    page_w, page_h = A4_MM[0] * MM, A4_MM[1] * MM
     title = labels[0].community if labels else ""
-    canvas, out = _canvas((page_w, page_h), f"{title}: {len(labels)} labels")
-    total = pages(len(labels), grid)
-    for index, label in enumerate(labels):
+    return _sheet(labels, grid, draw_label, title, f"{title}: {len(labels)} labels")
+
+
+def _sheet(items: Sequence[Any], grid: Grid, draw: Callable[[Any, Any, float, float], None],
+           title: str, document: str) -> bytes:
+    """``items`` drawn by ``draw(surface, item, width, height)`` into ``grid`` on A4 pages."""
+    page_w, page_h = A4_MM[0] * MM, A4_MM[1] * MM
+    canvas, out = _canvas((page_w, page_h), document)
+    total = pages(len(items), grid)
+    for index, item in enumerate(items):
         left, top = grid.corner(index)
         x, y = left * MM, page_h - (top + grid.height) * MM
         canvas.setStrokeGray(0.6)
         canvas.setLineWidth(0.3)
         canvas.rect(x, y, grid.width * MM, grid.height * MM, stroke=1, fill=0)
-        draw_label(_PdfSurface(canvas, x, y), label, grid.width * MM, grid.height * MM)
-        if index % grid.per_page == grid.per_page - 1 or index == len(labels) - 1:
+        draw(_PdfSurface(canvas, x, y), item, grid.width * MM, grid.height * MM)
+        if index % grid.per_page == grid.per_page - 1 or index == len(items) - 1:
             _footer(canvas, title, index // grid.per_page + 1, total, grid)
             canvas.showPage()
     canvas.save()
@@ -376,3 +383,54 @@ def _canvas(size: tuple[float, float], title: str) -> tuple[Any, io.BytesIO]:
     canvas.setTitle(title)
     canvas.setCreator("delivery shelf")
     return canvas, out
+
+
+# Door stickers: one signed QR per household of a building, for staff to put on the doors at
+# the start of a lockdown; at the door, the phone reads it and the shelf refuses any other door.
+# A4, 2 x 3 stickers of 90 x 90 mm a page (cut along the grey borders).
+STICKERS = Grid(columns=2, rows=3, width=90.0, height=90.0, left=10.0, top=13.5,
+                pitch_x=100.0, pitch_y=90.0)
+
+
+@dataclass(frozen=True)
+class DoorSticker:
+    """What one door sticker shows: its household's signed door code, in the community."""
+
+    household: HouseholdId
+    payload: str
+    community: str
+
+
+def building_stickers(uow: UnitOfWork, config: Config, building: int) -> list[DoorSticker]:
+    """A sticker for every household of ``building`` in the list, in room order."""
+    if building not in config.community.buildings:
+        raise UnknownHousehold(f"building {building} is not in [community] buildings")
+    with uow:
+        households = uow.households.in_building(building)
+    if not households:
+        raise UnknownHousehold(f"building {building} has no households in the list: import "
+                               "the household list first")
+    rooms = sorted(households, key=lambda h: (len(h.id.room), h.id.room))
+    return [DoorSticker(h.id, door_payload(config.label_secret, h.id), config.community.name)
+            for h in rooms]
+
+
+def draw_sticker(surface: _Surface, sticker: DoorSticker, width: float, height: float) -> None:
+    """Lay out one sticker: the community, the QR code, the room in large type, what it is for."""
+    def centred(text: str, y: float, size: float) -> None:
+        text, size = _fitted(surface, text, size, width - 8 * MM)
+        surface.text((width - surface.text_width(text, size)) / 2, y, text, size)
+
+    household = sticker.household
+    side = 50 * MM  # the code's square, its quiet zone included
+    centred(sticker.community, height - 7 * MM, 10)
+    _draw_qr(surface, sticker.payload, (width - side) / 2, height - 9 * MM, side)
+    centred(f"{household.building}栋 {household.room}", 18 * MM, 36)
+    centred(f"{household} · 门贴 Door sticker", 10 * MM, 12)
+    centred("送货上门时请扫码确认门牌 Staff: scan this at the door when delivering", 4 * MM, 7.5)
+
+
+def sticker_pdf(stickers: Sequence[DoorSticker], grid: Grid = STICKERS) -> bytes:
+    """The stickers on A4 pages, ``grid.per_page`` a page, each framed by a cutting border."""
+    title = stickers[0].community if stickers else ""
+    return _sheet(stickers, grid, draw_sticker, title, f"{title}: {len(stickers)} door stickers")

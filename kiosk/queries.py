@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from kiosk.store import iso
@@ -295,6 +295,7 @@ def still_jpeg(conn: sqlite3.Connection, event_id: int) -> bytes | None:
         " WHERE es.event_id = ?", (event_id,)).fetchone()
     return row["jpeg"] if row and row["jpeg"] is not None else None
 
+
 def observation_register(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
     """The observation lists applied, newest first: which file, for which day, by whom."""
     rows = conn.execute(
@@ -325,3 +326,154 @@ def observation_history(conn: sqlite3.Connection, household: str) -> list[dict[s
              AND e.kind IN ('observation_added', 'observation_released')
            ORDER BY e.id DESC""", (household,)).fetchall()
     return [{**dict(r), "under": r["kind"] == "observation_added"} for r in rows]
+# --- door tasks (kiosk.tasks) --------------------------------------------------------------------
+
+OPEN_TASKS = """
+    SELECT t.id, t.household_id, t.team, t.created_at, t.assigned_at, t.fresh_since,
+           t.escalations, h.building, h.room
+    FROM door_tasks t JOIN households h ON h.id = t.household_id
+    WHERE t.status = 'open' AND (:team IS NULL OR t.team = :team)
+    ORDER BY t.fresh_since IS NULL, t.id"""
+OPEN_TASK_PARCELS = """
+    SELECT tp.task_id, p.id, p.ref, p.slot_code, p.fresh, p.checked_in_at, p.kind
+    FROM door_tasks t JOIN door_task_parcels tp ON tp.task_id = t.id
+    JOIN parcels p ON p.id = tp.parcel_id
+    WHERE t.status = 'open' AND (:team IS NULL OR t.team = :team) AND p.status = 'waiting'
+    ORDER BY p.id"""
+
+
+def open_tasks(conn: sqlite3.Connection, team: str | None = None) -> list[dict[str, Any]]:
+    """The open door tasks (of one team, or all), grouped by building: what /tasks shows.
+
+    Fresh food first, then the oldest task first; a building comes where its first task
+    does. Each task lists its waiting parcels and their slots. Households are whole: only
+    signed-in staff see this.
+    """
+    with _one_snapshot(conn):
+        tasks = conn.execute(OPEN_TASKS, {"team": team}).fetchall()
+        parcels = conn.execute(OPEN_TASK_PARCELS, {"team": team}).fetchall()
+    by_task: dict[int, list[dict[str, Any]]] = {}
+    for p in parcels:
+        by_task.setdefault(p["task_id"], []).append({
+            "id": p["id"], "ref": p["ref"], "slot": p["slot_code"], "fresh": bool(p["fresh"]),
+            "checked_in_at": p["checked_in_at"], "kind": p["kind"]})
+    buildings: dict[int, list[dict[str, Any]]] = {}
+    for t in tasks:
+        items = by_task.get(t["id"], [])
+        buildings.setdefault(t["building"], []).append({
+            "id": t["id"],
+            "household": t["household_id"],
+            "room": t["room"],
+            "team": t["team"],
+            "fresh": t["fresh_since"] is not None,
+            "created_at": t["created_at"],
+            "assigned_at": t["assigned_at"],
+            "escalations": t["escalations"],
+            "slots": list(dict.fromkeys(p["slot"] for p in items)),
+            "parcels": items,
+        })
+    return [{"building": b, "tasks": items} for b, items in buildings.items()]
+
+
+def task_view(conn: sqlite3.Connection, task_id: int) -> dict[str, Any] | None:
+    """One door task whatever its status, with all its parcels: the door confirmation page."""
+    with _one_snapshot(conn):
+        t = conn.execute("SELECT * FROM door_tasks WHERE id = ?", (task_id,)).fetchone()
+        parcels = conn.execute(
+            """SELECT p.id, p.ref, p.slot_code, p.status, p.fresh, p.checked_in_at, p.closed_at
+               FROM door_task_parcels tp JOIN parcels p ON p.id = tp.parcel_id
+               WHERE tp.task_id = ? ORDER BY p.id""", (task_id,)).fetchall()
+    if t is None:
+        return None
+    return {
+        "id": t["id"], "household": t["household_id"], "team": t["team"],
+        "status": t["status"], "fresh": t["fresh_since"] is not None,
+        "created_at": t["created_at"], "assigned_at": t["assigned_at"],
+        "escalations": t["escalations"], "closed_at": t["closed_at"],
+        "closed_by": t["closed_by"],
+        "parcels": [{"id": p["id"], "ref": p["ref"], "slot": p["slot_code"],
+                     "status": p["status"], "fresh": bool(p["fresh"]),
+                     "checked_in_at": p["checked_in_at"], "closed_at": p["closed_at"]}
+                    for p in parcels],
+    }
+
+
+# What each event of a day counts as, for the day's counts.
+COUNTED_EVENTS = {"checked_in": "checked_in", "collected": "handed_out",
+                  "delivered": "delivered", "task_opened": "door_tasks"}
+TEAM_COUNTS = ("door_tasks", "checked_in", "delivered", "waiting", "escalated")
+PERSON_COUNTS = ("checked_in", "delivered", "handed_out")
+
+
+def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
+                 teams: Sequence[str] = ()) -> dict[str, Any]:
+    """A day's numbers (the community's day), for staff to compare as they did by hand.
+
+    ``totals``: parcels checked in, door tasks opened, parcels delivered to doors, handed out
+    at the shelf, still waiting at the day's end, door tasks escalated. ``teams`` (every
+    configured one, zeros too): parcels that went into the team's door tasks, its deliveries
+    and escalations, and the parcels of its open tasks waiting at the day's end (by the team
+    holding the task now). ``people``: per person (the event's actor) and team, what they
+    checked in, delivered and handed out. Reads the day's events through their time index.
+    """
+    start = datetime.combine(day, time(0), timezone)
+    end = datetime.combine(day + timedelta(days=1), time(0), timezone)
+    span = {"start": iso(start), "end": iso(end)}
+    kinds = (*COUNTED_EVENTS, "task_joined", "task_escalated")
+    marks = ",".join("?" * len(kinds))
+    with _one_snapshot(conn):
+        events = conn.execute(
+            f"""SELECT kind, actor, json_extract(detail, '$.team') AS team,
+                       COUNT(*) AS n, COUNT(DISTINCT json_extract(detail, '$.task')) AS tasks
+                FROM events WHERE at >= ? AND at < ? AND kind IN ({marks})
+                GROUP BY kind, actor, team""", (span["start"], span["end"], *kinds)).fetchall()
+        waiting = conn.execute(
+            """SELECT COUNT(*) FROM parcels WHERE checked_in_at < :end
+               AND (closed_at IS NULL OR closed_at >= :end)""", span).fetchone()[0]
+        team_waiting = conn.execute(
+            """SELECT t.team, COUNT(*) AS n FROM door_tasks t
+               JOIN door_task_parcels tp ON tp.task_id = t.id
+               JOIN parcels p ON p.id = tp.parcel_id
+               WHERE p.checked_in_at < :end AND (p.closed_at IS NULL OR p.closed_at >= :end)
+               GROUP BY t.team""", span).fetchall()
+    totals = dict.fromkeys(("checked_in", "door_tasks", "delivered", "handed_out", "waiting",
+                            "escalated"), 0)
+    totals["waiting"] = waiting
+    per_team = {team: dict.fromkeys(TEAM_COUNTS, 0) for team in teams}
+    people: dict[tuple[str, str | None], dict[str, int]] = {}
+    escalated: dict[str | None, int] = {}
+    for e in events:
+        if e["kind"] == "task_escalated":
+            escalated[e["team"]] = escalated.get(e["team"], 0) + e["tasks"]
+            continue
+        if e["kind"] in ("task_opened", "task_joined") and e["team"]:
+            counts = per_team.setdefault(e["team"], dict.fromkeys(TEAM_COUNTS, 0))
+            counts["checked_in"] += e["n"]  # every parcel joins a task once
+        if e["kind"] == "task_joined":
+            continue
+        what = COUNTED_EVENTS[e["kind"]]
+        totals[what] += e["n"]
+        if what == "door_tasks":
+            per_team[e["team"]]["door_tasks"] += e["n"]
+            continue
+        if what == "delivered" and e["team"]:
+            per_team.setdefault(e["team"], dict.fromkeys(TEAM_COUNTS, 0))["delivered"] += e["n"]
+        team = e["team"] if what == "delivered" else None
+        person = people.setdefault((e["actor"], team), dict.fromkeys(PERSON_COUNTS, 0))
+        person[what] += e["n"]
+    for team, n in escalated.items():
+        totals["escalated"] += n
+        if team:
+            per_team.setdefault(team, dict.fromkeys(TEAM_COUNTS, 0))["escalated"] += n
+    for row in team_waiting:
+        per_team.setdefault(row["team"], dict.fromkeys(TEAM_COUNTS, 0))["waiting"] = row["n"]
+    return {
+        "date": day.isoformat(),
+        "timezone": getattr(timezone, "key", None) or str(timezone),
+        "from": span["start"], "to": span["end"],
+        "totals": totals,
+        "teams": [{"team": team, **counts} for team, counts in per_team.items()],
+        "people": [{"person": actor, "team": team, **counts}
+                   for (actor, team), counts in sorted(people.items(),
+                                                       key=lambda kv: (kv[0][0], kv[0][1] or ""))],
+    }

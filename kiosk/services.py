@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 from kiosk import labels
-from kiosk.config import ChannelConfig, Config, Layout, PickupRules
+from kiosk.config import ChannelConfig, Config, Layout, PickupRules, Team
 from kiosk.domain import (
     Announcement,
     Household,
@@ -33,6 +33,7 @@ from kiosk.domain import (
     ParcelStatus,
     PickupCode,
     RoomVerdict,
+    TaskStatus,
     carrier_code,
     check_typed_room,
     choose_slot,
@@ -65,6 +66,7 @@ from kiosk.notices.queue import queue_checkin
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
 from kiosk.store import iso
+from kiosk.tasks import attach_parcel
 from kiosk.timefmt import local_time
 
 log = logging.getLogger(__name__)
@@ -86,12 +88,13 @@ class Rules:
     layout: Layout
     channels: tuple[ChannelConfig, ...]
     timezone: tzinfo  # the community's: times told to people (a pass used at 18:04)
+    teams: tuple[Team, ...] = ()  # who carries parcels to the door, when (kiosk.tasks)
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
         return cls(config.community.name, config.label_secret, config.pickup,
                    config.kiosk.light_s, config.layout, config.channels,
-                   config.community.timezone)
+                   config.community.timezone, config.teams)
 
 
 def act_on_payload(data: bytes, uow: UnitOfWork, rules: Rules, clock: Clock, *,
@@ -133,7 +136,7 @@ def act_on_code(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
 def act_on_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
                    room: str | None = None, phone_tail: str | None = None,
                    source: str = "keypad", symbology: str | None = None,
-                   keep_room: bool = False) -> Outcome:
+                   keep_room: bool = False, fresh: bool = False) -> Outcome:
     """Check a parcel in by its carrier code (and a typed room, phone tail); never raise.
 
     See ``check_in_carrier``; a refusal names the code and the households the courier may have
@@ -141,7 +144,8 @@ def act_on_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
     """
     return guarded(lambda: check_in_carrier(code, uow, rules, clock, room=room,
                                             phone_tail=phone_tail, source=source,
-                                            symbology=symbology, keep_room=keep_room),
+                                            symbology=symbology, keep_room=keep_room,
+                                            fresh=fresh),
                    uow, clock, source, code=carrier_code(code))
 
 
@@ -157,7 +161,7 @@ def check_in(label: ParcelLabel, uow: UnitOfWork, rules: Rules, clock: Clock,
         if household is None:
             raise _not_in_list(uow, label.household)
         outcome = _place(uow, rules, household, label.payload, label.ref, now, actor,
-                         source=source)
+                         source=source, fresh=label.fresh)
     _log_checkin(outcome)
     return outcome
 
@@ -165,7 +169,8 @@ def check_in(label: ParcelLabel, uow: UnitOfWork, rules: Rules, clock: Clock,
 def check_in_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
                      room: str | None = None, phone_tail: str | None = None,
                      actor: str = COURIER, source: str = "keypad",
-                     symbology: str | None = None, keep_room: bool = False) -> Outcome:
+                     symbology: str | None = None, keep_room: bool = False,
+                     fresh: bool = False) -> Outcome:
     """Check in a parcel that carries only its carrier's waybill, keyed by its tracking number.
 
     In order: a parcel with this code already -> the same slot again (or already_collected);
@@ -187,7 +192,8 @@ def check_in_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
         if announced is not None:
             household = uow.households.get(HouseholdId.parse(announced.household_id))
             outcome = _place_carrier(uow, rules, household, key, now, actor, source,
-                                     symbology, confirmed=True, via="announced")
+                                     symbology, confirmed=True, via="announced",
+                                     fresh=fresh or announced.fresh)
             uow.expected.use(key, outcome.parcel, now)
         elif typed is None:
             uow.events.add("needs_room", source, now, code=key, symbology=symbology,
@@ -196,7 +202,8 @@ def check_in_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
         else:
             household = _typed_household(uow, typed, tail, keep_room)
             outcome = _place_carrier(uow, rules, household.household, key, now, actor, source,
-                                     symbology, confirmed=household.confirmed, via="typed")
+                                     symbology, confirmed=household.confirmed, via="typed",
+                                     fresh=fresh)
     _log_checkin(outcome)
     return outcome
 
@@ -253,10 +260,11 @@ def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, ac
 
 def _place_carrier(uow: UnitOfWork, rules: Rules, household: Household | None, code: str,
                    now: datetime, actor: str, source: str, symbology: str | None, *,
-                   confirmed: bool, via: str) -> Outcome:
+                   confirmed: bool, via: str, fresh: bool = False) -> Outcome:
     assert household is not None  # the store's foreign keys keep announced households
     outcome = _place(uow, rules, household, code, code, now, actor, source=source,
                      kind=ParcelKind.CARRIER, symbology=symbology, room_confirmed=confirmed,
+                     fresh=fresh,
                      detail={"code": code, "symbology": symbology, "room_confirmed": confirmed,
                              "via": via})
     return replace(outcome, code=code, room_confirmed=confirmed)
@@ -265,23 +273,30 @@ def _place_carrier(uow: UnitOfWork, rules: Rules, household: Household | None, c
 def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: str,
            now: datetime, actor: str, *, source: str, kind: ParcelKind = ParcelKind.SHELF,
            symbology: str | None = None, room_confirmed: bool = True,
-           detail: dict[str, object] | None = None) -> Outcome:
-    """Put a new parcel in a slot, record it, queue the household's notice, light the slot."""
+           detail: dict[str, object] | None = None, fresh: bool = False) -> Outcome:
+    """Put a new parcel in a slot, record it, queue the household's notice, light the slot.
+
+    A household under observation gets no pickup code: the parcel joins its door task
+    (``kiosk.tasks.attach_parcel``), in this same transaction.
+    """
     hid = str(household.id)
     slot = choose_slot(household.id, rules.layout.slots, uow.parcels.load(),
                        rules.layout.overflow)
     code = None if household.under_observation else _pickup_code(uow, hid, now)
     parcel = uow.parcels.add(key, ref, hid, slot.code, code and code.id, now, kind=kind,
-                             symbology=symbology, room_confirmed=room_confirmed)
+                             symbology=symbology, room_confirmed=room_confirmed, fresh=fresh)
     uow.events.add("checked_in", actor, now, parcel=parcel, household=hid, slot=slot.code,
-                   ref=ref, overflow=slot.overflow, source=source, **(detail or {}))
+                   ref=ref, overflow=slot.overflow, source=source, **(detail or {}),
+                   **({"fresh": True} if fresh else {}))
+    task = (attach_parcel(uow, rules, household, parcel, now, actor, fresh=fresh)
+            if household.under_observation else None)
     queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now)
     _light(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
-                   door_delivery=household.under_observation)
+                   door_delivery=household.under_observation, door_task=task)
 
 
 def _log_checkin(outcome: Outcome) -> None:
@@ -305,16 +320,17 @@ class Announced:
         a = self.announcement
         return {"code": a.code, "household": a.household_id, "announced_by": a.announced_by,
                 "announced_at": iso(a.announced_at), "used_at": a.used_at and iso(a.used_at),
-                "parcel": a.parcel_id, "created": self.created}
+                "parcel": a.parcel_id, "created": self.created, "fresh": a.fresh}
 
 
 def expect(household_text: str, code: str, uow: UnitOfWork, clock: Clock, *,
-           actor: str) -> Announced:
+           actor: str, fresh: bool = False) -> Announced:
     """Announce a parcel by its tracking number, so that it checks in at once when scanned.
 
     Announcing the same code for the same household again changes nothing; for another
     household it is refused (code_taken), as is an unknown household (with suggestions). A code
-    already checked in for this household is recorded as met by that parcel.
+    already checked in for this household is recorded as met by that parcel. ``fresh``: the
+    parcel is fresh food (its door task goes first); announcing it again as fresh marks it so.
     """
     key = parse_carrier_code(code)
     target = HouseholdId.parse(household_text)
@@ -327,12 +343,17 @@ def expect(household_text: str, code: str, uow: UnitOfWork, clock: Clock, *,
             if existing.household_id != hid:
                 raise CodeTaken(f"{key} is announced for another household already: check the "
                                 "tracking number")
+            if fresh and not existing.fresh:
+                uow.expected.mark_fresh(key)
+                uow.events.add("announced_fresh", actor, now, household=hid, code=key)
+                existing = replace(existing, fresh=True)
             return Announced(existing, created=False)
         parcel = uow.parcels.by_label(key)
         if parcel is not None and parcel.household_id != hid:
             raise CodeTaken(f"{key} was checked in for another household already: check the "
                             "tracking number")
-        announcement = Announcement(key, hid, actor, now, parcel and now, parcel and parcel.id)
+        announcement = Announcement(key, hid, actor, now, parcel and now, parcel and parcel.id,
+                                    fresh)
         uow.expected.add(announcement)
         uow.events.add("announced", actor, now, household=hid, parcel=parcel and parcel.id,
                        code=key)
@@ -466,3 +487,36 @@ def _light(uow: UnitOfWork, rules: Rules, slot: str, mode: LightMode, now: datet
            reason: str) -> None:
     if slot != rules.layout.overflow.code:  # the overflow place has no LED
         uow.signals.set(slot, mode, now + timedelta(seconds=rules.light_s), reason)
+
+
+def release_from_observation(household: HouseholdId | str, uow: UnitOfWork, rules: Rules,
+                             now: datetime, *, actor: str) -> tuple[int, ...]:
+    """Call off the household's open door task: it was released from observation.
+
+    For the function that changes a household's observation state, inside its unit of work
+    (this joins it), after the household is marked released. The parcels stay on the shelf;
+    the household gets the ordinary pickup notice, with a pickup code, for each of them.
+    Returns the tasks cancelled (none: nothing to do).
+    """
+    hid = str(HouseholdId.parse(str(household)))
+    with uow:
+        task = uow.tasks.open_for(hid)
+        found = uow.households.get(HouseholdId.parse(hid))
+        if task is None or found is None:
+            return ()
+        uow.tasks.close(task.id, TaskStatus.CANCELLED, now, actor)
+        waiting = [p for p in uow.tasks.parcels(task.id) if p.status is ParcelStatus.WAITING]
+        uow.events.add("task_cancelled", actor, now, household=hid, task=task.id,
+                       team=task.team, reason="released", parcels=[p.id for p in waiting])
+        released = replace(found, under_observation=False)  # the ordinary notice, not "door"
+        code = _pickup_code(uow, hid, now) if waiting else None
+        slots = {s.code: s for s in (*rules.layout.slots, rules.layout.overflow)}
+        for parcel in waiting:
+            slot = slots.get(parcel.slot_code) or replace(rules.layout.overflow,
+                                                          code=parcel.slot_code)
+            queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
+                          released, slot, parcel.id, parcel.ref,
+                          make_pass(rules.label_secret, hid, code.id, code.code), code.code, now)
+    log.info("door task %d for %s cancelled (released from observation); %d parcel(s) to "
+             "collect", task.id, mask_household(hid), len(waiting))
+    return (task.id,)

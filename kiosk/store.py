@@ -27,6 +27,7 @@ from typing import Any
 
 from kiosk.domain import (
     Announcement,
+    DoorTask,
     Household,
     HouseholdId,
     ParcelKind,
@@ -36,6 +37,7 @@ from kiosk.domain import (
     QueuedNotice,
     Slot,
     SlotLoad,
+    TaskStatus,
     format_buildings,
 )
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
@@ -244,6 +246,35 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_observation ON events(household_id, id)
         WHERE kind IN ('observation_added', 'observation_released');
     """,
+    # 9: door delivery (issue 9): a household under observation gets its parcels carried to
+    # the door by the team serving its building (``kiosk.routing``); one open task per
+    # household gathers its parcels; fresh food goes first. The day's counts read events by
+    # time.
+    """
+    ALTER TABLE parcels ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1));
+    ALTER TABLE expected ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1));
+    CREATE TABLE door_tasks (
+        id INTEGER PRIMARY KEY,
+        household_id TEXT NOT NULL REFERENCES households(id),
+        team TEXT NOT NULL,                     -- the [[teams]] id holding it now
+        status TEXT NOT NULL DEFAULT 'open'
+            CHECK (status IN ('open', 'delivered', 'cancelled')),
+        created_at TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,              -- since when ``team`` holds it
+        fresh_since TEXT,                       -- when fresh food joined it; NULL: not fresh
+        escalations INTEGER NOT NULL DEFAULT 0, -- 1: its team told again; 2: the others too
+        closed_at TEXT,
+        closed_by TEXT                          -- who delivered or cancelled it
+    );
+    CREATE UNIQUE INDEX door_tasks_one_open ON door_tasks(household_id) WHERE status = 'open';
+    CREATE INDEX door_tasks_open ON door_tasks(id) WHERE status = 'open';
+    CREATE TABLE door_task_parcels (
+        task_id INTEGER NOT NULL REFERENCES door_tasks(id),
+        parcel_id INTEGER NOT NULL UNIQUE REFERENCES parcels(id),
+        PRIMARY KEY (task_id, parcel_id)
+    );
+    CREATE INDEX events_at ON events(at);
+    """,
 ]
 
 
@@ -433,6 +464,7 @@ class SqliteUnitOfWork:
         self.lockouts = Lockouts(db)
         self.expected = Expected(db)
         self.observation = ObservationRegister(db)
+        self.tasks = DoorTasks(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:
@@ -511,13 +543,14 @@ def _household(row: sqlite3.Row) -> Household:
 
 
 _PARCEL_COLUMNS = ("id, label, ref, household_id, slot_code, status, pickup_code_id, kind,"
-                   " room_confirmed")
+                   " room_confirmed, fresh")
 
 
 def _parcel(row: sqlite3.Row) -> ParcelRecord:
     return ParcelRecord(row["id"], row["label"], row["ref"], row["household_id"],
                         row["slot_code"], ParcelStatus(row["status"]), row["pickup_code_id"],
-                        ParcelKind(row["kind"]), bool(row["room_confirmed"]))
+                        ParcelKind(row["kind"]), bool(row["room_confirmed"]),
+                        bool(row["fresh"]))
 
 
 class Parcels:
@@ -531,14 +564,14 @@ class Parcels:
 
     def add(self, label: str, ref: str, household: str, slot: str, code_id: int | None,
             now: datetime, *, kind: ParcelKind = ParcelKind.SHELF, symbology: str | None = None,
-            room_confirmed: bool = True) -> int:
+            room_confirmed: bool = True, fresh: bool = False) -> int:
         cur = self.db.execute(
             """INSERT INTO parcels (label, ref, household_id, slot_code, status,
                                     pickup_code_id, checked_in_at, kind, symbology,
-                                    room_confirmed)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                    room_confirmed, fresh)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (label, ref, household, slot, ParcelStatus.WAITING, code_id, iso(now), kind,
-             symbology, int(room_confirmed)),
+             symbology, int(room_confirmed), int(fresh)),
         )
         return int(cur.lastrowid)
 
@@ -689,7 +722,8 @@ def _announcement(row: sqlite3.Row) -> Announcement:
     used = row["used_at"]
     return Announcement(row["code"], row["household_id"], row["announced_by"],
                         datetime.fromisoformat(row["announced_at"]),
-                        datetime.fromisoformat(used) if used else None, row["parcel_id"])
+                        datetime.fromisoformat(used) if used else None, row["parcel_id"],
+                        bool(row["fresh"]))
 
 
 class Expected:
@@ -706,9 +740,12 @@ class Expected:
         a = announcement
         self.db.execute(
             "INSERT INTO expected (code, household_id, announced_by, announced_at, used_at,"
-            " parcel_id) VALUES (?, ?, ?, ?, ?, ?)",
+            " parcel_id, fresh) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (a.code, a.household_id, a.announced_by, iso(a.announced_at),
-             a.used_at and iso(a.used_at), a.parcel_id))
+             a.used_at and iso(a.used_at), a.parcel_id, int(a.fresh)))
+
+    def mark_fresh(self, code: str) -> None:
+        self.db.execute("UPDATE expected SET fresh = 1 WHERE code = ?", (code,))
 
     def use(self, code: str, parcel_id: int, now: datetime) -> None:
         self.db.execute("UPDATE expected SET used_at = ?, parcel_id = ? WHERE code = ?",
@@ -999,3 +1036,70 @@ class ObservationRegister:
             "SELECT * FROM observation_lists WHERE sha256 = ? AND list_date = ? AND source = ?"
             " ORDER BY id DESC LIMIT 1", (sha256, list_date.isoformat(), source)).fetchone()
         return _applied_list(row) if row else None
+
+
+def _door_task(row: sqlite3.Row) -> DoorTask:
+    def moment(key: str) -> datetime | None:
+        return datetime.fromisoformat(row[key]) if row[key] else None
+
+    return DoorTask(row["id"], row["household_id"], row["team"], TaskStatus(row["status"]),
+                    datetime.fromisoformat(row["created_at"]),
+                    datetime.fromisoformat(row["assigned_at"]), moment("fresh_since"),
+                    row["escalations"], moment("closed_at"), row["closed_by"])
+
+
+class DoorTasks:
+    """Door tasks: a household's waiting parcels to carry to its door (``kiosk.tasks``)."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def get(self, task_id: int) -> DoorTask | None:
+        row = self.db.execute("SELECT * FROM door_tasks WHERE id = ?", (task_id,)).fetchone()
+        return _door_task(row) if row else None
+
+    def open_for(self, household: str) -> DoorTask | None:
+        """The household's open task, if it has one (it never has two)."""
+        row = self.db.execute("SELECT * FROM door_tasks WHERE household_id = ?"
+                              " AND status = 'open'", (household,)).fetchone()
+        return _door_task(row) if row else None
+
+    def open(self) -> list[DoorTask]:
+        """Every open task, oldest first (through the open tasks' index)."""
+        rows = self.db.execute("SELECT * FROM door_tasks WHERE status = 'open' ORDER BY id")
+        return [_door_task(r) for r in rows]
+
+    def add(self, household: str, team: str, now: datetime, *, fresh: bool = False) -> int:
+        cur = self.db.execute(
+            "INSERT INTO door_tasks (household_id, team, created_at, assigned_at, fresh_since)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (household, team, iso(now), iso(now), iso(now) if fresh else None))
+        return int(cur.lastrowid)
+
+    def link(self, task_id: int, parcel_id: int) -> None:
+        self.db.execute("INSERT INTO door_task_parcels (task_id, parcel_id) VALUES (?, ?)",
+                        (task_id, parcel_id))
+
+    def parcels(self, task_id: int) -> list[ParcelRecord]:
+        """The task's parcels, oldest first, whatever their status."""
+        rows = self.db.execute(
+            "SELECT p.* FROM door_task_parcels t JOIN parcels p ON p.id = t.parcel_id"
+            " WHERE t.task_id = ? ORDER BY p.id", (task_id,)).fetchall()
+        return [_parcel(r) for r in rows]
+
+    def assign(self, task_id: int, team: str, now: datetime) -> None:
+        self.db.execute("UPDATE door_tasks SET team = ?, assigned_at = ? WHERE id = ?",
+                        (team, iso(now), task_id))
+
+    def mark_fresh(self, task_id: int, now: datetime) -> None:
+        """Fresh from ``now`` on (a task fresh already keeps its first time)."""
+        self.db.execute("UPDATE door_tasks SET fresh_since = COALESCE(fresh_since, ?)"
+                        " WHERE id = ?", (iso(now), task_id))
+
+    def escalate(self, task_id: int, level: int) -> None:
+        self.db.execute("UPDATE door_tasks SET escalations = ? WHERE id = ?", (level, task_id))
+
+    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str) -> None:
+        self.db.execute(
+            "UPDATE door_tasks SET status = ?, closed_at = ?, closed_by = ?"
+            " WHERE id = ? AND status = 'open'", (status, iso(now), actor[:200], task_id))

@@ -79,7 +79,7 @@ def test_an_announced_waybill_checks_in_at_the_first_scan(community, tmp_path):
     assert announced.returncode == 0, announced.stderr
     made = one_json(announced)
     assert set(made) == {"code", "household", "announced_by", "announced_at", "used_at",
-                         "parcel", "created"}
+                         "parcel", "created", "fresh"}
     assert (made["code"], made["household"], made["used_at"], made["parcel"], made["created"]
             ) == ("JD0001234567890", "24-2304", None, None, True)
     assert made["announced_by"].endswith("@shell")

@@ -31,7 +31,7 @@ def test_a_bearer_token_announces_a_parcel_once(client, community, clock):
     assert made.status_code == 201
     assert made.json == {"code": "SF1234567890", "household": "24-2304",
                          "announced_by": "api@web", "announced_at": "2026-11-29T08:00:00.000+00:00",
-                         "used_at": None, "parcel": None, "created": True}
+                         "used_at": None, "parcel": None, "created": True, "fresh": False}
     again = client.post("/api/expected", json={"household": " 024-2304", "code": "sf1234567890"},
                         headers=bearer(community))
     assert again.status_code == 200

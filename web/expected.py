@@ -1,7 +1,8 @@
 """Announced parcels from other tools: ``POST /api/expected`` (a resident form, a group-buy list,
 a chat bot), so that a waybill with that tracking number checks in at once at the gate.
 
-The body is JSON, ``{"household": "24-2304", "code": "SF1234567890"}``; the answer is the
+The body is JSON, ``{"household": "24-2304", "code": "SF1234567890"}`` (with ``"fresh": true``
+for fresh food, whose door task goes first); the answer is the
 announcement (201 when made, 200 when it existed already) or ``{"error": code, "message": ...,
 "suggestions": [...]}`` with a 4xx status. A bearer token or a staff session lets a caller in.
 """
@@ -30,12 +31,13 @@ def announce() -> Any:
     # cookie cannot be used to announce on their behalf without a CSRF token.
     body = request.get_json(silent=True)
     if not (isinstance(body, dict) and isinstance(body.get("household"), str)
-            and isinstance(body.get("code"), str)):
+            and isinstance(body.get("code"), str)
+            and isinstance(body.get("fresh", False), bool)):
         return _refused("bad_request", 'send a JSON body {"household": "24-2304", "code": '
                         '"SF1234567890"} with Content-Type: application/json', 400)
     try:
         done = expect(body["household"], body["code"], SqliteUnitOfWork(get_db()),
-                      current_app.config["CLOCK"], actor=_actor())
+                      current_app.config["CLOCK"], actor=_actor(), fresh=body.get("fresh", False))
     except StoreUnavailable:
         raise  # web.errors answers 503
     except ShelfError as exc:

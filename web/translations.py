@@ -82,6 +82,8 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "notice_parcel_waiting": "快递仍在架上",
         "notice_kind_pickup_ready": "取件通知",
         "notice_kind_door_delivery": "送货上门通知",
+        "notice_kind_door_delivered": "已送到门口通知",
+        "notice_kind_team_tasks": "送货上门任务（团队）",
         # The gate screen (gate.js says these; placeholders are filled there).
         "gate_title": "快递投递与取件",
         "gate_idle_courier_title": "快递员投递",
@@ -218,6 +220,8 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "notice_parcel_waiting": "parcel still on the shelf",
         "notice_kind_pickup_ready": "pickup notice",
         "notice_kind_door_delivery": "door-delivery notice",
+        "notice_kind_door_delivered": "delivered-to-your-door notice",
+        "notice_kind_team_tasks": "door tasks (to a team)",
         # The gate screen (gate.js says these; placeholders are filled there).
         "gate_title": "Parcel drop-off and pickup",
         "gate_idle_courier_title": "Couriers",

@@ -26,9 +26,17 @@ RULES = {
         WHERE id NOT IN (SELECT parcel_id FROM outbox WHERE parcel_id IS NOT NULL)
           AND id NOT IN (SELECT parcel_id FROM events WHERE kind = 'notice_unreachable'
                          AND parcel_id IS NOT NULL)""",
-    "a collected parcel without its collection event": """
+    "a collected parcel without its collection (or door delivery) event": """
         SELECT id FROM parcels WHERE status = 'collected' AND id NOT IN (
-            SELECT parcel_id FROM events WHERE kind = 'collected' AND parcel_id IS NOT NULL)""",
+            SELECT parcel_id FROM events WHERE kind IN ('collected', 'delivered')
+            AND parcel_id IS NOT NULL)""",
+    "a parcel in another household's door task": """
+        SELECT p.id FROM door_task_parcels tp JOIN door_tasks t ON t.id = tp.task_id
+        JOIN parcels p ON p.id = tp.parcel_id WHERE p.household_id != t.household_id""",
+    "a delivered door task with a parcel still waiting": """
+        SELECT p.id FROM door_task_parcels tp JOIN door_tasks t ON t.id = tp.task_id
+        JOIN parcels p ON p.id = tp.parcel_id
+        WHERE t.status = 'delivered' AND p.status = 'waiting'""",
     "a waiting parcel whose pickup code no longer opens it": """
         SELECT id FROM parcels WHERE status = 'waiting' AND pickup_code_id IN (
             SELECT id FROM pickup_codes WHERE used_at IS NOT NULL)""",

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", help="the parcel's reference, e.g. the carrier's number")
     p.add_argument("--png", type=Path, help="write the label as PNG here (99.1 x 38.1 mm, 300 dpi)")
     p.add_argument("--pdf", type=Path, help="write the label as PDF here (99.1 x 38.1 mm)")
+    p.add_argument("--fresh", action="store_true",
+                   help="fresh food: signed into the label; its door task goes first")
 
     p = command("labels", cmd_labels, "print an A4 sheet of labels, one per row of a CSV "
                 "(a group-buy delivery): 14 a page, 99.1 x 38.1 mm")
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "checks in at once when scanned")
     p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
     p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
+    p.add_argument("--fresh", action="store_true",
+                   help="fresh food: it checks in marked fresh (its door task goes first)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
     p = command("checkin", cmd_checkin, "check a parcel in by its carrier's tracking number and "
@@ -112,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-room", action="store_true",
                    help="check in to --room even where the phone does not settle it (marked "
                    "'room not confirmed' for the staff)")
+    p.add_argument("--fresh", action="store_true",
+                   help="fresh food: its door task goes first and its team is told at once")
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
 
     p = command("notices", cmd_notices, "send queued notices (runs until stopped), or retry "
@@ -129,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "stills_days now (the kiosk also does it hourly)")
     p.add_argument("action", choices=["prune"])
     p.add_argument("--json", action="store_true", help="print {deleted, days, before} as JSON")
+    _door_commands(command)
 
     p = command("web", cmd_web, "serve the staff site")
     p.add_argument("--host", default="127.0.0.1")
@@ -210,7 +217,8 @@ def cmd_label(args: argparse.Namespace, clock: Clock) -> int:
     household = HouseholdId.parse(args.household)
     conn = open_store(config)
     try:
-        label = label_for(SqliteUnitOfWork(conn), config, household, args.ref, clock.now())
+        label = label_for(SqliteUnitOfWork(conn), config, household, args.ref, clock.now(),
+                          fresh=args.fresh)
     finally:
         conn.close()
     # Draw every file before writing any: a missing font leaves none half-made.
@@ -313,8 +321,10 @@ def _read_text(data: bytes) -> str:
 
 def _scan_line(outcome: dict[str, object]) -> str:
     if outcome["action"] in ("checkin", "pickup"):
+        task = outcome.get("door_task")
+        door = f" (door task {task['id']} for {task['team']})" if task else ""
         return (f"{outcome['image']}: {outcome['action']} {outcome['household']}"
-                f" -> {outcome['slot']}")
+                f" -> {outcome['slot']}{door}")
     if outcome["action"] == "needs_room":
         return (f"{outcome['image']}: needs_room {outcome['code']} (nobody announced it: "
                 "shelf checkin --code CODE --room BUILDING-ROOM)")
@@ -327,7 +337,8 @@ def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
 
     uow = SqliteUnitOfWork(open_store(_config(args)))
     try:
-        done = expect(args.household, args.code, uow, clock, actor=_shell_actor())
+        done = expect(args.household, args.code, uow, clock, actor=_shell_actor(),
+                      fresh=args.fresh)
     except ShelfError as exc:
         refusal = {"error": exc.code, "message": str(exc), "suggestions": list(exc.suggestions)}
         print(json.dumps(refusal, ensure_ascii=False) if args.json else _refusal_line(refusal),
@@ -351,7 +362,7 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
     outcome = act_on_carrier(args.code, SqliteUnitOfWork(open_store(config)),
                              Rules.from_config(config), clock, room=args.room,
                              phone_tail=args.phone_tail, source="cli",
-                             keep_room=args.keep_room)
+                             keep_room=args.keep_room, fresh=args.fresh)
     data = _scan_outcome(None, [outcome])  # one parser reads `shelf scan` and this
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
@@ -359,7 +370,10 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
         unsure = "; room not confirmed: the staff will check it" if (
             outcome.room_confirmed is False) else ""
         again = " (again)" if outcome.repeat else ""
-        print(f"checkin {outcome.code} {outcome.household} -> {outcome.slot}{again}{unsure}")
+        door = (f"; door task {outcome.door_task.id} for {outcome.door_task.team}"
+                if outcome.door_task else "")
+        print(f"checkin {outcome.code} {outcome.household} -> {outcome.slot}{again}{unsure}"
+              f"{door}")
     elif outcome.action == "needs_room":
         print(f"needs_room {outcome.code}: nobody announced it; give --room BUILDING-ROOM")
     else:
@@ -441,6 +455,8 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
 def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.notices.delivery import build_channels, deliver_due, run_worker
+    from kiosk.services import Rules
+    from kiosk.tasks import hand_over_due
 
     if args.action == "retry":
         return _retry_notices(args, clock)
@@ -449,10 +465,16 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     config = _config(args)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
+    rules = Rules.from_config(config)
+
+    def rounds() -> None:  # door tasks: hand over at the end of a team's hours, escalate
+        hand_over_due(uow, rules, clock)
+
     if args.once:
+        rounds()
         print(deliver_due(uow, channels, clock, timezone=zone))
         return 0
-    run_worker(uow, channels, clock, stop_on_signals(), timezone=zone)
+    run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds)
     return 0
 
 
@@ -573,3 +595,140 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
     print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
     clean_preview = args.dry_run and report.readable and not report.problems
     return 0 if report.applied or report.already is not None or clean_preview else 1
+
+
+def _door_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """The door delivery commands (``kiosk.tasks``): tasks, deliver, stickers, counts."""
+    p = command("tasks", cmd_tasks, "list open door tasks (fresh food first, then the oldest, "
+                "by building), after handing over those of teams gone off duty")
+    p.add_argument("--team", help="only this team's tasks (a [[teams]] id)")
+    p.add_argument("--json", action="store_true", help="print the tasks as one JSON object")
+
+    p = command("deliver", cmd_deliver, "confirm a door task at the door: by the door's sticker "
+                "or the room; any other door is refused")
+    p.add_argument("task", type=int, help="the door task's number")
+    door = p.add_mutually_exclusive_group(required=True)
+    door.add_argument("--door-code", metavar="PAYLOAD", help="what the door's QR sticker says "
+                      "(DD1:24-2304:...)")
+    door.add_argument("--room", help="the room on the door, e.g. 24-2304")
+    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+
+    p = command("stickers", cmd_stickers, "print door stickers: one signed QR code per "
+                "household of a building, the room in large type (A4, 6 a page)")
+    p.add_argument("--building", type=int, required=True, help="the building's number, e.g. 24")
+    p.add_argument("--pdf", type=Path, required=True, help="write the stickers here")
+    p.add_argument("--json", action="store_true", help="print {pdf, building, stickers, pages}")
+
+    p = command("counts", cmd_counts, "a day's numbers per team and person: checked in, "
+                "delivered to doors, handed out at the shelf, still waiting, escalated")
+    p.add_argument("--date", help="the community's day, YYYY-MM-DD (default: today)")
+    p.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+
+
+def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.queries import open_tasks
+    from kiosk.services import Rules
+    from kiosk.store import iso
+    from kiosk.tasks import hand_over_due
+    from kiosk.timefmt import local_time
+
+    config = _config(args)
+    teams = [t.id for t in config.teams]
+    if args.team is not None and args.team not in teams:
+        raise ValueError(f"--team {args.team!r} is not a team; teams are {', '.join(teams)}")
+    conn = open_store(config)
+    try:
+        rounds = hand_over_due(SqliteUnitOfWork(conn), Rules.from_config(config), clock)
+        buildings = open_tasks(conn, args.team)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps({"now": iso(clock.now()), "team": args.team, **rounds.as_json(),
+                          "buildings": buildings}, ensure_ascii=False))
+        return 0
+    zone = config.community.timezone
+    for task_id, before, after in rounds.handed_over:
+        print(f"handed over: task {task_id} from {before} to {after}")
+    for group in buildings:
+        print(f"building {group['building']}")
+        for task in group["tasks"]:
+            since = local_time(task["created_at"], zone, "%m-%d %H:%M")
+            fresh = "  FRESH" if task["fresh"] else ""
+            print(f"  #{task['id']} {task['household']}  {task['team']}  "
+                  f"{len(task['parcels'])} parcel(s) in {', '.join(task['slots'])}  "
+                  f"since {since}{fresh}")
+    if not buildings:
+        print("no open door tasks")
+    return 0
+
+
+def cmd_deliver(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.services import Rules
+    from kiosk.tasks import act_on_door
+
+    config = _config(args)
+    outcome = act_on_door(args.task, args.door_code or args.room,
+                          SqliteUnitOfWork(open_store(config)), Rules.from_config(config), clock,
+                          actor=_shell_actor(), source="cli")
+    if args.json:
+        print(json.dumps(outcome.as_json(), ensure_ascii=False))
+    elif outcome.action == "delivered":
+        print(f"delivered door task {args.task}: {len(outcome.parcels)} parcel(s) to "
+              f"{outcome.household}")
+    else:
+        print(_refusal_line(outcome.as_json()), file=sys.stderr)
+    return 0 if outcome.action == "delivered" else 1
+
+
+def cmd_stickers(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store
+    from kiosk.printing import STICKERS, building_stickers, pages, sticker_pdf
+
+    config = _config(args)
+    conn = open_store(config)
+    try:
+        stickers = building_stickers(SqliteUnitOfWork(conn), config, args.building)
+    finally:
+        conn.close()
+    args.pdf.write_bytes(sticker_pdf(stickers))
+    report = {"pdf": str(args.pdf), "building": args.building, "stickers": len(stickers),
+              "pages": pages(len(stickers), STICKERS)}
+    print(json.dumps(report, ensure_ascii=False) if args.json
+          else f"wrote {args.pdf}: {len(stickers)} door stickers for building {args.building} "
+               f"on {report['pages']} A4 page(s)")
+    return 0
+
+
+def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
+    from datetime import date
+
+    from kiosk.community import open_store
+    from kiosk.queries import daily_counts
+
+    config = _config(args)
+    zone = config.community.timezone
+    try:
+        day = date.fromisoformat(args.date) if args.date else clock.now().astimezone(zone).date()
+    except ValueError:
+        raise ValueError(f"--date {args.date!r}: give the day as YYYY-MM-DD") from None
+    conn = open_store(config)
+    try:
+        counts = daily_counts(conn, day, zone, [t.id for t in config.teams])
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps(counts, ensure_ascii=False))
+        return 0
+    totals = counts["totals"]
+    print(f"{counts['date']}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                             for k, v in totals.items()))
+    for team in counts["teams"]:
+        print(f"  team {team['team']}: " + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in team.items() if k != "team"))
+    for person in counts["people"]:
+        who = person["person"] + (f" ({person['team']})" if person["team"] else "")
+        print(f"  {who}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in person.items()
+                                       if k not in ("person", "team")))
+    return 0

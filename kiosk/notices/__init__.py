@@ -3,3 +3,5 @@ and the sending (``delivery``, the outbox worker); channel types live in ``chann
 
 PICKUP_READY = "pickup_ready"
 DOOR_DELIVERY = "door_delivery"
+TEAM_TASKS = "team_tasks"  # to a team: fresh food, tasks handed over to it, an escalation
+DOOR_DELIVERED = "door_delivered"  # to a household: staff brought its parcels to the door

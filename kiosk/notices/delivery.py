@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -213,13 +213,18 @@ def _scrub(text: str, row: QueuedNotice, payload: Mapping[str, Any]) -> str:
 
 def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
                stop: threading.Event, interval: float = 2.0, *, timezone: tzinfo = UTC,
-               max_attempts: int = MAX_ATTEMPTS, batch: int = 20) -> None:
+               max_attempts: int = MAX_ATTEMPTS, batch: int = 20,
+               each_pass: Callable[[], object] | None = None) -> None:
     """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
 
     Give the worker a unit of work on its own connection: a transaction is per connection.
+    ``each_pass`` runs before every pass (door tasks' handovers and escalations, whose notices
+    the same pass then sends); when it fails, the notices go out all the same.
     """
     log.info("notice worker started; channels: %s", ", ".join(channels) or "none")
     while not stop.is_set():
+        if each_pass is not None:
+            _alone(each_pass)
         try:
             report = deliver_due(uow, channels, clock, timezone=timezone,
                                  max_attempts=max_attempts, batch=batch)
@@ -232,6 +237,17 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
         if report.handled < batch:
             stop.wait(interval)
     log.info("notice worker stopped")
+
+
+def _alone(work: Callable[[], object]) -> None:
+    """Run ``work``; a busy store or a bug in it is logged, and the worker goes on."""
+    try:
+        work()
+    except StoreUnavailable as exc:
+        log.warning("notice worker: the store is unavailable for %s (%s); trying again",
+                    getattr(work, "__name__", "a task"), exc)
+    except Exception:
+        log.exception("notice worker: %s failed; trying again", getattr(work, "__name__", "a task"))
 
 
 def build_channels(channels: tuple[ChannelConfig, ...]) -> dict[str, Channel]:

@@ -1,4 +1,4 @@
-"""What is queued in the outbox at check-in, in the check-in's own transaction.
+"""What is queued in the outbox at check-in (and for door tasks), in the use case's transaction.
 
 The outbox row holds the facts (a JSON payload), not the rendered text: the sender renders it
 (``kiosk.notices.render``) so that a wording fix reaches notices still waiting to go out.
@@ -6,11 +6,13 @@ The outbox row holds the facts (a JSON payload), not the rendered text: the send
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from kiosk.config import ChannelConfig
+from kiosk.config import ChannelConfig, Team
 from kiosk.domain import Household, Slot
-from kiosk.notices import DOOR_DELIVERY, PICKUP_READY
+from kiosk.notices import DOOR_DELIVERED, DOOR_DELIVERY, PICKUP_READY, TEAM_TASKS
 from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.ports import UnitOfWork
 from kiosk.store import iso
@@ -46,3 +48,32 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
                        household=str(household.id), slot=slot.code,
                        channels=[c.id for c in channels])
     return queued
+
+
+def queue_delivered(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
+                    payload: Mapping[str, Any], parcel: int, now: datetime) -> int:
+    """Queue "delivered to your door" to the household on every channel it can be reached on."""
+    queued = 0
+    for channel in channels:
+        recipient = CHANNEL_TYPES[channel.type].recipient(household)
+        if recipient:
+            uow.outbox.add(DOOR_DELIVERED, channel.id, recipient, payload, now,
+                           household=str(household.id), parcel=parcel)
+            queued += 1
+    if not queued:
+        uow.events.add("notice_unreachable", "system", now, parcel=parcel,
+                       household=str(household.id), channels=[c.id for c in channels])
+    return queued
+
+
+def queue_team(uow: UnitOfWork, team: Team, payload: Mapping[str, Any], now: datetime) -> int:
+    """Queue a notice about door tasks to each of the team's contacts ([[teams]] notify).
+
+    A team without contacts is recorded (``team_not_told``): it sees its tasks on /tasks.
+    """
+    for contact in team.notify:
+        uow.outbox.add(TEAM_TASKS, contact.channel, contact.to, payload, now)
+    if not team.notify:
+        uow.events.add("team_not_told", "system", now, team=team.id,
+                       reason=payload.get("reason"), tasks=[t["id"] for t in payload["tasks"]])
+    return len(team.notify)

@@ -11,7 +11,7 @@ from datetime import tzinfo
 from typing import Any
 
 from kiosk.labels import qr_image
-from kiosk.notices import DOOR_DELIVERY, PICKUP_READY
+from kiosk.notices import DOOR_DELIVERED, DOOR_DELIVERY, PICKUP_READY, TEAM_TASKS
 from kiosk.ports import Attachment, Notice
 from kiosk.timefmt import local_time
 
@@ -22,6 +22,10 @@ def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzin
         return _pickup_ready(payload, recipient, timezone)
     if kind == DOOR_DELIVERY:
         return _door_delivery(payload, recipient, timezone)
+    if kind == DOOR_DELIVERED:
+        return _door_delivered(payload, recipient, timezone)
+    if kind == TEAM_TASKS:
+        return _team_tasks(payload, recipient, timezone)
     raise ValueError(f"unknown notice kind {kind!r}")
 
 
@@ -94,3 +98,53 @@ def _footer(p: Mapping[str, Any]) -> str:
 def _local_time(stored: str, timezone: tzinfo) -> str:
     """``2026-11-29 16:00 (Asia/Shanghai)``: the zone is named, mail may be read far away."""
     return local_time(stored, timezone, "%Y-%m-%d %H:%M", with_zone=True)
+
+
+def _door_delivered(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
+    when = _local_time(p["delivered_at"], timezone)
+    refs = ", ".join(p["parcel_refs"])
+    subject = "【已送到门口 Delivered to your door】您的快递已送到 Your parcel is at your door"
+    body = "\n".join([
+        _hello_zh(p["name"]),
+        "",
+        f"{p['team_name']}已把您的 {len(p['parcel_refs'])} 件快递送到您家门口。",
+        f"送达时间：{when}",
+        "请开门取回。如门口没有，请联系工作人员。",
+        "",
+        _hello_en(p["name"]),
+        "",
+        f"{p['team_name']} brought {len(p['parcel_refs'])} parcel(s) to your door.",
+        f"Delivered: {when}",
+        "Please take them in. If nothing is at your door, call the staff.",
+        "",
+        f"住户 Household: {p['household']} · 快递单号 Parcel reference(s): {refs}",
+    ])
+    return Notice(recipient, subject, body)
+
+
+# Why a team is told, in both languages: the subject's head and the body's first line.
+_TEAM_REASONS = {
+    "fresh": ("【生鲜优先 Fresh food first】", "有生鲜快递需要尽快送上门：",
+              "Fresh food to carry to a door first:"),
+    "handover": ("【任务交接 Handed over】", "以下送货上门任务已交给你们：",
+                 "These door tasks were handed over to you:"),
+    "escalation": ("【催办 Still waiting】", "以下生鲜快递仍未送上门，请尽快处理：",
+                   "This fresh food is still not at its door; please carry it now:"),
+}
+
+
+def _team_tasks(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
+    head, zh, en = _TEAM_REASONS[p["reason"]]
+    tasks = p["tasks"]
+    lines = [
+        f"#{t['id']} {t['household']} · {t['parcels']} 件 parcel(s) · "
+        f"{' '.join(t['slots'])}{' · 生鲜 FRESH' if t['fresh'] else ''}"
+        for t in tasks]
+    subject = f"{head}{p['team_name']}: {len(tasks)} 个送货上门任务 door task(s)"
+    when = _local_time(p["at"], timezone)
+    body = "\n".join([
+        f"{p['team_name']}：", zh, *lines, f"时间：{when}", "",
+        f"{p['team_name']}:", en, *lines, f"At: {when}", "",
+        f"{p['community']} · /tasks",
+    ])
+    return Notice(recipient, subject, body)

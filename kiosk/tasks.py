@@ -1,0 +1,308 @@
+"""Door delivery: parcels of households under observation carried to the door by the right team.
+
+A parcel checked in for a household under observation joins that household's open **door
+task**, or opens one, in the check-in's own transaction (``attach_parcel``): one task per
+household at a time, so several parcels arriving while it is open are carried (and confirmed)
+together. A new task goes to the team serving the building at that moment
+(``kiosk.routing.team_for``); a parcel joining a task whose team has gone off duty hands the
+task over first.
+
+``hand_over_due`` is the periodic part (called by the notice worker and by ``shelf tasks``;
+idempotent): a task stays with its team while that team is on duty; once the team's hours end,
+its open tasks pass to the team serving the building then, with an event, and that team is
+told (``[[teams]] notify``, through the outbox). Fresh food: a task with a fresh parcel sorts
+first and its team is told at once; still open ``[pickup] fresh_escalate_minutes`` later, the
+team is told again (escalation 1), and as long again later every other team on duty (2).
+
+``deliver`` confirms the door, by the door's signed sticker (``DD1:24-2304:MAC``) or a typed
+room, and refuses any other door (``wrong_door``: 2304 is not 2403, with both households);
+confirming closes the task, hands out its parcels (status ``collected``, event ``delivered``)
+and queues "delivered to your door" to the household. Every change is an event naming its
+actor: ``task_opened``, ``task_joined``, ``task_fresh``, ``task_handed_over``,
+``task_escalated``, ``door_refused``, ``delivered`` (per parcel), ``task_delivered``,
+``task_cancelled``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any, Protocol
+
+from kiosk.config import ChannelConfig, PickupRules, Team
+from kiosk.domain import (
+    DoorTask,
+    Household,
+    HouseholdId,
+    ParcelStatus,
+    TaskStatus,
+    mask_household,
+)
+from kiosk.errors import (
+    GarbageLabel,
+    TaskCancelled,
+    TaskClosed,
+    UnknownHousehold,
+    UnknownTask,
+    WrongDoor,
+)
+from kiosk.labels import DOOR_PREFIX, parse_door
+from kiosk.notices.queue import queue_delivered, queue_team
+from kiosk.outcome import DoorTaskRef, Outcome, guarded
+from kiosk.ports import Clock, UnitOfWork
+from kiosk.routing import local_time, on_duty, team_for
+from kiosk.store import iso
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+MAX_ESCALATIONS = 2  # 1: the team told again; 2: the other teams too
+
+
+class TaskRules(Protocol):
+    """What door tasks need of the configuration (``kiosk.services.Rules`` is one)."""
+
+    community_name: str
+    label_secret: bytes
+    pickup: PickupRules
+    channels: tuple[ChannelConfig, ...]
+    timezone: tzinfo
+    teams: tuple[Team, ...]
+
+
+def attach_parcel(uow: UnitOfWork, rules: TaskRules, household: Household, parcel: int,
+                  now: datetime, actor: str, *, fresh: bool = False) -> DoorTaskRef:
+    """Put a checked-in parcel into its household's open door task, opening one if none is.
+
+    Call it inside the check-in's unit of work: the parcel and its task commit together.
+    """
+    hid = str(household.id)
+    task = uow.tasks.open_for(hid)
+    if task is None:
+        team = team_for(rules.teams, household.id.building, now, rules.timezone)
+        task_id = uow.tasks.add(hid, team.id, now, fresh=fresh)
+        uow.tasks.link(task_id, parcel)
+        uow.events.add("task_opened", actor, now, parcel=parcel, household=hid, task=task_id,
+                       team=team.id, fresh=fresh)
+    else:
+        task_id = task.id
+        uow.tasks.link(task_id, parcel)
+        uow.events.add("task_joined", actor, now, parcel=parcel, household=hid, task=task_id,
+                       team=task.team, fresh=fresh)
+        _hand_over(uow, rules, task, now)
+        if fresh and not task.fresh:
+            uow.tasks.mark_fresh(task_id, now)
+            uow.events.add("task_fresh", actor, now, parcel=parcel, household=hid,
+                           task=task_id)
+    held = _get(uow, task_id)
+    if fresh:  # fresh food goes first: its team hears of it at once
+        _tell(uow, rules, _team(rules, held.team), [held], "fresh", now)
+    return DoorTaskRef(held.id, held.team, held.fresh)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """What ``hand_over_due`` did: tasks handed over (id, from, to) and escalated (id, level)."""
+
+    handed_over: tuple[tuple[int, str, str], ...] = ()
+    escalated: tuple[tuple[int, int], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"handed_over": [{"task": t, "from": a, "to": b} for t, a, b in self.handed_over],
+                "escalated": [{"task": t, "level": level} for t, level in self.escalated]}
+
+
+def hand_over_due(uow: UnitOfWork, rules: TaskRules, clock: Clock) -> Rounds:
+    """Hand over the open tasks of teams gone off duty; escalate fresh food left waiting.
+
+    Idempotent: run it as often as you like (the notice worker does, every pass); what is done
+    is recorded on the task, so a second run at the same moment does nothing.
+    """
+    now = clock.now()
+    handed: list[tuple[int, str, str]] = []
+    escalated: list[tuple[int, int]] = []
+    with uow:
+        passed: dict[str, list[DoorTask]] = {}
+        for task in uow.tasks.open():
+            moved = _hand_over(uow, rules, task, now, tell=False)
+            if moved is not None:
+                handed.append((task.id, task.team, moved.team))
+                passed.setdefault(moved.team, []).append(moved)
+        for team_id, tasks in passed.items():
+            _tell(uow, rules, _team(rules, team_id), tasks, "handover", now)
+        for task in uow.tasks.open():
+            escalated += [(task.id, level) for level in _escalate(uow, rules, task, now)]
+    for task_id, before, after in handed:
+        log.info("door task %d handed over from %s to %s", task_id, before, after)
+    for task_id, level in escalated:
+        log.info("door task %d escalated (level %d): fresh food still waiting", task_id, level)
+    return Rounds(tuple(handed), tuple(escalated))
+
+
+def _hand_over(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime, *,
+               tell: bool = True) -> DoorTask | None:
+    """Pass ``task`` to the team serving its building now if its own team is off duty."""
+    holder = next((t for t in rules.teams if t.id == task.team), None)
+    if holder is not None and on_duty(holder, local_time(now, rules.timezone)):
+        return None
+    building = HouseholdId.parse(task.household_id).building
+    team = team_for(rules.teams, building, now, rules.timezone)
+    if team.id == task.team:
+        return None
+    uow.tasks.assign(task.id, team.id, now)
+    uow.events.add("task_handed_over", SYSTEM, now, household=task.household_id, task=task.id,
+                   team=team.id, **{"from": task.team, "to": team.id})
+    moved = _get(uow, task.id)
+    if tell:
+        _tell(uow, rules, team, [moved], "handover", now)
+    return moved
+
+
+def _escalate(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime) -> list[int]:
+    """Raise a fresh task's escalation to what its waiting time calls for; the levels raised."""
+    if task.fresh_since is None:
+        return []
+    after = timedelta(seconds=rules.pickup.fresh_escalate_s)
+    due = min(MAX_ESCALATIONS, int((now - task.fresh_since) / after))
+    raised = list(range(task.escalations + 1, due + 1))
+    for level in raised:
+        told = _escalation_teams(rules, task, level, now)
+        uow.tasks.escalate(task.id, level)
+        uow.events.add("task_escalated", SYSTEM, now, household=task.household_id,
+                       task=task.id, team=task.team, level=level, told=[t.id for t in told])
+        for team in told:
+            _tell(uow, rules, team, [task], "escalation", now, level=level)
+    return raised
+
+
+def _escalation_teams(rules: TaskRules, task: DoorTask, level: int,
+                      now: datetime) -> list[Team]:
+    """Level 1: the team holding the task; 2: the other teams on duty (all others if none is)."""
+    if level == 1:
+        return [_team(rules, task.team)]
+    others = [t for t in rules.teams if t.id != task.team]
+    at = local_time(now, rules.timezone)
+    return [t for t in others if on_duty(t, at)] or others
+
+
+def _tell(uow: UnitOfWork, rules: TaskRules, team: Team, tasks: Sequence[DoorTask],
+          reason: str, now: datetime, **extra: Any) -> None:
+    """Queue a notice to ``team`` about ``tasks`` (fresh, handover or escalation)."""
+    listed = []
+    for task in tasks:
+        waiting = [p for p in uow.tasks.parcels(task.id) if p.status is ParcelStatus.WAITING]
+        listed.append({"id": task.id, "household": task.household_id, "parcels": len(waiting),
+                       "slots": list(dict.fromkeys(p.slot_code for p in waiting)),
+                       "fresh": task.fresh})
+    queue_team(uow, team, {"community": rules.community_name, "team": team.id,
+                           "team_name": team.name, "reason": reason, "tasks": listed,
+                           "at": iso(now), **extra}, now)
+
+
+def _team(rules: TaskRules, team_id: str) -> Team:
+    """The configured team; one since removed from the file is told nothing (no contacts)."""
+    found = next((t for t in rules.teams if t.id == team_id), None)
+    return found or Team(team_id, team_id, frozenset(), time(0), time(0))
+
+
+def _get(uow: UnitOfWork, task_id: int) -> DoorTask:
+    task = uow.tasks.get(task_id)
+    assert task is not None  # read in the transaction that wrote it
+    return task
+
+
+# --- at the door -------------------------------------------------------------------------------
+
+def act_on_door(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: Clock, *,
+                actor: str, source: str = "cli") -> Outcome:
+    """Deliver a task at the door confirmed by ``door``; never raise (see ``deliver``)."""
+    return guarded(lambda: deliver(task_id, door, uow, rules, clock, actor=actor, source=source),
+                   uow, clock, source, record=False)
+
+
+def deliver(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: Clock, *,
+            actor: str, source: str = "cli") -> Outcome:
+    """Close a door task at its household's door; refuse any other door, and a closed task.
+
+    ``door`` is what the staff member's phone read from the door's sticker (``DD1:...``) or
+    the room they typed (``24-2304``). Refusals: ``unknown_task``, ``task_closed`` (delivered
+    already), ``task_cancelled``, ``wrong_door`` (recorded as ``door_refused``; the error
+    carries ``expected`` and ``given``), ``forged`` / ``garbage`` / ``unknown_household`` for
+    what is no door. ``actor`` is the staff member, for the events.
+    """
+    now = clock.now()
+    refusal: WrongDoor | None = None
+    with uow:
+        task = _open_task(uow, task_id, rules.timezone)
+        given, via = read_door(door, rules.label_secret)
+        if str(given) != task.household_id:
+            uow.events.add("door_refused", actor, now, household=task.household_id,
+                           task=task.id, team=task.team, given=str(given), via=via,
+                           source=source)
+            refusal = WrongDoor(
+                f"wrong door: this is {given.masked()}, task {task.id} is for "
+                f"{mask_household(task.household_id)}; take the parcels to that door",
+                expected=task.household_id, given=str(given))
+        else:
+            outcome = _delivered(uow, rules, task, now, actor, via, source)
+    if refusal is not None:  # raised after the commit: the refusal is on record
+        raise refusal
+    log.info("door task %d delivered to %s by %s (%d parcel(s))", task_id,
+             mask_household(task.household_id), actor, len(outcome.parcels))
+    return outcome
+
+
+def read_door(door: str, secret: bytes) -> tuple[HouseholdId, str]:
+    """The household a door names: its sticker's payload (``sticker``) or a typed room."""
+    text = door.strip()
+    if text.upper().startswith(DOOR_PREFIX + ":"):
+        return parse_door(text, secret), "sticker"
+    if ":" in text or "/" in text:
+        raise GarbageLabel("not a door sticker: scan the QR sticker on the door, or type the "
+                           "room")
+    try:
+        return HouseholdId.parse(text), "typed"
+    except UnknownHousehold:
+        raise UnknownHousehold("type the room as building-room, e.g. 24-2304") from None
+
+
+def _open_task(uow: UnitOfWork, task_id: int, timezone: tzinfo) -> DoorTask:
+    task = uow.tasks.get(task_id)
+    if task is None:
+        raise UnknownTask(f"there is no door task {task_id}")
+    when = task.closed_at and task.closed_at.astimezone(timezone).strftime("%m-%d %H:%M")
+    if task.status is TaskStatus.DELIVERED:
+        raise TaskClosed(f"door task {task_id} was delivered already ({when}, by "
+                         f"{task.closed_by})")
+    if task.status is TaskStatus.CANCELLED:
+        raise TaskCancelled(f"door task {task_id} was cancelled ({when}): the household was "
+                            "released from observation and collects at the shelf")
+    return task
+
+
+def _delivered(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime, actor: str,
+               via: str, source: str) -> Outcome:
+    """Hand out the task's waiting parcels at the door, close it, tell the household."""
+    hid = task.household_id
+    parcels = [p for p in uow.tasks.parcels(task.id) if p.status is ParcelStatus.WAITING]
+    for parcel in parcels:
+        uow.parcels.close(parcel.id, now)
+        uow.events.add("delivered", actor, now, parcel=parcel.id, household=hid,
+                       slot=parcel.slot_code, task=task.id, team=task.team, via=via,
+                       source=source)
+    uow.tasks.close(task.id, TaskStatus.DELIVERED, now, actor)
+    uow.events.add("task_delivered", actor, now, household=hid, task=task.id, team=task.team,
+                   parcels=[p.id for p in parcels], via=via, source=source)
+    household = uow.households.get(HouseholdId.parse(hid))
+    if parcels and household is not None:
+        queue_delivered(uow, rules.channels, household, {
+            "community": rules.community_name, "household": hid, "name": household.name,
+            "team": task.team, "team_name": _team(rules, task.team).name,
+            "parcel_refs": [p.ref for p in parcels], "delivered_at": iso(now)},
+            parcels[0].id, now)
+    slots = tuple(dict.fromkeys(p.slot_code for p in parcels))
+    return Outcome("delivered", hid, slots[0] if slots else None,
+                   parcels[0].id if parcels else None, slots, tuple(p.id for p in parcels),
+                   door_delivery=True, door_task=DoorTaskRef(task.id, task.team, task.fresh))
