@@ -4,10 +4,15 @@
 so every adapter compares it with what it already shows and touches the pins only on a change:
 a blinking LED keeps its rhythm. A slot code or mode it does not know is a warning, logged once,
 never a crash: one bad slot must not take the kiosk down.
+
+Three modes: ``on`` (a courier puts a parcel in), ``blink`` (a resident takes one out: 2 Hz)
+and ``collect`` (staff fetch their door-delivery parcels: two quick flashes, then a rest, once
+a second), so the people at the shelf can tell the staff's slots from their own.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +28,13 @@ from kiosk.ports import LightMode, SlotLights
 log = logging.getLogger(__name__)
 
 BLINK_S = 0.25  # on and off time of a blinking LED: 2 Hz, noticeable across a lobby
-MODES: tuple[LightMode, ...] = ("on", "blink")
+MODES: tuple[LightMode, ...] = ("on", "blink", "collect")
+# The patterned modes, as the LED's state in each step of half ``blink_s`` (0.125 s): "blink"
+# is 0.25 s on, 0.25 s off; "collect" flashes twice (0.125 s each) and rests 0.625 s.
+PATTERNS: dict[LightMode, tuple[bool, ...]] = {
+    "blink": (True, True, False, False),
+    "collect": (True, False, True, False, False, False, False, False),
+}
 
 
 class OwnedLights(SlotLights, Protocol):
@@ -72,8 +83,14 @@ class GpioSlotLights:
             mode = wanted.get(code)
             if mode == self._shown[code]:
                 continue  # re-calling blink() would restart its thread and break the rhythm
+            if self._shown[code] == "collect":
+                led.source = None  # stop the pattern's thread before anything else drives it
             if mode == "blink":
                 led.blink(on_time=self.blink_s, off_time=self.blink_s)
+            elif mode == "collect":
+                # gpiozero's own way to drive an output from a sequence, in its own thread
+                led.source_delay = self.blink_s / 2
+                led.source = itertools.cycle(PATTERNS["collect"])
             elif mode == "on":
                 led.on()
             else:
@@ -84,6 +101,7 @@ class GpioSlotLights:
         """Switch every LED off and release its pin."""
         leds, self._leds = self._leds, {}
         for led in leds.values():
+            led.source = None  # a pattern's thread would switch it on again
             led.off()  # closing alone may leave a pin driven high
             led.close()
 
@@ -96,7 +114,8 @@ class ShiftRegisterSlotLights:
     sends the whole chain, highest position first (the pattern as an integer, MSB first), one
     clock pulse per bit, so the first bit travels to the far end and position 0 lands on chip
     0's Q0; then one latch pulse moves all bits to the outputs together. Wire OE to ground
-    and MR to 3V3. A background thread toggles the blinking positions in step with each other.
+    and MR to 3V3. A background thread steps the patterned positions (``PATTERNS``) in step
+    with each other, every half ``blink_s``; the chain is rewritten only when a bit changes.
     """
 
     def __init__(self, led_of: Mapping[str, int], data: int, clock: int, latch: int,
@@ -117,8 +136,9 @@ class ShiftRegisterSlotLights:
             raise
         self._data, self._clock, self._latch = self._outputs
         self._lock = threading.Lock()  # the blink thread and show() both write the chain
-        self._steady = self._blinking = 0
-        self._phase = True  # whether blinking positions are lit in this half-period
+        self._steady = 0
+        self._patterned: dict[LightMode, int] = dict.fromkeys(PATTERNS, 0)  # mode -> its bits
+        self._step = 0  # where the patterns are, in steps of half blink_s
         self._written: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,28 +148,33 @@ class ShiftRegisterSlotLights:
 
     def show(self, states: Mapping[str, LightMode]) -> None:
         """Light exactly these slots; rewrite the chain only when the pattern changes."""
-        steady = blinking = 0
+        steady = 0
+        patterned = dict.fromkeys(PATTERNS, 0)
         for code, mode in _known(states, self.slots, self._warned).items():
             if mode == "on":
                 steady |= self._bit[code]
             else:
-                blinking |= self._bit[code]
+                patterned[mode] |= self._bit[code]
         with self._lock:
-            self._steady, self._blinking = steady, blinking
+            self._steady, self._patterned = steady, patterned
             self._refresh()
-            if blinking and self._thread is None and not self._stop.is_set():
+            if any(patterned.values()) and self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._blink, name="595-blink",
                                                 daemon=True)
                 self._thread.start()
 
     def _blink(self) -> None:
-        while not self._stop.wait(self.blink_s):
+        while not self._stop.wait(self.blink_s / 2):
             with self._lock:
-                self._phase = not self._phase
+                self._step += 1
                 self._refresh()
 
     def _refresh(self) -> None:
-        pattern = self._steady | (self._blinking if self._phase else 0)
+        pattern = self._steady
+        for mode, bits in self._patterned.items():
+            steps = PATTERNS[mode]
+            if steps[self._step % len(steps)]:
+                pattern |= bits
         if pattern != self._written:
             self._write(pattern)
 
@@ -170,7 +195,8 @@ class ShiftRegisterSlotLights:
             self._thread = None
         if self._outputs:
             with self._lock:
-                self._steady = self._blinking = 0
+                self._steady = 0
+                self._patterned = dict.fromkeys(PATTERNS, 0)
                 self._refresh()
         self._close_outputs()
 

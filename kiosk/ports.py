@@ -27,7 +27,9 @@ from kiosk.domain import (
     TaskStatus,
 )
 
-LightMode = Literal["on", "blink"]
+# "on": a courier's check-in; "blink": a resident's pickup; "collect": a team fetching its
+# door-delivery parcels (a double blink of its own, kiosk.collect).
+LightMode = Literal["on", "blink", "collect"]
 
 # A camera frame: a numpy array (BGR or grayscale). Typed loosely so kiosk needs no cv2.
 Frame = Any
@@ -202,7 +204,11 @@ class Signals(Protocol):
     def set(self, slot: str, mode: LightMode, until: datetime, reason: str) -> None: ...
 
     def active(self, now: datetime) -> dict[str, LightMode]:
-        """Slot code -> mode for every slot that should be lit at ``now``."""
+        """Slot code -> mode for every slot that should be lit at ``now``.
+
+        A slot lit for a courier or a resident shows that while it lasts; a team's "collect"
+        shows where nothing else does.
+        """
 
 
 class Attempts(Protocol):

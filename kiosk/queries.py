@@ -16,9 +16,12 @@ from typing import Any
 from kiosk.store import iso
 
 # ``:slot`` narrows these two to one slot; NULL means every slot.
+# A slot's light: the gate's while it lasts, else a team's "collect" (kiosk.store.Signals).
 ACTIVE_SLOTS = """
-    SELECT s.code, s.shelf, s.position, s.capacity, s.buildings, s.overflow, g.mode AS light
-    FROM slots s LEFT JOIN signals g ON g.slot_code = s.code AND g.until > :now
+    SELECT s.code, s.shelf, s.position, s.capacity, s.buildings, s.overflow,
+           (SELECT g.mode FROM signals g WHERE g.slot_code = s.code AND g.until > :now
+            ORDER BY g.layer = 'gate' DESC LIMIT 1) AS light
+    FROM slots s
     WHERE s.active = 1 AND (:slot IS NULL OR s.code = :slot)
     ORDER BY s.overflow, s.position"""
 WAITING_COUNTS = """

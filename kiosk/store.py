@@ -275,6 +275,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_at ON events(at);
     """,
+    # 10: a team collecting its door-delivery parcels (issue 9): their slots double-blink
+    # ('collect') in a layer of their own ('staff'), beside the gate's light ('gate': a
+    # courier's check-in, a resident's pickup). Neither hides the other for good: the gate's
+    # light shows while it lasts, then the team's pattern again. SQLite cannot change a CHECK
+    # or a primary key in place, so the table (a few short-lived rows) is rebuilt.
+    """
+    CREATE TABLE signals_v10 (
+        slot_code TEXT NOT NULL REFERENCES slots(code),
+        layer TEXT NOT NULL DEFAULT 'gate' CHECK (layer IN ('gate', 'staff')),
+        mode TEXT NOT NULL CHECK (mode IN ('on', 'blink', 'collect')),
+        until TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (slot_code, layer),
+        CHECK ((layer = 'staff') = (mode = 'collect'))
+    );
+    INSERT INTO signals_v10 (slot_code, layer, mode, until, reason)
+        SELECT slot_code, 'gate', mode, until, reason FROM signals;
+    DROP TABLE signals;
+    ALTER TABLE signals_v10 RENAME TO signals;
+    """,
 ]
 
 
@@ -812,23 +832,33 @@ class Outbox:
 
 
 class Signals:
-    """Which slot LEDs should be lit and until when: the lights are a projection of this."""
+    """Which slot LEDs should be lit and until when: the lights are a projection of this.
+
+    A slot has two layers (migration 10): the gate's (``on``, ``blink``: the latest replaces
+    the one before) and the staff's (``collect``); the gate's shows while it lasts.
+    """
 
     def __init__(self, db: _Db) -> None:
         self.db = db
 
     def set(self, slot: str, mode: LightMode, until: datetime, reason: str) -> None:
         self.db.execute(
-            """INSERT INTO signals (slot_code, mode, until, reason) VALUES (?, ?, ?, ?)
-               ON CONFLICT (slot_code) DO UPDATE SET mode = excluded.mode,
+            """INSERT INTO signals (slot_code, layer, mode, until, reason) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (slot_code, layer) DO UPDATE SET mode = excluded.mode,
                    until = excluded.until, reason = excluded.reason""",
-            (slot, mode, iso(until), reason))
+            (slot, signal_layer(mode), mode, iso(until), reason))
 
     def active(self, now: datetime) -> dict[str, LightMode]:
-        """Slot code -> 'on' or 'blink' for every slot that should be lit at ``now``."""
+        """Slot code -> 'on', 'blink' or 'collect' for every slot that should be lit at ``now``."""
         rows = self.db.execute(
-            "SELECT slot_code, mode FROM signals WHERE until > ?", (iso(now),)).fetchall()
-        return {r["slot_code"]: r["mode"] for r in rows}
+            "SELECT slot_code, mode FROM signals WHERE until > ? ORDER BY layer = 'gate'",
+            (iso(now),)).fetchall()
+        return {r["slot_code"]: r["mode"] for r in rows}  # the gate's rows last: they win
+
+
+def signal_layer(mode: LightMode) -> str:
+    """The layer of a light mode: a team's ``collect`` is the staff's, the rest the gate's."""
+    return "staff" if mode == "collect" else "gate"
 
 
 class Attempts:

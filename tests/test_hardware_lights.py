@@ -46,6 +46,15 @@ def lit(factory: MockFactory, pins: dict[str, int]) -> set[str]:
     return {code for code, pin in pins.items() if factory.pin(pin).state}
 
 
+def assert_rhythm(pin, expected: list[tuple[float, bool]]) -> None:
+    """The pin's states after its first switch on are ``expected``: (seconds since the state
+    before, state), each within 60 ms (gpiozero's threads run on a busy test machine)."""
+    actual = pin.states[2:2 + len(expected)]  # [0]: the state at the start, [1]: switched on
+    assert [s.state for s in actual] == [state for _, state in expected]
+    for state, (seconds, _) in zip(actual, expected, strict=True):
+        assert abs(state.timestamp - seconds) < 0.06, actual
+
+
 class Chain595:
     """Two 74HC595s made of mock pins: shift the data pin in on each rising clock edge and
     copy the shift register to the outputs on each rising latch edge, as the chip does."""
@@ -116,6 +125,39 @@ def test_gpio_repeated_show_keeps_the_blink_rhythm(factory, closing):
     assert pin.states[-1].timestamp >= 0.15  # and it stayed dark for its whole half-period
 
 
+def test_gpio_collect_flashes_twice_then_rests_unlike_blink(factory, closing):
+    """Staff fetching door-delivery parcels must tell their slots from a resident's pickup."""
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory, blink_s=0.3)
+    closing(lights)
+    collect, blink = factory.pin(GPIO_PINS["A-01"]), factory.pin(GPIO_PINS["A-02"])
+    collect.clear_states()
+    blink.clear_states()
+    lights.show({"A-01": "collect", "A-02": "blink"})
+    wait_for(lambda: len(collect.states) >= 7, timeout=4)
+    # Two flashes of 0.15 s, then 0.75 s dark; blink: 0.3 s on, 0.3 s off.
+    assert_rhythm(collect, [(0.15, False), (0.15, True), (0.15, False), (0.75, True),
+                            (0.15, False)])
+    assert_rhythm(blink, [(0.3, False), (0.3, True), (0.3, False)])
+
+
+def test_gpio_collect_gives_way_to_another_mode_and_to_close(factory, closing):
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=factory, blink_s=0.04)
+    pin = factory.pin(GPIO_PINS["A-03"])
+    lights.show({"A-03": "collect"})
+    wait_for(lambda: len(pin.states) >= 5)
+    lights.show({"A-03": "on"})  # a courier's check-in: steady, the pattern's thread gone
+    changes = len(pin.states)
+    time.sleep(0.1)
+    assert pin.state is True and len(pin.states) == changes
+    lights.show({"A-03": "collect"})
+    wait_for(lambda: len(pin.states) >= changes + 3)
+    lights.close()
+    assert pin.state is False
+    changes = len(pin.states)
+    time.sleep(0.1)
+    assert len(pin.states) == changes  # no pattern thread lit it again after close
+
+
 def test_gpio_unknown_slot_is_a_warning_once(factory, closing, caplog):
     lights = GpioSlotLights(GPIO_PINS, pin_factory=factory)
     closing(lights)
@@ -181,6 +223,21 @@ def test_chain_blinks_in_step_beside_steady_slots(factory, closing):
     latches = len(chain.latched)
     time.sleep(0.08)
     assert len(chain.latched) == latches  # ... and stopped the blink thread
+
+
+def test_chain_collect_double_blinks_in_step_with_blink(factory, closing):
+    chain = Chain595(factory)
+    lights = ShiftRegisterSlotLights(shelf_b().led_of, DATA, CLOCK, LATCH, pin_factory=factory,
+                                     blink_s=0.03)
+    closing(lights)
+    lights.show({"B-01": "on", "B-02": "collect", "B-03": "blink"})
+    wait_for(lambda: len(chain.latched) >= 9)
+    lights.close()
+    steady, collect, blink = 0, 1, 2  # chain positions of B-01, B-02, B-03
+    # Steps of 15 ms: blink is on for two, off for two; collect on, off, on, then off for five.
+    assert chain.latched[1:8] == [frozenset(s) for s in (
+        {steady, collect, blink}, {steady, blink}, {steady, collect}, {steady},
+        {steady, blink}, {steady}, {steady, collect, blink})]
 
 
 def test_chain_ignores_unknown_slots(factory, closing, caplog):
