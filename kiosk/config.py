@@ -150,6 +150,7 @@ class KioskSettings:
     light_s: int
     buzzer_pin: int | None
     stills_days: int = 14  # days a scan's still is kept; 0 = none is taken
+    collect_s: int = 120  # how long a team's slots blink "collect" (kiosk.collect)
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         kiosk.fail(f"[kiosk] buzzer_pin = {buzzer}: allowed GPIO pins are 2 to 27, or 0 for none")
     # A still is a picture from the gate's camera: kept this many days, then deleted; 0 = none.
     stills_days = kiosk.int("stills_days", 14, minval=0, maxval=365)
+    # Staff fetching their door-delivery parcels: their slots blink this long ("collect").
+    collect_s = kiosk.int("collect_seconds", 120, minval=10, maxval=1800)
     kiosk.done()
 
     teams = tuple(_team(t, buildings) for t in top.tables("teams"))
@@ -368,7 +371,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         community=Community(name, buildings, timezone, language),
         label_secret=secret.encode(),
         pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60),
-        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days),
+        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
