@@ -11,7 +11,7 @@ from flask import Flask, Response
 from kiosk.clock import clock_from_env
 from kiosk.community import open_store
 from kiosk.config import Config
-from kiosk.ports import Clock
+from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
 
 # Everything the pages need is served by this app; nothing may come from the internet.
@@ -21,8 +21,12 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
+def create_app(config: Config, *, clock: Clock | None = None,
+               decoder: Decoder | None = None) -> Flask:
     """Build the web app for ``config``; ``clock`` decides what "now" is (tests pass theirs).
+
+    ``decoder`` reads the door stickers staff photograph at the door (the kiosk's own, handed
+    in by the composition root: the web imports no hardware); without one, staff type the room.
 
     The app keeps only the sections the site needs: COMMUNITY, LAYOUT, WEB and DATABASE in
     ``app.config``, and RULES for the gate screen's keypad.
@@ -67,6 +71,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Flask:
     from web import observation  # the day's observation lists: upload, check, apply, history
 
     app.register_blueprint(observation.bp)
+    from web import counts, tasks  # door delivery on a phone; the day's counts
+
+    tasks.init_app(app, decoder=decoder, collect_s=config.kiosk.collect_s)
+    app.register_blueprint(counts.bp)
     return app
 
 

@@ -510,9 +510,11 @@ def _shell_actor() -> str:
 def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from waitress import serve
 
+    from hardware.decoder import DecoderChain
     from web import create_app
 
-    app = create_app(_config(args), clock=clock)
+    # The kiosk's decoder reads the door stickers staff photograph at the door.
+    app = create_app(_config(args), clock=clock, decoder=DecoderChain())
     log.info("staff site on http://%s:%d/", args.host, args.port)
     serve(app, host=args.host, port=args.port, threads=4, ident="shelf")
     return 0
