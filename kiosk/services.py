@@ -62,7 +62,7 @@ from kiosk.labels import (
     parse_payload,
     pass_is_for,
 )
-from kiosk.notices.queue import queue_checkin
+from kiosk.notices.queue import queue_checkin, queue_waiting
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
 from kiosk.store import iso
@@ -510,13 +510,10 @@ def release_from_observation(household: HouseholdId | str, uow: UnitOfWork, rule
                        team=task.team, reason="released", parcels=[p.id for p in waiting])
         released = replace(found, under_observation=False)  # the ordinary notice, not "door"
         code = _pickup_code(uow, hid, now) if waiting else None
-        slots = {s.code: s for s in (*rules.layout.slots, rules.layout.overflow)}
         for parcel in waiting:
-            slot = slots.get(parcel.slot_code) or replace(rules.layout.overflow,
-                                                          code=parcel.slot_code)
-            queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
-                          released, slot, parcel.id, parcel.ref,
-                          make_pass(rules.label_secret, hid, code.id, code.code), code.code, now)
+            queue_waiting(uow, rules.community_name, rules.layout, rules.channels, released,
+                          parcel, make_pass(rules.label_secret, hid, code.id, code.code),
+                          code.code, now)
     log.info("door task %d for %s cancelled (released from observation); %d parcel(s) to "
              "collect", task.id, mask_household(hid), len(waiting))
     return (task.id,)
