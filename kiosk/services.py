@@ -435,7 +435,7 @@ def _code_of_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules) -> Pic
         raise ForgedLabel("this pickup QR does not match any pickup code here: forged, or "
                           "from another community")
     if found.used_at is not None:
-        raise PassUsed(_used_message(found, rules))
+        raise _closed(found, rules)
     return found
 
 
@@ -452,13 +452,17 @@ def _code_of_legacy_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules)
         raise PassOutdated("this older pickup QR can no longer be checked: show the QR from "
                            "your latest message, or ask the staff")
     if rows[0].used_at is not None:
-        raise PassUsed(_used_message(rows[0], rules))
+        raise _closed(rows[0], rules)
     return rows[0]
 
 
-def _used_message(code: PickupCode, rules: Rules) -> str:
+def _closed(code: PickupCode, rules: Rules) -> PickupRefused:
+    """The refusal for a pass whose code opens nothing any more: used, or withdrawn."""
+    if code.revoked_at is not None:  # its household is under observation: staff carry them
+        return PickupRefused("this pickup code was withdrawn: staff carry these parcels to the "
+                             "door")
     used = local_time(code.used_at.isoformat(), rules.timezone, "%m-%d at %H:%M")
-    return f"this pickup code was already used on {used}"
+    return PassUsed(f"this pickup code was already used on {used}")
 
 
 def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[ParcelRecord],

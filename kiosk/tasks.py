@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
-from kiosk.config import ChannelConfig, PickupRules, Team
+from kiosk.config import ChannelConfig, Layout, PickupRules, Team
 from kiosk.domain import (
     DoorTask,
     Household,
@@ -49,7 +49,7 @@ from kiosk.errors import (
     WrongDoor,
 )
 from kiosk.labels import DOOR_PREFIX, parse_door
-from kiosk.notices.queue import queue_delivered, queue_team
+from kiosk.notices.queue import queue_delivered, queue_team, queue_waiting
 from kiosk.outcome import DoorTaskRef, Outcome, guarded
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.routing import local_time, on_duty, team_for
@@ -70,13 +70,17 @@ class TaskRules(Protocol):
     channels: tuple[ChannelConfig, ...]
     timezone: tzinfo
     teams: tuple[Team, ...]
+    layout: Layout
 
 
 def attach_parcel(uow: UnitOfWork, rules: TaskRules, household: Household, parcel: int,
-                  now: datetime, actor: str, *, fresh: bool = False) -> DoorTaskRef:
+                  now: datetime, actor: str, *, fresh: bool = False, tell: bool = True,
+                  **detail: Any) -> DoorTaskRef:
     """Put a checked-in parcel into its household's open door task, opening one if none is.
 
     Call it inside the check-in's unit of work: the parcel and its task commit together.
+    ``tell=False``: the caller tells the team of fresh food itself (once for several parcels).
+    ``detail`` goes into the events (``via="observation"``).
     """
     hid = str(household.id)
     task = uow.tasks.open_for(hid)
@@ -85,21 +89,53 @@ def attach_parcel(uow: UnitOfWork, rules: TaskRules, household: Household, parce
         task_id = uow.tasks.add(hid, team.id, now, fresh=fresh)
         uow.tasks.link(task_id, parcel)
         uow.events.add("task_opened", actor, now, parcel=parcel, household=hid, task=task_id,
-                       team=team.id, fresh=fresh)
+                       team=team.id, fresh=fresh, **detail)
     else:
         task_id = task.id
         uow.tasks.link(task_id, parcel)
         uow.events.add("task_joined", actor, now, parcel=parcel, household=hid, task=task_id,
-                       team=task.team, fresh=fresh)
+                       team=task.team, fresh=fresh, **detail)
         _hand_over(uow, rules, task, now)
         if fresh and not task.fresh:
             uow.tasks.mark_fresh(task_id, now)
             uow.events.add("task_fresh", actor, now, parcel=parcel, household=hid,
                            task=task_id)
     held = _get(uow, task_id)
-    if fresh:  # fresh food goes first: its team hears of it at once
+    if fresh and tell:  # fresh food goes first: its team hears of it at once
         _tell(uow, rules, _team(rules, held.team), [held], "fresh", now)
     return DoorTaskRef(held.id, held.team, held.fresh)
+
+
+def carry_waiting(uow: UnitOfWork, rules: TaskRules, household: Household, now: datetime,
+                  actor: str) -> DoorTaskRef | None:
+    """Carry to the door what already waits on the shelf for a household just put under
+    observation; return its door task (None: nothing waits).
+
+    For ``kiosk.observation.set_observation``, inside its unit of work, after the household is
+    marked. Its active pickup code is withdrawn first: nobody else at the shelf may take a
+    quarantined household's parcels with a code sent before. Every waiting parcel joins its
+    open task or opens one for the team serving the building now; the household is told that
+    staff will bring each (when it came, as at check-in); the team is told as of a new task
+    (at once, and once, when there is fresh food).
+    """
+    hid = str(household.id)
+    code = uow.codes.active_for(hid)
+    if code is not None:
+        uow.codes.revoke(code.id, now)
+        uow.events.add("pickup_code_revoked", actor, now, household=hid, code_id=code.id,
+                       reason="observation")
+    task = uow.tasks.open_for(hid)
+    held = {p.id for p in uow.tasks.parcels(task.id)} if task else set()
+    parcels = [p for p in uow.parcels.waiting_for(hid) if p.id not in held]
+    ref = None
+    for parcel in parcels:
+        ref = attach_parcel(uow, rules, household, parcel.id, now, actor, fresh=parcel.fresh,
+                            tell=False, via="observation")
+        queue_waiting(uow, rules.community_name, rules.layout, rules.channels, household,
+                      parcel, None, None, now)
+    if ref is not None and any(p.fresh for p in parcels):
+        _tell(uow, rules, _team(rules, ref.team), [_get(uow, ref.id)], "fresh", now)
+    return ref
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from conftest import pickup_code
+
 from kiosk.clock import ManualClock
 from kiosk.domain import HouseholdId
 from kiosk.labels import door_payload, make_label
 from kiosk.notices.render import render
 from kiosk.observation import set_observation
-from kiosk.queries import open_tasks
-from kiosk.services import act_on_payload
+from kiosk.queries import open_tasks, task_view
+from kiosk.services import act_on_code, act_on_payload
+from kiosk.tasks import act_on_door
 
 STAFF = "alice@web"
 
@@ -85,6 +88,87 @@ def household_list(community, tmp_path, **observed):
     path = tmp_path / "households.csv"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path
+
+
+# --- 2. under observation while its parcels wait ------------------------------------------------
+
+def test_put_under_observation_its_waiting_parcels_go_to_the_door_and_its_code_opens_nothing(
+        community, conn, uow, rules):
+    clock = shanghai("2026-12-03 20:00")
+    first = scan(community, uow, rules, clock, "24-2304", "SF1")
+    clock.advance(600)
+    fresh = scan(community, uow, rules, clock, "24-2304", "TG1", fresh=True)
+    code = pickup_code(conn, "24-2304")
+    pickup_pass = notices(conn, "pickup_ready", "24-2304")[0]["payload"]["pickup_qr"]
+
+    at(clock, "2026-12-03 21:00")
+    assert set_observation("24-2304", True, uow, rules, clock, actor="chen@shell")
+
+    # A door task for the team on duty now, with every waiting parcel, fresh food first.
+    [task] = tasks_of(conn, "24-2304")
+    assert (task["team"], task["fresh"], [p["id"] for p in task["parcels"]]) == (
+        "property", True, [first.parcel, fresh.parcel])
+    [opened] = events(conn, "task_opened")
+    [joined] = events(conn, "task_joined")
+    assert (opened["actor"], joined["actor"]) == ("chen@shell", "chen@shell")
+    # The team is told as for a new task of fresh food: at once, once.
+    told = [json.loads(r["payload"]) for r in rows(
+        conn, "SELECT payload FROM outbox WHERE kind = 'team_tasks'")]
+    assert [(t["team"], t["reason"], [x["id"] for x in t["tasks"]]) for t in told] == [
+        ("property", "fresh", [task["id"]])]
+
+    # The code sent before opens nothing now, typed or scanned: nobody else takes them.
+    typed = act_on_code(code, uow, rules, clock)
+    scanned = act_on_payload(pickup_pass.encode(), uow, rules, clock)
+    assert (typed.action, typed.error) == ("rejected", "unknown_code")
+    assert (scanned.action, scanned.error) == ("rejected", "unknown_code")
+    assert "door" in scanned.message
+    assert waiting(conn, "24-2304") == [first.parcel, fresh.parcel]
+    [revoked] = events(conn, "pickup_code_revoked")
+    assert (revoked["actor"], revoked["household_id"]) == ("chen@shell", "24-2304")
+
+    # The household is told staff will bring them, each with the time it arrived.
+    door = notices(conn, "door_delivery", "24-2304")
+    assert [(n["parcel_id"], n["payload"]["parcel_ref"]) for n in door] == [
+        (first.parcel, "SF1"), (fresh.parcel, "TG1")]
+    words = render("door_delivery", door[0]["payload"], "x@y.z", rules.timezone)
+    assert "2026-12-03 20:00" in words.body and "21:00" not in words.body
+
+    done = act_on_door(task["id"], sticker(community, "24-2304"), uow, rules, clock,
+                       actor=STAFF)
+    assert (done.action, done.parcels) == ("delivered", (first.parcel, fresh.parcel))
+
+
+def test_the_team_on_duty_gets_it_and_nothing_waiting_opens_nothing(community, conn, uow,
+                                                                    rules):
+    clock = shanghai("2026-12-03 16:00")
+    assert set_observation("30-1301", True, uow, rules, clock, actor="chen@shell")
+    assert tasks_of(conn, "30-1301") == []  # nothing on the shelf: nothing to carry
+    scan(community, uow, rules, clock, "30-1904", "C1")
+    assert set_observation("30-1904", True, uow, rules, clock, actor="chen@shell")
+    [task] = tasks_of(conn, "30-1904")
+    assert (task["team"], task["fresh"]) == ("committee", False)
+    assert rows(conn, "SELECT * FROM outbox WHERE kind = 'team_tasks'") == []  # on its list
+
+
+def test_released_then_under_observation_again_the_parcel_goes_into_a_new_task(community, conn,
+                                                                             uow, rules):
+    clock = shanghai("2026-12-03 21:00")
+    assert set_observation("24-2304", True, uow, rules, clock, actor="chen@shell")
+    parcel = scan(community, uow, rules, clock, "24-2304", "SF1")
+    first = parcel.door_task.id
+    clock.advance(600)
+    assert set_observation("24-2304", False, uow, rules, clock, actor="li@web")  # by mistake
+    code = pickup_code(conn, "24-2304")
+    clock.advance(600)
+    assert set_observation("24-2304", True, uow, rules, clock, actor="li@web")
+
+    [task] = tasks_of(conn, "24-2304")
+    assert task["id"] != first and [p["id"] for p in task["parcels"]] == [parcel.parcel]
+    assert task_view(conn, first)["status"] == "cancelled"
+    assert act_on_code(code, uow, rules, clock).error == "unknown_code"
+    done = act_on_door(task["id"], "24-2304", uow, rules, clock, actor=STAFF)
+    assert (done.action, done.parcels) == ("delivered", (parcel.parcel,))
 
 
 # --- 4. the release notice states when the parcels came ----------------------------------------
