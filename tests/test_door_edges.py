@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 
 from conftest import pickup_code
+from test_cli_tasks import shelf
 
 from kiosk.clock import ManualClock
 from kiosk.domain import HouseholdId
@@ -88,6 +89,43 @@ def household_list(community, tmp_path, **observed):
     path = tmp_path / "households.csv"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path
+
+
+# --- 1. the household import goes through set_observation ---------------------------------------
+
+def test_the_household_import_releases_and_adds_through_set_observation(community, conn, uow,
+                                                                        rules, tmp_path):
+    clock = shanghai("2026-12-03 16:00")
+    door = scan(community, uow, rules, clock, "29-1004", "A1")  # under observation already
+    shelf_parcel = scan(community, uow, rules, clock, "24-2304", "B1")
+    code = pickup_code(conn, "24-2304")
+
+    done = shelf(community, "households", "import",
+                 household_list(community, tmp_path, h29_1004=False, h24_2304=True),
+                 "--apply", "--json", now="2026-12-03T17:00:00+08:00")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["applied"] is True
+    assert [(c["household"], c["fields"]) for c in report["changed"]] == [
+        ("24-2304", {"under_observation": {"before": False, "after": True}}),
+        ("29-1004", {"under_observation": {"before": True, "after": False}})]
+
+    # Released: its door task is called off, and it is told to collect, with a code.
+    assert task_view(conn, door.door_task.id)["status"] == "cancelled"
+    [ready] = notices(conn, "pickup_ready", "29-1004")
+    assert ready["payload"]["pickup_code"] and ready["parcel_id"] == door.parcel
+    # Put under observation: its parcel waiting on the shelf is carried to its door.
+    [task] = tasks_of(conn, "24-2304")
+    assert [p["id"] for p in task["parcels"]] == [shelf_parcel.parcel]
+    assert act_on_code(code, uow, rules, clock).error == "unknown_code"
+    # Each change is an event naming who ran the import.
+    [imported] = events(conn, "households_imported")[-1:]
+    assert imported["actor"].endswith("@shell")
+    changes = [(e["kind"], e["household_id"], e["actor"]) for e in events(
+        conn, "observation_added") + events(conn, "observation_released")
+        if e["at"] >= "2026-12-03"]
+    assert sorted(changes) == [("observation_added", "24-2304", imported["actor"]),
+                               ("observation_released", "29-1004", imported["actor"])]
 
 
 # --- 2. under observation while its parcels wait ------------------------------------------------
