@@ -391,6 +391,7 @@ def task_view(conn: sqlite3.Connection, task_id: int) -> dict[str, Any] | None:
         "created_at": t["created_at"], "assigned_at": t["assigned_at"],
         "escalations": t["escalations"], "closed_at": t["closed_at"],
         "closed_by": t["closed_by"],
+        "reason": t["closed_reason"],  # why it was cancelled: released, collected at the shelf
         "parcels": [{"id": p["id"], "ref": p["ref"], "slot": p["slot_code"],
                      "status": p["status"], "fresh": bool(p["fresh"]),
                      "checked_in_at": p["checked_in_at"], "closed_at": p["closed_at"]}

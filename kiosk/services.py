@@ -33,7 +33,6 @@ from kiosk.domain import (
     ParcelStatus,
     PickupCode,
     RoomVerdict,
-    TaskStatus,
     carrier_code,
     check_typed_room,
     choose_slot,
@@ -66,7 +65,7 @@ from kiosk.notices.queue import queue_checkin, queue_waiting
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
 from kiosk.store import iso
-from kiosk.tasks import attach_parcel
+from kiosk.tasks import RELEASED, attach_parcel, cancel, collected_at_shelf
 from kiosk.timefmt import local_time
 
 log = logging.getLogger(__name__)
@@ -474,6 +473,7 @@ def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[Par
         uow.parcels.close(parcel.id, now)
         uow.events.add("collected", actor, now, parcel=parcel.id, household=code.household_id,
                        slot=parcel.slot_code, via=via, source=source)
+    collected_at_shelf(uow, code.household_id, [p.id for p in parcels], now, actor)
     for slot in slots:
         _light(uow, rules, slot, "blink", now, "pickup")
     return Outcome("pickup", code.household_id, slots[0], parcels[0].id, slots,
@@ -508,10 +508,8 @@ def release_from_observation(household: HouseholdId | str, uow: UnitOfWork, rule
         found = uow.households.get(HouseholdId.parse(hid))
         if task is None or found is None:
             return ()
-        uow.tasks.close(task.id, TaskStatus.CANCELLED, now, actor)
         waiting = [p for p in uow.tasks.parcels(task.id) if p.status is ParcelStatus.WAITING]
-        uow.events.add("task_cancelled", actor, now, household=hid, task=task.id,
-                       team=task.team, reason="released", parcels=[p.id for p in waiting])
+        cancel(uow, task, now, actor, RELEASED, [p.id for p in waiting])
         released = replace(found, under_observation=False)  # the ordinary notice, not "door"
         code = _pickup_code(uow, hid, now) if waiting else None
         for parcel in waiting:

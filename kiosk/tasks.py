@@ -17,10 +17,15 @@ team is told again (escalation 1), and as long again later every other team on d
 ``deliver`` confirms the door, by the door's signed sticker (``DD1:24-2304:MAC``) or a typed
 room, and refuses any other door (``wrong_door``: 2304 is not 2403, with both households);
 confirming closes the task, hands out its parcels (status ``collected``, event ``delivered``)
-and queues "delivered to your door" to the household. Every change is an event naming its
-actor: ``task_opened``, ``task_joined``, ``task_fresh``, ``task_handed_over``,
-``task_escalated``, ``door_refused``, ``delivered`` (per parcel), ``task_delivered``,
-``task_cancelled``.
+and queues "delivered to your door" to the household.
+
+A task is cancelled when its household is released from observation (reason ``released``),
+or when its parcels were handed out at the shelf after all (``collected_at_shelf``: a pickup
+code sent before the household went under observation; reason "collected at the shelf"): a
+task is open only while a parcel of it waits. Every change is an event naming its actor:
+``task_opened``, ``task_joined``, ``task_fresh``, ``task_handed_over``, ``task_escalated``,
+``door_refused``, ``delivered`` (per parcel), ``task_delivered``, ``task_cancelled``,
+``task_parcels_collected``, ``pickup_code_revoked``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from kiosk.domain import (
 )
 from kiosk.errors import (
     GarbageLabel,
+    ShelfError,
     TaskCancelled,
     TaskClosed,
     UnknownHousehold,
@@ -59,6 +65,8 @@ log = logging.getLogger(__name__)
 
 SYSTEM = "system"
 MAX_ESCALATIONS = 2  # 1: the team told again; 2: the other teams too
+RELEASED = "released"  # why a task was cancelled: its household was released from observation
+COLLECTED = "collected at the shelf"  # ... its parcels were handed out at the shelf
 
 
 class TaskRules(Protocol):
@@ -136,6 +144,36 @@ def carry_waiting(uow: UnitOfWork, rules: TaskRules, household: Household, now: 
     if ref is not None and any(p.fresh for p in parcels):
         _tell(uow, rules, _team(rules, ref.team), [_get(uow, ref.id)], "fresh", now)
     return ref
+
+
+def cancel(uow: UnitOfWork, task: DoorTask, now: datetime, actor: str, reason: str,
+           parcels: Sequence[int]) -> None:
+    """Call an open task off (``RELEASED``, ``COLLECTED``), with its event."""
+    uow.tasks.close(task.id, TaskStatus.CANCELLED, now, actor, reason)
+    uow.events.add("task_cancelled", actor, now, household=task.household_id, task=task.id,
+                   team=task.team, reason=reason, parcels=list(parcels))
+
+
+def collected_at_shelf(uow: UnitOfWork, household: str, parcels: Sequence[int],
+                       now: datetime, actor: str) -> None:
+    """Take parcels just handed out at the shelf off their household's open door task.
+
+    For every use case that hands parcels out at the shelf, in its unit of work, after they
+    are closed. A task left with nothing waiting is cancelled ("collected at the shelf"): no
+    one is sent to the door for nothing, and it cannot be "delivered" empty later.
+    """
+    task = uow.tasks.open_for(household)
+    if task is None:
+        return
+    linked = uow.tasks.parcels(task.id)
+    taken = [p.id for p in linked if p.id in set(parcels)]
+    if not taken:
+        return
+    if any(p.status is ParcelStatus.WAITING for p in linked):
+        uow.events.add("task_parcels_collected", actor, now, household=household, task=task.id,
+                       team=task.team, parcels=taken)
+        return
+    cancel(uow, task, now, actor, COLLECTED, taken)
 
 
 @dataclass(frozen=True)
@@ -269,11 +307,16 @@ def deliver(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: C
     what is no door. ``actor`` is the staff member, for the events.
     """
     now = clock.now()
-    refusal: WrongDoor | None = None
+    refusal: ShelfError | None = None
     with uow:
         task = _open_task(uow, task_id, rules.timezone)
         given, via = read_door(door, rules.label_secret)
-        if str(given) != task.household_id:
+        if not any(p.status is ParcelStatus.WAITING for p in uow.tasks.parcels(task.id)):
+            # Left open by a store from before collected_at_shelf: nothing to carry; call it off.
+            cancel(uow, task, now, actor, COLLECTED, [])
+            refusal = TaskCancelled(f"door task {task.id} has nothing left to carry: its parcels "
+                                    "were collected at the shelf; it is cancelled now")
+        elif str(given) != task.household_id:
             uow.events.add("door_refused", actor, now, household=task.household_id,
                            task=task.id, team=task.team, given=str(given), via=via,
                            source=source)
@@ -283,7 +326,7 @@ def deliver(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: C
                 expected=task.household_id, given=str(given))
         else:
             outcome = _delivered(uow, rules, task, now, actor, via, source)
-    if refusal is not None:  # raised after the commit: the refusal is on record
+    if refusal is not None:  # raised after the commit: the refusal (or the call-off) is on record
         raise refusal
     log.info("door task %d delivered to %s by %s (%d parcel(s))", task_id,
              mask_household(task.household_id), actor, len(outcome.parcels))
@@ -312,6 +355,9 @@ def _open_task(uow: UnitOfWork, task_id: int, timezone: tzinfo) -> DoorTask:
     if task.status is TaskStatus.DELIVERED:
         raise TaskClosed(f"door task {task_id} was delivered already ({when}, by "
                          f"{task.closed_by})")
+    if task.status is TaskStatus.CANCELLED and task.closed_reason == COLLECTED:
+        raise TaskCancelled(f"door task {task_id} was cancelled ({when}): its parcels were "
+                            "collected at the shelf; nothing to carry")
     if task.status is TaskStatus.CANCELLED:
         raise TaskCancelled(f"door task {task_id} was cancelled ({when}): the household was "
                             "released from observation and collects at the shelf")

@@ -209,6 +209,53 @@ def test_released_then_under_observation_again_the_parcel_goes_into_a_new_task(c
     assert (done.action, done.parcels) == ("delivered", (parcel.parcel,))
 
 
+# --- 3. collected at the shelf while in a door task ---------------------------------------------
+
+def test_parcels_collected_at_the_shelf_call_their_door_task_off(community, conn, uow, rules):
+    clock = shanghai("2026-12-03 20:00")
+    before = scan(community, uow, rules, clock, "24-2304", "B1")
+    code = pickup_code(conn, "24-2304")  # sent before the household was under observation
+    behind_its_back(conn, "24-2304")
+    at(clock, "2026-12-03 21:00")
+    joined = scan(community, uow, rules, clock, "24-2304", "SF2")
+    task = joined.door_task.id
+
+    at(clock, "2026-12-03 21:30")
+    collected = act_on_code(code, uow, rules, clock)
+    assert collected.parcels == (before.parcel, joined.parcel)
+    view = task_view(conn, task)
+    assert (view["status"], view["closed_by"]) == ("cancelled", "resident@kiosk")
+    assert view["reason"] == "collected at the shelf"
+    [cancelled] = events(conn, "task_cancelled")
+    assert (cancelled["actor"], cancelled["detail"]["reason"], cancelled["detail"]["parcels"]) == (
+        "resident@kiosk", "collected at the shelf", [joined.parcel])
+    assert tasks_of(conn, "24-2304") == []
+
+    refused = act_on_door(task, sticker(community, "24-2304"), uow, rules, clock, actor=STAFF)
+    assert (refused.action, refused.error) == ("rejected", "task_cancelled")
+    assert "collected at the shelf" in refused.message
+    assert events(conn, "delivered") == [] and notices(conn, "door_delivered") == []
+
+
+def test_a_task_whose_parcels_are_all_gone_is_refused_at_the_door(community, conn, uow, rules):
+    clock = shanghai("2026-12-03 21:00")
+    assert set_observation("24-2304", True, uow, rules, clock, actor="chen@shell")
+    parcel = scan(community, uow, rules, clock, "24-2304", "SF1")
+    # A store from before this fix: the parcel went at the shelf and its task stayed open.
+    conn.execute("UPDATE parcels SET status = 'collected', closed_at = ? WHERE id = ?",
+                 ("2026-12-03T13:10:00.000+00:00", parcel.parcel))
+
+    clock.advance(1800)
+    refused = act_on_door(parcel.door_task.id, "24-2304", uow, rules, clock, actor=STAFF)
+    assert (refused.action, refused.error, refused.parcels) == ("rejected", "task_cancelled", ())
+    assert "nothing left to carry" in refused.message
+    view = task_view(conn, parcel.door_task.id)
+    assert (view["status"], view["closed_by"], view["reason"]) == (
+        "cancelled", STAFF, "collected at the shelf")
+    assert events(conn, "delivered") == events(conn, "task_delivered") == []
+    assert notices(conn, "door_delivered") == []
+
+
 # --- 4. the release notice states when the parcels came ----------------------------------------
 
 def test_released_the_pickup_notice_states_when_each_parcel_checked_in(community, conn, uow,
