@@ -101,9 +101,10 @@ def attach_parcel(uow: UnitOfWork, rules: TaskRules, household: Household, parce
     else:
         task_id = task.id
         uow.tasks.link(task_id, parcel)
+        # A team gone off duty passes the task on first: the parcel is the new team's to count.
+        moved = _hand_over(uow, rules, task, now)
         uow.events.add("task_joined", actor, now, parcel=parcel, household=hid, task=task_id,
-                       team=task.team, fresh=fresh, **detail)
-        _hand_over(uow, rules, task, now)
+                       team=(moved or task).team, fresh=fresh, **detail)
         if fresh and not task.fresh:
             uow.tasks.mark_fresh(task_id, now)
             uow.events.add("task_fresh", actor, now, parcel=parcel, household=hid,
@@ -325,6 +326,9 @@ def deliver(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: C
                 f"{mask_household(task.household_id)}; take the parcels to that door",
                 expected=task.household_id, given=str(given))
         else:
+            # Due for handover (no worker pass since its team went off duty): the delivery is
+            # the team's on duty now, as the day's counts will say; nobody needs telling.
+            task = _hand_over(uow, rules, task, now, tell=False) or task
             outcome = _delivered(uow, rules, task, now, actor, via, source)
     if refusal is not None:  # raised after the commit: the refusal (or the call-off) is on record
         raise refusal

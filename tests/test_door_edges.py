@@ -7,19 +7,21 @@ counts credit the team that did the work, across the committee's handover at 17:
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
 
 from conftest import pickup_code
 from test_cli_tasks import shelf
 
 from kiosk.clock import ManualClock
+from kiosk.config import Team, TeamContact
 from kiosk.domain import HouseholdId
 from kiosk.labels import door_payload, make_label
 from kiosk.notices.render import render
 from kiosk.observation import set_observation
-from kiosk.queries import open_tasks, task_view
+from kiosk.queries import daily_counts, open_tasks, task_view
 from kiosk.services import act_on_code, act_on_payload
-from kiosk.tasks import act_on_door
+from kiosk.tasks import act_on_door, hand_over_due
 
 STAFF = "alice@web"
 
@@ -274,3 +276,52 @@ def test_released_the_pickup_notice_states_when_each_parcel_checked_in(community
     assert len(bodies) == 2
     assert "2026-12-03 09:15" in bodies[0] and "2026-12-03 21:00" in bodies[1]
     assert not any("23:30" in body for body in bodies)
+
+
+# --- 5. the day's counts credit the team that did the work --------------------------------------
+
+NIGHT = Team("night", "夜班 Night patrol", frozenset(), time(17, 30), time(8, 30),
+             ("committee",), (TeamContact("email", "night@sample-garden.example"),))
+
+
+def with_a_night_team(rules):
+    """The committee by day; a night patrol takes its buildings 17:30-08:30 and hands back."""
+    committee, property_ = rules.teams
+    return replace(rules, teams=(committee, NIGHT, replace(property_, after_hours_for=())))
+
+
+def test_the_day_s_counts_credit_the_team_at_the_time_across_the_17_30_handover(community, conn,
+                                                                                uow, rules):
+    rules = with_a_night_team(rules)
+    clock = shanghai("2026-12-03 16:00")
+    kept = scan(community, uow, rules, clock, "29-1004", "A1")
+    at(clock, "2026-12-03 16:30")
+    carried = scan(community, uow, rules, clock, "29-2603", "B1")
+    at(clock, "2026-12-03 17:00")
+    fresh = scan(community, uow, rules, clock, "31-2302", "C1", fresh=True)
+    assert {kept.door_task.team, carried.door_task.team, fresh.door_task.team} == {"committee"}
+
+    # No worker pass since 17:30: a parcel joining at 17:45 is the night's check-in, and the
+    # night patrol's delivery at 17:50 the night's delivery.
+    at(clock, "2026-12-03 17:45")
+    scan(community, uow, rules, clock, "29-1004", "A2")
+    at(clock, "2026-12-03 17:50")
+    done = act_on_door(carried.door_task.id, "29-2603", uow, rules, clock, actor="wang@web")
+    assert done.action == "delivered"
+    at(clock, "2026-12-03 18:00")
+    hand_over_due(uow, rules, clock)  # the fresh task passes to the night, then escalates
+    # The next morning the night patrol hands what is left back to the committee.
+    at(clock, "2026-12-04 08:30")
+    handed = hand_over_due(uow, rules, clock).handed_over
+    assert {(before, after) for _, before, after in handed} == {("night", "committee")}
+
+    counts = daily_counts(conn, date(2026, 12, 3), rules.timezone,
+                          [t.id for t in rules.teams])
+    teams = {t.pop("team"): t for t in counts["teams"]}
+    assert teams["committee"] == {"door_tasks": 3, "checked_in": 3, "delivered": 0,
+                                  "waiting": 0, "escalated": 0}
+    assert teams["night"] == {"door_tasks": 0, "checked_in": 1, "delivered": 1, "waiting": 3,
+                              "escalated": 1}
+    assert [(p["person"], p["team"], p["delivered"]) for p in counts["people"]
+            if p["delivered"]] == [("wang@web", "night", 1)]
+    assert counts["totals"]["waiting"] == 3
