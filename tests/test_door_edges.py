@@ -7,6 +7,7 @@ counts credit the team that did the work, across the committee's handover at 17:
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
@@ -21,6 +22,7 @@ from kiosk.notices.render import render
 from kiosk.observation import set_observation
 from kiosk.queries import daily_counts, open_tasks, task_view
 from kiosk.services import act_on_code, act_on_payload
+from kiosk.store import MIGRATIONS, SqliteUnitOfWork, connect
 from kiosk.tasks import act_on_door, hand_over_due
 
 STAFF = "alice@web"
@@ -325,3 +327,33 @@ def test_the_day_s_counts_credit_the_team_at_the_time_across_the_17_30_handover(
     assert [(p["person"], p["team"], p["delivered"]) for p in counts["people"]
             if p["delivered"]] == [("wang@web", "night", 1)]
     assert counts["totals"]["waiting"] == 3
+
+
+# --- the store: migration 11 keeps the door tasks it finds ---------------------------------------
+
+def test_door_tasks_stored_before_keep_their_parcels_and_may_be_carried_again(tmp_path):
+    old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:-1], start=1):
+        old.executescript(script)
+        old.execute(f"PRAGMA user_version = {number}")
+    old.executescript("""
+        INSERT INTO households (id, building, room, updated_at, under_observation)
+            VALUES ('24-2304', 24, '2304', '2026-12-01T00:00:00.000+00:00', 1);
+        INSERT INTO slots (code, shelf, position, capacity) VALUES ('A-12', 'A', 12, 4);
+        INSERT INTO parcels (label, ref, household_id, slot_code, status, checked_in_at)
+            VALUES ('DS1:24-2304:SF1:KX3M7Q2B9HZA', 'SF1', '24-2304', 'A-12', 'waiting',
+                    '2026-12-03T13:00:00.000+00:00');
+        INSERT INTO door_tasks (household_id, team, status, created_at, assigned_at, closed_at,
+                                closed_by)
+            VALUES ('24-2304', 'property', 'cancelled', '2026-12-03T13:00:00.000+00:00',
+                    '2026-12-03T13:00:00.000+00:00', '2026-12-03T14:00:00.000+00:00', 'li@web');
+        INSERT INTO door_task_parcels (task_id, parcel_id) VALUES (1, 1);
+    """)
+    old.close()
+    uow = SqliteUnitOfWork(connect(tmp_path / "old.db"))
+    with uow:
+        assert uow.tasks.get(1).closed_reason == "released"  # the only reason there was
+        assert [p.ref for p in uow.tasks.parcels(1)] == ["SF1"]
+        again = uow.tasks.add("24-2304", "property", datetime(2026, 12, 3, 15, tzinfo=UTC))
+        uow.tasks.link(again, 1)  # under observation again: the same parcel, a new task
+        assert [p.id for p in uow.tasks.parcels(again)] == [1]
