@@ -16,8 +16,8 @@ import pytest
 from openpyxl import Workbook
 
 from kiosk.observation_lists import compare_lists, read_list
-from kiosk.queries import last_event_id
 from kiosk.observation_register import apply_list
+from kiosk.queries import last_event_id
 
 DAY = date(2026, 11, 29)
 ENV = {"GPIOZERO_PIN_FACTORY": "mock", "PATH": "/usr/bin:/bin"}
