@@ -166,8 +166,8 @@ def collected_at_shelf(uow: UnitOfWork, household: str, parcels: Sequence[int],
     task = uow.tasks.open_for(household)
     if task is None:
         return
-    linked = uow.tasks.parcels(task.id)
-    taken = [p.id for p in linked if p.id in set(parcels)]
+    linked, handed = uow.tasks.parcels(task.id), set(parcels)
+    taken = [p.id for p in linked if p.id in handed]
     if not taken:
         return
     if any(p.status is ParcelStatus.WAITING for p in linked):
