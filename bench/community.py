@@ -10,6 +10,7 @@ from kiosk.community import init_community, open_store
 from kiosk.config import Config, load_config
 from kiosk.households import import_households
 from kiosk.passwords import hash_password
+from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
 
 ADMIN_PASSWORD = "correct horse battery"
@@ -32,7 +33,8 @@ def sample_community(directory: Path, *, real_hash: bool = True) -> Config:
     conn = open_store(config)
     try:
         report = import_households(SqliteUnitOfWork(conn), config.community.buildings,
-                                   directory / "households.csv", datetime.now(UTC), apply=True)
+                                   directory / "households.csv", datetime.now(UTC), apply=True,
+                                   rules=Rules.from_config(config))
         if report.refused:
             raise RuntimeError(f"the sample households were refused: {report.summary()}")
     finally:

@@ -336,6 +336,7 @@ class ParcelRecord:
     kind: ParcelKind = ParcelKind.SHELF
     room_confirmed: bool = True  # False: typed at the gate and not settled; staff check it
     fresh: bool = False  # fresh food: its door task goes first
+    checked_in_at: datetime | None = None  # when it came: what its notices say, whenever sent
 
 
 @dataclass(frozen=True)
@@ -353,13 +354,15 @@ class Announcement:
 
 @dataclass(frozen=True)
 class PickupCode:
-    """A household's pickup code; ``used_at`` is set once it has opened the household's slots."""
+    """A household's pickup code; ``used_at`` is set once it has opened the household's slots,
+    or once it is withdrawn (``revoked_at`` too): either way it opens nothing any more."""
 
     id: int
     household_id: str
     code: str
     created_at: datetime
     used_at: datetime | None = None
+    revoked_at: datetime | None = None  # withdrawn (the household went under observation)
 
 
 @dataclass(frozen=True)
@@ -381,7 +384,7 @@ class TaskStatus(StrEnum):
 
     OPEN = "open"
     DELIVERED = "delivered"
-    CANCELLED = "cancelled"  # the household was released from observation: it collects
+    CANCELLED = "cancelled"  # released from observation, or its parcels collected at the shelf
 
 
 @dataclass(frozen=True)
@@ -402,6 +405,7 @@ class DoorTask:
     escalations: int = 0
     closed_at: datetime | None = None
     closed_by: str | None = None
+    closed_reason: str | None = None  # why a cancelled task was called off
 
     @property
     def fresh(self) -> bool:

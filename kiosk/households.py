@@ -12,8 +12,11 @@ between rooms easily confused (2304/2403), a column the import does not know. Th
 may hold several numbers separated by ``;`` (``13800002304;13900001234``; a full-width ``；``
 too): each is a phone of the household, and the gate matches a waybill's last four digits
 against all of them. ``apply=True``
-writes the whole file in one transaction, and only when no row is refused. Wherever the report
-is shown, contacts are masked (``138****1234``, ``c***@example.org``).
+writes the whole file in one transaction, and only when no row is refused. A household whose
+``under_observation`` changes changes through ``kiosk.observation.set_observation``, as every
+such change does (released: its door task is cancelled and it gets its pickup code; put under
+observation: its waiting parcels go to the door). Wherever the report is shown, contacts are
+masked (``138****1234``, ``c***@example.org``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.clock import ManualClock
 from kiosk.csvfile import read_table
 from kiosk.domain import (
     Household,
@@ -38,7 +42,9 @@ from kiosk.domain import (
     mask_phone,
     split_phones,
 )
+from kiosk.observation import set_observation
 from kiosk.ports import UnitOfWork
+from kiosk.services import Rules
 
 COLUMNS = ("building", "room", "name", "phone", "email", "under_observation")
 REQUIRED = ("building", "room")
@@ -158,10 +164,13 @@ def parse_row(row: Mapping[str, str], buildings: Set[int]) -> Household:
 
 
 def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
-                      now: datetime, actor: str = "admin", *, apply: bool) -> ImportReport:
+                      now: datetime, actor: str = "admin", *, apply: bool,
+                      rules: Rules) -> ImportReport:
     """Compare a CSV with the stored households; with ``apply``, store it in one transaction.
 
     Nothing is stored when any row is refused. A column the file leaves out keeps what was known.
+    ``rules`` are what a change of observation state needs (``set_observation``), recorded as
+    ``actor``'s.
     """
     table = read_table(source)
     report = ImportReport(apply=apply, encoding=table.encoding)
@@ -190,12 +199,22 @@ def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
         report.warnings += _contact_cautions(known, planned, report)
         if apply and not report.refused:
             for key in report.added + report.changed:
-                uow.households.upsert(planned[key], now)
+                _store(uow, known.get(key), planned[key], now, actor, rules)
             uow.events.add("households_imported", actor, now, source=Path(source).name,
                            added=len(report.added), changed=len(report.changed),
                            unchanged=len(report.unchanged))
             report.applied = True
     return report
+
+
+def _store(uow: UnitOfWork, old: Household | None, new: Household, now: datetime, actor: str,
+           rules: Rules) -> None:
+    """Store a row; a change of its observation state goes through ``set_observation``."""
+    was = old.under_observation if old else False
+    uow.households.upsert(replace(new, under_observation=was), now)
+    if new.under_observation != was:
+        set_observation(new.id, new.under_observation, uow, rules, ManualClock(now),
+                        actor=actor)
 
 
 def _classify(report: ImportReport, key: str, old: Household | None, new: Household) -> None:

@@ -162,6 +162,9 @@ class PickupCodes(Protocol):
 
     def use(self, code_id: int, now: datetime) -> None: ...
 
+    def revoke(self, code_id: int, now: datetime) -> None:
+        """Withdraw an active code: it opens nothing any more (and is not drawn again soon)."""
+
 
 class ExpectedParcels(Protocol):
     def get(self, code: str) -> Announcement | None: ...
@@ -300,7 +303,9 @@ class DoorTasks(Protocol):
 
     def escalate(self, task_id: int, level: int) -> None: ...
 
-    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str) -> None: ...
+    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str,
+              reason: str | None = None) -> None:
+        """Deliver or cancel an open task (``reason``: why it was cancelled)."""
 
 
 class UnitOfWork(Protocol):

@@ -394,6 +394,7 @@ def task_view(conn: sqlite3.Connection, task_id: int) -> dict[str, Any] | None:
         "created_at": t["created_at"], "assigned_at": t["assigned_at"],
         "escalations": t["escalations"], "closed_at": t["closed_at"],
         "closed_by": t["closed_by"],
+        "reason": t["closed_reason"],  # why it was cancelled: released, collected at the shelf
         "parcels": [{"id": p["id"], "ref": p["ref"], "slot": p["slot_code"],
                      "status": p["status"], "fresh": bool(p["fresh"]),
                      "checked_in_at": p["checked_in_at"], "closed_at": p["closed_at"]}
@@ -401,6 +402,26 @@ def task_view(conn: sqlite3.Connection, task_id: int) -> dict[str, Any] | None:
     }
 
 
+# The parcels waiting at the day's end (:end) in the door tasks open then, by the team that
+# held each task then: the one holding it now if it has since before :end, else the last it
+# was handed to before :end (or the one that opened it), read from the task's events through
+# their time index.
+TEAM_WAITING = """
+    SELECT CASE WHEN t.assigned_at < :end THEN t.team ELSE COALESCE(
+               (SELECT json_extract(e.detail, '$.to') FROM events e
+                WHERE e.at >= t.created_at AND e.at < :end AND e.kind = 'task_handed_over'
+                  AND json_extract(e.detail, '$.task') = t.id
+                ORDER BY e.at DESC, e.id DESC LIMIT 1),
+               (SELECT json_extract(e.detail, '$.team') FROM events e
+                WHERE e.at = t.created_at AND e.kind = 'task_opened'
+                  AND json_extract(e.detail, '$.task') = t.id LIMIT 1),
+               t.team) END AS team,
+           COUNT(*) AS n
+    FROM door_tasks t JOIN door_task_parcels tp ON tp.task_id = t.id
+    JOIN parcels p ON p.id = tp.parcel_id
+    WHERE t.created_at < :end AND (t.closed_at IS NULL OR t.closed_at >= :end)
+      AND p.checked_in_at < :end AND (p.closed_at IS NULL OR p.closed_at >= :end)
+    GROUP BY 1"""
 # What each event of a day counts as, for the day's counts.
 COUNTED_EVENTS = {"checked_in": "checked_in", "collected": "handed_out",
                   "delivered": "delivered", "task_opened": "door_tasks"}
@@ -415,9 +436,10 @@ def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
     ``totals``: parcels checked in, door tasks opened, parcels delivered to doors, handed out
     at the shelf, still waiting at the day's end, door tasks escalated. ``teams`` (every
     configured one, zeros too): parcels that went into the team's door tasks, its deliveries
-    and escalations, and the parcels of its open tasks waiting at the day's end (by the team
-    holding the task now). ``people``: per person (the event's actor) and team, what they
-    checked in, delivered and handed out. Reads the day's events through their time index.
+    and escalations, each credited to the team holding the task at that moment (as its event
+    says), and the parcels of the tasks it held at the day's end still waiting then.
+    ``people``: per person (the event's actor) and team, what they checked in, delivered and
+    handed out. Reads the day's events through their time index.
     """
     start = datetime.combine(day, time(0), timezone)
     end = datetime.combine(day + timedelta(days=1), time(0), timezone)
@@ -433,12 +455,7 @@ def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
         waiting = conn.execute(
             """SELECT COUNT(*) FROM parcels WHERE checked_in_at < :end
                AND (closed_at IS NULL OR closed_at >= :end)""", span).fetchone()[0]
-        team_waiting = conn.execute(
-            """SELECT t.team, COUNT(*) AS n FROM door_tasks t
-               JOIN door_task_parcels tp ON tp.task_id = t.id
-               JOIN parcels p ON p.id = tp.parcel_id
-               WHERE p.checked_in_at < :end AND (p.closed_at IS NULL OR p.closed_at >= :end)
-               GROUP BY t.team""", span).fetchall()
+        team_waiting = conn.execute(TEAM_WAITING, span).fetchall()
     totals = dict.fromkeys(("checked_in", "door_tasks", "delivered", "handed_out", "waiting",
                             "escalated"), 0)
     totals["waiting"] = waiting

@@ -33,7 +33,6 @@ from kiosk.domain import (
     ParcelStatus,
     PickupCode,
     RoomVerdict,
-    TaskStatus,
     carrier_code,
     check_typed_room,
     choose_slot,
@@ -62,11 +61,11 @@ from kiosk.labels import (
     parse_payload,
     pass_is_for,
 )
-from kiosk.notices.queue import queue_checkin
+from kiosk.notices.queue import queue_checkin, queue_waiting
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
 from kiosk.store import iso
-from kiosk.tasks import attach_parcel
+from kiosk.tasks import RELEASED, attach_parcel, cancel, collected_at_shelf
 from kiosk.timefmt import local_time
 
 log = logging.getLogger(__name__)
@@ -435,7 +434,7 @@ def _code_of_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules) -> Pic
         raise ForgedLabel("this pickup QR does not match any pickup code here: forged, or "
                           "from another community")
     if found.used_at is not None:
-        raise PassUsed(_used_message(found, rules))
+        raise _closed(found, rules)
     return found
 
 
@@ -452,13 +451,17 @@ def _code_of_legacy_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules)
         raise PassOutdated("this older pickup QR can no longer be checked: show the QR from "
                            "your latest message, or ask the staff")
     if rows[0].used_at is not None:
-        raise PassUsed(_used_message(rows[0], rules))
+        raise _closed(rows[0], rules)
     return rows[0]
 
 
-def _used_message(code: PickupCode, rules: Rules) -> str:
+def _closed(code: PickupCode, rules: Rules) -> PickupRefused:
+    """The refusal for a pass whose code opens nothing any more: used, or withdrawn."""
+    if code.revoked_at is not None:  # its household is under observation: staff carry them
+        return PickupRefused("this pickup code was withdrawn: staff carry these parcels to the "
+                             "door")
     used = local_time(code.used_at.isoformat(), rules.timezone, "%m-%d at %H:%M")
-    return f"this pickup code was already used on {used}"
+    return PassUsed(f"this pickup code was already used on {used}")
 
 
 def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[ParcelRecord],
@@ -470,6 +473,7 @@ def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[Par
         uow.parcels.close(parcel.id, now)
         uow.events.add("collected", actor, now, parcel=parcel.id, household=code.household_id,
                        slot=parcel.slot_code, via=via, source=source)
+    collected_at_shelf(uow, code.household_id, [p.id for p in parcels], now, actor)
     for slot in slots:
         _light(uow, rules, slot, "blink", now, "pickup")
     return Outcome("pickup", code.household_id, slots[0], parcels[0].id, slots,
@@ -504,19 +508,14 @@ def release_from_observation(household: HouseholdId | str, uow: UnitOfWork, rule
         found = uow.households.get(HouseholdId.parse(hid))
         if task is None or found is None:
             return ()
-        uow.tasks.close(task.id, TaskStatus.CANCELLED, now, actor)
         waiting = [p for p in uow.tasks.parcels(task.id) if p.status is ParcelStatus.WAITING]
-        uow.events.add("task_cancelled", actor, now, household=hid, task=task.id,
-                       team=task.team, reason="released", parcels=[p.id for p in waiting])
+        cancel(uow, task, now, actor, RELEASED, [p.id for p in waiting])
         released = replace(found, under_observation=False)  # the ordinary notice, not "door"
         code = _pickup_code(uow, hid, now) if waiting else None
-        slots = {s.code: s for s in (*rules.layout.slots, rules.layout.overflow)}
         for parcel in waiting:
-            slot = slots.get(parcel.slot_code) or replace(rules.layout.overflow,
-                                                          code=parcel.slot_code)
-            queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
-                          released, slot, parcel.id, parcel.ref,
-                          make_pass(rules.label_secret, hid, code.id, code.code), code.code, now)
+            queue_waiting(uow, rules.community_name, rules.layout, rules.channels, released,
+                          parcel, make_pass(rules.label_secret, hid, code.id, code.code),
+                          code.code, now)
     log.info("door task %d for %s cancelled (released from observation); %d parcel(s) to "
              "collect", task.id, mask_household(hid), len(waiting))
     return (task.id,)

@@ -295,6 +295,26 @@ MIGRATIONS: list[str] = [
     DROP TABLE signals;
     ALTER TABLE signals_v10 RENAME TO signals;
     """,
+    # 11: door delivery's edge cases (issue 9): a parcel whose task was cancelled (released)
+    # joins a new one if its household goes under observation again, so a parcel may be in
+    # several tasks over time (one open at most: kiosk.tasks keeps it so, the proofs check
+    # it); why a task was cancelled; a pickup code withdrawn when its household went under
+    # observation (used_at is set too, so it opens nothing and is not drawn again soon).
+    """
+    ALTER TABLE door_tasks ADD COLUMN closed_reason TEXT;
+    UPDATE door_tasks SET closed_reason = 'released' WHERE status = 'cancelled';
+    ALTER TABLE pickup_codes ADD COLUMN revoked_at TEXT;
+    CREATE TABLE door_task_parcels_11 (
+        task_id INTEGER NOT NULL REFERENCES door_tasks(id),
+        parcel_id INTEGER NOT NULL REFERENCES parcels(id),
+        PRIMARY KEY (task_id, parcel_id)
+    );
+    INSERT INTO door_task_parcels_11 (task_id, parcel_id)
+        SELECT task_id, parcel_id FROM door_task_parcels;
+    DROP TABLE door_task_parcels;
+    ALTER TABLE door_task_parcels_11 RENAME TO door_task_parcels;
+    CREATE INDEX door_task_parcels_parcel ON door_task_parcels(parcel_id);
+    """,
 ]
 
 
@@ -563,14 +583,14 @@ def _household(row: sqlite3.Row) -> Household:
 
 
 _PARCEL_COLUMNS = ("id, label, ref, household_id, slot_code, status, pickup_code_id, kind,"
-                   " room_confirmed, fresh")
+                   " room_confirmed, fresh, checked_in_at")
 
 
 def _parcel(row: sqlite3.Row) -> ParcelRecord:
     return ParcelRecord(row["id"], row["label"], row["ref"], row["household_id"],
                         row["slot_code"], ParcelStatus(row["status"]), row["pickup_code_id"],
                         ParcelKind(row["kind"]), bool(row["room_confirmed"]),
-                        bool(row["fresh"]))
+                        bool(row["fresh"]), datetime.fromisoformat(row["checked_in_at"]))
 
 
 class Parcels:
@@ -614,10 +634,11 @@ class Parcels:
 
 
 def _pickup_code(row: sqlite3.Row) -> PickupCode:
-    used = row["used_at"]
+    used, revoked = row["used_at"], row["revoked_at"]
     return PickupCode(row["id"], row["household_id"], row["code"],
                       datetime.fromisoformat(row["created_at"]),
-                      datetime.fromisoformat(used) if used else None)
+                      datetime.fromisoformat(used) if used else None,
+                      datetime.fromisoformat(revoked) if revoked else None)
 
 
 class PickupCodes:
@@ -663,6 +684,11 @@ class PickupCodes:
 
     def use(self, code_id: int, now: datetime) -> None:
         self.db.execute("UPDATE pickup_codes SET used_at = ? WHERE id = ?", (iso(now), code_id))
+
+    def revoke(self, code_id: int, now: datetime) -> None:
+        """Withdraw an active code: it opens nothing any more (and is not drawn again soon)."""
+        self.db.execute("UPDATE pickup_codes SET used_at = ?, revoked_at = ? WHERE id = ?"
+                        " AND used_at IS NULL", (iso(now), iso(now), code_id))
 
 
 class Events:
@@ -1075,7 +1101,8 @@ def _door_task(row: sqlite3.Row) -> DoorTask:
     return DoorTask(row["id"], row["household_id"], row["team"], TaskStatus(row["status"]),
                     datetime.fromisoformat(row["created_at"]),
                     datetime.fromisoformat(row["assigned_at"]), moment("fresh_since"),
-                    row["escalations"], moment("closed_at"), row["closed_by"])
+                    row["escalations"], moment("closed_at"), row["closed_by"],
+                    row["closed_reason"])
 
 
 class DoorTasks:
@@ -1129,7 +1156,8 @@ class DoorTasks:
     def escalate(self, task_id: int, level: int) -> None:
         self.db.execute("UPDATE door_tasks SET escalations = ? WHERE id = ?", (level, task_id))
 
-    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str) -> None:
+    def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str,
+              reason: str | None = None) -> None:
         self.db.execute(
-            "UPDATE door_tasks SET status = ?, closed_at = ?, closed_by = ?"
-            " WHERE id = ? AND status = 'open'", (status, iso(now), actor[:200], task_id))
+            "UPDATE door_tasks SET status = ?, closed_at = ?, closed_by = ?, closed_reason = ?"
+            " WHERE id = ? AND status = 'open'", (status, iso(now), actor[:200], reason, task_id))

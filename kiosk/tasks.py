@@ -17,10 +17,15 @@ team is told again (escalation 1), and as long again later every other team on d
 ``deliver`` confirms the door, by the door's signed sticker (``DD1:24-2304:MAC``) or a typed
 room, and refuses any other door (``wrong_door``: 2304 is not 2403, with both households);
 confirming closes the task, hands out its parcels (status ``collected``, event ``delivered``)
-and queues "delivered to your door" to the household. Every change is an event naming its
-actor: ``task_opened``, ``task_joined``, ``task_fresh``, ``task_handed_over``,
-``task_escalated``, ``door_refused``, ``delivered`` (per parcel), ``task_delivered``,
-``task_cancelled``.
+and queues "delivered to your door" to the household.
+
+A task is cancelled when its household is released from observation (reason ``released``),
+or when its parcels were handed out at the shelf after all (``collected_at_shelf``: a pickup
+code sent before the household went under observation; reason "collected at the shelf"): a
+task is open only while a parcel of it waits. Every change is an event naming its actor:
+``task_opened``, ``task_joined``, ``task_fresh``, ``task_handed_over``, ``task_escalated``,
+``door_refused``, ``delivered`` (per parcel), ``task_delivered``, ``task_cancelled``,
+``task_parcels_collected``, ``pickup_code_revoked``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
-from kiosk.config import ChannelConfig, PickupRules, Team
+from kiosk.config import ChannelConfig, Layout, PickupRules, Team
 from kiosk.domain import (
     DoorTask,
     Household,
@@ -42,6 +47,7 @@ from kiosk.domain import (
 )
 from kiosk.errors import (
     GarbageLabel,
+    ShelfError,
     TaskCancelled,
     TaskClosed,
     UnknownHousehold,
@@ -49,7 +55,7 @@ from kiosk.errors import (
     WrongDoor,
 )
 from kiosk.labels import DOOR_PREFIX, parse_door
-from kiosk.notices.queue import queue_delivered, queue_team
+from kiosk.notices.queue import queue_delivered, queue_team, queue_waiting
 from kiosk.outcome import DoorTaskRef, Outcome, guarded
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.routing import local_time, on_duty, team_for
@@ -59,6 +65,8 @@ log = logging.getLogger(__name__)
 
 SYSTEM = "system"
 MAX_ESCALATIONS = 2  # 1: the team told again; 2: the other teams too
+RELEASED = "released"  # why a task was cancelled: its household was released from observation
+COLLECTED = "collected at the shelf"  # ... its parcels were handed out at the shelf
 
 
 class TaskRules(Protocol):
@@ -70,13 +78,17 @@ class TaskRules(Protocol):
     channels: tuple[ChannelConfig, ...]
     timezone: tzinfo
     teams: tuple[Team, ...]
+    layout: Layout
 
 
 def attach_parcel(uow: UnitOfWork, rules: TaskRules, household: Household, parcel: int,
-                  now: datetime, actor: str, *, fresh: bool = False) -> DoorTaskRef:
+                  now: datetime, actor: str, *, fresh: bool = False, tell: bool = True,
+                  **detail: Any) -> DoorTaskRef:
     """Put a checked-in parcel into its household's open door task, opening one if none is.
 
     Call it inside the check-in's unit of work: the parcel and its task commit together.
+    ``tell=False``: the caller tells the team of fresh food itself (once for several parcels).
+    ``detail`` goes into the events (``via="observation"``).
     """
     hid = str(household.id)
     task = uow.tasks.open_for(hid)
@@ -85,21 +97,84 @@ def attach_parcel(uow: UnitOfWork, rules: TaskRules, household: Household, parce
         task_id = uow.tasks.add(hid, team.id, now, fresh=fresh)
         uow.tasks.link(task_id, parcel)
         uow.events.add("task_opened", actor, now, parcel=parcel, household=hid, task=task_id,
-                       team=team.id, fresh=fresh)
+                       team=team.id, fresh=fresh, **detail)
     else:
         task_id = task.id
         uow.tasks.link(task_id, parcel)
+        # A team gone off duty passes the task on first: the parcel is the new team's to count.
+        moved = _hand_over(uow, rules, task, now)
         uow.events.add("task_joined", actor, now, parcel=parcel, household=hid, task=task_id,
-                       team=task.team, fresh=fresh)
-        _hand_over(uow, rules, task, now)
+                       team=(moved or task).team, fresh=fresh, **detail)
         if fresh and not task.fresh:
             uow.tasks.mark_fresh(task_id, now)
             uow.events.add("task_fresh", actor, now, parcel=parcel, household=hid,
                            task=task_id)
     held = _get(uow, task_id)
-    if fresh:  # fresh food goes first: its team hears of it at once
+    if fresh and tell:  # fresh food goes first: its team hears of it at once
         _tell(uow, rules, _team(rules, held.team), [held], "fresh", now)
     return DoorTaskRef(held.id, held.team, held.fresh)
+
+
+def carry_waiting(uow: UnitOfWork, rules: TaskRules, household: Household, now: datetime,
+                  actor: str) -> DoorTaskRef | None:
+    """Carry to the door what already waits on the shelf for a household just put under
+    observation; return its door task (None: nothing waits).
+
+    For ``kiosk.observation.set_observation``, inside its unit of work, after the household is
+    marked. Its active pickup code is withdrawn first: nobody else at the shelf may take a
+    quarantined household's parcels with a code sent before. Every waiting parcel joins its
+    open task or opens one for the team serving the building now; the household is told that
+    staff will bring each (when it came, as at check-in); the team is told as of a new task
+    (at once, and once, when there is fresh food).
+    """
+    hid = str(household.id)
+    code = uow.codes.active_for(hid)
+    if code is not None:
+        uow.codes.revoke(code.id, now)
+        uow.events.add("pickup_code_revoked", actor, now, household=hid, code_id=code.id,
+                       reason="observation")
+    task = uow.tasks.open_for(hid)
+    held = {p.id for p in uow.tasks.parcels(task.id)} if task else set()
+    parcels = [p for p in uow.parcels.waiting_for(hid) if p.id not in held]
+    ref = None
+    for parcel in parcels:
+        ref = attach_parcel(uow, rules, household, parcel.id, now, actor, fresh=parcel.fresh,
+                            tell=False, via="observation")
+        queue_waiting(uow, rules.community_name, rules.layout, rules.channels, household,
+                      parcel, None, None, now)
+    if ref is not None and any(p.fresh for p in parcels):
+        _tell(uow, rules, _team(rules, ref.team), [_get(uow, ref.id)], "fresh", now)
+    return ref
+
+
+def cancel(uow: UnitOfWork, task: DoorTask, now: datetime, actor: str, reason: str,
+           parcels: Sequence[int]) -> None:
+    """Call an open task off (``RELEASED``, ``COLLECTED``), with its event."""
+    uow.tasks.close(task.id, TaskStatus.CANCELLED, now, actor, reason)
+    uow.events.add("task_cancelled", actor, now, household=task.household_id, task=task.id,
+                   team=task.team, reason=reason, parcels=list(parcels))
+
+
+def collected_at_shelf(uow: UnitOfWork, household: str, parcels: Sequence[int],
+                       now: datetime, actor: str) -> None:
+    """Take parcels just handed out at the shelf off their household's open door task.
+
+    For every use case that hands parcels out at the shelf, in its unit of work, after they
+    are closed. A task left with nothing waiting is cancelled ("collected at the shelf"): no
+    one is sent to the door for nothing, and it cannot be "delivered" empty later.
+    """
+    task = uow.tasks.open_for(household)
+    if task is None:
+        return
+    linked, handed = uow.tasks.parcels(task.id), set(parcels)
+    taken = [p.id for p in linked if p.id in handed]
+    if not taken:
+        return
+    if any(p.status is ParcelStatus.WAITING for p in linked):
+        uow.events.add("task_parcels_collected", actor, now, household=household, task=task.id,
+                       team=task.team, parcels=taken)
+        return
+    cancel(uow, task, now, actor, COLLECTED, taken)
 
 
 @dataclass(frozen=True)
@@ -233,11 +308,16 @@ def deliver(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: C
     what is no door. ``actor`` is the staff member, for the events.
     """
     now = clock.now()
-    refusal: WrongDoor | None = None
+    refusal: ShelfError | None = None
     with uow:
         task = _open_task(uow, task_id, rules.timezone)
         given, via = read_door(door, rules.label_secret)
-        if str(given) != task.household_id:
+        if not any(p.status is ParcelStatus.WAITING for p in uow.tasks.parcels(task.id)):
+            # Left open by a store from before collected_at_shelf: nothing to carry; call it off.
+            cancel(uow, task, now, actor, COLLECTED, [])
+            refusal = TaskCancelled(f"door task {task.id} has nothing left to carry: its parcels "
+                                    "were collected at the shelf; it is cancelled now")
+        elif str(given) != task.household_id:
             uow.events.add("door_refused", actor, now, household=task.household_id,
                            task=task.id, team=task.team, given=str(given), via=via,
                            source=source)
@@ -246,8 +326,11 @@ def deliver(task_id: int, door: str, uow: UnitOfWork, rules: TaskRules, clock: C
                 f"{mask_household(task.household_id)}; take the parcels to that door",
                 expected=task.household_id, given=str(given))
         else:
+            # Due for handover (no worker pass since its team went off duty): the delivery is
+            # the team's on duty now, as the day's counts will say; nobody needs telling.
+            task = _hand_over(uow, rules, task, now, tell=False) or task
             outcome = _delivered(uow, rules, task, now, actor, via, source)
-    if refusal is not None:  # raised after the commit: the refusal is on record
+    if refusal is not None:  # raised after the commit: the refusal (or the call-off) is on record
         raise refusal
     log.info("door task %d delivered to %s by %s (%d parcel(s))", task_id,
              mask_household(task.household_id), actor, len(outcome.parcels))
@@ -276,6 +359,9 @@ def _open_task(uow: UnitOfWork, task_id: int, timezone: tzinfo) -> DoorTask:
     if task.status is TaskStatus.DELIVERED:
         raise TaskClosed(f"door task {task_id} was delivered already ({when}, by "
                          f"{task.closed_by})")
+    if task.status is TaskStatus.CANCELLED and task.closed_reason == COLLECTED:
+        raise TaskCancelled(f"door task {task_id} was cancelled ({when}): its parcels were "
+                            "collected at the shelf; nothing to carry")
     if task.status is TaskStatus.CANCELLED:
         raise TaskCancelled(f"door task {task_id} was cancelled ({when}): the household was "
                             "released from observation and collects at the shelf")

@@ -46,7 +46,7 @@ def community_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     conn = open_store(config)
     report = import_households(SqliteUnitOfWork(conn), config.community.buildings,
                                directory / "households.csv", datetime(2026, 11, 28, tzinfo=UTC),
-                               apply=True)
+                               apply=True, rules=Rules.from_config(config))
     assert not report.refused
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the one file, for copying
     conn.close()

@@ -241,7 +241,8 @@ def test_parcels_stored_before_carriers_read_as_confirmed_shelf_parcels(tmp_path
         INSERT INTO households (id, building, room, updated_at) VALUES ('24-2304', 24, '2304', 'x');
         INSERT INTO slots (code, shelf, position, capacity) VALUES ('A-12', 'A', 12, 4);
         INSERT INTO parcels (label, ref, household_id, slot_code, status, checked_in_at)
-            VALUES ('DS1:24-2304:SF1:KX3M7Q2B9HZA', 'SF1', '24-2304', 'A-12', 'waiting', 'x');
+            VALUES ('DS1:24-2304:SF1:KX3M7Q2B9HZA', 'SF1', '24-2304', 'A-12', 'waiting',
+                    '2026-11-01T08:00:00.000+00:00');
     """)
     old.close()
     conn = connect(tmp_path / "old.db")

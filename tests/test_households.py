@@ -10,6 +10,7 @@ import pytest
 
 from kiosk.domain import HouseholdId
 from kiosk.households import import_households
+from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
 
 HEADER = "building,room,name,phone,email,under_observation\n"
@@ -24,7 +25,7 @@ def write(tmp_path, text, encoding="utf-8", name="list.csv"):
 
 def run(conn, community, clock, path, apply=True):
     return import_households(SqliteUnitOfWork(conn), community.community.buildings, path,
-                             clock.now(), apply=apply)
+                             clock.now(), apply=apply, rules=Rules.from_config(community))
 
 
 def stored(conn, household, column="email"):

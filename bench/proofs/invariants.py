@@ -37,9 +37,37 @@ RULES = {
         SELECT p.id FROM door_task_parcels tp JOIN door_tasks t ON t.id = tp.task_id
         JOIN parcels p ON p.id = tp.parcel_id
         WHERE t.status = 'delivered' AND p.status = 'waiting'""",
+    # A code withdrawn when its household went under observation opens nothing, on purpose.
     "a waiting parcel whose pickup code no longer opens it": """
         SELECT id FROM parcels WHERE status = 'waiting' AND pickup_code_id IN (
-            SELECT id FROM pickup_codes WHERE used_at IS NOT NULL)""",
+            SELECT id FROM pickup_codes WHERE used_at IS NOT NULL AND revoked_at IS NULL)""",
+    "a waiting parcel no pickup code opens, of a household not under observation": """
+        SELECT p.id FROM parcels p JOIN households h ON h.id = p.household_id
+        WHERE p.status = 'waiting' AND h.under_observation = 0 AND p.household_id NOT IN (
+            SELECT household_id FROM pickup_codes WHERE used_at IS NULL)""",
+    # Door tasks (kiosk.tasks): open only while a parcel of theirs waits, for a household
+    # under observation (cancelled on release), never two open for one parcel; every waiting
+    # parcel of a household under observation is in one, and no pickup code opens it.
+    "an open door task with no parcel waiting": """
+        SELECT id FROM door_tasks WHERE status = 'open' AND id NOT IN (
+            SELECT tp.task_id FROM door_task_parcels tp JOIN parcels p ON p.id = tp.parcel_id
+            WHERE p.status = 'waiting')""",
+    "a parcel in more than one open door task": """
+        SELECT tp.parcel_id FROM door_task_parcels tp JOIN door_tasks t ON t.id = tp.task_id
+        WHERE t.status = 'open' GROUP BY tp.parcel_id HAVING COUNT(*) > 1""",
+    "an open door task of a household not under observation (not cancelled on release)": """
+        SELECT t.id FROM door_tasks t JOIN households h ON h.id = t.household_id
+        WHERE t.status = 'open' AND h.under_observation = 0""",
+    "a waiting parcel of a household under observation in no open door task": """
+        SELECT p.id FROM parcels p JOIN households h ON h.id = p.household_id
+        WHERE p.status = 'waiting' AND h.under_observation = 1 AND p.id NOT IN (
+            SELECT tp.parcel_id FROM door_task_parcels tp JOIN door_tasks t
+            ON t.id = tp.task_id WHERE t.status = 'open')""",
+    "an active pickup code of a household under observation": """
+        SELECT c.id FROM pickup_codes c JOIN households h ON h.id = c.household_id
+        WHERE c.used_at IS NULL AND h.under_observation = 1""",
+    "a cancelled door task without its reason": """
+        SELECT id FROM door_tasks WHERE status = 'cancelled' AND closed_reason IS NULL""",
     "a still that no event has": """
         SELECT id FROM stills WHERE id NOT IN (SELECT still_id FROM event_stills)""",
 }

@@ -2,9 +2,10 @@
 
 The child (``kill9_driver``) says "done" only after each use case returned. At a random moment
 the parent kills it with SIGKILL, then checks from a fresh connection (as a restarted kiosk
-would) that every confirmed check-in is a parcel, every confirmed pickup is collected, and the
-store is whole (``invariants``), each check-in and pickup with its camera still and no still
-without its event. Then it starts the next child on the same store.
+would) that every confirmed check-in is a parcel, every confirmed pickup and door delivery is
+collected, every confirmed change of a household's observation state has its event, and the
+store is whole (``invariants``: door tasks too), each check-in and pickup with its camera
+still and no still without its event. Then it starts the next child on the same store.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.community import sample_community
 from bench.proofs.invariants import broken_rules
+from bench.proofs.kill9_driver import STAFF
 from bench.proofs.verdict import Verdict
 from kiosk.store import connect
 
@@ -32,17 +35,21 @@ def prove(kills: int = KILLS) -> Verdict:
     rng = random.Random(SEED)
     with tempfile.TemporaryDirectory(prefix="shelf-kill9-") as tmp:
         config = sample_community(Path(tmp) / "community", real_hash=False)
-        checkins = pickups = 0
+        done: Counter[str] = Counter()
+        observed: Counter[tuple[str, str]] = Counter()  # (household, 1|0) confirmed, all kills
         for kill in range(kills):
             confirmed = _run_and_kill(config.path, rng.randrange(2**31), rng)
-            lost, problems = _check(config.database, confirmed)
-            checkins += sum(1 for kind, _ in confirmed if kind == "checkin")
-            pickups += sum(1 for kind, _ in confirmed if kind == "pickup")
+            done.update(kind for kind, _ in confirmed)
+            observed.update(tuple(what.split()) for kind, what in confirmed
+                            if kind == "observed")
+            lost, problems = _check(config.database, confirmed, observed)
             if lost or problems:
                 return Verdict(False, f"after kill {kill + 1}: {len(lost)} confirmed actions "
                                f"lost {lost[:3]}; {'; '.join(problems) or 'store consistent'}")
-    return Verdict(True, f"{kills} kills during check-ins and pickups ({checkins} check-ins and "
-                   f"{pickups} pickups confirmed), 0 confirmed lost, database consistent")
+    return Verdict(True, f"{kills} kills during check-ins, pickups, door deliveries and "
+                   f"observation changes ({done['checkin']} check-ins, {done['pickup']} "
+                   f"pickups, {done['delivered']} door deliveries, {done['observed']} "
+                   "observation changes confirmed), 0 confirmed lost, database consistent")
 
 
 def _run_and_kill(config: Path, seed: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -67,14 +74,18 @@ def _run_and_kill(config: Path, seed: int, rng: random.Random) -> list[tuple[str
         if not line.endswith("\n"):
             continue  # cut off mid-line by the kill: never shown to anyone
         kind, _, what = line.strip().partition(" ")
-        if kind in ("checkin", "pickup"):
+        if kind in ("checkin", "pickup", "delivered", "observed"):
             confirmed.append((kind, what))
     child.stdout.close()
     return confirmed
 
 
-def _check(database: Path, confirmed: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """(confirmed actions the store does not show, broken rules of the store)."""
+def _check(database: Path, confirmed: list[tuple[str, str]],
+           observed: Counter[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(confirmed actions the store does not show, broken rules of the store).
+
+    ``observed``: every observation change confirmed so far, each of which left one event.
+    """
     conn = connect(database)  # the pragmas and recovery a restarted kiosk gets
     try:
         lost = []
@@ -83,13 +94,19 @@ def _check(database: Path, confirmed: list[tuple[str, str]]) -> tuple[list[str],
                 found = conn.execute("SELECT 1 FROM parcels WHERE label = ?", (what,)).fetchone()
                 if not found:
                     lost.append(f"check-in {what.split(':')[2]}")
-            else:
+            elif kind in ("pickup", "delivered"):
                 ids = [int(i) for i in what.split(",")]
                 marks = ",".join("?" * len(ids))
                 closed = conn.execute(f"SELECT COUNT(*) FROM parcels WHERE id IN ({marks})"
                                       " AND status = 'collected'", ids).fetchone()[0]
                 if closed != len(ids):
-                    lost.append(f"pickup of parcels {what}")
+                    lost.append(f"{kind} of parcels {what}")
+        for (household, under), times in observed.items():
+            kind = "observation_added" if under == "1" else "observation_released"
+            recorded = conn.execute("SELECT COUNT(*) FROM events WHERE kind = ? AND actor = ?"
+                                    " AND household_id = ?", (kind, STAFF, household))
+            if recorded.fetchone()[0] < times:
+                lost.append(f"{kind} of {household}")
         return lost, broken_rules(conn, every_scan_has_a_still=True)
     finally:
         conn.close()

@@ -1,16 +1,20 @@
-"""The kill -9 proof's child: check parcels in and pick them up until killed.
+"""The kill -9 proof's child: check parcels in, pick them up, carry them to doors, put
+households under observation and release them, until killed.
 
 ``python -m bench.proofs.kill9_driver CONFIG SEED`` prints ``ready`` once the store is open,
 then one line per action the service confirmed, written (and flushed) only AFTER the use case
-returned, exactly when a courier or a resident would be told "done":
+returned, exactly when a courier, a resident or a staff member would be told "done":
 
     checkin <label>
     pickup <parcel id>,<parcel id>...
+    delivered <parcel id>,<parcel id>...
+    observed <household> <1|0>
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import sys
 
 from kiosk.clock import SystemClock
@@ -18,11 +22,18 @@ from kiosk.community import open_store
 from kiosk.config import load_config
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
-from kiosk.queries import household_ids, slots_view
+from kiosk.observation import set_observation
+from kiosk.queries import household_ids, open_tasks, slots_view, under_observation
 from kiosk.services import Rules, act_on_code, act_on_payload
 from kiosk.store import SqliteUnitOfWork
+from kiosk.tasks import act_on_door
 
-CHECKIN_SHARE = 0.6  # the rest are pickups: the shelf neither empties nor only fills
+# The shares of the actions (the rest are pickups): the shelf neither empties nor only fills,
+# and door tasks open, join, close, and are called off on release or at the shelf.
+CHECKIN_SHARE = 0.6
+DELIVER_SHARE = 0.08
+OBSERVE_SHARE = 0.04
+STAFF = "kill9@proof"
 # Every action carries a camera still, as a scan does, so a kill can land while one is written.
 STILL = bytes(range(256)) * 32  # 8 KB, a typical still's size
 
@@ -35,27 +46,53 @@ def main(config_path: str, seed: int) -> None:
     rng = random.Random(seed)
     print("ready", flush=True)
     while True:
-        if rng.random() < CHECKIN_SHARE:
+        roll = rng.random()
+        if roll < CHECKIN_SHARE:
             household = HouseholdId.parse(rng.choice(households))
             label = make_label(config.label_secret, household)
             with uow.stills.attached(STILL):
                 outcome = act_on_payload(label.encode(), uow, rules, clock)
             if outcome.action == "checkin":
                 print(f"checkin {label}", flush=True)
-            continue
-        waiting = sorted({p["household"] for slot in slots_view(conn, clock.now())
-                          for p in slot["parcels"] if not p["door_delivery"]})
-        if not waiting:
-            continue
-        household = rng.choice(waiting)
-        with uow:
-            code = uow.codes.active_for(household)
-        if code is None:
-            continue
-        with uow.stills.attached(STILL):
-            outcome = act_on_code(code.code, uow, rules, clock)
-        if outcome.action == "pickup":
-            print(f"pickup {','.join(map(str, outcome.parcels))}", flush=True)
+        elif roll < CHECKIN_SHARE + DELIVER_SHARE:
+            deliver(conn, uow, rules, clock, rng)
+        elif roll < CHECKIN_SHARE + DELIVER_SHARE + OBSERVE_SHARE:
+            household = rng.choice(households)
+            under = household not in under_observation(conn)
+            if set_observation(household, under, uow, rules, clock, actor=STAFF):
+                print(f"observed {household} {int(under)}", flush=True)
+        else:
+            pick_up(conn, uow, rules, clock, rng)
+
+
+def pick_up(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules, clock: SystemClock,
+            rng: random.Random) -> None:
+    """Collect a household's parcels with its pickup code, as a resident at the keypad."""
+    waiting = sorted({p["household"] for slot in slots_view(conn, clock.now())
+                      for p in slot["parcels"] if not p["door_delivery"]})
+    if not waiting:
+        return
+    household = rng.choice(waiting)
+    with uow:
+        code = uow.codes.active_for(household)
+    if code is None:
+        return
+    with uow.stills.attached(STILL):
+        outcome = act_on_code(code.code, uow, rules, clock)
+    if outcome.action == "pickup":
+        print(f"pickup {','.join(map(str, outcome.parcels))}", flush=True)
+
+
+def deliver(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules, clock: SystemClock,
+            rng: random.Random) -> None:
+    """Carry an open door task's parcels to its door, confirmed by the typed room."""
+    tasks = [t for b in open_tasks(conn) for t in b["tasks"]]
+    if not tasks:
+        return
+    task = rng.choice(tasks)
+    outcome = act_on_door(task["id"], task["household"], uow, rules, clock, actor=STAFF)
+    if outcome.action == "delivered":
+        print(f"delivered {','.join(map(str, outcome.parcels))}", flush=True)
 
 
 if __name__ == "__main__":

@@ -184,13 +184,14 @@ def stop_on_signals() -> threading.Event:
 def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import init_community, open_store
     from kiosk.households import import_households
+    from kiosk.services import Rules
 
     config, password = init_community(args.directory, args.admin_password,
                                       group_readable=args.group_readable)
     uow = SqliteUnitOfWork(open_store(config))
     report = import_households(uow, config.community.buildings,
                                args.directory / "households.csv", clock.now(), actor="shelf init",
-                               apply=True)
+                               apply=True, rules=Rules.from_config(config))
     print(f"wrote {config.path} and {args.directory / 'households.csv'}")
     print(f"database {config.database}; sample households: {report.counts()}")
     print(f"staff login: admin / {password}")
@@ -201,10 +202,12 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
 def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.households import import_households
+    from kiosk.services import Rules
 
     config = _config(args)
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
-                               args.file, clock.now(), apply=args.apply)
+                               args.file, clock.now(), _shell_actor(), apply=args.apply,
+                               rules=Rules.from_config(config))
     print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
     return 1 if report.refused else 0
 

@@ -25,6 +25,7 @@ from kiosk.households import import_households
 from kiosk.labels import make_label
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock
+from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
         config, _ = init_community(directory, DEMO_PASSWORD, smtp_port=mail.port)
         conn = open_store(config)
         import_households(SqliteUnitOfWork(conn), config.community.buildings,
-                          directory / "households.csv", clock.now(), "demo", apply=True)
+                          directory / "households.csv", clock.now(), "demo", apply=True,
+                          rules=Rules.from_config(config))
         video = write_label_video(directory / "labels.avi", courier_scenes(config, conn))
         server, url = _start_web(config, port, clock)
         worker_stop = threading.Event()

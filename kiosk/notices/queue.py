@@ -7,11 +7,12 @@ The outbox row holds the facts (a JSON payload), not the rendered text: the send
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from kiosk.config import ChannelConfig, Team
-from kiosk.domain import Household, Slot
+from kiosk.config import ChannelConfig, Layout, Team
+from kiosk.domain import Household, ParcelRecord, Slot
 from kiosk.notices import DOOR_DELIVERED, DOOR_DELIVERY, PICKUP_READY, TEAM_TASKS
 from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.ports import UnitOfWork
@@ -21,8 +22,11 @@ from kiosk.store import iso
 def queue_checkin(uow: UnitOfWork, community: str, place: str,
                   channels: tuple[ChannelConfig, ...], household: Household, slot: Slot,
                   parcel: int, ref: str, pickup_pass: str | None, code: str | None,
-                  now: datetime) -> int:
-    """Queue one notice per configured channel the household can be reached on."""
+                  now: datetime, *, checked_in_at: datetime | None = None) -> int:
+    """Queue one notice per configured channel the household can be reached on.
+
+    ``checked_in_at``: when the parcel came, if not ``now`` (a parcel already on the shelf).
+    """
     kind = DOOR_DELIVERY if household.under_observation else PICKUP_READY
     payload = {
         "community": community,
@@ -34,7 +38,7 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
         "place": place,
         "pickup_code": code,
         "pickup_qr": pickup_pass,
-        "checked_in_at": iso(now),
+        "checked_in_at": iso(checked_in_at or now),
     }
     queued = 0
     for channel in channels:
@@ -48,6 +52,23 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
                        household=str(household.id), slot=slot.code,
                        channels=[c.id for c in channels])
     return queued
+
+
+def queue_waiting(uow: UnitOfWork, community: str, layout: Layout,
+                  channels: tuple[ChannelConfig, ...], household: Household,
+                  parcel: ParcelRecord, pickup_pass: str | None, code: str | None,
+                  now: datetime) -> int:
+    """Queue the check-in's notice again for a parcel already on the shelf, as ``household``
+    stands now (released: a pickup code; under observation: staff will bring it).
+
+    It says when the parcel came, not when its household's state changed.
+    """
+    slots = {s.code: s for s in (*layout.slots, layout.overflow)}
+    # A slot since removed from the configuration still holds the parcel: name it as it is.
+    slot = slots.get(parcel.slot_code) or replace(layout.overflow, code=parcel.slot_code)
+    return queue_checkin(uow, community, layout.place(slot), channels, household, slot,
+                         parcel.id, parcel.ref, pickup_pass, code, now,
+                         checked_in_at=parcel.checked_in_at)
 
 
 def queue_delivered(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
