@@ -1,7 +1,8 @@
 """The door delivery story end to end through the `shelf` command, a day replayed with SHELF_NOW:
-24-2304 under observation, its parcel checked in at 21:00 becomes the property company's task,
-2403's door sticker is refused, 2304's closes it, the day's counts show it; the stickers are
-printed and every one decodes; the notice worker hands the committee's tasks over at 17:30."""
+the committee's list puts 24-2304 under observation, its parcel checked in at 21:00 becomes the
+property company's task, 2403's door sticker is refused, 2304's closes it, the day's counts show
+it; the stickers are printed and every one decodes; the notice worker hands the committee's
+tasks over at 17:30."""
 
 from __future__ import annotations
 
@@ -31,16 +32,16 @@ def one_json(done) -> dict:
 
 
 def put_under_observation(community, tmp_path, *households):
-    """The day's household list: the sample's, with these flats under observation."""
-    source = (community.path.parent / "households.csv").read_text(encoding="utf-8")
-    lines = [line[:-2] + "yes" if line.split(",")[0] + "-" + line.split(",")[1] in households
-             else line for line in source.splitlines()]
-    listed = tmp_path / "households.csv"
-    listed.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    done = shelf(community, "households", "import", listed, "--apply", "--json",
-                 now="2026-12-03T08:00:00+08:00")
+    """The committee's list of the day, as it comes (GBK CSV, Chinese headers), applied."""
+    rows = ["楼栋,房号,状态"] + [f"{h.split('-')[0]},{h.split('-')[1]},新增" for h in households]
+    listed = tmp_path / "居家观察-1203.csv"
+    listed.write_bytes(("\r\n".join(rows) + "\r\n").encode("gbk"))
+    done = shelf(community, "observation", "apply", listed, "--date", "2026-12-03",
+                 "--source", "committee", "--json", now="2026-12-03T08:00:00+08:00")
     assert done.returncode == 0, done.stderr
-    assert [c["household"] for c in json.loads(done.stdout)["changed"]] == list(households)
+    report = one_json(done)
+    assert report["applied"] is True
+    assert [a["household"] for a in report["added"]] == list(households)
 
 
 def stickers(community, tmp_path, building) -> dict[str, str]:
