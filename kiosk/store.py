@@ -193,6 +193,11 @@ MIGRATIONS: list[str] = [
         parcel_id INTEGER REFERENCES parcels(id)
     );
     """,
+    # 7: whether the camera is lost right now (the gate screen asks at every poll): the newest
+    # camera event, found without walking the history
+    """
+    CREATE INDEX events_camera ON events(id) WHERE kind IN ('camera_lost', 'camera_back');
+    """,
 ]
 
 
@@ -574,6 +579,13 @@ class Events:
             (iso(now), kind, actor[:self.MAX_TEXT], parcel, household, slot,
              json.dumps(kept, ensure_ascii=False, sort_keys=True)),
         )
+
+    def camera_lost(self) -> bool:
+        """True when the newest camera event is ``camera_lost`` (through its partial index)."""
+        row = self.db.execute(
+            """SELECT kind FROM events WHERE kind IN ('camera_lost', 'camera_back')
+               ORDER BY id DESC LIMIT 1""").fetchone()
+        return row is not None and row["kind"] == "camera_lost"
 
 
 def _announcement(row: sqlite3.Row) -> Announcement:

@@ -354,7 +354,8 @@ def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
         frames = scanner.run(stop)
     finally:
         scanner.close()
-    log.info("kiosk stopped after %d frames", frames)
+    log.info("kiosk stopped after %d frames (%d more arrived while one was being decoded)",
+             frames, scanner.dropped)
     return 0
 
 
