@@ -222,3 +222,16 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
 def last_event_id(conn: sqlite3.Connection) -> int:
     """The id of the newest event (0 when there is none): where a gate screen starts."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
+
+def camera_lost(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """When and why the kiosk's camera was lost, while it still is (None: it works).
+
+    The gate screen asks at every poll: the newest camera event, through its own index.
+    """
+    row = conn.execute(
+        """SELECT kind, at, detail FROM events WHERE kind IN ('camera_lost', 'camera_back')
+           ORDER BY id DESC LIMIT 1""").fetchone()
+    if row is None or row["kind"] != "camera_lost":
+        return None
+    return {"since": row["at"], "reason": json.loads(row["detail"]).get("reason")}
