@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench.api_slots",
     "bench.staff_page",
     "bench.db_growth",
+    "bench.presentations",
 ]
 
 
