@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", cmd_demo, "run the whole flow on this machine with a replayed camera")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where the demo lives")
     p.add_argument("--port", type=int, default=8080, help="web port (0: any free port)")
-    p.add_argument("--fast", action="store_true", help="replay the video 8 times faster")
+    p.add_argument("--fast", action="store_true", help="replay the video 3 times faster")
     p.add_argument("--exit-when-done", action="store_true",
                    help="stop after the replay instead of serving until Ctrl-C")
     return parser
