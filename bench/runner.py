@@ -27,6 +27,7 @@ BENCHMARKS = [
     "bench.db_growth",
     "bench.stills",
     "bench.decoding",
+    "bench.presentations",
 ]
 
 

@@ -1,7 +1,10 @@
-"""Where frames come from: a V4L2 camera, a recorded video, or a folder of still images.
+"""Where frames come from: a V4L2 or CSI camera, a recorded video, or a folder of still images.
 
-The kiosk's ``camera`` setting picks one: ``device:0``, ``video:FILE`` or ``images:DIR``. A
-replayed video can be paced like a live camera, which is how the demo and CI run the kiosk.
+The kiosk's ``camera`` setting picks one: ``device:0`` (USB, V4L2), ``picamera2`` or
+``picamera2:N`` (a CSI camera module through libcamera, on Raspberry Pi OS), ``video:FILE`` or
+``images:DIR``. A replayed video can be paced like a live camera, which is how the demo and CI
+run the kiosk. A live camera that fails is reopened by the kiosk (``kiosk.grabber``) with
+``reopener(spec)``; a replay that ends ends the run.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
+import numpy as np
 
 from kiosk.errors import ConfigError, ImageUnreadable
 from kiosk.ports import Frame, FrameSource
@@ -20,6 +26,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 DEFAULT_FPS = 10.0  # when a video file does not say its frame rate
+LIVE_KINDS = ("device", "picamera2")  # cameras that are reopened when lost
+FORMS = "device:0, picamera2, picamera2:0, video:FILE, images:DIR"
 
 
 def _imread(path: Path) -> Frame | None:
@@ -38,6 +46,8 @@ def read_image(path: str | Path) -> Frame:
 
 class DeviceCamera:
     """A V4L2 camera (``/dev/videoN``), asked for ``width`` x ``height`` frames."""
+
+    paced = True  # it delivers at its own rate: the kiosk takes the newest frame
 
     def __init__(self, index: int, width: int = 1280, height: int = 720) -> None:
         self._capture = cv2.VideoCapture(index, cv2.CAP_V4L2)
@@ -76,6 +86,7 @@ class VideoFileSource:
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
         self.speed, self.loop = speed, loop
+        self.paced = speed is not None  # replayed in time: frames come whether read or not
         self._start: float | None = None  # time.monotonic() of frame 0 of this pass
         self._index = 0  # frames returned in this pass
 
@@ -135,13 +146,76 @@ class ImageFolderSource:
         self._next = len(self.files)
 
 
+class Picamera2Source:
+    """A CSI camera module through picamera2 (libcamera), as grey ``width`` x ``height`` frames.
+
+    picamera2 comes with Raspberry Pi OS (``apt install python3-picamera2``), not from PyPI; it
+    is imported only when this camera is opened. Frames are asked for as YUV420, whose Y plane
+    is the grey image the decoders read: no colour conversion per frame.
+    """
+
+    paced = True
+
+    def __init__(self, index: int = 0, width: int = 1280, height: int = 720, *,
+                 camera_class: Callable[..., Any] | None = None) -> None:
+        make = camera_class or _picamera2_class()
+        self.width, self.height = width, height
+        try:
+            self._camera = make(index)
+        except Exception as exc:  # no camera at that index, or libcamera could not start it
+            raise ConfigError(f"camera picamera2:{index}: cannot open CSI camera {index} "
+                              f"({' '.join(str(exc).split())}); is the ribbon cable seated, "
+                              "and does `rpicam-hello --list-cameras` list it?") from exc
+        try:
+            self._camera.configure(self._camera.create_video_configuration(
+                main={"size": (width, height), "format": "YUV420"}))
+            if "AfMode" in getattr(self._camera, "camera_controls", {}):
+                self._camera.set_controls({"AfMode": 2})  # continuous autofocus (Camera Module 3)
+            self._camera.start()
+        except Exception:
+            self._camera.close()
+            raise
+
+    def read(self) -> Frame | None:
+        """The next frame from the camera as a grey image."""
+        return grey_from_yuv420(self._camera.capture_array("main"), self.width, self.height)
+
+    def close(self) -> None:
+        self._camera.close()
+
+
+def grey_from_yuv420(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The Y plane of a YUV420 buffer laid out as picamera2 gives it: ``(h * 3 / 2, stride)``."""
+    return np.ascontiguousarray(array[:height, :width])
+
+
+def _picamera2_class() -> Callable[..., Any]:
+    try:
+        from picamera2 import Picamera2
+    except ImportError as exc:
+        raise ConfigError(
+            "camera picamera2: the picamera2 module is not installed. On Raspberry Pi OS: "
+            "`sudo apt install python3-picamera2`, and make the venv with "
+            "--system-site-packages (`make` does on a Pi); elsewhere use device:N") from exc
+    return Picamera2
+
+
 def open_source(spec: str, speed: float | None = 1.0) -> FrameSource:
-    """Open the source named by a ``camera`` setting: device:N, video:FILE or images:DIR."""
+    """Open the source named by a ``camera`` setting (see FORMS)."""
     kind, _, where = spec.partition(":")
     if kind == "device" and where.isdigit():
         return DeviceCamera(int(where))
+    if kind == "picamera2" and (where.isdigit() or not where):
+        return Picamera2Source(int(where or 0))
     if kind == "video" and where:
         return VideoFileSource(where, speed=speed)
     if kind == "images" and where:
         return ImageFolderSource(where)
-    raise ConfigError(f"camera = {spec!r}: allowed forms are device:0, video:FILE, images:DIR")
+    raise ConfigError(f"camera = {spec!r}: allowed forms are {FORMS}")
+
+
+def reopener(spec: str, speed: float | None = 1.0) -> Callable[[], FrameSource] | None:
+    """How to open a live camera again after it was lost; None for a replay (its end is final)."""
+    if spec.partition(":")[0] not in LIVE_KINDS:
+        return None
+    return lambda: open_source(spec, speed)

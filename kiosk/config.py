@@ -151,6 +151,7 @@ class KioskSettings:
     buzzer_pin: int | None
     stills_days: int = 14  # days a scan's still is kept; 0 = none is taken
     collect_s: int = 120  # how long a team's slots blink "collect" (kiosk.collect)
+    camera_freeze_s: float = 5.0  # a live camera silent this long is lost, and reopened
 
 
 @dataclass(frozen=True)
@@ -310,13 +311,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     pickup.done()
 
     kiosk = top.table("kiosk", required=False)
-    camera = kiosk.str("camera", "device:0")  # device:N, video:FILE or images:DIR
-    if not re.match(r"^(device|video|images):.+", camera):
+    camera = kiosk.str("camera", "device:0")  # device:N, picamera2[:N], video:FILE or images:DIR
+    if not re.match(r"^((device|video|images):.+|picamera2(:\d+)?)$", camera):
         kiosk.fail(f"[kiosk] camera = {camera!r}: "
-                   "allowed forms are device:0, video:FILE, images:DIR")
+                   "allowed forms are device:0, picamera2, picamera2:0, video:FILE, images:DIR")
     kind, _, where = camera.partition(":")
-    if kind != "device":  # files are found relative to this configuration file
+    if kind in ("video", "images"):  # files are found relative to this configuration file
         camera = f"{kind}:{(path.parent / where).resolve()}"
+    # A live camera that delivers no new frame for this long is lost: it is closed and reopened.
+    freeze_s = kiosk.float("camera_freeze_seconds", 5.0, minval=0.5, maxval=300)
     debounce = kiosk.float("debounce_seconds", 2.0, minval=0.1, maxval=60)  # label out of view
     light_s = kiosk.int("light_seconds", 30, minval=1, maxval=600)  # how long a slot stays lit
     buzzer = kiosk.int("buzzer_pin", 18, minval=0, maxval=27)  # 0 = no buzzer
@@ -371,7 +374,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         community=Community(name, buildings, timezone, language),
         label_secret=secret.encode(),
         pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60),
-        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s),
+        kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s,
+                            freeze_s),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,

@@ -44,6 +44,11 @@ class Symbol:
 
 
 class FrameSource(Protocol):
+    """Where frames come from. A source that delivers at its own pace whether or not it is read
+    (a camera, a video replayed in time) says so with ``paced = True``: the kiosk then decodes
+    the newest frame and drops the others (``kiosk.grabber``); without it, every frame is read.
+    """
+
     def read(self) -> Frame | None:
         """Return the next frame, or None when the source has ended."""
 
@@ -180,6 +185,9 @@ class ExpectedParcels(Protocol):
 class Events(Protocol):
     def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,
             household: str | None = None, slot: str | None = None, **detail: Any) -> None: ...
+
+    def camera_lost(self) -> bool:
+        """True when the newest of the ``camera_lost``/``camera_back`` events is a loss."""
 
 
 class Outbox(Protocol):

@@ -497,3 +497,16 @@ def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
                    for (actor, team), counts in sorted(people.items(),
                                                        key=lambda kv: (kv[0][0], kv[0][1] or ""))],
     }
+
+
+def camera_lost(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """When and why the kiosk's camera was lost, while it still is (None: it works).
+
+    The gate screen asks at every poll: the newest camera event, through its own index.
+    """
+    row = conn.execute(
+        """SELECT kind, at, detail FROM events WHERE kind IN ('camera_lost', 'camera_back')
+           ORDER BY id DESC LIMIT 1""").fetchone()
+    if row is None or row["kind"] != "camera_lost":
+        return None
+    return {"since": row["at"], "reason": json.loads(row["detail"]).get("reason")}

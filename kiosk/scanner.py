@@ -6,6 +6,11 @@ lost power mid-blink) comes back right by itself. A locked or failing store neve
 it backs off, says so in the log, and tries the same label again while it is still in view.
 A full disk lasts longer than a lock: each label is refused with a warning beep, the retries
 back off, and the log says so at most once a minute.
+
+The camera is read on threads of its own (``kiosk.grabber``): the loop always decodes the newest
+frame and acts on the first one that reads. A live camera that is lost is reopened there; the
+loop records ``camera_lost`` and ``camera_back`` for the gate screen, and keeps the lights right
+meanwhile (a pickup typed on the keypad still blinks its slot).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable
 
 from kiosk.domain import mask_household
 from kiosk.errors import StorageFull, StoreUnavailable
+from kiosk.grabber import Grabber, Recovery
 from kiosk.outcome import Outcome
 from kiosk.ports import (
     Buzzer,
@@ -30,6 +36,9 @@ from kiosk.ports import (
 from kiosk.services import Rules, act_on_payload
 
 log = logging.getLogger(__name__)
+
+ACTOR = "kiosk"  # who records what became of the camera
+IDLE_WAIT_S = 0.25  # the longest wait for a frame before the loop looks at the lights again
 
 
 class Debouncer:
@@ -62,7 +71,8 @@ class Scanner:
     def __init__(self, *, source: FrameSource, decoder: Decoder, lights: SlotLights,
                  buzzer: Buzzer, uow: UnitOfWork, rules: Rules, clock: Clock,
                  debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
-                 refresh_s: float = 1.0, stills: StillEncoder | None = None) -> None:
+                 refresh_s: float = 1.0, stills: StillEncoder | None = None,
+                 recovery: Recovery | None = None) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
@@ -74,6 +84,10 @@ class Scanner:
         self._full = False  # the last failure was a full disk
         self._next_full_log = 0.0
         self.stills = stills  # None: no still is kept ([kiosk] stills_days = 0)
+        self.recovery = recovery  # how a live camera is reopened; None: its end ends the run
+        self.grabbed = self.dropped = 0  # frames the last run read, and those it had no time for
+        self._camera_news: list[tuple[str, str]] = []  # not yet recorded (the store was busy)
+        self._source_stuck = False  # its read never returned: closing it could block too
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
         """Decode one frame and act on every new code in it, keeping the frame's still."""
@@ -156,24 +170,66 @@ class Scanner:
                       "until space is freed there; retrying (%s)", reason)
 
     def run(self, stop: threading.Event) -> int:
-        """Scan until the source ends or ``stop`` is set; return the number of frames read."""
+        """Scan the newest frame until the source ends or ``stop`` is set; return frames decoded.
+
+        A replay's failed read is raised here once the camera threads have stopped.
+        """
         frames = 0
         self.refresh_lights()
-        while not stop.is_set():
-            frame = self.source.read()
-            if frame is None:
-                break
-            frames += 1
-            self.process_frame(frame)
-            if self.clock.monotonic() >= self._next_refresh:
-                self.refresh_lights()
-            if self.backoff_s:
-                stop.wait(self.backoff_s)
+        grabber = Grabber(self.source, stop=stop, recovery=self.recovery,
+                          lost=self._camera_was_lost())
+        grabber.start()
+        try:
+            while not stop.is_set():
+                grabbed = grabber.take(self._idle_wait())
+                self._record_camera_news(grabber.news())
+                if grabbed is not None:
+                    frames += 1
+                    self.process_frame(grabbed.frame)
+                elif grabber.finished:
+                    break
+                if self.clock.monotonic() >= self._next_refresh:
+                    self.refresh_lights()
+                if self.backoff_s:
+                    stop.wait(self.backoff_s)
+        finally:
+            self._source_stuck = not grabber.stop()
+            self.source = grabber.source  # the camera reopened last is the one to close
+            self.grabbed, self.dropped = grabber.grabbed, grabber.dropped
+        self._record_camera_news(grabber.news())
+        if grabber.error is not None:
+            raise grabber.error
         return frames
+
+    def _idle_wait(self) -> float:
+        """How long to wait for a frame: not past the next refresh of the lights."""
+        return min(IDLE_WAIT_S, max(0.0, self._next_refresh - self.clock.monotonic()))
+
+    def _camera_was_lost(self) -> bool:
+        """True when the store last heard that the camera was lost (say so when it works)."""
+        try:
+            return self.uow.events.camera_lost()
+        except StoreUnavailable:
+            return False
+
+    def _record_camera_news(self, news: list[tuple[str, str]]) -> None:
+        """Record camera_lost / camera_back for the gate screen; a busy store gets them later."""
+        self._camera_news += news
+        while self._camera_news:
+            kind, why = self._camera_news[0]
+            try:
+                with self.uow:
+                    self.uow.events.add(kind, ACTOR, self.clock.now(), **({"reason": why}
+                                                                         if why else {}))
+            except StoreUnavailable as exc:
+                log.debug("%s not recorded yet (%s); trying again", kind, exc)
+                return
+            self._camera_news.pop(0)
 
     def close(self) -> None:
         """Darken every LED and release the hardware."""
-        for part in (self.lights, self.buzzer, self.source):
+        parts = (self.lights, self.buzzer) + (() if self._source_stuck else (self.source,))
+        for part in parts:
             try:
                 part.close()
             except Exception:  # one stuck part must not keep the others from closing

@@ -315,6 +315,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE door_task_parcels_11 RENAME TO door_task_parcels;
     CREATE INDEX door_task_parcels_parcel ON door_task_parcels(parcel_id);
     """,
+    # 12: whether the camera is lost right now (the gate screen asks at every poll): the newest
+    # camera event, found without walking the history
+    """
+    CREATE INDEX events_camera ON events(id) WHERE kind IN ('camera_lost', 'camera_back');
+    """,
 ]
 
 
@@ -710,6 +715,13 @@ class Events:
         )
         if self.stills is not None:
             self.stills.link(int(cur.lastrowid), now)
+
+    def camera_lost(self) -> bool:
+        """True when the newest camera event is ``camera_lost`` (through its partial index)."""
+        row = self.db.execute(
+            """SELECT kind FROM events WHERE kind IN ('camera_lost', 'camera_back')
+               ORDER BY id DESC LIMIT 1""").fetchone()
+        return row is not None and row["kind"] == "camera_lost"
 
 
 class Stills:

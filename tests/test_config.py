@@ -51,6 +51,10 @@ def edit(path, old, new):
     ('buildings = "29-35"', 'buildings = "29-36"', r"building\(s\) \[36\] are not in"),
     ('language = "zh"', 'language = "fr"', r"language = 'fr': allowed values are 'zh', 'en'"),
     ('camera = "device:0"', 'camera = "/dev/video0"', r"allowed forms are device:0"),
+    ('camera = "device:0"', 'camera = "picamera2:one"', r"allowed forms are device:0, picamera2"),
+    ("camera_freeze_seconds = 5", "camera_freeze_seconds = 0",
+     r"\[kiosk\] camera_freeze_seconds = 0: allowed range is 0.5 to 300"),
+    ("camera_freeze_seconds = 5", "camera_freeze_secs = 5", r"unknown key 'camera_freeze_secs'"),
     ('hours = "08:30-17:30"', 'hours = "8.30-17.30"', r"expected HH:MM-HH:MM"),
     ('code = "A-02"', 'code = "A-01"', r"'A-01' appears twice"),
     ('capacity = 4', 'capacity = 0', r"capacity = 0: allowed range is 1 to 50"),
@@ -64,6 +68,14 @@ def test_a_mistake_is_refused_naming_the_key_and_what_is_allowed(sample, old, ne
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(sample)
     assert str(sample) in str(caught.value)
+
+
+def test_a_csi_camera_and_the_freeze_time_are_read(sample):
+    assert load_config(sample).kiosk.camera_freeze_s == 5.0
+    edit(sample, 'camera = "device:0"', 'camera = "picamera2:1"')
+    edit(sample, "camera_freeze_seconds = 5", "camera_freeze_seconds = 2.5")
+    kiosk = load_config(sample).kiosk
+    assert (kiosk.camera, kiosk.camera_freeze_s) == ("picamera2:1", 2.5)  # not a file path
 
 
 def test_short_label_secret_is_refused(sample):

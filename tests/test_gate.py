@@ -146,7 +146,7 @@ def test_a_screen_ahead_of_the_store_starts_again_from_its_end(client, conn, com
     """A new database numbers its events from 1 again: the screen must not wait for id 10000."""
     last = start(client)
     answer = state(client, last + 10_000)
-    assert answer == {"last_event_id": last, "views": []}
+    assert answer == {"last_event_id": last, "views": [], "camera_lost": False}
     check_in(conn, community, clock, "24-2304")
     assert len(state(client, answer["last_event_id"])["views"]) == 1
 

@@ -165,7 +165,7 @@ def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
     ("images:{tmp}/missing", "no such folder"),
     ("images:{tmp}/empty", "no image files"),
     ("device:99", "cannot open /dev/video99"),
-    ("device:front", "allowed forms are device:0, video:FILE, images:DIR"),
+    ("device:front", "allowed forms are device:0, picamera2, picamera2:0, video:FILE, images:DIR"),
     ("webcam", "allowed forms are"),
     ("video:", "allowed forms are"),
 ])

@@ -26,7 +26,7 @@ from kiosk.config import Layout
 from kiosk.domain import mask_household
 from kiosk.errors import StoreUnavailable
 from kiosk.outcome import Outcome
-from kiosk.queries import gate_events, last_event_id
+from kiosk.queries import camera_lost, gate_events, last_event_id
 from kiosk.services import Rules, act_on_carrier, act_on_code
 from kiosk.store import SqliteUnitOfWork
 from web.db import get_db
@@ -156,7 +156,8 @@ def gate_strings(lang: str) -> dict[str, str]:
 
 @bp.get("/state")
 def state() -> Response:
-    """What happened at the gate after event ``after``: ``{"last_event_id", "views"}``.
+    """What happened at the gate after event ``after``: ``{"last_event_id", "views"}``, and
+    ``camera_lost`` (true while the kiosk's camera is away: the screen says so).
 
     Without ``after`` (a screen just opened), or with one the store has not reached (a new
     database), it answers only where to start reading from: old results are not replayed.
@@ -170,7 +171,7 @@ def state() -> Response:
         last = max([last, *(e["id"] for e in events)])
         oldest = _now() - FRESH_FOR
         views = [view for view, at in event_views(events) if at >= oldest]
-    response = jsonify(last_event_id=last, views=views)
+    response = jsonify(last_event_id=last, views=views, camera_lost=camera_lost(conn) is not None)
     response.headers["Cache-Control"] = "no-store"
     return response
 

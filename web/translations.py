@@ -126,6 +126,8 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_short_code": "取件码是 6 位数字",
         "gate_working": "正在处理…",
         "gate_offline": "连接中断，正在重试…",
+        "gate_camera_lost": "摄像头暂时无法使用，正在重新连接。住户可在右侧输入取件码；"
+                            "快递员请稍候，或联系工作人员。",
         "gate_needs_room_title": "快递单 {code}",
         "gate_needs_room": "请输入面单上的楼栋和房号",
         "gate_confusable": "{room} 和 {others} 容易混淆：请输入面单上手机号的后 4 位"
@@ -269,6 +271,8 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_short_code": "Pickup codes have 6 digits",
         "gate_working": "Working…",
         "gate_offline": "Connection lost, retrying…",
+        "gate_camera_lost": "The camera is not working; it is being reconnected. Residents: type "
+                            "your pickup code on the keypad. Couriers: please wait, or ask staff.",
         "gate_needs_room_title": "Waybill {code}",
         "gate_needs_room": "Type the building and room printed on the waybill",
         "gate_confusable": "{room} is easy to confuse with {others}: type the last 4 digits of "

@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", cmd_demo, "run the whole flow on this machine with a replayed camera")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where the demo lives")
     p.add_argument("--port", type=int, default=8080, help="web port (0: any free port)")
-    p.add_argument("--fast", action="store_true", help="replay the video 8 times faster")
+    p.add_argument("--fast", action="store_true", help="replay the video 3 times faster")
     p.add_argument("--exit-when-done", action="store_true",
                    help="stop after the replay instead of serving until Ctrl-C")
     return parser
@@ -412,7 +412,8 @@ def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
         stop.set()  # the source may have ended by itself: the pruner stops with the kiosk
         pruner.join()
         scanner.close()
-    log.info("kiosk stopped after %d frames", frames)
+    log.info("kiosk stopped after %d frames (%d more arrived while one was being decoded)",
+             frames, scanner.dropped)
     return 0
 
 

@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo-2304"
 MARKER = ".shelf-demo"
 RESIDENT = "24-2304"
-FAST_SPEED = 8.0  # --fast replays this many times faster than a courier would hold labels
+# --fast replays the 10 fps video this many times faster: a 30 fps camera, the most a real one
+# delivers. The kiosk decodes the newest frame and skips the rest, as with a live camera: a
+# faster replay would leave it only a few frames of each label on a busy machine.
+FAST_SPEED = 3.0
 
 
 def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 
 from kiosk.config import Config
+from kiosk.grabber import Recovery
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, FrameSource
 from kiosk.scanner import Scanner
@@ -20,13 +21,15 @@ from kiosk.store import SqliteUnitOfWork
 def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
                   source: FrameSource | None = None, camera: str | None = None,
                   speed: float | None = 1.0, pin_factory=None,
-                  on_result: Callable[[Outcome], None] | None = None) -> Scanner:
+                  on_result: Callable[[Outcome], None] | None = None,
+                  recovery: Recovery | None = None) -> Scanner:
     """A Scanner on the configured camera (or ``camera``/``source``), LEDs and buzzer.
 
-    ``speed`` paces a replayed video (1: real time); a live camera paces itself.
+    ``speed`` paces a replayed video (1: real time); a live camera paces itself, and is
+    reopened when it is lost (``recovery``: how; by default from ``[kiosk]``).
     """
     from hardware.buzzer import GpioBuzzer, SilentBuzzer
-    from hardware.camera import open_source
+    from hardware.camera import open_source, reopener
     from hardware.decoder import DecoderChain
     from hardware.lights import build_lights
     from hardware.pins import default_pin_factory
@@ -38,8 +41,12 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     buzzer = (GpioBuzzer(settings.buzzer_pin, pin_factory=factory) if settings.buzzer_pin
               else SilentBuzzer())
     if source is None:
-        source = open_source(camera or settings.camera, speed=speed)
+        spec = camera or settings.camera
+        source = open_source(spec, speed=speed)
+        reopen = reopener(spec, speed=speed)
+        if recovery is None and reopen is not None:
+            recovery = Recovery(reopen, freeze_s=settings.camera_freeze_s)
     return Scanner(source=source, decoder=DecoderChain(), lights=lights, buzzer=buzzer,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
                    debounce_s=settings.debounce_s, on_result=on_result,
-                   stills=JpegStills() if settings.stills_days else None)
+                   stills=JpegStills() if settings.stills_days else None, recovery=recovery)

@@ -12,7 +12,7 @@
   var instructionEl = $("instruction"), choicesEl = $("choices");
   var padEl = $("pad"), labelEl = $("entry-label"), valueEl = $("entry-value");
   var okKey = padEl.querySelector('[data-key="ok"]'), cancelEl = $("cancel");
-  var statusEl = $("status"), langEl = $("lang");
+  var statusEl = $("status"), langEl = $("lang"), cameraEl = $("camera-lost");
 
   var FIELDS = { code: "digits", building: "building", room: "room", tail: "tail" };
   var LENGTHS = { code: 6, building: 3, room: 6, tail: 4 };
@@ -399,6 +399,7 @@
       })
       .then(function (answer) {
         online();
+        cameraEl.hidden = !answer.camera_lost;  // the kiosk reopens it; the keypad still works
         if (sent !== generation || busy) return;  // a POST came between: ask again after it
         cursor = answer.last_event_id;
         screenEl.setAttribute("data-read", String(cursor));
