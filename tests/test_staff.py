@@ -196,3 +196,42 @@ password_hash = "{legacy}"
     app = make_app(community, None)
     assert sign_in(app, "admin", ADMIN_PASSWORD)[1] == 302  # the store's admin, not the config's
     assert sign_in(app, "admin", "old admin pass")[1] == 200
+
+
+def test_an_update_from_the_config_accounts_of_before_keeps_the_admin_signing_in(community,
+                                                                                clock):
+    """A shelf of before: its database at schema 11, its admin in [[web.users]] (PBKDF2) with a
+    live session. After the update the admin signs in with the same password; that session,
+    made with the credential of before, signs nobody in."""
+    import hashlib
+    import sqlite3
+
+    from kiosk.store import APPLICATION_ID, MIGRATIONS
+
+    community.database.unlink()
+    old = sqlite3.connect(community.database, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:11], start=1):
+        old.executescript(script)
+        old.execute(f"PRAGMA user_version = {number}")
+    old.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    key = hashlib.sha256(b"a token of before").hexdigest()
+    old.execute("INSERT INTO sessions (id, username, credential, created_at, last_seen) VALUES "
+                "(?, 'admin', '0123456789abcdef', ?, ?)", (key, clock.now().isoformat(),
+                                                          clock.now().isoformat()))
+    old.close()
+    legacy = hash_password("the admin's old pass", iterations=1000)
+    app = make_app(with_config_users(community, User("admin", legacy, "admin", "Admin")), clock)
+
+    stale = app.test_client()
+    with stale.session_transaction() as session:
+        session["_user_id"] = "a token of before"  # the cookie, as Flask-Login reads it
+    assert not signed_in(stale)
+    browser, status = sign_in(app, "admin", "the admin's old pass")
+    assert status == 302 and signed_in(browser)
+    conn = open_store(community)
+    try:
+        row = conn.execute("SELECT ended_at FROM sessions WHERE id = ?", (key,)).fetchone()
+        assert row is None or row["ended_at"]  # ended, and forgotten at the next sign-in
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    finally:
+        conn.close()
