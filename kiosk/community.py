@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -24,16 +25,21 @@ from string import Template
 from kiosk.config import Config, load_config
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
 from kiosk.passwords import hash_password
+from kiosk.staff import add_staff
 from kiosk.store import SqliteUnitOfWork, connect
 
 log = logging.getLogger(__name__)
 
 SAMPLE = resources.files("kiosk") / "sample"
+ADMIN = "admin"  # the first staff account, made by `shelf init`
 
 
 def write_sample(directory: Path, admin_password: str | None = None,
                  smtp_port: int = 8025) -> tuple[Path, str]:
-    """Write config.toml and households.csv into ``directory``; return (config, password)."""
+    """Write config.toml and households.csv into ``directory``; return (config, password).
+
+    The password is the first admin's, for ``init_community`` to store (hashed).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
     for existing in (config_file, directory / "households.csv"):
@@ -44,7 +50,6 @@ def write_sample(directory: Path, admin_password: str | None = None,
         label_secret=secrets.token_urlsafe(24),
         web_secret=secrets.token_urlsafe(24),
         api_token=secrets.token_urlsafe(24),
-        admin_hash=hash_password(password),
     )
     text = text.replace("port = 8025", f"port = {smtp_port}")
     config_file.write_text(text, encoding="utf-8")
@@ -104,7 +109,13 @@ def init_community(directory: Path, admin_password: str | None = None,
             for written in (config_file, directory / "households.csv"):
                 written.unlink()
             raise
-    open_store(config).close()
+    conn = open_store(config)
+    try:
+        add_staff(SqliteUnitOfWork(conn), datetime.now(UTC), username=ADMIN, name="Administrator",
+                  role="admin", team=None, password_hash=hash_password(password),
+                  actor="init@shell", teams=[t.id for t in config.teams])
+    finally:
+        conn.close()
     return config, password
 
 

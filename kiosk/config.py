@@ -227,6 +227,8 @@ class WebSettings:
     api_tokens: tuple[str, ...] = field(repr=False)
     users: tuple[User, ...]
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
+    cookie_secure: bool = False  # the site is reached over HTTPS: cookies only go over it
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers to trust
 
 
 @dataclass(frozen=True)
@@ -361,10 +363,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         if not isinstance(token, str):
             web.fail(f"[web] api_tokens must be strings, not {type(token).__name__}")
         _check_secret(web, "api_tokens", token)
-    users = tuple(_user(u) for u in web.tables("users"))
+    users = tuple(_user(u) for u in web.tables("users", required=False))
     _unique(top, "web.users", [u.username for u in users])
     # The gate screen has no login: besides the Pi itself, only these addresses may open it.
     gate_clients = tuple(_ip_address(web, "gate_clients", a) for a in web.list("gate_clients", []))
+    # Behind TLS (a reverse proxy on the LAN): the browser sends the cookies over HTTPS only.
+    cookie_secure = web.bool("cookie_secure", False)
+    # How many reverse proxies stand in front (nginx, Caddy: 1). Their X-Forwarded-For and
+    # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
+    trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
     web.done()
     top.done()
 
@@ -379,7 +386,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
     )
 
 
@@ -505,6 +512,7 @@ def _channel(section: Section) -> ChannelConfig:
 
 def _user(section: Section) -> User:
     username = section.str("username")
+    # Staff accounts live in the store now (`shelf users`); these are copied there at start.
     password_hash = section.str("password_hash")  # from `shelf hash-password`; never the password
     role = section.str("role", choices=ROLES)
     name = section.str("name", username)

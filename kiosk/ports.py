@@ -316,6 +316,42 @@ class DoorTasks(Protocol):
         """Deliver or cancel an open task (``reason``: why it was cancelled)."""
 
 
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff account as the store keeps it: the password only as its hash."""
+
+    username: str
+    name: str
+    role: str  # admin, committee, property or gate (kiosk.staff.ROLES)
+    team: str | None  # a [[teams]] id, for committee and property; None otherwise
+    password_hash: str = field(repr=False)
+    credential: int  # raised by a password reset and a disable: sessions of before end
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class Staff(Protocol):
+    """Staff accounts; a username is found whatever its case (``Li`` is ``li``)."""
+
+    def get(self, username: str) -> StaffMember | None: ...
+
+    def all(self) -> list[StaffMember]:
+        """Every account, disabled ones too, by username."""
+
+    def add(self, member: StaffMember) -> None: ...
+
+    def update(self, member: StaffMember) -> None:
+        """Store everything but the username and ``created_at`` as ``member`` has it."""
+
+    def enabled_admins(self) -> int: ...
+
+
+class StaffSessions(Protocol):
+    def end_for(self, username: str, now: datetime) -> int:
+        """End every live session of ``username``; return how many."""
+
+
 class UnitOfWork(Protocol):
     """One transaction over the repositories: commits when the ``with`` block ends normally.
 
@@ -335,6 +371,8 @@ class UnitOfWork(Protocol):
     stills: Stills
     observation: ObservationRegister
     tasks: DoorTasks
+    staff: Staff
+    sessions: StaffSessions
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -41,7 +41,7 @@ from kiosk.domain import (
     format_buildings,
 )
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
-from kiosk.ports import AppliedList, LightMode, ListFile
+from kiosk.ports import AppliedList, LightMode, ListFile, StaffMember
 
 BUSY_TIMEOUT_MS = 10_000
 # In every shelf database's header (bytes 68-71, "SHLF"): a file without it is not ours.
@@ -320,6 +320,25 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX events_camera ON events(id) WHERE kind IN ('camera_lost', 'camera_back');
     """,
+    # 13: staff accounts in the store, not the config (issue 10): role, team, password hash
+    # (argon2id; an old PBKDF2 one until its next sign-in), disabled. ``credential`` is raised
+    # by a password reset and a disable, so every session signed in before it ends; every
+    # change is an event naming who made it.
+    """
+    CREATE TABLE staff (
+        username TEXT PRIMARY KEY COLLATE NOCASE,  -- 'li': 'Li' signs in as the same person
+        name TEXT NOT NULL,                     -- as shown to people: 'Li Wei', '李伟'
+        role TEXT NOT NULL CHECK (role IN ('admin', 'committee', 'property', 'gate')),
+        team TEXT,                              -- a [[teams]] id for committee and property
+        password_hash TEXT NOT NULL,
+        credential INTEGER NOT NULL DEFAULT 1,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        CHECK (team IS NULL OR role IN ('committee', 'property'))
+    );
+    CREATE INDEX sessions_live ON sessions(username) WHERE ended_at IS NULL;
+    """,
 ]
 
 
@@ -510,6 +529,7 @@ class SqliteUnitOfWork:
         self.expected = Expected(db)
         self.observation = ObservationRegister(db)
         self.tasks = DoorTasks(db)
+        self.staff = StaffAccounts(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:
@@ -996,6 +1016,12 @@ class Sessions:
         self.db.execute("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
                         (iso(now), key))
 
+    def end_for(self, username: str, now: datetime) -> int:
+        """End every live session of ``username`` (a disable, a password reset)."""
+        return self.db.execute(
+            "UPDATE sessions SET ended_at = ? WHERE username = ? COLLATE NOCASE"
+            " AND ended_at IS NULL", (iso(now), username)).rowcount
+
     def prune(self, created_before: datetime, seen_before: datetime) -> int:
         """Delete the sessions that can no longer sign anyone in."""
         cur = self.db.execute(
@@ -1173,3 +1199,44 @@ class DoorTasks:
         self.db.execute(
             "UPDATE door_tasks SET status = ?, closed_at = ?, closed_by = ?, closed_reason = ?"
             " WHERE id = ? AND status = 'open'", (status, iso(now), actor[:200], reason, task_id))
+
+
+def _staff_member(row: sqlite3.Row) -> StaffMember:
+    return StaffMember(row["username"], row["name"], row["role"], row["team"],
+                       row["password_hash"], row["credential"], bool(row["disabled"]),
+                       datetime.fromisoformat(row["created_at"]),
+                       datetime.fromisoformat(row["updated_at"]))
+
+
+class StaffAccounts:
+    """Staff accounts (``kiosk.staff`` changes them, each change with its event)."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def get(self, username: str) -> StaffMember | None:
+        row = self.db.execute("SELECT * FROM staff WHERE username = ?", (username,)).fetchone()
+        return _staff_member(row) if row else None
+
+    def all(self) -> list[StaffMember]:
+        rows = self.db.execute("SELECT * FROM staff ORDER BY username").fetchall()
+        return [_staff_member(row) for row in rows]
+
+    def add(self, member: StaffMember) -> None:
+        self.db.execute(
+            "INSERT INTO staff (username, name, role, team, password_hash, credential, disabled,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (member.username, member.name, member.role, member.team, member.password_hash,
+             member.credential, int(member.disabled), iso(member.created_at),
+             iso(member.updated_at)))
+
+    def update(self, member: StaffMember) -> None:
+        self.db.execute(
+            "UPDATE staff SET name = ?, role = ?, team = ?, password_hash = ?, credential = ?,"
+            " disabled = ?, updated_at = ? WHERE username = ?",
+            (member.name, member.role, member.team, member.password_hash, member.credential,
+             int(member.disabled), iso(member.updated_at), member.username))
+
+    def enabled_admins(self) -> int:
+        return self.db.execute(
+            "SELECT COUNT(*) FROM staff WHERE role = 'admin' AND disabled = 0").fetchone()[0]

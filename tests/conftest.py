@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from kiosk.clock import ManualClock
 from kiosk.community import init_community, open_store
@@ -22,7 +22,9 @@ from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
 
 ADMIN_PASSWORD = "correct horse battery"
-TEST_HASH_ITERATIONS = 1_000  # the tests' own admin hash: a real PBKDF2, just not a slow one
+TEST_HASH_ITERATIONS = 1_000  # cheap PBKDF2 hashes of before argon2, for [[web.users]]
+# The tests' own admin hash: a real argon2id, just not a slow one.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 # The tests' clock, moved by hand (shared with the proofs).
@@ -39,11 +41,9 @@ def community_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample community written by `shelf init`, households imported: made once, copied."""
     directory = tmp_path_factory.mktemp("template") / "community"
     config, _ = init_community(directory, ADMIN_PASSWORD)
-    text = config.path.read_text(encoding="utf-8")
-    cheap = hash_password(ADMIN_PASSWORD, iterations=TEST_HASH_ITERATIONS)
-    config.path.write_text(re.sub(r'password_hash = "[^"]+"', f'password_hash = "{cheap}"',
-                                  text), encoding="utf-8")
     conn = open_store(config)
+    cheap = hash_password(ADMIN_PASSWORD, hasher=CHEAP_HASHER)
+    conn.execute("UPDATE staff SET password_hash = ? WHERE username = 'admin'", (cheap,))
     report = import_households(SqliteUnitOfWork(conn), config.community.buildings,
                                directory / "households.csv", datetime(2026, 11, 28, tzinfo=UTC),
                                apply=True, rules=Rules.from_config(config))
@@ -207,3 +207,22 @@ def app(community: Config, clock):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def add_member(config: Config, username: str, role: str, password: str | None = None, *,
+               team: str | None = None, name: str | None = None):
+    """A staff account in ``config``'s store, as `shelf users add` makes one (cheaply hashed).
+
+    Its password is ``password``, else "<username> pass"; ``team`` defaults as the CLI's does.
+    """
+    from kiosk.staff import add_staff
+
+    conn = open_store(config)
+    try:
+        return add_staff(SqliteUnitOfWork(conn), datetime.now(UTC), username=username,
+                         name=name or username.title(), role=role, team=team,
+                         password_hash=hash_password(password or f"{username} pass",
+                                                     hasher=CHEAP_HASHER),
+                         actor="tests@shell", teams=[t.id for t in config.teams])
+    finally:
+        conn.close()

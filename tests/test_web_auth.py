@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import logging
@@ -16,18 +17,30 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ADMIN_PASSWORD, check_in, make_app
+from conftest import ADMIN_PASSWORD, add_member, check_in, make_app
 
-from kiosk.community import write_sample
+from kiosk.community import open_store, write_sample
 from kiosk.config import User, load_config
 from kiosk.errors import ConfigError
 from kiosk.passwords import check_password, hash_password
+from kiosk.staff import disable_staff, enable_staff, reset_password
+from kiosk.store import SqliteUnitOfWork
 from web import auth
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 FAILED = "用户名或密码不正确"
 THROTTLED = "错误次数过多"
 HERE, ELSEWHERE = "10.0.0.7", "10.0.0.8"
+
+
+@contextlib.contextmanager
+def open_uow(config):
+    """A unit of work on ``config``'s store, as `shelf users` opens one."""
+    conn = open_store(config)
+    try:
+        yield SqliteUnitOfWork(conn)
+    finally:
+        conn.close()
 
 
 def csrf(client) -> str:
@@ -314,33 +327,33 @@ def test_a_copied_cookie_dies_at_sign_out(app, client):
     assert thief.get("/api/slots").status_code == 401
 
 
-def test_removing_a_user_ends_their_session_for_good(community, clock):
-    client = make_app(community, clock).test_client()
+def test_disabling_a_user_ends_their_session_for_good(app, community, clock):
+    add_member(community, "li", "committee")
+    client = app.test_client()
+    login(client, "li", "li pass")
+    thief = _copy_cookie(client, app)
+    assert signed_in(thief)
+    with open_uow(community) as uow:
+        disable_staff(uow, clock.now(), "li", "admin@web")
+    assert not signed_in(client) and not signed_in(thief)
+    assert login(app.test_client(), "li", "li pass").status_code == 200  # refused: disabled
+
+    with open_uow(community) as uow:
+        enable_staff(uow, clock.now(), "li", "admin@web")  # enabled again ...
+    assert not signed_in(thief)  # ... the old cookie stays dead
+    assert login(app.test_client(), "li", "li pass").status_code == 302
+
+
+def test_a_new_password_ends_the_old_sessions(app, community, clock):
+    client = app.test_client()
     login(client)
-    cookie = client.get_cookie("session").value
-    keeper = User("zhang", hash_password("property pass", iterations=1000), "property", "Zhang")
-    without = dataclasses.replace(community, web=dataclasses.replace(community.web,
-                                                                     users=(keeper,)))
-    removed = make_app(without, clock).test_client()
-    removed.set_cookie("session", cookie)
-    assert not signed_in(removed)
-
-    restored = make_app(community, clock).test_client()  # the admin is configured again
-    restored.set_cookie("session", cookie)
-    assert not signed_in(restored)
-
-
-def test_a_new_password_ends_the_old_sessions(community, clock):
-    client = make_app(community, clock).test_client()
-    login(client)
-    cookie = client.get_cookie("session").value
-    admin = dataclasses.replace(community.web.users[0],
-                                password_hash=hash_password("new pass", iterations=1000))
-    changed = dataclasses.replace(community, web=dataclasses.replace(community.web,
-                                                                     users=(admin,)))
-    later = make_app(changed, clock).test_client()
-    later.set_cookie("session", cookie)
-    assert not signed_in(later)
+    thief = _copy_cookie(client, app)
+    with open_uow(community) as uow:
+        reset_password(uow, clock.now(), "admin", hash_password("new pass", iterations=1000),
+                       "admin@shell")
+    assert not signed_in(client) and not signed_in(thief)
+    assert login(app.test_client(), "admin", ADMIN_PASSWORD).status_code == 200
+    assert login(app.test_client(), "admin", "new pass").status_code == 302
 
 
 def test_an_idle_session_expires(client, clock):

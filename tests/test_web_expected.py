@@ -71,10 +71,15 @@ def test_announcing_needs_a_token_or_a_staff_session_and_a_json_body(client, com
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     client.post("/login", data={"csrf_token": token, "username": "admin",
                                 "password": ADMIN_PASSWORD})
-    # A form (what another site could make a signed-in browser send) is not read.
+    # A form (what another site could make a signed-in browser send) is not read; nor is
+    # JSON riding on the session alone: a session needs its CSRF token, as every form does.
     form = client.post("/api/expected", data=ANNOUNCEMENT)
-    assert (form.status_code, form.json["error"]) == (400, "bad_request")
-    made = client.post("/api/expected", json=ANNOUNCEMENT)
+    assert (form.status_code, form.json["error"]) == (400, "csrf")
+    unsigned = client.post("/api/expected", json=ANNOUNCEMENT)
+    assert (unsigned.status_code, unsigned.json["error"]) == (400, "csrf")
+    page = client.get("/").text
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    made = client.post("/api/expected", json=ANNOUNCEMENT, headers={"X-CSRFToken": token})
     assert (made.status_code, made.json["announced_by"]) == (201, "admin@web")
 
 

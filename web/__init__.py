@@ -13,6 +13,8 @@ from kiosk.community import open_store
 from kiosk.config import Config
 from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
+from kiosk.staff import adopt_config_users
+from kiosk.store import SqliteUnitOfWork
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (
@@ -31,7 +33,12 @@ def create_app(config: Config, *, clock: Clock | None = None,
     The app keeps only the sections the site needs: COMMUNITY, LAYOUT, WEB and DATABASE in
     ``app.config``, and RULES for the gate screen's keypad.
     """
-    open_store(config).close()  # schema up to date and slots mirrored, even before a kiosk ran
+    clock = clock or clock_from_env()
+    conn = open_store(config)  # schema up to date and slots mirrored, even before a kiosk ran
+    try:  # the config's [[web.users]] of before: copied into the store, then warned about
+        adopt_config_users(SqliteUnitOfWork(conn), config, clock.now())
+    finally:
+        conn.close()
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=config.web.secret_key,
@@ -39,12 +46,17 @@ def create_app(config: Config, *, clock: Clock | None = None,
         LAYOUT=config.layout,
         WEB=config.web,
         DATABASE=config.database,
-        CLOCK=clock or clock_from_env(),
+        CLOCK=clock,
         # The use cases' rules, label secret included (it verifies pickup passes): only the
         # gate's endpoints use them, and those answer the gate's own display alone (web/gate.py).
         RULES=Rules.from_config(config),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind TLS ([web] cookie_secure): the browser never sends them over plain HTTP.
+        SESSION_COOKIE_SECURE=config.web.cookie_secure,
+        REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024,  # no form needs more; a bigger body is refused unread (413)
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
@@ -57,7 +69,7 @@ def create_app(config: Config, *, clock: Clock | None = None,
     db.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
-    app.register_blueprint(auth.bp)
+    auth.init_app(app)  # deny by default: every route below declares who may open it
     app.register_blueprint(shelf.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(gate.bp)
@@ -75,6 +87,14 @@ def create_app(config: Config, *, clock: Clock | None = None,
 
     tasks.init_app(app, decoder=decoder, collect_s=config.kiosk.collect_s)
     app.register_blueprint(counts.bp)
+    from web import users  # staff accounts, for admins
+
+    app.register_blueprint(users.bp)
+    if config.web.trusted_proxies:  # behind a reverse proxy: its X-Forwarded-* are the client's
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = config.web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

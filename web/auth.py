@@ -1,13 +1,31 @@
-"""Staff sign-in: sessions for pages, sessions or bearer tokens for /api/*, CSRF for forms.
+"""Staff sign-in, and who may open what: deny by default, CSRF on every form.
 
-Access rules are checked on the server by two decorators, ``login_required`` and
-``roles_required``. A page asks an anonymous visitor to sign in; an API call, or a script
-asking for JSON (shelf.js polling the grid), gets a 401 JSON answer instead.
+Who may open a route is declared on its view, and checked for every request by ``guard``
+before any view runs:
 
-A session lives in the store (table ``sessions``); the signed cookie carries only its random
-token, so signing out, a removed user or a changed password ends it on the server, and a
-copied cookie dies with it. Password guesses are throttled per username and client address,
-and per address across all usernames; lockouts are logged and listed for admins.
+- ``@login_required``: any signed-in role; under ``/api/`` a configured bearer token too.
+- ``@roles_required("admin", ...)``: only those roles (never a bearer token).
+- ``PUBLIC_ENDPOINTS``: the sign-in form, sign-out, static files and the gate screen (which
+  guards itself: the gate's own display only, ``web/gate.py``).
+
+A route that declares nothing is refused to everyone, admins too: a forgotten decorator fails
+closed, and ``tests/test_access.py`` names it. The ``gate`` role reads and never writes: every
+POST it sends to a declared route is refused (403). A page asks an anonymous visitor to sign
+in; an API call, or a script asking for JSON (shelf.js polling the grid), gets a 401 JSON.
+
+Sessions are Flask-Login's, keyed by a random token whose hash is a row of the store's
+``sessions``: signing out, a disabled account or a password reset ends that row, so a copied
+cookie dies with it. CSRF is Flask-WTF's CSRFProtect, checked here for every POST (the token
+in the form's ``csrf_token`` field or an ``X-CSRFToken`` header), except for a request that
+carries a valid bearer token (no cookie rides along: a browser cannot add that header to a
+cross-site request) and the gate's JSON POSTs (below). Password guesses are throttled per
+username and client address, and per address across all usernames; lockouts are logged and
+listed for admins.
+
+The gate's ``POST /gate/code`` and ``/gate/room`` carry no token: they act for nobody (no
+session is read), answer only the gate's own display, and take only JSON whose Origin (and
+Sec-Fetch-Site, where sent) says it comes from the gate page itself (``web/gate.py``), which a
+cross-site form or script cannot send without the browser asking first.
 """
 
 from __future__ import annotations
@@ -26,8 +44,8 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
-    abort,
     current_app,
     g,
     jsonify,
@@ -37,19 +55,36 @@ from flask import (
     session,
     url_for,
 )
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
-from kiosk.config import User, WebSettings
-from kiosk.passwords import ITERATIONS, check_password, hash_password
+from kiosk.config import WebSettings
+from kiosk.passwords import check_password, hash_password, needs_rehash
+from kiosk.ports import StaffMember
+from kiosk.staff import ROLES, upgrade_hash
 from kiosk.store import SqliteUnitOfWork, StaffSession, without_waiting_for_the_disk
 from kiosk.timefmt import local_time
 from web.db import get_db
+from web.i18n import t
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
 
 View = TypeVar("View", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
-SESSION_FIELD = "sid"  # the cookie's session token; the store keeps only its hash
+SESSION_FIELD = "_user_id"  # Flask-Login's key in the cookie: the sign-in's token
+WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
+# Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
+                              "gate.page", "gate.state", "gate.code", "gate.room"})
+# JSON from the gate page itself, acting for nobody: see the module's docstring.
+CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room"})
+READ_ONLY_ROLES = frozenset({"gate"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ACCESS_ATTRIBUTE = "shelf_access"
+UPLOAD_ATTRIBUTE = "shelf_upload_limit"
 # Password guessing: this many wrong passwords within the window lock one username for one
 # client address (others, and the same address with the right password elsewhere, go on) ...
 LOGIN_MAX_FAILURES = 10
@@ -74,6 +109,33 @@ PASSWORD_CHECK_WAIT_S = 10
 KEPT_AFTER_SIGN_OUT = ("lang",)
 
 
+@dataclass(frozen=True)
+class Access:
+    """Who may open a route: these roles, and (under /api/) a valid bearer token."""
+
+    roles: frozenset[str]
+    api_token: bool = False
+
+
+class StaffUser(UserMixin):
+    """The signed-in member as views see it in ``g.user``: username, name, role, team."""
+
+    def __init__(self, member: StaffMember, token: str) -> None:
+        self.username = member.username
+        self.name = member.name
+        self.role = member.role
+        self.team = member.team
+        self._token = token
+
+    def get_id(self) -> str:
+        """Flask-Login's id is the session's token: ending its row ends this sign-in alone."""
+        return self._token
+
+    @property
+    def read_only(self) -> bool:
+        return self.role in READ_ONLY_ROLES
+
+
 def web_settings() -> WebSettings:
     return current_app.config["WEB"]
 
@@ -86,13 +148,18 @@ def _now() -> datetime:
     return current_app.config["CLOCK"].now()
 
 
+def actor() -> str:
+    """The signed-in member as events name them (``li@web``); a bearer token is ``api@web``."""
+    user = g.get("user")
+    return f"{user.username}{WEB_ACTOR}" if user is not None else f"api{WEB_ACTOR}"
+
+
 def client_address() -> str:
     """The address this request came from, as the connection says.
 
-    X-Forwarded-For is deliberately not read: any client can write it and so pick its own
-    throttle. Behind a reverse proxy every client shares the proxy's address; there, wrap the
-    app in werkzeug's ``ProxyFix`` with the number of proxies you trust, and ``remote_addr``
-    becomes the client's again.
+    X-Forwarded-For is read only behind ``[web] trusted_proxies`` reverse proxies (werkzeug's
+    ProxyFix, set up by ``create_app``): anyone can write it otherwise, and so pick their own
+    throttle.
     """
     return (request.remote_addr or "unknown")[:MAX_CLIENT]
 
@@ -106,50 +173,115 @@ def wants_json() -> bool:
     return is_api_request() or offered == "application/json"
 
 
+# --- declaring who may open a route ----------------------------------------------------------
+
+def _declare(view: View, access: Access) -> View:
+    setattr(view, ACCESS_ATTRIBUTE, access)
+    return view
+
+
+def login_required(view: View) -> View:
+    """Let any signed-in role through (``gate`` to read only); /api/* also a bearer token."""
+    return _declare(view, Access(frozenset(ROLES), api_token=True))
+
+
+def roles_required(*roles: str) -> Callable[[View], View]:
+    """Let through only signed-in staff with one of ``roles`` (bearer tokens have no role)."""
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ValueError(f"roles_required{roles!r}: roles are {', '.join(ROLES)}")
+
+    def decorator(view: View) -> View:
+        return _declare(view, Access(frozenset(roles)))
+
+    return decorator
+
+
+def upload_limit(max_bytes: int) -> Callable[[View], View]:
+    """Let this route take a body of up to ``max_bytes`` (a phone's photo, a list's XLSX).
+
+    Declared on the view, not set inside it: the CSRF check reads the form before the view
+    runs, under the site's 64 KB otherwise.
+    """
+
+    def decorator(view: View) -> View:
+        setattr(view, UPLOAD_ATTRIBUTE, max_bytes)
+        return view
+
+    return decorator
+
+
+def declared_access(app: Flask, endpoint: str) -> Access | None:
+    """What ``endpoint``'s view declares; None when it declares nothing (refused to all)."""
+    view = app.view_functions.get(endpoint)
+    return getattr(view, ACCESS_ATTRIBUTE, None)
+
+
+# --- the check before every request ----------------------------------------------------------
+
 @bp.before_app_request
-def load_identity() -> None:
-    """Set ``g.user`` from a live session and ``g.api_token`` from a valid bearer token."""
-    g.user = None if request.endpoint == "static" else _session_user()
+def guard() -> Response | None:
+    """Load who is asking, then refuse what they may not open, then check the CSRF token."""
+    g.user, g.api_token = None, False
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static":
+        return None  # no such page (404, 405), or a stylesheet: nothing to open
+    g.user = current_user._get_current_object() if current_user.is_authenticated else None
     g.api_token = is_api_request() and _valid_bearer(request.headers.get("Authorization", ""))
-
-
-def _session_key(token: str) -> str:
-    """What the store keeps of a session token: its hash, so the table alone signs no one in."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _credential(user: User) -> str:
-    """A fingerprint of the user's password hash: a new password ends the old sessions."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def _configured_user(username: str) -> User | None:
-    return next((u for u in web_settings().users if u.username == username), None)
-
-
-def _session_user() -> User | None:
-    """The user of the cookie's session while it is live and the user still configured."""
-    token = session.get(SESSION_FIELD)
-    if not isinstance(token, str):
+    if endpoint in PUBLIC_ENDPOINTS:
+        if endpoint not in CSRF_EXEMPT_ENDPOINTS:
+            csrf.protect()
         return None
-    key, now = _session_key(token), _now()
-    uow = SqliteUnitOfWork(get_db())
-    found = uow.sessions.get(key)  # a read outside a transaction: no lock taken
-    if found is None or found.ended_at is not None:
-        return None
-    user = _configured_user(found.username)
-    if user is None or found.credential != _credential(user) or _expired(found, now):
-        with uow:  # ended for good: putting the user back does not revive this cookie
-            uow.sessions.end(key, now)
-        return None
-    if now - found.last_seen >= SESSION_TOUCH_EVERY:
-        with without_waiting_for_the_disk(uow.conn), uow:  # bookkeeping, as attempts are
-            uow.sessions.touch(key, now)
-    return user
+    access = declared_access(current_app, endpoint)
+    if access is None:
+        log.error("%s %s: the route declares no role, so it is refused to everyone; decorate "
+                  "its view with login_required or roles_required", request.method, endpoint)
+        return _forbidden()
+    if access.api_token and g.api_token:
+        return None  # a tool with a bearer token: no cookie rides along, so no CSRF token
+    if g.user is None:
+        return _refuse()
+    if g.user.role not in access.roles:
+        return _forbidden()
+    if request.method not in SAFE_METHODS and g.user.read_only:
+        return _forbidden()
+    limit = getattr(current_app.view_functions[endpoint], UPLOAD_ATTRIBUTE, None)
+    if limit is not None:
+        request.max_content_length = limit  # before the CSRF check reads the form
+    csrf.protect()
+    return None
 
 
-def _expired(found: StaffSession, now: datetime) -> bool:
-    return now - found.last_seen > SESSION_IDLE or now - found.created_at > SESSION_LIFETIME
+def check_csrf() -> None:
+    """Refuse a POST whose form does not carry the session's CSRF token.
+
+    ``guard`` has already checked every POST before its view; this checks again wherever
+    that check did not run (a route exempted by mistake), so a view that asks stays safe.
+    """
+    if not g.get("csrf_valid"):
+        csrf.protect()
+
+
+def _refuse() -> Response:
+    if wants_json():
+        response = jsonify(error="login required")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="shelf"'
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _forbidden() -> Any:
+    if wants_json():
+        return jsonify(error="not allowed for your role"), 403
+    return render_template("unavailable.html", message_key="refused_role"), 403
+
+
+def csrf_refused(exc: CSRFError) -> Any:
+    log.info("%s %s refused: %s", request.method, request.path, exc.description)
+    if wants_json():
+        return jsonify(error="csrf", message=t("refused_csrf")), 400
+    return render_template("unavailable.html", message_key="refused_csrf"), 400
 
 
 def _valid_bearer(header: str) -> bool:
@@ -162,19 +294,40 @@ def _valid_bearer(header: str) -> bool:
     return any(matches)
 
 
+# --- sessions --------------------------------------------------------------------------------
+
+def _session_key(token: str) -> str:
+    """What the store keeps of a session token: its hash, so the table alone signs no one in."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> StaffUser | None:
+    """The member of a live session whose account is enabled and whose password is unchanged."""
+    key, now = _session_key(token), _now()
+    uow = SqliteUnitOfWork(get_db())
+    found = uow.sessions.get(key)  # a read outside a transaction: no lock taken
+    if found is None or found.ended_at is not None:
+        return None
+    member = uow.staff.get(found.username)
+    if (member is None or member.disabled or found.credential != str(member.credential)
+            or _expired(found, now)):
+        with uow:  # ended for good: enabling the account again does not revive this cookie
+            uow.sessions.end(key, now)
+        return None
+    if now - found.last_seen >= SESSION_TOUCH_EVERY:
+        with without_waiting_for_the_disk(uow.conn), uow:  # bookkeeping, as attempts are
+            uow.sessions.touch(key, now)
+    return StaffUser(member, token)
+
+
+def _expired(found: StaffSession, now: datetime) -> bool:
+    return now - found.last_seen > SESSION_IDLE or now - found.created_at > SESSION_LIFETIME
+
+
 def csrf_token() -> str:
-    """The session's CSRF token, made on first use; forms carry it in a hidden field."""
-    if CSRF_FIELD not in session:
-        session[CSRF_FIELD] = secrets.token_urlsafe(32)
-    return session[CSRF_FIELD]
-
-
-def check_csrf() -> None:
-    """Refuse a POST whose form does not carry the session's CSRF token."""
-    expected = session.get(CSRF_FIELD)
-    sent = request.form.get(CSRF_FIELD, "")
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="missing or stale form token; reload the page and try again")
+    """The CSRF token forms carry in a hidden field (Flask-WTF's, signed, for this session)."""
+    return generate_csrf()
 
 
 def safe_next(target: str | None) -> str | None:
@@ -192,65 +345,28 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _refuse() -> Response:
-    if wants_json():
-        response = jsonify(error="login required")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="shelf"'
-        return response
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-def login_required(view: View) -> View:
-    """Let signed-in staff through; /api/* also accepts a configured bearer token."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None and not g.api_token:
-            return _refuse()
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def roles_required(*roles: str) -> Callable[[View], View]:
-    """Let through only signed-in staff with one of ``roles`` (bearer tokens have no role)."""
-
-    def decorator(view: View) -> View:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if g.user is None:
-                return _refuse()
-            if g.user.role not in roles:
-                if wants_json():
-                    return jsonify(error="not allowed for your role"), 403
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
-
+# --- signing in ------------------------------------------------------------------------------
 
 @functools.cache
-def _decoy_hash(iterations: int) -> str:
+def _decoy_hash() -> str:
     """A hash to check unknown usernames against, so they take as long as known ones."""
-    return hash_password(secrets.token_hex(16), iterations)
+    return hash_password(secrets.token_hex(16))
 
 
-def _decoy_for(users: tuple[User, ...]) -> str:
-    """A decoy as costly as the configured users' hashes (``pbkdf2_sha256$ROUNDS$...``)."""
-    rounds = [int(f[1]) for f in (u.password_hash.split("$") for u in users)
-              if len(f) == 4 and f[1].isdigit()]
-    return _decoy_hash(max(rounds, default=ITERATIONS))
+def authenticate(username: str, password: str) -> StaffMember | None:
+    """The enabled account with this password; slow on purpose, so never inside a transaction.
 
-
-def authenticate(username: str, password: str) -> User | None:
-    """The configured user with this password; slow on purpose, so never inside a transaction."""
-    user = _configured_user(username)
-    stored = user.password_hash if user else _decoy_for(web_settings().users)
+    An old (PBKDF2) hash that verified is replaced by the password's argon2 hash.
+    """
+    member = SqliteUnitOfWork(get_db()).staff.get(username)
+    stored = member.password_hash if member else _decoy_hash()
     ok = check_password(stored, password)
-    return user if user and ok else None
+    if member is None or not ok or member.disabled:
+        return None
+    if needs_rehash(member.password_hash):
+        upgrade_hash(SqliteUnitOfWork(get_db()), _now(), member.username, member.password_hash,
+                     hash_password(password))
+    return member
 
 
 @dataclass(frozen=True)
@@ -282,9 +398,9 @@ def _wait_needed(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], now: datet
 
 @dataclass(frozen=True)
 class SignIn:
-    """What a sign-in came to: the user, or the words that say why not (never which part)."""
+    """What a sign-in came to: the member, or the words that say why not (never which part)."""
 
-    user: User | None
+    user: StaffMember | None
     error: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -292,9 +408,9 @@ class SignIn:
 def sign_in(username: str, password: str) -> SignIn:
     """Check a sign-in; on success the session is started.
 
-    The password hash is slow (0.15 s on a Pi) and must never hold the store's write lock, or
-    a flood of wrong sign-ins stalls the kiosk's check-ins. So the throttle is read first (a
-    read takes no lock), the password checked outside any transaction, and the try recorded
+    The password hash is slow (0.1-0.15 s on a Pi) and must never hold the store's write lock,
+    or a flood of wrong sign-ins stalls the kiosk's check-ins. So the throttle is read first
+    (a read takes no lock), the password checked outside any transaction, and the try recorded
     in one transaction of two inserts that waits for no fsync. Tries at the same moment may
     slip a few past a limit.
     """
@@ -304,27 +420,29 @@ def sign_in(username: str, password: str) -> SignIn:
     wait_s = _wait_needed(uow, limits, now)
     if wait_s:
         return SignIn(None, "login_throttled", {"seconds": wait_s})
-    user = None
+    member = None
     if len(username) <= MAX_USERNAME and len(password) <= MAX_PASSWORD:
         if not PASSWORD_CHECKS.acquire(timeout=PASSWORD_CHECK_WAIT_S):
             return SignIn(None, "login_busy")
         try:
-            user = authenticate(username, password)
+            member = authenticate(username, password)
         finally:
             PASSWORD_CHECKS.release()
     with without_waiting_for_the_disk(uow.conn), uow:  # attempts are not worth an fsync
         for limit in limits:
-            uow.attempts.add(limit.source, user is not None, now)
+            uow.attempts.add(limit.source, member is not None, now)
         _prune(uow, now)
-    if user is None:
+    if member is None:
         _record_lockouts(uow, limits, client, now)
         return SignIn(None, "login_failed")
     token = secrets.token_urlsafe(32)
-    with uow:
-        uow.sessions.add(_session_key(token), user.username, _credential(user), now)
+    with uow:  # with the credential read before the check: a reset meanwhile ends it at once
+        if g.get("user") is not None:  # signing in again: the sign-in of before ends
+            uow.sessions.end(_session_key(g.user.get_id()), now)
+        uow.sessions.add(_session_key(token), member.username, str(member.credential), now)
     _restart_session()
-    session[SESSION_FIELD] = token
-    return SignIn(user)
+    login_user(StaffUser(member, token))
+    return SignIn(member)
 
 
 def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], client: str,
@@ -364,7 +482,6 @@ def login() -> Any:
         return redirect(next_url or url_for("shelf.index"))
     error_values: dict[str, Any] = {}
     if request.method == "POST":
-        check_csrf()
         result = sign_in(request.form.get("username", ""), request.form.get("password", ""))
         if result.user is not None:
             return redirect(next_url or url_for("shelf.index"))
@@ -376,11 +493,11 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    check_csrf()
-    token = session.get(SESSION_FIELD)
-    if isinstance(token, str):
+    """End this sign-in on the server (a copy of the cookie dies too), then the cookie's."""
+    if g.user is not None:
         with SqliteUnitOfWork(get_db()) as uow:
-            uow.sessions.end(_session_key(token), _now())
+            uow.sessions.end(_session_key(g.user.get_id()), _now())
+    logout_user()
     _restart_session()
     return redirect(url_for("auth.login"))
 
@@ -400,13 +517,29 @@ def lockouts() -> Any:
 
 
 def _restart_session() -> None:
-    """Drop everything but the language, and issue a fresh CSRF token."""
+    """Drop everything but the language: a new sign-in gets a new CSRF token too."""
     kept = {k: session[k] for k in KEPT_AFTER_SIGN_OUT if k in session}
     session.clear()
     session.update(kept)
-    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    g.pop(CSRF_FIELD, None)  # Flask-WTF's token for this request was of the old session
 
 
 @bp.app_context_processor
 def template_helpers() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD}
+
+
+def init_app(app: Flask) -> None:
+    """Sessions, CSRF and the deny-by-default check for ``app`` (before its blueprints)."""
+    app.config.update(
+        # ``guard`` runs the check itself, after deciding who is asking.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # A staff page stays open a whole shift; the token lives as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_FIELD_NAME=CSRF_FIELD,
+    )
+    csrf.init_app(app)
+    app.register_error_handler(CSRFError, csrf_refused)
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"  # phones change networks; the store ends sessions
+    app.register_blueprint(bp)

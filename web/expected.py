@@ -4,7 +4,8 @@ a chat bot), so that a waybill with that tracking number checks in at once at th
 The body is JSON, ``{"household": "24-2304", "code": "SF1234567890"}`` (with ``"fresh": true``
 for fresh food, whose door task goes first); the answer is the
 announcement (201 when made, 200 when it existed already) or ``{"error": code, "message": ...,
-"suggestions": [...]}`` with a 4xx status. A bearer token or a staff session lets a caller in.
+"suggestions": [...]}`` with a 4xx status. A bearer token lets a tool in; a staff session
+too, with its CSRF token in an ``X-CSRFToken`` header (``web.auth``: every POST needs one).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ STATUS = {"unknown_household": 422, "code_taken": 409}  # any other refusal: 400
 @bp.post("/api/expected")
 @login_required
 def announce() -> Any:
-    # Only a JSON body is read: a cross-site form cannot send one, so a staff member's
-    # cookie cannot be used to announce on their behalf without a CSRF token.
+    # Only a JSON body is read; a staff session's request also carried its CSRF token
+    # (web.auth checked it before this view), so no other site can announce in their name.
     body = request.get_json(silent=True)
     if not (isinstance(body, dict) and isinstance(body.get("household"), str)
             and isinstance(body.get("code"), str)

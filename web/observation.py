@@ -33,7 +33,7 @@ from kiosk.errors import UnknownHousehold
 from kiosk.observation_register import ListReport, apply_list, upload
 from kiosk.queries import observation_history, observation_register, under_observation
 from kiosk.store import SqliteUnitOfWork
-from web.auth import check_csrf, login_required, roles_required
+from web.auth import check_csrf, login_required, roles_required, upload_limit
 from web.db import get_db
 from web.i18n import t
 
@@ -91,8 +91,8 @@ def register() -> str:
 
 @bp.post("/observation/upload")
 @login_required
+@upload_limit(UPLOAD_LIMIT)  # before the form is read; other forms keep 64 KB
 def upload_list() -> Any:
-    request.max_content_length = UPLOAD_LIMIT  # before the form is read; other forms keep 64 KB
     check_csrf()
     sent = request.files.get("list")
     day = _day(request.form.get("date"))

@@ -2,10 +2,11 @@
 
 ``/tasks`` lists the open door tasks of the signed-in member's team (fresh food first, then the
 oldest, grouped by building), after handing over those of teams gone off duty, as ``shelf
-tasks`` does. Who sees which team: a role that is a ``[[teams]]`` id (``committee``,
-``property``) sees that team's tasks; an administrator sees every team's, with a filter; a
-role that names no configured team sees every team's too, and is told why (a lockdown is no
-time to hide a task; issue 10 moves users and their teams into the store).
+tasks`` does. Who sees which team: a member with a team (``shelf users``: committee and
+property accounts belong to a ``[[teams]]`` id) sees that team's tasks; an administrator (and
+the read-only gate) sees every team's, with a filter; a committee or property account whose
+team is not configured sees every team's too, and is told why (a lockdown is no time to hide
+a task).
 
 "Collect" makes the slots of the team's tasks double-blink on the shelf (``kiosk.collect``).
 
@@ -46,10 +47,11 @@ from kiosk.config import Team
 from kiosk.outcome import Outcome
 from kiosk.ports import Decoder, Frame
 from kiosk.queries import open_tasks, task_view
+from kiosk.staff import TEAM_ROLES
 from kiosk.store import SqliteUnitOfWork
 from kiosk.tasks import act_on_door, hand_over_due
 from kiosk.timefmt import local_time
-from web.auth import check_csrf, login_required
+from web.auth import check_csrf, login_required, upload_limit
 from web.db import get_db
 from web.i18n import t
 from web.translations import TRANSLATIONS
@@ -117,10 +119,9 @@ def team_name(team_id: str | None) -> str:
 def person_name(actor: str) -> str:
     """A staff member's name for an event's actor (``alice@web``); other actors as they are."""
     if actor.endswith(WEB_ACTOR):
-        username = actor.removesuffix(WEB_ACTOR)
-        user = next((u for u in current_app.config["WEB"].users if u.username == username), None)
-        if user is not None:
-            return user.name
+        member = _uow().staff.get(actor.removesuffix(WEB_ACTOR))
+        if member is not None:
+            return member.name
     return actor
 
 
@@ -134,12 +135,13 @@ class Scope:
 
 
 def scope() -> Scope:
-    """The member's team, or, for an administrator (and a role naming no team), the filter's."""
-    teams, role = _teams(), g.user.role
-    if role != "admin" and role in teams:
-        return Scope(role, own=True)
+    """The member's team, or, for an administrator (and a member of no team), the filter's."""
+    teams, role, team = _teams(), g.user.role, g.user.team
+    if role != "admin" and team in teams:
+        return Scope(team, own=True)
     asked = request.args.get("team") or None
-    return Scope(asked if asked in teams else None, own=False, teamless=role != "admin")
+    return Scope(asked if asked in teams else None, own=False,
+                 teamless=role in TEAM_ROLES)
 
 
 def waited(since_iso: str, now: datetime) -> str:
@@ -238,9 +240,9 @@ def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
 
 @bp.post("/tasks/<int:task_id>/door")
 @login_required
+@upload_limit(PHOTO_LIMIT)  # this route only: set before the form is read
 def door(task_id: int) -> Any:
     """Confirm the door by its sticker (a photo, or what the page read) or the room typed."""
-    request.max_content_length = PHOTO_LIMIT  # before the form is read: this route only
     check_csrf()
     typed = _typed_door()
     if typed is None:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.community import ADMIN_PASSWORD, CHEAP_HASH_ITERATIONS, sample_community
+from bench.community import ADMIN_PASSWORD, CHEAP_HASHER, sample_community
 from bench.proofs.invariants import broken_rules
 from kiosk.clock import ManualClock
 from kiosk.community import open_store
@@ -317,8 +317,8 @@ class Site:
 
         # Unknown usernames are checked against a decoy hash of full cost (60-200 ms here);
         # a cheap one keeps 10,000 examples within minutes and changes no path through the code.
-        cheap = hash_password("decoy", iterations=CHEAP_HASH_ITERATIONS)
-        monkeypatch.setattr(web.auth, "_decoy_hash", lambda iterations: cheap)
+        cheap = hash_password("decoy", hasher=CHEAP_HASHER)
+        monkeypatch.setattr(web.auth, "_decoy_hash", lambda: cheap)
         self.config = sample_community(directory, real_hash=False)
         self.clock = ManualClock()  # the examples move it by the steps they draw
         self.app = create_app(self.config, clock=self.clock)
@@ -327,12 +327,9 @@ class Site:
         self.sign_in(self.staff)
 
     def csrf(self, client) -> str:
-        with client.session_transaction() as session:
-            token = session.get("csrf_token")
-        if token is None:
-            page = client.get("/login").get_data(as_text=True)
-            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        return token
+        """The form's token (Flask-WTF signs the session's: the form carries the signed one)."""
+        page = client.get("/login").get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
     def sign_in(self, client) -> None:
         response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
@@ -383,7 +380,7 @@ def test_login_form(site: Site) -> None:
         else:
             assert response.status_code == 200, response.status
         with client.session_transaction() as session:
-            session.pop("user", None)  # stay anonymous: every example starts signed out
+            session.pop("_user_id", None)  # stay anonymous: every example starts signed out
 
     prop()
 

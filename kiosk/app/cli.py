@@ -138,11 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     _door_commands(command)
 
     p = command("web", cmd_web, "serve the staff site")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: "
+                   "this machine only; 0.0.0.0 for the LAN, better behind a TLS proxy)")
     p.add_argument("--port", type=int, default=8080)
 
     p = command("hash-password", cmd_hash_password,
-                "read a password on standard input; print the hash for [[web.users]]")
+                "read a password on standard input; print its hash (argon2id)")
+    from kiosk.app.staff_cli import add_users_command  # shelf users add|disable|reset|list
+
+    add_users_command(command, common, _config, _shell_actor)
 
     _observation_parser(command("observation", cmd_observation, "apply a day's observation "
                                 "list, or compare two (CSV in UTF-8 or GBK, or XLSX)"), common)
@@ -186,6 +190,10 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.households import import_households
     from kiosk.services import Rules
 
+    if args.admin_password is not None:
+        from kiosk.staff import check_password_text
+
+        check_password_text(args.admin_password)  # before anything is written
     config, password = init_community(args.directory, args.admin_password,
                                       group_readable=args.group_readable)
     uow = SqliteUnitOfWork(open_store(config))
@@ -512,25 +520,34 @@ def _shell_actor() -> str:
 
 
 def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
-    from waitress import serve
+    import contextlib
+    import errno
+
+    from waitress import create_server
 
     from hardware.decoder import DecoderChain
     from web import create_app
 
     # The kiosk's decoder reads the door stickers staff photograph at the door.
     app = create_app(_config(args), clock=clock, decoder=DecoderChain())
+    try:
+        server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(f"port {args.port} on {args.host} is taken (another shelf web?): stop "
+                      "that, or pick another port with --port") from None
     log.info("staff site on http://%s:%d/", args.host, args.port)
-    serve(app, host=args.host, port=args.port, threads=4, ident="shelf")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it, as waitress.serve did
+        server.run()
     return 0
 
 
 def cmd_hash_password(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.passwords import hash_password
+    from kiosk.staff import check_password_text
 
-    password = sys.stdin.readline().rstrip("\n")
-    if len(password) < 8:
-        raise ValueError("a staff password needs at least 8 characters")
-    print(hash_password(password))
+    print(hash_password(check_password_text(sys.stdin.readline().rstrip("\n"))))
     return 0
 
 

@@ -1,0 +1,150 @@
+"""`shelf users`: staff accounts from the shell (the same use cases as the site's admin page).
+
+A password is read from standard input (its first line), or asked for twice at a terminal:
+never from the command line, where every user of the machine could read it in ``ps``. Each
+change is an event naming who ran the command (``li@shell``); ``disable`` and ``reset`` end
+that person's sessions on the staff site at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+from kiosk.config import Config
+from kiosk.ports import Clock, StaffMember
+from kiosk.staff import (
+    ROLES,
+    InvalidStaff,
+    StaffExists,
+    UnknownStaff,
+    check_password_text,
+    check_username,
+    team_for,
+)
+from kiosk.store import SqliteUnitOfWork
+
+Command = Callable[..., argparse.ArgumentParser]
+
+
+def add_users_command(command: Command, common: argparse.ArgumentParser,
+                      config: Callable[[argparse.Namespace], Config],
+                      shell_actor: Callable[[], str]) -> None:
+    """Register ``shelf users ACTION`` on the CLI's parser."""
+    p = command("users", lambda args, clock: cmd_users(args, clock, config, shell_actor),
+                "staff accounts for the staff site: add, disable, enable, reset a password, "
+                "list")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, parents=[common], help=help_text,
+                                  description=help_text)
+
+    a = action("add", "add an account; its password is read from standard input (or asked "
+               "for twice at a terminal)")
+    a.add_argument("username", help="what they sign in with, e.g. li.wei")
+    a.add_argument("--role", required=True, choices=ROLES,
+                   help="admin: everything; committee, property: their team's work; "
+                   "gate: looks only")
+    a.add_argument("--team", help="committee and property: a [[teams]] id (default: the "
+                   "team named like the role)")
+    a.add_argument("--name", default="", help="as shown to people, e.g. 李伟")
+    for name, help_text in (("disable", "disable an account: its sessions end at once"),
+                            ("enable", "enable a disabled account again")):
+        action(name, help_text).add_argument("username")
+    r = action("reset", "give an account a new password (standard input, or asked for); "
+               "its sessions end at once")
+    r.add_argument("username")
+    ls = action("list", "list the accounts (never their password hashes)")
+    ls.add_argument("--json", action="store_true", help='print {"users": [...]} as JSON')
+    i = action("import-config", "copy the config's [[web.users]] into the database (the "
+               "staff site does it at start too); usernames already there are left alone")
+    i.add_argument("--json", action="store_true", help="print {added, kept, refused} as JSON")
+
+
+def cmd_users(args: argparse.Namespace, clock: Clock,
+              config_of: Callable[[argparse.Namespace], Config],
+              shell_actor: Callable[[], str]) -> int:
+    from kiosk.community import open_store
+    from kiosk.staff import adopt_config_users, import_config_users
+
+    config = config_of(args)
+    now = clock.now()
+    conn = open_store(config)
+    try:
+        uow = SqliteUnitOfWork(conn)
+        if args.action == "import-config":
+            report = import_config_users(uow, now, config.web.users,
+                                         [t.id for t in config.teams])
+            print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
+                  else report.summary())
+            return 1 if report.refused else 0
+        adopt_config_users(uow, config, now)  # the first start may be this one
+        if args.action == "list":
+            return _list(uow, args.json)
+        return _change(args, uow, config, now, shell_actor())
+    finally:
+        conn.close()
+
+
+def _list(uow: SqliteUnitOfWork, as_json: bool) -> int:
+    from kiosk.staff import staff_json
+
+    members = uow.staff.all()
+    if as_json:
+        print(json.dumps({"users": [staff_json(m) for m in members]}, ensure_ascii=False))
+        return 0
+    for m in members:
+        print(f"{m.username:<16} {m.role:<9} {m.team or '-':<10} "
+              f"{'disabled' if m.disabled else 'enabled':<8} {m.name}")
+    if not members:
+        print("no staff accounts: add one with shelf users add USERNAME --role admin")
+    return 0
+
+
+def _change(args: argparse.Namespace, uow: SqliteUnitOfWork, config: Config, now: datetime,
+            actor: str) -> int:
+    from kiosk.passwords import hash_password
+    from kiosk.staff import add_staff, disable_staff, enable_staff, reset_password
+
+    teams = [t.id for t in config.teams]
+    if args.action == "add":
+        team_for(args.role, args.team, teams)  # what is wrong is said before the password
+        if uow.staff.get(check_username(args.username)) is not None:
+            raise StaffExists(f"staff account {args.username!r} exists already")
+        password_hash = hash_password(read_password())  # slow: before any transaction
+        member = add_staff(uow, now, username=args.username, name=args.name, role=args.role,
+                           team=args.team, password_hash=password_hash, actor=actor,
+                           teams=teams)
+        print(f"added {_described(member)}")
+    elif args.action == "disable":
+        print(f"disabled {_described(disable_staff(uow, now, args.username, actor))}; "
+              "signed out everywhere")
+    elif args.action == "enable":
+        print(f"enabled {_described(enable_staff(uow, now, args.username, actor))}")
+    elif args.action == "reset":
+        if uow.staff.get(args.username) is None:  # say so before asking for a password
+            raise UnknownStaff(f"no staff account {args.username!r}; see `shelf users list`")
+        password_hash = hash_password(read_password())
+        member = reset_password(uow, now, args.username, password_hash, actor)
+        print(f"new password for {_described(member)}; signed out everywhere")
+    return 0
+
+
+def _described(member: StaffMember) -> str:
+    team = f", team {member.team}" if member.team else ""
+    return f"{member.username} ({member.role}{team})"
+
+
+def read_password() -> str:
+    """The new password: standard input's first line, or typed twice at a terminal."""
+    if not sys.stdin.isatty():
+        return check_password_text(sys.stdin.readline().rstrip("\r\n"))
+    first = check_password_text(getpass.getpass("new password: "))
+    if getpass.getpass("the same again: ") != first:
+        raise InvalidStaff("the two passwords differ; nothing changed", reason="password_twice")
+    return first

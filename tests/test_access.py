@@ -1,0 +1,240 @@
+"""Deny by default: every route of the real app, for every kind of visitor, against a table.
+
+The table below says who may use each endpoint. A route that is not in it fails the sweep (a
+new route must be thought about: add its row), and so does a route whose view declares no
+role (``web.auth``: it is refused to everyone, admins too). Every POST is also refused without
+its CSRF token, except the gate's JSON (``web.auth.CSRF_EXEMPT_ENDPOINTS``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from conftest import ADMIN_PASSWORD, add_member, make_app
+
+from web import auth
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+JSON = {"Accept": "application/json"}
+SIGNED_IN = ("admin", "committee", "property", "gate")  # a session of each role
+VISITORS = ("anonymous", *SIGNED_IN, "token", "wrong_token")
+ACCOUNTS = {"committee": "li", "property": "zhang", "gate": "mensheng"}  # role -> username
+
+# Who may use an endpoint. "token": a valid bearer token without a session. The gate role
+# reads what the signed-in may read; its POSTs are refused (read-only) wherever it is listed.
+PUBLIC = frozenset(VISITORS)
+EVERY_ROLE = frozenset(SIGNED_IN)
+EVERY_ROLE_AND_TOKEN = EVERY_ROLE | {"token"}
+STAFF = frozenset({"admin", "committee", "property"})  # the camera's stills: people at the gate
+APPLIERS = frozenset({"admin", "committee"})
+ADMIN = frozenset({"admin"})
+
+ACCESS: dict[str, frozenset[str]] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "gate.page": PUBLIC,  # the gate guards itself: its own display only (tests/test_gate.py)
+    "gate.state": PUBLIC,
+    "gate.code": PUBLIC,
+    "gate.room": PUBLIC,
+    "shelf.index": EVERY_ROLE,
+    "shelf.grid": EVERY_ROLE,
+    "shelf.slot": EVERY_ROLE,
+    "shelf.api_slots": EVERY_ROLE_AND_TOKEN,
+    "expected.announce": EVERY_ROLE_AND_TOKEN,
+    "notices.failed": EVERY_ROLE,
+    "notices.retry": EVERY_ROLE,
+    "parcels.timeline": STAFF,
+    "parcels.still": STAFF,
+    "observation.register": EVERY_ROLE,
+    "observation.upload_list": EVERY_ROLE,
+    "observation.preview": EVERY_ROLE,
+    "observation.apply": APPLIERS,
+    "observation.download": EVERY_ROLE,
+    "observation.household": EVERY_ROLE,
+    "tasks.index": EVERY_ROLE,
+    "tasks.collect_slots": EVERY_ROLE,
+    "tasks.task": EVERY_ROLE,
+    "tasks.door": EVERY_ROLE,
+    "counts.page": EVERY_ROLE,
+    "counts.download": EVERY_ROLE,
+    "auth.lockouts": ADMIN,
+    "users.index": ADMIN,
+    "users.add": ADMIN,
+    "users.disable": ADMIN,
+    "users.enable": ADMIN,
+    "users.reset": ADMIN,
+}
+# Values for the rules' placeholders: real enough to reach the view, never an account in use.
+PLACEHOLDERS = {"code": "A-01", "sha256": "0" * 64, "household": "24-2304",
+                "filename": "shelf.css", "username": "nobody"}
+
+
+@dataclass(frozen=True)
+class Call:
+    endpoint: str
+    method: str
+    path: str
+
+
+def calls(app) -> list[Call]:
+    """Every endpoint and method of the app, with its placeholders filled in."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        values = {name: 1 if rule._converters[name].__class__.__name__ == "IntegerConverter"
+                  else PLACEHOLDERS.get(name, "x") for name in rule.arguments}
+        with app.test_request_context():
+            from flask import url_for
+
+            path = url_for(rule.endpoint, **values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append(Call(rule.endpoint, method, path))
+    return found
+
+
+def undeclared(app) -> list[str]:
+    """Endpoints that neither the table lists nor their view declares: each a failure."""
+    problems = []
+    for endpoint in sorted({rule.endpoint for rule in app.url_map.iter_rules()}):
+        if endpoint not in ACCESS:
+            problems.append(f"{endpoint}: not in tests/test_access.py ACCESS; add its row")
+        elif endpoint not in auth.PUBLIC_ENDPOINTS and auth.declared_access(app, endpoint) is None:
+            problems.append(f"{endpoint}: its view declares no role (login_required, "
+                            "roles_required): refused to everyone")
+    return problems
+
+
+@pytest.fixture
+def site(community, clock):
+    for role, username in ACCOUNTS.items():
+        add_member(community, username, role)
+    return make_app(community, clock)
+
+
+def visitor(app, community, who: str):
+    """A test client as ``who``: signed in with a role, holding a token, or neither."""
+    client = app.test_client()
+    headers = dict(JSON)
+    if who in SIGNED_IN:
+        username = ACCOUNTS.get(who, "admin")
+        password = ADMIN_PASSWORD if who == "admin" else f"{username} pass"
+        token = CSRF_RE.search(client.get("/login").text)[1]
+        signed = client.post("/login", data={"csrf_token": token, "username": username,
+                                             "password": password})
+        assert signed.status_code == 302, f"{who} could not sign in"
+    elif who == "token":
+        headers["Authorization"] = f"Bearer {community.web.api_tokens[0]}"
+    elif who == "wrong_token":
+        headers["Authorization"] = "Bearer " + "x" * 43
+    return client, headers
+
+
+def csrf_of(client) -> str:
+    """The CSRF token of the client's session, from a form it can see (signed in: the shelf's)."""
+    page = client.get("/login")
+    if page.status_code == 302:
+        page = client.get("/", headers={"Accept": "text/html"})
+    return CSRF_RE.search(page.text)[1]
+
+
+def refusal(response) -> str | None:
+    """How the access check refused (``login``, ``role``, ``csrf``), or None: let through."""
+    body = response.get_json(silent=True) or {}
+    if response.status_code == 401 and body.get("error") == "login required":
+        return "login"
+    if response.status_code == 403 and body.get("error") == "not allowed for your role":
+        return "role"
+    if response.status_code == 400 and body.get("error") == "csrf":
+        return "csrf"
+    if response.status_code == 302 and response.location.startswith("/login?next="):
+        return "login"
+    return None
+
+
+def expected(call: Call, who: str) -> str | None:
+    allowed = ACCESS[call.endpoint]
+    if who in allowed and not (who == "gate" and call.method == "POST"
+                               and call.endpoint not in auth.PUBLIC_ENDPOINTS):
+        return None
+    return "role" if who in SIGNED_IN else "login"
+
+
+def test_every_route_is_in_the_table_and_declares_who_may_use_it(site):
+    assert undeclared(site) == []
+    assert {rule.endpoint for rule in site.url_map.iter_rules()} == set(ACCESS), \
+        "a row of ACCESS names an endpoint the app no longer has"
+
+
+def test_every_route_answers_each_visitor_as_the_table_says(site, community):
+    seen = []
+    clients = {who: visitor(site, community, who) for who in VISITORS}
+    for call in calls(site):
+        for who in VISITORS:
+            if call.method == "POST":  # a POST may sign out or change things: a fresh visitor
+                client, headers = visitor(site, community, who)
+                data = {"csrf_token": csrf_of(client)}  # the CSRF check has its own test
+            else:
+                (client, headers), data = clients[who], None
+            response = client.open(call.path, method=call.method, headers=headers, data=data)
+            got, want = refusal(response), expected(call, who)
+            assert got == want, (f"{call.method} {call.path} ({call.endpoint}) as {who}: "
+                                 f"{response.status_code} {response.get_data(as_text=True)[:200]}")
+            seen.append((call.endpoint, who))
+    assert len(seen) == len(calls(site)) * len(VISITORS)
+
+
+def test_anonymous_pages_send_to_the_sign_in_form(site):
+    client = site.test_client()
+    for call in calls(site):
+        if call.method != "GET" or call.endpoint in auth.PUBLIC_ENDPOINTS \
+                or call.path.startswith("/api/"):
+            continue
+        response = client.get(call.path, headers={"Accept": "text/html"})
+        assert response.status_code == 302, call
+        assert response.location.startswith("/login?next="), call
+
+
+def test_every_post_is_refused_without_its_csrf_token(site, community):
+    posts = [call for call in calls(site) if call.method == "POST"]
+    assert {c.endpoint for c in posts} >= {"auth.login", "auth.logout", "users.add"}
+    for call in posts:
+        if call.endpoint in auth.CSRF_EXEMPT_ENDPOINTS:
+            continue
+        who = "admin" if "admin" in ACCESS[call.endpoint] else next(
+            w for w in SIGNED_IN if w in ACCESS[call.endpoint])
+        client, headers = visitor(site, community, who)
+        for data in ({}, {"csrf_token": "forged"}):
+            response = client.post(call.path, headers=headers, data=data)
+            assert refusal(response) == "csrf", (call, data, response.status_code)
+        assert client.get("/").status_code == 200, f"{call}: the refused POST still acted"
+    # The only POSTs without a token: the gate's JSON, from its own page (web/gate.py).
+    assert {"gate.code", "gate.room"} == auth.CSRF_EXEMPT_ENDPOINTS
+
+
+def test_a_route_that_declares_nobody_is_refused_even_to_admins(site, community, caplog):
+    site.add_url_rule("/forgotten", "forgotten", lambda: "the secret")
+    site.add_url_rule("/api/forgotten", "api_forgotten", lambda: "the secret")
+    assert undeclared(site) == [
+        "api_forgotten: not in tests/test_access.py ACCESS; add its row",
+        "forgotten: not in tests/test_access.py ACCESS; add its row"]
+    for who in VISITORS:
+        client, headers = visitor(site, community, who)
+        for path in ("/forgotten", "/api/forgotten"):
+            response = client.get(path, headers=headers)
+            assert "the secret" not in response.get_data(as_text=True), (who, path)
+            assert response.status_code == 403, (who, path)
+    assert "forgotten: the route declares no role" in caplog.text
+
+
+def test_the_gate_role_reads_but_every_post_is_refused(site, community):
+    client, headers = visitor(site, community, "gate")
+    assert client.get("/", headers={"Accept": "text/html"}).status_code == 200
+    token = csrf_of(client)
+    refused = client.post("/tasks/collect", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert client.post("/notices/retry", data={"csrf_token": token, "all": "1"},
+                       headers=JSON).json == {"error": "not allowed for your role"}
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302  # signs out
+    assert client.get("/", headers={"Accept": "text/html"}).status_code == 302

@@ -1,0 +1,124 @@
+"""Staff accounts on the site, for admins: list, add, disable and enable, reset a password.
+
+The same use cases as ``shelf users`` (``kiosk.staff``), each an event naming the admin; a
+disable and a reset end that person's sessions at once. Passwords are typed by the admin and
+hashed here, outside any transaction, one at a time (``web.auth.PASSWORD_CHECKS``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+
+from kiosk.passwords import MIN_PASSWORD, hash_password
+from kiosk.staff import (
+    ROLES,
+    TEAM_ROLES,
+    StaffError,
+    add_staff,
+    check_password_text,
+    disable_staff,
+    enable_staff,
+    reset_password,
+)
+from kiosk.store import SqliteUnitOfWork
+from web.auth import PASSWORD_CHECK_WAIT_S, PASSWORD_CHECKS, actor, roles_required
+from web.db import get_db
+from web.i18n import t
+
+bp = Blueprint("users", __name__, url_prefix="/admin/users")
+
+
+def _uow() -> SqliteUnitOfWork:
+    return SqliteUnitOfWork(get_db())
+
+
+def _now() -> Any:
+    return current_app.config["CLOCK"].now()
+
+
+def _team_ids() -> list[str]:
+    return [team.id for team in current_app.config["RULES"].teams]
+
+
+def _hashed(password: str) -> str | None:
+    """The password's hash, made when this process's turn comes; None when busy (flashed)."""
+    check_password_text(password)
+    if not PASSWORD_CHECKS.acquire(timeout=PASSWORD_CHECK_WAIT_S):
+        flash(t("login_busy"), "error")
+        return None
+    try:
+        return hash_password(password)
+    finally:
+        PASSWORD_CHECKS.release()
+
+
+def _refused(exc: StaffError) -> Any:
+    """The refusal in the page's language: what was wrong, not the core's English."""
+    key = f"users_err_{getattr(exc, 'reason', exc.code)}"
+    flash(t(key, min=MIN_PASSWORD, teams="、".join(_team_ids()) if g.lang == "zh"
+            else ", ".join(_team_ids())), "error")
+    return redirect(url_for(".index"))
+
+
+@bp.get("")
+@roles_required("admin")
+def index() -> str:
+    teams = {team.id: team.name for team in current_app.config["RULES"].teams}
+    return render_template("users.html", members=_uow().staff.all(), roles=ROLES,
+                           team_roles=TEAM_ROLES, teams=teams, min_password=MIN_PASSWORD)
+
+
+@bp.post("")
+@roles_required("admin")
+def add() -> Any:
+    form = request.form
+    try:
+        password_hash = _hashed(form.get("password", ""))
+        if password_hash is None:
+            return redirect(url_for(".index"))
+        member = add_staff(_uow(), _now(), username=form.get("username", ""),
+                           name=form.get("name", ""), role=form.get("role", ""),
+                           team=form.get("team") or None, password_hash=password_hash,
+                           actor=actor(), teams=_team_ids())
+    except StaffError as exc:
+        return _refused(exc)
+    flash(t("users_added", username=member.username), "ok")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<username>/disable")
+@roles_required("admin")
+def disable(username: str) -> Any:
+    try:
+        member = disable_staff(_uow(), _now(), username, actor())
+    except StaffError as exc:
+        return _refused(exc)
+    flash(t("users_disabled", username=member.username), "ok")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<username>/enable")
+@roles_required("admin")
+def enable(username: str) -> Any:
+    try:
+        member = enable_staff(_uow(), _now(), username, actor())
+    except StaffError as exc:
+        return _refused(exc)
+    flash(t("users_enabled", username=member.username), "ok")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<username>/reset")
+@roles_required("admin")
+def reset(username: str) -> Any:
+    try:
+        password_hash = _hashed(request.form.get("password", ""))
+        if password_hash is None:
+            return redirect(url_for(".index"))
+        member = reset_password(_uow(), _now(), username, password_hash, actor())
+    except StaffError as exc:
+        return _refused(exc)
+    flash(t("users_reset_done", username=member.username), "ok")
+    return redirect(url_for(".index"))
