@@ -617,9 +617,9 @@ def household_parcels(conn: sqlite3.Connection, household: str,
     """
     waiting = conn.execute(f"{PARCEL_ROW} WHERE p.household_id = ? AND p.status = 'waiting'"
                            " ORDER BY p.id", (household,)).fetchall()
-    older = conn.execute(f"{PARCEL_ROW} WHERE p.household_id = ? ORDER BY p.id DESC LIMIT ?",
-                         (household, history + len(waiting))).fetchall()
-    return [*waiting, *[r for r in older if r["status"] != "waiting"][:history]]
+    older = conn.execute(f"{PARCEL_ROW} WHERE p.household_id = ? AND p.status != 'waiting'"
+                         " ORDER BY p.id DESC LIMIT ?", (household, history)).fetchall()
+    return [*waiting, *older]
 
 
 def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> dict[str, Any]:

@@ -319,7 +319,9 @@ MIGRATIONS: list[str] = [
     # household: ``returned`` to the courier, or ``withdrawn`` (a mistaken check-in undone).
     # SQLite cannot widen a CHECK in place, so the table is rebuilt (SQLite's own procedure:
     # ``migrate`` runs with foreign keys off and checks them before committing). Search reads
-    # a household's, a reference's or a pickup code's parcels through their own indexes; a
+    # a household's, a reference's or a pickup code's parcels through their own indexes (a
+    # household's past parcels through a partial index of those alone, so that a pickup still
+    # reads the waiting ones, never the household's years of history); a
     # parcel's timeline its notices and its door tasks' events; the exceptions list the gate's
     # refusals of the last days, through a partial index on those alone. A pickup code says
     # why it was withdrawn, so a pass shown later is answered in the right words.
@@ -352,7 +354,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX parcels_waiting_in_slot ON parcels(slot_code, id) WHERE status = 'waiting';
     CREATE INDEX parcels_room_unconfirmed ON parcels(id)
         WHERE room_confirmed = 0 AND status = 'waiting';
-    CREATE INDEX parcels_household ON parcels(household_id, id);
+    CREATE INDEX parcels_household_closed ON parcels(household_id, id)
+        WHERE status != 'waiting';
     CREATE INDEX parcels_ref ON parcels(ref);
     CREATE INDEX parcels_pickup_code ON parcels(pickup_code_id);
     CREATE INDEX outbox_parcel ON outbox(parcel_id);

@@ -262,7 +262,7 @@ def test_migration_13_keeps_every_parcel_and_what_refers_to_it(tmp_path):
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                           " AND tbl_name = 'parcels'")}
     assert {"parcels_waiting", "parcels_waiting_household", "parcels_waiting_in_order",
-            "parcels_waiting_in_slot", "parcels_room_unconfirmed", "parcels_household",
+            "parcels_waiting_in_slot", "parcels_room_unconfirmed", "parcels_household_closed",
             "parcels_ref", "parcels_pickup_code"} <= indexes
     conn.execute("UPDATE parcels SET status = 'returned', closed_at = '2026-12-10' WHERE id = 1")
     with pytest.raises(sqlite3.IntegrityError):  # the references still hold

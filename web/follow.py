@@ -26,7 +26,7 @@ from kiosk.queries import attention, overdue_parcels, search_parcels
 from web.auth import roles_required
 from web.db import get_db
 from web.i18n import t
-from web.parcels import ACTION_ROLES, REASON_CHARS, STAFF_ROLES
+from web.parcels import ACTION_ROLES, REASON_CHARS, STAFF_ROLES, source_name
 from web.shelf import OVERDUE_AFTER, age_band, return_after
 from web.tasks import waited
 from web.translations import TRANSLATIONS
@@ -71,7 +71,8 @@ def exceptions() -> str:
         for row in found[key]:
             _with_age(row, now)
     return render_template("exceptions.html", found=found, days=days,
-                           reason_chars=REASON_CHARS, can_act=g.user.role in ACTION_ROLES)
+                           reason_chars=REASON_CHARS, can_act=g.user.role in ACTION_ROLES,
+                           source_name=source_name)
 
 
 @bp.get("/overdue")

@@ -15,6 +15,7 @@ company may act; a read-only role sees the record alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -38,8 +39,8 @@ from kiosk.store import SqliteUnitOfWork
 from web.auth import check_csrf, roles_required, safe_next
 from web.db import get_db
 from web.i18n import t
-from web.shelf import local_time
-from web.tasks import WEB_ACTOR, person_name, team_name
+from web.shelf import age_band, local_time
+from web.tasks import WEB_ACTOR, person_name, team_name, waited
 from web.translations import TRANSLATIONS
 
 bp = Blueprint("parcels", __name__)
@@ -77,6 +78,11 @@ def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
         entry["when"] = local_time(entry["at"], "%Y-%m-%d %H:%M:%S")
     for task in story["tasks"]:
         task["team_name"] = team_name(task["team"])
+    now = current_app.config["CLOCK"].now()
+    left = story["closed_at"]
+    story["waited"] = waited(story["checked_in_at"],
+                             datetime.fromisoformat(left) if left else now)
+    story["age"] = None if left else age_band(story["checked_in_at"], now)
     status = 200 if refusal is None else REFUSAL_STATUS.get(refusal["code"], 422)
     can_act = g.user.role in ACTION_ROLES and story["status"] == "waiting"
     return render_template("parcel.html", parcel=story, refusal=refusal, can_act=can_act,

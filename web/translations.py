@@ -835,6 +835,7 @@ TRANSLATIONS["zh"].update({
     "overdue_to_return": "放了 {days} 天以上，该退回快递员",
     "overdue_reason_placeholder": "如：超过 7 天无人领取",
     "overdue_waiting": "放了一天以上",
+    "parcel_due_back": "已超过退回期限，该退回快递员",
 })
 TRANSLATIONS["en"].update({
     "parcel_returned": "Returned to the courier (was in {slot})",
@@ -1015,4 +1016,5 @@ TRANSLATIONS["en"].update({
     "overdue_to_return": "Waiting {days} days or more: return to the courier",
     "overdue_reason_placeholder": "e.g. nobody collected it in 7 days",
     "overdue_waiting": "Waiting a day or more",
+    "parcel_due_back": "past the days it may wait: return it to the courier",
 })
