@@ -593,6 +593,7 @@ REF_QUERY = re.compile(r"^[0-9A-Za-z-]{3,40}$")
 PICKUP_CODE_QUERY = re.compile(r"^\d{6}$")
 PHONE_TAIL_QUERY = re.compile(r"^\d{4}$")
 HISTORY_PER_HOUSEHOLD = 20  # a household's newest parcels shown besides those waiting
+HISTORY_PER_NEAR_ROOM = 5  # ... and of a room easily confused with the one searched for
 CODE_ROWS = 5  # the latest holders of a pickup code (a code is drawn again after months)
 REF_PREFIX_ROWS = 20
 
@@ -664,7 +665,8 @@ def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> 
             for household in _rooms_numbered(conn, term):
                 add(household_parcels(conn, household), "room_number", household)
         for household in near:
-            add(household_parcels(conn, household), "near_room", household)
+            add(household_parcels(conn, household, HISTORY_PER_NEAR_ROOM), "near_room",
+                household)
         if REF_QUERY.match(term) and len(term) >= 6:
             add(conn.execute(f"{PARCEL_ROW} WHERE p.ref >= ? AND p.ref < ? ORDER BY p.ref"
                              " LIMIT ?", (ref, ref + "\uffff", REF_PREFIX_ROWS)).fetchall(),
@@ -712,8 +714,10 @@ def _phone_households(conn: sqlite3.Connection, tail: str) -> list[tuple[str, st
 
     The household list is the compound's flats (thousands at most, never history): read whole.
     """
+    # The digits in order, anything between (a phone may be written "138 0000 2304"): the
+    # few candidates are then checked number by number.
     rows = conn.execute("SELECT id, phone FROM households WHERE phone LIKE ?"
-                        " ORDER BY building, room", (f"%{tail[-1]}%",)).fetchall()
+                        " ORDER BY building, room", ("%" + "%".join(tail) + "%",)).fetchall()
     found = []
     for row in rows:
         phones = [p for p in split_phones(row["phone"]) if phone_tail(p) == tail]
