@@ -23,6 +23,7 @@ RESULTS = Path(__file__).with_name("results.json")
 BENCHMARKS = [
     "bench.checkin",
     "bench.api_slots",
+    "bench.search",
     "bench.staff_page",
     "bench.db_growth",
     "bench.stills",

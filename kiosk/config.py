@@ -139,6 +139,7 @@ class PickupRules:
     max_failures: int
     window_s: int
     fresh_escalate_s: int = 3600  # a fresh parcel's door task still open this long: tell again
+    return_after_days: int = 7  # a parcel waiting this long goes on the list to return
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # A fresh parcel's door task still open after this long is escalated: its team is told
     # again, and as long again later the other teams too.
     fresh_min = pickup.int("fresh_escalate_minutes", 60, minval=5, maxval=1440)
+    # A parcel waiting this many days goes on the staff's list to return to the courier.
+    return_days = pickup.int("return_after_days", 7, minval=1, maxval=90)
     pickup.done()
 
     kiosk = top.table("kiosk", required=False)
@@ -380,7 +383,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         database=(path.parent / db_path).resolve(),
         community=Community(name, buildings, timezone, language),
         label_secret=secret.encode(),
-        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60),
+        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days),
         kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s,
                             freeze_s),
         teams=teams,

@@ -309,10 +309,12 @@ def choose_slot(
 
 
 class ParcelStatus(StrEnum):
-    """Where a parcel is in its life: on the shelf, or gone to its household."""
+    """Where a parcel is in its life: on the shelf, or gone (to its household, or otherwise)."""
 
     WAITING = "waiting"
-    COLLECTED = "collected"
+    COLLECTED = "collected"  # by its household: a code, a pass, the door, or staff after an ID
+    RETURNED = "returned"  # to the courier (kiosk.staff_actions), after waiting too long
+    WITHDRAWN = "withdrawn"  # a mistaken check-in undone: it was never the shelf's
 
 
 class ParcelKind(StrEnum):
@@ -363,6 +365,7 @@ class PickupCode:
     created_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None  # withdrawn (the household went under observation)
+    revoked_reason: str | None = None  # why: None = observation; see kiosk.staff_actions
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,51 @@ class WrongDoor(ShelfError):
     def __init__(self, message: str, *, expected: str, given: str) -> None:
         super().__init__(message)
         self.expected, self.given = expected, given
+
+
+class UnknownParcel(ShelfError):
+    """No parcel has this number."""
+
+    code = "unknown_parcel"
+
+
+class ParcelNotWaiting(ShelfError):
+    """The parcel is no longer on the shelf: collected, returned or withdrawn already."""
+
+    code = "not_waiting"
+
+
+class ReasonMissing(ShelfError):
+    """A staff action needs a reason in words: it is kept with the parcel's record."""
+
+    code = "reason_missing"
+
+
+class IdNotChecked(ShelfError):
+    """Handing a parcel out without its code needs the collector's ID checked first."""
+
+    code = "id_not_checked"
+
+
+class UnknownSlot(ShelfError):
+    """No slot of the shelf has this code (or it was removed from the configuration)."""
+
+    code = "unknown_slot"
+
+
+class SlotFull(ShelfError):
+    """The slot holds as many parcels as it can: choose another."""
+
+    code = "slot_full"
+
+
+class SameSlot(ShelfError):
+    """The parcel is in that slot already."""
+
+    code = "same_slot"
+
+
+class RoomSettled(ShelfError):
+    """The parcel's room needs no confirming: the waybill's phone digits settled it."""
+
+    code = "room_settled"

@@ -20,6 +20,7 @@ from kiosk.domain import (
     HouseholdId,
     ParcelKind,
     ParcelRecord,
+    ParcelStatus,
     PickupCode,
     QueuedNotice,
     Slot,
@@ -148,6 +149,19 @@ class Parcels(Protocol):
     def load(self) -> dict[str, SlotLoad]:
         """How full each slot is now, from the waiting parcels."""
 
+    def get(self, parcel_id: int) -> ParcelRecord | None: ...
+
+    def move(self, parcel_id: int, slot: str) -> None:
+        """Put a waiting parcel in another slot."""
+
+    def end(self, parcel_id: int, status: ParcelStatus, now: datetime) -> None:
+        """Take a waiting parcel off the shelf as ``status``."""
+
+    def release_label(self, parcel_id: int) -> None:
+        """Free a withdrawn parcel's label, so the same label may check in again."""
+
+    def confirm_room(self, parcel_id: int) -> None: ...
+
 
 class PickupCodes(Protocol):
     def active_for(self, household: str) -> PickupCode | None: ...
@@ -167,7 +181,7 @@ class PickupCodes(Protocol):
 
     def use(self, code_id: int, now: datetime) -> None: ...
 
-    def revoke(self, code_id: int, now: datetime) -> None:
+    def revoke(self, code_id: int, now: datetime, reason: str | None = None) -> None:
         """Withdraw an active code: it opens nothing any more (and is not drawn again soon)."""
 
 

@@ -7,12 +7,21 @@ indexes on waiting parcels), so it costs the same at 1M parcels of history as at
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from kiosk.domain import (
+    HouseholdId,
+    canonical_room,
+    confusable_with,
+    mask_phone,
+    phone_tail,
+    split_phones,
+)
 from kiosk.store import iso
 
 # ``:slot`` narrows these two to one slot; NULL means every slot.
@@ -236,7 +245,7 @@ PARCEL = """
     FROM parcels p JOIN households h ON h.id = p.household_id WHERE p.id = ?"""
 PARCEL_EVENTS = """
     SELECT e.id, e.at, e.kind, e.actor, e.slot_code, e.detail, s.taken_at AS still_taken_at,
-           s.deleted_at AS still_deleted_at, s.jpeg IS NOT NULL AS still_kept
+           s.deleted_at AS still_deleted_at, s.jpeg IS NOT NULL AS still_kept, s.id AS still_id
     FROM events e
     LEFT JOIN event_stills es ON es.event_id = e.id
     LEFT JOIN stills s ON s.id = es.still_id
@@ -270,6 +279,71 @@ def parcel_timeline(conn: sqlite3.Connection, parcel_id: int) -> dict[str, Any] 
     }
 
 
+def parcel_story(conn: sqlite3.Connection, parcel_id: int) -> dict[str, Any] | None:
+    """The parcel's whole timeline: ``parcel_timeline`` and everything around it, in order.
+
+    ``entries`` (oldest first; ``origin``: event or notice) holds the parcel's own events
+    (check-in, rescans, pickup, staff actions: each with its still, ``detail`` and actor), its
+    notices (``notice_sent``, ``notice_pending``: kind, channel, attempts, error; one that
+    gave up is its ``notice_failed`` event), the events of its door tasks that name no
+    parcel (handovers, escalations, a wrong door, delivery, cancellation), and its
+    household's observation changes while it waited.
+    ``tasks`` are its door tasks (``task_view``). Each read goes through the parcel's, its
+    tasks' or its household's own index: the same cost at any length of history.
+    """
+    with _one_snapshot(conn):
+        story = parcel_timeline(conn, parcel_id)
+        if story is None:
+            return None
+        notices = conn.execute(PARCEL_NOTICES, (parcel_id,)).fetchall()
+        task_ids = [r["task_id"] for r in conn.execute(
+            "SELECT task_id FROM door_task_parcels WHERE parcel_id = ? ORDER BY task_id",
+            (parcel_id,))]
+        tasks = [task_view(conn, task) for task in task_ids]
+        task_events = [r for task in task_ids for r in conn.execute(TASK_EVENTS, (task,))]
+        household = conn.execute(HOUSEHOLD_EVENTS, {
+            "household": story["household"], "from": story["checked_in_at"],
+            "to": story["closed_at"]}).fetchall()
+    entries = [{**e, "origin": "event"} for e in story["events"]]
+    entries += [{**_timeline_event(r), "origin": "event"} for r in (*task_events, *household)]
+    # A notice that gave up is on record already (its ``notice_failed`` event, and any retry)
+    entries += [_notice_entry(r) for r in notices if r["status"] != "failed"]
+    entries.sort(key=lambda e: (e["at"], e["origin"] == "notice", e["id"]))
+    return {**story, "tasks": [t for t in tasks if t is not None], "entries": entries,
+            "notices": [dict(r) for r in notices]}
+
+
+PARCEL_NOTICES = """
+    SELECT id, created_at, kind, channel, status, attempts, next_attempt_at, last_error, sent_at
+    FROM outbox WHERE parcel_id = ? ORDER BY id"""
+_EVENT_WITH_STILL = """
+    SELECT e.id, e.at, e.kind, e.actor, e.slot_code, e.detail, s.taken_at AS still_taken_at,
+           s.deleted_at AS still_deleted_at, s.jpeg IS NOT NULL AS still_kept, s.id AS still_id
+    FROM events e
+    LEFT JOIN event_stills es ON es.event_id = e.id
+    LEFT JOIN stills s ON s.id = es.still_id"""
+# A door task's events that name no parcel (through events_task, migration 14).
+TASK_EVENTS = f"""{_EVENT_WITH_STILL}
+    WHERE json_extract(e.detail, '$.task') = ? AND e.parcel_id IS NULL ORDER BY e.id"""
+# The household put under observation or released while the parcel waited.
+HOUSEHOLD_EVENTS = f"""{_EVENT_WITH_STILL}
+    WHERE e.household_id = :household
+      AND e.kind IN ('observation_added', 'observation_released')
+      AND e.at >= :from AND (:to IS NULL OR e.at <= :to) ORDER BY e.id"""
+
+
+def _notice_entry(row: sqlite3.Row) -> dict[str, Any]:
+    """A notice as a moment of the timeline: sent, or still to go (``notice_pending``)."""
+    status = row["status"]
+    at = row["sent_at"] if status == "sent" else row["created_at"]
+    return {"id": row["id"], "at": at, "kind": f"notice_{status}",
+            "actor": "system", "origin": "notice", "source": None, "slot": None, "still": None,
+            "still_kept_days": None, "still_id": None,
+            "detail": {"notice": row["id"], "notice_kind": row["kind"],
+                       "channel": row["channel"], "attempts": row["attempts"],
+                       "error": row["last_error"]}}
+
+
 def _timeline_event(row: sqlite3.Row) -> dict[str, Any]:
     detail = json.loads(row["detail"])
     still, kept_days = None, None
@@ -288,6 +362,8 @@ def _timeline_event(row: sqlite3.Row) -> dict[str, Any]:
         "slot": row["slot_code"],
         "still": still,
         "still_kept_days": kept_days,
+        "still_id": row["still_id"],  # one scan's events share it (a check-in, its task)
+        "detail": detail,
     }
 
 
@@ -424,7 +500,8 @@ TEAM_WAITING = """
     GROUP BY 1"""
 # What each event of a day counts as, for the day's counts.
 COUNTED_EVENTS = {"checked_in": "checked_in", "collected": "handed_out",
-                  "delivered": "delivered", "task_opened": "door_tasks"}
+                  "delivered": "delivered", "task_opened": "door_tasks",
+                  "handed_out": "handed_out"}  # by staff without a code, after an ID check
 TEAM_COUNTS = ("door_tasks", "checked_in", "delivered", "waiting", "escalated")
 PERSON_COUNTS = ("checked_in", "delivered", "handed_out")
 
@@ -510,3 +587,235 @@ def camera_lost(conn: sqlite3.Connection) -> dict[str, Any] | None:
     if row is None or row["kind"] != "camera_lost":
         return None
     return {"since": row["at"], "reason": json.loads(row["detail"]).get("reason")}
+# --- finding and following a parcel (issue 10) ---------------------------------------------------
+# Every statement below reads through an index that a search term narrows (a household, a
+# reference, a pickup code, a parcel, a task), or the waiting parcels' partial indexes, or the
+# gate's refusals of the last days (``events_refused``): none walks the history, which may be a
+# million parcels (``bench/search.py`` checks their plans at 1M).
+
+PARCEL_ROW = """
+    SELECT p.id, p.kind, p.ref, p.household_id, p.slot_code, p.status, p.checked_in_at,
+           p.closed_at, p.room_confirmed, p.fresh, h.under_observation
+    FROM parcels p JOIN households h ON h.id = p.household_id"""
+# A typed building-room: 24-2304, 24栋2304, 24栋2304室, 24 2304, 24/2304, 24号楼2304.
+ROOM_QUERY = re.compile(
+    r"^(\d{1,3})\s*(?:号楼|栋|幢|楼|座|[-－—/\s])\s*([0-9A-Za-z]{1,6})\s*[室号]?$")
+REF_QUERY = re.compile(r"^[0-9A-Za-z-]{3,40}$")
+PICKUP_CODE_QUERY = re.compile(r"^\d{6}$")
+PHONE_TAIL_QUERY = re.compile(r"^\d{4}$")
+HISTORY_PER_HOUSEHOLD = 20  # a household's newest parcels shown besides those waiting
+HISTORY_PER_NEAR_ROOM = 5  # ... and of a room easily confused with the one searched for
+CODE_ROWS = 5  # the latest holders of a pickup code (a code is drawn again after months)
+REF_PREFIX_ROWS = 20
+
+
+def _parcel_row(row: sqlite3.Row, match: str, matched: str = "") -> dict[str, Any]:
+    """One result of a search: the parcel, and why it was found (``match``, ``matched``)."""
+    return {
+        "id": row["id"], "kind": row["kind"], "ref": row["ref"],
+        "household": row["household_id"], "slot": row["slot_code"], "status": row["status"],
+        "checked_in_at": row["checked_in_at"], "closed_at": row["closed_at"],
+        "room_confirmed": bool(row["room_confirmed"]), "fresh": bool(row["fresh"]),
+        "door_delivery": bool(row["under_observation"]), "match": match, "matched": matched,
+    }
+
+
+def household_parcels(conn: sqlite3.Connection, household: str,
+                      history: int = HISTORY_PER_HOUSEHOLD) -> list[sqlite3.Row]:
+    """A household's waiting parcels (oldest first), then its newest ``history`` others.
+
+    Two reads, each through its own index, so a household with years of parcels costs the
+    same as a new one.
+    """
+    waiting = conn.execute(f"{PARCEL_ROW} WHERE p.household_id = ? AND p.status = 'waiting'"
+                           " ORDER BY p.id", (household,)).fetchall()
+    older = conn.execute(f"{PARCEL_ROW} WHERE p.household_id = ? AND p.status != 'waiting'"
+                         " ORDER BY p.id DESC LIMIT ?", (household, history)).fetchall()
+    return [*waiting, *older]
+
+
+def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> dict[str, Any]:
+    """Parcels found by what staff type in one box, in one list, the closest matches first.
+
+    ``text`` may be a building-room (``24-2304``, ``24栋2304``: that household's parcels, then
+    those of the rooms easily confused with it, 24-2403 for 24-2304), a pickup code (six
+    digits: the parcels it opens or opened), the last four digits of a phone (the households
+    with such a phone; also rooms of that number in any building), or a waybill, a tracking
+    number or a label's reference (exact, then starting so). Each result says why it was found
+    (``match``: room, code, ref, phone, room_number, near_room, ref_prefix; ``matched``: what
+    matched, phones masked). ``understood`` lists the kinds of term the text was taken for.
+    """
+    term = " ".join(text.split())[:60]
+    found: dict[int, dict[str, Any]] = {}
+    understood: list[str] = []
+
+    def add(rows: list[sqlite3.Row], match: str, matched: str = "") -> None:
+        for row in rows:
+            found.setdefault(row["id"], _parcel_row(row, match, matched))
+
+    with _one_snapshot(conn):
+        room = _room_term(term)
+        near: list[str] = []
+        if room is not None:
+            understood.append("room")
+            add(household_parcels(conn, room), "room", room)
+            near = _near_rooms(conn, room)
+        if PICKUP_CODE_QUERY.match(term):
+            understood.append("code")
+            add(_code_parcels(conn, term), "code", term)
+        ref = term.upper()
+        if REF_QUERY.match(term):
+            understood.append("ref")
+            add(conn.execute(f"{PARCEL_ROW} WHERE p.ref IN (?, ?) ORDER BY p.id DESC LIMIT ?",
+                             (ref, term, limit)).fetchall(), "ref", ref)
+            add(conn.execute(f"{PARCEL_ROW} WHERE p.label = ?", (ref,)).fetchall(), "ref", ref)
+        if PHONE_TAIL_QUERY.match(term):
+            understood.append("phone")
+            for household, phone in _phone_households(conn, term):
+                add(household_parcels(conn, household), "phone", phone)
+            for household in _rooms_numbered(conn, term):
+                add(household_parcels(conn, household), "room_number", household)
+        for household in near:
+            add(household_parcels(conn, household, HISTORY_PER_NEAR_ROOM), "near_room",
+                household)
+        if REF_QUERY.match(term) and len(term) >= 6:
+            add(conn.execute(f"{PARCEL_ROW} WHERE p.ref >= ? AND p.ref < ? ORDER BY p.ref"
+                             " LIMIT ?", (ref, ref + "\uffff", REF_PREFIX_ROWS)).fetchall(),
+                "ref_prefix", ref)
+    results = list(found.values())
+    return {"query": term, "understood": understood, "results": results[:limit],
+            "more": max(0, len(results) - limit)}
+
+
+def _room_term(term: str) -> str | None:
+    """The household a typed building-room names (``24栋2304`` -> ``24-2304``), or None."""
+    match = ROOM_QUERY.match(term)
+    if match is None:
+        return None
+    room = canonical_room(match.group(2))
+    return f"{int(match.group(1))}-{room}" if room else None
+
+
+def _near_rooms(conn: sqlite3.Connection, household: str) -> list[str]:
+    """The households of the building whose room is easily confused with ``household``'s."""
+    target = HouseholdId.parse(household)
+    rows = conn.execute("SELECT building, room FROM households WHERE building = ?",
+                        (target.building,)).fetchall()
+    return [str(h) for h in confusable_with(target, [HouseholdId(r["building"], r["room"])
+                                                     for r in rows])]
+
+
+def _code_parcels(conn: sqlite3.Connection, code: str) -> list[sqlite3.Row]:
+    """The parcels a pickup code opens now (its household's waiting ones) or opened before."""
+    holders = conn.execute("SELECT id, household_id, used_at FROM pickup_codes WHERE code = ?"
+                           " ORDER BY id DESC LIMIT ?", (code, CODE_ROWS)).fetchall()
+    rows: list[sqlite3.Row] = []
+    for holder in holders:
+        if holder["used_at"] is None:
+            rows += conn.execute(f"{PARCEL_ROW} WHERE p.household_id = ?"
+                                 " AND p.status = 'waiting' ORDER BY p.id",
+                                 (holder["household_id"],)).fetchall()
+        rows += conn.execute(f"{PARCEL_ROW} WHERE p.pickup_code_id = ? ORDER BY p.id DESC"
+                             " LIMIT ?", (holder["id"], HISTORY_PER_HOUSEHOLD)).fetchall()
+    return rows
+
+
+def _phone_households(conn: sqlite3.Connection, tail: str) -> list[tuple[str, str]]:
+    """(household, its phone masked) for every household with a phone ending in ``tail``.
+
+    The household list is the compound's flats (thousands at most, never history): read whole.
+    """
+    # The digits in order, anything between (a phone may be written "138 0000 2304"): the
+    # few candidates are then checked number by number.
+    rows = conn.execute("SELECT id, phone FROM households WHERE phone LIKE ?"
+                        " ORDER BY building, room", ("%" + "%".join(tail) + "%",)).fetchall()
+    found = []
+    for row in rows:
+        phones = [p for p in split_phones(row["phone"]) if phone_tail(p) == tail]
+        if phones:
+            found.append((row["id"], mask_phone(phones[0])))
+    return found
+
+
+def _rooms_numbered(conn: sqlite3.Connection, room: str) -> list[str]:
+    rows = conn.execute("SELECT id FROM households WHERE room = ? ORDER BY building",
+                        (canonical_room(room) or room,)).fetchall()
+    return [r["id"] for r in rows]
+
+
+# --- what needs attention (issue 10) --------------------------------------------------------------
+
+# The gate's refusals worth a staff member's look: a forged or unreadable label, a household
+# not in the list, a tracking number taken, a parcel scanned again after it left. (A wrong
+# pickup code, a locked keypad or a used pass is the resident's business, not an exception.)
+ATTENTION_ERRORS = ("forged", "garbage", "unreadable", "unknown_household", "code_taken",
+                    "already_collected")
+# Through events_refused (migration 14): the refusals of the last days, never the history.
+REFUSED_SCANS = f"""{_EVENT_WITH_STILL}
+    WHERE e.kind IN ('scan_refused', 'needs_room') AND e.at >= :since
+      AND (e.kind = 'needs_room'
+           OR json_extract(e.detail, '$.error') IN ({",".join(f"'{e}'" for e in ATTENTION_ERRORS)}))
+      AND (e.kind = 'scan_refused' OR NOT EXISTS (
+          SELECT 1 FROM parcels p WHERE p.label = json_extract(e.detail, '$.code')))
+    ORDER BY e.at DESC LIMIT :limit"""
+UNREACHABLE = f"""{PARCEL_ROW}
+    JOIN events e ON e.parcel_id = p.id AND e.kind = 'notice_unreachable'
+    WHERE p.status = 'waiting' GROUP BY p.id ORDER BY p.id"""
+UNCONFIRMED = f"""{PARCEL_ROW}
+    WHERE p.room_confirmed = 0 AND p.status = 'waiting' ORDER BY p.id"""
+IN_SLOT = f"""{PARCEL_ROW}
+    WHERE p.status = 'waiting' AND p.slot_code = ? ORDER BY p.id"""
+
+
+def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
+              limit: int = 200) -> dict[str, Any]:
+    """What needs a staff member's look now: the exceptions list.
+
+    ``refused``: the gate's refusals since ``since`` (newest first, at most ``limit``): forged,
+    unknown household, garbage ... (``ATTENTION_ERRORS``), and carrier codes the gate asked a
+    room for that never checked in (``needs_room``); each with its still's state.
+    ``unreachable``: waiting parcels whose household no channel reaches. ``failed_notices``:
+    how many notices gave up. ``overflow``: parcels waiting in the overflow place.
+    ``unconfirmed``: waiting parcels whose room was typed at the gate and not settled.
+    """
+    with _one_snapshot(conn):
+        refused = conn.execute(REFUSED_SCANS, {"since": iso(since), "limit": limit}).fetchall()
+        unreachable = conn.execute(UNREACHABLE).fetchall()
+        unconfirmed = conn.execute(UNCONFIRMED).fetchall()
+        spilled = conn.execute(IN_SLOT, (overflow,)).fetchall()
+        failed = failed_notice_count(conn)
+    return {
+        "refused": [_refusal(r) for r in refused],
+        "unreachable": [_parcel_row(r, "unreachable") for r in unreachable],
+        "failed_notices": failed,
+        "overflow": [_parcel_row(r, "overflow") for r in spilled],
+        "unconfirmed": [_parcel_row(r, "unconfirmed") for r in unconfirmed],
+    }
+
+
+def _refusal(row: sqlite3.Row) -> dict[str, Any]:
+    event = _timeline_event(row)
+    detail = event["detail"]
+    return {**event, "error": detail.get("error") or row["kind"], "code": detail.get("code"),
+            "message": detail.get("message"), "suggestions": detail.get("suggestions") or [],
+            "source": detail.get("source") or row["actor"]}
+
+
+def overdue_parcels(conn: sqlite3.Connection, before: datetime) -> list[dict[str, Any]]:
+    """The parcels waiting since before ``before``, oldest first (the waiting ones only)."""
+    rows = conn.execute(f"{PARCEL_ROW} WHERE p.status = 'waiting' AND p.checked_in_at < ?"
+                        " ORDER BY p.id", (iso(before),)).fetchall()
+    return [_parcel_row(r, "overdue") for r in rows]
+
+
+def slot_flags(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Per slot holding parcels: since when its oldest waits, whether one goes to a door.
+
+    For the shelf page's filters (a card lists only its oldest few parcels).
+    """
+    rows = conn.execute(
+        """SELECT p.slot_code, MIN(p.checked_in_at) AS oldest,
+                  MAX(h.under_observation) AS door
+           FROM parcels p JOIN households h ON h.id = p.household_id
+           WHERE p.status = 'waiting' GROUP BY p.slot_code""").fetchall()
+    return {r["slot_code"]: {"oldest": r["oldest"], "door": bool(r["door"])} for r in rows}

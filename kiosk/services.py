@@ -246,12 +246,15 @@ def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, ac
            source: str) -> Outcome:
     """A parcel scanned again: show the same slot, create nothing new; refuse a collected one."""
     code = known.label if known.kind is ParcelKind.CARRIER else None
+    if known.status is ParcelStatus.RETURNED:
+        raise ParcelClosed(f"parcel {known.id} for {mask_household(known.household_id)} was "
+                           "returned to the courier; ask the staff before shelving it again")
     if known.status is not ParcelStatus.WAITING:
         raise ParcelClosed(f"parcel {known.id} for {mask_household(known.household_id)} was "
                            "already collected")
     uow.events.add("rescanned", actor, now, parcel=known.id, household=known.household_id,
                    slot=known.slot_code, source=source, code=code)
-    _light(uow, rules, known.slot_code, "on", now, "rescan")
+    light_slot(uow, rules, known.slot_code, "on", now, "rescan")
     return Outcome("checkin", known.household_id, known.slot_code, known.id,
                    (known.slot_code,), (known.id,), repeat=True, code=code,
                    room_confirmed=known.room_confirmed if code else None)
@@ -293,7 +296,7 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now)
-    _light(uow, rules, slot.code, "on", now, "checkin")
+    light_slot(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)
 
@@ -457,6 +460,9 @@ def _code_of_legacy_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules)
 
 def _closed(code: PickupCode, rules: Rules) -> PickupRefused:
     """The refusal for a pass whose code opens nothing any more: used, or withdrawn."""
+    if code.revoked_at is not None and code.revoked_reason:  # a staff action (staff_actions)
+        return PickupRefused("this pickup code was withdrawn by the staff: ask them at the "
+                             "shelf")
     if code.revoked_at is not None:  # its household is under observation: staff carry them
         return PickupRefused("this pickup code was withdrawn: staff carry these parcels to the "
                              "door")
@@ -475,7 +481,7 @@ def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[Par
                        slot=parcel.slot_code, via=via, source=source)
     collected_at_shelf(uow, code.household_id, [p.id for p in parcels], now, actor)
     for slot in slots:
-        _light(uow, rules, slot, "blink", now, "pickup")
+        light_slot(uow, rules, slot, "blink", now, "pickup")
     return Outcome("pickup", code.household_id, slots[0], parcels[0].id, slots,
                    tuple(p.id for p in parcels))
 
@@ -487,8 +493,9 @@ def _handed_out(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _light(uow: UnitOfWork, rules: Rules, slot: str, mode: LightMode, now: datetime,
-           reason: str) -> None:
+def light_slot(uow: UnitOfWork, rules: Rules, slot: str, mode: LightMode, now: datetime,
+               reason: str) -> None:
+    """Light ``slot`` in ``mode`` for ``[kiosk] light_seconds`` (the kiosk follows the store)."""
     if slot != rules.layout.overflow.code:  # the overflow place has no LED
         uow.signals.set(slot, mode, now + timedelta(seconds=rules.light_s), reason)
 

@@ -339,6 +339,55 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX sessions_live ON sessions(username) WHERE ended_at IS NULL;
     """,
+    # 14: the staff's day (issue 10). A parcel may leave the shelf otherwise than to its
+    # household: ``returned`` to the courier, or ``withdrawn`` (a mistaken check-in undone).
+    # SQLite cannot widen a CHECK in place, so the table is rebuilt (SQLite's own procedure:
+    # ``migrate`` runs with foreign keys off and checks them before committing). Search reads
+    # a household's, a reference's or a pickup code's parcels through their own indexes (a
+    # household's past parcels through a partial index of those alone, so that a pickup still
+    # reads the waiting ones, never the household's years of history); a
+    # parcel's timeline its notices and its door tasks' events; the exceptions list the gate's
+    # refusals of the last days, through a partial index on those alone. A pickup code says
+    # why it was withdrawn, so a pass shown later is answered in the right words.
+    """
+    CREATE TABLE parcels_13 (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,
+        ref TEXT NOT NULL,
+        household_id TEXT NOT NULL REFERENCES households(id),
+        slot_code TEXT NOT NULL REFERENCES slots(code),
+        status TEXT NOT NULL
+            CHECK (status IN ('waiting', 'collected', 'returned', 'withdrawn')),
+        pickup_code_id INTEGER REFERENCES pickup_codes(id),
+        checked_in_at TEXT NOT NULL,
+        closed_at TEXT,
+        kind TEXT NOT NULL DEFAULT 'shelf' CHECK (kind IN ('shelf', 'carrier')),
+        symbology TEXT,
+        room_confirmed INTEGER NOT NULL DEFAULT 1 CHECK (room_confirmed IN (0, 1)),
+        fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1))
+    );
+    INSERT INTO parcels_13 (id, label, ref, household_id, slot_code, status, pickup_code_id,
+                            checked_in_at, closed_at, kind, symbology, room_confirmed, fresh)
+        SELECT id, label, ref, household_id, slot_code, status, pickup_code_id, checked_in_at,
+               closed_at, kind, symbology, room_confirmed, fresh FROM parcels;
+    DROP TABLE parcels;
+    ALTER TABLE parcels_13 RENAME TO parcels;
+    CREATE INDEX parcels_waiting ON parcels(slot_code, household_id) WHERE status = 'waiting';
+    CREATE INDEX parcels_waiting_household ON parcels(household_id) WHERE status = 'waiting';
+    CREATE INDEX parcels_waiting_in_order ON parcels(status, id) WHERE status = 'waiting';
+    CREATE INDEX parcels_waiting_in_slot ON parcels(slot_code, id) WHERE status = 'waiting';
+    CREATE INDEX parcels_room_unconfirmed ON parcels(id)
+        WHERE room_confirmed = 0 AND status = 'waiting';
+    CREATE INDEX parcels_household_closed ON parcels(household_id, id)
+        WHERE status != 'waiting';
+    CREATE INDEX parcels_ref ON parcels(ref);
+    CREATE INDEX parcels_pickup_code ON parcels(pickup_code_id);
+    CREATE INDEX outbox_parcel ON outbox(parcel_id);
+    CREATE INDEX events_task ON events(json_extract(detail, '$.task'), id)
+        WHERE json_extract(detail, '$.task') IS NOT NULL;
+    CREATE INDEX events_refused ON events(at) WHERE kind IN ('scan_refused', 'needs_room');
+    ALTER TABLE pickup_codes ADD COLUMN revoked_reason TEXT;
+    """,
 ]
 
 
@@ -449,6 +498,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply the migrations this file has not seen yet; return the schema version."""
     if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
         return len(MIGRATIONS)  # the common case: no write lock taken
+    # A migration may rebuild a table that others refer to (13: parcels): SQLite's procedure
+    # turns foreign keys off for it (outside the transaction: inside, the pragma does nothing)
+    # and checks them all before committing.
+    keys_on = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -460,10 +514,16 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            rows = [tuple(r) for r in broken][:3]
+            raise RuntimeError(f"the migration broke foreign keys: {rows}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_on else 'OFF'}")
     return len(MIGRATIONS)
 
 
@@ -607,6 +667,8 @@ def _household(row: sqlite3.Row) -> Household:
     )
 
 
+# A withdrawn parcel's label ends so: "DS1:24-2304:SF1:MAC#undone-17" (Parcels.release_label).
+UNDONE_MARK = "#undone-"
 _PARCEL_COLUMNS = ("id, label, ref, household_id, slot_code, status, pickup_code_id, kind,"
                    " room_confirmed, fresh, checked_in_at")
 
@@ -657,13 +719,41 @@ class Parcels:
             " FROM parcels WHERE status = 'waiting' GROUP BY slot_code").fetchall()
         return {r["slot_code"]: SlotLoad(r["n"], frozenset(r["hh"].split(","))) for r in rows}
 
+    def get(self, parcel_id: int) -> ParcelRecord | None:
+        row = self.db.execute(f"SELECT {_PARCEL_COLUMNS} FROM parcels WHERE id = ?",
+                              (parcel_id,)).fetchone()
+        return _parcel(row) if row else None
+
+    def move(self, parcel_id: int, slot: str) -> None:
+        """Put a waiting parcel in another slot (a staff member carried it there)."""
+        self.db.execute("UPDATE parcels SET slot_code = ? WHERE id = ? AND status = 'waiting'",
+                        (slot, parcel_id))
+
+    def end(self, parcel_id: int, status: ParcelStatus, now: datetime) -> None:
+        """Take a waiting parcel off the shelf as ``status`` (returned, withdrawn, collected)."""
+        self.db.execute("UPDATE parcels SET status = ?, closed_at = ? WHERE id = ?"
+                        " AND status = 'waiting'", (status, iso(now), parcel_id))
+
+    def release_label(self, parcel_id: int) -> None:
+        """Free a withdrawn parcel's label for a new check-in (it keeps it with a suffix).
+
+        The scanned label is unique among parcels; a check-in undone must not block the same
+        label (or waybill) from checking in again, rightly this time.
+        """
+        self.db.execute("UPDATE parcels SET label = label || ? WHERE id = ?"
+                        " AND status = 'withdrawn'", (f"{UNDONE_MARK}{parcel_id}", parcel_id))
+
+    def confirm_room(self, parcel_id: int) -> None:
+        self.db.execute("UPDATE parcels SET room_confirmed = 1 WHERE id = ?", (parcel_id,))
+
 
 def _pickup_code(row: sqlite3.Row) -> PickupCode:
     used, revoked = row["used_at"], row["revoked_at"]
     return PickupCode(row["id"], row["household_id"], row["code"],
                       datetime.fromisoformat(row["created_at"]),
                       datetime.fromisoformat(used) if used else None,
-                      datetime.fromisoformat(revoked) if revoked else None)
+                      datetime.fromisoformat(revoked) if revoked else None,
+                      row["revoked_reason"])
 
 
 class PickupCodes:
@@ -710,10 +800,13 @@ class PickupCodes:
     def use(self, code_id: int, now: datetime) -> None:
         self.db.execute("UPDATE pickup_codes SET used_at = ? WHERE id = ?", (iso(now), code_id))
 
-    def revoke(self, code_id: int, now: datetime) -> None:
-        """Withdraw an active code: it opens nothing any more (and is not drawn again soon)."""
-        self.db.execute("UPDATE pickup_codes SET used_at = ?, revoked_at = ? WHERE id = ?"
-                        " AND used_at IS NULL", (iso(now), iso(now), code_id))
+    def revoke(self, code_id: int, now: datetime, reason: str | None = None) -> None:
+        """Withdraw an active code: it opens nothing any more (and is not drawn again soon).
+
+        ``reason`` None: its household went under observation; else a staff action's.
+        """
+        self.db.execute("UPDATE pickup_codes SET used_at = ?, revoked_at = ?, revoked_reason = ?"
+                        " WHERE id = ? AND used_at IS NULL", (iso(now), iso(now), reason, code_id))
 
 
 class Events:

@@ -67,6 +67,8 @@ SYSTEM = "system"
 MAX_ESCALATIONS = 2  # 1: the team told again; 2: the other teams too
 RELEASED = "released"  # why a task was cancelled: its household was released from observation
 COLLECTED = "collected at the shelf"  # ... its parcels were handed out at the shelf
+RETURNED = "returned to the courier"  # ... its parcels went back (kiosk.staff_actions)
+WITHDRAWN = "check-in undone"  # ... its parcels were checked in by mistake
 
 
 class TaskRules(Protocol):
@@ -163,6 +165,16 @@ def collected_at_shelf(uow: UnitOfWork, household: str, parcels: Sequence[int],
     are closed. A task left with nothing waiting is cancelled ("collected at the shelf"): no
     one is sent to the door for nothing, and it cannot be "delivered" empty later.
     """
+    left_shelf(uow, household, parcels, now, actor, COLLECTED)
+
+
+def left_shelf(uow: UnitOfWork, household: str, parcels: Sequence[int], now: datetime,
+               actor: str, reason: str) -> None:
+    """Take parcels that just left the shelf (``reason``: how) off their household's open task.
+
+    Call it after they are closed, in the same unit of work; a task left with nothing waiting
+    is cancelled with ``reason`` (``COLLECTED``, ``RETURNED``, ``WITHDRAWN``).
+    """
     task = uow.tasks.open_for(household)
     if task is None:
         return
@@ -172,9 +184,9 @@ def collected_at_shelf(uow: UnitOfWork, household: str, parcels: Sequence[int],
         return
     if any(p.status is ParcelStatus.WAITING for p in linked):
         uow.events.add("task_parcels_collected", actor, now, household=household, task=task.id,
-                       team=task.team, parcels=taken)
+                       team=task.team, parcels=taken, reason=reason)
         return
-    cancel(uow, task, now, actor, COLLECTED, taken)
+    cancel(uow, task, now, actor, reason, taken)
 
 
 @dataclass(frozen=True)
@@ -362,6 +374,9 @@ def _open_task(uow: UnitOfWork, task_id: int, timezone: tzinfo) -> DoorTask:
     if task.status is TaskStatus.CANCELLED and task.closed_reason == COLLECTED:
         raise TaskCancelled(f"door task {task_id} was cancelled ({when}): its parcels were "
                             "collected at the shelf; nothing to carry")
+    if task.status is TaskStatus.CANCELLED and task.closed_reason in (RETURNED, WITHDRAWN):
+        raise TaskCancelled(f"door task {task_id} was cancelled ({when}): its parcels left the "
+                            f"shelf ({task.closed_reason}); nothing to carry")
     if task.status is TaskStatus.CANCELLED:
         raise TaskCancelled(f"door task {task_id} was cancelled ({when}): the household was "
                             "released from observation and collects at the shelf")

@@ -66,6 +66,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "users.disable": ADMIN,
     "users.enable": ADMIN,
     "users.reset": ADMIN,
+    "follow.search": STAFF,
+    "follow.exceptions": STAFF,
+    "follow.overdue": STAFF,
+    "parcels.hand_out": STAFF,
+    "parcels.move": STAFF,
+    "parcels.mark_returned": STAFF,
+    "parcels.undo": STAFF,
+    "parcels.confirm_room": STAFF,
 }
 # Values for the rules' placeholders: real enough to reach the view, never an account in use.
 PLACEHOLDERS = {"code": "A-01", "sha256": "0" * 64, "household": "24-2304",

@@ -95,6 +95,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
 
         hops = config.web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    from web import follow  # search, the exceptions list, overdue parcels
+
+    app.register_blueprint(follow.bp)
     return app
 
 

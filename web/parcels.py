@@ -1,43 +1,172 @@
-"""A parcel's record for the staff: its events in order, with the camera's still of each scan.
+"""A parcel's record for the staff: its whole timeline, in words, and what staff may do to it.
 
-"No CCTV hunt": when a parcel goes missing, staff see who scanned it, when, at which slot, and
-what the gate's camera saw then. A still is a picture of people at the gate: staff alone see
-it (never the gate screen, never a bearer token), and it is kept ``[kiosk] stills_days`` days.
-Issue 10 grows this page into the full timeline.
+"No CCTV hunt": when a parcel goes missing, staff see who checked it in, where and when, every
+rescan, the notices sent (and those that failed), its door task (team, handovers, the door),
+moves and staff actions, its pickup, each in words in the page's language, and what the gate's
+camera saw at each scan. A still is a picture of people at the gate: staff alone see it (never
+the gate screen, never a bearer token), and it is kept ``[kiosk] stills_days`` days.
+
+The actions (``kiosk.staff_actions``) are forms on this page, each with a reason: hand out
+without the code (ID checked), move to another slot, return to the courier, undo a mistaken
+check-in, confirm a room typed at the gate. The administrator, the committee and the property
+company may act; a read-only role sees the record alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from kiosk.queries import parcel_timeline, still_jpeg
-from web.auth import roles_required
+from kiosk import staff_actions
+from kiosk.errors import ShelfError, StoreUnavailable
+from kiosk.queries import parcel_story, slots_view, still_jpeg
+from kiosk.staff_actions import Done
+from kiosk.store import SqliteUnitOfWork
+from web.auth import check_csrf, roles_required, safe_next
 from web.db import get_db
 from web.i18n import t
-from web.shelf import local_time
+from web.shelf import age_band, local_time
+from web.tasks import WEB_ACTOR, person_name, team_name, waited
 from web.translations import TRANSLATIONS
 
 bp = Blueprint("parcels", __name__)
 
 STAFF_ROLES = ("admin", "committee", "property")
+ACTION_ROLES = STAFF_ROLES  # who may act on a parcel (a read-only role may not)
 # A still does not change until it is deleted: a staff browser may keep it a while, no proxy
 # may keep it at all.
 STILL_CACHE_CONTROL = "private, max-age=3600"
+# A refused action answers with the page and this status: the parcel moved on (409), the
+# form lacked something (422), no such parcel (404).
+REFUSAL_STATUS = {"not_waiting": 409, "slot_full": 409, "same_slot": 409, "room_settled": 409,
+                  "unknown_parcel": 404}
+REASON_CHARS = staff_actions.MAX_REASON
 
 
 @bp.get("/parcels/<int:parcel_id>")
 @roles_required(*STAFF_ROLES)
-def timeline(parcel_id: int) -> str:
-    """The parcel, then each of its events: when, what, who, where, and the camera's still."""
-    parcel = parcel_timeline(get_db(), parcel_id)
-    if parcel is None:
+def timeline(parcel_id: int) -> Any:
+    """The parcel, then everything that happened to it, in words; the actions below."""
+    return _page(parcel_id)
+
+
+def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
+    story = parcel_story(get_db(), parcel_id)
+    if story is None:
         abort(404)
-    for event in parcel["events"]:
-        event["what"] = event_name(event["kind"])
-        event["when"] = local_time(event["at"], "%Y-%m-%d %H:%M:%S")
-    return render_template("parcel.html", parcel=parcel)
+    shown: set[int] = set()
+    for entry in story["entries"]:
+        if entry["still_id"] in shown:  # one scan, several events: its still shown once
+            entry["still"] = None
+        shown.add(entry["still_id"])
+        entry["what"] = event_name(entry["kind"])
+        entry["words"] = describe(entry)
+        entry["when"] = local_time(entry["at"], "%Y-%m-%d %H:%M:%S")
+    for task in story["tasks"]:
+        task["team_name"] = team_name(task["team"])
+    now = current_app.config["CLOCK"].now()
+    left = story["closed_at"]
+    story["waited"] = waited(story["checked_in_at"],
+                             datetime.fromisoformat(left) if left else now)
+    story["age"] = None if left else age_band(story["checked_in_at"], now)
+    status = 200 if refusal is None else REFUSAL_STATUS.get(refusal["code"], 422)
+    can_act = g.user.role in ACTION_ROLES and story["status"] == "waiting"
+    return render_template("parcel.html", parcel=story, refusal=refusal, can_act=can_act,
+                           slots=_move_targets(story["slot"]) if can_act else [],
+                           reason_chars=REASON_CHARS), status
+
+
+def _move_targets(current: str) -> list[dict[str, Any]]:
+    """The slots a parcel may move to, each with its room left (full ones are shown, disabled)."""
+    now = current_app.config["CLOCK"].now()
+    targets = []
+    for slot in slots_view(get_db(), now, parcels_per_slot=1):
+        if slot["code"] == current:
+            continue
+        room = None if slot["capacity"] is None else slot["capacity"] - slot["count"]
+        targets.append({"code": slot["code"], "room": room, "overflow": slot["overflow"]})
+    return targets
+
+
+def _act(parcel_id: int, action: Callable[..., Done], done_key: str, **form: Any) -> Any:
+    """Run a staff action for the signed-in member; the record again, or the refusal on it."""
+    check_csrf()
+    config = current_app.config
+    kwargs: dict[str, Any] = {"uow": _uow(), "clock": config["CLOCK"],
+                              "actor": f"{g.user.username}{WEB_ACTOR}",
+                              "reason": request.form.get("reason", "")[:REASON_CHARS * 2],
+                              **form}
+    if action is not staff_actions.confirm_room:
+        kwargs["rules"] = config["RULES"]
+    try:
+        done = action(parcel_id, **kwargs)
+    except StoreUnavailable:
+        raise  # web/errors.py: the 503 page, nothing saved
+    except ShelfError as refused:
+        key = f"act_err_{refused.code}"
+        text = t(key) if key in TRANSLATIONS["en"] else str(refused)
+        return _page(parcel_id, {"code": refused.code, "text": text})
+    flash(t(done_key, slot=done.slot, id=parcel_id), "ok")
+    if done.code_withdrawn:
+        flash(t("act_code_withdrawn"), "ok")
+    # A list's inline form (the exceptions, the overdue parcels) goes back to its list.
+    return redirect(safe_next(request.form.get("next"))
+                    or url_for(".timeline", parcel_id=parcel_id))
+
+
+def _uow() -> SqliteUnitOfWork:
+    return SqliteUnitOfWork(get_db())
+
+
+@bp.post("/parcels/<int:parcel_id>/hand-out")
+@roles_required(*ACTION_ROLES)
+def hand_out(parcel_id: int) -> Any:
+    """Hand the parcel out without its code: the collector's ID checked, a reason given."""
+    return _act(parcel_id, staff_actions.hand_out, "act_done_hand_out",
+                id_checked=request.form.get("id_checked") == "yes")
+
+
+@bp.post("/parcels/<int:parcel_id>/move")
+@roles_required(*ACTION_ROLES)
+def move(parcel_id: int) -> Any:
+    """Move the parcel to another slot; that slot lights on the shelf."""
+    return _act(parcel_id, staff_actions.move, "act_done_move",
+                slot_code=request.form.get("slot", "")[:20])
+
+
+@bp.post("/parcels/<int:parcel_id>/return")
+@roles_required(*ACTION_ROLES)
+def mark_returned(parcel_id: int) -> Any:
+    """Mark the parcel returned to the courier."""
+    return _act(parcel_id, staff_actions.mark_returned, "act_done_return")
+
+
+@bp.post("/parcels/<int:parcel_id>/undo")
+@roles_required(*ACTION_ROLES)
+def undo(parcel_id: int) -> Any:
+    """Undo a mistaken check-in: the parcel leaves the shelf, its label may check in again."""
+    return _act(parcel_id, staff_actions.undo_check_in, "act_done_undo")
+
+
+@bp.post("/parcels/<int:parcel_id>/confirm-room")
+@roles_required(*ACTION_ROLES)
+def confirm_room(parcel_id: int) -> Any:
+    """Confirm a room typed at the gate: the waybill was checked."""
+    return _act(parcel_id, staff_actions.confirm_room, "act_done_confirm_room")
 
 
 @bp.get("/stills/<int:event_id>.jpg")
@@ -56,3 +185,56 @@ def event_name(kind: str) -> str:
     """An event's kind in words; a kind this page does not know yet shows as it is stored."""
     key = f"event_{kind}"
     return t(key) if key in TRANSLATIONS["en"] else kind
+
+
+# What a timeline sentence may name; each ``tl_<kind>`` text uses some of these.
+_PLACEHOLDERS = ("actor", "source", "slot", "from", "to", "reason", "task", "team", "days",
+                 "via", "given", "notice_kind", "channel", "attempts", "error", "level", "code")
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One moment of a parcel's timeline as a sentence in the page's language.
+
+    A kind without its own sentence (``tl_<kind>``) is named by ``event_name`` alone.
+    """
+    key = f"tl_{entry['kind']}"
+    if key not in TRANSLATIONS["en"]:
+        return event_name(entry["kind"])
+    detail = entry.get("detail") or {}
+    values = dict.fromkeys(_PLACEHOLDERS, "")
+    values.update({k: v for k, v in detail.items() if k in values and v is not None})
+    values["actor"] = actor_name(entry["actor"])
+    values["source"] = source_name(entry.get("source") or "")
+    values["slot"] = entry.get("slot") or detail.get("slot") or ""
+    if values["team"]:
+        values["team"] = team_name(str(values["team"]))
+    if entry["kind"] == "task_handed_over":  # from one team to another (a move: slot codes)
+        values["from"], values["to"] = (team_name(str(values[k])) for k in ("from", "to"))
+    if values["notice_kind"]:
+        values["notice_kind"] = _word("notice_kind_", str(values["notice_kind"]))
+    if values["via"]:
+        values["via"] = _word("via_", str(values["via"]))
+    if entry["kind"] in ("task_cancelled", "pickup_code_revoked"):
+        values["reason"] = _word("why_", str(values["reason"] or "observation"))
+    sentence = t(key, **values)
+    if entry["kind"] == "checked_in" and detail.get("room_confirmed") is False:
+        sentence += t("tl_room_unconfirmed")
+    return sentence
+
+
+def actor_name(actor: str) -> str:
+    """Who did it, as people say: a staff member's name, "the courier", "the system"."""
+    key = f"actor_{actor.split('@')[0]}" if actor.endswith("@kiosk") else f"actor_{actor}"
+    if key in TRANSLATIONS["en"]:
+        return t(key)
+    return person_name(actor)
+
+
+def source_name(source: str) -> str:
+    """Where it was done: the camera, the gate's keypad, the command line, the staff site."""
+    return _word("src_", source) if source else ""
+
+
+def _word(prefix: str, value: str) -> str:
+    key = f"{prefix}{value}".replace(" ", "_").replace("-", "_")
+    return t(key) if key in TRANSLATIONS["en"] else value

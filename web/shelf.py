@@ -3,6 +3,11 @@ and the JSON other tools read (``GET /api/slots``).
 
 The grid is drawn in one place, ``templates/_grid.html``: the page embeds it and
 ``GET /shelf/grid`` sends it again, rendered the same way, for shelf.js to swap in.
+
+On a phone, staff narrow the grid with a filter (``?show=occupied|lit|door|overdue``): the
+page and the fragment it polls carry the same one, so the grid stays live and filtered. Each
+card and parcel wears its age's colour band (``age_band``): waiting today, for a day or more,
+for three days or more, and due back to the courier (``[pickup] return_after_days``).
 """
 
 from __future__ import annotations
@@ -13,14 +18,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
 from kiosk.config import Layout
-from kiosk.queries import failed_notice_count, slot_view, slots_view
+from kiosk.queries import failed_notice_count, slot_flags, slot_view, slots_view
 from kiosk.timefmt import local_time as kiosk_local_time
 from web.auth import login_required
 from web.db import get_db
@@ -34,6 +39,11 @@ TIME_FORMAT = "%m-%d %H:%M"
 # number of slots, not the pile on the floor in a lockdown week.
 PARCELS_PER_CARD = 6
 RENDERED_GRIDS_KEPT = 8  # a few shelf states in each language
+# The shelf page's filters: every slot, or only those with parcels, lit, holding a parcel for
+# a door, or holding one that waited past OVERDUE_AFTER.
+FILTERS = ("all", "occupied", "lit", "door", "overdue")
+OVERDUE_AFTER = timedelta(days=1)  # not collected the day it came: overdue
+LONG_AFTER = timedelta(days=3)  # the next colour band
 
 
 @dataclass(frozen=True)
@@ -134,23 +144,73 @@ def local_time(iso_text: str, fmt: str = TIME_FORMAT) -> str:
     return kiosk_local_time(iso_text, current_app.config["COMMUNITY"].timezone, fmt)
 
 
-def render_grid() -> Grid:
-    """The grid as it is now, each slot card cut at ``PARCELS_PER_CARD`` parcels."""
+def return_after() -> timedelta:
+    """How long a parcel may wait before it goes back to the courier (``[pickup]``)."""
+    return timedelta(days=current_app.config["RULES"].pickup.return_after_days)
+
+
+def age_band(checked_in_at: str, now: datetime) -> str:
+    """The colour band of a parcel that came at ``checked_in_at``: new, day, long, return."""
+    waited = now - datetime.fromisoformat(checked_in_at)
+    if waited >= return_after():
+        return "return"
+    if waited >= LONG_AFTER:
+        return "long"
+    return "day" if waited >= OVERDUE_AFTER else "new"
+
+
+def chosen_filter() -> str:
+    asked = request.args.get("show", "all")
+    return asked if asked in FILTERS else "all"
+
+
+def _with_ages(slots: list[dict[str, Any]], now: datetime) -> None:
+    """Give each card's parcels, and the card (by its oldest), their colour band."""
+    for slot in slots:
+        for parcel in slot["parcels"]:
+            parcel["age"] = age_band(parcel["checked_in_at"], now)
+        slot["age"] = slot["parcels"][0]["age"] if slot["parcels"] else None
+
+
+def _matches(slot: dict[str, Any], show: str, flags: dict[str, dict[str, Any]]) -> bool:
+    if show == "occupied":
+        return slot["count"] > 0
+    if show == "lit":
+        return bool(slot["light"])
+    if show == "door":
+        return flags.get(slot["code"], {}).get("door", False)
+    if show == "overdue":
+        return slot["age"] not in (None, "new")
+    return True
+
+
+def render_grid(show: str = "all") -> Grid:
+    """The grid as it is now, each slot card cut at ``PARCELS_PER_CARD`` parcels.
+
+    ``show`` keeps only the slots a filter asks for; the counts of each filter go with it.
+    """
     now = _now()
     slots = slots_view(get_db(), now, parcels_per_slot=PARCELS_PER_CARD)
+    flags = slot_flags(get_db())
     failed = failed_notice_count(get_db())
+    _with_ages(slots, now)
+    counts = {name: sum(1 for s in slots if _matches(s, name, flags)) for name in FILTERS}
+    shown = [s for s in slots if _matches(s, show, flags)]
     # Everything the grid template reads that can change while the app runs.
-    inputs = json.dumps([current_language(), request.script_root, slots, failed])
+    inputs = json.dumps([current_language(), request.script_root, shown, failed, show,
+                         counts])
     cache: RenderCache = current_app.extensions["shelf.grids"]
-    rendered = cache.get(_digest(inputs), lambda: _render(slots, failed))
+    rendered = cache.get(_digest(inputs), lambda: _render(slots, shown, failed, show, counts))
     generated_at = _utc_text(now)
     return Grid(rendered, generated_at, t("updated", time=local_time(generated_at, "%H:%M:%S")))
 
 
-def _render(slots: list[dict[str, Any]], failed_notices: int) -> RenderedGrid:
+def _render(slots: list[dict[str, Any]], shown: list[dict[str, Any]], failed_notices: int,
+            show: str, counts: dict[str, int]) -> RenderedGrid:
     layout: Layout = current_app.config["LAYOUT"]
-    html = Markup(render_template("_grid.html", groups=group_by_shelf(layout, slots),
-                                  failed_notices=failed_notices))
+    html = Markup(render_template("_grid.html", groups=group_by_shelf(layout, shown),
+                                  failed_notices=failed_notices, show=show, counts=counts,
+                                  filters=FILTERS))
     totals = t("summary", **summary(slots))
     return RenderedGrid(html, totals, _digest(f"{totals}\n{html}"))
 
@@ -162,15 +222,20 @@ def _digest(text: str) -> str:
 @bp.get("/")
 @login_required
 def index() -> str:
-    page_data = {"grid": url_for("shelf.grid"), "poll_ms": POLL_MS, "strings": js_strings()}
-    return render_template("shelf.html", grid=render_grid(), page_data=page_data)
+    show = chosen_filter()
+    page_data = {"grid": url_for("shelf.grid", show=None if show == "all" else show),
+                 "poll_ms": POLL_MS, "strings": js_strings()}
+    return render_template("shelf.html", grid=render_grid(show), page_data=page_data)
 
 
 @bp.get("/shelf/grid")
 @login_required
 def grid() -> Any:
-    """The grid for shelf.js; ``?since=VERSION`` leaves the markup out when it is unchanged."""
-    view = render_grid()
+    """The grid for shelf.js; ``?since=VERSION`` leaves the markup out when it is unchanged.
+
+    ``?show=`` is the page's filter, kept by every poll.
+    """
+    view = render_grid(chosen_filter())
     rendered = view.rendered
     body: dict[str, str] = {"version": rendered.version, "generated_at": view.generated_at,
                             "updated": view.updated}

@@ -11,8 +11,8 @@ RULES = {
     "a waiting parcel without an active slot": """
         SELECT id FROM parcels WHERE status = 'waiting'
         AND slot_code NOT IN (SELECT code FROM slots WHERE active = 1)""",
-    "a collected parcel without closed_at": """
-        SELECT id FROM parcels WHERE status = 'collected' AND closed_at IS NULL""",
+    "a parcel off the shelf without closed_at": """
+        SELECT id FROM parcels WHERE status != 'waiting' AND closed_at IS NULL""",
     "a waiting parcel with closed_at": """
         SELECT id FROM parcels WHERE status = 'waiting' AND closed_at IS NOT NULL""",
     "a notice for a parcel that does not exist": """
@@ -26,10 +26,27 @@ RULES = {
         WHERE id NOT IN (SELECT parcel_id FROM outbox WHERE parcel_id IS NOT NULL)
           AND id NOT IN (SELECT parcel_id FROM events WHERE kind = 'notice_unreachable'
                          AND parcel_id IS NOT NULL)""",
-    "a collected parcel without its collection (or door delivery) event": """
+    "a collected parcel without its collection (or door delivery, or staff hand-out) event": """
         SELECT id FROM parcels WHERE status = 'collected' AND id NOT IN (
-            SELECT parcel_id FROM events WHERE kind IN ('collected', 'delivered')
+            SELECT parcel_id FROM events WHERE kind IN ('collected', 'delivered', 'handed_out')
             AND parcel_id IS NOT NULL)""",
+    # Staff actions (kiosk.staff_actions): a parcel returned to the courier, or withdrawn (its
+    # check-in undone), has the event that says who did it and why; a withdrawn one has given
+    # up its label (the same label may check in again); a move never overfills a slot.
+    "a returned parcel without its return event": """
+        SELECT id FROM parcels WHERE status = 'returned' AND id NOT IN (
+            SELECT parcel_id FROM events WHERE kind = 'returned' AND parcel_id IS NOT NULL)""",
+    "a withdrawn parcel without its undo event": """
+        SELECT id FROM parcels WHERE status = 'withdrawn' AND id NOT IN (
+            SELECT parcel_id FROM events WHERE kind = 'checkin_undone'
+            AND parcel_id IS NOT NULL)""",
+    "a withdrawn parcel still holding its label": """
+        SELECT id FROM parcels WHERE status = 'withdrawn'
+        AND label NOT LIKE '%#undone-' || id""",
+    "a slot holding more waiting parcels than it has room for": """
+        SELECT p.slot_code FROM parcels p JOIN slots s ON s.code = p.slot_code
+        WHERE p.status = 'waiting' AND s.overflow = 0
+        GROUP BY p.slot_code, s.capacity HAVING COUNT(*) > s.capacity""",
     "a parcel in another household's door task": """
         SELECT p.id FROM door_task_parcels tp JOIN door_tasks t ON t.id = tp.task_id
         JOIN parcels p ON p.id = tp.parcel_id WHERE p.household_id != t.household_id""",

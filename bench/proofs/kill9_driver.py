@@ -9,6 +9,7 @@ returned, exactly when a courier, a resident or a staff member would be told "do
     pickup <parcel id>,<parcel id>...
     delivered <parcel id>,<parcel id>...
     observed <household> <1|0>
+    staff <action> <parcel id> [<slot>]   (moved, handed_out, returned, checkin_undone)
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import random
 import sqlite3
 import sys
 
+from kiosk import staff_actions
 from kiosk.clock import SystemClock
 from kiosk.community import open_store
 from kiosk.config import load_config
 from kiosk.domain import HouseholdId
+from kiosk.errors import ShelfError
 from kiosk.labels import make_label
 from kiosk.observation import set_observation
 from kiosk.queries import household_ids, open_tasks, slots_view, under_observation
@@ -33,6 +36,7 @@ from kiosk.tasks import act_on_door
 CHECKIN_SHARE = 0.6
 DELIVER_SHARE = 0.08
 OBSERVE_SHARE = 0.04
+STAFF_SHARE = 0.04  # a staff member moves, hands out, returns or undoes a waiting parcel
 STAFF = "kill9@proof"
 # Every action carries a camera still, as a scan does, so a kill can land while one is written.
 STILL = bytes(range(256)) * 32  # 8 KB, a typical still's size
@@ -61,6 +65,8 @@ def main(config_path: str, seed: int) -> None:
             under = household not in under_observation(conn)
             if set_observation(household, under, uow, rules, clock, actor=STAFF):
                 print(f"observed {household} {int(under)}", flush=True)
+        elif roll < CHECKIN_SHARE + DELIVER_SHARE + OBSERVE_SHARE + STAFF_SHARE:
+            staff_action(conn, uow, rules, clock, rng)
         else:
             pick_up(conn, uow, rules, clock, rng)
 
@@ -93,6 +99,31 @@ def deliver(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules, clock
     outcome = act_on_door(task["id"], task["household"], uow, rules, clock, actor=STAFF)
     if outcome.action == "delivered":
         print(f"delivered {','.join(map(str, outcome.parcels))}", flush=True)
+
+
+def staff_action(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules,
+                 clock: SystemClock, rng: random.Random) -> None:
+    """Act on a waiting parcel as a staff member at the site does (kiosk.staff_actions)."""
+    slots = slots_view(conn, clock.now())
+    waiting = [p["id"] for slot in slots for p in slot["parcels"]]
+    if not waiting:
+        return
+    parcel = rng.choice(waiting)
+    action = rng.choice(("moved", "handed_out", "returned", "checkin_undone"))
+    kwargs = {"uow": uow, "rules": rules, "clock": clock, "actor": STAFF, "reason": "proof"}
+    try:
+        if action == "moved":
+            target = rng.choice([s["code"] for s in slots])
+            done = staff_actions.move(parcel, target, **kwargs)
+        elif action == "handed_out":
+            done = staff_actions.hand_out(parcel, id_checked=True, **kwargs)
+        elif action == "returned":
+            done = staff_actions.mark_returned(parcel, **kwargs)
+        else:
+            done = staff_actions.undo_check_in(parcel, **kwargs)
+    except ShelfError:  # a full slot, the same slot: refused, nothing to confirm
+        return
+    print(f"staff {done.action} {done.parcel} {done.slot}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,13 @@ from typing import Any
 
 from kiosk.config import ChannelConfig, Layout, Team
 from kiosk.domain import Household, ParcelRecord, Slot
-from kiosk.notices import DOOR_DELIVERED, DOOR_DELIVERY, PICKUP_READY, TEAM_TASKS
+from kiosk.notices import (
+    DOOR_DELIVERED,
+    DOOR_DELIVERY,
+    PARCEL_CHANGED,
+    PICKUP_READY,
+    TEAM_TASKS,
+)
 from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.ports import UnitOfWork
 from kiosk.store import iso
@@ -98,3 +104,19 @@ def queue_team(uow: UnitOfWork, team: Team, payload: Mapping[str, Any], now: dat
         uow.events.add("team_not_told", "system", now, team=team.id,
                        reason=payload.get("reason"), tasks=[t["id"] for t in payload["tasks"]])
     return len(team.notify)
+
+
+def queue_changed(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
+                  payload: Mapping[str, Any], parcel: int, now: datetime) -> int:
+    """Queue "staff did this to your parcel" to the household on every channel it has.
+
+    A household no channel reaches was noted so at check-in (``notice_unreachable``).
+    """
+    queued = 0
+    for channel in channels:
+        recipient = CHANNEL_TYPES[channel.type].recipient(household)
+        if recipient:
+            uow.outbox.add(PARCEL_CHANGED, channel.id, recipient, payload, now,
+                           household=str(household.id), parcel=parcel)
+            queued += 1
+    return queued

@@ -11,7 +11,13 @@ from datetime import tzinfo
 from typing import Any
 
 from kiosk.labels import qr_image
-from kiosk.notices import DOOR_DELIVERED, DOOR_DELIVERY, PICKUP_READY, TEAM_TASKS
+from kiosk.notices import (
+    DOOR_DELIVERED,
+    DOOR_DELIVERY,
+    PARCEL_CHANGED,
+    PICKUP_READY,
+    TEAM_TASKS,
+)
 from kiosk.ports import Attachment, Notice
 from kiosk.timefmt import local_time
 
@@ -26,6 +32,8 @@ def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzin
         return _door_delivered(payload, recipient, timezone)
     if kind == TEAM_TASKS:
         return _team_tasks(payload, recipient, timezone)
+    if kind == PARCEL_CHANGED:
+        return _parcel_changed(payload, recipient, timezone)
     raise ValueError(f"unknown notice kind {kind!r}")
 
 
@@ -148,3 +156,38 @@ def _team_tasks(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notic
         f"{p['community']} · /tasks",
     ])
     return Notice(recipient, subject, body)
+
+
+# What staff did to a parcel, in both languages: the subject's head, then a line each.
+_CHANGES = {
+    "handed_out": ("【已由工作人员交付 Handed out by staff】",
+                   "工作人员核对身份后，已把您的快递交给前来领取的人（未使用取件码）。",
+                   "Staff checked the collector's ID and handed your parcel out without the "
+                   "pickup code."),
+    "moved": ("【货位变更 Moved to another slot】",
+              "您的快递已被移到货位 {slot}（{place}）。取件码不变。",
+              "Your parcel was moved to slot {slot} ({place}). Your pickup code stays the same."),
+    "returned": ("【已退回快递员 Returned to the courier】",
+                 "您的快递在架上等了 {days} 天仍未取走，已退回快递员。请联系快递公司重新派送。",
+                 "Your parcel waited {days} days uncollected and was returned to the courier. "
+                 "Please ask the carrier to deliver it again."),
+    "withdrawn": ("【通知有误 Sent by mistake】",
+                  "此前关于这件快递的通知有误：它不是您的，或并未放上货架，请忽略。",
+                  "Our earlier message about this parcel was a mistake: it is not yours, or it "
+                  "never went on the shelf. Please ignore it."),
+}
+
+
+def _parcel_changed(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
+    """What staff did to a household's parcel: the household hears of it (kiosk.staff_actions)."""
+    head, zh, en = _CHANGES[p["action"]]
+    values = {"slot": p.get("slot"), "place": p.get("place"), "days": p.get("days")}
+    when = _local_time(p["at"], timezone)
+    lines_zh = [zh.format(**values), f"时间：{when}"]
+    lines_en = [en.format(**values), f"At: {when}"]
+    if p.get("code_withdrawn"):
+        lines_zh.append("之前发给您的取件码已作废。")
+        lines_en.append("The pickup code we sent you before opens nothing any more.")
+    body = "\n".join([_hello_zh(p["name"]), "", *lines_zh, "", _hello_en(p["name"]), "",
+                      *lines_en, "", _footer(p)])
+    return Notice(recipient, f"{head}{p['community']} · {p['parcel_ref']}", body)

@@ -32,7 +32,9 @@
       setTimeout(poll, page.poll_ms);
       return;
     }
-    var url = page.grid + "?since=" + encodeURIComponent(grid.getAttribute("data-version"));
+    // page.grid carries the page's filter (?show=...): every poll keeps it.
+    var url = page.grid + (page.grid.indexOf("?") < 0 ? "?" : "&") + "since=" +
+      encodeURIComponent(grid.getAttribute("data-version"));
     fetch(url, { credentials: "same-origin", cache: "no-store",
                  headers: { Accept: "application/json" } })
       .then(function (response) {
