@@ -29,6 +29,10 @@ class CsvError(ValueError):
     """The file is not CSV the shelf can read; the message names the file and the line."""
 
 
+class EncodingError(CsvError):
+    """The file's text is in an encoding the shelf does not read (not UTF-8, GBK, UTF-16)."""
+
+
 @dataclass(frozen=True)
 class Table:
     """A CSV file's header (names trimmed, lower-cased) and its rows with their line numbers."""
@@ -67,7 +71,7 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
             continue
         if "\x00" not in text:  # UTF-16 without a BOM, or some other binary file
             return text, encoding
-    raise CsvError(f"{name}: not UTF-8 or GBK: {SAVE_AS}")
+    raise EncodingError(f"{name}: not UTF-8 or GBK: {SAVE_AS}")
 
 
 def read_table(path: Path | str) -> Table:

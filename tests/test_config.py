@@ -45,7 +45,8 @@ def edit(path, old, new):
     ('en = "Sample Garden"', 'eng = "Sample Garden"',
      r"\[community\] name: 'eng' is not a language the site speaks \(is 'eng' a typo for "
      r"'en'\?\); allowed: zh, en"),
-    ('zh = "居委会"', 'cn = "居委会"', r"\[teams #1\] name: 'cn' is not a language .*allowed: zh, en"),
+    ('zh = "居委会"', 'cn = "居委会"',
+     r"\[teams #1\] name: 'cn' is not a language .*allowed: zh, en"),
     ('en = "Gate shelf B"', 'en = ""', r"\[shelves #2\] name.en = '': must be a name, not empty"),
     ('name = { zh = "B架旁', 'name = 7 #', r"\[overflow\] name = 7: must be a string, or one per "
      r"language like \{ zh = "),

@@ -333,7 +333,7 @@ def test_the_day_s_counts_credit_the_team_at_the_time_across_the_17_30_handover(
 
 def test_door_tasks_stored_before_keep_their_parcels_and_may_be_carried_again(tmp_path):
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:-1], start=1):
+    for number, script in enumerate(MIGRATIONS[:10], start=1):
         old.executescript(script)
         old.execute(f"PRAGMA user_version = {number}")
     old.executescript("""
