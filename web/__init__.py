@@ -75,6 +75,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
 
     tasks.init_app(app, decoder=decoder, collect_s=config.kiosk.collect_s)
     app.register_blueprint(counts.bp)
+    from web import households  # the household list: find, see, edit, import
+
+    app.register_blueprint(households.bp)
     return app
 
 
