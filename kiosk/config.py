@@ -286,7 +286,6 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top = Section(str(path), "top level", data)
 
     community = top.table("community")
-    name = community.str("name")  # shown on pages and in notices
     buildings = community.buildings("buildings", None)  # every building number in the compound
     tz_name = community.str("timezone", "Asia/Shanghai")  # IANA name, for times people read
     try:
@@ -294,6 +293,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     except (ZoneInfoNotFoundError, ValueError):
         community.fail(f"[community] timezone = {tz_name!r}: not an IANA zone like Asia/Shanghai")
     language = community.str("language", "zh", choices=LANGUAGES)  # default UI language
+    # Shown on pages and in notices: one string, or one per language: { zh = "...", en = "..." }
+    # (so are the names of teams, shelves and the overflow place).
+    name = _local_name(community, "name", _MISSING, language)
     community.done()
 
     database = top.table("database")
@@ -336,11 +338,12 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     collect_s = kiosk.int("collect_seconds", 120, minval=10, maxval=1800)
     kiosk.done()
 
-    teams = tuple(_team(t, buildings) for t in top.tables("teams"))
+    teams = tuple(_team(t, buildings, language) for t in top.tables("teams"))
     _unique(top, "teams", [t.id for t in teams])
     shelves: list[Shelf] = []
     for shelf_t in top.tables("shelves"):  # positions run on across shelves: A-01.., B-01..
-        shelves.append(_shelf(shelf_t, buildings, sum(len(s.slots) for s in shelves)))
+        shelves.append(_shelf(shelf_t, buildings, sum(len(s.slots) for s in shelves),
+                              language))
     _unique(top, "shelves", [s.id for s in shelves])
     codes = [slot.code for shelf in shelves for slot in shelf.slots]
     _unique(top, "shelves.slots", codes)
@@ -348,7 +351,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     overflow_t = top.table("overflow")
     overflow_code = overflow_t.str("code", "OVERFLOW")  # what the screen and notices call it
-    overflow_name = overflow_t.str("name", "Overflow area")  # where it is, for people
+    # Where it is, for people.
+    overflow_name = _local_name(overflow_t, "name", "Overflow area", language)
     overflow = Slot(overflow_code, overflow_code, len(codes), capacity=10**6, overflow=True)
     overflow_t.done()
     if overflow.code in codes:
@@ -402,9 +406,9 @@ def _clock_time(section: Section, text: str) -> time:
     return time.max if hour == 24 else time(hour, minute)
 
 
-def _team(section: Section, known: frozenset[int]) -> Team:
+def _team(section: Section, known: frozenset[int], language: str) -> Team:
     team_id = section.str("id")  # short name used in task lists, e.g. committee
-    name = section.str("name", team_id)
+    name = _local_name(section, "name", team_id, language)
     served = section.buildings("buildings", known)
     # When on duty, the community's wall-clock; may cross midnight (22:00-06:00).
     hours = section.str("hours", "00:00-24:00")
@@ -464,9 +468,10 @@ def _check_teams(top: Section, teams: tuple[Team, ...], buildings: frozenset[int
                  "hours, or let a team on duty then cover the owner (after_hours_for)")
 
 
-def _shelf(section: Section, known: frozenset[int], first_position: int) -> Shelf:
+def _shelf(section: Section, known: frozenset[int], first_position: int,
+           language: str) -> Shelf:
     shelf_id = section.str("id")
-    name = section.str("name", f"Shelf {shelf_id}")
+    name = _local_name(section, "name", f"Shelf {shelf_id}", language)
     leds = section.str("leds", "gpio", choices=LED_KINDS)  # one pin per slot, or a 74HC595 chain
     chain: dict[str, int] = {}
     if leds == "74hc595":
@@ -562,3 +567,64 @@ def _ip_address(section: Section, key: str, value: Any) -> str:
     except ValueError:
         section.fail(f"[{section.name}] {key}: {value!r} is not an IP address like 192.168.1.20")
         raise  # not reached: fail() raises ConfigError
+
+
+class LocalName(str):
+    """A name people read (community, shelf, team, overflow place), given per language.
+
+    The string itself is the name in the community's default language, so every place that
+    shows one language (labels, ``/api/slots``, logs) takes it as it always took a string;
+    ``in_language`` gives a page or a notice the name in its own language.
+    """
+
+    __slots__ = ("by_language",)
+    by_language: dict[str, str]
+
+    def __new__(cls, by_language: dict[str, str], default: str) -> LocalName:
+        name = super().__new__(cls, by_language.get(default) or next(iter(by_language.values())))
+        name.by_language = dict(by_language)
+        return name
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return LocalName, (self.by_language, next(
+            (k for k, v in self.by_language.items() if v == str(self)), ""))
+
+    def in_language(self, language: str) -> str:
+        """The name in ``language``; in the default language when it has none there."""
+        return self.by_language.get(language) or str(self)
+
+
+def in_language(name: str, language: str) -> str:
+    """``name`` in ``language`` when it was given per language; a plain string as it is."""
+    return name.in_language(language) if isinstance(name, LocalName) else name
+
+
+PER_LANGUAGE = ('a string, or one per language like '
+                '{ zh = "居委会", en = "Residents\' committee" }')
+
+
+def _local_name(section: Section, key: str, default: Any, language: str) -> LocalName:
+    """A name given as one string (every language) or as a table of language -> name.
+
+    A language key that is not one the site speaks is refused, naming the allowed ones.
+    """
+    value = section._get(key, default, (str, dict), PER_LANGUAGE)
+    where = f"[{section.name}] {key}"
+    given = value if isinstance(value, dict) else dict.fromkeys(LANGUAGES, value)
+    if not given:
+        section.fail(f"{where} = {{}}: give the name in {' or '.join(LANGUAGES)}")
+    for code, text in given.items():
+        if code not in LANGUAGES:
+            near = difflib.get_close_matches(code, LANGUAGES, 1)
+            hint = f" (is '{code}' a typo for '{near[0]}'?)" if near else ""
+            section.fail(f"{where}: '{code}' is not a language the site speaks{hint}; "
+                         f"allowed: {', '.join(LANGUAGES)}")
+        if not isinstance(text, str) or not text.strip():
+            section.fail(f"{where}.{code} = {text!r}: must be a name, not empty")
+    return LocalName({code: text.strip() for code, text in given.items()}, language)
+
+
+def names_in_languages(**names: str) -> dict[str, dict[str, str]]:
+    """Each name in every language (a notice's payload keeps them: it is written in both)."""
+    return {key: {code: in_language(name, code) for code in LANGUAGES}
+            for key, name in names.items()}

@@ -224,3 +224,39 @@ class RoomSettled(ShelfError):
     """The parcel's room needs no confirming: the waybill's phone digits settled it."""
 
     code = "room_settled"
+class InvalidContact(ShelfError):
+    """A household's name, phone or e-mail as typed cannot be stored; nothing was changed.
+
+    ``shown`` is the value that was refused, masked (it is a resident's): pages word the
+    refusal from ``code`` and ``shown``.
+    """
+
+    code = "bad_contact"
+
+    def __init__(self, message: str, *, shown: str = "") -> None:
+        super().__init__(message)
+        self.shown = shown
+
+
+class InvalidPhone(InvalidContact):
+    """A phone number that is not 7 to 15 digits (spaces, '-', brackets and a leading '+' aside)."""
+
+    code = "bad_phone"
+
+
+class InvalidEmail(InvalidContact):
+    """An e-mail address that is not one."""
+
+    code = "bad_email"
+
+
+class InvalidName(InvalidContact):
+    """A name too long, or with line breaks or other control characters."""
+
+    code = "bad_name"
+
+
+class HouseholdChanged(ShelfError):
+    """The household was changed by someone else since the form was shown: nothing was stored."""
+
+    code = "household_changed"

@@ -1,6 +1,9 @@
-"""Import the household list from CSV: preview what would change; apply only on request, whole.
+"""The household list: import it (preview what would change; apply only on request, whole), and
+edit one household's name, phones and e-mail.
 
-The file is read by ``kiosk.csvfile`` (UTF-8, GBK or UTF-16; a malformed file is refused whole).
+The file is CSV (UTF-8 with or without a BOM, GBK, UTF-16) or an Excel workbook (XLSX, its first
+sheet), read by ``kiosk.csvfile``; a malformed file is refused whole. Its header names the
+columns in English or Chinese (``COLUMN_NAMES``: 楼栋, 房号, 姓名, 电话, 邮箱, 居家观察).
 Buildings and rooms are normalised the way ``HouseholdId.parse`` does it, by parsing the id:
 letters upper-cased, leading zeros dropped from both (``024`` is building 24, ``02310`` is room
 2310), because a spreadsheet drops leading zeros from numbers anyway and the same flat must come
@@ -12,7 +15,8 @@ between rooms easily confused (2304/2403), a column the import does not know. Th
 may hold several numbers separated by ``;`` (``13800002304;13900001234``; a full-width ``；``
 too): each is a phone of the household, and the gate matches a waybill's last four digits
 against all of them. ``apply=True``
-writes the whole file in one transaction, and only when no row is refused. A household whose
+writes the whole file in one transaction, and only when no row is refused, nor (with
+``expected_diff``) when the difference is no longer the one shown (``diff_key``). A household whose
 ``under_observation`` changes changes through ``kiosk.observation.set_observation``, as every
 such change does (released: its door task is cancelled and it gets its pickup code; put under
 observation: its waiting parcels go to the door). Wherever the report is shown, contacts are
@@ -22,16 +26,19 @@ masked (``138****1234``, ``c***@example.org``).
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 import textwrap
+import unicodedata
 from collections.abc import Iterator, Mapping, Set
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kiosk.clock import ManualClock
-from kiosk.csvfile import read_table
+from kiosk.csvfile import CsvError, column_key, parse_table
 from kiosk.domain import (
     Household,
     HouseholdId,
@@ -42,7 +49,16 @@ from kiosk.domain import (
     mask_phone,
     split_phones,
 )
+from kiosk.errors import (
+    HouseholdChanged,
+    InvalidContact,
+    InvalidEmail,
+    InvalidName,
+    InvalidPhone,
+    UnknownHousehold,
+)
 from kiosk.observation import set_observation
+from kiosk.observation_lists import BUILDING_NAMES, ROOM_NAMES
 from kiosk.ports import UnitOfWork
 from kiosk.services import Rules
 
@@ -53,6 +69,22 @@ CONTACTS = {"phone": "phone", "email": "e-mail"}
 TRUE_WORDS = {"yes", "y", "true", "1", "是"}
 FALSE_WORDS = {"no", "n", "false", "0", "否", ""}
 EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+# What a header may call each column, compared by ``column_key`` (NFKC, lower case, no spaces).
+COLUMN_NAMES: dict[str, frozenset[str]] = {
+    "building": BUILDING_NAMES,
+    "room": ROOM_NAMES,
+    "name": frozenset({"name", "姓名", "户主", "户主姓名", "住户姓名", "联系人"}),
+    "phone": frozenset({"phone", "phones", "tel", "mobile", "电话", "手机", "手机号",
+                        "手机号码", "电话号码", "联系电话"}),
+    "email": frozenset({"email", "e-mail", "mail", "邮箱", "电子邮箱", "电子邮件", "邮件"}),
+    "under_observation": frozenset({"under_observation", "observation", "居家观察",
+                                    "是否居家观察", "隔离", "是否隔离"}),
+}
+PHONE_DIGITS = (7, 15)  # a landline without its area code .. the longest international number
+PHONE_FILLERS = re.compile(r"[\s\-().]")  # what people type between a number's digits
+MAX_PHONES = 8
+MAX_NAME = 100
+MAX_EMAIL = 254
 
 
 @dataclass(frozen=True)
@@ -60,8 +92,20 @@ class Caution:
     """A row that is valid but may not say what was meant: check it before applying."""
 
     line: int | None
-    kind: str  # shared_contact, confusable_rooms, unknown_column
-    message: str
+    kind: str  # shared_contact, confusable_rooms, unknown_column, other_sheets
+    message: str  # in English, for the terminal; the site words it from the fields below
+    household: str = ""  # the household the row gives the contact
+    other: str = ""  # the household(s) that have it too; for a column, the one it may mean
+    column: str = ""  # phone or email
+    text: str = ""  # the contact, masked; or the column's name, or the other sheets
+
+
+class RowRefused(ValueError):
+    """A row that cannot be imported: ``kind`` and ``text`` let a page word the reason."""
+
+    def __init__(self, kind: str, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.text = kind, text
 
 
 @dataclass
@@ -70,12 +114,26 @@ class ImportReport:
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    # line -> why, for a page to word: kind (bad_room, bad_phone, duplicate ...), text, other
+    reasons: dict[int, dict[str, str]] = field(default_factory=dict)
     warnings: list[Caution] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)  # household -> its line in the file
     diffs: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)  # before, after
     apply: bool = False  # asked for
     applied: bool = False
     encoding: str = ""
+    name: str = ""  # the file's
+    sha256: str = ""  # of the file's bytes
+    stale: bool = False  # not applied: the difference is not the one that was shown
+    planned: dict[str, Household] = field(default_factory=dict, repr=False)  # as it would be
+
+    @property
+    def diff_key(self) -> str:
+        """A short fingerprint of this difference: what the operator saw is what applies."""
+        seen = [self.sha256, self.added, self.refused, self.diffs,
+                [asdict(self.planned[k]) for k in self.added if k in self.planned]]
+        return hashlib.sha256(json.dumps(seen, sort_keys=True, default=str).encode()
+                              ).hexdigest()[:16]
 
     def counts(self) -> str:
         return (f"added {len(self.added)}, changed {len(self.changed)}, "
@@ -104,6 +162,8 @@ class ImportReport:
     def _verdict(self) -> str:
         if self.applied:
             return f"applied: {len(self.added)} added, {len(self.changed)} changed"
+        if self.stale:
+            return "nothing applied: the household list changed since this preview; look again"
         if self.apply:
             return "nothing applied: some rows are refused; correct them and run again"
         return "preview only, nothing changed: run again with --apply to apply it"
@@ -125,6 +185,8 @@ class ImportReport:
                          for w in self.warnings],
             "applied": self.applied,
             "encoding": self.encoding,
+            "sha256": self.sha256,
+            "diff_key": self.diff_key,
         }
 
 
@@ -141,70 +203,150 @@ def _text(name: str, value: Any) -> str:
 
 
 def parse_row(row: Mapping[str, str], buildings: Set[int]) -> Household:
-    """Turn one CSV row into a Household, or raise ValueError naming the bad field."""
+    """Turn one row into a Household, or raise RowRefused naming the bad field."""
     building_text = (row.get("building") or "").strip()
     if not building_text.isdigit():
-        raise ValueError(f"building {building_text!r} is not a number")
+        raise RowRefused("bad_building", f"building {building_text!r} is not a number",
+                         building_text)
     room_text = (row.get("room") or "").strip()
     room = canonical_room(room_text)
     if room is None:
-        raise ValueError(f"room {room_text!r}: use 1-6 letters or digits, e.g. 2304")
+        raise RowRefused("bad_room", f"room {room_text!r}: use 1-6 letters or digits, e.g. 2304",
+                         room_text)
     household = HouseholdId.parse(f"{building_text}-{room}")  # the one rule for ids
     if household.building not in buildings:
-        raise ValueError(f"building {household.building} is not in [community] buildings")
-    email = (row.get("email") or "").strip()
-    if email and not EMAIL_RE.match(email):
-        raise ValueError(f"email {email!r} is not an e-mail address")
+        raise RowRefused("unknown_building", f"building {household.building} is not in "
+                         "[community] buildings", str(household.building))
     flag = (row.get("under_observation") or "").strip().lower()
     if flag not in TRUE_WORDS | FALSE_WORDS:
-        raise ValueError(f"under_observation {flag!r}: use yes or no")
-    return Household(id=household, name=(row.get("name") or "").strip(),
-                     phone=join_phones(row.get("phone") or ""), email=email,
-                     under_observation=flag in TRUE_WORDS)
+        raise RowRefused("bad_flag", f"under_observation {flag!r}: use yes or no", flag)
+    try:
+        return Household(id=household, name=checked_name(row.get("name") or ""),
+                         phone=checked_phones(row.get("phone") or ""),
+                         email=checked_email(row.get("email") or ""),
+                         under_observation=flag in TRUE_WORDS)
+    except InvalidContact as exc:
+        raise RowRefused(exc.code, str(exc), exc.shown) from None
+
+
+def checked_phones(text: str) -> str:
+    """A phone column as stored (``join_phones``), or InvalidPhone naming the number, masked."""
+    phones = split_phones(text)
+    if len(phones) > MAX_PHONES:
+        raise InvalidPhone(f"{len(phones)} phone numbers: at most {MAX_PHONES}",
+                           shown=str(len(phones)))
+    low, high = PHONE_DIGITS
+    for phone in phones:
+        digits = PHONE_FILLERS.sub("", phone).removeprefix("+")
+        if not (digits.isascii() and digits.isdigit() and low <= len(digits) <= high):
+            shown = mask_phone(phone)
+            raise InvalidPhone(f"phone {shown!r} is not a phone number: use {low} to {high} "
+                               "digits (spaces, '-' and a leading '+' may stay); separate "
+                               "several numbers with ';'", shown=shown)
+    return join_phones(text)
+
+
+def checked_email(text: str) -> str:
+    """An e-mail address as stored (trimmed; empty: none), or InvalidEmail."""
+    email = text.strip()
+    if email and (len(email) > MAX_EMAIL or not EMAIL_RE.match(email)):
+        shown = mask_email(email)
+        raise InvalidEmail(f"e-mail {shown!r} is not an e-mail address like "
+                           "chen@example.org", shown=shown)
+    return email
+
+
+def checked_name(text: str) -> str:
+    """A name as stored (trimmed), or InvalidName: too long, or with control characters."""
+    name = text.strip()
+    if len(name) > MAX_NAME:
+        raise InvalidName(f"the name has {len(name)} characters: at most {MAX_NAME}",
+                          shown=str(len(name)))
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidName("the name has a line break or another control character: "
+                          "type it on one line", shown="")
+    return name
 
 
 def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
                       now: datetime, actor: str = "admin", *, apply: bool,
-                      rules: Rules) -> ImportReport:
-    """Compare a CSV with the stored households; with ``apply``, store it in one transaction.
+                      rules: Rules, data: bytes | None = None,
+                      expected_diff: str | None = None) -> ImportReport:
+    """Compare a list with the stored households; with ``apply``, store it in one transaction.
 
-    Nothing is stored when any row is refused. A column the file leaves out keeps what was known.
-    ``rules`` are what a change of observation state needs (``set_observation``), recorded as
-    ``actor``'s.
+    ``source`` is the file (read here), or its name when its bytes are given in ``data`` (an
+    upload). Nothing is stored when any row is refused, nor when ``expected_diff`` is given and
+    is not this difference's ``diff_key`` (the list or the households changed since the preview).
+    A column the file leaves out keeps what was known. ``rules`` are what a change of
+    observation state needs (``set_observation``), recorded as ``actor``'s.
     """
-    table = read_table(source)
-    report = ImportReport(apply=apply, encoding=table.encoding)
-    report.warnings += _header_cautions(table.header, table.rows, Path(source).name)
+    name = Path(source).name
+    if data is None:
+        data = Path(source).read_bytes()
+    table = parse_table(data, name)
+    header = _canonical_header(table.header, name)
+    report = ImportReport(apply=apply, encoding=table.encoding, name=name,
+                          sha256=hashlib.sha256(data).hexdigest())
+    report.warnings += _header_cautions(header, table.rows, name)
+    if table.other_sheets:
+        sheets = ", ".join(table.other_sheets)
+        report.warnings.append(Caution(None, "other_sheets", f"the workbook has more sheets "
+                                       f"({sheets}): only the first is read; put the whole "
+                                       "list on the first sheet", text=sheets))
     with uow:
         known = {str(h.id): h for h in uow.households.all()}
-        planned: dict[str, Household] = {}
         for line, fields in table.rows:
-            row = dict(zip(table.header, fields, strict=True))
+            row = dict(zip(header, fields, strict=True))
             try:
                 household = parse_row(row, buildings)
-            except ValueError as exc:
+            except RowRefused as exc:
                 report.refused.append((line, str(exc)))
+                report.reasons[line] = {"kind": exc.kind, "text": exc.text, "other": ""}
                 continue
             key = str(household.id)
             if key in report.lines:
-                report.refused.append((line, f"{key} already given on line {report.lines[key]}"))
+                first = report.lines[key]
+                report.refused.append((line, f"{key} already given on line {first}"))
+                report.reasons[line] = {"kind": "duplicate", "text": key, "other": str(first)}
                 continue
             report.lines[key] = line
             old = known.get(key)
             if old is not None:
                 household = replace(household, **{c: getattr(old, c) for c in FIELDS
-                                                  if c not in table.header})
-            planned[key] = household
+                                                  if c not in header})
+            report.planned[key] = household
             _classify(report, key, old, household)
-        report.warnings += _contact_cautions(known, planned, report)
-        if apply and not report.refused:
+        report.warnings += _contact_cautions(known, report.planned, report.lines)
+        if expected_diff is not None and expected_diff != report.diff_key:
+            report.stale = True
+        elif apply and not report.refused:
             for key in report.added + report.changed:
-                _store(uow, known.get(key), planned[key], now, actor, rules)
-            uow.events.add("households_imported", actor, now, source=Path(source).name,
-                           added=len(report.added), changed=len(report.changed),
-                           unchanged=len(report.unchanged))
+                _store(uow, known.get(key), report.planned[key], now, actor, rules)
+            uow.events.add("households_imported", actor, now, source=name,
+                           sha256=report.sha256, added=len(report.added),
+                           changed=len(report.changed), unchanged=len(report.unchanged))
             report.applied = True
     return report
+
+
+def keep_upload(data: bytes, name: str, uow: UnitOfWork, now: datetime, *, actor: str) -> str:
+    """Keep an uploaded list's bytes for its preview and confirmation; return their SHA-256."""
+    digest = hashlib.sha256(data).hexdigest()
+    with uow:
+        uow.households.keep_file(digest, name, data, now, actor)
+    return digest
+
+
+def _canonical_header(header: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """The header with each column the import knows under its English name (``COLUMNS``)."""
+    canonical = tuple(next((column for column, names in COLUMN_NAMES.items()
+                            if column_key(text) in names), text) for text in header)
+    for column in COLUMNS:
+        given = [text for text, c in zip(header, canonical, strict=True) if c == column]
+        if len(given) > 1:
+            raise CsvError(f"{name}: the columns {' and '.join(map(repr, given))} both give "
+                           f"{column}: keep one")
+    return canonical
 
 
 def _store(uow: UnitOfWork, old: Household | None, new: Household, now: datetime, actor: str,
@@ -247,12 +389,14 @@ def _header_cautions(header: tuple[str, ...], rows: tuple[tuple[int, tuple[str, 
         what = f"the column {column!r}" if column else f"column {index + 1} (no name)"
         hint = f"; is it a typo for {near[0]!r}?" if near else ""
         cautions.append(Caution(None, "unknown_column", f"{what} is not one the import knows "
-                                f"({', '.join(COLUMNS)}): its values are ignored{hint}"))
+                                f"({', '.join(COLUMNS)}): its values are ignored{hint}",
+                                other=near[0] if near else "",
+                                text=column or f"#{index + 1}"))
     return cautions
 
 
 def _contact_cautions(known: Mapping[str, Household], planned: Mapping[str, Household],
-                      report: ImportReport) -> list[Caution]:
+                      lines: Mapping[str, int | None]) -> list[Caution]:
     """Warn where the file gives a household a phone or e-mail another household has (or had).
 
     Between rooms easily confused (2304/2403) that is most likely a mistyped room: the notices
@@ -279,10 +423,12 @@ def _contact_cautions(known: Mapping[str, Household], planned: Mapping[str, Hous
                 verb = "has" if near[0] in has.get(value, []) else "had"
                 message = (f"{key} gets the {label} {shown} that {near[0]} {verb}: "
                            f"{near[0]} and {key} are easily confused; check the room")
-                cautions.append(Caution(report.lines[key], "confusable_rooms", message))
+                cautions.append(Caution(lines[key], "confusable_rooms", message, key, near[0],
+                                        column, shown))
             elif holders := [k for k in others if k in has.get(value, [])]:
                 message = f"the {label} {shown} would be on {key} and {', '.join(holders)}"
-                cautions.append(Caution(report.lines[key], "shared_contact", message))
+                cautions.append(Caution(lines[key], "shared_contact", message, key,
+                                        ", ".join(holders), column, shown))
     return cautions
 
 
@@ -313,3 +459,59 @@ def _one_contact(column: str, value: str, compared: str) -> str:
     if column != "phone":
         return value
     return next(p for p in split_phones(value) if re.sub(r"\D", "", p) == compared)
+
+
+# --- one household, edited on the staff site ---------------------------------------------------
+
+EDITABLE = ("name", "phone", "email")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A household after an edit: the fields changed (contacts masked) and what to check."""
+
+    household: Household
+    changed: dict[str, tuple[str, str]]  # field -> (before, after), contacts masked
+    cautions: list[Caution]
+
+
+def contact_version(household: Household) -> str:
+    """A fingerprint of a household's name, phones and e-mail, carried by the edit form."""
+    values = [getattr(household, c) for c in EDITABLE]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
+def edit_household(uow: UnitOfWork, household: HouseholdId | str, *, name: str, phone: str,
+                   email: str, now: datetime, actor: str, seen: str | None = None) -> Edit:
+    """Store a household's name, phones (``;``-separated) and e-mail as staff typed them.
+
+    Each is checked first: InvalidName, InvalidPhone or InvalidEmail, and nothing is stored.
+    UnknownHousehold for a flat not in the list; HouseholdChanged when ``seen`` (its
+    ``contact_version`` when the form was shown) is not its version any more: someone else
+    edited it meanwhile. The observation state is not edited here: it changes through
+    ``kiosk.observation.set_observation`` alone. A change is an event, ``household_edited``,
+    naming ``actor`` and the fields changed (contacts masked). A contact that another household
+    has too is a caution, as in the import (a room easily confused: most likely a typo).
+    """
+    target = household if isinstance(household, HouseholdId) else HouseholdId.parse(household)
+    values = {"name": checked_name(name), "phone": checked_phones(phone),
+              "email": checked_email(email)}
+    key = str(target)
+    with uow:
+        old = uow.households.get(target)
+        if old is None:
+            raise UnknownHousehold(f"{target.masked()} is not in the household list")
+        if seen is not None and seen != contact_version(old):
+            raise HouseholdChanged(f"{target.masked()} was changed by someone else since this "
+                                   "form was shown: look at it again, then edit")
+        new = replace(old, **values)
+        changed = {c: (_shown(c, getattr(old, c)), _shown(c, getattr(new, c)))
+                   for c in EDITABLE if getattr(old, c) != getattr(new, c)}
+        known = {str(h.id): h for h in uow.households.all()}
+        if changed:
+            uow.households.upsert(new, now)
+            masked = {c: list(changed[c]) for c in CONTACTS if c in changed}
+            uow.events.add("household_edited", actor, now, household=key,
+                           fields=list(changed), **masked)
+    cautions = _contact_cautions(known, {key: new}, {key: None}) if changed else []
+    return Edit(new, changed, cautions)

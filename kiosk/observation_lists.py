@@ -20,15 +20,14 @@ changes, and applying it, is ``kiosk.observation_register``.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from kiosk.csvfile import SAVE_AS, CsvError, parse_rows
+from kiosk.csvfile import SAVE_AS, CsvError, column_key, read_sheet
 from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
 
@@ -161,49 +160,14 @@ def read_list(data: bytes, name: str, day: date | None = None) -> DayList:
 def _records(data: bytes, name: str) -> tuple[list[tuple[int, tuple[str, ...]]], str, list[str]]:
     """The non-blank rows (line, fields as text) of a CSV file or a workbook's first sheet, its
     encoding, and the names of any later sheets that hold something (they are not read)."""
-    if data.startswith(b"PK\x03\x04"):
-        records, others = _xlsx_records(data, name)
-        return records, "xlsx", others
-    records, encoding = parse_rows(data, name)
-    return [(line, tuple(_text(f) for f in fields)) for line, fields in records], encoding, []
+    sheet = read_sheet(data, name)
+    records = [(line, tuple(_text(f) for f in fields)) for line, fields in sheet.records]
+    return records, sheet.encoding, list(sheet.other_sheets)
 
 
-def _xlsx_records(data: bytes,
-                  name: str) -> tuple[list[tuple[int, tuple[str, ...]]], list[str]]:
-    from openpyxl import load_workbook  # only a workbook needs it
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # a damaged zip or XML raises any of a dozen types
-        raise CsvError(f"{name}: not an Excel workbook (.xlsx) that can be read ({exc}): "
-                       f"{SAVE_AS}, or save it again as .xlsx") from None
-    try:
-        sheets = [[(number, tuple(_text(v) for v in values))
-                   for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
-                  for sheet in book.worksheets]
-        others = [sheet.title for sheet, rows in zip(book.worksheets[1:], sheets[1:],
-                                                        strict=True)
-                  if any(any(fields) for _, fields in rows)]
-    finally:
-        book.close()
-    return [(n, fields) for n, fields in sheets[0] if any(fields)], others
-
-
-def _text(value: object) -> str:
-    """A cell as text: full-width digits and letters made plain, numbers without '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    return unicodedata.normalize("NFKC", str(value)).strip()
-
-
-def _name(text: str) -> str:
-    return re.sub(r"[\s*:]", "", text.lower())
+def _text(value: str) -> str:
+    """A cell as compared: full-width digits and letters made plain, spaces trimmed."""
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 def _header(records: Sequence[tuple[int, tuple[str, ...]]]) -> tuple[int, dict[str, int]] | None:
@@ -215,7 +179,7 @@ def _header(records: Sequence[tuple[int, tuple[str, ...]]]) -> tuple[int, dict[s
             for column, names in (("household", HOUSEHOLD_NAMES), ("building", BUILDING_NAMES),
                                   ("room", ROOM_NAMES), ("status", STATUS_NAMES),
                                   ("date", DATE_NAMES)):
-                if _name(text) in names:
+                if column_key(text) in names:
                     columns.setdefault(column, position)
         if "household" in columns or {"building", "room"} <= columns.keys():
             return index, columns

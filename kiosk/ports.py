@@ -133,6 +133,12 @@ class Households(Protocol):
     def upsert(self, household: Household, now: datetime) -> str:
         """Insert or update; return 'added', 'changed' or 'same'."""
 
+    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime,
+                  actor: str) -> None:
+        """Keep an uploaded household list's bytes under their hash (once)."""
+
+    def file(self, sha256: str) -> ListFile | None: ...
+
 
 class Parcels(Protocol):
     def by_label(self, label: str) -> ParcelRecord | None: ...
@@ -263,7 +269,8 @@ class Stills(Protocol):
 
 @dataclass(frozen=True)
 class ListFile:
-    """A day's observation list as it was received: its bytes, known by their SHA-256."""
+    """A list (the day's observation list, a household list) as it was received: its bytes,
+    known by their SHA-256."""
 
     sha256: str
     name: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -819,3 +820,88 @@ def slot_flags(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
            FROM parcels p JOIN households h ON h.id = p.household_id
            WHERE p.status = 'waiting' GROUP BY p.slot_code""").fetchall()
     return {r["slot_code"]: {"oldest": r["oldest"], "door": bool(r["door"])} for r in rows}
+# --- households (the staff site's household list) ------------------------------------------------
+
+# A phone column's numbers as digits, each followed by ';': a phone tail matches '%<tail>;%'.
+_PHONE_DIGITS = ("REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(h.phone, ' ', ''), '-', ''), '(', ''),"
+                 " ')', ''), '.', '') || ';'")
+HOUSEHOLD_ROWS = """
+    SELECT h.id, h.building, h.room, h.name, h.phone, h.email, h.under_observation,
+           (SELECT COUNT(*) FROM parcels p
+            WHERE p.household_id = h.id AND p.status = 'waiting') AS waiting
+    FROM households h"""
+HOUSEHOLD_ORDER = " ORDER BY h.building, length(h.room), h.room"  # 902 before 1002
+_BUILDING_ROOM_RE = re.compile(
+    r"^(\d{1,3})\s*(?:-|/|#|栋|幢|号楼|\s)\s*([0-9A-Z]{0,6})\s*(?:室|号)?$")
+
+
+def household_buildings(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Each building with households: how many, how many under observation, parcels waiting."""
+    rows = conn.execute(
+        """SELECT h.building, COUNT(*) AS households, SUM(h.under_observation) AS under,
+                  (SELECT COUNT(*) FROM parcels p JOIN households x ON x.id = p.household_id
+                   WHERE x.building = h.building AND p.status = 'waiting') AS waiting
+           FROM households h GROUP BY h.building ORDER BY h.building""").fetchall()
+    return [dict(r) for r in rows]
+
+
+def households_in_building(conn: sqlite3.Connection, building: int) -> list[dict[str, Any]]:
+    """A building's households, room by room, with their parcels waiting."""
+    rows = conn.execute(HOUSEHOLD_ROWS + " WHERE h.building = ?" + HOUSEHOLD_ORDER, (building,))
+    return [dict(r) for r in rows]
+
+
+def find_households(conn: sqlite3.Connection, text: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Households matching what staff typed, in building and room order, at most ``limit``.
+
+    ``24-2304`` (or ``24栋2304``, ``24-23``: a room's beginning, ``24-``: the building) names
+    building and room; digits alone are a room (``2304``), a building (up to 3 digits) or the
+    end of a phone number (4 digits and more: what a waybill shows); anything else is part of
+    a name.
+    """
+    query = unicodedata.normalize("NFKC", text).strip().upper()
+    if not query:
+        return []
+    where: str
+    match = _BUILDING_ROOM_RE.match(query)
+    if match:
+        where, args = "h.building = ? AND h.room LIKE ? || '%'", [
+            int(match[1]), match[2].lstrip("0")]
+    elif query.isascii() and query.isdigit():
+        building = int(query) if len(query) <= 3 else -1
+        where, args = "h.room = ? OR h.building = ?", [query.lstrip("0") or query, building]
+        if len(query) >= PHONE_TAIL_MIN:
+            where += f" OR ({_PHONE_DIGITS}) LIKE '%' || ? || ';%'"
+            args.append(query)
+    else:
+        where, args = "h.name LIKE '%' || ? || '%' ESCAPE '\\'", [_like(text.strip())]
+    rows = conn.execute(HOUSEHOLD_ROWS + f" WHERE {where}" + HOUSEHOLD_ORDER + " LIMIT ?",
+                        (*args, limit))
+    return [dict(r) for r in rows]
+
+
+PHONE_TAIL_MIN = 4  # a waybill shows a phone's last four digits
+
+
+def _like(text: str) -> str:
+    """``text`` for a LIKE pattern, its own % and _ matched as themselves."""
+    return re.sub(r"([\\%_])", r"\\\1", text)
+
+
+def household_view(conn: sqlite3.Connection, household: str) -> dict[str, Any] | None:
+    """One household: its contacts, its parcels waiting, its open door task, its last edits."""
+    row = conn.execute(HOUSEHOLD_ROWS + " WHERE h.id = ?", (household,)).fetchone()
+    if row is None:
+        return None
+    parcels = conn.execute(
+        """SELECT id, ref, slot_code, checked_in_at, kind, fresh, room_confirmed FROM parcels
+           WHERE household_id = ? AND status = 'waiting' ORDER BY id""", (household,))
+    task = conn.execute("SELECT id, team FROM door_tasks WHERE household_id = ?"
+                        " AND status = 'open'", (household,)).fetchone()
+    edits = conn.execute(
+        """SELECT at, actor, detail FROM events WHERE household_id = ? AND kind = ?
+           ORDER BY id DESC LIMIT 10""", (household, "household_edited"))
+    return {**dict(row), "parcels": [dict(p) for p in parcels],
+            "task": dict(task) if task else None,
+            "edits": [{"at": e["at"], "actor": e["actor"], **json.loads(e["detail"] or "{}")}
+                      for e in edits]}

@@ -388,6 +388,21 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_refused ON events(at) WHERE kind IN ('scan_refused', 'needs_room');
     ALTER TABLE pickup_codes ADD COLUMN revoked_reason TEXT;
     """,
+    # 15: household lists uploaded on the staff site (issue 10), kept by their SHA-256 between
+    # the preview and the confirmation (both read these bytes), and after, as what was applied.
+    # Apart from the observation lists: these carry every resident's phone and e-mail. A
+    # household's page reads its edits through a small partial index.
+    """
+    CREATE TABLE household_files (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,                     -- the file's name as given (first seen)
+        data BLOB NOT NULL,
+        stored_at TEXT NOT NULL,
+        stored_by TEXT NOT NULL
+    );
+    CREATE INDEX events_household_edited ON events(household_id, id)
+        WHERE kind = 'household_edited';
+    """,
 ]
 
 
@@ -655,6 +670,18 @@ class Households:
              household.phone, household.email, int(household.under_observation), iso(now)),
         )
         return "added" if old is None else "changed"
+
+    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime, actor: str) -> None:
+        """Keep an uploaded household list's bytes under their hash (once)."""
+        self.db.execute(
+            "INSERT INTO household_files (sha256, name, data, stored_at, stored_by)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            (sha256, name, data, iso(now), actor))
+
+    def file(self, sha256: str) -> ListFile | None:
+        row = self.db.execute("SELECT sha256, name, data FROM household_files"
+                              " WHERE sha256 = ?", (sha256,)).fetchone()
+        return ListFile(row["sha256"], row["name"], bytes(row["data"])) if row else None
 
 
 def _household(row: sqlite3.Row) -> Household:

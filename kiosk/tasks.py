@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
-from kiosk.config import ChannelConfig, Layout, PickupRules, Team
+from kiosk.config import ChannelConfig, Layout, PickupRules, Team, names_in_languages
 from kiosk.domain import (
     DoorTask,
     Household,
@@ -285,7 +285,9 @@ def _tell(uow: UnitOfWork, rules: TaskRules, team: Team, tasks: Sequence[DoorTas
                        "fresh": task.fresh})
     queue_team(uow, team, {"community": rules.community_name, "team": team.id,
                            "team_name": team.name, "reason": reason, "tasks": listed,
-                           "at": iso(now), **extra}, now)
+                           "at": iso(now), "names": names_in_languages(
+                               community=rules.community_name, team_name=team.name),
+                           **extra}, now)
 
 
 def _team(rules: TaskRules, team_id: str) -> Team:
@@ -401,7 +403,9 @@ def _delivered(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime,
         queue_delivered(uow, rules.channels, household, {
             "community": rules.community_name, "household": hid, "name": household.name,
             "team": task.team, "team_name": _team(rules, task.team).name,
-            "parcel_refs": [p.ref for p in parcels], "delivered_at": iso(now)},
+            "parcel_refs": [p.ref for p in parcels], "delivered_at": iso(now),
+            "names": names_in_languages(community=rules.community_name,
+                                        team_name=_team(rules, task.team).name)},
             parcels[0].id, now)
     slots = tuple(dict.fromkeys(p.slot_code for p in parcels))
     return Outcome("delivered", hid, slots[0] if slots else None,

@@ -74,6 +74,13 @@ ACCESS: dict[str, frozenset[str]] = {
     "parcels.mark_returned": STAFF,
     "parcels.undo": STAFF,
     "parcels.confirm_room": STAFF,
+    "households.index": STAFF,
+    "households.household": STAFF,
+    "households.edit": STAFF,
+    "households.import_form": APPLIERS,
+    "households.upload": APPLIERS,
+    "households.preview": APPLIERS,
+    "households.apply": APPLIERS,
 }
 # Values for the rules' placeholders: real enough to reach the view, never an account in use.
 PLACEHOLDERS = {"code": "A-01", "sha256": "0" * 64, "household": "24-2304",

@@ -41,7 +41,15 @@ def edit(path, old, new):
 @pytest.mark.parametrize("old, new, message", [
     ('buildings = "1-35"', 'buidings = "1-35"',
      r"\[community\] is missing the key 'buildings' .*; is 'buidings' a typo for it\?"),
-    ('name = "Sample', 'nmae = "Sample', r"missing the key 'name' .* is 'nmae' a typo"),
+    ('name = { zh = "示例', 'nmae = { zh = "示例', r"missing the key 'name' .* is 'nmae' a typo"),
+    ('en = "Sample Garden"', 'eng = "Sample Garden"',
+     r"\[community\] name: 'eng' is not a language the site speaks \(is 'eng' a typo for "
+     r"'en'\?\); allowed: zh, en"),
+    ('zh = "居委会"', 'cn = "居委会"',
+     r"\[teams #1\] name: 'cn' is not a language .*allowed: zh, en"),
+    ('en = "Gate shelf B"', 'en = ""', r"\[shelves #2\] name.en = '': must be a name, not empty"),
+    ('name = { zh = "B架旁', 'name = 7 #', r"\[overflow\] name = 7: must be a string, or one per "
+     r"language like \{ zh = "),
     ("buzzer_pin = 18", "buzzer_pin = 40", r"buzzer_pin = 40: allowed range is 0 to 27"),
     ("buzzer_pin = 18", "buzzer_pin = 1", r"buzzer_pin = 1: allowed GPIO pins are 2 to 27"),
     ("starttls = false", "starttls = false\nstarttsl = true", r"unknown key 'starttsl'"),

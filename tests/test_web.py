@@ -264,7 +264,7 @@ def test_shelf_page_shows_parcels_in_their_slots(client, auth, conn, community, 
     assert 'class="parcel door"' in door_card
     assert "送货上门" in door_card
     assert 'data-slot="FLOOR"' in html
-    assert html.index("Gate shelf A") < html.index("Gate shelf B") < html.index('"FLOOR"')
+    assert html.index("门岗A架") < html.index("门岗B架") < html.index('"FLOOR"')
 
 
 def test_a_full_slot_looks_full(client, auth, conn, community, clock):

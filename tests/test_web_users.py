@@ -131,7 +131,7 @@ def test_tasks_follow_the_account_s_team(app, community, conn, clock):
     wu, _ = sign_in(app, "wu", "wu pass")
     li, _ = sign_in(app, "li", "li pass")
     assert "24-2304" in wu.get("/tasks").text
-    assert "物业 Property company" in text_of(wu.get("/tasks").text)
+    assert "团队：物业" in text_of(wu.get("/tasks").text)  # the team's name in the page's language
     assert "24-2304" not in li.get("/tasks").text
 
 

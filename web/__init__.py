@@ -98,6 +98,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
     from web import follow  # search, the exceptions list, overdue parcels
 
     app.register_blueprint(follow.bp)
+    from web import households  # the household list: find, see, edit, import
+
+    app.register_blueprint(households.bp)
     return app
 
 

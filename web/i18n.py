@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, request, session
 
+from kiosk.config import in_language
 from web.translations import JS_KEYS, LANGUAGE_NAMES, TRANSLATIONS
 
 SUPPORTED = tuple(TRANSLATIONS)
@@ -41,6 +42,11 @@ def t(key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def local(name: str) -> str:
+    """A configured name (community, shelf, team, overflow place) in this request's language."""
+    return in_language(name, current_language())
+
+
 def js_strings() -> dict[str, str]:
     return {key: TRANSLATIONS[current_language()][key] for key in JS_KEYS}
 
@@ -63,9 +69,11 @@ def _helpers() -> dict[str, Any]:
         "html_lang": {"zh": "zh-CN", "en": "en"}[current_language()],
         "languages": LANGUAGE_NAMES,
         "lang_url": lang_url,
+        "local": local,
     }
 
 
 def init_app(app: Flask) -> None:
     app.before_request(_set_language)
     app.context_processor(_helpers)
+    app.add_template_filter(local, "local")

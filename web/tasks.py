@@ -53,7 +53,7 @@ from kiosk.tasks import act_on_door, hand_over_due
 from kiosk.timefmt import local_time
 from web.auth import check_csrf, login_required, upload_limit
 from web.db import get_db
-from web.i18n import t
+from web.i18n import local, t
 from web.translations import TRANSLATIONS
 
 bp = Blueprint("tasks", __name__)
@@ -113,7 +113,7 @@ def _teams() -> dict[str, Team]:
 def team_name(team_id: str | None) -> str:
     """A team as people call it (``[[teams]] name``); its id if it is no longer configured."""
     found = _teams().get(team_id or "")
-    return found.name if found else (team_id or t("tasks_all_teams"))
+    return local(found.name) if found else (team_id or t("tasks_all_teams"))
 
 
 def person_name(actor: str) -> str:

@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("households", cmd_households, "manage the household list")
     p.add_argument("action", choices=["import"])
-    p.add_argument("file", type=Path, help="CSV (UTF-8 or GBK): building,room,name,phone,email,"
-                   "under_observation; several phones separated by ';'")
+    p.add_argument("file", type=Path, help="CSV (UTF-8, UTF-8 with a BOM, or GBK) or XLSX: "
+                   "building,room,name,phone,email,under_observation (or 楼栋,房号,姓名,电话,"
+                   "邮箱,居家观察); several phones separated by ';'")
     p.add_argument("--apply", action="store_true",
                    help="store the list (all rows or, if any is refused, none); "
                    "without it, only show what would change")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from kiosk.config import ChannelConfig, Layout, Team
+from kiosk.config import ChannelConfig, Layout, Team, names_in_languages
 from kiosk.domain import Household, ParcelRecord, Slot
 from kiosk.notices import (
     DOOR_DELIVERED,
@@ -45,6 +45,7 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
         "pickup_code": code,
         "pickup_qr": pickup_pass,
         "checked_in_at": iso(checked_in_at or now),
+        "names": names_in_languages(community=community, place=place),  # per language
     }
     queued = 0
     for channel in channels:

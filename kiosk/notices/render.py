@@ -38,7 +38,7 @@ def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzin
 
 
 def _pickup_ready(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
-    code, slot, place = p["pickup_code"], p["slot"], p["place"]
+    code, slot = p["pickup_code"], p["slot"]
     if not code or not p["pickup_qr"]:
         raise ValueError("a pickup_ready notice without a pickup code")
     when = _local_time(p["checked_in_at"], timezone)
@@ -46,8 +46,8 @@ def _pickup_ready(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Not
     body = "\n".join([
         _hello_zh(p["name"]),
         "",
-        f"您有快递到了{p['community']}的无接触快递架。",
-        f"货位：{slot}（{place}）",
+        f"您有快递到了{_in(p, 'community', 'zh')}的无接触快递架。",
+        f"货位：{slot}（{_in(p, 'place', 'zh')}）",
         f"取件码：{code}",
         f"入架时间：{when}",
         "取件时，请将附件中的二维码对准自助机的摄像头，或在自助机屏幕上输入取件码。",
@@ -55,8 +55,9 @@ def _pickup_ready(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Not
         "",
         _hello_en(p["name"]),
         "",
-        f"A parcel for you has arrived at the contactless delivery shelf of {p['community']}.",
-        f"Slot: {slot} ({place})",
+        "A parcel for you has arrived at the contactless delivery shelf of "
+        f"{_in(p, 'community', 'en')}.",
+        f"Slot: {slot} ({_in(p, 'place', 'en')})",
         f"Pickup code: {code}",
         f"Checked in: {when}",
         "To collect it, show the attached QR code to the kiosk's camera, or type the pickup "
@@ -75,13 +76,13 @@ def _door_delivery(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> No
     body = "\n".join([
         _hello_zh(p["name"]),
         "",
-        f"您有快递到了{p['community']}门岗。",
+        f"您有快递到了{_in(p, 'community', 'zh')}门岗。",
         "您家正在居家观察，请不要下楼取件：工作人员会把快递送到您家门口。",
         f"到达时间：{when}",
         "",
         _hello_en(p["name"]),
         "",
-        f"A parcel for you has arrived at the gate of {p['community']}.",
+        f"A parcel for you has arrived at the gate of {_in(p, 'community', 'en')}.",
         "Your household is under home observation, so please do not come down for it: "
         "staff will bring the parcel to your door.",
         f"Arrived: {when}",
@@ -89,6 +90,17 @@ def _door_delivery(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> No
         _footer(p),
     ])
     return Notice(recipient, subject, body)
+
+
+def _in(p: Mapping[str, Any], key: str, language: str) -> str:
+    """A configured name (community, place, team) in ``language``; as queued, for a row queued
+    before names were kept per language."""
+    return p.get("names", {}).get(key, {}).get(language) or p[key]
+
+
+def _both(p: Mapping[str, Any], key: str) -> str:
+    """A name in Chinese and English, once when both are the same."""
+    return " ".join(dict.fromkeys(_in(p, key, code) for code in ("zh", "en")))
 
 
 def _hello_zh(name: str) -> str:
@@ -115,13 +127,13 @@ def _door_delivered(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> N
     body = "\n".join([
         _hello_zh(p["name"]),
         "",
-        f"{p['team_name']}已把您的 {len(p['parcel_refs'])} 件快递送到您家门口。",
+        f"{_in(p, 'team_name', 'zh')}已把您的 {len(p['parcel_refs'])} 件快递送到您家门口。",
         f"送达时间：{when}",
         "请开门取回。如门口没有，请联系工作人员。",
         "",
         _hello_en(p["name"]),
         "",
-        f"{p['team_name']} brought {len(p['parcel_refs'])} parcel(s) to your door.",
+        f"{_in(p, 'team_name', 'en')} brought {len(p['parcel_refs'])} parcel(s) to your door.",
         f"Delivered: {when}",
         "Please take them in. If nothing is at your door, call the staff.",
         "",
@@ -148,12 +160,12 @@ def _team_tasks(p: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notic
         f"#{t['id']} {t['household']} · {t['parcels']} 件 parcel(s) · "
         f"{' '.join(t['slots'])}{' · 生鲜 FRESH' if t['fresh'] else ''}"
         for t in tasks]
-    subject = f"{head}{p['team_name']}: {len(tasks)} 个送货上门任务 door task(s)"
+    subject = f"{head}{_both(p, 'team_name')}: {len(tasks)} 个送货上门任务 door task(s)"
     when = _local_time(p["at"], timezone)
     body = "\n".join([
-        f"{p['team_name']}：", zh, *lines, f"时间：{when}", "",
-        f"{p['team_name']}:", en, *lines, f"At: {when}", "",
-        f"{p['community']} · /tasks",
+        f"{_in(p, 'team_name', 'zh')}：", zh, *lines, f"时间：{when}", "",
+        f"{_in(p, 'team_name', 'en')}:", en, *lines, f"At: {when}", "",
+        f"{_both(p, 'community')} · /tasks",
     ])
     return Notice(recipient, subject, body)
 
