@@ -176,3 +176,9 @@ class WrongDoor(ShelfError):
     def __init__(self, message: str, *, expected: str, given: str) -> None:
         super().__init__(message)
         self.expected, self.given = expected, given
+
+
+class UnknownParcel(ShelfError):
+    """No parcel has this number."""
+
+    code = "unknown_parcel"

@@ -148,6 +148,11 @@ class Parcels(Protocol):
     def load(self) -> dict[str, SlotLoad]:
         """How full each slot is now, from the waiting parcels."""
 
+    def get(self, parcel_id: int) -> ParcelRecord | None: ...
+
+    def mark_fresh(self, parcel_id: int) -> None:
+        """Mark a parcel as fresh food (its door task goes first)."""
+
 
 class PickupCodes(Protocol):
     def active_for(self, household: str) -> PickupCode | None: ...

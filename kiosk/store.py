@@ -637,6 +637,14 @@ class Parcels:
             " FROM parcels WHERE status = 'waiting' GROUP BY slot_code").fetchall()
         return {r["slot_code"]: SlotLoad(r["n"], frozenset(r["hh"].split(","))) for r in rows}
 
+    def get(self, parcel_id: int) -> ParcelRecord | None:
+        row = self.db.execute(f"SELECT {_PARCEL_COLUMNS} FROM parcels WHERE id = ?",
+                              (parcel_id,)).fetchone()
+        return _parcel(row) if row else None
+
+    def mark_fresh(self, parcel_id: int) -> None:
+        self.db.execute("UPDATE parcels SET fresh = 1 WHERE id = ?", (parcel_id,))
+
 
 def _pickup_code(row: sqlite3.Row) -> PickupCode:
     used, revoked = row["used_at"], row["revoked_at"]
