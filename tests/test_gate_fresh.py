@@ -98,9 +98,12 @@ def test_the_key_works_until_the_last_moment(client, conn, community, clock):
 
 def test_a_parcel_not_checked_in_at_the_gate_is_refused(client, conn, community, clock):
     """Staff's `shelf checkin` at the desk, or any other parcel: not the gate's to mark."""
+    after = start(client)
     outcome = act_on_carrier("JD0001234567890", SqliteUnitOfWork(conn),
                              Rules.from_config(community), clock, room="2-902", source="cli")
     assert outcome.action == "checkin"
+    [view] = state(client, after)["views"]  # shown, but with no key under it
+    assert (view["kind"], view["parcel"]) == ("checkin", None)
     for parcel in (outcome.parcel, outcome.parcel + 100):
         response = press(client, parcel)
         assert (response.status_code, response.get_json()["error"]) == (409,

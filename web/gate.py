@@ -286,6 +286,11 @@ def event_views(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], date
     return [(_event_view(group), datetime.fromisoformat(group[-1]["at"])) for group in groups]
 
 
+def _fresh_key_for(event: dict[str, Any]) -> bool:
+    """True for a check-in this gate made: the screen offers the fresh-food key under it."""
+    return EVENT_KINDS[event["kind"]] == "checkin" and event["source"] in (SCANNER, KEYPAD)
+
+
 def _same_pickup(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a["kind"] == b["kind"] == "collected"
             and (a["household"], a["at"], a["source"]) == (b["household"], b["at"], b["source"]))
@@ -300,7 +305,7 @@ def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
                  wait_s=first["retry_after_s"], code=first["code"],
                  suggestions=first["suggestions"] or (),
                  room_confirmed=first["room_confirmed"],
-                 parcel=first["parcel"] if EVENT_KINDS[first["kind"]] == "checkin" else None,
+                 parcel=first["parcel"] if _fresh_key_for(first) else None,
                  fresh=first.get("fresh", False))
 
 
