@@ -224,6 +224,8 @@ class RoomSettled(ShelfError):
     """The parcel's room needs no confirming: the waybill's phone digits settled it."""
 
     code = "room_settled"
+
+
 class InvalidContact(ShelfError):
     """A household's name, phone or e-mail as typed cannot be stored; nothing was changed.
 

@@ -168,6 +168,9 @@ class Parcels(Protocol):
 
     def confirm_room(self, parcel_id: int) -> None: ...
 
+    def mark_fresh(self, parcel_id: int) -> None:
+        """Mark a parcel as fresh food (its door task goes first)."""
+
 
 class PickupCodes(Protocol):
     def active_for(self, household: str) -> PickupCode | None: ...

@@ -229,7 +229,23 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "parcel": row["parcel_id"],
         "room_confirmed": detail.get("room_confirmed"),
         "retry_after_s": detail.get("retry_after_s"),
+        "fresh": bool(detail.get("fresh")),  # checked in fresh (its label or announcement)
     }
+
+
+def gate_checked_in_at(conn: sqlite3.Connection, parcel_id: int,
+                       sources: tuple[str, ...]) -> datetime | None:
+    """When ``parcel_id`` was last checked in (or scanned again) from one of ``sources``.
+
+    For the gate's fresh-food key: the gate may mark only what it has just shown. Reads the
+    parcel's own events (``events_parcel``), so it costs the same at any length of history.
+    """
+    marks = ",".join("?" * len(sources))
+    row = conn.execute(
+        f"""SELECT at FROM events WHERE parcel_id = ? AND kind IN ('checked_in', 'rescanned')
+            AND json_extract(detail, '$.source') IN ({marks}) ORDER BY id DESC LIMIT 1""",
+        (parcel_id, *sources)).fetchone()
+    return datetime.fromisoformat(row["at"]) if row else None
 
 
 def last_event_id(conn: sqlite3.Connection) -> int:

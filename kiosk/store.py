@@ -773,6 +773,9 @@ class Parcels:
     def confirm_room(self, parcel_id: int) -> None:
         self.db.execute("UPDATE parcels SET room_confirmed = 1 WHERE id = ?", (parcel_id,))
 
+    def mark_fresh(self, parcel_id: int) -> None:
+        self.db.execute("UPDATE parcels SET fresh = 1 WHERE id = ?", (parcel_id,))
+
 
 def _pickup_code(row: sqlite3.Row) -> PickupCode:
     used, revoked = row["used_at"], row["revoked_at"]

@@ -25,7 +25,10 @@ code sent before the household went under observation; reason "collected at the 
 task is open only while a parcel of it waits. Every change is an event naming its actor:
 ``task_opened``, ``task_joined``, ``task_fresh``, ``task_handed_over``, ``task_escalated``,
 ``door_refused``, ``delivered`` (per parcel), ``task_delivered``, ``task_cancelled``,
-``task_parcels_collected``, ``pickup_code_revoked``.
+``task_parcels_collected``, ``pickup_code_revoked``, ``parcel_fresh``.
+
+``mark_fresh`` marks a parcel fresh after its check-in (the key at the gate): its task goes
+first and its team is told at once, as for a fresh label.
 """
 
 from __future__ import annotations
@@ -47,10 +50,12 @@ from kiosk.domain import (
 )
 from kiosk.errors import (
     GarbageLabel,
+    ParcelClosed,
     ShelfError,
     TaskCancelled,
     TaskClosed,
     UnknownHousehold,
+    UnknownParcel,
     UnknownTask,
     WrongDoor,
 )
@@ -411,3 +416,67 @@ def _delivered(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime,
     return Outcome("delivered", hid, slots[0] if slots else None,
                    parcels[0].id if parcels else None, slots, tuple(p.id for p in parcels),
                    door_delivery=True, door_task=DoorTaskRef(task.id, task.team, task.fresh))
+
+
+# --- fresh food, marked after check-in ---------------------------------------------------------
+
+def act_on_fresh(parcel_id: int, uow: UnitOfWork, rules: TaskRules, clock: Clock, *,
+                 actor: str, source: str) -> Outcome:
+    """Mark a waiting parcel fresh; never raise (see ``mark_fresh``).
+
+    A refusal is not recorded as ``scan_refused``: the gate keeps showing the check-in.
+    """
+    return guarded(lambda: mark_fresh(parcel_id, uow, rules, clock, actor=actor, source=source),
+                   uow, clock, source, record=False)
+
+
+def mark_fresh(parcel_id: int, uow: UnitOfWork, rules: TaskRules, clock: Clock, *,
+               actor: str, source: str) -> Outcome:
+    """Mark a parcel on the shelf as fresh food (a key at the gate: the label did not say so).
+
+    Its door task, if it has one, goes to the top and its team is told at once, as for a fresh
+    label (``attach_parcel``); a task whose team has gone off duty passes on first. A parcel of
+    a household that collects at the shelf is only marked (its pickup notice is on its way
+    already). Events ``parcel_fresh`` and, for a task not fresh before, ``task_fresh``, naming
+    ``actor``. Idempotent: a parcel fresh already is answered ``repeat`` and nothing changes.
+    Refusals: ``unknown_parcel``, ``already_collected`` (not waiting any more).
+    """
+    now = clock.now()
+    with uow:
+        parcel = uow.parcels.get(parcel_id)
+        if parcel is None:
+            raise UnknownParcel(f"there is no parcel {parcel_id}")
+        hid = parcel.household_id
+        if parcel.status is not ParcelStatus.WAITING:
+            raise ParcelClosed(f"parcel {parcel_id} for {mask_household(hid)} is not on the "
+                               "shelf any more: it was collected or delivered")
+        task = uow.tasks.open_for(hid)
+        if task is not None and parcel_id not in {p.id for p in uow.tasks.parcels(task.id)}:
+            task = None  # a household's task holds its waiting parcels; not this one (yet)
+        if not parcel.fresh:
+            uow.parcels.mark_fresh(parcel_id)
+            uow.events.add("parcel_fresh", actor, now, parcel=parcel_id, household=hid,
+                           slot=parcel.slot_code, source=source,
+                           task=task.id if task else None)
+            if task is not None:
+                task = _freshen(uow, rules, task, parcel_id, now, actor)
+    if not parcel.fresh:
+        log.info("parcel %d for %s marked fresh by %s%s", parcel_id, mask_household(hid), actor,
+                 f" (door task {task.id})" if task else "")
+    return Outcome("fresh", hid, parcel.slot_code, parcel_id, (parcel.slot_code,), (parcel_id,),
+                   repeat=parcel.fresh, door_delivery=task is not None,
+                   door_task=DoorTaskRef(task.id, task.team, task.fresh) if task else None)
+
+
+def _freshen(uow: UnitOfWork, rules: TaskRules, task: DoorTask, parcel_id: int,
+             now: datetime, actor: str) -> DoorTask:
+    """Put ``task`` first for a parcel of it just marked fresh, and tell its team at once."""
+    # A team gone off duty passes the task on first: it is the new team that must hurry.
+    task = _hand_over(uow, rules, task, now, tell=False) or task
+    if not task.fresh:
+        uow.tasks.mark_fresh(task.id, now)
+        uow.events.add("task_fresh", actor, now, parcel=parcel_id, household=task.household_id,
+                       task=task.id)
+    held = _get(uow, task.id)
+    _tell(uow, rules, _team(rules, held.team), [held], "fresh", now)
+    return held

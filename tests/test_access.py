@@ -39,6 +39,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "gate.state": PUBLIC,
     "gate.code": PUBLIC,
     "gate.room": PUBLIC,
+    "gate.fresh": PUBLIC,
     "shelf.index": EVERY_ROLE,
     "shelf.grid": EVERY_ROLE,
     "shelf.slot": EVERY_ROLE,
@@ -225,7 +226,7 @@ def test_every_post_is_refused_without_its_csrf_token(site, community):
             assert refusal(response) == "csrf", (call, data, response.status_code)
         assert client.get("/").status_code == 200, f"{call}: the refused POST still acted"
     # The only POSTs without a token: the gate's JSON, from its own page (web/gate.py).
-    assert {"gate.code", "gate.room"} == auth.CSRF_EXEMPT_ENDPOINTS
+    assert {"gate.code", "gate.room", "gate.fresh"} == auth.CSRF_EXEMPT_ENDPOINTS
 
 
 def test_a_route_that_declares_nobody_is_refused_even_to_admins(site, community, caplog):

@@ -192,3 +192,24 @@ def test_a_phone_of_the_other_room_lets_the_courier_choose(screen, conn, communi
     screen.tap('#choices .choice[data-room="24-2403"]')
     screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="checkin"]')
     assert screen.inner_text("#household") == "Building 24, room 24**"
+
+
+def test_the_fresh_food_key_puts_the_door_task_first(screen, conn, community, clock, tmp_path):
+    """A courier's parcel for a household under observation, not labelled fresh: the key under
+    the check-in marks it, the screen says so, and its door task goes first."""
+    result = check_in(conn, community, clock, "29-1004", "TG1")  # under observation
+    assert result.door_task is not None and not result.door_task.fresh
+    screen.wait_for_selector('#screen[data-state="checkin"]')
+    assert screen.inner_text("#fresh-key") == "生鲜？点此标记"
+    screen.tap("#fresh-key")
+    screen.wait_for_selector('#fresh[data-fresh="done"]')
+    assert screen.inner_text("#fresh-note") == "已标记生鲜\n已通知工作人员优先送上门"
+    assert not screen.is_visible("#fresh-key")  # pressed once is enough
+    assert screen.inner_text("#slot") == result.slot  # the courier still sees where it goes
+    [task] = conn.execute("SELECT fresh_since FROM door_tasks WHERE id = ?",
+                          (result.door_task.id,)).fetchall()
+    assert task["fresh_since"] is not None
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-fresh.png"))
+    screen.tap("#lang")
+    assert screen.inner_text("#fresh-note") == ("Marked as fresh food\n"
+                                                "The staff are told to carry it to the door first")

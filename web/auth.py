@@ -22,10 +22,11 @@ cross-site request) and the gate's JSON POSTs (below). Password guesses are thro
 username and client address, and per address across all usernames; lockouts are logged and
 listed for admins.
 
-The gate's ``POST /gate/code`` and ``/gate/room`` carry no token: they act for nobody (no
-session is read), answer only the gate's own display, and take only JSON whose Origin (and
-Sec-Fetch-Site, where sent) says it comes from the gate page itself (``web/gate.py``), which a
-cross-site form or script cannot send without the browser asking first.
+The gate's ``POST /gate/code``, ``/gate/room`` and ``/gate/fresh`` carry no token: they act for
+nobody (no session is read), answer only the gate's own display, and take only JSON whose
+Origin (and Sec-Fetch-Site, where sent) says it comes from the gate page itself
+(``web/gate.py``), which a cross-site form or script cannot send without the browser asking
+first.
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ SESSION_FIELD = "_user_id"  # Flask-Login's key in the cookie: the sign-in's tok
 WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
 # Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
-                              "gate.page", "gate.state", "gate.code", "gate.room"})
+                              "gate.page", "gate.state", "gate.code", "gate.room",
+                              "gate.fresh"})
 # JSON from the gate page itself, acting for nobody: see the module's docstring.
-CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room"})
+CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room", "gate.fresh"})
 READ_ONLY_ROLES = frozenset({"gate"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACCESS_ATTRIBUTE = "shelf_access"

@@ -5,8 +5,10 @@ only the machine itself (and the addresses in ``[web] gate_clients``) and shows 
 households masked, no names, no phones. Scan results reach it from the kiosk process through
 the store's events (``GET /gate/state?after=ID``, polled a few times a second); a typed pickup
 code goes to the same use case as any keypad's (``POST /gate/code``), and the building-room
-a courier types for a carrier waybill to the carrier check-in (``POST /gate/room``). The page
-never drives GPIO: the kiosk process lights the slots from what the store says.
+a courier types for a carrier waybill to the carrier check-in (``POST /gate/room``). Under a
+check-in the screen offers a key for fresh food (``POST /gate/fresh``), for the parcel just
+shown only. The page never drives GPIO: the kiosk process lights the slots from what the store
+says.
 
 The server sends what happened (a "view": kind, slots, masked household, error code); gate.js
 says it in words, in either language, so the screen can switch language without asking again.
@@ -26,15 +28,17 @@ from kiosk.config import Layout
 from kiosk.domain import mask_household
 from kiosk.errors import StoreUnavailable
 from kiosk.outcome import Outcome
-from kiosk.queries import camera_lost, gate_events, last_event_id
-from kiosk.services import Rules, act_on_carrier, act_on_code
+from kiosk.queries import camera_lost, gate_checked_in_at, gate_events, last_event_id
+from kiosk.services import COURIER, Rules, act_on_carrier, act_on_code
 from kiosk.store import SqliteUnitOfWork
+from kiosk.tasks import act_on_fresh
 from web.db import get_db
 from web.translations import LANGUAGE_NAMES, TRANSLATIONS
 
 bp = Blueprint("gate", __name__, url_prefix="/gate")
 
 KEYPAD = "gate-keypad"  # the source of what is typed here: its own pickup-code throttle
+SCANNER = "camera"  # the source of the kiosk process's scans (kiosk.services.act_on_payload)
 POLL_MS = 250  # a scan shows within half a second: one poll plus the request
 RESULT_MS = 10_000  # a result stays this long, then the screen says how to use the gate again
 INPUT_IDLE_MS = 30_000  # a half-typed code is wiped after this long without a key
@@ -42,6 +46,9 @@ FLOW_IDLE_MS = 60_000  # so is a half-typed room for a carrier waybill
 LANGUAGE_RESET_MS = 120_000  # untouched this long, the screen goes back to the default language
 EVENTS_PER_POLL = 50  # after an outage only the newest matter: the screen shows the last one
 FRESH_FOR = timedelta(seconds=RESULT_MS / 1000)  # older results are not news to who is there
+# The fresh-food key marks only a parcel this gate checked in this long ago at most: the key
+# shows for RESULT_MS under the check-in; nobody at the gate may mark an older parcel.
+FRESH_KEY_MS = 2 * RESULT_MS
 PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
 MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
 LOOPBACK_NAMES = ("localhost",)
@@ -142,7 +149,7 @@ def page() -> str:
         "strings": {code: gate_strings(code) for code in TRANSLATIONS},
         "languages": LANGUAGE_NAMES,
         "state_url": url_for("gate.state"), "code_url": url_for("gate.code"),
-        "room_url": url_for("gate.room"),
+        "room_url": url_for("gate.room"), "fresh_url": url_for("gate.fresh"),
         "poll_ms": POLL_MS, "result_ms": RESULT_MS, "input_idle_ms": INPUT_IDLE_MS,
         "flow_idle_ms": FLOW_IDLE_MS, "language_reset_ms": LANGUAGE_RESET_MS,
     }
@@ -208,6 +215,31 @@ def room() -> Response:
     return _answer(outcome)
 
 
+@bp.post("/fresh")
+def fresh() -> Response:
+    """The fresh-food key under a check-in: ``{"parcel": ID}``, the parcel the view names.
+
+    Only a parcel checked in (or scanned again) here in the last ``FRESH_KEY_MS`` is marked
+    (``kiosk.tasks.mark_fresh``: its door task goes first and its team is told at once); any
+    other is refused (409 ``not_just_checked_in``): the gate shows no list to choose from.
+    """
+    body = request.get_json(silent=True)
+    parcel = body.get("parcel") if isinstance(body, dict) else None
+    if type(parcel) is not int or parcel <= 0:
+        return _refuse(400, "bad_request", 'Send {"parcel": <the id in the check-in\'s view>}.')
+    conn = get_db()
+    at = gate_checked_in_at(conn, parcel, (SCANNER, KEYPAD))
+    if at is None or at < _now() - timedelta(milliseconds=FRESH_KEY_MS):
+        return _refuse(409, "not_just_checked_in", "Only a parcel just checked in at this gate "
+                       "can be marked fresh here; ask the staff.")
+    outcome = act_on_fresh(parcel, SqliteUnitOfWork(conn), _rules(), current_app.config["CLOCK"],
+                           actor=COURIER, source=KEYPAD)
+    response = jsonify(parcel=parcel, fresh=outcome.action == "fresh", repeat=outcome.repeat,
+                       door_delivery=outcome.door_delivery, error=outcome.error)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _text(value: Any) -> bool:
     """A typed value worth handing to the core: a short, non-empty string."""
     return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_TYPED
@@ -234,7 +266,8 @@ def outcome_view(outcome: Outcome) -> dict[str, Any]:
                  slots=outcome.slots or ((outcome.slot,) if outcome.slot else ()),
                  parcels=len(outcome.parcels), repeat=outcome.repeat, error=outcome.error,
                  wait_s=outcome.retry_after_s, code=outcome.code, suggestions=outcome.suggestions,
-                 room_confirmed=outcome.room_confirmed)
+                 room_confirmed=outcome.room_confirmed,
+                 parcel=outcome.parcel if outcome.action == "checkin" else None)
 
 
 def event_views(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], datetime]]:
@@ -253,6 +286,11 @@ def event_views(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], date
     return [(_event_view(group), datetime.fromisoformat(group[-1]["at"])) for group in groups]
 
 
+def _fresh_key_for(event: dict[str, Any]) -> bool:
+    """True for a check-in this gate made: the screen offers the fresh-food key under it."""
+    return EVENT_KINDS[event["kind"]] == "checkin" and event["source"] in (SCANNER, KEYPAD)
+
+
 def _same_pickup(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a["kind"] == b["kind"] == "collected"
             and (a["household"], a["at"], a["source"]) == (b["household"], b["at"], b["source"]))
@@ -266,13 +304,16 @@ def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
                  parcels=len(group), repeat=first["kind"] == "rescanned", error=first["error"],
                  wait_s=first["retry_after_s"], code=first["code"],
                  suggestions=first["suggestions"] or (),
-                 room_confirmed=first["room_confirmed"])
+                 room_confirmed=first["room_confirmed"],
+                 parcel=first["parcel"] if _fresh_key_for(first) else None,
+                 fresh=first.get("fresh", False))
 
 
 def _view(kind: str, *, event_id: int | None = None, household: str | None, slots: tuple[str, ...],
           parcels: int, repeat: bool, error: str | None, wait_s: int | None,
           code: str | None, suggestions: tuple[str, ...] | list[str],
-          room_confirmed: bool | None) -> dict[str, Any]:
+          room_confirmed: bool | None, parcel: int | None = None,
+          fresh: bool = False) -> dict[str, Any]:
     """One thing that happened, as the screen needs it: no names, no phones, household masked.
 
     Suggested rooms stay whole: the courier holding the waybill has to pick one of them.
@@ -293,6 +334,8 @@ def _view(kind: str, *, event_id: int | None = None, household: str | None, slot
         "code": code,
         "suggestions": [parts for s in suggestions if (parts := household_parts(s))],
         "room_confirmed": room_confirmed,  # False: typed, not settled by a phone; staff check
+        "parcel": parcel,  # a check-in's parcel: what the fresh-food key marks
+        "fresh": fresh,  # checked in as fresh food already (its label or its announcement)
     }
 
 

@@ -103,6 +103,11 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_put_in": "把包裹放进 {slot}（亮灯的格子）",
         "gate_put_again": "这件已登记过：仍放进 {slot}（亮灯的格子）",
         "gate_put_overflow": "货架已满：请放到 {place}",
+        "gate_fresh_key": "生鲜？点此标记",
+        "gate_fresh_done": "已标记生鲜",
+        "gate_fresh_door": "已通知工作人员优先送上门",
+        "gate_fresh_err_not_just_checked_in": "登记已超过几分钟，这里不能再标记生鲜，"
+                                              "请联系工作人员",
         "gate_pickup_title": "请取件",
         "gate_take_from": "取走 {slots} 闪烁格中的包裹",
         "gate_take_many": "取走 {slots} 闪烁格中的包裹，共 {count} 件",
@@ -244,6 +249,11 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_put_in": "Put it in {slot}, the lit slot",
         "gate_put_again": "Already checked in: put it in {slot}, the lit slot",
         "gate_put_overflow": "The shelf is full: put it in the {place}",
+        "gate_fresh_key": "Fresh food? Tap here",
+        "gate_fresh_done": "Marked as fresh food",
+        "gate_fresh_door": "The staff are told to carry it to the door first",
+        "gate_fresh_err_not_just_checked_in": "Checked in too long ago to mark it here: ask the "
+                                              "staff",
         "gate_pickup_title": "Collect",
         "gate_take_from": "Take your parcels from {slots}, the blinking slot",
         "gate_take_many": "Take your {count} parcels from {slots}, the blinking slots",

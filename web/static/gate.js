@@ -13,6 +13,7 @@
   var padEl = $("pad"), labelEl = $("entry-label"), valueEl = $("entry-value");
   var okKey = padEl.querySelector('[data-key="ok"]'), cancelEl = $("cancel");
   var statusEl = $("status"), langEl = $("lang"), cameraEl = $("camera-lost");
+  var freshEl = $("fresh"), freshKeyEl = $("fresh-key"), freshNoteEl = $("fresh-note");
 
   var FIELDS = { code: "digits", building: "building", room: "room", tail: "tail" };
   var LENGTHS = { code: 6, building: 3, room: 6, tail: 4 };
@@ -145,6 +146,7 @@
     householdEl.textContent = household(view.household);
     write(instructionEl, instruction(view), view.slots);
     resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good");
+    drawFresh();
     choicesEl.textContent = "";
     choices(view).forEach(function (choice) {
       var button = document.createElement("button");
@@ -156,6 +158,34 @@
       button.addEventListener("click", function () { choose(choice); });
       choicesEl.appendChild(button);
     });
+  }
+
+  // Under a check-in: the fresh-food key, or what it did ("已标记生鲜"), or why it did not.
+  function drawFresh() {
+    var offer = !!view && view.kind === "checkin" && !!view.parcel;
+    freshEl.hidden = !offer;
+    if (!offer) return;
+    var state = view.marking || (view.fresh ? "done" : "offer");
+    var done = state === "done" || state === "door";
+    var asking = state === "offer" || state === "sending";
+    freshEl.setAttribute("data-fresh", done ? "done" : asking ? state : "refused");
+    freshKeyEl.hidden = !asking && !(state in RETRYABLE);  // pressing again would change nothing
+    freshKeyEl.disabled = state === "sending";
+    freshKeyEl.textContent = say(state === "sending" ? "gate_working" : "gate_fresh_key");
+    if (state === "offer" || state === "sending") {
+      freshNoteEl.textContent = "";
+    } else if (done) {
+      freshNoteEl.textContent = say("gate_fresh_done") +
+        (state === "door" ? "\n" + say("gate_fresh_door") : "");
+    } else {
+      freshNoteEl.textContent = freshRefusal(state);
+    }
+  }
+
+  function freshRefusal(code) {
+    var own = "gate_fresh_err_" + code, shared = "gate_err_" + code;
+    if (data.strings[lang][own]) return say(own);
+    return data.strings[lang][shared] ? say(shared) : say("gate_err_other");
   }
 
   function boxes(text, length) {
@@ -272,20 +302,31 @@
     }, data.language_reset_ms);
   }
 
+  // POST ``body`` as JSON to the gate. Resolves with the answer; rejects with an Error whose
+  // ``code`` is the server's refusal ("not_just_checked_in") or "offline". Gives up after 8 s.
+  function send(url, body) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, 8000);
+    function failed(code) { var error = new Error(code); error.code = code; return error; }
+    return fetch(url, { method: "POST", credentials: "same-origin", cache: "no-store",
+                        signal: controller.signal,
+                        headers: { "Content-Type": "application/json", Accept: "application/json" },
+                        body: JSON.stringify(body) })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (answer) {
+          if (!response.ok) throw failed(answer.error || "offline");
+          return answer;
+        });
+      })
+      .catch(function (error) { throw error.code ? error : failed("offline"); })
+      .finally(function () { clearTimeout(timer); });
+  }
+
   function post(url, body) {
     busy = true;
     generation += 1;
     drawPad();
-    var controller = new AbortController();
-    var timer = setTimeout(function () { controller.abort(); }, 8000);
-    fetch(url, { method: "POST", credentials: "same-origin", cache: "no-store",
-                 signal: controller.signal,
-                 headers: { "Content-Type": "application/json", Accept: "application/json" },
-                 body: JSON.stringify(body) })
-      .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
-      })
+    send(url, body)
       .then(function (answer) {
         // This action's own events are shown already: read on after them.
         if (answer.last_event_id !== null && cursor !== null) {
@@ -296,10 +337,33 @@
         return { kind: "refused", error: "offline", slots: [], suggestions: [] };
       })
       .then(function (answered) {
-        clearTimeout(timer);
         busy = false;
         generation += 1;
         show(answered, "keypad");
+      });
+  }
+
+  // The fresh-food key: mark the parcel this check-in shows. The answer is said under the
+  // check-in, which stays (the courier still needs the slot); a new result ends it.
+  function markFresh() {
+    var v = view;
+    if (!v || !v.parcel || v.fresh || v.marking) return;
+    v.marking = "sending";
+    quiet();
+    drawFresh();
+    send(data.fresh_url, { parcel: v.parcel })
+      .then(function (answer) {
+        if (answer.fresh) {
+          v.fresh = true;
+          v.marking = answer.door_delivery ? "door" : "done";
+        } else {
+          v.marking = answer.error || "offline";
+        }
+      }, function (error) { v.marking = error.code; })
+      .then(function () {
+        if (view !== v) return;  // someone else's result is on the screen now
+        quiet();
+        drawFresh();
       });
   }
 
@@ -360,6 +424,7 @@
     button.addEventListener("click", function () { press(button.getAttribute("data-key")); });
   });
   cancelEl.addEventListener("click", function () { if (!busy) idle(); });
+  freshKeyEl.addEventListener("click", markFresh);
   langEl.addEventListener("click", function () {
     setLanguage(langEl.getAttribute("data-lang"));
     quiet();
