@@ -226,3 +226,8 @@ def add_member(config: Config, username: str, role: str, password: str | None = 
                          actor="tests@shell", teams=[t.id for t in config.teams])
     finally:
         conn.close()
+
+
+# The `shelf` command speaks the terminal's language (kiosk/app/words.py): tests that read its
+# English lines must not turn Chinese on a machine with LANG=zh_CN.UTF-8.
+os.environ["SHELF_LANG"] = "en"

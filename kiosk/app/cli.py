@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from kiosk.app.words import choose_language, has, language, say, use
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
@@ -30,11 +31,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
+        use(choose_language(args.lang))
         code = args.handler(args, clock_from_env())
     except (ShelfError, OSError, ValueError) as exc:
         # What the person starting the shelf can fix gets one line; -v shows where it came from.
         log.debug("the error's traceback:", exc_info=exc)
-        print(f"shelf: error: {_one_line(exc)}", file=sys.stderr)
+        print(say("error", text=_one_line(exc)), file=sys.stderr)
         code = 2
     sys.exit(code or 0)
 
@@ -167,6 +169,9 @@ def _common_options(config_default: object, verbose_default: object) -> argparse
                         help="the community's configuration (default: $SHELF_CONFIG)")
     common.add_argument("-v", "--verbose", action="store_true", default=verbose_default,
                         help="log more")
+    common.add_argument("--lang", choices=("zh", "en"), default=config_default,
+                        help="the language of the lines for people (default: $SHELF_LANG, "
+                        "else zh in a zh_* locale, else en); --json is the same in both")
     return common
 
 
@@ -201,10 +206,10 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     report = import_households(uow, config.community.buildings,
                                args.directory / "households.csv", clock.now(), actor="shelf init",
                                apply=True, rules=Rules.from_config(config))
-    print(f"wrote {config.path} and {args.directory / 'households.csv'}")
-    print(f"database {config.database}; sample households: {report.counts()}")
-    print(f"staff login: admin / {password}")
-    print(f"next: export SHELF_CONFIG={config.path.resolve()}")
+    print(say("init_wrote", config=config.path, households=args.directory / "households.csv"))
+    print(say("init_database", database=config.database, counts=report.counts()))
+    print(say("init_login", password=password))
+    print(say("init_next", config=config.path.resolve()))
     return 0
 
 
@@ -239,7 +244,7 @@ def cmd_label(args: argparse.Namespace, clock: Clock) -> int:
     print(label.payload)
     for path, data in files:
         path.write_bytes(data)
-        print(f"wrote {path}", file=sys.stderr)
+        print(say("wrote", path=path), file=sys.stderr)
     return 0
 
 
@@ -256,7 +261,7 @@ def cmd_labels(args: argparse.Namespace, clock: Clock) -> int:
     args.pdf.write_bytes(sheet_pdf(labels))
     report = {"pdf": str(args.pdf), "labels": len(labels), "pages": pages(len(labels))}
     print(json.dumps(report, ensure_ascii=False) if args.json
-          else f"wrote {args.pdf}: {report['labels']} labels on {report['pages']} A4 page(s)")
+          else say("labels_wrote", **report))
     return 0
 
 
@@ -280,7 +285,8 @@ def cmd_scan(args: argparse.Namespace, clock: Clock) -> int:
                 unreadable = True
                 results = [Outcome.refused(exc)]
             outcome = _scan_outcome(path, results, reads.symbols)
-            print(json.dumps(outcome, ensure_ascii=False) if args.json else _scan_line(outcome))
+            print(json.dumps(outcome, ensure_ascii=False) if args.json
+                  else _scan_line(outcome, config))
     finally:
         scanner.close()
     return 1 if unreadable else 0
@@ -331,16 +337,38 @@ def _read_text(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace")[:200]
 
 
-def _scan_line(outcome: dict[str, object]) -> str:
-    if outcome["action"] in ("checkin", "pickup"):
+def _scan_line(outcome: dict[str, object], config: Config) -> str:
+    action = str(outcome["action"])
+    said = say(f"action_{action}") if has(f"action_{action}") else action
+    if action in ("checkin", "pickup"):
         task = outcome.get("door_task")
-        door = f" (door task {task['id']} for {task['team']})" if task else ""
-        return (f"{outcome['image']}: {outcome['action']} {outcome['household']}"
-                f" -> {outcome['slot']}{door}")
-    if outcome["action"] == "needs_room":
-        return (f"{outcome['image']}: needs_room {outcome['code']} (nobody announced it: "
-                "shelf checkin --code CODE --room BUILDING-ROOM)")
-    return f"{outcome['image']}: {outcome['action']} ({outcome['message']})"
+        door = say("scan_door", task=task["id"], team=_team(config, task["team"])) if task else ""
+        return say("scan_done", image=outcome["image"], action=said,
+                   household=outcome["household"], slot=outcome["slot"], door=door)
+    if action == "needs_room":
+        return say("scan_needs_room", image=outcome["image"], code=outcome["code"])
+    why = say("no_code") if action == "none" and language() != "en" else _why(outcome)
+    return say("scan_other", image=outcome["image"], action=said, why=why)
+
+
+def _team(config: Config, team_id: str) -> str:
+    """A team as said: in English its id (what --team takes), in Chinese its name (物业)."""
+    from kiosk.config import in_language
+
+    names = {t.id: t.name for t in config.teams}
+    return team_id if language() == "en" else in_language(names.get(team_id, team_id), language())
+
+
+def _why(refusal: dict[str, object]) -> str:
+    """Why it was refused: in English the core's message; in Chinese worded from its stable
+    code where the catalogue has it (households masked), else the core's message."""
+    from kiosk.domain import mask_household
+
+    key = f"why_{refusal.get('error')}"
+    if language() == "en" or not has(key):
+        return str(refusal["message"])
+    return say(key, **{k: mask_household(str(refusal[k])) for k in ("expected", "given")
+                       if refusal.get(k)})
 
 
 def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
@@ -360,9 +388,9 @@ def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
         print(json.dumps(done.as_json(), ensure_ascii=False))
     else:
         a = done.announcement
-        state = "announced" if done.created else "already announced"
-        met = f"; parcel {a.parcel_id} is already checked in" if a.parcel_id else ""
-        print(f"{state}: {a.code} for {a.household_id}{met}")
+        met = say("expect_met", parcel=a.parcel_id) if a.parcel_id else ""
+        print(say("expect_new" if done.created else "expect_again", code=a.code,
+                  household=a.household_id) + met)
     return 0
 
 
@@ -379,15 +407,14 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     elif outcome.action == "checkin":
-        unsure = "; room not confirmed: the staff will check it" if (
-            outcome.room_confirmed is False) else ""
-        again = " (again)" if outcome.repeat else ""
-        door = (f"; door task {outcome.door_task.id} for {outcome.door_task.team}"
-                if outcome.door_task else "")
-        print(f"checkin {outcome.code} {outcome.household} -> {outcome.slot}{again}{unsure}"
-              f"{door}")
+        unsure = say("checkin_unsure") if outcome.room_confirmed is False else ""
+        again = say("checkin_again") if outcome.repeat else ""
+        door = (say("checkin_door", task=outcome.door_task.id,
+                    team=_team(config, outcome.door_task.team)) if outcome.door_task else "")
+        print(say("checkin_done", code=outcome.code, household=outcome.household,
+                  slot=outcome.slot, again=again, unsure=unsure, door=door))
     elif outcome.action == "needs_room":
-        print(f"needs_room {outcome.code}: nobody announced it; give --room BUILDING-ROOM")
+        print(say("checkin_needs_room", code=outcome.code))
     else:
         print(_refusal_line(data), file=sys.stderr)
     return 0 if outcome.action == "checkin" else 1
@@ -398,8 +425,8 @@ def _refusal_line(refusal: dict[str, object]) -> str:
     from kiosk.domain import mask_household
 
     near = [mask_household(str(h)) for h in refusal.get("suggestions") or ()]
-    hint = f" (rooms easily confused with it: {', '.join(near)})" if near else ""
-    return f"shelf: refused ({refusal['error']}): {refusal['message']}{hint}"
+    hint = say("refused_hint", rooms=", ".join(near)) if near else ""
+    return say("refused", code=refusal["error"], why=_why(refusal), hint=hint)
 
 
 def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
@@ -461,7 +488,7 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
     if args.json:
         print(json.dumps(report.as_json()))
     else:
-        print(f"deleted {report.deleted} still(s) older than {report.days} days")
+        print(say("stills_pruned", deleted=report.deleted, days=report.days))
     return 0
 
 
@@ -474,7 +501,7 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.action == "retry":
         return _retry_notices(args, clock)
     if args.ids or args.all_failed or args.json:
-        raise ValueError("--id, --all-failed and --json go with 'shelf notices retry'")
+        raise ValueError(say("notices_flags"))
     config = _config(args)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
@@ -496,17 +523,16 @@ def _retry_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.notices.delivery import requeue_failed
 
     if not (args.ids or args.all_failed):
-        raise ValueError("say which notices to retry: --id N ... or --all-failed")
+        raise ValueError(say("notices_which"))
     report = requeue_failed(SqliteUnitOfWork(open_store(_config(args))), clock,
                             actor=_shell_actor(), ids=args.ids)
     if args.json:
         print(json.dumps(report.as_json()))
     else:
-        ids = ", ".join(map(str, report.requeued)) or "none"
-        print(f"requeued {len(report.requeued)} notice(s): {ids}; the notice worker sends "
-              "them on its next pass")
+        ids = ", ".join(map(str, report.requeued)) or say("notices_none")
+        print(say("notices_requeued", count=len(report.requeued), ids=ids))
         for notice, why in report.skipped:
-            print(f"notice {notice} left alone: {why}")
+            print(say("notices_skipped", notice=notice, why=why))
     return 1 if report.skipped else 0
 
 
@@ -536,8 +562,7 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
-        raise OSError(f"port {args.port} on {args.host} is taken (another shelf web?): stop "
-                      "that, or pick another port with --port") from None
+        raise OSError(say("port_taken", port=args.port, host=args.host)) from None
     log.info("staff site on http://%s:%d/", args.host, args.port)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it, as waitress.serve did
         server.run()
@@ -587,7 +612,7 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-11-29") from None
+        raise argparse.ArgumentTypeError(say("bad_day", text=text)) from None
 
 
 def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
@@ -660,7 +685,7 @@ def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
     config = _config(args)
     teams = [t.id for t in config.teams]
     if args.team is not None and args.team not in teams:
-        raise ValueError(f"--team {args.team!r} is not a team; teams are {', '.join(teams)}")
+        raise ValueError(say("not_a_team", team=args.team, teams=", ".join(teams)))
     conn = open_store(config)
     try:
         rounds = hand_over_due(SqliteUnitOfWork(conn), Rules.from_config(config), clock)
@@ -673,17 +698,18 @@ def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
         return 0
     zone = config.community.timezone
     for task_id, before, after in rounds.handed_over:
-        print(f"handed over: task {task_id} from {before} to {after}")
+        print(say("tasks_handed_over", task=task_id, before=_team(config, before),
+                  after=_team(config, after)))
     for group in buildings:
-        print(f"building {group['building']}")
+        print(say("tasks_building", building=group["building"]))
         for task in group["tasks"]:
             since = local_time(task["created_at"], zone, "%m-%d %H:%M")
-            fresh = "  FRESH" if task["fresh"] else ""
-            print(f"  #{task['id']} {task['household']}  {task['team']}  "
-                  f"{len(task['parcels'])} parcel(s) in {', '.join(task['slots'])}  "
-                  f"since {since}{fresh}")
+            print(say("tasks_line", task=task["id"], household=task["household"],
+                      team=_team(config, task["team"]), count=len(task["parcels"]),
+                      slots=", ".join(task["slots"]), since=since,
+                      fresh=say("tasks_fresh") if task["fresh"] else ""))
     if not buildings:
-        print("no open door tasks")
+        print(say("tasks_none"))
     return 0
 
 
@@ -699,8 +725,8 @@ def cmd_deliver(args: argparse.Namespace, clock: Clock) -> int:
     if args.json:
         print(json.dumps(outcome.as_json(), ensure_ascii=False))
     elif outcome.action == "delivered":
-        print(f"delivered door task {args.task}: {len(outcome.parcels)} parcel(s) to "
-              f"{outcome.household}")
+        print(say("delivered", task=args.task, count=len(outcome.parcels),
+                  household=outcome.household))
     else:
         print(_refusal_line(outcome.as_json()), file=sys.stderr)
     return 0 if outcome.action == "delivered" else 1
@@ -720,8 +746,7 @@ def cmd_stickers(args: argparse.Namespace, clock: Clock) -> int:
     report = {"pdf": str(args.pdf), "building": args.building, "stickers": len(stickers),
               "pages": pages(len(stickers), STICKERS)}
     print(json.dumps(report, ensure_ascii=False) if args.json
-          else f"wrote {args.pdf}: {len(stickers)} door stickers for building {args.building} "
-               f"on {report['pages']} A4 page(s)")
+          else say("stickers_wrote", **report))
     return 0
 
 
@@ -736,7 +761,7 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
     try:
         day = date.fromisoformat(args.date) if args.date else clock.now().astimezone(zone).date()
     except ValueError:
-        raise ValueError(f"--date {args.date!r}: give the day as YYYY-MM-DD") from None
+        raise ValueError(say("bad_date", text=args.date)) from None
     conn = open_store(config)
     try:
         counts = daily_counts(conn, day, zone, [t.id for t in config.teams])
@@ -745,14 +770,18 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
     if args.json:
         print(json.dumps(counts, ensure_ascii=False))
         return 0
-    totals = counts["totals"]
-    print(f"{counts['date']}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
-                                             for k, v in totals.items()))
+    print(f"{counts['date']}: " + _counted(counts["totals"]))
     for team in counts["teams"]:
-        print(f"  team {team['team']}: " + ", ".join(
-            f"{k.replace('_', ' ')} {v}" for k, v in team.items() if k != "team"))
+        print(say("counts_team", team=_team(config, team["team"])) + _counted(team))
     for person in counts["people"]:
-        who = person["person"] + (f" ({person['team']})" if person["team"] else "")
-        print(f"  {who}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in person.items()
-                                       if k not in ("person", "team")))
+        who = (say("counts_person_team", person=person["person"],
+                   team=_team(config, person["team"])) if person["team"]
+               else say("counts_person", person=person["person"]))
+        print(who + _counted(person))
     return 0
+
+
+def _counted(counts: dict[str, object]) -> str:
+    """`checked in 3, delivered 1`: a row of `shelf counts`, names (person, team) left out."""
+    return say("count_sep").join(say("count_pair", what=say(f"count_{k}"), n=v)
+                                 for k, v in counts.items() if k not in ("person", "team"))

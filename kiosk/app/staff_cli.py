@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 
+from kiosk.app.words import say
 from kiosk.config import Config
 from kiosk.ports import Clock, StaffMember
 from kiosk.staff import (
@@ -99,10 +100,10 @@ def _list(uow: SqliteUnitOfWork, as_json: bool) -> int:
         print(json.dumps({"users": [staff_json(m) for m in members]}, ensure_ascii=False))
         return 0
     for m in members:
-        print(f"{m.username:<16} {m.role:<9} {m.team or '-':<10} "
-              f"{'disabled' if m.disabled else 'enabled':<8} {m.name}")
+        print(say("users_line", username=m.username, role=_role(m.role), team=m.team or "-",
+                  state=say("users_disabled" if m.disabled else "users_enabled"), name=m.name))
     if not members:
-        print("no staff accounts: add one with shelf users add USERNAME --role admin")
+        print(say("users_none"))
     return 0
 
 
@@ -115,36 +116,42 @@ def _change(args: argparse.Namespace, uow: SqliteUnitOfWork, config: Config, now
     if args.action == "add":
         team_for(args.role, args.team, teams)  # what is wrong is said before the password
         if uow.staff.get(check_username(args.username)) is not None:
-            raise StaffExists(f"staff account {args.username!r} exists already")
+            raise StaffExists(say("users_exists", username=args.username))
         password_hash = hash_password(read_password())  # slow: before any transaction
         member = add_staff(uow, now, username=args.username, name=args.name, role=args.role,
                            team=args.team, password_hash=password_hash, actor=actor,
                            teams=teams)
-        print(f"added {_described(member)}")
+        print(say("users_added", who=_described(member)))
     elif args.action == "disable":
-        print(f"disabled {_described(disable_staff(uow, now, args.username, actor))}; "
-              "signed out everywhere")
+        print(say("users_disabled_now",
+                  who=_described(disable_staff(uow, now, args.username, actor))))
     elif args.action == "enable":
-        print(f"enabled {_described(enable_staff(uow, now, args.username, actor))}")
+        print(say("users_enabled_now",
+                  who=_described(enable_staff(uow, now, args.username, actor))))
     elif args.action == "reset":
         if uow.staff.get(args.username) is None:  # say so before asking for a password
-            raise UnknownStaff(f"no staff account {args.username!r}; see `shelf users list`")
+            raise UnknownStaff(say("users_unknown", username=args.username))
         password_hash = hash_password(read_password())
         member = reset_password(uow, now, args.username, password_hash, actor)
-        print(f"new password for {_described(member)}; signed out everywhere")
+        print(say("users_reset", who=_described(member)))
     return 0
 
 
 def _described(member: StaffMember) -> str:
-    team = f", team {member.team}" if member.team else ""
-    return f"{member.username} ({member.role}{team})"
+    team = say("users_who_team", team=member.team) if member.team else ""
+    return say("users_who", username=member.username, role=_role(member.role), team=team)
+
+
+def _role(role: str) -> str:
+    """A role as said: in English its id (`admin`), in Chinese its name (管理员)."""
+    return say(f"role_{role}")
 
 
 def read_password() -> str:
     """The new password: standard input's first line, or typed twice at a terminal."""
     if not sys.stdin.isatty():
         return check_password_text(sys.stdin.readline().rstrip("\r\n"))
-    first = check_password_text(getpass.getpass("new password: "))
-    if getpass.getpass("the same again: ") != first:
-        raise InvalidStaff("the two passwords differ; nothing changed", reason="password_twice")
+    first = check_password_text(getpass.getpass(say("users_password")))
+    if getpass.getpass(say("users_password_again")) != first:
+        raise InvalidStaff(say("users_password_twice"), reason="password_twice")
     return first

@@ -1,0 +1,251 @@
+"""The `shelf` command's words for people, in Chinese and English. Every key exists in both,
+with the same ``{name}`` placeholders (a test checks).
+
+The language is the operator's, not the residents': ``--lang``, else ``SHELF_LANG``, else the
+terminal's locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG`` starting with ``zh``), else English.
+``[community] language`` is left out on purpose: it is what residents' screens, labels and
+notices start in, and scripts reading a command's lines must not change language because the
+compound's config did. Scripts should read ``--json`` anyway: those outputs are contracts and
+are the same in every language.
+
+What stays English: ``--help`` and argparse's own usage errors, the log lines (for journals
+and grep), and the text of the core's errors (``kiosk.errors``). Those carry a stable
+``code``; a refusal whose code is worded here (``why_<code>``) is said in Chinese from the
+code, any other keeps the core's English text after a Chinese lead. Reports that word
+themselves in the core (``.summary()`` of household imports, observation lists, staff
+imports; the notice worker's pass) stay as the core says them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+
+WORDS: dict[str, dict[str, str]] = {
+    "zh": {
+        "error": "shelf: 错误：{text}",
+        "refused": "shelf: 已拒绝（{code}）：{why}{hint}",
+        "refused_hint": "；容易混淆的房号：{rooms}",
+        "why_wrong_door": "走错门了：这里是 {given}，这个任务要送到 {expected}，请把包裹送到那一户",
+        "why_unknown_task": "没有这个送货上门任务，请核对任务编号",
+        "why_task_closed": "这个送货上门任务已经送达过了",
+        "why_task_cancelled": "这个送货上门任务已取消，包裹留在货架上",
+        "why_forged": "标签或门贴无效（伪造或来自其他小区）",
+        "why_garbage": "这不是本货架的标签、取件二维码或门贴",
+        "why_unknown_household": "住户名单里没有这一户",
+        "why_confusable_room": "这个房号容易和别的房号混淆，请用 --phone-tail "
+                               "给出面单上手机号的后 4 位",
+        "why_phone_mismatch": "手机尾号和房号对不上，请核对面单",
+        "why_bad_phone_tail": "--phone-tail 要填面单上手机号的后 4 位数字",
+        "why_bad_carrier_code": "这不像快递单号（6 到 40 位字母、数字或 -）",
+        "why_code_taken": "这个快递单号已经预报给了另一户",
+        "why_unreadable_image": "读不了这张图片",
+        "init_wrote": "已写入 {config} 和 {households}",
+        "init_database": "数据库 {database}；示例住户：{counts}",
+        "init_login": "工作人员登录：admin / {password}",
+        "init_next": "下一步：export SHELF_CONFIG={config}",
+        "wrote": "已写入 {path}",
+        "labels_wrote": "已写入 {pdf}：{labels} 张标签，共 {pages} 页 A4",
+        "scan_done": "{image}：{action} {household} -> {slot} 格{door}",
+        "scan_door": "（送货上门任务 {task}，{team}负责）",
+        "scan_needs_room": "{image}：待输入房号 {code}（没有人预报过这件快递：shelf checkin --code "
+                           "单号 --room 楼栋-房号）",
+        "scan_other": "{image}：{action}（{why}）",
+        "action_checkin": "入架",
+        "action_pickup": "取件",
+        "action_rejected": "已拒绝",
+        "action_none": "没有识别到条码",
+        "no_code": "图片里没有找到条码",
+        "expect_new": "已预报：{code}，{household}",
+        "expect_again": "之前已预报：{code}，{household}",
+        "expect_met": "；包裹 {parcel} 已经入架",
+        "checkin_done": "入架 {code} {household} -> {slot} 格{again}{unsure}{door}",
+        "checkin_again": "（重复扫描）",
+        "checkin_unsure": "；房号未确认，工作人员会核对",
+        "checkin_door": "；送货上门任务 {task}，{team}负责",
+        "checkin_needs_room": "待输入房号 {code}：没有人预报过这件快递；请用 --room 给出楼栋-房号，"
+                              "如 24-2304",
+        "stills_pruned": "已删除 {deleted} 张超过 {days} 天的抓拍照片",
+        "notices_flags": "--id、--all-failed 和 --json 只能和 shelf notices retry 一起用",
+        "notices_which": "请说明要重发哪些通知：--id N ... 或 --all-failed",
+        "notices_requeued": "已重新排队 {count} 条通知：{ids}；通知程序下一轮就会发送",
+        "notices_none": "无",
+        "notices_skipped": "通知 {notice} 未重发：{why}",
+        "port_taken": "{host} 的端口 {port} 已被占用（另一个 shelf web？）：先停掉它，"
+                      "或用 --port 换一个端口",
+        "bad_day": "{text!r} 不是日期，请写成 2026-11-29 这样",
+        "bad_date": "--date {text!r}：日期请写成 YYYY-MM-DD",
+        "not_a_team": "--team {team!r} 不是团队；团队有：{teams}",
+        "tasks_handed_over": "已移交：任务 {task} 从{before}转给{after}",
+        "tasks_building": "{building}栋",
+        "tasks_line": "  #{task} {household}  {team}  {count} 件，在 {slots}  {since} 起{fresh}",
+        "tasks_fresh": "  生鲜",
+        "tasks_none": "没有待送的上门任务",
+        "delivered": "送货上门任务 {task} 已送达：{count} 件送到 {household}",
+        "stickers_wrote": "已写入 {pdf}：{building}栋门贴 {stickers} 张，共 {pages} 页 A4",
+        "counts_team": "  {team}：",
+        "counts_person": "  {person}：",
+        "counts_person_team": "  {person}（{team}）：",
+        "count_checked_in": "入架",
+        "count_door_tasks": "送货上门任务",
+        "count_delivered": "送到门口",
+        "count_handed_out": "货架取走",
+        "count_waiting": "当天结束仍在架",
+        "count_escalated": "催办",
+        "count_pair": "{what} {n}",
+        "count_sep": "，",
+        "users_line": "{username}  {role}  {team}  {state}  {name}",
+        "users_enabled": "启用",
+        "users_disabled": "停用",
+        "users_none": "还没有工作人员账号：用 shelf users add 用户名 --role admin 添加",
+        "users_added": "已添加 {who}",
+        "users_disabled_now": "已停用 {who}；已在所有设备上退出登录",
+        "users_enabled_now": "已启用 {who}",
+        "users_reset": "已为 {who} 设置新密码；已在所有设备上退出登录",
+        "users_who": "{username}（{role}{team}）",
+        "users_who_team": "，团队 {team}",
+        "users_exists": "工作人员账号 {username!r} 已经存在",
+        "users_unknown": "没有工作人员账号 {username!r}；请看 shelf users list",
+        "users_password": "新密码：",
+        "users_password_again": "再输入一次：",
+        "users_password_twice": "两次输入的密码不一样；什么都没有改",
+        "role_admin": "管理员",
+        "role_committee": "居委会",
+        "role_property": "物业",
+        "role_gate": "门岗",
+    },
+    "en": {
+        "error": "shelf: error: {text}",
+        "refused": "shelf: refused ({code}): {why}{hint}",
+        "refused_hint": " (rooms easily confused with it: {rooms})",
+        # In English the core's own message is said (it is English already, with details); these
+        # match it for the few refusals Chinese words from their code.
+        "why_wrong_door": "wrong door: this is {given}, the task is for {expected}; take the "
+                          "parcels to that door",
+        "why_unknown_task": "there is no such door task; check its number",
+        "why_task_closed": "the door task was delivered already",
+        "why_task_cancelled": "the door task was called off; the parcels stay on the shelf",
+        "why_forged": "the label or door sticker is not valid (forged, or another compound's)",
+        "why_garbage": "not one of the shelf's labels, pickup codes or door stickers",
+        "why_unknown_household": "the household is not in the list",
+        "why_confusable_room": "the room is easily confused with another: give the waybill "
+                               "phone's last 4 digits with --phone-tail",
+        "why_phone_mismatch": "the phone's last digits do not match the room; check the waybill",
+        "why_bad_phone_tail": "--phone-tail takes the last 4 digits of the waybill's phone",
+        "why_bad_carrier_code": "not a tracking number (6-40 letters, digits or -)",
+        "why_code_taken": "the tracking number is announced for another household",
+        "why_unreadable_image": "the image cannot be read",
+        "init_wrote": "wrote {config} and {households}",
+        "init_database": "database {database}; sample households: {counts}",
+        "init_login": "staff login: admin / {password}",
+        "init_next": "next: export SHELF_CONFIG={config}",
+        "wrote": "wrote {path}",
+        "labels_wrote": "wrote {pdf}: {labels} labels on {pages} A4 page(s)",
+        "scan_done": "{image}: {action} {household} -> {slot}{door}",
+        "scan_door": " (door task {task} for {team})",
+        "scan_needs_room": "{image}: needs_room {code} (nobody announced it: shelf checkin --code "
+                           "CODE --room BUILDING-ROOM)",
+        "scan_other": "{image}: {action} ({why})",
+        "action_checkin": "checkin",
+        "action_pickup": "pickup",
+        "action_rejected": "rejected",
+        "action_none": "none",
+        "no_code": "no code found",
+        "expect_new": "announced: {code} for {household}",
+        "expect_again": "already announced: {code} for {household}",
+        "expect_met": "; parcel {parcel} is already checked in",
+        "checkin_done": "checkin {code} {household} -> {slot}{again}{unsure}{door}",
+        "checkin_again": " (again)",
+        "checkin_unsure": "; room not confirmed: the staff will check it",
+        "checkin_door": "; door task {task} for {team}",
+        "checkin_needs_room": "needs_room {code}: nobody announced it; give --room BUILDING-ROOM",
+        "stills_pruned": "deleted {deleted} still(s) older than {days} days",
+        "notices_flags": "--id, --all-failed and --json go with 'shelf notices retry'",
+        "notices_which": "say which notices to retry: --id N ... or --all-failed",
+        "notices_requeued": "requeued {count} notice(s): {ids}; the notice worker sends them on "
+                            "its next pass",
+        "notices_none": "none",
+        "notices_skipped": "notice {notice} left alone: {why}",
+        "port_taken": "port {port} on {host} is taken (another shelf web?): stop that, or pick "
+                      "another port with --port",
+        "bad_day": "{text!r} is not a day like 2026-11-29",
+        "bad_date": "--date {text!r}: give the day as YYYY-MM-DD",
+        "not_a_team": "--team {team!r} is not a team; teams are {teams}",
+        "tasks_handed_over": "handed over: task {task} from {before} to {after}",
+        "tasks_building": "building {building}",
+        "tasks_line": "  #{task} {household}  {team}  {count} parcel(s) in {slots}  "
+                      "since {since}{fresh}",
+        "tasks_fresh": "  FRESH",
+        "tasks_none": "no open door tasks",
+        "delivered": "delivered door task {task}: {count} parcel(s) to {household}",
+        "stickers_wrote": "wrote {pdf}: {stickers} door stickers for building {building} on "
+                          "{pages} A4 page(s)",
+        "counts_team": "  team {team}: ",
+        "counts_person": "  {person}: ",
+        "counts_person_team": "  {person} ({team}): ",
+        "count_checked_in": "checked in",
+        "count_door_tasks": "door tasks",
+        "count_delivered": "delivered",
+        "count_handed_out": "handed out",
+        "count_waiting": "waiting",
+        "count_escalated": "escalated",
+        "count_pair": "{what} {n}",
+        "count_sep": ", ",
+        "users_line": "{username:<16} {role:<9} {team:<10} {state:<8} {name}",
+        "users_enabled": "enabled",
+        "users_disabled": "disabled",
+        "users_none": "no staff accounts: add one with shelf users add USERNAME --role admin",
+        "users_added": "added {who}",
+        "users_disabled_now": "disabled {who}; signed out everywhere",
+        "users_enabled_now": "enabled {who}",
+        "users_reset": "new password for {who}; signed out everywhere",
+        "users_who": "{username} ({role}{team})",
+        "users_who_team": ", team {team}",
+        "users_exists": "staff account {username!r} exists already",
+        "users_unknown": "no staff account {username!r}; see `shelf users list`",
+        "users_password": "new password: ",
+        "users_password_again": "the same again: ",
+        "users_password_twice": "the two passwords differ; nothing changed",
+        "role_admin": "admin",
+        "role_committee": "committee",
+        "role_property": "property",
+        "role_gate": "gate",
+    },
+}
+
+_language = "en"
+
+
+def choose_language(asked: str | None, env: Mapping[str, str] = os.environ) -> str:
+    """``--lang``, else ``SHELF_LANG``, else a ``zh`` locale, else English."""
+    shelf_lang = env.get("SHELF_LANG", "").strip()
+    if asked:
+        return asked
+    if shelf_lang:
+        if shelf_lang not in LANGUAGES:
+            raise ValueError(f"SHELF_LANG={shelf_lang!r}: give zh or en (or unset it)")
+        return shelf_lang
+    locale = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or ""
+    return "zh" if locale.lower().startswith("zh") else "en"
+
+
+def use(language: str) -> None:
+    """Say everything from now on in ``language`` (one command = one language)."""
+    global _language
+    _language = language if language in LANGUAGES else "en"
+
+
+def language() -> str:
+    return _language
+
+
+def say(key: str, **values: Any) -> str:
+    """The words for ``key`` in the chosen language, ``{name}`` placeholders filled."""
+    return WORDS[_language][key].format(**values)
+
+
+def has(key: str) -> bool:
+    return key in WORDS[_language]
