@@ -45,8 +45,10 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=
 SECRET = b"a label secret of the fuzzing community"
 # Refusals a scan or a typed code may end in; "internal" (an unforeseen failure) is a bug,
 # and "store_unavailable" cannot happen here: nothing else has the store open.
+# Every refusal a scanned payload or a typed code may meet on a real store (kiosk/errors.py):
+# a pass whose code opened its slots already, or an old (DP1) pass whose code was drawn again.
 REFUSALS = {"garbage", "forged", "unknown_household", "already_collected", "unknown_code",
-            "throttled"}
+            "throttled", "pass_used", "pass_outdated"}
 
 
 TALLY: defaultdict[str, Counter[str]] = defaultdict(Counter)
