@@ -6,7 +6,9 @@ import contextlib
 import os
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,6 +154,40 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@contextlib.contextmanager
+def served(app) -> Iterator[str]:
+    """The app on 127.0.0.1 at a free port, served from a thread: yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+@contextlib.contextmanager
+def phone_page(browser, *, init_script: str | None = None) -> Iterator:
+    """A page the size of a phone (390 x 844, touch, Chinese first)."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="zh-CN")
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 class TinyDisk:

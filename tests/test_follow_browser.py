@@ -9,14 +9,13 @@ exceptions-phone.png, timeline-phone.png); `FOLLOW_SCREENSHOTS=docs` refreshes t
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import phone_page, served
 from test_web_tasks import observe, scan, shanghai, with_staff
-from test_web_tasks_browser import MIN_TOUCH_PX, PHONE, no_sideways_scroll
-from werkzeug.serving import make_server
+from test_web_tasks_browser import MIN_TOUCH_PX, no_sideways_scroll
 
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
@@ -44,23 +43,14 @@ def clock():
 @pytest.fixture
 def site(community, clock) -> Iterator[str]:
     app = create_app(with_staff(community, STAFF), clock=clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    with phone_page(browser) as page:
+        yield page
 
 
 def shelve(community, conn, clock, household: str, ref: str):

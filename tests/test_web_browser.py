@@ -8,13 +8,11 @@ crowded shelf, in Chinese and English, are kept beside it (file-crowded-zh.png, 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, check_in, fill_floor, pickup_code
-from werkzeug.serving import make_server
+from conftest import ADMIN_PASSWORD, check_in, fill_floor, pickup_code, served
 
 from kiosk.services import Rules, pick_up
 from kiosk.store import SqliteUnitOfWork
@@ -44,13 +42,8 @@ GRID_SOURCES_JS = """async () => {
 @pytest.fixture
 def live_server(community, clock) -> Iterator[str]:
     """The real app on 127.0.0.1 at a free port, served from a thread."""
-    server = make_server("127.0.0.1", 0, create_app(community, clock=clock), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with served(create_app(community, clock=clock)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import check_in
-from werkzeug.serving import make_server
+from conftest import PHONE, check_in, phone_page, served
 
 from kiosk.config import User
 from kiosk.observation import set_observation
@@ -26,7 +24,6 @@ from web import create_app
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 MIN_TOUCH_PX = 44
 
 
@@ -35,23 +32,14 @@ def site(community, clock) -> Iterator[str]:
     user = User("li", hash_password("li pass", iterations=1000), "committee", "李敏")
     web = dataclasses.replace(community.web, users=(*community.web.users, user))
     app = create_app(dataclasses.replace(community, web=web), clock=clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    with phone_page(browser) as page:
+        yield page
 
 
 def test_find_a_household_and_correct_its_phone_on_a_phone(site, phone, community, conn, clock,

@@ -9,21 +9,19 @@ delivered-phone.png, counts-phone.png); `TASKS_SCREENSHOTS=docs` refreshes the R
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import PHONE, phone_page, served
 from test_web_tasks import STAFF, door_photo, observe, scan, shanghai, with_staff
 from test_web_tasks import day as day  # noqa: F401  (fixture)
-from werkzeug.serving import make_server
 
 from hardware.decoder import DecoderChain
 from web import create_app
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 MIN_TOUCH_PX = 44  # the smallest comfortable touch target
 
 
@@ -40,24 +38,15 @@ def phone_site(community, day) -> Iterator[tuple[str, list[int]]]:  # noqa: F811
         return inner(environ, start_response)
 
     app.wsgi_app = measured
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", posted
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with served(app) as url:
+        yield url, posted
 
 
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
-    context.add_init_script("delete window.BarcodeDetector")  # Chromium on Linux has none
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    # Chromium on Linux has no BarcodeDetector; delete it anyway, so the page takes a photo
+    with phone_page(browser, init_script="delete window.BarcodeDetector") as page:
+        yield page
 
 
 def screenshots(tmp_path: Path) -> Path:

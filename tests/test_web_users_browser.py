@@ -8,19 +8,16 @@ Set USERS_SCREENSHOTS=DIR to keep the screenshots (accounts-phone.png, accounts-
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, add_member
-from werkzeug.serving import make_server
+from conftest import ADMIN_PASSWORD, PHONE, add_member, served
 
 from web import create_app
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -28,13 +25,8 @@ DESKTOP = {"width": 1280, "height": 800}
 def site(community, clock) -> Iterator[str]:
     add_member(community, "li", "committee", name="李伟")
     add_member(community, "mensheng", "gate", name="门岗小王")
-    server = make_server("127.0.0.1", 0, create_app(community, clock=clock), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with served(create_app(community, clock=clock)) as url:
+        yield url
 
 
 def screenshots(tmp_path: Path) -> Path:
