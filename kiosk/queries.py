@@ -248,6 +248,20 @@ def gate_checked_in_at(conn: sqlite3.Connection, parcel_id: int,
     return datetime.fromisoformat(row["at"]) if row else None
 
 
+def grid_state(conn: sqlite3.Connection, now: datetime) -> tuple[Any, ...]:
+    """What the staff grid shows changes only with one of these: a new event (every check-in,
+    pickup, move, hand-out, observation change and door delivery records one in its own
+    transaction, and events are never deleted), a light coming on or going out, a notice
+    giving up. Three small reads, so a poll that finds nothing changed skips the shelf."""
+    with _one_snapshot(conn):
+        newest = last_event_id(conn)
+        lights = conn.execute(
+            "SELECT slot_code, layer, mode FROM signals WHERE until > ? ORDER BY 1, 2",
+            (iso(now),)).fetchall()
+        failed = failed_notice_count(conn)
+    return newest, failed, tuple(tuple(row) for row in lights)
+
+
 def last_event_id(conn: sqlite3.Connection) -> int:
     """The id of the newest event (0 when there is none): where a gate screen starts."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]

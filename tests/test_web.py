@@ -352,6 +352,42 @@ def test_the_poll_changes_when_only_a_light_goes_out(client, auth, conn, communi
     assert "lit" not in _card(dark["html"], result.slot).split(">", 1)[0]
 
 
+def test_an_unchanged_poll_reads_no_parcel(client, auth, conn, community, clock, monkeypatch):
+    """Every open staff page polls every two seconds: when nothing happened since, the poll
+    answers from what it drew last, after three small reads, without reading the shelf."""
+    import web.db
+
+    read: list[str] = []
+    opened = web.db.connect
+
+    def traced(*args, **kwargs):
+        connection = opened(*args, **kwargs)
+        connection.set_trace_callback(read.append)
+        return connection
+
+    monkeypatch.setattr(web.db, "connect", traced)
+    check_in(conn, community, clock, "24-2304")
+    auth.login()
+    first = poll(client)
+    read.clear()
+    clock.advance(2)
+    again = poll(client, since=first["version"])
+    assert "html" not in again
+    assert read and not [sql for sql in read if "FROM parcels" in sql], read
+
+
+def test_a_parcel_s_age_shows_on_the_grid_without_any_event(client, auth, conn, community,
+                                                            clock):
+    result = check_in(conn, community, clock, "24-2304")
+    auth.login()
+    fresh = poll(client)
+    assert "age-day" not in _card(fresh["html"], result.slot)
+    clock.advance(24 * 3600 + 60)  # a day passes: nothing happens at the shelf
+    auth.login()  # (the session of the day before has ended)
+    aged = poll(client, since=fresh["version"])
+    assert "age-day" in _card(aged["html"], result.slot)
+
+
 def test_the_poll_speaks_the_sessions_language(client, auth, conn, community, clock):
     check_in(conn, community, clock, "29-1004", "JD0001")  # under observation
     auth.login()

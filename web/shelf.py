@@ -25,7 +25,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from markupsafe import Markup
 
 from kiosk.config import Layout
-from kiosk.queries import failed_notice_count, slot_flags, slot_view, slots_view
+from kiosk.queries import failed_notice_count, grid_state, slot_flags, slot_view, slots_view
 from kiosk.timefmt import local_time as kiosk_local_time
 from web.auth import login_required
 from web.db import get_db
@@ -44,6 +44,7 @@ RENDERED_GRIDS_KEPT = 8  # a few shelf states in each language
 FILTERS = ("all", "occupied", "lit", "door", "overdue")
 OVERDUE_AFTER = timedelta(days=1)  # not collected the day it came: overdue
 LONG_AFTER = timedelta(days=3)  # the next colour band
+AGES_EVERY_S = 300  # a parcel's colour band may show up to five minutes after it changed
 
 
 @dataclass(frozen=True)
@@ -188,21 +189,27 @@ def render_grid(show: str = "all") -> Grid:
     """The grid as it is now, each slot card cut at ``PARCELS_PER_CARD`` parcels.
 
     ``show`` keeps only the slots a filter asks for; the counts of each filter go with it.
+    The shelf is read and drawn again only when what the grid shows may have changed
+    (``kiosk.queries.grid_state``, the language, the filter, and the ages' five minutes):
+    most polls of most open pages find their grid in the cache after three small reads.
     """
     now = _now()
+    state = json.dumps([grid_state(get_db(), now), current_language(), request.script_root,
+                        show, int(now.timestamp()) // AGES_EVERY_S])
+    cache: RenderCache = current_app.extensions["shelf.grids"]
+    rendered = cache.get(_digest(state), lambda: _read_and_render(now, show))
+    generated_at = _utc_text(now)
+    return Grid(rendered, generated_at, t("updated", time=local_time(generated_at, "%H:%M:%S")))
+
+
+def _read_and_render(now: datetime, show: str) -> RenderedGrid:
     slots = slots_view(get_db(), now, parcels_per_slot=PARCELS_PER_CARD)
     flags = slot_flags(get_db())
     failed = failed_notice_count(get_db())
     _with_ages(slots, now)
     counts = {name: sum(1 for s in slots if _matches(s, name, flags)) for name in FILTERS}
     shown = [s for s in slots if _matches(s, show, flags)]
-    # Everything the grid template reads that can change while the app runs.
-    inputs = json.dumps([current_language(), request.script_root, shown, failed, show,
-                         counts])
-    cache: RenderCache = current_app.extensions["shelf.grids"]
-    rendered = cache.get(_digest(inputs), lambda: _render(slots, shown, failed, show, counts))
-    generated_at = _utc_text(now)
-    return Grid(rendered, generated_at, t("updated", time=local_time(generated_at, "%H:%M:%S")))
+    return _render(slots, shown, failed, show, counts)
 
 
 def _render(slots: list[dict[str, Any]], shown: list[dict[str, Any]], failed_notices: int,
