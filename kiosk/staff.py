@@ -67,9 +67,13 @@ class InvalidStaff(StaffError):
 
 
 class LastAdmin(StaffError):
-    """Disabling this account would leave no administrator to manage the others."""
+    """Disabling or demoting this account would leave no administrator to manage the others."""
 
     code = "last_admin"
+
+    def __init__(self, message: str, *, reason: str = "last_admin") -> None:
+        super().__init__(message)
+        self.reason = reason  # last_admin (a disable), last_admin_role (a role change)
 
 
 def check_username(username: str) -> str:
@@ -186,6 +190,43 @@ def reset_password(uow: UnitOfWork, now: datetime, username: str, password_hash:
         uow.staff.update(changed)
         ended = uow.sessions.end_for(member.username, now)
         uow.events.add("staff_password_reset", actor, now, sessions_ended=ended,
+                       **_detail(changed))
+    return changed
+
+
+def change_member(uow: UnitOfWork, now: datetime, username: str, *, actor: str,
+                  teams: Collection[str], name: str | None = None, role: str | None = None,
+                  team: str | None = None) -> StaffMember:
+    """Change an account's name, role or team (None: keep it); a new role ends its sessions.
+
+    Validated as ``add_staff`` is when the role or team changes: a team only for committee and
+    property, a ``[[teams]]`` id (none given: the team named like the role); the last enabled
+    admin stays admin. Ending the sessions means a demoted admin's open page loses its rights.
+    """
+    with uow:
+        member = _get(uow, username)
+        new_role = member.role if role is None else role.strip()
+        if team is None and new_role == member.role:
+            new_team = member.team  # the same role keeps its team
+        else:
+            new_team = team_for(new_role, team, teams)
+        new_name = member.name if name is None else _name(name, member.username)
+        if (member.role == "admin" and new_role != "admin" and not member.disabled
+                and uow.staff.enabled_admins() <= 1):
+            raise LastAdmin(f"{member.username} is the last enabled admin and stays admin: "
+                            "add or enable another admin first", reason="last_admin_role")
+        changes = {key: [old, new] for key, old, new in (
+            ("name", member.name, new_name), ("role", member.role, new_role),
+            ("team", member.team, new_team)) if old != new}
+        if not changes:
+            return member
+        changed = replace(member, name=new_name, role=new_role, team=new_team, updated_at=now)
+        ended = 0
+        if "role" in changes:  # rights change: no session keeps the old ones
+            changed = replace(changed, credential=member.credential + 1)
+            ended = uow.sessions.end_for(member.username, now)
+        uow.staff.update(changed)
+        uow.events.add("staff_changed", actor, now, changes=changes, sessions_ended=ended,
                        **_detail(changed))
     return changed
 

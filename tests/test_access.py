@@ -67,6 +67,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "users.disable": ADMIN,
     "users.enable": ADMIN,
     "users.reset": ADMIN,
+    "users.change": ADMIN,
     "follow.search": STAFF,
     "follow.exceptions": STAFF,
     "follow.overdue": STAFF,

@@ -110,6 +110,12 @@ def test_shelf_users_add_disable_enable_reset_list(community, clock):
     (["disable", "nobody"], None, "no staff account 'nobody'"),
     (["reset", "nobody"], "a fine password", "no staff account 'nobody'"),
     (["disable", "admin"], None, "admin is the last enabled admin"),
+    (["change", "admin", "--role", "gate"], None, "admin is the last enabled admin and stays "
+     "admin"),
+    (["change", "admin", "--role", "property", "--team", "nope"], None,
+     "needs a team from [[teams]]: committee, property (not 'nope')"),
+    (["change", "admin", "--team", "property"], None, "works for no team"),
+    (["change", "nobody", "--name", "X"], None, "no staff account 'nobody'"),
 ])
 def test_a_refused_change_says_why_in_one_line(community, args, password, says):
     done = shelf(community, "users", *args, password=password)
@@ -118,7 +124,39 @@ def test_a_refused_change_says_why_in_one_line(community, args, password, says):
     assert len(lines) == 1, done.stderr
     line = lines[0]
     assert line.startswith("shelf: error: ") and says in line
-    assert list(users(community)) == ["admin"] and not users(community)["admin"]["disabled"]
+    listed = users(community)
+    assert list(listed) == ["admin"] and not listed["admin"]["disabled"]
+    assert (listed["admin"]["role"], listed["admin"]["team"]) == ("admin", None)
+
+
+def test_shelf_users_change_name_role_and_team(community, clock):
+    assert shelf(community, "users", "add", "li", "--role", "committee",
+                 password="li's first pass").returncode == 0
+    app = make_app(community, clock)
+    browser, _ = sign_in(app, "li", "li's first pass")
+    renamed = shelf(community, "users", "change", "li", "--name", "李 伟", "--team", "property")
+    assert renamed.returncode == 0, renamed.stderr
+    assert renamed.stdout.strip() == "changed li (committee, team property): 李 伟"
+    assert signed_in(browser)  # the same role: the session goes on
+    done = shelf(community, "users", "change", "li", "--role", "admin", "--json")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert sorted(shown) == USER_KEYS
+    assert (shown["name"], shown["role"], shown["team"]) == ("李 伟", "admin", None)
+    assert {k: users(community)["li"][k] for k in ("name", "role", "team")} == {
+        "name": "李 伟", "role": "admin", "team": None}
+    assert not signed_in(browser)  # a new role: the old session is gone
+    assert sign_in(app, "li", "li's first pass")[1] == 302
+    said = shelf(community, "users", "change", "li", "--role", "gate")
+    assert said.stdout.strip() == "changed li (gate): 李 伟; a new role, signed out everywhere"
+    changed = events(community, "staff_changed")
+    assert [actor.endswith("@shell") for actor, _ in changed] == [True] * 3
+    assert [d["changes"] for _, d in changed] == [
+        {"name": ["li", "李 伟"], "team": ["committee", "property"]},
+        {"role": ["committee", "admin"], "team": ["property", None]},
+        {"role": ["admin", "gate"]}]
+    assert [d["sessions_ended"] for _, d in changed] == [0, 1, 1]
+    assert all("argon2" not in json.dumps(d) for _, d in changed)  # never the hash
 
 
 def test_the_password_is_never_taken_from_the_command_line(community):

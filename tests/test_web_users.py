@@ -160,3 +160,43 @@ def test_a_reset_during_a_sign_in_leaves_that_sign_in_dead(app, community, monke
     zhang, status = sign_in(app, "zhang", "zhang pass")
     assert status == 302  # the password was right when it was checked ...
     assert not signed_in(zhang)  # ... but it is not the password any more
+
+
+def test_a_role_changed_on_the_page_ends_a_copied_session(app, community, conn):
+    add_member(community, "zhang", "admin")
+    zhang, _ = sign_in(app, "zhang", "zhang pass")
+    thief = copy_of(app, zhang)
+    assert thief.get("/admin/users").status_code == 200
+    admin, _ = sign_in(app)
+    changed = admin_post(admin, "/admin/users/zhang/change", name="张敏", role="property",
+                         team="committee")
+    assert changed.status_code == 302
+    assert "已修改 zhang 的角色，其原有登录已全部退出。" in admin.get("/admin/users").text
+    assert not signed_in(zhang) and not signed_in(thief)
+    assert thief.get("/admin/users").status_code != 200  # no admin rights left in that cookie
+    zhang, status = sign_in(app, "zhang", "zhang pass")
+    assert status == 302 and zhang.get("/admin/users").status_code == 403
+    row = conn.execute("SELECT name, role, team FROM staff WHERE username = 'zhang'").fetchone()
+    assert tuple(row) == ("张敏", "property", "committee")
+    [event] = conn.execute("SELECT actor, detail FROM events WHERE kind = 'staff_changed'"
+                           ).fetchall()
+    detail = json.loads(event["detail"])
+    assert event["actor"] == "admin@web" and detail["sessions_ended"] == 1
+    assert detail["changes"]["role"] == ["admin", "property"]
+
+
+def test_the_page_refuses_to_demote_the_last_admin_and_a_team_not_configured(app, community,
+                                                                               conn):
+    admin, _ = sign_in(app)
+    admin_post(admin, "/admin/users/admin/change", name="Admin", role="committee",
+               team="committee")
+    assert "这是最后一个启用的管理员账号，不能改为其他角色" in admin.get("/admin/users").text
+    assert signed_in(admin)
+    add_member(community, "li", "committee")
+    admin.get("/admin/users?lang=en")
+    admin_post(admin, "/admin/users/li/change", name="Li", role="property", team="nope")
+    assert ("Committee and property accounts need a team: committee, property." in
+            text_of(admin.get("/admin/users").text))
+    rows = conn.execute("SELECT username, role, team FROM staff ORDER BY username").fetchall()
+    assert [tuple(r) for r in rows] == [("admin", "admin", None), ("li", "committee",
+                                                                    "committee")]

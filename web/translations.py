@@ -689,7 +689,7 @@ TRANSLATIONS["zh"].update({
     "refused_csrf": "表单已过期，请刷新页面后重试。",
     "users_nav": "账号管理",
     "users_title": "工作人员账号",
-    "users_intro": "停用账号或重置密码后，该账号已登录的会话会立即失效。",
+    "users_intro": "停用账号、重置密码或更改角色后，该账号已登录的会话会立即失效。",
     "users_name": "姓名",
     "users_role": "角色",
     "users_team": "所属班组",
@@ -718,6 +718,12 @@ TRANSLATIONS["zh"].update({
     "users_err_unknown_staff": "没有这个账号。",
     "users_err_staff_exists": "这个用户名已经有人用了（不区分大小写）。",
     "users_err_last_admin": "这是最后一个启用的管理员账号，不能停用：请先添加或启用另一个管理员。",
+    "users_change": "保存",
+    "users_no_team": "无班组",
+    "users_changed": "已修改 {username}。",
+    "users_changed_role": "已修改 {username} 的角色，其原有登录已全部退出。",
+    "users_err_last_admin_role": "这是最后一个启用的管理员账号，不能改为其他角色："
+                                 "请先添加或启用另一个管理员。",
 })
 TRANSLATIONS["en"].update({
     "role_gate": "Gate (read-only)",
@@ -725,8 +731,8 @@ TRANSLATIONS["en"].update({
     "refused_csrf": "This form has expired: reload the page and try again.",
     "users_nav": "Accounts",
     "users_title": "Staff accounts",
-    "users_intro": "Disabling an account or resetting its password signs it out everywhere "
-                   "at once.",
+    "users_intro": "Disabling an account, resetting its password or changing its role signs it "
+                   "out everywhere at once.",
     "users_name": "Name",
     "users_role": "Role",
     "users_team": "Team",
@@ -758,6 +764,12 @@ TRANSLATIONS["en"].update({
     "users_err_staff_exists": "That username is taken (whatever its case).",
     "users_err_last_admin": "This is the last enabled administrator: add or enable another "
                             "administrator first.",
+    "users_change": "Save",
+    "users_no_team": "No team",
+    "users_changed": "Changed {username}.",
+    "users_changed_role": "Changed the role of {username}: signed out everywhere.",
+    "users_err_last_admin_role": "This is the last enabled administrator and must stay one: add "
+                                 "or enable another administrator first.",
 })
 
 # Find and follow, what needs attention (web/follow.py, web/parcels.py, the shelf's filters).

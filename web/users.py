@@ -1,8 +1,8 @@
-"""Staff accounts on the site, for admins: list, add, disable and enable, reset a password.
+"""Staff accounts on the site, for admins: list, add, change, disable and enable, reset a password.
 
 The same use cases as ``shelf users`` (``kiosk.staff``), each an event naming the admin; a
-disable and a reset end that person's sessions at once. Passwords are typed by the admin and
-hashed here, outside any transaction, one at a time (``web.auth.PASSWORD_CHECKS``).
+disable, a reset and a new role end that person's sessions at once. Passwords are typed by the
+admin and hashed here, outside any transaction, one at a time (``web.auth.PASSWORD_CHECKS``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kiosk.staff import (
     TEAM_ROLES,
     StaffError,
     add_staff,
+    change_member,
     check_password_text,
     disable_staff,
     enable_staff,
@@ -121,4 +122,24 @@ def reset(username: str) -> Any:
     except StaffError as exc:
         return _refused(exc)
     flash(t("users_reset_done", username=member.username), "ok")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<username>/change")
+@roles_required("admin")
+def change(username: str) -> Any:
+    form = request.form
+    role = form.get("role") or None
+    # The row's team list still shows the old team when an admin picks a teamless role: that
+    # role's team is none, as the page shows it, rather than a refusal.
+    team = (form.get("team") or None) if role in TEAM_ROLES else None
+    try:
+        before = _uow().staff.get(username)
+        member = change_member(_uow(), _now(), username, actor=actor(), teams=_team_ids(),
+                               name=form.get("name"), role=role, team=team)
+    except StaffError as exc:
+        return _refused(exc)
+    role_changed = before is not None and before.role != member.role
+    flash(t("users_changed_role" if role_changed else "users_changed",
+            username=member.username), "ok")
     return redirect(url_for(".index"))

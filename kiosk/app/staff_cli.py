@@ -3,7 +3,7 @@
 A password is read from standard input (its first line), or asked for twice at a terminal:
 never from the command line, where every user of the machine could read it in ``ps``. Each
 change is an event naming who ran the command (``li@shell``); ``disable`` and ``reset`` end
-that person's sessions on the staff site at once.
+that person's sessions on the staff site at once, and so does ``change`` with a new role.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
                       shell_actor: Callable[[], str]) -> None:
     """Register ``shelf users ACTION`` on the CLI's parser."""
     p = command("users", lambda args, clock: cmd_users(args, clock, config, shell_actor),
-                "staff accounts for the staff site: add, disable, enable, reset a password, "
-                "list")
+                "staff accounts for the staff site: add, change, disable, enable, reset a "
+                "password, list")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -60,6 +60,14 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
     r = action("reset", "give an account a new password (standard input, or asked for); "
                "its sessions end at once")
     r.add_argument("username")
+    c = action("change", "change an account's name, role or team; a new role signs it out "
+               "everywhere")
+    c.add_argument("username")
+    c.add_argument("--name", help="as shown to people, e.g. 李伟")
+    c.add_argument("--role", choices=ROLES, help="admin, committee, property or gate")
+    c.add_argument("--team", help="committee and property: a [[teams]] id (default with a new "
+                   "role: the team named like the role)")
+    c.add_argument("--json", action="store_true", help="print the account as JSON")
     ls = action("list", "list the accounts (never their password hashes)")
     ls.add_argument("--json", action="store_true", help='print {"users": [...]} as JSON')
     i = action("import-config", "copy the config's [[web.users]] into the database (the "
@@ -134,6 +142,24 @@ def _change(args: argparse.Namespace, uow: SqliteUnitOfWork, config: Config, now
         password_hash = hash_password(read_password())
         member = reset_password(uow, now, args.username, password_hash, actor)
         print(say("users_reset", who=_described(member)))
+    elif args.action == "change":
+        return _change_member(args, uow, teams, now, actor)
+    return 0
+
+
+def _change_member(args: argparse.Namespace, uow: SqliteUnitOfWork, teams: list[str],
+                   now: datetime, actor: str) -> int:
+    from kiosk.staff import change_member, staff_json
+
+    before = uow.staff.get(args.username.strip())
+    member = change_member(uow, now, args.username, actor=actor, teams=teams, name=args.name,
+                           role=args.role, team=args.team)
+    if args.json:
+        print(json.dumps(staff_json(member), ensure_ascii=False))
+    elif before is not None and before.role != member.role:
+        print(say("users_changed_role", who=_described(member), name=member.name))
+    else:
+        print(say("users_changed", who=_described(member), name=member.name))
     return 0
 
 
