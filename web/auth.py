@@ -65,7 +65,7 @@ from kiosk.ports import StaffMember
 from kiosk.staff import ROLES, upgrade_hash
 from kiosk.store import SqliteUnitOfWork, StaffSession, without_waiting_for_the_disk
 from kiosk.timefmt import local_time
-from web.db import get_db
+from web.db import get_uow
 from web.i18n import t
 
 bp = Blueprint("auth", __name__)
@@ -307,7 +307,7 @@ def _session_key(token: str) -> str:
 def _load_user(token: str) -> StaffUser | None:
     """The member of a live session whose account is enabled and whose password is unchanged."""
     key, now = _session_key(token), _now()
-    uow = SqliteUnitOfWork(get_db())
+    uow = get_uow()
     found = uow.sessions.get(key)  # a read outside a transaction: no lock taken
     if found is None or found.ended_at is not None:
         return None
@@ -360,13 +360,13 @@ def authenticate(username: str, password: str) -> StaffMember | None:
 
     An old (PBKDF2) hash that verified is replaced by the password's argon2 hash.
     """
-    member = SqliteUnitOfWork(get_db()).staff.get(username)
+    member = get_uow().staff.get(username)
     stored = member.password_hash if member else _decoy_hash()
     ok = check_password(stored, password)
     if member is None or not ok or member.disabled:
         return None
     if needs_rehash(member.password_hash):
-        upgrade_hash(SqliteUnitOfWork(get_db()), _now(), member.username, member.password_hash,
+        upgrade_hash(get_uow(), _now(), member.username, member.password_hash,
                      hash_password(password))
     return member
 
@@ -418,7 +418,7 @@ def sign_in(username: str, password: str) -> SignIn:
     """
     username, client, now = username.strip(), client_address(), _now()
     limits = throttles(username, client)
-    uow = SqliteUnitOfWork(get_db())
+    uow = get_uow()
     wait_s = _wait_needed(uow, limits, now)
     if wait_s:
         return SignIn(None, "login_throttled", {"seconds": wait_s})
@@ -497,7 +497,7 @@ def login() -> Any:
 def logout() -> Any:
     """End this sign-in on the server (a copy of the cookie dies too), then the cookie's."""
     if g.user is not None:
-        with SqliteUnitOfWork(get_db()) as uow:
+        with get_uow() as uow:
             uow.sessions.end(_session_key(g.user.get_id()), _now())
     logout_user()
     _restart_session()
@@ -510,7 +510,7 @@ def lockouts() -> Any:
     """Who was locked out of signing in lately, from where, and until when."""
     now = _now()
     timezone = current_app.config["COMMUNITY"].timezone
-    rows = SqliteUnitOfWork(get_db()).lockouts.since(now - LOCKOUTS_SHOWN)
+    rows = get_uow().lockouts.since(now - LOCKOUTS_SHOWN)
     shown = [{"at": local_time(x.at.isoformat(), timezone, "%m-%d %H:%M:%S"),
               "until": local_time(x.until.isoformat(), timezone, "%m-%d %H:%M:%S"),
               "username": x.username, "client": x.client, "active": x.until > now}

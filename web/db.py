@@ -6,7 +6,7 @@ import sqlite3
 
 from flask import Flask, current_app, g
 
-from kiosk.store import connect
+from kiosk.store import SqliteUnitOfWork, connect
 
 
 def get_db() -> sqlite3.Connection:
@@ -14,6 +14,11 @@ def get_db() -> sqlite3.Connection:
     if "db" not in g:
         g.db = connect(current_app.config["DATABASE"])
     return g.db
+
+
+def get_uow() -> SqliteUnitOfWork:
+    """A unit of work on the request's connection."""
+    return SqliteUnitOfWork(get_db())
 
 
 def close_db(exc: BaseException | None = None) -> None:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.services import expect
-from kiosk.store import SqliteUnitOfWork
-from web.auth import login_required
-from web.db import get_db
+from web.auth import actor, login_required
+from web.db import get_uow
 
 bp = Blueprint("expected", __name__)
 
@@ -37,18 +36,13 @@ def announce() -> Any:
         return _refused("bad_request", 'send a JSON body {"household": "24-2304", "code": '
                         '"SF1234567890"} with Content-Type: application/json', 400)
     try:
-        done = expect(body["household"], body["code"], SqliteUnitOfWork(get_db()),
-                      current_app.config["CLOCK"], actor=_actor(), fresh=body.get("fresh", False))
+        done = expect(body["household"], body["code"], get_uow(),
+                      current_app.config["CLOCK"], actor=actor(), fresh=body.get("fresh", False))
     except StoreUnavailable:
         raise  # web.errors answers 503
     except ShelfError as exc:
         return _refused(exc.code, str(exc), STATUS.get(exc.code, 400), exc.suggestions)
     return jsonify(done.as_json()), 201 if done.created else 200
-
-
-def _actor() -> str:
-    """Who announced it, for the record: the staff member, or a tool with a bearer token."""
-    return f"{g.user.username}@web" if g.user is not None else "api@web"
 
 
 def _refused(error: str, message: str, status: int,

@@ -32,7 +32,7 @@ from kiosk.queries import camera_lost, gate_checked_in_at, gate_events, last_eve
 from kiosk.services import COURIER, Rules, act_on_carrier, act_on_code
 from kiosk.store import SqliteUnitOfWork
 from kiosk.tasks import act_on_fresh
-from web.db import get_db
+from web.db import get_db, get_uow
 from web.translations import LANGUAGE_NAMES, TRANSLATIONS
 
 bp = Blueprint("gate", __name__, url_prefix="/gate")
@@ -190,7 +190,7 @@ def code() -> Response:
     typed = body.get("code") if isinstance(body, dict) else None
     if not isinstance(typed, str) or not PICKUP_CODE_RE.match(typed):
         return _refuse(400, "bad_request", 'Send {"code": "<six digits>"}.')
-    uow = SqliteUnitOfWork(get_db())
+    uow = get_uow()
     outcome = act_on_code(typed, uow, _rules(), current_app.config["CLOCK"], source=KEYPAD)
     return _answer(outcome)
 
@@ -209,7 +209,7 @@ def room() -> Response:
     if not (_text(code) and _text(typed) and (tail is None or _text(tail))
             and isinstance(keep, bool)):
         return _refuse(400, "bad_request", 'Send {"code", "room"[, "phone_tail", "keep_room"]}.')
-    outcome = act_on_carrier(code, SqliteUnitOfWork(get_db()), _rules(),
+    outcome = act_on_carrier(code, get_uow(), _rules(),
                              current_app.config["CLOCK"], room=typed, phone_tail=tail,
                              source=KEYPAD, keep_room=keep)
     return _answer(outcome)

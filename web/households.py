@@ -50,9 +50,8 @@ from kiosk.queries import (
     household_view,
     households_in_building,
 )
-from kiosk.store import SqliteUnitOfWork
-from web.auth import check_csrf, roles_required, upload_limit
-from web.db import get_db
+from web.auth import actor, check_csrf, roles_required, upload_limit
+from web.db import get_db, get_uow
 from web.i18n import t
 from web.tasks import person_name, team_name
 
@@ -71,14 +70,6 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 def _clock() -> Any:
     return current_app.config["CLOCK"]
-
-
-def _actor() -> str:
-    return f"{g.user.username}@web"
-
-
-def _uow() -> SqliteUnitOfWork:
-    return SqliteUnitOfWork(get_db())
 
 
 @bp.app_context_processor
@@ -137,7 +128,7 @@ def _household_page(target: HouseholdId, *, typed: dict[str, str] | None = None,
     view = household_view(get_db(), str(target))
     if view is None:
         abort(404)
-    found = _uow().households.get(target)
+    found = get_uow().households.get(target)
     assert found is not None  # the view found it
     return render_template(
         "household.html", h=view, typed=typed or {c: view[c] for c in ("name", "phone", "email")},
@@ -152,7 +143,7 @@ def edit(household: str) -> Any:
     target = _household(household)
     typed = {c: request.form.get(c, "") for c in ("name", "phone", "email")}
     try:
-        done = edit_household(_uow(), target, **typed, now=_clock().now(), actor=_actor(),
+        done = edit_household(get_uow(), target, **typed, now=_clock().now(), actor=actor(),
                               seen=request.form.get("seen") or None)
     except InvalidContact as exc:
         return _household_page(target, typed=typed, status=400,
@@ -197,12 +188,12 @@ def upload() -> Any:
         flash(t("hh_no_file"), "error")
         return redirect(url_for(".import_form"))
     name = PurePath(sent.filename.replace("\\", "/")).name[-MAX_NAME:] or "list"
-    digest = keep_upload(sent.read(), name, _uow(), _clock().now(), actor=_actor())
+    digest = keep_upload(sent.read(), name, get_uow(), _clock().now(), actor=actor())
     return redirect(url_for(".preview", sha256=digest))
 
 
 def _stored(sha256: str) -> tuple[str, bytes]:
-    found = _uow().households.file(sha256) if SHA256_RE.match(sha256) else None
+    found = get_uow().households.file(sha256) if SHA256_RE.match(sha256) else None
     if found is None:
         abort(404)
     return found.name, found.data
@@ -213,8 +204,8 @@ def _import(sha256: str, *, apply: bool, expected_diff: str | None = None
     """The import of a kept upload (a preview unless ``apply``), or why it cannot be read."""
     name, data = _stored(sha256)
     try:
-        report = import_households(_uow(), current_app.config["COMMUNITY"].buildings, name,
-                                   _clock().now(), _actor(), apply=apply,
+        report = import_households(get_uow(), current_app.config["COMMUNITY"].buildings, name,
+                                   _clock().now(), actor(), apply=apply,
                                    rules=current_app.config["RULES"], data=data,
                                    expected_diff=expected_diff)
     except EncodingError:

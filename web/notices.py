@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from kiosk.notices.delivery import requeue_failed
 from kiosk.queries import failed_notices
-from kiosk.store import SqliteUnitOfWork
-from web.auth import check_csrf, login_required
-from web.db import get_db
+from web.auth import actor, check_csrf, login_required
+from web.db import get_db, get_uow
 from web.i18n import t
 
 bp = Blueprint("notices", __name__)
@@ -41,7 +40,7 @@ def retry() -> Any:
     if ids == []:
         flash(t("notices_retry_nothing"), "error")
         return redirect(url_for("notices.failed"))
-    report = requeue_failed(SqliteUnitOfWork(get_db()), current_app.config["CLOCK"],
-                            actor=f"{g.user.username}@web", ids=ids)
+    report = requeue_failed(get_uow(), current_app.config["CLOCK"],
+                            actor=actor(), ids=ids)
     flash(t("notices_requeued", count=len(report.requeued)), "ok")
     return redirect(url_for("notices.failed"))

@@ -32,9 +32,8 @@ from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
 from kiosk.observation_register import ListReport, apply_list, upload
 from kiosk.queries import observation_history, observation_register, under_observation
-from kiosk.store import SqliteUnitOfWork
-from web.auth import check_csrf, login_required, roles_required, upload_limit
-from web.db import get_db
+from web.auth import actor, check_csrf, login_required, roles_required, upload_limit
+from web.db import get_db, get_uow
 from web.i18n import t
 
 bp = Blueprint("observation", __name__)
@@ -55,14 +54,6 @@ def _clock() -> Any:
 
 def _today() -> date:
     return _clock().now().astimezone(current_app.config["COMMUNITY"].timezone).date()
-
-
-def _actor() -> str:
-    return f"{g.user.username}@web"
-
-
-def _uow() -> SqliteUnitOfWork:
-    return SqliteUnitOfWork(get_db())
 
 
 def _day(text: str | None) -> date | None:
@@ -103,13 +94,13 @@ def upload_list() -> Any:
         flash(t("obs_bad_date"), "error")
         return redirect(url_for(".register"))
     name = PurePath(sent.filename.replace("\\", "/")).name[-MAX_NAME:] or "list"
-    digest = upload(sent.read(), name, _uow(), _clock(), actor=_actor())
+    digest = upload(sent.read(), name, get_uow(), _clock(), actor=actor())
     return redirect(url_for(".preview", sha256=digest, date=day.isoformat(),
                             source=_source(request.form.get("source"))))
 
 
 def _stored(sha256: str) -> tuple[str, bytes]:
-    found = _uow().observation.file(sha256) if SHA256_RE.match(sha256) else None
+    found = get_uow().observation.file(sha256) if SHA256_RE.match(sha256) else None
     if found is None:
         abort(404)
     return found.name, found.data
@@ -117,8 +108,8 @@ def _stored(sha256: str) -> tuple[str, bytes]:
 
 def _dry_run(sha256: str, day: date, source: str) -> ListReport:
     name, data = _stored(sha256)
-    return apply_list(data, name, _uow(), current_app.config["RULES"], _clock(), list_date=day,
-                      source=source, actor=_actor(), dry_run=True)
+    return apply_list(data, name, get_uow(), current_app.config["RULES"], _clock(), list_date=day,
+                      source=source, actor=actor(), dry_run=True)
 
 
 @bp.get("/observation/list/<sha256>")
@@ -142,8 +133,8 @@ def apply() -> Any:
     if day is None:
         abort(400, description="the list's day is missing")
     name, data = _stored(sha256)
-    report = apply_list(data, name, _uow(), current_app.config["RULES"], _clock(), list_date=day,
-                        source=source, actor=_actor(), confirm=bool(request.form.get("confirm")),
+    report = apply_list(data, name, get_uow(), current_app.config["RULES"], _clock(), list_date=day,
+                        source=source, actor=actor(), confirm=bool(request.form.get("confirm")),
                         expected_diff=request.form.get("diff_key", ""))
     if report.applied:
         flash(t("obs_applied", id=report.register_id, added=len(report.added),
@@ -180,7 +171,7 @@ def household(household: str) -> str:
         target = HouseholdId.parse(household)
     except UnknownHousehold:
         abort(404)
-    found = _uow().households.get(target)
+    found = get_uow().households.get(target)
     if found is None:
         abort(404)
     return render_template("observation_household.html", household=str(target),

@@ -35,12 +35,11 @@ from kiosk import staff_actions
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.queries import parcel_story, slots_view, still_jpeg
 from kiosk.staff_actions import Done
-from kiosk.store import SqliteUnitOfWork
-from web.auth import check_csrf, roles_required, safe_next
-from web.db import get_db
+from web.auth import actor, check_csrf, roles_required, safe_next
+from web.db import get_db, get_uow
 from web.i18n import t
 from web.shelf import age_band, local_time
-from web.tasks import WEB_ACTOR, person_name, team_name, waited
+from web.tasks import person_name, team_name, waited
 from web.translations import TRANSLATIONS
 
 bp = Blueprint("parcels", __name__)
@@ -106,8 +105,8 @@ def _act(parcel_id: int, action: Callable[..., Done], done_key: str, **form: Any
     """Run a staff action for the signed-in member; the record again, or the refusal on it."""
     check_csrf()
     config = current_app.config
-    kwargs: dict[str, Any] = {"uow": _uow(), "clock": config["CLOCK"],
-                              "actor": f"{g.user.username}{WEB_ACTOR}",
+    kwargs: dict[str, Any] = {"uow": get_uow(), "clock": config["CLOCK"],
+                              "actor": actor(),
                               "reason": request.form.get("reason", "")[:REASON_CHARS * 2],
                               **form}
     if action is not staff_actions.confirm_room:
@@ -126,10 +125,6 @@ def _act(parcel_id: int, action: Callable[..., Done], done_key: str, **form: Any
     # A list's inline form (the exceptions, the overdue parcels) goes back to its list.
     return redirect(safe_next(request.form.get("next"))
                     or url_for(".timeline", parcel_id=parcel_id))
-
-
-def _uow() -> SqliteUnitOfWork:
-    return SqliteUnitOfWork(get_db())
 
 
 @bp.post("/parcels/<int:parcel_id>/hand-out")

@@ -48,11 +48,10 @@ from kiosk.outcome import Outcome
 from kiosk.ports import Decoder, Frame
 from kiosk.queries import open_tasks, task_view
 from kiosk.staff import TEAM_ROLES
-from kiosk.store import SqliteUnitOfWork
 from kiosk.tasks import act_on_door, hand_over_due
 from kiosk.timefmt import local_time
-from web.auth import check_csrf, login_required, upload_limit
-from web.db import get_db
+from web.auth import WEB_ACTOR, actor, check_csrf, login_required, upload_limit
+from web.db import get_db, get_uow
 from web.i18n import local, t
 from web.translations import TRANSLATIONS
 
@@ -65,7 +64,6 @@ PHOTO_MAX_SIDE = 2000  # a door sticker's QR code reads well at this size, in a 
 # both, and the kiosk's camera keeps its own. A photo that cannot get its turn is told so.
 PHOTO_READS = threading.BoundedSemaphore(1)
 PHOTO_READ_WAIT_S = 10
-WEB_ACTOR = "@web"  # a signed-in member's events name them as ``alice@web``
 ROOM_CHARS = 8  # building or room typed: digits, a few of them
 # A refused door's page answers with these; anything else was input the page could not use (422).
 REFUSAL_STATUS = {"wrong_door": 409, "task_closed": 409, "task_cancelled": 409,
@@ -98,14 +96,6 @@ def _clock() -> Any:
     return current_app.config["CLOCK"]
 
 
-def _uow() -> SqliteUnitOfWork:
-    return SqliteUnitOfWork(get_db())
-
-
-def _actor() -> str:
-    return f"{g.user.username}{WEB_ACTOR}"
-
-
 def _teams() -> dict[str, Team]:
     return {team.id: team for team in _rules().teams}
 
@@ -119,7 +109,7 @@ def team_name(team_id: str | None) -> str:
 def person_name(actor: str) -> str:
     """A staff member's name for an event's actor (``alice@web``); other actors as they are."""
     if actor.endswith(WEB_ACTOR):
-        member = _uow().staff.get(actor.removesuffix(WEB_ACTOR))
+        member = get_uow().staff.get(actor.removesuffix(WEB_ACTOR))
         if member is not None:
             return member.name
     return actor
@@ -174,7 +164,7 @@ def _task_since(since_iso: str) -> str:
 def index() -> str:
     """The open tasks of the member's team, after the hand-overs due by now."""
     shown = scope()
-    hand_over_due(_uow(), _rules(), _clock())
+    hand_over_due(get_uow(), _rules(), _clock())
     buildings = open_tasks(get_db(), shown.team)
     tasks = [task for group in buildings for task in group["tasks"]]
     floor = current_app.config["LAYOUT"].overflow.code
@@ -190,9 +180,9 @@ def collect_slots() -> Any:
     """Make the slots of the member's team's tasks double-blink on the shelf for a while."""
     check_csrf()
     shown = scope()
-    hand_over_due(_uow(), _rules(), _clock())  # at 17:31 the committee's tasks are not theirs
-    done = collect(shown.team, _uow(), _rules(), _clock(), seconds=_site().collect_s,
-                   actor=_actor(), source="web")
+    hand_over_due(get_uow(), _rules(), _clock())  # at 17:31 the committee's tasks are not theirs
+    done = collect(shown.team, get_uow(), _rules(), _clock(), seconds=_site().collect_s,
+                   actor=actor(), source="web")
     zone = current_app.config["COMMUNITY"].timezone
     if done.slots:
         flash(t("tasks_collecting", slots="、".join(done.slots) if g.lang == "zh"
@@ -250,7 +240,7 @@ def door(task_id: int) -> Any:
         if isinstance(read, dict):
             return _task_page(task_id, read)
         typed = read
-    outcome = act_on_door(task_id, typed, _uow(), _rules(), _clock(), actor=_actor(),
+    outcome = act_on_door(task_id, typed, get_uow(), _rules(), _clock(), actor=actor(),
                           source="web")
     if outcome.action == "delivered":
         return redirect(url_for(".task", task_id=task_id))

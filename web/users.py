@@ -23,16 +23,11 @@ from kiosk.staff import (
     enable_staff,
     reset_password,
 )
-from kiosk.store import SqliteUnitOfWork
 from web.auth import PASSWORD_CHECK_WAIT_S, PASSWORD_CHECKS, actor, roles_required
-from web.db import get_db
+from web.db import get_uow
 from web.i18n import t
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
-
-
-def _uow() -> SqliteUnitOfWork:
-    return SqliteUnitOfWork(get_db())
 
 
 def _now() -> Any:
@@ -67,7 +62,7 @@ def _refused(exc: StaffError) -> Any:
 @roles_required("admin")
 def index() -> str:
     teams = {team.id: team.name for team in current_app.config["RULES"].teams}
-    return render_template("users.html", members=_uow().staff.all(), roles=ROLES,
+    return render_template("users.html", members=get_uow().staff.all(), roles=ROLES,
                            team_roles=TEAM_ROLES, teams=teams, min_password=MIN_PASSWORD)
 
 
@@ -79,7 +74,7 @@ def add() -> Any:
         password_hash = _hashed(form.get("password", ""))
         if password_hash is None:
             return redirect(url_for(".index"))
-        member = add_staff(_uow(), _now(), username=form.get("username", ""),
+        member = add_staff(get_uow(), _now(), username=form.get("username", ""),
                            name=form.get("name", ""), role=form.get("role", ""),
                            team=form.get("team") or None, password_hash=password_hash,
                            actor=actor(), teams=_team_ids())
@@ -93,7 +88,7 @@ def add() -> Any:
 @roles_required("admin")
 def disable(username: str) -> Any:
     try:
-        member = disable_staff(_uow(), _now(), username, actor())
+        member = disable_staff(get_uow(), _now(), username, actor())
     except StaffError as exc:
         return _refused(exc)
     flash(t("users_disabled", username=member.username), "ok")
@@ -104,7 +99,7 @@ def disable(username: str) -> Any:
 @roles_required("admin")
 def enable(username: str) -> Any:
     try:
-        member = enable_staff(_uow(), _now(), username, actor())
+        member = enable_staff(get_uow(), _now(), username, actor())
     except StaffError as exc:
         return _refused(exc)
     flash(t("users_enabled", username=member.username), "ok")
@@ -118,7 +113,7 @@ def reset(username: str) -> Any:
         password_hash = _hashed(request.form.get("password", ""))
         if password_hash is None:
             return redirect(url_for(".index"))
-        member = reset_password(_uow(), _now(), username, password_hash, actor())
+        member = reset_password(get_uow(), _now(), username, password_hash, actor())
     except StaffError as exc:
         return _refused(exc)
     flash(t("users_reset_done", username=member.username), "ok")
@@ -134,8 +129,8 @@ def change(username: str) -> Any:
     # role's team is none, as the page shows it, rather than a refusal.
     team = (form.get("team") or None) if role in TEAM_ROLES else None
     try:
-        before = _uow().staff.get(username)
-        member = change_member(_uow(), _now(), username, actor=actor(), teams=_team_ids(),
+        before = get_uow().staff.get(username)
+        member = change_member(get_uow(), _now(), username, actor=actor(), teams=_team_ids(),
                                name=form.get("name"), role=role, team=team)
     except StaffError as exc:
         return _refused(exc)
