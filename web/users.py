@@ -7,11 +7,13 @@ admin and hashed here, outside any transaction, one at a time (``web.auth.PASSWO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from kiosk.passwords import MIN_PASSWORD, hash_password
+from kiosk.ports import StaffMember
 from kiosk.staff import (
     ROLES,
     TEAM_ROLES,
@@ -87,22 +89,22 @@ def add() -> Any:
 @bp.post("/<username>/disable")
 @roles_required("admin")
 def disable(username: str) -> Any:
-    try:
-        member = disable_staff(get_uow(), _now(), username, actor())
-    except StaffError as exc:
-        return _refused(exc)
-    flash(t("users_disabled", username=member.username), "ok")
-    return redirect(url_for(".index"))
+    return _switch(disable_staff, username, "users_disabled")
 
 
 @bp.post("/<username>/enable")
 @roles_required("admin")
 def enable(username: str) -> Any:
+    return _switch(enable_staff, username, "users_enabled")
+
+
+def _switch(use_case: Callable[..., StaffMember], username: str, done_key: str) -> Any:
+    """Disable or enable an account; say so, or why not."""
     try:
-        member = enable_staff(get_uow(), _now(), username, actor())
+        member = use_case(get_uow(), _now(), username, actor())
     except StaffError as exc:
         return _refused(exc)
-    flash(t("users_enabled", username=member.username), "ok")
+    flash(t(done_key, username=member.username), "ok")
     return redirect(url_for(".index"))
 
 

@@ -47,13 +47,7 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
         "checked_in_at": iso(checked_in_at or now),
         "names": names_in_languages(community=community, place=place),  # per language
     }
-    queued = 0
-    for channel in channels:
-        recipient = CHANNEL_TYPES[channel.type].recipient(household)
-        if recipient:
-            uow.outbox.add(kind, channel.id, recipient, payload, now,
-                           household=str(household.id), parcel=parcel)
-            queued += 1
+    queued = _to_household(uow, kind, channels, household, payload, parcel, now)
     if not queued:
         uow.events.add("notice_unreachable", "system", now, parcel=parcel,
                        household=str(household.id), slot=slot.code,
@@ -81,13 +75,7 @@ def queue_waiting(uow: UnitOfWork, community: str, layout: Layout,
 def queue_delivered(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
                     payload: Mapping[str, Any], parcel: int, now: datetime) -> int:
     """Queue "delivered to your door" to the household on every channel it can be reached on."""
-    queued = 0
-    for channel in channels:
-        recipient = CHANNEL_TYPES[channel.type].recipient(household)
-        if recipient:
-            uow.outbox.add(DOOR_DELIVERED, channel.id, recipient, payload, now,
-                           household=str(household.id), parcel=parcel)
-            queued += 1
+    queued = _to_household(uow, DOOR_DELIVERED, channels, household, payload, parcel, now)
     if not queued:
         uow.events.add("notice_unreachable", "system", now, parcel=parcel,
                        household=str(household.id), channels=[c.id for c in channels])
@@ -113,11 +101,18 @@ def queue_changed(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], househol
 
     A household no channel reaches was noted so at check-in (``notice_unreachable``).
     """
+    return _to_household(uow, PARCEL_CHANGED, channels, household, payload, parcel, now)
+
+
+def _to_household(uow: UnitOfWork, kind: str, channels: tuple[ChannelConfig, ...],
+                  household: Household, payload: Mapping[str, Any], parcel: int,
+                  now: datetime) -> int:
+    """Queue ``kind`` on every channel the household can be reached on; how many were."""
     queued = 0
     for channel in channels:
         recipient = CHANNEL_TYPES[channel.type].recipient(household)
         if recipient:
-            uow.outbox.add(PARCEL_CHANGED, channel.id, recipient, payload, now,
+            uow.outbox.add(kind, channel.id, recipient, payload, now,
                            household=str(household.id), parcel=parcel)
             queued += 1
     return queued
