@@ -215,7 +215,9 @@ def test_collect_double_blinks_the_team_s_slots_down_to_the_led_pins(site, day, 
     assert [s.state for s in pin.states[:8]] == [False, True, False, True, False, True, False,
                                                   True]
     flash_1, gap, flash_2, rest, flash_3, _ = (s.timestamp for s in pin.states[2:8])
-    assert max(flash_1, gap, flash_2, flash_3) < 0.2 < 0.5 < rest
+    # Told apart by shape: a loaded machine delays one of gpiozero's switches by 0.1 s or so.
+    short = sorted((flash_1, gap, flash_2, flash_3))
+    assert short[-1] < 0.4 and rest > 3 * short[1], pin.states  # short[1]: a typical flash
 
 
 def test_an_admin_collects_for_the_team_chosen_or_for_every_team(site, day, conn):
