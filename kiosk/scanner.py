@@ -72,7 +72,8 @@ class Scanner:
                  buzzer: Buzzer, uow: UnitOfWork, rules: Rules, clock: Clock,
                  debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
                  refresh_s: float = 1.0, stills: StillEncoder | None = None,
-                 recovery: Recovery | None = None) -> None:
+                 recovery: Recovery | None = None,
+                 on_tick: Callable[[], None] | None = None) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
@@ -88,6 +89,11 @@ class Scanner:
         self.grabbed = self.dropped = 0  # frames the last run read, and those it had no time for
         self._camera_news: list[tuple[str, str]] = []  # not yet recorded (the store was busy)
         self._source_stuck = False  # its read never returned: closing it could block too
+        # For the watchdog: the loop calls on_tick once a turn; these say how it fares
+        # (monotonic times; None: not yet).
+        self.on_tick = on_tick or (lambda: None)
+        self.last_frame_at: float | None = None
+        self.store_answered_at: float | None = None
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
         """Decode one frame and act on every new code in it, keeping the frame's still."""
@@ -148,6 +154,7 @@ class Scanner:
         # The store answers: no wait between frames now; failures in a row still count, so a
         # label that keeps failing backs off longer each time.
         self.backoff_s = 0.0
+        self.store_answered_at = self._next_refresh - self.refresh_s
         self.lights.show(lit)
 
     def _store_failed(self, reason: str, *, full: bool = False) -> None:
@@ -185,11 +192,13 @@ class Scanner:
                 self._record_camera_news(grabber.news())
                 if grabbed is not None:
                     frames += 1
+                    self.last_frame_at = self.clock.monotonic()
                     self.process_frame(grabbed.frame)
                 elif grabber.finished:
                     break
                 if self.clock.monotonic() >= self._next_refresh:
                     self.refresh_lights()
+                self.on_tick()
                 if self.backoff_s:
                     stop.wait(self.backoff_s)
         finally:

@@ -403,6 +403,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_household_edited ON events(household_id, id)
         WHERE kind = 'household_edited';
     """,
+    # The running kiosk's heartbeat: one row, rewritten every few seconds (GET /healthz).
+    """
+    CREATE TABLE kiosk_heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        beat_at TEXT NOT NULL,                  -- when the kiosk loop last wrote this row
+        last_frame_at TEXT                      -- when it last read a frame from the camera
+    );
+    """,
 ]
 
 
@@ -1363,3 +1371,34 @@ class StaffAccounts:
     def enabled_admins(self) -> int:
         return self.db.execute(
             "SELECT COUNT(*) FROM staff WHERE role = 'admin' AND disabled = 0").fetchone()[0]
+
+
+def record_heartbeat(conn: sqlite3.Connection, beat_at: datetime,
+                     last_frame_at: datetime | None) -> None:
+    """Say that the kiosk loop is alive (and when it last read a frame), without an fsync.
+
+    A beat lost to a power cut is written again seconds later; it must never make a check-in
+    wait behind the SD card.
+    """
+    with without_waiting_for_the_disk(conn), translated_errors():
+        conn.execute(
+            "INSERT INTO kiosk_heartbeat (id, beat_at, last_frame_at) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at,"
+            " last_frame_at = excluded.last_frame_at",
+            (iso(beat_at), last_frame_at and iso(last_frame_at)))
+
+
+def close_store(conn: sqlite3.Connection) -> bool:
+    """Copy the write-ahead log into the database file and close; False if it could not copy.
+
+    A clean stop then leaves the database in one file. Another process still reading (the
+    staff site) keeps part of the log; SQLite copies what it can, and the rest later.
+    """
+    try:
+        with translated_errors():
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return not busy
+    except StoreUnavailable:
+        return False
+    finally:
+        conn.close()

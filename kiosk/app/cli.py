@@ -430,24 +430,40 @@ def _refusal_line(refusal: dict[str, object]) -> str:
 
 
 def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.sdnotify import notify
+    from kiosk.app.watchdog import KioskWatch
     from kiosk.app.wiring import build_scanner
     from kiosk.community import open_store_when_space
+    from kiosk.store import close_store
 
     config = _config(args)
     stop = stop_on_signals()
     conn = open_store_when_space(config, stop)
     if conn is None:
         return 0
-    scanner = build_scanner(config, conn, clock, camera=args.camera)
+    try:
+        scanner = build_scanner(config, conn, clock, camera=args.camera)
+    except BaseException:
+        conn.close()
+        raise
+    # systemd (Type=notify) hears READY once a frame is read and the lights are restored,
+    # then WATCHDOG=1 pings while frames keep coming and the store answers.
+    scanner.on_tick = KioskWatch(scanner, conn, clock,
+                                 stale_s=config.kiosk.camera_freeze_s).tick
+    notify("STATUS=starting: waiting for the first frame")
     log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
              len(config.layout.slots))
     pruner = _prune_stills_meanwhile(config, clock, stop)
     try:
         frames = scanner.run(stop)
     finally:
+        notify("STOPPING=1", "STATUS=stopping: LEDs off, camera released, database closed")
         stop.set()  # the source may have ended by itself: the pruner stops with the kiosk
         pruner.join()
         scanner.close()
+        checkpointed = close_store(conn)
+        log.info("kiosk stopped: LEDs off, camera released, database closed%s",
+                 "" if checkpointed else " (its write-ahead log still in use by another process)")
     log.info("kiosk stopped after %d frames (%d more arrived while one was being decoded)",
              frames, scanner.dropped)
     return 0

@@ -1,0 +1,209 @@
+"""sd_notify and the watchdog: `shelf run` as systemd runs it, heard on a real AF_UNIX socket.
+
+systemd's side is played by a datagram socket the test binds (a file, or an abstract name);
+the kiosk is the real `shelf run` subprocess on a replayed video, and the stuck camera is that
+same video whose reads stop returning (a fake of our own FrameSource port, nothing else).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from test_cli_run import labels
+
+from kiosk.app.sdnotify import notify, watchdog_interval
+from kiosk.app.sim.label_video import write_label_video
+
+
+class Listener:
+    """systemd's end of $NOTIFY_SOCKET: every datagram received, with when it came."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address  # what goes into NOTIFY_SOCKET
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._done.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def lines(self) -> list[str]:
+        return [line for _, line in self.messages]
+
+    def when(self, line: str) -> list[float]:
+        return [at for at, said in self.messages if said == line]
+
+    def wait_for(self, line: str, timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.when(line):
+                return self.when(line)[0]
+            time.sleep(0.05)
+        raise AssertionError(f"{line!r} never came; heard {self.lines()}")
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def listener():
+    heard = Listener(f"@shelf-test-{uuid.uuid4().hex}")
+    yield heard
+    heard.close()
+
+
+def test_notify_sends_one_datagram_to_a_socket_file():
+    folder = tempfile.mkdtemp(dir="/tmp")  # a socket's path must stay under 108 bytes
+    heard = Listener(f"{folder}/notify")
+    try:
+        assert notify("READY=1", "STATUS=scanning", environ={"NOTIFY_SOCKET": heard.address})
+        heard.wait_for("STATUS=scanning", timeout=5)
+        assert heard.lines() == ["READY=1", "STATUS=scanning"]
+    finally:
+        heard.close()
+        os.unlink(f"{folder}/notify")
+        os.rmdir(folder)
+
+
+def test_notify_reaches_an_abstract_socket_and_is_silent_outside_systemd(listener):
+    assert notify("WATCHDOG=1", environ={"NOTIFY_SOCKET": listener.address})
+    listener.wait_for("WATCHDOG=1", timeout=5)
+    assert not notify("READY=1", environ={})
+    assert not notify("READY=1", environ={"NOTIFY_SOCKET": "@nobody-listens-here"})
+
+
+def test_watchdog_interval_is_half_of_watchdog_sec_and_only_for_this_process():
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000"}) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}) \
+        == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None
+    assert watchdog_interval({}) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "soon"}) is None
+
+
+STALLING_KIOSK = textwrap.dedent("""
+    # `shelf run` whose replayed camera stops answering after some frames: a driver that hangs.
+    import sys
+    import threading
+
+    import hardware.camera as camera
+    from kiosk.app.cli import main
+
+    frames = int(sys.argv[1])
+    real_read = camera.VideoFileSource.read
+
+    def read(self):
+        global frames
+        frames -= 1
+        if frames < 0:
+            threading.Event().wait()  # never returns
+        return real_read(self)
+
+    camera.VideoFileSource.read = read
+    main(sys.argv[2:])
+""")
+
+
+def start_kiosk(community, tmp_path, listener, video, *, stall_after=None, watchdog_s=1.0):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": listener.address,
+           "WATCHDOG_USEC": str(int(watchdog_s * 1_000_000))}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    env.pop("WATCHDOG_PID", None)
+    if stall_after is None:
+        command = [sys.executable, "-m", "kiosk.app"]
+    else:
+        script = tmp_path / "stalling_kiosk.py"
+        script.write_text(STALLING_KIOSK)
+        command = [sys.executable, str(script), str(stall_after)]
+    command += ["--config", str(community.path), "run", "--camera", f"video:{video}"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=Path(__file__).resolve().parents[1])
+
+
+def set_freeze_seconds(community, seconds):
+    text = community.path.read_text()
+    community.path.write_text(text.replace("camera_freeze_seconds = 5",
+                                           f"camera_freeze_seconds = {seconds}"))
+
+
+def test_run_is_ready_after_the_first_frame_pings_while_scanning_and_says_stopping(
+        community, tmp_path, listener):
+    video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304", "24-2403",
+                                                            "24-2304"), hold_s=1.0, gap_s=1.0)
+    kiosk = start_kiosk(community, tmp_path, listener, video)
+    try:
+        ready = listener.wait_for("READY=1")
+        time.sleep(2.5)  # pings at half of WatchdogSec (1 s): about five by now
+        kiosk.send_signal(signal.SIGTERM)
+        _, err = kiosk.communicate(timeout=20)
+    finally:
+        kiosk.kill()
+    assert kiosk.returncode == 0, err
+    heard = listener.lines()
+    assert heard[0] == "STATUS=starting: waiting for the first frame"
+    assert "STATUS=scanning" in heard
+    pings = listener.when("WATCHDOG=1")
+    assert len(pings) >= 3, heard
+    assert min(pings) >= ready  # never fed before it is ready
+    assert all(b - a < 0.9 for a, b in zip(pings, pings[1:], strict=False)), pings
+    assert heard.index("STOPPING=1") > max(i for i, line in enumerate(heard)
+                                            if line == "WATCHDOG=1")
+    assert "kiosk ready: the first frame is read and the lights are restored" in err
+    assert "kiosk stopped: LEDs off, camera released, database closed" in err
+    wal = community.database.with_name(community.database.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # the log is in the database file
+
+
+def test_a_stuck_camera_stops_the_pings_and_says_why(community, tmp_path, listener):
+    set_freeze_seconds(community, 1)
+    video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
+                              hold_s=4.0, gap_s=4.0)
+    kiosk = start_kiosk(community, tmp_path, listener, video, stall_after=30)  # about 1 s
+    try:
+        listener.wait_for("READY=1")
+        unwell = listener.wait_for("STATUS=unwell: no frame from the camera for more than 1 s",
+                                   timeout=20)
+        time.sleep(2.0)  # four pings' worth of time, had it still been fed
+        kiosk.send_signal(signal.SIGTERM)
+        _, err = kiosk.communicate(timeout=20)
+    finally:
+        kiosk.kill()
+    pings = listener.when("WATCHDOG=1")
+    assert pings, listener.lines()  # it was fed while frames came
+    assert max(pings) < unwell  # and never after the camera got stuck
+    assert "kiosk unwell: no frame from the camera" in err
+    assert kiosk.returncode == 0, err  # SIGTERM still stops it cleanly, stuck read and all
+
+
+def test_without_notify_socket_the_kiosk_runs_as_before(community, tmp_path):
+    from test_cli_run import start
+
+    video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
+                              hold_s=0.5, gap_s=0.3)
+    env_free = start(community, "--camera", f"video:{video}")
+    _, err = env_free.communicate(timeout=60)
+    assert env_free.returncode == 0, err
+    assert "kiosk stopped: LEDs off, camera released, database closed" in err
