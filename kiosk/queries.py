@@ -935,3 +935,37 @@ def household_view(conn: sqlite3.Connection, household: str) -> dict[str, Any] |
             "task": dict(task) if task else None,
             "edits": [{"at": e["at"], "actor": e["actor"], **json.loads(e["detail"] or "{}")}
                       for e in edits]}
+
+
+# The kiosk writes its heartbeat every 10 s (kiosk.app.watchdog): three missed beats is stale.
+HEARTBEAT_STALE_S = 30.0
+
+
+def kiosk_health(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
+    """How the gate fares, for ``GET /healthz``: no names, no rooms, only times and counts.
+
+    ``healthy`` is False while the kiosk's heartbeat is missing or older than
+    ``HEARTBEAT_STALE_S``. Ages in seconds (None: never), times in UTC ISO-8601.
+    """
+    with _one_snapshot(conn):
+        beat = conn.execute("SELECT beat_at, last_frame_at FROM kiosk_heartbeat"
+                            " WHERE id = 1").fetchone()
+        oldest = conn.execute("SELECT MIN(created_at) FROM outbox"
+                              " WHERE status = 'pending'").fetchone()[0]
+        pending, failed = pending_notices(conn), failed_notice_count(conn)
+        backup = conn.execute("SELECT at FROM events WHERE kind = 'backup_made'"
+                              " ORDER BY id DESC LIMIT 1").fetchone()
+    beat_age = _age_s(now, beat["beat_at"]) if beat else None
+    return {
+        "healthy": beat_age is not None and beat_age <= HEARTBEAT_STALE_S,
+        "kiosk_heartbeat_age_s": beat_age,
+        "last_frame_at": beat["last_frame_at"] if beat else None,
+        "outbox_pending": pending,
+        "outbox_oldest_pending_age_s": _age_s(now, oldest) if oldest else None,
+        "outbox_failed": failed,
+        "last_backup_at": backup["at"] if backup else None,
+    }
+
+
+def _age_s(now: datetime, stored: str) -> float:
+    return round((now - datetime.fromisoformat(stored)).total_seconds(), 1)

@@ -410,6 +410,8 @@ MIGRATIONS: list[str] = [
         beat_at TEXT NOT NULL,                  -- when the kiosk loop last wrote this row
         last_frame_at TEXT                      -- when it last read a frame from the camera
     );
+    -- GET /healthz asks for the newest backup without walking the whole history
+    CREATE INDEX events_backup_made ON events(id) WHERE kind = 'backup_made';
     """,
 ]
 

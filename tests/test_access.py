@@ -40,6 +40,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "gate.code": PUBLIC,
     "gate.room": PUBLIC,
     "gate.fresh": PUBLIC,
+    "health.healthz": PUBLIC,  # times and counts only, no personal data (tests/test_health.py)
     "shelf.index": EVERY_ROLE,
     "shelf.grid": EVERY_ROLE,
     "shelf.slot": EVERY_ROLE,

@@ -101,6 +101,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
     from web import households  # the household list: find, see, edit, import
 
     app.register_blueprint(households.bp)
+    from web import health  # GET /healthz: the kiosk's heartbeat, the outbox, the last backup
+
+    app.register_blueprint(health.bp)
     return app
 
 

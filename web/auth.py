@@ -5,8 +5,9 @@ before any view runs:
 
 - ``@login_required``: any signed-in role; under ``/api/`` a configured bearer token too.
 - ``@roles_required("admin", ...)``: only those roles (never a bearer token).
-- ``PUBLIC_ENDPOINTS``: the sign-in form, sign-out, static files and the gate screen (which
-  guards itself: the gate's own display only, ``web/gate.py``).
+- ``PUBLIC_ENDPOINTS``: the sign-in form, sign-out, static files, ``/healthz`` (times and
+  counts only) and the gate screen (which guards itself: the gate's own display only,
+  ``web/gate.py``).
 
 A route that declares nothing is refused to everyone, admins too: a forgotten decorator fails
 closed, and ``tests/test_access.py`` names it. The ``gate`` role reads and never writes: every
@@ -80,7 +81,7 @@ WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
 # Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
                               "gate.page", "gate.state", "gate.code", "gate.room",
-                              "gate.fresh"})
+                              "gate.fresh", "health.healthz"})
 # JSON from the gate page itself, acting for nobody: see the module's docstring.
 CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room", "gate.fresh"})
 READ_ONLY_ROLES = frozenset({"gate"})
