@@ -1,4 +1,4 @@
-"""GET /healthz: the kiosk's heartbeat, the outbox's backlog, the last backup; no login, no names."""
+"""GET /healthz: the kiosk's heartbeat, the outbox's backlog, the last backup; no login."""
 
 from __future__ import annotations
 
