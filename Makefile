@@ -6,10 +6,14 @@ DEMO_DIR ?= demo-data
 # On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there.
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 
-.PHONY: demo test lint bench proofs clean
+.PHONY: demo test lint bench proofs clean install
 
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
+
+# On the Pi, as root: the services, the gate screen, the configuration (systemd/README.md).
+install:
+	scripts/install
 
 # Most tests wait (for a subprocess, a poll, a browser) rather than compute: four workers
 # on two cores halve the wall time. TEST_WORKERS=0 runs them in this process, one by one.

@@ -7,6 +7,7 @@ can be read by every user of the machine.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -35,10 +36,11 @@ ADMIN = "admin"  # the first staff account, made by `shelf init`
 
 
 def write_sample(directory: Path, admin_password: str | None = None,
-                 smtp_port: int = 8025) -> tuple[Path, str]:
+                 smtp_port: int = 8025, database: Path | None = None) -> tuple[Path, str]:
     """Write config.toml and households.csv into ``directory``; return (config, password).
 
-    The password is the first admin's, for ``init_community`` to store (hashed).
+    The password is the first admin's, for ``init_community`` to store (hashed). The database
+    is ``database`` (absolute; /var/lib/shelf/shelf.db for a service), else shelf.db beside.
     """
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
@@ -52,6 +54,10 @@ def write_sample(directory: Path, admin_password: str | None = None,
         api_token=secrets.token_urlsafe(24),
     )
     text = text.replace("port = 8025", f"port = {smtp_port}")
+    if database is not None:
+        text = text.replace('path = "shelf.db"              # one SQLite file; relative to this '
+                            "file's folder",
+                            f"path = {json.dumps(str(database.absolute()))}  # one SQLite file")
     config_file.write_text(text, encoding="utf-8")
     with resources.as_file(SAMPLE / "households.csv") as src:
         shutil.copyfile(src, directory / "households.csv")
@@ -97,10 +103,11 @@ def open_store_when_space(config: Config, stop: threading.Event, *, retry_s: flo
 
 
 def init_community(directory: Path, admin_password: str | None = None,
-                   smtp_port: int = 8025, *, group_readable: bool = False) -> tuple[Config, str]:
+                   smtp_port: int = 8025, *, group_readable: bool = False,
+                   database: Path | None = None) -> tuple[Config, str]:
     """Write a sample community and create its database: the only way a database is made."""
     with private_files(group_readable):
-        config_file, password = write_sample(directory, admin_password, smtp_port)
+        config_file, password = write_sample(directory, admin_password, smtp_port, database)
         config = load_config(config_file)
         config.database.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-readable", action="store_true",
                    help="let the files' group read them too (0640, not 0600): for services "
                    "that share a group")
+    p.add_argument("--database", type=Path, help="where the database goes (default: shelf.db "
+                   "beside the config); the installer's is /var/lib/shelf/shelf.db")
 
     p = command("households", cmd_households, "manage the household list")
     p.add_argument("action", choices=["import"])
@@ -201,7 +203,8 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
 
         check_password_text(args.admin_password)  # before anything is written
     config, password = init_community(args.directory, args.admin_password,
-                                      group_readable=args.group_readable)
+                                      group_readable=args.group_readable,
+                                      database=args.database)
     uow = SqliteUnitOfWork(open_store(config))
     report = import_households(uow, config.community.buildings,
                                args.directory / "households.csv", clock.now(), actor="shelf init",
