@@ -207,3 +207,43 @@ def test_without_notify_socket_the_kiosk_runs_as_before(community, tmp_path):
     _, err = env_free.communicate(timeout=60)
     assert env_free.returncode == 0, err
     assert "kiosk stopped: LEDs off, camera released, database closed" in err
+
+
+def test_a_store_that_stops_answering_stops_the_pings(community, clock, listener, monkeypatch):
+    from test_scanner import ListSource, RecordingBuzzer, RecordingLights, TableDecoder
+
+    from kiosk.app.watchdog import KioskWatch
+    from kiosk.scanner import Scanner
+    from kiosk.services import Rules
+    from kiosk.store import SqliteUnitOfWork, connect
+
+    monkeypatch.setenv("NOTIFY_SOCKET", listener.address)
+    conn = connect(community.database)
+    scanner = Scanner(source=ListSource([]), decoder=TableDecoder(),
+                      lights=RecordingLights(community.database), buzzer=RecordingBuzzer(),
+                      uow=SqliteUnitOfWork(conn), rules=Rules.from_config(community),
+                      clock=clock, debounce_s=2.0)
+    watch = KioskWatch(scanner, conn, clock, stale_s=5.0, ping_every_s=1.0)
+    scanner.refresh_lights()
+    watch.tick()  # no frame yet: not ready, not fed
+    scanner.last_frame_at = clock.monotonic()  # what the loop notes for each frame
+    for _ in range(3):
+        scanner.refresh_lights()
+        watch.tick()
+        clock.advance(1.0)
+        scanner.last_frame_at = clock.monotonic()
+    listener.wait_for("WATCHDOG=1", timeout=5)
+    conn.close()  # the store stops answering; frames still come
+    for _ in range(12):
+        scanner.refresh_lights()
+        watch.tick()
+        clock.advance(1.0)
+        scanner.last_frame_at = clock.monotonic()
+    listener.wait_for("STATUS=unwell: the store does not answer", timeout=5)
+    time.sleep(0.3)  # let every datagram arrive
+    heard = listener.lines()
+    assert heard[:2] == ["READY=1", "STATUS=scanning"]
+    # Fed while the store's last answer was under stale_s (5 s) old, then never again: the
+    # last 7 of those 12 seconds passed without a ping, and systemd's WatchdogSec runs out.
+    assert heard.count("WATCHDOG=1") == 3 + 5
+    assert heard[-1] == "STATUS=unwell: the store does not answer"
