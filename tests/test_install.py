@@ -129,10 +129,9 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return seen
 
 
-def install(root: Path, *more: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([REPO / "scripts" / "install", "--root", str(root), "--no-start",
-                           "--desktop-user", "pi", *more], capture_output=True, text=True,
-                          timeout=600)
+def install(root: Path, script: str = "install") -> subprocess.CompletedProcess:
+    done = subprocess.run([REPO / "scripts" / script, "--root", str(root), "--no-start",
+                           "--desktop-user", "pi"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -198,7 +197,7 @@ def test_install_twice_changes_nothing_and_uninstall_keeps_the_data(tmp_path):
     for unit in SERVICES:
         assert exposure(Path(unit), f"--root={root}") <= MAX_EXPOSURE, unit
 
-    gone = install(root, "--uninstall")
+    gone = install(root, "uninstall")
     assert "removed shelf-kiosk.service" in gone.stdout
     for unit in UNITS:
         assert not (root / "etc/systemd/system" / unit).exists()
