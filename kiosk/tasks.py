@@ -148,7 +148,7 @@ def carry_waiting(uow: UnitOfWork, rules: TaskRules, household: Household, now: 
         ref = attach_parcel(uow, rules, household, parcel.id, now, actor, fresh=parcel.fresh,
                             tell=False, via="observation")
         queue_waiting(uow, rules.community_name, rules.layout, rules.channels, household,
-                      parcel, None, None, now)
+                      parcel, None, None, now, keep_days=rules.pickup.return_after_days)
     if ref is not None and any(p.fresh for p in parcels):
         _tell(uow, rules, _team(rules, ref.team), [_get(uow, ref.id)], "fresh", now)
     return ref
