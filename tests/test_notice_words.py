@@ -359,3 +359,24 @@ def _codes(facts) -> list[str]:
 def _active_code(conn) -> str:
     return conn.execute("SELECT code FROM pickup_codes WHERE used_at IS NULL AND revoked_at IS"
                         " NULL ORDER BY id DESC").fetchone()[0]
+
+
+def test_the_notice_worker_reminds_when_quiet_hours_end(community):
+    """``shelf notices --once`` (SHELF_NOW): a reminder due at 23:00 goes at 07:00."""
+    from test_cli_tasks import one_json, shelf, with_mail
+
+    with MailCatcher() as mail:
+        with_mail(community, mail.port)
+        checked = one_json(shelf(community, "checkin", "--code", "SF1234567890", "--room",
+                                 "2-2603", "--json", now="2026-12-03T23:00:00+08:00"))
+        assert checked["action"] == "checkin", checked
+        for now in ("2026-12-03T23:00:00+08:00", "2026-12-04T23:00:00+08:00",
+                    "2026-12-05T06:59:59+08:00", "2026-12-05T07:00:00+08:00",
+                    "2026-12-05T07:00:05+08:00"):
+            done = shelf(community, "notices", "--once", now=now)
+            assert done.returncode == 0, done.stderr
+            if now.startswith("2026-12-05T06"):
+                assert heads(mail) == ["快递到了"]  # the reminder waits out the quiet hours
+        mail.wait_for(2)
+    assert heads(mail) == ["快递到了", "待取提醒"]
+    assert mail.messages[-1]["To"] == "r2-2603@sample-garden.example"
