@@ -29,7 +29,7 @@ from kiosk.notices.render import words
 from kiosk.services import Rules, act_on_payload, pick_up
 from kiosk.staff_actions import hand_out, mark_returned, move, undo_check_in
 from kiosk.store import SqliteUnitOfWork, connect
-from kiosk.tasks import deliver
+from kiosk.tasks import deliver, mark_fresh
 
 RESIDENT = "24-2304"  # Chen Jie 陈杰, slot A-12, collects at the shelf
 RESIDENT_EMAIL = "r24-2304@sample-garden.example"
@@ -126,6 +126,21 @@ def test_fresh_food_says_so_first_and_goes_at_once_even_in_quiet_hours(
     lines = text(message).splitlines()
     assert lines[0] == "这是生鲜食品，请尽快取走。"
     assert lines[1] == "货位：A-12（门岗A架）" and lines[2].startswith("取件码：")
+
+
+def test_a_parcel_marked_fresh_after_check_in_is_told_at_once_in_quiet_hours(
+        conn, community, mail, channels):
+    clock = at_local("2026-11-29T23:40:00")
+    parcel = check_in(conn, community, clock)
+    clock.advance(60)
+    mark_fresh(parcel.parcel, SqliteUnitOfWork(conn), Rules.from_config(community), clock,
+               actor="gate", source="keypad")
+    worker_pass(conn, community, channels, clock)
+
+    assert heads(mail) == ["快递到了", "生鲜 请尽快取"]
+    first, fresh = (text(m).splitlines() for m in mail.messages)
+    assert fresh[0] == "这是生鲜食品，请尽快取走。"
+    assert fresh[1:3] == first[:2]  # the same slot, the same code
 
 
 # --- collected ---------------------------------------------------------------------------------
@@ -283,8 +298,11 @@ def test_quiet_hours_follow_the_wall_clock_across_summer_time(utc, quiet):
 
 def test_quiet_hours_and_rounds_are_configurable(community, tmp_path):
     path = community.path
-    path.write_text(path.read_text() + '\n[notices]\nremind_after_days = [2]\n'
-                    'warn_before_return_days = 0\nquiet_hours = "23:30-06:00"\n')
+    written = path.read_text()
+    assert "[notices]" in written  # shelf init writes the section, commented
+    path.write_text(written.replace("remind_after_days = [1, 3]", "remind_after_days = [2]")
+                    .replace("warn_before_return_days = 1", "warn_before_return_days = 0")
+                    .replace('quiet_hours = "22:00-07:00"', 'quiet_hours = "23:30-06:00"'))
     settings = load_config(path).notices
     assert settings == NoticeSettings((2,), 0, time(23, 30), time(6, 0))
     path.write_text(path.read_text().replace('"23:30-06:00"', '"22:00"'))
