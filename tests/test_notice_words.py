@@ -296,6 +296,18 @@ def test_quiet_hours_follow_the_wall_clock_across_summer_time(utc, quiet):
     assert is_quiet(now, NoticeSettings(), ZoneInfo("Europe/Berlin")) is quiet
 
 
+@pytest.mark.parametrize(("wall_clock", "quiet"), [
+    ("2026-03-29T06:59:59", True), ("2026-03-29T07:00:00", False)])  # the first summer morning
+def test_a_community_in_berlin_is_reminded_at_seven_on_its_own_clock(
+        conn, community, mail, channels, wall_clock, quiet):
+    berlin = ZoneInfo("Europe/Berlin")
+    community = replace(community, community=replace(community.community, timezone=berlin))
+    check_in(conn, community, at_local("2026-03-27T12:00:00", berlin))
+    worker_pass(conn, community, channels, at_local(wall_clock, berlin))
+    assert heads(mail) == (["快递到了"] if quiet else ["快递到了", "待取提醒"])
+    assert "当地时间 +01:00" in text(mail.messages[0])  # checked in on winter time
+
+
 def test_quiet_hours_and_rounds_are_configurable(community, tmp_path):
     path = community.path
     written = path.read_text()

@@ -34,6 +34,7 @@ from kiosk.timefmt import local_time
 
 LANGUAGES = ("zh", "en")  # every notice carries both halves, in this order
 QR_ID = "pickup-qr"  # the inline image's Content-ID
+_BEIJING_TIME = {"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"}  # zones of 北京时间
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class _Say:
             return local_time(stored, self.timezone, "%Y-%m-%d %H:%M", with_zone=True)
         local = datetime.fromisoformat(stored).astimezone(self.timezone)
         offset = local.utcoffset() or timedelta()
-        if offset == timedelta(hours=8):
+        if getattr(self.timezone, "key", None) in _BEIJING_TIME:
             zone = "北京时间"
         else:
             minutes = int(offset.total_seconds()) // 60
