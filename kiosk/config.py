@@ -246,6 +246,7 @@ class Config:
     layout: Layout
     channels: tuple[ChannelConfig, ...]
     web: WebSettings
+    notices: NoticeSettings = field(default_factory=lambda: NoticeSettings())
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -380,6 +381,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
     trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
     web.done()
+    notices = _notice_settings(top.table("notices", required=False))
     top.done()
 
     return Config(
@@ -394,6 +396,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
         web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        notices=notices,
     )
 
 
@@ -628,3 +631,40 @@ def names_in_languages(**names: str) -> dict[str, dict[str, str]]:
     """Each name in every language (a notice's payload keeps them: it is written in both)."""
     return {key: {code: in_language(name, code) for code in LANGUAGES}
             for key, name in names.items()}
+
+
+@dataclass(frozen=True)
+class NoticeSettings:
+    """[notices]: when residents are reminded of parcels still waiting (kiosk.notices.reminders).
+
+    Quiet hours are the community's wall-clock and may cross midnight; ``None``: none.
+    """
+
+    remind_after_days: tuple[int, ...] = (1, 3)
+    warn_before_return_days: int = 1  # 0: no "will be returned on ..." warning
+    quiet_from: time | None = time(22, 0)
+    quiet_until: time | None = time(7, 0)
+
+
+def _notice_settings(section: Section) -> NoticeSettings:
+    # A reminder after a parcel has waited each of these many days: one per household and round.
+    days = section.list("remind_after_days", [1, 3])
+    if any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 90 for d in days) or (
+            list(days) != sorted(set(days))):
+        section.fail(f"[notices] remind_after_days = {days!r}: whole days from 1 to 90, rising, "
+                     "e.g. [1, 3]; [] for none")
+    # "Will be returned to the courier on D": this many days before D ([pickup]
+    # return_after_days after check-in); 0 for no warning.
+    warn = section.int("warn_before_return_days", 1, minval=0, maxval=30)
+    # No reminders or return warnings in these hours (pickup and fresh-food notices always go);
+    # what falls due in them goes when they end. "" for none.
+    quiet = section.str("quiet_hours", "22:00-07:00")
+    section.done()
+    if not quiet:
+        return NoticeSettings(tuple(days), warn, None, None)
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", quiet)
+    if not match or match.group(1, 2) == match.group(3, 4):
+        section.fail(f"[notices] quiet_hours = {quiet!r}: expected HH:MM-HH:MM, e.g. "
+                     "22:00-07:00 (may cross midnight), or \"\" for none")
+    return NoticeSettings(tuple(days), warn, time(int(match[1]), int(match[2])),
+                          time(int(match[3]), int(match[4])))

@@ -89,6 +89,7 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    inline_id: str = ""  # shown inside the HTML body too, as <img src="cid:...">, where it can
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Notice:
     subject: str
     body: str
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    html: str = ""  # the same words laid out for a mail reader; channels without HTML use body
 
 
 class Channel(Protocol):
@@ -397,7 +399,21 @@ class UnitOfWork(Protocol):
     tasks: DoorTasks
     staff: Staff
     sessions: StaffSessions
+    reminders: Reminders
 
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
+
+
+class Reminders(Protocol):
+    """What was said about parcels still waiting (kiosk.notices.reminders): once per round."""
+
+    def waiting_since(self, before: datetime) -> list[ParcelRecord]:
+        """Waiting parcels checked in at or before ``before``, oldest first."""
+
+    def said(self, parcels: Iterable[int]) -> set[tuple[int, str]]:
+        """(parcel, round) pairs already said for these parcels."""
+
+    def add(self, parcel: int, round: str, household: str, now: datetime) -> None:
+        """Record that ``round`` was said (or tried: no channel) for ``parcel``."""

@@ -61,7 +61,7 @@ from kiosk.labels import (
     parse_payload,
     pass_is_for,
 )
-from kiosk.notices.queue import queue_checkin, queue_waiting
+from kiosk.notices.queue import queue_checkin, queue_collected, queue_waiting
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
 from kiosk.store import iso
@@ -295,7 +295,8 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
     queue_checkin(uow, rules.community_name, rules.layout.place(slot), rules.channels,
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
-                  code and code.code, now)
+                  code and code.code, now, keep_days=rules.pickup.return_after_days,
+                  fresh=fresh)
     light_slot(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)
@@ -480,6 +481,9 @@ def _hand_out(uow: UnitOfWork, rules: Rules, code: PickupCode, parcels: list[Par
         uow.events.add("collected", actor, now, parcel=parcel.id, household=code.household_id,
                        slot=parcel.slot_code, via=via, source=source)
     collected_at_shelf(uow, code.household_id, [p.id for p in parcels], now, actor)
+    household = uow.households.get(HouseholdId.parse(code.household_id))
+    if household is not None:  # 已取件: a parcel taken by someone else is noticed at once
+        queue_collected(uow, rules.community_name, rules.channels, household, parcels, via, now)
     for slot in slots:
         light_slot(uow, rules, slot, "blink", now, "pickup")
     return Outcome("pickup", code.household_id, slots[0], parcels[0].id, slots,
@@ -522,7 +526,7 @@ def release_from_observation(household: HouseholdId | str, uow: UnitOfWork, rule
         for parcel in waiting:
             queue_waiting(uow, rules.community_name, rules.layout, rules.channels, released,
                           parcel, make_pass(rules.label_secret, hid, code.id, code.code),
-                          code.code, now)
+                          code.code, now, keep_days=rules.pickup.return_after_days)
     log.info("door task %d for %s cancelled (released from observation); %d parcel(s) to "
              "collect", task.id, mask_household(hid), len(waiting))
     return (task.id,)

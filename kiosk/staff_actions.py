@@ -29,6 +29,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiosk.config import names_in_languages
 from kiosk.domain import HouseholdId, ParcelRecord, ParcelStatus, Slot, mask_household
 from kiosk.errors import (
     IdNotChecked,
@@ -232,6 +233,9 @@ def _withdraw_idle_code(uow: UnitOfWork, parcel: ParcelRecord, action: str, now:
 
 def _payload(rules: Rules, parcel: ParcelRecord, action: str, now: datetime, name: str,
              **values: object) -> dict[str, object]:
+    # Each name in both languages: the notice is written in both (kiosk.notices.render).
+    places = {"place": values["place"]} if values.get("place") else {}
     return {"community": rules.community_name, "household": parcel.household_id,
             "name": name, "parcel": parcel.id, "parcel_ref": parcel.ref, "action": action,
-            "at": iso(now), **values}
+            "at": iso(now), **values,
+            "names": names_in_languages(community=rules.community_name, **places)}

@@ -403,7 +403,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_household_edited ON events(household_id, id)
         WHERE kind = 'household_edited';
     """,
-    # The running kiosk's heartbeat: one row, rewritten every few seconds (GET /healthz).
+    # 16 (issue 12): the running kiosk's heartbeat: one row, rewritten every few seconds (GET /healthz).
     """
     CREATE TABLE kiosk_heartbeat (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -412,6 +412,18 @@ MIGRATIONS: list[str] = [
     );
     -- GET /healthz asks for the newest backup without walking the whole history
     CREATE INDEX events_backup_made ON events(id) WHERE kind = 'backup_made';
+    """,
+    # 17 (issue 11): what was said about parcels still waiting, one row per parcel and round
+    # ('1d', '3d' reminders, 'return' warning), written with the notice it queued: a restart or
+    # a crash never says a round twice.
+    """
+    CREATE TABLE reminders (
+        parcel_id INTEGER NOT NULL REFERENCES parcels(id),
+        round TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (parcel_id, round)
+    );
     """,
 ]
 
@@ -615,6 +627,7 @@ class SqliteUnitOfWork:
         self.observation = ObservationRegister(db)
         self.tasks = DoorTasks(db)
         self.staff = StaffAccounts(db)
+        self.reminders = Reminders(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:
@@ -1404,3 +1417,29 @@ def close_store(conn: sqlite3.Connection) -> bool:
         return False
     finally:
         conn.close()
+
+
+class Reminders:
+    """What was said about parcels still waiting (``kiosk.notices.reminders``)."""
+
+    def __init__(self, db: _Db) -> None:
+        self.db = db
+
+    def waiting_since(self, before: datetime) -> list[ParcelRecord]:
+        rows = self.db.execute(
+            f"SELECT {_PARCEL_COLUMNS} FROM parcels WHERE status = 'waiting'"
+            " AND checked_in_at <= ? ORDER BY id", (iso(before),)).fetchall()
+        return [_parcel(r) for r in rows]
+
+    def said(self, parcels: Iterable[int]) -> set[tuple[int, str]]:
+        wanted = list(dict.fromkeys(parcels))
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = self.db.execute(
+            f"SELECT parcel_id, round FROM reminders WHERE parcel_id IN ({marks})", wanted)
+        return {(r["parcel_id"], r["round"]) for r in rows}
+
+    def add(self, parcel: int, round: str, household: str, now: datetime) -> None:
+        self.db.execute("INSERT OR IGNORE INTO reminders (parcel_id, round, household_id, at)"
+                        " VALUES (?, ?, ?, ?)", (parcel, round, household, iso(now)))

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -44,6 +44,7 @@ from kiosk.domain import (
     DoorTask,
     Household,
     HouseholdId,
+    ParcelRecord,
     ParcelStatus,
     TaskStatus,
     mask_household,
@@ -59,7 +60,7 @@ from kiosk.errors import (
     UnknownTask,
     WrongDoor,
 )
-from kiosk.labels import DOOR_PREFIX, parse_door
+from kiosk.labels import DOOR_PREFIX, make_pass, parse_door
 from kiosk.notices.queue import queue_delivered, queue_team, queue_waiting
 from kiosk.outcome import DoorTaskRef, Outcome, guarded
 from kiosk.ports import Clock, UnitOfWork
@@ -148,7 +149,7 @@ def carry_waiting(uow: UnitOfWork, rules: TaskRules, household: Household, now: 
         ref = attach_parcel(uow, rules, household, parcel.id, now, actor, fresh=parcel.fresh,
                             tell=False, via="observation")
         queue_waiting(uow, rules.community_name, rules.layout, rules.channels, household,
-                      parcel, None, None, now)
+                      parcel, None, None, now, keep_days=rules.pickup.return_after_days)
     if ref is not None and any(p.fresh for p in parcels):
         _tell(uow, rules, _team(rules, ref.team), [_get(uow, ref.id)], "fresh", now)
     return ref
@@ -436,8 +437,9 @@ def mark_fresh(parcel_id: int, uow: UnitOfWork, rules: TaskRules, clock: Clock, 
 
     Its door task, if it has one, goes to the top and its team is told at once, as for a fresh
     label (``attach_parcel``); a task whose team has gone off duty passes on first. A parcel of
-    a household that collects at the shelf is only marked (its pickup notice is on its way
-    already). Events ``parcel_fresh`` and, for a task not fresh before, ``task_fresh``, naming
+    a household that collects at the shelf is sent its pickup notice again, saying first that
+    the parcel is fresh food (never held back: quiet hours are for reminders). Events
+    ``parcel_fresh`` and, for a task not fresh before, ``task_fresh``, naming
     ``actor``. Idempotent: a parcel fresh already is answered ``repeat`` and nothing changes.
     Refusals: ``unknown_parcel``, ``already_collected`` (not waiting any more).
     """
@@ -460,12 +462,26 @@ def mark_fresh(parcel_id: int, uow: UnitOfWork, rules: TaskRules, clock: Clock, 
                            task=task.id if task else None)
             if task is not None:
                 task = _freshen(uow, rules, task, parcel_id, now, actor)
+            else:
+                _tell_fresh(uow, rules, replace(parcel, fresh=True), now)
     if not parcel.fresh:
         log.info("parcel %d for %s marked fresh by %s%s", parcel_id, mask_household(hid), actor,
                  f" (door task {task.id})" if task else "")
     return Outcome("fresh", hid, parcel.slot_code, parcel_id, (parcel.slot_code,), (parcel_id,),
                    repeat=parcel.fresh, door_delivery=task is not None,
                    door_task=DoorTaskRef(task.id, task.team, task.fresh) if task else None)
+
+
+def _tell_fresh(uow: UnitOfWork, rules: TaskRules, parcel: ParcelRecord, now: datetime) -> None:
+    """Tell a household that collects at the shelf that its parcel is fresh food, at once: its
+    pickup notice again, saying so first (the code stays the same)."""
+    household = uow.households.get(HouseholdId.parse(parcel.household_id))
+    code = uow.codes.active_for(parcel.household_id)
+    if household is None or household.under_observation or code is None:
+        return
+    queue_waiting(uow, rules.community_name, rules.layout, rules.channels, household, parcel,
+                  make_pass(rules.label_secret, parcel.household_id, code.id, code.code),
+                  code.code, now, keep_days=rules.pickup.return_after_days)
 
 
 def _freshen(uow: UnitOfWork, rules: TaskRules, task: DoorTask, parcel_id: int,

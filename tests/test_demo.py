@@ -66,7 +66,15 @@ def test_every_household_with_an_address_got_its_mail(demo):
     assert pending == 0
     mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
              for p in sorted((demo["dir"] / "mail").glob("*.eml"))]
+    # One mail per parcel at check-in; one "collected" (已取件) per pickup at the shelf.
+    collected = [m for m in mails if m["Subject"].startswith("【已取件】")]
+    mails = [m for m in mails if m not in collected]
     assert sorted(m["To"] for m in mails) == sorted(e for e, _ in expected)
+    pickups = conn.execute("""SELECT h.email FROM events e JOIN households h
+                              ON h.id = e.household_id WHERE e.kind = 'collected'
+                              GROUP BY e.at, h.email""").fetchall()
+    assert sorted(m["To"] for m in collected) == sorted(e for e, in pickups)
+    assert "r24-2304@sample-garden.example" in [m["To"] for m in collected]
     resident = [m for m in mails if m["To"] == "r24-2304@sample-garden.example"]
     assert len(resident) == 2
     body = resident[0].get_body(("plain",)).get_content()

@@ -71,7 +71,7 @@ def test_each_half_of_a_notice_names_things_in_its_language(conn, community, clo
     assert row.parcel_id == parcel.parcel
     body = render(row.kind, json.loads(row.payload), row.recipient,
                   community.community.timezone).body
-    chinese, english = body.split("Hello", 1)
+    chinese, english = body.split("\n\nSlot: ", 1)  # each half leads with its slot line
     assert "到了示例花园的无接触快递架" in chinese and "（门岗A架）" in chinese
     assert "shelf of Sample Garden." in english and "(Gate shelf A)" in english
     assert "Sample Garden" not in chinese and "示例花园" not in english

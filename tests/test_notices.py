@@ -129,7 +129,9 @@ def test_pickup_notice_arrives_with_slot_code_and_a_qr_that_opens_the_slot(
     assert message["To"] == RESIDENT_EMAIL
     assert message["From"] == "shelf@sample-garden.example"
     code = facts["pickup_code"]
-    assert message["Subject"] == f"【快递到了 Parcel ready】A-12 · 取件码 Pickup code {code}"
+    # Each half of the subject in its own language, Chinese first; the slot and code in both.
+    assert message["Subject"] == (f"【快递到了】货位 A-12 · 取件码 {code} | "
+                                  f"Parcel ready: slot A-12, pickup code {code}")
     body = message.get_body(("plain",)).get_content()
     # The community and the shelf are named per language in the config: each half its own.
     for fact in ("陈杰", "到了示例花园的无接触快递架", "货位：A-12（门岗A架）",
@@ -148,10 +150,14 @@ def test_pickup_notice_arrives_with_slot_code_and_a_qr_that_opens_the_slot(
     pickup = act_on_payload(scanned, SqliteUnitOfWork(conn), Rules.from_config(community), clock)
     assert (pickup.action, pickup.parcels) == ("pickup", (parcel.parcel,))
 
-    [row] = outbox_rows(conn, parcel.parcel)
-    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
-    assert deliver(conn, channels, clock, community) == DeliveryReport()  # sent once only
-    assert len(mail.messages) == 1
+    ready, collected = outbox_rows(conn, parcel.parcel)
+    assert (ready["kind"], ready["status"], ready["attempts"], ready["last_error"]) == (
+        "pickup_ready", "sent", 1, None)
+    assert (collected["kind"], collected["status"]) == ("collected", "pending")
+    # The next pass sends the pickup notice no more: only "collected" (已取件) goes.
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
+    assert [m["Subject"].split("】")[0] for m in mail.messages] == ["【快递到了", "【已取件"]
+    assert deliver(conn, channels, clock, community) == DeliveryReport()  # each sent once only
 
 
 def test_household_under_observation_is_told_staff_will_bring_it(

@@ -514,6 +514,7 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
 def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.notices.delivery import build_channels, deliver_due, run_worker
+    from kiosk.notices.reminders import remind_due
     from kiosk.services import Rules
     from kiosk.tasks import hand_over_due
 
@@ -528,6 +529,8 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
 
     def rounds() -> None:  # door tasks: hand over at the end of a team's hours, escalate
         hand_over_due(uow, rules, clock)
+        # parcels still waiting: reminders and return warnings, outside quiet hours
+        remind_due(uow, rules, config.notices, clock)
 
     if args.once:
         rounds()

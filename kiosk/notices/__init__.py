@@ -6,3 +6,6 @@ DOOR_DELIVERY = "door_delivery"
 TEAM_TASKS = "team_tasks"  # to a team: fresh food, tasks handed over to it, an escalation
 DOOR_DELIVERED = "door_delivered"  # to a household: staff brought its parcels to the door
 PARCEL_CHANGED = "parcel_changed"  # to a household: staff handed out, moved, returned, withdrew
+COLLECTED = "collected"  # to a household: its parcels left the shelf with its code or QR
+REMINDER = "reminder"  # to a household: parcels still waiting after N days (notices.reminders)
+RETURN_WARNING = "return_warning"  # to a household: parcels go back to the courier on a date

@@ -6,14 +6,15 @@ The outbox row holds the facts (a JSON payload), not the rendered text: the send
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kiosk.config import ChannelConfig, Layout, Team, names_in_languages
 from kiosk.domain import Household, ParcelRecord, Slot
 from kiosk.notices import (
+    COLLECTED,
     DOOR_DELIVERED,
     DOOR_DELIVERY,
     PARCEL_CHANGED,
@@ -28,10 +29,14 @@ from kiosk.store import iso
 def queue_checkin(uow: UnitOfWork, community: str, place: str,
                   channels: tuple[ChannelConfig, ...], household: Household, slot: Slot,
                   parcel: int, ref: str, pickup_pass: str | None, code: str | None,
-                  now: datetime, *, checked_in_at: datetime | None = None) -> int:
+                  now: datetime, *, checked_in_at: datetime | None = None,
+                  keep_days: int | None = None, fresh: bool = False) -> int:
     """Queue one notice per configured channel the household can be reached on.
 
-    ``checked_in_at``: when the parcel came, if not ``now`` (a parcel already on the shelf).
+    ``checked_in_at``: when the parcel came, if not ``now`` (a parcel already on the shelf);
+    ``keep_days``: how long the shelf keeps it ([pickup] return_after_days), for "kept until";
+    ``fresh``: fresh food, which the notice says first. Never deferred (quiet hours are for
+    reminders only).
     """
     kind = DOOR_DELIVERY if household.under_observation else PICKUP_READY
     payload = {
@@ -46,7 +51,10 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
         "pickup_qr": pickup_pass,
         "checked_in_at": iso(checked_in_at or now),
         "names": names_in_languages(community=community, place=place),  # per language
+        "fresh": fresh,
     }
+    if keep_days is not None:
+        payload["keep_until"] = iso((checked_in_at or now) + timedelta(days=keep_days))
     queued = _to_household(uow, kind, channels, household, payload, parcel, now)
     if not queued:
         uow.events.add("notice_unreachable", "system", now, parcel=parcel,
@@ -58,7 +66,7 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
 def queue_waiting(uow: UnitOfWork, community: str, layout: Layout,
                   channels: tuple[ChannelConfig, ...], household: Household,
                   parcel: ParcelRecord, pickup_pass: str | None, code: str | None,
-                  now: datetime) -> int:
+                  now: datetime, *, keep_days: int | None = None) -> int:
     """Queue the check-in's notice again for a parcel already on the shelf, as ``household``
     stands now (released: a pickup code; under observation: staff will bring it).
 
@@ -69,7 +77,8 @@ def queue_waiting(uow: UnitOfWork, community: str, layout: Layout,
     slot = slots.get(parcel.slot_code) or replace(layout.overflow, code=parcel.slot_code)
     return queue_checkin(uow, community, layout.place(slot), channels, household, slot,
                          parcel.id, parcel.ref, pickup_pass, code, now,
-                         checked_in_at=parcel.checked_in_at)
+                         checked_in_at=parcel.checked_in_at, keep_days=keep_days,
+                         fresh=parcel.fresh)
 
 
 def queue_delivered(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
@@ -102,6 +111,24 @@ def queue_changed(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], househol
     A household no channel reaches was noted so at check-in (``notice_unreachable``).
     """
     return _to_household(uow, PARCEL_CHANGED, channels, household, payload, parcel, now)
+
+
+def queue_collected(uow: UnitOfWork, community: str, channels: tuple[ChannelConfig, ...],
+                    household: Household, parcels: Sequence[ParcelRecord], via: str,
+                    now: datetime) -> int:
+    """Queue "collected" (已取件): the household's parcels just left the shelf with its code or
+    QR (``via``). Staff handing out, delivering or returning tell of it in their own notice."""
+    payload = {
+        "community": community,
+        "household": str(household.id),
+        "name": household.name,
+        "parcel_refs": [p.ref for p in parcels],
+        "slots": list(dict.fromkeys(p.slot_code for p in parcels)),
+        "via": via,
+        "at": iso(now),
+        "names": names_in_languages(community=community),
+    }
+    return _to_household(uow, COLLECTED, channels, household, payload, parcels[0].id, now)
 
 
 def _to_household(uow: UnitOfWork, kind: str, channels: tuple[ChannelConfig, ...],

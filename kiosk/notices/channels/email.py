@@ -56,7 +56,8 @@ class EmailChannel:
         return f"EmailChannel({self.id!r}, {self.host!r}, {self.port})"
 
     def message(self, notice: Notice) -> EmailMessage:
-        """Build the MIME message: UTF-8 text, then the attachments."""
+        """Build the MIME message: UTF-8 text (always), the HTML with its inline images when the
+        notice has one, then the attachments (inline images too: some readers hide them)."""
         try:
             message = EmailMessage()
             message["Subject"] = notice.subject
@@ -65,6 +66,8 @@ class EmailChannel:
             message["Date"] = formatdate(localtime=True)
             message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
             message.set_content(notice.body)
+            if notice.html:
+                _add_html(message, notice)
             for item in notice.attachments:
                 maintype, _, subtype = item.content_type.partition("/")
                 message.add_attachment(item.data, maintype=maintype, subtype=subtype,
@@ -97,6 +100,18 @@ class EmailChannel:
             _quit(smtp)
         if refused:  # only when some of several recipients were refused; we send to one
             raise NoticeError(f"{self.id}: the server refused the recipient: {_replies(refused)}")
+
+
+def _add_html(message: EmailMessage, notice: Notice) -> None:
+    """multipart/alternative: the text, then the HTML in a multipart/related with its images."""
+    message.add_alternative(notice.html, subtype="html")
+    html_part = message.get_payload()[-1]
+    for item in notice.attachments:
+        if item.inline_id:
+            maintype, _, subtype = item.content_type.partition("/")
+            html_part.add_related(item.data, maintype=maintype, subtype=subtype,
+                                  cid=f"<{item.inline_id}>", filename=item.filename,
+                                  disposition="inline")
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
