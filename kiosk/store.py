@@ -403,7 +403,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_household_edited ON events(household_id, id)
         WHERE kind = 'household_edited';
     """,
-    # 16 (issue 12): the running kiosk's heartbeat: one row, rewritten every few seconds (GET /healthz).
+    # 16 (issue 12): the running kiosk's heartbeat, one row rewritten every few seconds (healthz).
     """
     CREATE TABLE kiosk_heartbeat (
         id INTEGER PRIMARY KEY CHECK (id = 1),
