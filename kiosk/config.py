@@ -246,6 +246,7 @@ class Config:
     layout: Layout
     channels: tuple[ChannelConfig, ...]
     web: WebSettings
+    backup: BackupSettings = field(default_factory=lambda: BackupSettings())
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -380,6 +381,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
     trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
     web.done()
+    backup = _backup(top.table("backup", required=False), path)
     top.done()
 
     return Config(
@@ -394,6 +396,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
         web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        backup=backup,
     )
 
 
@@ -628,3 +631,30 @@ def names_in_languages(**names: str) -> dict[str, dict[str, str]]:
     """Each name in every language (a notice's payload keeps them: it is written in both)."""
     return {key: {code: in_language(name, code) for code in LANGUAGES}
             for key, name in names.items()}
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """[backup]: where `shelf backup` writes, how many it keeps, where it copies them too."""
+
+    dir: Path | None = None  # None: a folder "backups" beside the database
+    keep: int = 14  # newest backups kept (the timer makes one a day)
+    copy_to: Path | None = None  # e.g. a folder on a USB stick: copied there too
+
+
+def _backup(section: Section, path: Path) -> BackupSettings:
+    # Folders are found relative to this configuration file, like [database] path.
+    folder = section.str("dir", "")
+    keep = section.int("keep", 14, minval=1, maxval=1000)
+    # A folder on a USB stick or a mounted share; name a folder INSIDE the mount (for example
+    # /media/usb/shelf-backups): while the stick is away it is missing, and the copy is skipped
+    # with a warning instead of filling the SD card under the empty mount point.
+    copy_to = section.str("copy_to", "")
+    section.done()
+    return BackupSettings((path.parent / folder).resolve() if folder else None, keep,
+                          (path.parent / copy_to).resolve() if copy_to else None)
+
+
+def backup_dir(config: Config) -> Path:
+    """Where `shelf backup` writes: [backup] dir, else "backups" beside the database."""
+    return config.backup.dir or config.database.parent / "backups"

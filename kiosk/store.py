@@ -1363,3 +1363,46 @@ class StaffAccounts:
     def enabled_admins(self) -> int:
         return self.db.execute(
             "SELECT COUNT(*) FROM staff WHERE role = 'admin' AND disabled = 0").fetchone()[0]
+
+
+def integrity_problems(path: str | Path, *, quick: bool = True) -> list[str]:
+    """What ``PRAGMA quick_check`` (or the slower ``integrity_check``) finds wrong in the
+    file at ``path``: [] for a sound shelf database. Opened read-only; never creates a file.
+
+    A file SQLite cannot read at all, or one that is not a shelf database, is one problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path} does not exist"]
+    if path.stat().st_size == 0:
+        return [f"{path} is empty"]
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        return [f"{path}: {exc}"]
+    try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            return [f"{path} is not a shelf database"]
+        rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
+        problems = [" ".join(str(row[0]).split()) for row in rows.fetchall()]
+    except sqlite3.Error as exc:  # a header or a root page SQLite cannot even walk
+        return [f"{path}: {exc}"]
+    finally:
+        conn.close()
+    return [] if problems == ["ok"] else problems
+
+
+def copy_database(conn: sqlite3.Connection, target: Path) -> None:
+    """Copy the open store into the new file ``target`` with SQLite's online backup.
+
+    Other processes go on reading and writing meanwhile (WAL). The copy is one file on its
+    own (rollback journal, no -wal beside it), so it can be carried away and opened anywhere.
+    """
+    copy = sqlite3.connect(target, isolation_level=None)
+    try:
+        with translated_errors():
+            conn.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        copy.close()
