@@ -570,6 +570,9 @@ def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
     text = str(exc)
     if "full" in text:
         return StorageFull(f"the storage is full ({text}); nothing was saved")
+    if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return NotAStore(f"the database is damaged ({text}); nothing was saved: restore a "
+                         "backup (shelf restore)")
     return StoreUnavailable(f"the database is unavailable ({text}); nothing was saved")
 
 
