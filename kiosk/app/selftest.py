@@ -37,10 +37,10 @@ def run_selftest(config: Config, *, seconds: float, pin_factory=None,
         for number, slot in enumerate(slots, start=1):
             if stop.is_set():
                 break
-            say(words("selftest_slot", number=number, count=len(slots), slot=slot.code,
-                      where=_where(config, slot.code)))
             lights.show({slot.code: "on"})
             buzzer.confirm()
+            say(words("selftest_slot", number=number, count=len(slots), slot=slot.code,
+                      where=_where(config, slot.code)))
             lit.append(slot.code)
             stop.wait(seconds)
         lights.show({})
