@@ -180,7 +180,9 @@ def lock_path(database: Path, name: str) -> Path:
 def hold_lock(database: Path, name: str) -> Iterator[None]:
     """Hold ``name``'s lock beside the database while the block runs (released at exit,
     even by kill -9: the kernel drops a dead process's locks)."""
-    fd = os.open(lock_path(database, name), os.O_RDWR | os.O_CREAT, 0o600)
+    # Readable by all (it holds nothing): root's `shelf restore` and the shelf's user's
+    # `shelf run` must both be able to open it, whoever made it first.
+    fd = os.open(lock_path(database, name), os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -68,11 +68,12 @@ def garble(path: Path) -> None:
 DAMAGE = {"truncated": truncate, "garbled": garble}
 
 
-def write_config_extra(config, text: str):
+def with_backup_settings(config, text: str):
+    """The config with its [backup] section's keys replaced by ``text``."""
     from kiosk.config import load_config
 
-    with config.path.open("a", encoding="utf-8") as out:
-        out.write("\n" + text)
+    lines = config.path.read_text(encoding="utf-8").split("[backup]\n", 1)[0]
+    config.path.write_text(lines + "[backup]\n" + text, encoding="utf-8")
     return load_config(config.path)
 
 
@@ -135,7 +136,7 @@ def test_backup_keeps_the_newest_generations(community, tmp_path):
 
 def test_backup_copies_to_a_mounted_stick_and_warns_when_it_is_missing(community, tmp_path):
     stick = tmp_path / "usb" / "shelf-backups"
-    config = write_config_extra(community, f'[backup]\nkeep = 3\ncopy_to = "{stick}"\n')
+    config = with_backup_settings(community, f'keep = 3\ncopy_to = "{stick}"\n')
     missing = shelf(config, "backup")
     assert missing.returncode == 0, missing.stderr
     made = Path(missing.stdout.splitlines()[-1])
@@ -147,6 +148,14 @@ def test_backup_copies_to_a_mounted_stick_and_warns_when_it_is_missing(community
     assert copied.stderr == "" or "warning" not in copied.stderr
     newest = Path(copied.stdout.splitlines()[-1])
     assert (stick / newest.name).read_bytes() == newest.read_bytes()
+
+
+def test_a_damaged_store_gives_no_backup_and_says_so(community):
+    garble(community.database)
+    done = shelf(community, "backup")
+    assert done.returncode == 2
+    assert "failed its integrity check" in done.stderr and "shelf doctor" in done.stderr
+    assert list((community.database.parent / "backups").iterdir()) == []  # nothing half-made
 
 
 # ---- a damaged store at start ------------------------------------------------------------
