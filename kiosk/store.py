@@ -1368,11 +1368,15 @@ class StaffAccounts:
             "SELECT COUNT(*) FROM staff WHERE role = 'admin' AND disabled = 0").fetchone()[0]
 
 
-def integrity_problems(path: str | Path, *, quick: bool = True) -> list[str]:
+def integrity_problems(path: str | Path, *, quick: bool = True,
+                       shelf_only: bool = True) -> list[str]:
     """What ``PRAGMA quick_check`` (or the slower ``integrity_check``) finds wrong in the
-    file at ``path``: [] for a sound shelf database. Opened read-only; never creates a file.
+    file at ``path``: [] for a sound database. Opened read-only; never creates a file.
 
-    A file SQLite cannot read at all, or one that is not a shelf database, is one problem.
+    A missing or empty file, one SQLite finds damaged or not a database at all, and (with
+    ``shelf_only``) an SQLite file not marked as the shelf's, is one problem. What keeps the
+    check from running at all (permissions, a full disk, a lock) is StoreUnavailable, not
+    damage.
     """
     path = Path(path)
     if not path.is_file():
@@ -1382,17 +1386,19 @@ def integrity_problems(path: str | Path, *, quick: bool = True) -> list[str]:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            marked = conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            if shelf_only and not marked:
+                return [f"{path} is not a shelf database"]
+            rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
+            problems = [" ".join(str(row[0]).split()) for row in rows.fetchall()]
+        finally:
+            conn.close()
     except sqlite3.Error as exc:
-        return [f"{path}: {exc}"]
-    try:
-        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-            return [f"{path} is not a shelf database"]
-        rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
-        problems = [" ".join(str(row[0]).split()) for row in rows.fetchall()]
-    except sqlite3.Error as exc:  # a header or a root page SQLite cannot even walk
-        return [f"{path}: {exc}"]
-    finally:
-        conn.close()
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+            return [f"{path}: {exc}"]  # a header or a root page SQLite cannot even walk
+        raise _open_error(path, exc) from None
     return [] if problems == ["ok"] else problems
 
 

@@ -171,17 +171,17 @@ def test_a_damaged_store_stops_the_command_at_start(community, damage, command):
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(lines) == 1
-    assert "is damaged or missing" in lines[0]
-    assert f"shelf restore {backup} --stop" in lines[0]  # what to do, with the file to use
+    assert f"{community.database} is not a shelf database (empty or damaged: " in lines[0]
+    assert f"restore it from a backup: shelf restore {backup} --stop" in lines[0]  # the file
     assert community.database.read_bytes() == before  # never replaced, never written
 
 
-def test_a_missing_store_is_not_created_at_start(community):
-    community.database.unlink()
-    done = shelf(community, "run", "--camera", "images:/nonexistent", timeout=30)
+def test_without_a_backup_the_refusal_says_where_it_looked(community):
+    truncate(community.database)
+    done = shelf(community, "notices", timeout=30)
     assert done.returncode == 2
-    assert "is damaged or missing" in done.stderr and "no backup found" in done.stderr
-    assert not community.database.exists()
+    backups = community.database.parent / "backups"
+    assert f"restore it from a backup: none in {backups}; shelf restore FILE --stop" in done.stderr
 
 
 # ---- shelf restore -----------------------------------------------------------------------

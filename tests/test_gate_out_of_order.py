@@ -21,7 +21,7 @@ DAMAGE_AND_MISSING = [*DAMAGE, "missing"]
 
 
 def damage(config, how: str) -> None:
-    if how == "missing":
+    if how == "missing":  # deleted under the running site (a site will not start without it)
         config.database.unlink()
     else:
         DAMAGE[how](config.database)
@@ -40,8 +40,9 @@ def test_a_sound_store_keeps_the_gate_in_service(client):
 
 @pytest.mark.parametrize("how", DAMAGE_AND_MISSING)
 def test_a_damaged_or_missing_store_puts_the_gate_out_of_order(community, clock, how):
+    app = make_app(community, clock)
     damage(community, how)
-    client = make_app(community, clock).test_client()
+    client = app.test_client()
     page = client.get("/gate")
     assert page.status_code == 200  # the screen itself loads: it must say something
     assert out_of_order_shown(page.text)
@@ -49,13 +50,13 @@ def test_a_damaged_or_missing_store_puts_the_gate_out_of_order(community, clock,
     polled = client.get("/gate/state?after=0")
     assert polled.status_code == 503
     assert polled.get_json()["out_of_order"] is True
-    assert not community.database.with_name("shelf.db").exists() or how != "missing"
+    assert community.database.exists() == (how != "missing")  # none made in its place
 
 
 def test_a_restore_puts_the_gate_back_in_service(community, clock):
     backup = shelf(community, "backup").stdout.splitlines()[-1]
     DAMAGE["garbled"](community.database)
-    client = make_app(community, clock).test_client()
+    client = make_app(community, clock).test_client()  # a damaged file: the site starts
     assert client.get("/gate/state").status_code == 503
     restore(Path(backup), community.database, clock.now())
     assert state(client)["views"] == []

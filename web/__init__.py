@@ -40,8 +40,10 @@ def create_app(config: Config, *, clock: Clock | None = None,
     try:
         conn = open_store(config)  # schema up to date and slots mirrored, even before a kiosk ran
     except NotAStore as exc:
-        # Serve all the same: the gate screen says "out of order, see staff" (web/gate.py) and
-        # the staff pages why, instead of the browser's "cannot connect".
+        if not config.database.exists():
+            raise  # no file at all: a wrong path, more likely than a lost database
+        # A damaged file: serve all the same, so the gate screen says "out of order, see
+        # staff" (web/gate.py) and the staff pages why, not the browser's "cannot connect".
         logging.getLogger(__name__).error("%s; serving the out-of-order pages", exc)
     else:
         try:  # the config's [[web.users]] of before: copied into the store, then warned about

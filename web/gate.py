@@ -171,7 +171,10 @@ def store_damaged() -> bool:
     key = (str(database), info.st_dev, info.st_ino)
     with _verdicts_lock:  # one check at a time, not one per waiting poll
         if key not in _verdicts:
-            _verdicts[key] = bool(integrity_problems(database, quick=True))
+            try:
+                _verdicts[key] = bool(integrity_problems(database, quick=True, shelf_only=False))
+            except StoreUnavailable:  # busy, or unreadable for now: not damage; ask again
+                return False
         return _verdicts[key]
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -435,10 +436,16 @@ def _refusal_line(refusal: dict[str, object]) -> str:
 
 
 def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.community import open_store_when_space
+
     config = _config(args)
     _check_store(config)
-    with _held(config, "run"):
-        return _run_kiosk(args, config, clock)
+    stop = stop_on_signals()
+    conn = open_store_when_space(config, stop)
+    if conn is None:
+        return 0
+    with _held(config, "run"):  # once open: the store's own checks name a bad folder first
+        return _run_kiosk(args, config, clock, conn, stop)
 
 
 def _check_store(config: Config) -> None:
@@ -448,7 +455,7 @@ def _check_store(config: Config) -> None:
 
     started = time.monotonic()
     check_store(config.database, backup_dir(config))
-    log.info("database checked (quick_check) in %.2f s", time.monotonic() - started)
+    log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
 
 
 def _held(config: Config, name: str):
@@ -458,14 +465,10 @@ def _held(config: Config, name: str):
     return hold_lock(config.database, name)
 
 
-def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock) -> int:
+def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
+               conn: sqlite3.Connection, stop: threading.Event) -> int:
     from kiosk.app.wiring import build_scanner
-    from kiosk.community import open_store_when_space
 
-    stop = stop_on_signals()
-    conn = open_store_when_space(config, stop)
-    if conn is None:
-        return 0
     scanner = build_scanner(config, conn, clock, camera=args.camera)
     log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
              len(config.layout.slots))

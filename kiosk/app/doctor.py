@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from kiosk.backup import backup_age, running
 from kiosk.config import ChannelConfig, Config, Shelf, backup_dir
+from kiosk.errors import StoreUnavailable
 from kiosk.ports import Clock
 from kiosk.store import integrity_problems
 
@@ -112,7 +113,10 @@ def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None) -> 
 def check_database(database: Path) -> Check:
     """PRAGMA quick_check, and the file's size."""
     started = time.monotonic()
-    problems = integrity_problems(database, quick=True)
+    try:
+        problems = integrity_problems(database, quick=True)
+    except StoreUnavailable as exc:
+        return Check("database", FAIL, str(exc))
     took = time.monotonic() - started
     if problems:
         return Check("database", FAIL, f"{problems[0]}: restore a backup (shelf restore FILE)")
