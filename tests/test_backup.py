@@ -252,3 +252,14 @@ def test_restore_stop_stops_the_running_kiosk_first(community, tmp_path):
     finally:
         kiosk.kill()
         kiosk.wait()
+
+
+def test_restore_puts_a_database_where_none_is_left(community, conn, clock):
+    check_in(conn, community, clock, "24-2304")
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    conn.close()
+    community.database.unlink()
+    done = shelf(community, "restore", str(backup))
+    assert done.returncode == 0, done.stderr
+    assert parcels(community.database) == [("24-2304", "A-12")]
+    assert oct(community.database.stat().st_mode & 0o777) == "0o600"
