@@ -29,6 +29,7 @@ BENCHMARKS = [
     "bench.stills",
     "bench.decoding",
     "bench.presentations",
+    "bench.integrity",
 ]
 
 

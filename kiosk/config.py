@@ -247,6 +247,7 @@ class Config:
     channels: tuple[ChannelConfig, ...]
     web: WebSettings
     notices: NoticeSettings = field(default_factory=lambda: NoticeSettings())
+    backup: BackupSettings = field(default_factory=lambda: BackupSettings())
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -382,6 +383,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
+    backup = _backup(top.table("backup", required=False), path)
     top.done()
 
     return Config(
@@ -397,6 +399,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         channels=channels,
         web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
         notices=notices,
+        backup=backup,
     )
 
 
@@ -668,3 +671,30 @@ def _notice_settings(section: Section) -> NoticeSettings:
                      "22:00-07:00 (may cross midnight), or \"\" for none")
     return NoticeSettings(tuple(days), warn, time(int(match[1]), int(match[2])),
                           time(int(match[3]), int(match[4])))
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """[backup]: where `shelf backup` writes, how many it keeps, where it copies them too."""
+
+    dir: Path | None = None  # None: a folder "backups" beside the database
+    keep: int = 14  # newest backups kept (the timer makes one a day)
+    copy_to: Path | None = None  # e.g. a folder on a USB stick: copied there too
+
+
+def _backup(section: Section, path: Path) -> BackupSettings:
+    # Folders are found relative to this configuration file, like [database] path.
+    folder = section.str("dir", "")
+    keep = section.int("keep", 14, minval=1, maxval=1000)
+    # A folder on a USB stick or a mounted share; name a folder INSIDE the mount (for example
+    # /media/usb/shelf-backups): while the stick is away it is missing, and the copy is skipped
+    # with a warning instead of filling the SD card under the empty mount point.
+    copy_to = section.str("copy_to", "")
+    section.done()
+    return BackupSettings((path.parent / folder).resolve() if folder else None, keep,
+                          (path.parent / copy_to).resolve() if copy_to else None)
+
+
+def backup_dir(config: Config) -> Path:
+    """Where `shelf backup` writes: [backup] dir, else "backups" beside the database."""
+    return config.backup.dir or config.database.parent / "backups"

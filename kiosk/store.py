@@ -592,6 +592,9 @@ def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
     text = str(exc)
     if "full" in text:
         return StorageFull(f"the storage is full ({text}); nothing was saved")
+    if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return NotAStore(f"the database is damaged ({text}); nothing was saved: restore a "
+                         "backup (shelf restore)")
     return StoreUnavailable(f"the database is unavailable ({text}); nothing was saved")
 
 
@@ -1443,3 +1446,52 @@ class Reminders:
     def add(self, parcel: int, round: str, household: str, now: datetime) -> None:
         self.db.execute("INSERT OR IGNORE INTO reminders (parcel_id, round, household_id, at)"
                         " VALUES (?, ?, ?, ?)", (parcel, round, household, iso(now)))
+
+
+def integrity_problems(path: str | Path, *, quick: bool = True,
+                       shelf_only: bool = True) -> list[str]:
+    """What ``PRAGMA quick_check`` (or the slower ``integrity_check``) finds wrong in the
+    file at ``path``: [] for a sound database. Opened read-only; never creates a file.
+
+    A missing or empty file, one SQLite finds damaged or not a database at all, and (with
+    ``shelf_only``) an SQLite file not marked as the shelf's, is one problem. What keeps the
+    check from running at all (permissions, a full disk, a lock) is StoreUnavailable, not
+    damage.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path} does not exist"]
+    if path.stat().st_size == 0:
+        return [f"{path} is empty"]
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            marked = conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            if shelf_only and not marked:
+                return [f"{path} is not a shelf database"]
+            rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
+            problems = [" ".join(str(row[0]).split()) for row in rows.fetchall()]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+            return [f"{path}: {exc}"]  # a header or a root page SQLite cannot even walk
+        raise _open_error(path, exc) from None
+    return [] if problems == ["ok"] else problems
+
+
+def copy_database(conn: sqlite3.Connection, target: Path) -> None:
+    """Copy the open store into the new file ``target`` with SQLite's online backup.
+
+    Other processes go on reading and writing meanwhile (WAL). The copy is one file on its
+    own (rollback journal, no -wal beside it), so it can be carried away and opened anywhere.
+    """
+    copy = sqlite3.connect(target, isolation_level=None)
+    try:
+        with translated_errors():
+            conn.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        copy.close()

@@ -6,11 +6,14 @@ GPIO or the camera (the kiosk process owns those).
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response
 
 from kiosk.clock import clock_from_env
 from kiosk.community import open_store
 from kiosk.config import Config
+from kiosk.errors import NotAStore
 from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
 from kiosk.staff import adopt_config_users
@@ -34,11 +37,19 @@ def create_app(config: Config, *, clock: Clock | None = None,
     ``app.config``, and RULES for the gate screen's keypad.
     """
     clock = clock or clock_from_env()
-    conn = open_store(config)  # schema up to date and slots mirrored, even before a kiosk ran
-    try:  # the config's [[web.users]] of before: copied into the store, then warned about
-        adopt_config_users(SqliteUnitOfWork(conn), config, clock.now())
-    finally:
-        conn.close()
+    try:
+        conn = open_store(config)  # schema up to date and slots mirrored, even before a kiosk ran
+    except NotAStore as exc:
+        if not config.database.exists():
+            raise  # no file at all: a wrong path, more likely than a lost database
+        # A damaged file: serve all the same, so the gate screen says "out of order, see
+        # staff" (web/gate.py) and the staff pages why, not the browser's "cannot connect".
+        logging.getLogger(__name__).error("%s; serving the out-of-order pages", exc)
+    else:
+        try:  # the config's [[web.users]] of before: copied into the store, then warned about
+            adopt_config_users(SqliteUnitOfWork(conn), config, clock.now())
+        finally:
+            conn.close()
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=config.web.secret_key,

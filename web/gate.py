@@ -17,7 +17,10 @@ says it in words, in either language, so the screen can switch language without 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import sqlite3
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,11 +29,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 
 from kiosk.config import Layout
 from kiosk.domain import mask_household
-from kiosk.errors import StoreUnavailable
+from kiosk.errors import NotAStore, StoreUnavailable
 from kiosk.outcome import Outcome
 from kiosk.queries import camera_lost, gate_checked_in_at, gate_events, last_event_id
 from kiosk.services import COURIER, Rules, act_on_carrier, act_on_code
-from kiosk.store import SqliteUnitOfWork
+from kiosk.store import SqliteUnitOfWork, integrity_problems, unavailable
 from kiosk.tasks import act_on_fresh
 from web.db import get_db, get_uow
 from web.translations import LANGUAGE_NAMES, TRANSLATIONS
@@ -128,7 +131,51 @@ def _refuse(status: int, error: str, message: str) -> Response:
 @bp.errorhandler(StoreUnavailable)
 def _store_unavailable(exc: StoreUnavailable) -> tuple[Response, int]:
     """The page keeps polling and says so; it never lands on an error page it cannot leave."""
+    if isinstance(exc, NotAStore):  # missing or damaged: no use waiting, staff must restore
+        return _out_of_order()
     return jsonify(error=exc.code, message=str(exc)), 503
+
+
+@bp.errorhandler(sqlite3.Error)
+def _sqlite_error(exc: sqlite3.Error) -> tuple[Response, int]:
+    """A read model's query failed (they speak SQLite): the same answers as above."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        raise exc  # a bug, not an unavailable store
+    return _store_unavailable(unavailable(exc))
+
+
+def _out_of_order() -> tuple[Response, int]:
+    """What /gate/state says while the store is damaged or missing: the screen shows "out of
+    order, see staff" until `shelf restore` has put a sound database in place."""
+    response = jsonify(error=NotAStore.code, message="the database is damaged or missing",
+                       out_of_order=True, last_event_id=None, views=[], camera_lost=False)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 503
+
+
+_verdicts: dict[tuple[str, int, int], bool] = {}  # (database, device, inode) -> damaged
+_verdicts_lock = threading.Lock()
+
+
+def store_damaged() -> bool:
+    """True while the database is missing or fails ``PRAGMA quick_check``.
+
+    The check reads the whole file, so it runs once per file: a restore puts a new file (a new
+    inode) in place, which is checked afresh at the next poll.
+    """
+    database = current_app.config["DATABASE"]
+    try:
+        info = os.stat(database)
+    except OSError:
+        return True
+    key = (str(database), info.st_dev, info.st_ino)
+    with _verdicts_lock:  # one check at a time, not one per waiting poll
+        if key not in _verdicts:
+            try:
+                _verdicts[key] = bool(integrity_problems(database, quick=True, shelf_only=False))
+            except StoreUnavailable:  # busy, or unreadable for now: not damage; ask again
+                return False
+        return _verdicts[key]
 
 
 def _now() -> datetime:
@@ -153,7 +200,10 @@ def page() -> str:
         "poll_ms": POLL_MS, "result_ms": RESULT_MS, "input_idle_ms": INPUT_IDLE_MS,
         "flow_idle_ms": FLOW_IDLE_MS, "language_reset_ms": LANGUAGE_RESET_MS,
     }
-    return render_template("gate.html", community=community, page_data=page_data)
+    return render_template("gate.html", community=community, page_data=page_data,
+                           out_of_order=store_damaged(),
+                           out_of_order_words=[TRANSLATIONS[code]["gate_out_of_order"]
+                                               for code in ("zh", "en")])
 
 
 def gate_strings(lang: str) -> dict[str, str]:
@@ -162,13 +212,15 @@ def gate_strings(lang: str) -> dict[str, str]:
 
 
 @bp.get("/state")
-def state() -> Response:
+def state() -> Response | tuple[Response, int]:
     """What happened at the gate after event ``after``: ``{"last_event_id", "views"}``, and
     ``camera_lost`` (true while the kiosk's camera is away: the screen says so).
 
     Without ``after`` (a screen just opened), or with one the store has not reached (a new
     database), it answers only where to start reading from: old results are not replayed.
     """
+    if store_damaged():
+        return _out_of_order()
     conn = get_db()
     after = request.args.get("after", type=int)
     last = last_event_id(conn)

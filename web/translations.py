@@ -131,6 +131,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_short_code": "取件码是 6 位数字",
         "gate_working": "正在处理…",
         "gate_offline": "连接中断，正在重试…",
+        "gate_out_of_order": "暂停使用，请联系工作人员",
         "gate_camera_lost": "摄像头暂时无法使用，正在重新连接。住户可在右侧输入取件码；"
                             "快递员请稍候，或联系工作人员。",
         "gate_needs_room_title": "快递单 {code}",
@@ -281,6 +282,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "gate_short_code": "Pickup codes have 6 digits",
         "gate_working": "Working…",
         "gate_offline": "Connection lost, retrying…",
+        "gate_out_of_order": "Out of order, see staff",
         "gate_camera_lost": "The camera is not working; it is being reconnected. Residents: type "
                             "your pickup code on the keypad. Couriers: please wait, or ask staff.",
         "gate_needs_room_title": "Waybill {code}",

@@ -6,8 +6,10 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ from kiosk.app.words import choose_language, has, language, say, use
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
-from kiosk.errors import ShelfError
+from kiosk.errors import NotAStore, ShelfError
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
@@ -155,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _observation_parser(command("observation", cmd_observation, "apply a day's observation "
                                 "list, or compare two (CSV in UTF-8 or GBK, or XLSX)"), common)
+
+    from kiosk.app.ops_cli import add_ops_commands  # shelf backup|restore|doctor|selftest
+
+    add_ops_commands(command, _config)
 
     p = command("demo", cmd_demo, "run the whole flow on this machine with a replayed camera")
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where the demo lives")
@@ -433,17 +439,42 @@ def _refusal_line(refusal: dict[str, object]) -> str:
 
 
 def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
-    from kiosk.app.sdnotify import notify
-    from kiosk.app.watchdog import KioskWatch
-    from kiosk.app.wiring import build_scanner
     from kiosk.community import open_store_when_space
-    from kiosk.store import close_store
 
     config = _config(args)
+    _check_store(config)
     stop = stop_on_signals()
     conn = open_store_when_space(config, stop)
     if conn is None:
         return 0
+    with _held(config, "run"):  # once open: the store's own checks name a bad folder first
+        return _run_kiosk(args, config, clock, conn, stop)
+
+
+def _check_store(config: Config) -> None:
+    """Refuse to start on a damaged or missing database (``kiosk.backup.check_store``)."""
+    from kiosk.backup import check_store
+    from kiosk.config import backup_dir
+
+    started = time.monotonic()
+    check_store(config.database, backup_dir(config))
+    log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
+
+
+def _held(config: Config, name: str):
+    """The lock `shelf restore` looks for: this command has the database open."""
+    from kiosk.backup import hold_lock
+
+    return hold_lock(config.database, name)
+
+
+def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
+               conn: sqlite3.Connection, stop: threading.Event) -> int:
+    from kiosk.app.sdnotify import notify
+    from kiosk.app.watchdog import KioskWatch
+    from kiosk.app.wiring import build_scanner
+    from kiosk.store import close_store
+
     try:
         scanner = build_scanner(config, conn, clock, camera=args.camera)
     except BaseException:
@@ -523,6 +554,7 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.ids or args.all_failed or args.json:
         raise ValueError(say("notices_flags"))
     config = _config(args)
+    _check_store(config)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
     rules = Rules.from_config(config)
@@ -536,7 +568,8 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
         rounds()
         print(deliver_due(uow, channels, clock, timezone=zone))
         return 0
-    run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds)
+    with _held(config, "notices"):
+        run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds)
     return 0
 
 
@@ -577,8 +610,15 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from hardware.decoder import DecoderChain
     from web import create_app
 
+    config = _config(args)
+    try:
+        _check_store(config)
+    except NotAStore as exc:
+        # Serve all the same: the gate screen then says "out of order, see staff" (and every
+        # staff page why) instead of the browser's "cannot connect".
+        log.error("%s; serving the out-of-order page meanwhile", exc)
     # The kiosk's decoder reads the door stickers staff photograph at the door.
-    app = create_app(_config(args), clock=clock, decoder=DecoderChain())
+    app = create_app(config, clock=clock, decoder=DecoderChain())
     try:
         server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
     except OSError as exc:

@@ -118,6 +118,22 @@ WORDS: dict[str, dict[str, str]] = {
         "role_committee": "居委会",
         "role_property": "物业",
         "role_gate": "门岗",
+        "warning": "shelf: 注意：{text}",
+        "backup_keep": "--keep 至少为 1",
+        "backup_removed": "已删除旧备份 {path}",
+        "backup_copied": "已复制到 {path}",
+        "restore_stopping": "正在停止服务：{command}",
+        "restore_stop_failed": "停止服务失败（{command} 返回 {code}），未做任何更改；"
+                               "请手动停止后再恢复",
+        "restore_still_running": "服务停止后仍在运行（{names}），未做任何更改；请手动停止后再恢复",
+        "restore_aside": "原数据库已保留为 {path}（未删除）",
+        "restore_removed": "已删除过时的 {path}",
+        "restore_done": "已从 {backup} 恢复 {database}",
+        "restore_start": "请重新启动服务：sudo systemctl start {services}",
+        "selftest_slot": "{number}/{count}  {slot} 亮灯，蜂鸣一声（{where}）",
+        "selftest_done": "{count} 个格口依次亮过；现在全部熄灭",
+        "selftest_kiosk_runs": "货架程序（shelf run）正占用引脚；请先停止："
+                               "sudo systemctl stop shelf-kiosk",
     },
     "en": {
         "error": "shelf: error: {text}",
@@ -217,6 +233,23 @@ WORDS: dict[str, dict[str, str]] = {
         "role_committee": "committee",
         "role_property": "property",
         "role_gate": "gate",
+        "warning": "shelf: warning: {text}",
+        "backup_keep": "--keep must be 1 or more",
+        "backup_removed": "removed the old backup {path}",
+        "backup_copied": "copied to {path}",
+        "restore_stopping": "stopping the services: {command}",
+        "restore_stop_failed": "stopping the services failed ({command} exited with {code}); "
+                               "nothing was changed: stop them by hand, then restore",
+        "restore_still_running": "still running after the stop ({names}); nothing was changed: "
+                                 "stop them by hand, then restore",
+        "restore_aside": "the database it replaces is kept as {path} (not deleted)",
+        "restore_removed": "removed the stale {path}",
+        "restore_done": "restored {database} from {backup}",
+        "restore_start": "start the services again: sudo systemctl start {services}",
+        "selftest_slot": "{number}/{count}  {slot} lit, one beep ({where})",
+        "selftest_done": "{count} slots lit in turn; all dark now",
+        "selftest_kiosk_runs": "the kiosk (shelf run) holds the pins; stop it first: "
+                               "sudo systemctl stop shelf-kiosk",
     },
 }
 

@@ -13,6 +13,7 @@
   var padEl = $("pad"), labelEl = $("entry-label"), valueEl = $("entry-value");
   var okKey = padEl.querySelector('[data-key="ok"]'), cancelEl = $("cancel");
   var statusEl = $("status"), langEl = $("lang"), cameraEl = $("camera-lost");
+  var brokenEl = $("out-of-order");
   var freshEl = $("fresh"), freshKeyEl = $("fresh-key"), freshNoteEl = $("fresh-note");
 
   var FIELDS = { code: "digits", building: "building", room: "room", tail: "tail" };
@@ -459,11 +460,16 @@
     fetch(url, { credentials: "same-origin", cache: "no-store",
                  headers: { Accept: "application/json" } })
       .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
+        if (response.ok) return response.json();
+        // A damaged or missing store: out of order until the staff restore it.
+        return response.json().catch(function () { return {}; }).then(function (answer) {
+          brokenEl.hidden = !answer.out_of_order;
+          throw new Error("HTTP " + response.status);
+        });
       })
       .then(function (answer) {
         online();
+        brokenEl.hidden = true;
         cameraEl.hidden = !answer.camera_lost;  // the kiosk reopens it; the keypad still works
         if (sent !== generation || busy) return;  // a POST came between: ask again after it
         cursor = answer.last_event_id;

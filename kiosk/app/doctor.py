@@ -1,0 +1,250 @@
+"""`shelf doctor`: one line per check of what the gate needs, a non-zero exit on a failure.
+
+Each check is a small function returning a ``Check``; none changes anything, none sends a
+notice (a channel is only connected to), and none fights the running kiosk for the camera or
+the pins: while `shelf run` holds the database's lock it says so instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from kiosk.backup import backup_age, running
+from kiosk.config import ChannelConfig, Config, Shelf, backup_dir
+from kiosk.errors import StoreUnavailable
+from kiosk.ports import Clock
+from kiosk.store import integrity_problems
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+BACKUP_MAX_AGE = timedelta(days=2)
+DISK_FAIL_BYTES = 200 * 2**20  # below this a day of stills and a backup may not fit
+DISK_WARN_BYTES = 1024 * 2**20
+CONNECT_TIMEOUT_S = 3.0
+FRAME_WAIT_S = 5.0
+SYNC_FLAG = Path("/run/systemd/timesync/synchronized")  # systemd-timesyncd's "synchronised"
+LOCALTIME = Path("/etc/localtime")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    status: str  # OK, WARN or FAIL
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<4}  {self.name:<9} {self.detail}"
+
+
+# ---- the checks --------------------------------------------------------------------------
+
+def check_camera(spec: str, database: Path,
+                 open_source: Callable[[str], Any] | None = None) -> Check:
+    """The camera opens and delivers a frame (unless the running kiosk holds it)."""
+    if "run" in running(database):
+        return Check("camera", OK, "held by the running kiosk (shelf run): not opened here")
+    if open_source is None:
+        from hardware.camera import open_source as open_hardware
+
+        def open_source(spec: str) -> Any:
+            return open_hardware(spec, speed=None)
+    try:
+        source = open_source(spec)
+    except Exception as exc:  # noqa: BLE001 - whatever the driver says is the finding
+        return Check("camera", FAIL, f"{spec} does not open: {_said(exc)}")
+    try:
+        deadline = time.monotonic() + FRAME_WAIT_S
+        while time.monotonic() < deadline:
+            frame = source.read()
+            if frame is not None:
+                height, width = frame.shape[:2]
+                return Check("camera", OK, f"{spec} delivers frames ({width}x{height})")
+        return Check("camera", FAIL, f"{spec} opens but delivered no frame in {FRAME_WAIT_S:.0f} s")
+    except Exception as exc:  # noqa: BLE001
+        return Check("camera", FAIL, f"{spec} fails while reading: {_said(exc)}")
+    finally:
+        source.close()
+
+
+def configured_pins(shelves: Sequence[Shelf], buzzer_pin: int | None) -> list[int]:
+    """Every GPIO pin the configuration drives: slot LEDs, chain pins, the buzzer."""
+    pins: list[int] = []
+    for shelf in shelves:
+        pins += list(shelf.led_of.values()) if shelf.leds == "gpio" else list(
+            shelf.chain_pins.values())
+    return pins + ([buzzer_pin] if buzzer_pin else [])
+
+
+def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None) -> Check:
+    """Each configured pin can be claimed (and is released again at once)."""
+    if "run" in running(database):
+        return Check("pins", OK, "held by the running kiosk (shelf run): not claimed here")
+    from gpiozero import DigitalOutputDevice
+
+    from hardware.pins import default_pin_factory
+
+    factory = pin_factory or default_pin_factory()
+    if pin_factory is None and factory is not None:  # mock pins: no GPIO on this machine
+        return Check("pins", WARN, "skipped: no GPIO on this machine")
+    busy = []
+    for pin in pins:
+        try:
+            DigitalOutputDevice(pin, pin_factory=factory).close()
+        except Exception as exc:  # noqa: BLE001 - in use, no permission, no such pin
+            busy.append(f"BCM {pin} ({_said(exc)})")
+    if busy:
+        return Check("pins", FAIL, "cannot claim " + "; ".join(busy))
+    return Check("pins", OK, f"{len(pins)} pins free: " + ", ".join(map(str, sorted(pins))))
+
+
+def check_database(database: Path) -> Check:
+    """PRAGMA quick_check, and the file's size."""
+    started = time.monotonic()
+    try:
+        problems = integrity_problems(database, quick=True)
+    except StoreUnavailable as exc:
+        return Check("database", FAIL, str(exc))
+    took = time.monotonic() - started
+    if problems:
+        return Check("database", FAIL, f"{problems[0]}: restore a backup (shelf restore FILE)")
+    size = database.stat().st_size
+    return Check("database", OK, f"sound (quick_check {took:.1f} s), {_mb(size)}")
+
+
+def check_disk(folder: Path) -> Check:
+    """Free space where the database lives."""
+    free = shutil.disk_usage(folder).free
+    if free < DISK_FAIL_BYTES:
+        return Check("disk", FAIL, f"only {_mb(free)} free under {folder}: free some space")
+    if free < DISK_WARN_BYTES:
+        return Check("disk", WARN, f"{_mb(free)} free under {folder}")
+    return Check("disk", OK, f"{_mb(free)} free under {folder}")
+
+
+def check_clock(flag: Path = SYNC_FLAG,
+                ask: Callable[[Sequence[str]], str] | None = None) -> Check:
+    """The clock is synchronised by NTP: notices, hours and the day's lists depend on it."""
+    if flag.exists():
+        return Check("clock", OK, "synchronised (systemd-timesyncd)")
+    try:
+        answer = (ask or _output)(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check("clock", WARN, f"cannot tell whether it is synchronised ({_said(exc)})")
+    if answer.strip() == "yes":
+        return Check("clock", OK, "synchronised (NTP)")
+    return Check("clock", FAIL, "not synchronised by NTP: a Pi has no battery clock; connect "
+                 "it to a network, or check: timedatectl timesync-status")
+
+
+def check_timezone(configured: ZoneInfo, now: datetime, localtime: Path = LOCALTIME) -> Check:
+    """The configured [community] timezone against the system's (journal times use it)."""
+    try:
+        system = str(localtime.resolve()).split("zoneinfo/", 1)[1]
+    except (OSError, IndexError):
+        return Check("timezone", WARN, f"the system's time zone is unknown; the shelf uses "
+                     f"{configured.key}")
+    if system == configured.key:
+        return Check("timezone", OK, system)
+    if now.astimezone(ZoneInfo(system)).utcoffset() == now.astimezone(configured).utcoffset():
+        return Check("timezone", OK, f"{configured.key} (the system says {system}, same time)")
+    return Check("timezone", WARN, f"the shelf uses {configured.key}, the system {system}: "
+                 f"logs and screens differ; sudo timedatectl set-timezone {configured.key}")
+
+
+def channel_address(channel: ChannelConfig) -> tuple[str, int] | None:
+    """Where a channel connects: the SMTP host, or the host of a webhook's URL."""
+    options = channel.options
+    if "url" in options:
+        parts = urlsplit(str(options["url"]))
+        if parts.hostname:
+            return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    if "host" in options:
+        return str(options["host"]), int(options.get("port", 25))
+    return None
+
+
+def check_channels(channels: Sequence[ChannelConfig]) -> list[Check]:
+    """Each notice channel's host answers a connection (nothing is sent)."""
+    if not channels:
+        return [Check("channels", WARN, "no [[channels]]: no household is told of a parcel")]
+    checks = []
+    for channel in channels:
+        name = f"channel {channel.id}"
+        address = channel_address(channel)
+        if address is None:
+            checks.append(Check(name, WARN, "no host to connect to in its settings"))
+            continue
+        host, port = address
+        try:
+            socket.create_connection(address, timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            checks.append(Check(name, FAIL, f"{host}:{port} does not answer ({_said(exc)})"))
+            continue
+        checks.append(Check(name, OK, f"{host}:{port} answers"))
+    return checks
+
+
+def check_backups(folder: Path, now: datetime) -> Check:
+    """The newest backup is younger than two days."""
+    age = backup_age(folder, now)
+    if age is None:
+        return Check("backups", WARN, f"none in {folder} yet: run shelf backup (the "
+                     "shelf-backup timer makes one a day)")
+    hours = age.total_seconds() / 3600
+    if age > BACKUP_MAX_AGE:
+        return Check("backups", FAIL, f"the newest in {folder} is {hours / 24:.1f} days old: "
+                     "is shelf-backup.timer enabled? systemctl list-timers shelf-backup")
+    return Check("backups", OK, f"the newest in {folder} is {hours:.1f} h old")
+
+
+# ---- the report --------------------------------------------------------------------------
+
+def run_checks(config: Config, now: datetime) -> list[Check]:
+    database = config.database
+    checks = [check_camera(config.kiosk.camera, database),
+              check_pins(configured_pins(config.layout.shelves, config.kiosk.buzzer_pin),
+                         database),
+              check_database(database), check_disk(database.parent), check_clock(),
+              check_timezone(config.community.timezone, now)]
+    checks += check_channels(config.channels)
+    checks.append(check_backups(backup_dir(config), now))
+    return checks
+
+
+def cmd_doctor(args: argparse.Namespace, clock: Clock,
+               load: Callable[[argparse.Namespace], Config]) -> int:
+    checks = run_checks(load(args), clock.now())
+    failed = any(c.status == FAIL for c in checks)
+    if args.json:
+        print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]},
+                         ensure_ascii=False))
+    else:
+        for check in checks:
+            print(check.line())
+    return 1 if failed else 0
+
+
+def _output(command: Sequence[str]) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True,
+                          timeout=10).stdout
+
+
+def _said(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"

@@ -1,0 +1,115 @@
+"""`shelf backup`, `shelf restore`, `shelf doctor`, `shelf selftest`: looking after the Pi.
+
+The stopping command of `shelf restore --stop` is ``systemctl stop`` of the three services;
+``SHELF_STOP_COMMAND`` replaces it (the tests stop their own `shelf run` with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk.app.words import say
+from kiosk.backup import RestoreRefused, check_backup, make_backup, restore, running
+from kiosk.config import Config, backup_dir
+from kiosk.ports import Clock
+
+Command = Callable[..., argparse.ArgumentParser]
+SERVICES = ("shelf-kiosk", "shelf-notices", "shelf-web")
+STOP_ENV = "SHELF_STOP_COMMAND"
+STOP_WAIT_S = 30.0  # a stopped kiosk turns its LEDs off and closes the camera first
+
+
+def add_ops_commands(command: Command, config: Callable[[argparse.Namespace], Config]) -> None:
+    """Register backup, restore, doctor and selftest on the CLI's parser."""
+    p = command("backup", lambda a, c: cmd_backup(a, c, config), "copy the database while the "
+                "shelf runs, check the copy, keep the newest N; prints the new file last")
+    p.add_argument("--dest", type=Path, help="the folder (default: [backup] dir, else "
+                   "'backups' beside the database)")
+    p.add_argument("--keep", type=int, help="backups kept in that folder (default: [backup] "
+                   "keep, 14)")
+    p.add_argument("--json", action="store_true",
+                   help="print {path, bytes, removed, copied, warnings} as JSON")
+
+    p = command("restore", lambda a, c: cmd_restore(a, c, config), "put a backup in the "
+                "database's place (the replaced file is kept beside it)")
+    p.add_argument("file", type=Path, help="the backup, e.g. backups/shelf-20261129T030000Z.db")
+    p.add_argument("--stop", action="store_true", help="stop the shelf's services first "
+                   "(systemctl stop " + " ".join(SERVICES) + ")")
+
+    from kiosk.app.doctor import cmd_doctor
+    from kiosk.app.selftest import cmd_selftest
+
+    p = command("doctor", lambda a, c: cmd_doctor(a, c, config), "check the camera, the pins, "
+                "the database, the disk, the clock, the channels and the backups")
+    p.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+
+    p = command("selftest", lambda a, c: cmd_selftest(a, c, config), "light each slot in "
+                "turn and beep, to check the wiring (stop shelf-kiosk first)")
+    p.add_argument("--seconds", type=float, default=0.5, help="how long each slot is lit")
+
+
+def cmd_backup(args: argparse.Namespace, clock: Clock,
+               load: Callable[[argparse.Namespace], Config]) -> int:
+    from kiosk.store import connect
+
+    config = load(args)
+    keep = args.keep if args.keep is not None else config.backup.keep
+    if keep < 1:
+        raise ValueError(say("backup_keep"))
+    conn = connect(config.database)  # reads only (and adds its event): no slots synced
+    try:
+        report = make_backup(conn, args.dest or backup_dir(config), clock.now(), keep=keep,
+                             copy_to=config.backup.copy_to)
+    finally:
+        conn.close()
+    for warning in report.warnings:
+        print(say("warning", text=warning), file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+        return 0
+    for old in report.removed:
+        print(say("backup_removed", path=old))
+    if report.copied:
+        print(say("backup_copied", path=report.copied))
+    print(report.path)  # last: scripts take the new file's path from here
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, clock: Clock,
+                load: Callable[[argparse.Namespace], Config]) -> int:
+    config = load(args)
+    check_backup(args.file)  # before anything is stopped
+    if args.stop:
+        _stop_services(config.database)
+    report = restore(args.file, config.database, clock.now())
+    for aside in report.kept_aside:
+        print(say("restore_aside", path=aside))
+    for stale in report.removed:
+        print(say("restore_removed", path=stale))
+    print(say("restore_done", backup=report.restored, database=report.database))
+    if args.stop:
+        print(say("restore_start", services=" ".join(SERVICES)))
+    return 0
+
+
+def _stop_services(database: Path) -> None:
+    """Run the stopping command; wait until no shelf process holds the database."""
+    command = shlex.split(os.environ.get(STOP_ENV, "")) or ["systemctl", "stop", *SERVICES]
+    print(say("restore_stopping", command=" ".join(command)))
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise RestoreRefused(say("restore_stop_failed", command=" ".join(command),
+                                 code=done.returncode))
+    deadline = time.monotonic() + STOP_WAIT_S
+    while running(database):
+        if time.monotonic() > deadline:
+            raise RestoreRefused(say("restore_still_running", names=", ".join(running(database))))
+        time.sleep(0.1)

@@ -1,0 +1,265 @@
+"""Backups that restore, and a damaged store never replaced by an empty one.
+
+Everything runs the real `shelf` command on a real SQLite file; the damage is real too: a file
+cut in half (a power cut while copying it) and a page of garbage in its middle (a failing card).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import check_in
+
+from kiosk.app.sim.label_video import Scene, write_label_video
+from kiosk.backup import hold_lock
+from kiosk.domain import HouseholdId
+from kiosk.labels import make_label
+from kiosk.store import integrity_problems
+
+ENV = {**os.environ, "SHELF_LANG": "en", "PYTHONUNBUFFERED": "1"}
+NOW = "2026-11-29T03:00:00+08:00"
+PAGE = 4096
+
+
+def shelf(config, *args: str, now: str = NOW, env: dict | None = None,
+          timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(config.path),
+                           *args], capture_output=True, text=True, timeout=timeout,
+                          env={**ENV, "SHELF_NOW": now, **(env or {})})
+
+
+def parcels(path: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT household_id, slot_code FROM parcels ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def settle(path: Path) -> None:
+    """Everything into the one file (no -wal), as after a clean stop."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def truncate(path: Path) -> None:
+    settle(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def garble(path: Path) -> None:
+    """A page of garbage in the middle of the file; its size and header stay right."""
+    settle(path)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // PAGE * PAGE
+    data[middle:middle + PAGE] = bytes(i * 37 % 251 for i in range(PAGE))
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {"truncated": truncate, "garbled": garble}
+
+
+def with_backup_settings(config, text: str):
+    """The config with its [backup] section's keys replaced by ``text``."""
+    from kiosk.config import load_config
+
+    lines = config.path.read_text(encoding="utf-8").split("[backup]\n", 1)[0]
+    config.path.write_text(lines + "[backup]\n" + text, encoding="utf-8")
+    return load_config(config.path)
+
+
+# ---- shelf backup --------------------------------------------------------------------------
+
+def test_backup_copies_the_store_checks_it_and_prints_its_path_last(community, conn, clock):
+    check_in(conn, community, clock, "24-2304")
+    done = shelf(community, "backup")
+    assert done.returncode == 0, done.stderr
+    path = Path(done.stdout.splitlines()[-1])
+    assert path == community.database.parent / "backups" / "shelf-20261128T190000Z.db"
+    assert parcels(path) == [("24-2304", "A-12")]
+    assert integrity_problems(path, quick=False) == []
+    assert not path.with_name(path.name + "-wal").exists()  # one file, to carry away
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # residents' names and phones
+    event = conn.execute("SELECT actor, detail FROM events WHERE kind = 'backup_made'").fetchone()
+    assert json.loads(event["detail"]) == {"path": str(path), "bytes": path.stat().st_size}
+
+
+def test_backup_while_the_kiosk_checks_parcels_in(community, clock):
+    """Check-ins go on, committed one after another, during the backup: the copy is sound and
+    holds the parcels committed before it, none half-written."""
+    from kiosk.community import open_store
+
+    stop = threading.Event()
+
+    def kiosk() -> None:
+        writer = open_store(community)
+        n = 0
+        while not stop.is_set():
+            n += 1
+            check_in(writer, community, clock, "24-2304", ref=f"SF{n:08d}")
+        writer.close()
+
+    thread = threading.Thread(target=kiosk)
+    thread.start()
+    try:
+        done = shelf(community, "backup", "--json")
+    finally:
+        stop.set()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    copy = Path(json.loads(done.stdout)["path"])
+    assert integrity_problems(copy, quick=False) == []
+    copied, live = parcels(copy), parcels(community.database)
+    assert copied and copied == live[:len(copied)]
+
+
+def test_backup_keeps_the_newest_generations(community, tmp_path):
+    dest = tmp_path / "kept"
+    times = ["2026-11-25T03:00:00+08:00", "2026-11-26T03:00:00+08:00",
+             "2026-11-27T03:00:00+08:00", "2026-11-28T03:00:00+08:00"]
+    for now in times:
+        done = shelf(community, "backup", "--dest", str(dest), "--keep", "2", now=now)
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["shelf-20261126T190000Z.db",
+                                                      "shelf-20261127T190000Z.db"]
+    assert "removed the old backup" in done.stdout
+
+
+def test_backup_copies_to_a_mounted_stick_and_warns_when_it_is_missing(community, tmp_path):
+    stick = tmp_path / "usb" / "shelf-backups"
+    config = with_backup_settings(community, f'keep = 3\ncopy_to = "{stick}"\n')
+    missing = shelf(config, "backup")
+    assert missing.returncode == 0, missing.stderr
+    made = Path(missing.stdout.splitlines()[-1])
+    assert made.exists()
+    assert "is missing (is the USB stick or the share mounted?)" in missing.stderr
+    stick.mkdir(parents=True)
+    copied = shelf(config, "backup", now="2026-11-30T03:00:00+08:00")
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stderr == "" or "warning" not in copied.stderr
+    newest = Path(copied.stdout.splitlines()[-1])
+    assert (stick / newest.name).read_bytes() == newest.read_bytes()
+
+
+def test_a_damaged_store_gives_no_backup_and_says_so(community):
+    garble(community.database)
+    done = shelf(community, "backup")
+    assert done.returncode == 2
+    assert "failed its integrity check" in done.stderr and "shelf doctor" in done.stderr
+    assert list((community.database.parent / "backups").iterdir()) == []  # nothing half-made
+
+
+# ---- a damaged store at start ------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("command", [["run", "--camera", "images:/nonexistent"], ["notices"]])
+def test_a_damaged_store_stops_the_command_at_start(community, damage, command):
+    made = shelf(community, "backup")
+    backup = Path(made.stdout.splitlines()[-1])
+    DAMAGE[damage](community.database)
+    before = community.database.read_bytes()
+    done = shelf(community, *command, timeout=30)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1
+    assert f"{community.database} is not a shelf database (empty or damaged: " in lines[0]
+    assert f"restore it from a backup: shelf restore {backup} --stop" in lines[0]  # the file
+    assert community.database.read_bytes() == before  # never replaced, never written
+
+
+def test_without_a_backup_the_refusal_says_where_it_looked(community):
+    truncate(community.database)
+    done = shelf(community, "notices", timeout=30)
+    assert done.returncode == 2
+    backups = community.database.parent / "backups"
+    assert f"restore it from a backup: none in {backups}; shelf restore FILE --stop" in done.stderr
+
+
+# ---- shelf restore -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_restore_brings_a_damaged_store_back_and_keeps_the_damaged_file(community, conn, clock,
+                                                                       damage):
+    check_in(conn, community, clock, "24-2304")
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    conn.close()
+    DAMAGE[damage](community.database)
+    damaged = community.database.read_bytes()
+    community.database.with_name("shelf.db-shm").write_bytes(b"stale")
+    done = shelf(community, "restore", str(backup), now="2026-11-29T09:30:00+08:00")
+    assert done.returncode == 0, done.stderr
+    aside = community.database.with_name("shelf.db.corrupt-20261129T013000Z")
+    assert aside.read_bytes() == damaged  # kept, never deleted
+    assert f"kept as {aside}" in done.stdout and "removed the stale" in done.stdout
+    assert not community.database.with_name("shelf.db-shm").exists()
+    assert parcels(community.database) == [("24-2304", "A-12")]
+    assert integrity_problems(community.database) == []
+    again = shelf(community, "notices", "--once")  # starts on the restored store
+    assert again.returncode == 0, again.stderr
+
+
+def test_restore_refuses_a_damaged_backup_and_changes_nothing(community, tmp_path):
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    garble(backup)
+    before = community.database.read_bytes()
+    done = shelf(community, "restore", str(backup))
+    assert done.returncode == 2
+    assert "is not a sound shelf backup" in done.stderr
+    assert community.database.read_bytes() == before
+    assert sorted(p.name for p in community.database.parent.glob("shelf.db*")) == ["shelf.db"]
+
+
+def test_restore_refuses_while_the_kiosk_runs(community):
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    with hold_lock(community.database, "run"):  # what `shelf run` holds for its lifetime
+        done = shelf(community, "restore", str(backup))
+    assert done.returncode == 2
+    assert "the shelf is running (shelf run)" in done.stderr and "--stop" in done.stderr
+    assert not list(community.database.parent.glob("shelf.db.*-*"))
+
+
+def test_restore_stop_stops_the_running_kiosk_first(community, tmp_path):
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    scenes = [Scene(make_label(community.label_secret, HouseholdId.parse("24-2304")), "24-2304")]
+    video = write_label_video(tmp_path / "long.avi", scenes * 30, hold_s=1.0, gap_s=0.5)
+    env = {**ENV, "SHELF_NOW": NOW}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    kiosk = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
+                              "run", "--camera", f"video:{video}"], stderr=subprocess.PIPE,
+                             text=True, env=env)
+    try:
+        for line in kiosk.stderr:
+            if "kiosk running" in line:
+                break
+        refused = shelf(community, "restore", str(backup))
+        assert refused.returncode == 2 and "shelf run" in refused.stderr
+        done = shelf(community, "restore", str(backup), "--stop",
+                     env={"SHELF_STOP_COMMAND": f"kill -TERM {kiosk.pid}"})
+        assert done.returncode == 0, done.stderr
+        assert kiosk.wait(timeout=15) == 0
+        assert f"stopping the services: kill -TERM {kiosk.pid}" in done.stdout
+        assert "start the services again" in done.stdout
+        assert parcels(community.database) == []  # the backup's state: made before any scan
+    finally:
+        kiosk.kill()
+        kiosk.wait()
+
+
+def test_restore_puts_a_database_where_none_is_left(community, conn, clock):
+    check_in(conn, community, clock, "24-2304")
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    conn.close()
+    community.database.unlink()
+    done = shelf(community, "restore", str(backup))
+    assert done.returncode == 0, done.stderr
+    assert parcels(community.database) == [("24-2304", "A-12")]
+    assert oct(community.database.stat().st_mode & 0o777) == "0o600"
