@@ -213,6 +213,15 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
+class NoticeSettings:
+    """[notices]: how long each contact of a household is tried, and the workers' leases."""
+
+    contact_minutes: int = 30  # a contact that is not the last is retried this long
+    give_up_hours: int = 24  # the last contact is retried this long, then the staff are told
+    lease_seconds: int = 300  # a worker's claim on a notice it is sending
+
+
+@dataclass(frozen=True)
 class User:
     username: str
     password_hash: str = field(repr=False)
@@ -246,6 +255,7 @@ class Config:
     layout: Layout
     channels: tuple[ChannelConfig, ...]
     web: WebSettings
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -380,6 +390,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
     trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
     web.done()
+    notices = _notice_settings(top.table("notices", required=False))
     top.done()
 
     return Config(
@@ -394,6 +405,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
         web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        notices=notices,
     )
 
 
@@ -628,3 +640,19 @@ def names_in_languages(**names: str) -> dict[str, dict[str, str]]:
     """Each name in every language (a notice's payload keeps them: it is written in both)."""
     return {key: {code: in_language(name, code) for code in LANGUAGES}
             for key, name in names.items()}
+
+
+def _notice_settings(section: Section) -> NoticeSettings:
+    """[notices]: every key may be left out."""
+    settings = NoticeSettings(
+        # A household's contact that is not its last is retried this long before the next
+        # (its second phone, its e-mail ...) is tried: a few attempts, 30 s apart and doubling.
+        contact_minutes=section.int("contact_minutes", 30, minval=1, maxval=24 * 60),
+        # The last contact is retried this long; then the notice is on the staff's exceptions.
+        give_up_hours=section.int("give_up_hours", 24, minval=1, maxval=7 * 24),
+        # A notice worker's claim on a notice while it sends; another worker takes the notice
+        # up once a claim runs out (its worker died). Longer than the slowest send.
+        lease_seconds=section.int("lease_seconds", 300, minval=30, maxval=3600),
+    )
+    section.done()
+    return settings

@@ -494,7 +494,7 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
 
 def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
-    from kiosk.notices.delivery import build_channels, deliver_due, run_worker
+    from kiosk.notices.delivery import build_channels, deliver_due, delivery_limits, run_worker
     from kiosk.services import Rules
     from kiosk.tasks import hand_over_due
 
@@ -510,11 +510,13 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     def rounds() -> None:  # door tasks: hand over at the end of a team's hours, escalate
         hand_over_due(uow, rules, clock)
 
+    limits = delivery_limits(config.notices)
     if args.once:
         rounds()
-        print(deliver_due(uow, channels, clock, timezone=zone))
+        print(deliver_due(uow, channels, clock, timezone=zone, **limits))
         return 0
-    run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds)
+    run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
+               **limits)
     return 0
 
 
