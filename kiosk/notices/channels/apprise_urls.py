@@ -6,6 +6,9 @@ gateways, Telegram, mail ... each URL gets the recipient in place of ``{to}`` (U
 their order of preference), its e-mail address, or none (a team-only channel: its contacts'
 ``to``). A send succeeds when every URL accepted the notice; when one did not, Apprise's own
 warning is the reason given.
+
+Apprise is imported when a channel of this type is read or used: it takes a good part of a
+second to load, which a community that does not use it should not wait for at every command.
 """
 
 from __future__ import annotations
@@ -14,9 +17,6 @@ import logging
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-import apprise
-from apprise.attachment.memory import AttachMemory
 
 from kiosk.domain import Household, split_phones
 from kiosk.errors import NoticeError
@@ -30,6 +30,8 @@ ADDRESSES = ("phone", "email", "none")
 
 def read_options(section: Section) -> dict[str, Any]:
     """The keys of an ``[[channels]]`` table with ``type = "apprise"``."""
+    import apprise
+
     urls = section.list("urls")  # Apprise URLs; {to} is replaced by the recipient
     for url in urls:
         if not isinstance(url, str) or apprise.Apprise.instantiate(_filled(url, "x")) is None:
@@ -63,6 +65,9 @@ class AppriseChannel:
 
     def send(self, notice: Notice) -> None:
         """Deliver one notice to every URL, or raise NoticeError with Apprise's reason."""
+        import apprise
+        from apprise.attachment.memory import AttachMemory
+
         sender = apprise.Apprise()
         for url in self.urls:
             if not sender.add(_filled(url, notice.recipient)):
