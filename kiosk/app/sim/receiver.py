@@ -10,7 +10,8 @@ the channels talk HTTP to it exactly as they would to the vendor. It can be told
 - down: ``stop()`` closes the port (connection refused), ``start()`` opens it again.
 
 ``answer_body`` replaces the JSON of ``ok`` (a gateway's own success shape); ``delay`` makes
-every answer wait that many seconds (a slow gateway).
+every answer wait that many seconds (a slow gateway). Given a ``folder``, each request's body
+is also written there (``0001.json`` ...), as the demo's mail catcher keeps its mail.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -47,8 +49,9 @@ class Request:
 class Receiver:
     """``with Receiver() as http: ... http.url ... http.requests``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self.port = host, port or free_port(host)
+    def __init__(self, folder: Path | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.folder, self.host, self.port = folder, host, port or free_port(host)
         self.mode = "ok"
         self.answer_body: Any = {"errcode": 0, "errmsg": "ok"}
         self.delay = 0.0
@@ -118,6 +121,9 @@ class Receiver:
         mode = self.mode
         with self.arrived:
             self.requests.append(request)
+            if self.folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                (self.folder / f"{len(self.requests):04d}.json").write_bytes(body)
             self.arrived.notify_all()
         if mode == "hang":
             self._held.wait()
