@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.domain import Household, split_phones
 from kiosk.errors import ConfigError, NoticeError
-from kiosk.notices.channels.http import field, post_json, where
+from kiosk.notices.channels.http_json import field, post_json, where
 from kiosk.ports import Notice
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kiosk.domain import Household
-from kiosk.notices.channels.http import check_errcode, clip, post_json, where
+from kiosk.notices.channels.http_json import check_errcode, clip, post_json, where
 from kiosk.ports import Notice
 
 if TYPE_CHECKING:
