@@ -264,4 +264,6 @@ from = "shelf@sample-garden.example"
         ("sms", "13800001205"), ("sms", "13700005021"),
         ("email", "r15-1205@sample-garden.example")]  # a group bot never reaches a household
     assert contacts(config.channels, Household(HouseholdId(13, "1102"), "Lin")) == []
+    spaced = Household(HouseholdId(2, "902"), "Wu", "+86 139-5375 3544; (0)21 1234.5678")
+    assert contacts(config.channels, spaced) == [("sms", "+8613953753544"), ("sms", "02112345678")]
     assert json.dumps(contacts(config.channels, gao))  # stored as JSON in the outbox

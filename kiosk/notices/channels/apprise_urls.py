@@ -18,8 +18,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kiosk.domain import Household, split_phones
+from kiosk.domain import Household
 from kiosk.errors import NoticeError
+from kiosk.notices.channels.webhook import phones
 from kiosk.ports import Notice
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def read_options(section: Section) -> dict[str, Any]:
 
 def recipient(household: Household, options: Mapping[str, Any]) -> tuple[str, ...]:
     if options.get("address") == "phone":
-        return split_phones(household.phone)
+        return phones(household)
     if options.get("address") == "email":
         return (household.email,) if household.email else ()
     return ()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,14 @@ def read_options(section: Section) -> dict[str, Any]:
 
 
 def recipient(household: Household, options: Mapping[str, Any]) -> tuple[str, ...]:
-    return split_phones(household.phone)
+    return phones(household)
+
+
+def phones(household: Household) -> tuple[str, ...]:
+    """The household's numbers as a gateway dials them, in the order of its phone column:
+    ``+86 138-0000 2304`` -> ``+8613800002304``."""
+    dialable = (re.sub(r"[^\d+]", "", number) for number in split_phones(household.phone))
+    return tuple(dict.fromkeys(n for n in dialable if n.strip("+")))
 
 
 class WebhookChannel:
