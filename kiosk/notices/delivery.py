@@ -55,7 +55,8 @@ _ADDRESS_RE = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What one pass did: notices sent, failed attempts to retry, notices given up."""
+    """What one pass did: notices sent, failed attempts (retried on the same contact or the
+    next one), notices given up."""
 
     sent: int = 0
     retried: int = 0
