@@ -213,6 +213,23 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
+class NoticeSettings:
+    """[notices]: how long each contact of a household is tried, the workers' leases, and when
+    residents are reminded of parcels still waiting (kiosk.notices.reminders).
+
+    Quiet hours are the community's wall-clock and may cross midnight; ``None``: none.
+    """
+
+    contact_minutes: int = 30  # a contact that is not the last is retried this long
+    give_up_hours: int = 24  # the last contact is retried this long, then the staff are told
+    lease_seconds: int = 300  # a worker's claim on a notice it is sending
+    remind_after_days: tuple[int, ...] = (1, 3)
+    warn_before_return_days: int = 1  # 0: no "will be returned on ..." warning
+    quiet_from: time | None = time(22, 0)
+    quiet_until: time | None = time(7, 0)
+
+
+@dataclass(frozen=True)
 class User:
     username: str
     password_hash: str = field(repr=False)
@@ -246,7 +263,7 @@ class Config:
     layout: Layout
     channels: tuple[ChannelConfig, ...]
     web: WebSettings
-    notices: NoticeSettings = field(default_factory=lambda: NoticeSettings())
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
     backup: BackupSettings = field(default_factory=lambda: BackupSettings())
 
 
@@ -636,20 +653,16 @@ def names_in_languages(**names: str) -> dict[str, dict[str, str]]:
             for key, name in names.items()}
 
 
-@dataclass(frozen=True)
-class NoticeSettings:
-    """[notices]: when residents are reminded of parcels still waiting (kiosk.notices.reminders).
-
-    Quiet hours are the community's wall-clock and may cross midnight; ``None``: none.
-    """
-
-    remind_after_days: tuple[int, ...] = (1, 3)
-    warn_before_return_days: int = 1  # 0: no "will be returned on ..." warning
-    quiet_from: time | None = time(22, 0)
-    quiet_until: time | None = time(7, 0)
-
-
 def _notice_settings(section: Section) -> NoticeSettings:
+    """[notices]: every key may be left out."""
+    # A household's contact that is not its last is retried this long before the next
+    # (its second phone, its e-mail ...) is tried: a few attempts, 30 s apart and doubling.
+    contact_minutes = section.int("contact_minutes", 30, minval=1, maxval=24 * 60)
+    # The last contact is retried this long; then the notice is on the staff's exceptions.
+    give_up_hours = section.int("give_up_hours", 24, minval=1, maxval=7 * 24)
+    # A notice worker's claim on a notice while it sends; another worker takes the notice
+    # up once a claim runs out (its worker died). Longer than the slowest send.
+    lease_seconds = section.int("lease_seconds", 300, minval=30, maxval=3600)
     # A reminder after a parcel has waited each of these many days: one per household and round.
     days = section.list("remind_after_days", [1, 3])
     if any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 90 for d in days) or (
@@ -663,14 +676,16 @@ def _notice_settings(section: Section) -> NoticeSettings:
     # what falls due in them goes when they end. "" for none.
     quiet = section.str("quiet_hours", "22:00-07:00")
     section.done()
-    if not quiet:
-        return NoticeSettings(tuple(days), warn, None, None)
-    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", quiet)
-    if not match or match.group(1, 2) == match.group(3, 4):
-        section.fail(f"[notices] quiet_hours = {quiet!r}: expected HH:MM-HH:MM, e.g. "
-                     "22:00-07:00 (may cross midnight), or \"\" for none")
-    return NoticeSettings(tuple(days), warn, time(int(match[1]), int(match[2])),
-                          time(int(match[3]), int(match[4])))
+    quiet_from = quiet_until = None
+    if quiet:
+        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", quiet)
+        if not match or match.group(1, 2) == match.group(3, 4):
+            section.fail(f"[notices] quiet_hours = {quiet!r}: expected HH:MM-HH:MM, e.g. "
+                         "22:00-07:00 (may cross midnight), or \"\" for none")
+        quiet_from = time(int(match[1]), int(match[2]))
+        quiet_until = time(int(match[3]), int(match[4]))
+    return NoticeSettings(contact_minutes, give_up_hours, lease_seconds, tuple(days), warn,
+                          quiet_from, quiet_until)
 
 
 @dataclass(frozen=True)

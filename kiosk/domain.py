@@ -6,6 +6,7 @@ therefore always compared by their full identity (building and room), never by a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -379,7 +380,23 @@ class QueuedNotice:
     household_id: str | None
     parcel_id: int | None
     payload: str  # JSON; parsed by the sender, since a bad row must fail alone
-    attempts: int
+    attempts: int  # on every contact of its chain
+    contacts: str = "[]"  # JSON [[channel, recipient], ...] in order of preference
+    contact_index: int = 0  # which of them ``channel`` and ``recipient`` are
+    contact_attempts: int = 0  # attempts on that one
+
+    def chain(self) -> list[tuple[str, str]]:
+        """The contacts to try in turn; a row queued before chains is its one contact."""
+        try:
+            contacts = [(str(c), str(r)) for c, r in json.loads(self.contacts)]
+        except (ValueError, TypeError):
+            contacts = []
+        return contacts or [(self.channel, self.recipient)]
+
+    def next_contact(self) -> tuple[str, str] | None:
+        """The contact after the one being tried; None when this is the last."""
+        chain = self.chain()
+        return chain[self.contact_index + 1] if self.contact_index + 1 < len(chain) else None
 
 
 class TaskStatus(StrEnum):

@@ -7,7 +7,7 @@ someone else's library.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -217,14 +217,26 @@ class Events(Protocol):
 
 class Outbox(Protocol):
     def add(self, kind: str, channel: str, recipient: str, payload: Mapping[str, Any],
-            now: datetime, *, household: str | None = None, parcel: int | None = None) -> int: ...
+            now: datetime, *, household: str | None = None, parcel: int | None = None,
+            contacts: Sequence[tuple[str, str]] = ()) -> int:
+        """Queue a notice to ``recipient`` on ``channel``, the first of ``contacts`` if given."""
 
     def due(self, now: datetime, limit: int = 20) -> list[QueuedNotice]: ...
 
+    def claim(self, now: datetime, worker: str, lease_until: datetime, *,
+              skip_channels: Iterable[str] = (), skip_ids: Iterable[int] = ()
+              ) -> QueuedNotice | None:
+        """Claim the oldest due notice no live lease holds, until ``lease_until``."""
+
     def mark_sent(self, notice_id: int, now: datetime) -> None: ...
 
-    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
+    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None, *,
+                    worker: str | None = None) -> bool:
         """Record a failed attempt; retry at ``retry_at``, or give up when it is None."""
+
+    def fall_back(self, notice_id: int, error: str, now: datetime, *,
+                  worker: str | None = None) -> bool:
+        """Count a failed attempt and move on to the chain's next contact, due now."""
 
     def failed(self, ids: Iterable[int] | None = None) -> list[QueuedNotice]:
         """Notices that gave up: all of them, or those among ``ids``."""
@@ -233,7 +245,7 @@ class Outbox(Protocol):
         """'pending', 'sent' or 'failed'; None when there is no such notice."""
 
     def requeue(self, notice_id: int, now: datetime) -> None:
-        """Make a failed notice pending again, due now, with its attempts counted from zero."""
+        """Make a failed notice pending again, due now, from its first contact."""
 
 
 class Signals(Protocol):

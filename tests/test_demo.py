@@ -113,3 +113,16 @@ def test_staff_see_the_shelf_in_a_browser_and_ctrl_c_stops_the_demo(demo, browse
     process = demo["process"]
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
+
+
+def test_households_without_e_mail_got_a_text_through_the_sms_gateway(demo):
+    config = load_config(demo["dir"] / "config.toml")
+    conn = sqlite3.connect(config.database)
+    phones = [row[0].split(";")[0] for row in conn.execute(
+        """SELECT h.phone FROM parcels p JOIN households h ON h.id = p.household_id
+           WHERE h.email = '' AND h.phone != '' ORDER BY p.id""")]
+    texts = [json.loads(p.read_bytes()) for p in sorted((demo["dir"] / "sms").glob("*.json"))]
+    assert phones, "the demo's parcels include a household without e-mail"
+    assert sorted(t["mobile"] for t in texts) == sorted(phones)
+    assert all("取件码" in t["content"] or "送到您家门口" in t["content"] for t in texts)
+    assert f"{len(texts)} texts sent" in demo["lines"][-1]

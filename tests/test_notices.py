@@ -308,17 +308,21 @@ def test_backoff_doubles_from_30_seconds_up_to_30_minutes():
         30, 60, 120, 240, 480, 960, 1800, 1800, 1800]
 
 
-def test_notice_for_a_channel_no_longer_configured_fails_once_and_cleanly(
+def test_notice_for_a_channel_no_longer_configured_moves_on_or_fails_once_and_cleanly(
         conn, community, clock, mail, channels):
     old = ChannelConfig("wecom-old", "email", dict(community.channels[0].options))
     parcel = check_in(conn, replace(community, channels=(old, *community.channels)), clock)
+    alone = check_in(conn, replace(community, channels=(old,)), clock, "2-902")
 
-    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1, failed=1)
+    # The first notice moves on to its next contact; the other has none and gives up.
+    assert deliver(conn, channels, clock, community) == DeliveryReport(retried=1, failed=1)
+    assert deliver(conn, channels, clock, community) == DeliveryReport(sent=1)
 
-    gone, sent = outbox_rows(conn, parcel.parcel)
+    [sent] = outbox_rows(conn, parcel.parcel)
+    assert (sent["channel"], sent["status"]) == ("email", "sent") and len(mail.messages) == 1
+    [gone] = outbox_rows(conn, alone.parcel)
     assert (gone["channel"], gone["status"]) == ("wecom-old", "failed")
     assert "'wecom-old' is not configured" in gone["last_error"]
-    assert sent["status"] == "sent" and len(mail.messages) == 1
     [event] = failed_events(conn)
     assert event["detail"]["channel"] == "wecom-old"
     clock.advance(3600)
@@ -328,16 +332,17 @@ def test_notice_for_a_channel_no_longer_configured_fails_once_and_cleanly(
 def test_a_failing_channel_does_not_hold_up_the_others(conn, community, clock, mail, channels):
     # The broken gateway's rows come first in the outbox, more of them than the batch allows.
     sms = ChannelConfig("sms", "email", dict(community.channels[0].options))
-    two_channels = replace(community, channels=(sms, *community.channels))
-    parcels = [check_in(conn, two_channels, clock, h).parcel
-               for h in (RESIDENT, "2-902", "4-1104")]
+    by_sms = replace(community, channels=(sms,))
+    parcels = [check_in(conn, by_sms, clock, h).parcel for h in (RESIDENT, "2-902", "4-1104")]
+    for household in ("2-2603", "3-301", "3-310"):
+        check_in(conn, community, clock, household)
     down = DownChannel("sms")
 
     report = deliver(conn, {**channels, "sms": down}, clock, community, batch=4)
 
     assert report == DeliveryReport(sent=3, retried=1)
-    assert sorted(m["To"] for m in mail.messages) == sorted([
-        "r2-902@sample-garden.example", "r4-1104@sample-garden.example", RESIDENT_EMAIL])
+    assert sorted(m["To"] for m in mail.messages) == sorted(
+        f"r{h}@sample-garden.example" for h in ("2-2603", "3-301", "3-310"))
     assert len(down.tried) == 1  # tried once, then left alone for this pass
     sms_rows = [outbox_rows(conn, p)[0] for p in parcels]
     assert [(r["status"], r["attempts"]) for r in sms_rows] == [

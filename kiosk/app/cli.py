@@ -544,7 +544,7 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
 
 def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
-    from kiosk.notices.delivery import build_channels, deliver_due, run_worker
+    from kiosk.notices.delivery import build_channels, deliver_due, delivery_limits, run_worker
     from kiosk.notices.reminders import remind_due
     from kiosk.services import Rules
     from kiosk.tasks import hand_over_due
@@ -564,12 +564,14 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
         # parcels still waiting: reminders and return warnings, outside quiet hours
         remind_due(uow, rules, config.notices, clock)
 
+    limits = delivery_limits(config.notices)
     if args.once:
         rounds()
-        print(deliver_due(uow, channels, clock, timezone=zone))
+        print(deliver_due(uow, channels, clock, timezone=zone, **limits))
         return 0
     with _held(config, "notices"):
-        run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds)
+        run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
+                   **limits)
     return 0
 
 

@@ -1,6 +1,7 @@
 """`shelf demo`: the whole flow on this machine, with a replayed camera and gpiozero's mock pins.
 
-1. a fresh sample community in ``--dir`` and a real SMTP server on localhost that keeps mail;
+1. a fresh sample community in ``--dir``, a real SMTP server on localhost that keeps mail, and
+   an SMS gateway's webhook (a local HTTP receiver) that keeps texts;
 2. a video of a courier holding up labels (and a forged one, and a stray QR code);
 3. the staff site on localhost, the notice worker, and the kiosk loop replaying the video;
 4. then the resident of 24-2304 shows the pickup QR from the mail they received.
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from kiosk import queries
 from kiosk.app.sim.mailcatcher import MailCatcher, free_port
+from kiosk.app.sim.receiver import Receiver
 from kiosk.clock import SystemClock
 from kiosk.community import init_community, open_store
-from kiosk.config import Config
+from kiosk.config import Config, load_config
 from kiosk.domain import HouseholdId, mask_household
 from kiosk.households import import_households
 from kiosk.labels import make_label
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo-2304"
 MARKER = ".shelf-demo"
 RESIDENT = "24-2304"
+NO_EMAIL = "13-1102"  # a household with a phone and no e-mail address in the sample list
 # --fast replays the 10 fps video this many times faster: a 30 fps camera, the most a real one
 # delivers. The kiosk decodes the newest frame and skips the rest, as with a live camera: a
 # faster replay would leave it only a few frames of each label on a busy machine.
@@ -55,8 +58,9 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
     speed = FAST_SPEED if fast else 1.0
     _fresh_folder(directory)
     clock = clock or SystemClock()
-    with MailCatcher(directory / "mail") as mail:
+    with MailCatcher(directory / "mail") as mail, Receiver(directory / "sms") as gateway:
         config, _ = init_community(directory, DEMO_PASSWORD, smtp_port=mail.port)
+        config = _with_sms_gateway(config, gateway)
         conn = open_store(config)
         import_households(SqliteUnitOfWork(conn), config.community.buildings,
                           directory / "households.csv", clock.now(), "demo", apply=True,
@@ -73,6 +77,8 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
         _say(f"Staff site: {url}  (login: admin / {DEMO_PASSWORD})")
         _say(f"Gate screen (the kiosk's own display): {url}gate")
         _say(f"Mail to households lands in {directory / 'mail'} (SMTP on 127.0.0.1:{mail.port})")
+        _say(f"Texts to households without e-mail land in {directory / 'sms'} (an SMS gateway's "
+             f"webhook on {gateway.url})")
         _say("A courier holds labels to the camera:")
         scanner = build_scanner(config, conn, clock, camera=f"video:{video}",
                                 speed=speed, on_result=_print_result)
@@ -87,7 +93,8 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
                 scanner.run(stop)
             _wait_for_notices(conn, stop)
             waiting = queries.waiting_count(conn)
-            _say(f"Done: {waiting} parcels wait on the shelf; {len(mail.messages)} mails sent.")
+            _say(f"Done: {waiting} parcels wait on the shelf; {len(mail.messages)} mails and "
+                 f"{len(gateway.requests)} texts sent.")
             if not exit_when_done:
                 _say(f"The staff site stays up at {url}. Press Ctrl-C to stop.")
                 stop.wait()
@@ -99,12 +106,28 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
     return 0
 
 
+def _with_sms_gateway(config: Config, gateway: Receiver) -> Config:
+    """Add an SMS channel after the e-mail one: a household without e-mail gets a text."""
+    with config.path.open("a", encoding="utf-8") as file:
+        file.write(f"""
+# The demo's SMS gateway: a local receiver (kiosk/app/sim/receiver.py) keeps each text.
+[[channels]]
+type = "webhook"
+id = "sms"
+url = "{gateway.url}/sms/send"
+body = {{ sign = "示例花园", content = "{{text}}" }}
+phone_field = "mobile"
+ok_field = "errcode"
+""")
+    return load_config(config.path)
+
+
 def courier_scenes(config: Config, conn: sqlite3.Connection) -> list[Scene]:
     """The labels a courier holds up: sample households, a repeat, a forgery and a stray code."""
     from kiosk.app.sim.label_video import Scene
 
     rows = [h for h in queries.household_ids(conn) if h not in (RESIDENT, "24-2403")]
-    others = rows[::4][:10]
+    others = [*rows[::4][:9], NO_EMAIL]  # the last is told by text: it has no e-mail address
     order = [RESIDENT, others[0], "24-2403", *others[1:5], RESIDENT, *others[5:]]
     scenes = [Scene(make_label(config.label_secret, HouseholdId.parse(h)), h) for h in order]
     forged = make_label(b"not-this-community-secret", HouseholdId.parse("24-2403"))

@@ -4,15 +4,20 @@
 has them rendered (``kiosk.notices.render``) and sends them, later (``shelf notices``, the
 demo). Rules:
 
-- The network send happens outside any transaction: a slow SMTP relay never holds the SQLite
+- A worker claims a row (``claimed_by`` until ``lease_until``) in a short transaction before
+  it sends, so several workers may share one outbox: none sends a row another holds. The
+  network send happens outside any transaction: a slow SMTP relay never holds the SQLite
   write lock the courier's next check-in needs. Each row's outcome is then committed in its own
-  short unit of work. A crash between the send and that commit sends the notice again on the
-  next run (at least once, never lost).
-- A failed send is retried with exponential backoff (30 s, 1 min, 2 min ... capped at 30 min)
-  for about a day (MAX_ATTEMPTS, derived from GIVE_UP_AFTER: longer than a plausible outage of
-  a mail relay or gateway); then the row is failed, a ``notice_failed`` event tells the staff,
-  and ``kiosk.queries.failed_notices`` lists it for the staff page until someone requeues it
-  (``requeue_failed``: ``shelf notices retry``).
+  short unit of work. A worker that dies between the send and that commit leaves its claim to
+  run out; then another sends the notice again (at least once, never lost; at most one
+  duplicate per crash).
+- A notice goes down its household's chain of contacts (``kiosk.notices.queue``): a failed
+  send is retried with exponential backoff (30 s, 1 min, 2 min ... capped at 30 min), on a
+  contact that is not the last for about half an hour (CONTACT_ATTEMPTS), then on the next one;
+  on the last for about a day (MAX_ATTEMPTS, derived from GIVE_UP_AFTER: longer than a
+  plausible outage of a mail relay or gateway); then the row is failed, a ``notice_failed``
+  event tells the staff, and ``kiosk.queries.failed_notices`` lists it for the staff page until
+  someone requeues it (``requeue_failed``: ``shelf notices retry``, from the first contact).
 - One failing channel never stalls the others: once a channel fails in a pass, its other rows
   wait for the next pass and the rows of the other channels go ahead.
 - Logs name households masked (``24-23**``) and never carry addresses or pickup codes.
@@ -22,14 +27,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import secrets
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from kiosk.config import ChannelConfig
+from kiosk.config import ChannelConfig, NoticeSettings
 from kiosk.domain import QueuedNotice, mask_household
 from kiosk.errors import NoticeError, StoreUnavailable
 from kiosk.notices.channels import CHANNEL_TYPES
@@ -47,7 +55,8 @@ _ADDRESS_RE = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What one pass did: notices sent, failed attempts to retry, notices given up."""
+    """What one pass did: notices sent, failed attempts (retried on the same contact or the
+    next one), notices given up."""
 
     sent: int = 0
     retried: int = 0
@@ -73,53 +82,67 @@ def attempts_spanning(span: timedelta) -> int:
 
 
 MAX_ATTEMPTS = attempts_spanning(GIVE_UP_AFTER)  # 54
+# A contact that is not the last of its chain is tried about this long, then the next one.
+CONTACT_SPAN = timedelta(minutes=30)
+CONTACT_ATTEMPTS = attempts_spanning(CONTACT_SPAN)  # 7
+LEASE = timedelta(minutes=5)  # a claim outlives the slowest send (channels time out in 2 min)
 
 
 def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, *,
                 timezone: tzinfo = UTC, max_attempts: int = MAX_ATTEMPTS,
-                batch: int = 20) -> DeliveryReport:
+                contact_attempts: int = CONTACT_ATTEMPTS, batch: int = 20,
+                lease: timedelta = LEASE, worker: str | None = None) -> DeliveryReport:
     """Try each due notice once (at most ``batch`` of them) and record what happened.
 
-    ``timezone`` is the community's, for the times the notices show.
+    Each is claimed first, in its own short transaction, for ``lease``: another worker leaves
+    it alone meanwhile, and takes it up once the lease has run out (this one crashed).
+    ``contact_attempts``: attempts on a contact before the next of its chain is tried;
+    ``max_attempts``: on the last contact, before the notice gives up. ``timezone`` is the
+    community's, for the times the notices show.
     """
+    worker = worker or worker_id()
     counts = {"sent": 0, "retried": 0, "failed": 0}
     now = clock.now()
     seen: set[int] = set()
-    down: set[str] = set()  # channels that failed in this pass
+    down: set[str] = set()  # channels that failed in this pass: their rows wait for the next
     while sum(counts.values()) < batch:
-        # Rows skipped for a down channel stay due: ask for enough to see past them.
-        rows = [r for r in uow.outbox.due(now, batch + len(seen)) if r.id not in seen]
-        if not rows:
+        with uow:
+            row = uow.outbox.claim(now, worker, clock.now() + lease, skip_channels=down,
+                                   skip_ids=seen)
+        if row is None:
             break
-        for row in rows:
-            if sum(counts.values()) >= batch:
-                break
-            seen.add(row.id)
-            if row.channel in down:
-                continue  # untouched, no attempt counted: the next pass tries it
-            outcome, channel_failed = _deliver(uow, row, channels, clock, timezone,
-                                               max_attempts)
-            counts[outcome] += 1
-            if channel_failed:
-                down.add(row.channel)
+        seen.add(row.id)
+        outcome, channel_failed = _deliver(uow, row, channels, clock, timezone,
+                                           (contact_attempts, max_attempts), worker)
+        counts[outcome] += 1
+        if channel_failed:
+            down.add(row.channel)
     return DeliveryReport(**counts)
 
 
+def worker_id() -> str:
+    """Who claims a notice: this host and process, and a random part (a pid is reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel],
-             clock: Clock, timezone: tzinfo, max_attempts: int) -> tuple[str, bool]:
-    """Send one row and commit its outcome ('sent', 'retried' or 'failed'); say whether the
-    channel itself failed."""
+             clock: Clock, timezone: tzinfo, limits: tuple[int, int],
+             worker: str) -> tuple[str, bool]:
+    """Send one claimed row and commit its outcome ('sent', 'retried' or 'failed'); say
+    whether the channel itself failed."""
     channel = channels.get(row.channel)
     if channel is None:
-        return _give_up(uow, row, f"channel {row.channel!r} is not configured (any more)",
-                        clock.now()), False
+        error = f"channel {row.channel!r} is not configured (any more)"
+        if row.next_contact():
+            return _fall_back(uow, row, error, clock.now(), worker), False
+        return _give_up(uow, row, error, clock.now(), worker), False
     payload: Mapping[str, Any] = {}
     try:
         payload = json.loads(row.payload)
         notice = render(row.kind, payload, row.recipient, timezone)
     except (ValueError, KeyError, TypeError) as exc:  # retrying would not change the words
         error = _scrub(f"cannot write the notice: {exc!r}", row, payload)
-        return _give_up(uow, row, error, clock.now()), False
+        return _give_up(uow, row, error, clock.now(), worker), False
     try:
         channel.send(notice)  # outside any transaction: never hold the write lock on the network
     except (NoticeError, OSError) as exc:
@@ -132,24 +155,44 @@ def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel]
             uow.outbox.mark_sent(row.id, clock.now())
         log.info("notice %d (%s) for %s sent via %s", row.id, row.kind, _who(row), row.channel)
         return "sent", False
-    failures = row.attempts + 1
-    if failures >= max_attempts:
-        return _give_up(uow, row, error, clock.now()), True
+    failures = row.contact_attempts + 1
+    last = row.next_contact() is None
+    allowed = limits[1] if last else limits[0]
+    if failures >= allowed:
+        if last:
+            return _give_up(uow, row, error, clock.now(), worker), True
+        return _fall_back(uow, row, error, clock.now(), worker), True
     retry_at = clock.now() + retry_delay(failures)
     with uow:
-        uow.outbox.mark_failed(row.id, error, retry_at)
+        uow.outbox.mark_failed(row.id, error, retry_at, worker=worker)
     log.warning("notice %d for %s via %s failed (attempt %d of %d), retrying in %d s: %s",
-                row.id, _who(row), row.channel, failures, max_attempts,
+                row.id, _who(row), row.channel, failures, allowed,
                 retry_delay(failures).total_seconds(), error)
     return "retried", True
 
 
-def _give_up(uow: UnitOfWork, row: QueuedNotice, error: str, now: datetime) -> str:
+def _fall_back(uow: UnitOfWork, row: QueuedNotice, error: str, now: datetime,
+               worker: str) -> str:
+    """Leave this contact for the next of the chain, tried at once."""
     with uow:
-        uow.outbox.mark_failed(row.id, error, None)
+        moved = uow.outbox.fall_back(row.id, error, now, worker=worker)
+    if moved:
+        following = row.next_contact()
+        log.warning("notice %d for %s: %s did not take it (%s); trying the next contact, "
+                    "via %s", row.id, _who(row), row.channel, error,
+                    following[0] if following else "-")
+    return "retried"
+
+
+def _give_up(uow: UnitOfWork, row: QueuedNotice, error: str, now: datetime,
+             worker: str | None = None) -> str:
+    with uow:
+        if not uow.outbox.mark_failed(row.id, error, None, worker=worker):
+            return "failed"  # another worker took the row over meanwhile: its outcome stands
         uow.events.add("notice_failed", ACTOR, now, parcel=row.parcel_id,
                        household=row.household_id, notice=row.id, notice_kind=row.kind,
-                       channel=row.channel, attempts=row.attempts + 1, error=error[:500])
+                       channel=row.channel, attempts=row.attempts + 1,
+                       contacts=len(row.chain()), error=error[:500])
     log.error("notice %d for %s via %s given up: %s", row.id, _who(row), row.channel, error)
     return "failed"
 
@@ -213,7 +256,8 @@ def _scrub(text: str, row: QueuedNotice, payload: Mapping[str, Any]) -> str:
 
 def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
                stop: threading.Event, interval: float = 2.0, *, timezone: tzinfo = UTC,
-               max_attempts: int = MAX_ATTEMPTS, batch: int = 20,
+               max_attempts: int = MAX_ATTEMPTS, contact_attempts: int = CONTACT_ATTEMPTS,
+               batch: int = 20, lease: timedelta = LEASE,
                each_pass: Callable[[], object] | None = None) -> None:
     """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
 
@@ -221,13 +265,15 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
     ``each_pass`` runs before every pass (door tasks' handovers and escalations, whose notices
     the same pass then sends); when it fails, the notices go out all the same.
     """
-    log.info("notice worker started; channels: %s", ", ".join(channels) or "none")
+    worker = worker_id()  # one name for all its claims: several workers may share the outbox
+    log.info("notice worker %s started; channels: %s", worker, ", ".join(channels) or "none")
     while not stop.is_set():
         if each_pass is not None:
             _alone(each_pass)
         try:
             report = deliver_due(uow, channels, clock, timezone=timezone,
-                                 max_attempts=max_attempts, batch=batch)
+                                 max_attempts=max_attempts, contact_attempts=contact_attempts,
+                                 batch=batch, lease=lease, worker=worker)
         except StoreUnavailable as exc:  # locked or full: the rows wait, nothing is lost
             log.warning("notice worker: the store is unavailable (%s); trying again", exc)
             report = DeliveryReport()
@@ -253,3 +299,10 @@ def _alone(work: Callable[[], object]) -> None:
 def build_channels(channels: tuple[ChannelConfig, ...]) -> dict[str, Channel]:
     """One adapter per configured channel, by id, from the registry of channel types."""
     return {item.id: CHANNEL_TYPES[item.type].build(item.id, **item.options) for item in channels}
+
+
+def delivery_limits(settings: NoticeSettings) -> dict[str, Any]:
+    """The [notices] settings as ``deliver_due`` and ``run_worker`` take them."""
+    return {"contact_attempts": attempts_spanning(timedelta(minutes=settings.contact_minutes)),
+            "max_attempts": attempts_spanning(timedelta(hours=settings.give_up_hours)),
+            "lease": timedelta(seconds=settings.lease_seconds)}

@@ -31,7 +31,8 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
                   parcel: int, ref: str, pickup_pass: str | None, code: str | None,
                   now: datetime, *, checked_in_at: datetime | None = None,
                   keep_days: int | None = None, fresh: bool = False) -> int:
-    """Queue one notice per configured channel the household can be reached on.
+    """Queue the notice to the household's chain of contacts; 0 when it has none (recorded
+    as ``notice_unreachable``: the staff site's exceptions list shows it).
 
     ``checked_in_at``: when the parcel came, if not ``now`` (a parcel already on the shelf);
     ``keep_days``: how long the shelf keeps it ([pickup] return_after_days), for "kept until";
@@ -83,7 +84,7 @@ def queue_waiting(uow: UnitOfWork, community: str, layout: Layout,
 
 def queue_delivered(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
                     payload: Mapping[str, Any], parcel: int, now: datetime) -> int:
-    """Queue "delivered to your door" to the household on every channel it can be reached on."""
+    """Queue "delivered to your door" to the household's chain of contacts."""
     queued = _to_household(uow, DOOR_DELIVERED, channels, household, payload, parcel, now)
     if not queued:
         uow.events.add("notice_unreachable", "system", now, parcel=parcel,
@@ -106,7 +107,7 @@ def queue_team(uow: UnitOfWork, team: Team, payload: Mapping[str, Any], now: dat
 
 def queue_changed(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
                   payload: Mapping[str, Any], parcel: int, now: datetime) -> int:
-    """Queue "staff did this to your parcel" to the household on every channel it has.
+    """Queue "staff did this to your parcel" to the household's chain of contacts.
 
     A household no channel reaches was noted so at check-in (``notice_unreachable``).
     """
@@ -134,12 +135,24 @@ def queue_collected(uow: UnitOfWork, community: str, channels: tuple[ChannelConf
 def _to_household(uow: UnitOfWork, kind: str, channels: tuple[ChannelConfig, ...],
                   household: Household, payload: Mapping[str, Any], parcel: int,
                   now: datetime) -> int:
-    """Queue ``kind`` on every channel the household can be reached on; how many were."""
-    queued = 0
-    for channel in channels:
-        recipient = CHANNEL_TYPES[channel.type].recipient(household)
-        if recipient:
-            uow.outbox.add(kind, channel.id, recipient, payload, now,
-                           household=str(household.id), parcel=parcel)
-            queued += 1
-    return queued
+    """Queue ``kind`` once, to the household's chain of contacts; 1, or 0 when it has none.
+
+    The chain (``contacts``) is the order of preference: the channels in the order they are
+    configured, and on each the household's addresses in their own order (the phone column's
+    numbers as listed). The worker tries the first, and falls back to the next once its
+    retries there are spent (``kiosk.notices.delivery``).
+    """
+    chain = contacts(channels, household)
+    if not chain:
+        return 0
+    (channel, recipient), *_ = chain
+    uow.outbox.add(kind, channel, recipient, payload, now, household=str(household.id),
+                   parcel=parcel, contacts=chain)
+    return 1
+
+
+def contacts(channels: tuple[ChannelConfig, ...], household: Household) -> list[tuple[str, str]]:
+    """The household's contacts in order of preference: (channel id, address) pairs."""
+    chain = [(channel.id, address) for channel in channels
+             for address in CHANNEL_TYPES[channel.type].recipient(household, channel.options)]
+    return list(dict.fromkeys(chain))
