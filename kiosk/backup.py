@@ -184,15 +184,19 @@ def lock_path(database: Path, name: str) -> Path:
 
 
 @contextmanager
-def hold_lock(database: Path, name: str) -> Iterator[None]:
+def hold_lock(database: Path, name: str, *, shared: bool = False) -> Iterator[None]:
     """Hold ``name``'s lock beside the database while the block runs (released at exit,
-    even by kill -9: the kernel drops a dead process's locks)."""
+    even by kill -9: the kernel drops a dead process's locks).
+
+    ``shared``: several of this command may run at once (notice workers share the outbox
+    through leases); `shelf restore` still sees any one of them.
+    """
     # Readable by all (it holds nothing): root's `shelf restore` and the shelf's user's
     # `shelf run` must both be able to open it, whoever made it first.
     fd = os.open(lock_path(database, name), os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ShelfError(f"another `shelf {name}` is running on {database}; "
                              "stop it first") from None

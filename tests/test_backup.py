@@ -227,6 +227,18 @@ def test_restore_refuses_while_the_kiosk_runs(community):
     assert not list(community.database.parent.glob("shelf.db.*-*"))
 
 
+def test_restore_refuses_while_any_of_several_notice_workers_runs(community):
+    """Notice workers share their lock (several may run at once, through leases); a restore
+    still sees one of them."""
+    backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
+    with hold_lock(community.database, "notices", shared=True), \
+            hold_lock(community.database, "notices", shared=True):
+        done = shelf(community, "restore", str(backup))
+    assert done.returncode == 2
+    assert "the shelf is running (shelf notices)" in done.stderr
+    assert not list(community.database.parent.glob("shelf.db.*-*"))
+
+
 def test_restore_stop_stops_the_running_kiosk_first(community, tmp_path):
     backup = Path(shelf(community, "backup").stdout.splitlines()[-1])
     scenes = [Scene(make_label(community.label_secret, HouseholdId.parse("24-2304")), "24-2304")]

@@ -316,7 +316,8 @@ def test_quiet_hours_and_rounds_are_configurable(community, tmp_path):
                     .replace("warn_before_return_days = 1", "warn_before_return_days = 0")
                     .replace('quiet_hours = "22:00-07:00"', 'quiet_hours = "23:30-06:00"'))
     settings = load_config(path).notices
-    assert settings == NoticeSettings((2,), 0, time(23, 30), time(6, 0))
+    assert settings == NoticeSettings(remind_after_days=(2,), warn_before_return_days=0,
+                                      quiet_from=time(23, 30), quiet_until=time(6, 0))
     path.write_text(path.read_text().replace('"23:30-06:00"', '"22:00"'))
     with pytest.raises(Exception, match=r"\[notices\] quiet_hours = '22:00': expected HH:MM"):
         load_config(path)

@@ -461,11 +461,11 @@ def _check_store(config: Config) -> None:
     log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
 
 
-def _held(config: Config, name: str):
+def _held(config: Config, name: str, *, shared: bool = False):
     """The lock `shelf restore` looks for: this command has the database open."""
     from kiosk.backup import hold_lock
 
-    return hold_lock(config.database, name)
+    return hold_lock(config.database, name, shared=shared)
 
 
 def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
@@ -569,7 +569,7 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
         rounds()
         print(deliver_due(uow, channels, clock, timezone=zone, **limits))
         return 0
-    with _held(config, "notices"):
+    with _held(config, "notices", shared=True):  # several workers may run: leases
         run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
                    **limits)
     return 0
