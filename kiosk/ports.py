@@ -349,6 +349,12 @@ class DoorTasks(Protocol):
 
     def escalate(self, task_id: int, level: int) -> None: ...
 
+    def untold(self) -> list[DoorTask]:
+        """Open tasks no team has been told of yet, oldest first."""
+
+    def mark_told(self, task_ids: Iterable[int], now: datetime) -> None:
+        """Record that the team holding each task was told of it (the first time stays)."""
+
     def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str,
               reason: str | None = None) -> None:
         """Deliver or cancel an open task (``reason``: why it was cancelled)."""

@@ -288,6 +288,8 @@ _TEAM_REASONS = {
               ("Fresh food first: ", "Fresh food to carry to a door first:")),
     "handover": (("【任务交接】", "以下送货上门任务已交给你们："),
                  ("Handed over: ", "These door tasks were handed over to you:")),
+    "new": (("【新任务】", "有新的送货上门任务："),
+            ("New door tasks: ", "New door tasks for you:")),
     "escalation": (("【催办】", "以下生鲜快递仍未送上门，请尽快处理："),
                    ("Still waiting: ", "This fresh food is still not at its door; please carry it "
                                        "now:")),
