@@ -238,6 +238,9 @@ class Outbox(Protocol):
                   worker: str | None = None) -> bool:
         """Count a failed attempt and move on to the chain's next contact, due now."""
 
+    def postpone(self, notice_id: int, until: datetime, worker: str) -> bool:
+        """Give a claimed notice back unsent, due at ``until``, no attempt counted."""
+
     def failed(self, ids: Iterable[int] | None = None) -> list[QueuedNotice]:
         """Notices that gave up: all of them, or those among ``ids``."""
 

@@ -1073,6 +1073,15 @@ class Outbox:
              worker, worker))
         return cur.rowcount == 1
 
+    def postpone(self, notice_id: int, until: datetime, worker: str) -> bool:
+        """Give a claimed notice back unsent, due at ``until``, no attempt counted (quiet
+        hours); only while ``worker`` holds the claim. Whether the row was changed."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, claimed_by = NULL, lease_until = NULL"
+            " WHERE id = ? AND status = 'pending' AND claimed_by = ?",
+            (iso(until), notice_id, worker))
+        return cur.rowcount == 1
+
     def fall_back(self, notice_id: int, error: str, now: datetime, *,
                   worker: str | None = None) -> bool:
         """Count a failed attempt and move on to the next contact of the chain, due now.

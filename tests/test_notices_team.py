@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import check_in
 from test_channels import with_channels
 from test_tasks import observe, scan, shanghai
 
 from kiosk.app.sim.receiver import Receiver
 from kiosk.config import Config
+from kiosk.notices.delivery import DeliveryReport, build_channels, deliver_due, delivery_limits
+from kiosk.notices.reminders import remind_due
 from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
 from kiosk.tasks import hand_over_due, tell_new_tasks
@@ -142,3 +145,63 @@ def test_a_team_off_duty_is_told_by_its_handover_not_by_a_list_after_hours(commu
     reasons = [r["payload"] for r in conn.execute(
         "SELECT payload FROM outbox WHERE kind = 'team_tasks'")]
     assert len(reasons) == 1 and '"reason": "handover"' in reasons[0]
+
+
+# --- quiet hours hold reminders' retries -------------------------------------------------------
+
+LIN, WU = "13-1102", "2-902"  # one phone each: 13910256129, 13953753544
+
+
+def test_a_reminder_failing_before_22_00_is_retried_after_07_00_not_at_night(community, conn,
+                                                                              http):
+    config = with_bots(community, http)
+    rules = Rules.from_config(config)
+    clock = shanghai("2026-12-02 21:00")
+    check_in(conn, config, clock, LIN, "Q1")  # waits a day: reminded at 21:50 the next day
+    clock.current = datetime.fromisoformat("2026-12-03T21:50:00+08:00")
+    conn.execute("UPDATE outbox SET status = 'sent'")  # yesterday's pickup notice went out
+    assert remind_due(SqliteUnitOfWork(conn), rules, config.notices, clock).reminded == 1
+    check_in(conn, config, clock, WU, "Q2")  # a pickup notice: never held back
+    http.answer("fail")  # the gateway is down from 21:50 to 23:00
+
+    sent_at: dict[str, list[str]] = {}
+    limits = delivery_limits(config.notices)
+    while clock.now() < datetime.fromisoformat("2026-12-04T08:00:00+08:00"):
+        if clock.now() >= datetime.fromisoformat("2026-12-03T23:00:00+08:00"):
+            http.answer("ok")
+        before = len(http.requests)
+        deliver_due(SqliteUnitOfWork(conn), build_channels(config.channels), clock,
+                    timezone=config.community.timezone, **limits)
+        for request in http.requests[before:]:
+            local = clock.now().astimezone(config.community.timezone)
+            sent_at.setdefault(request.json["mobile"], []).append(f"{local:%H:%M}")
+        clock.advance(60)
+
+    reminder, pickup = sent_at["13910256129"], sent_at["13953753544"]
+    assert all("07:00" <= t < "22:00" for t in reminder), reminder  # never in quiet hours
+    assert reminder[-1] == "07:00" and reminder[0] == "21:50"
+    assert any("22:00" <= t < "23:59" for t in pickup)  # retried at night, as before
+    assert "取件码" in http.requests[-1].json["content"]  # the reminder went, at 07:00
+    statuses = {r["kind"]: r["status"] for r in conn.execute("SELECT kind, status FROM outbox")}
+    assert statuses == {"pickup_ready": "sent", "reminder": "sent"}
+
+
+def test_a_reminder_due_in_the_quiet_hours_is_put_back_unsent_until_they_end(community, conn,
+                                                                             http):
+    config = with_bots(community, http)
+    rules = Rules.from_config(config)
+    clock = shanghai("2026-12-02 21:00")
+    check_in(conn, config, clock, LIN, "Q3")
+    conn.execute("UPDATE outbox SET status = 'sent'")
+    clock.current = datetime.fromisoformat("2026-12-03T21:59:00+08:00")
+    remind_due(SqliteUnitOfWork(conn), rules, config.notices, clock)
+    clock.advance(120)  # the worker was busy: its first pass comes at 22:01
+
+    report = deliver_due(SqliteUnitOfWork(conn), build_channels(config.channels), clock,
+                         timezone=config.community.timezone, **delivery_limits(config.notices))
+
+    assert report == DeliveryReport() and http.requests == []
+    [row] = conn.execute("SELECT * FROM outbox WHERE kind = 'reminder'").fetchall()
+    assert (row["status"], row["attempts"], row["claimed_by"]) == ("pending", 0, None)
+    assert datetime.fromisoformat(row["next_attempt_at"]) == datetime.fromisoformat(
+        "2026-12-04T07:00:00+08:00")
