@@ -101,6 +101,7 @@ class Notice:
     body: str
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     html: str = ""  # the same words laid out for a mail reader; channels without HTML use body
+    short: str = ""  # the gist in one language, one SMS long (kiosk.notices.render); "" none
 
 
 class Channel(Protocol):

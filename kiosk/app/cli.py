@@ -568,10 +568,12 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     limits = delivery_limits(config.notices)
     if args.once:
         rounds()
-        print(deliver_due(uow, channels, clock, timezone=zone, **limits))
+        print(deliver_due(uow, channels, clock, timezone=zone,
+                          language=config.community.language, **limits))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
         run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
+                   language=config.community.language,
                    **limits)
     return 0
 

@@ -97,7 +97,8 @@ def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, 
                 timezone: tzinfo = UTC, max_attempts: int = MAX_ATTEMPTS,
                 contact_attempts: int = CONTACT_ATTEMPTS, batch: int = 20,
                 lease: timedelta = LEASE, worker: str | None = None,
-                quiet_hours: NoticeSettings | None = None) -> DeliveryReport:
+                quiet_hours: NoticeSettings | None = None, language: str = "zh"
+                ) -> DeliveryReport:
     """Try each due notice once (at most ``batch`` of them) and record what happened.
 
     Each is claimed first, in its own short transaction, for ``lease``: another worker leaves
@@ -105,7 +106,8 @@ def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, 
     ``contact_attempts``: attempts on a contact before the next of its chain is tried;
     ``max_attempts``: on the last contact, before the notice gives up. ``timezone`` is the
     community's, for the times the notices show (and its quiet hours); ``quiet_hours``: the
-    [notices] settings whose quiet hours hold reminders (None: no quiet hours).
+    [notices] settings whose quiet hours hold reminders (None: no quiet hours); ``language``:
+    the community's, for the short form a text message carries.
     """
     worker = worker or worker_id()
     counts = {"sent": 0, "retried": 0, "failed": 0}
@@ -125,7 +127,8 @@ def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, 
                 uow.outbox.postpone(row.id, hold(clock.now()), worker)
             continue
         outcome, channel_failed = _deliver(uow, row, channels, clock, timezone,
-                                           (contact_attempts, max_attempts), worker, hold)
+                                           (contact_attempts, max_attempts), worker, hold,
+                                           language)
         counts[outcome] += 1
         if channel_failed:
             down.add(row.channel)
@@ -147,7 +150,7 @@ def _holding(kind: str, quiet_hours: NoticeSettings | None,
 
 def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel],
              clock: Clock, timezone: tzinfo, limits: tuple[int, int], worker: str,
-             hold: Callable[[datetime], datetime]) -> tuple[str, bool]:
+             hold: Callable[[datetime], datetime], language: str) -> tuple[str, bool]:
     """Send one claimed row and commit its outcome ('sent', 'retried' or 'failed'); say
     whether the channel itself failed. A retry waits for ``hold`` (quiet hours)."""
     channel = channels.get(row.channel)
@@ -159,7 +162,7 @@ def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel]
     payload: Mapping[str, Any] = {}
     try:
         payload = json.loads(row.payload)
-        notice = render(row.kind, payload, row.recipient, timezone)
+        notice = render(row.kind, payload, row.recipient, timezone, language)
     except (ValueError, KeyError, TypeError) as exc:  # retrying would not change the words
         error = _scrub(f"cannot write the notice: {exc!r}", row, payload)
         return _give_up(uow, row, error, clock.now(), worker), False
@@ -278,7 +281,7 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
                stop: threading.Event, interval: float = 2.0, *, timezone: tzinfo = UTC,
                max_attempts: int = MAX_ATTEMPTS, contact_attempts: int = CONTACT_ATTEMPTS,
                batch: int = 20, lease: timedelta = LEASE,
-               quiet_hours: NoticeSettings | None = None,
+               quiet_hours: NoticeSettings | None = None, language: str = "zh",
                each_pass: Callable[[], object] | None = None) -> None:
     """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
 
@@ -295,7 +298,7 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
             report = deliver_due(uow, channels, clock, timezone=timezone,
                                  max_attempts=max_attempts, contact_attempts=contact_attempts,
                                  batch=batch, lease=lease, worker=worker,
-                                 quiet_hours=quiet_hours)
+                                 quiet_hours=quiet_hours, language=language)
         except StoreUnavailable as exc:  # locked or full: the rows wait, nothing is lost
             log.warning("notice worker: the store is unavailable (%s); trying again", exc)
             report = DeliveryReport()
