@@ -426,6 +426,7 @@ class DoorTask:
     closed_at: datetime | None = None
     closed_by: str | None = None
     closed_reason: str | None = None  # why a cancelled task was called off
+    told_at: datetime | None = None  # when its team was first told of it (kiosk.tasks)
 
     @property
     def fresh(self) -> bool:

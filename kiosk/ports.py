@@ -101,6 +101,7 @@ class Notice:
     body: str
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     html: str = ""  # the same words laid out for a mail reader; channels without HTML use body
+    short: str = ""  # the gist in one language, one SMS long (kiosk.notices.render); "" none
 
 
 class Channel(Protocol):
@@ -238,6 +239,9 @@ class Outbox(Protocol):
                   worker: str | None = None) -> bool:
         """Count a failed attempt and move on to the chain's next contact, due now."""
 
+    def postpone(self, notice_id: int, until: datetime, worker: str) -> bool:
+        """Give a claimed notice back unsent, due at ``until``, no attempt counted."""
+
     def failed(self, ids: Iterable[int] | None = None) -> list[QueuedNotice]:
         """Notices that gave up: all of them, or those among ``ids``."""
 
@@ -348,6 +352,12 @@ class DoorTasks(Protocol):
     def mark_fresh(self, task_id: int, now: datetime) -> None: ...
 
     def escalate(self, task_id: int, level: int) -> None: ...
+
+    def untold(self) -> list[DoorTask]:
+        """Open tasks no team has been told of yet, oldest first."""
+
+    def mark_told(self, task_ids: Iterable[int], now: datetime) -> None:
+        """Record that the team holding each task was told of it (the first time stays)."""
 
     def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str,
               reason: str | None = None) -> None:

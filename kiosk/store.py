@@ -435,6 +435,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN lease_until TEXT;
     """,
+    # 19 (issue 11): when the team holding a door task was first told of it (fresh food, a
+    # handover, or the notice worker's list of new tasks), so that a task is listed as new once.
+    # Tasks of before count as told: an upgrade must not send the teams a list of old ones.
+    """
+    ALTER TABLE door_tasks ADD COLUMN told_at TEXT;
+    UPDATE door_tasks SET told_at = created_at;
+    CREATE INDEX door_tasks_untold ON door_tasks(id) WHERE status = 'open' AND told_at IS NULL;
+    """,
 ]
 
 
@@ -1065,6 +1073,15 @@ class Outbox:
              worker, worker))
         return cur.rowcount == 1
 
+    def postpone(self, notice_id: int, until: datetime, worker: str) -> bool:
+        """Give a claimed notice back unsent, due at ``until``, no attempt counted (quiet
+        hours); only while ``worker`` holds the claim. Whether the row was changed."""
+        cur = self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ?, claimed_by = NULL, lease_until = NULL"
+            " WHERE id = ? AND status = 'pending' AND claimed_by = ?",
+            (iso(until), notice_id, worker))
+        return cur.rowcount == 1
+
     def fall_back(self, notice_id: int, error: str, now: datetime, *,
                   worker: str | None = None) -> bool:
         """Count a failed attempt and move on to the next contact of the chain, due now.
@@ -1360,7 +1377,7 @@ def _door_task(row: sqlite3.Row) -> DoorTask:
                     datetime.fromisoformat(row["created_at"]),
                     datetime.fromisoformat(row["assigned_at"]), moment("fresh_since"),
                     row["escalations"], moment("closed_at"), row["closed_by"],
-                    row["closed_reason"])
+                    row["closed_reason"], moment("told_at"))
 
 
 class DoorTasks:
@@ -1413,6 +1430,18 @@ class DoorTasks:
 
     def escalate(self, task_id: int, level: int) -> None:
         self.db.execute("UPDATE door_tasks SET escalations = ? WHERE id = ?", (level, task_id))
+
+    def untold(self) -> list[DoorTask]:
+        """Open tasks no team has been told of yet, oldest first."""
+        rows = self.db.execute("SELECT * FROM door_tasks WHERE status = 'open'"
+                               " AND told_at IS NULL ORDER BY id")
+        return [_door_task(r) for r in rows]
+
+    def mark_told(self, task_ids: Iterable[int], now: datetime) -> None:
+        """Told from ``now`` on (a task told already keeps its first time)."""
+        for task_id in task_ids:
+            self.db.execute("UPDATE door_tasks SET told_at = COALESCE(told_at, ?) WHERE id = ?",
+                            (iso(now), task_id))
 
     def close(self, task_id: int, status: TaskStatus, now: datetime, actor: str,
               reason: str | None = None) -> None:

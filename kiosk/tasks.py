@@ -13,6 +13,8 @@ its open tasks pass to the team serving the building then, with an event, and th
 told (``[[teams]] notify``, through the outbox). Fresh food: a task with a fresh parcel sorts
 first and its team is told at once; still open ``[pickup] fresh_escalate_minutes`` later, the
 team is told again (escalation 1), and as long again later every other team on duty (2).
+Other new tasks are told on the worker's next pass, in one list per team (``tell_new_tasks``,
+periodic too: the notice worker's alone).
 
 ``deliver`` confirms the door, by the door's signed sticker (``DD1:24-2304:MAC``) or a typed
 room, and refuses any other door (``wrong_door``: 2304 is not 2403, with both households);
@@ -234,6 +236,30 @@ def hand_over_due(uow: UnitOfWork, rules: TaskRules, clock: Clock) -> Rounds:
     return Rounds(tuple(handed), tuple(escalated))
 
 
+def tell_new_tasks(uow: UnitOfWork, rules: TaskRules, clock: Clock) -> dict[str, list[int]]:
+    """Tell each team on duty, in one notice, the door tasks opened since it was last told.
+
+    For the notice worker's pass, after ``hand_over_due``: the tasks of the morning's delivery
+    go to the team's chat as one list (fresh food first), not one message per parcel. A task
+    is listed once (``told_at``), and never when its team was told of it already (fresh food,
+    a handover). A team off duty hears of its tasks when its hours start, or from the team it
+    hands them over to. Returns the ids told, per team.
+    """
+    now = clock.now()
+    at = local_time(now, rules.timezone)
+    told: dict[str, list[DoorTask]] = {}
+    with uow:
+        for task in uow.tasks.untold():
+            if on_duty(_team(rules, task.team), at):
+                told.setdefault(task.team, []).append(task)
+        for team_id, tasks in told.items():
+            tasks.sort(key=lambda t: (not t.fresh, t.id))
+            _tell(uow, rules, _team(rules, team_id), tasks, "new", now)
+    for team_id, tasks in told.items():
+        log.info("team %s told of %d new door task(s)", team_id, len(tasks))
+    return {team_id: [t.id for t in tasks] for team_id, tasks in told.items()}
+
+
 def _hand_over(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime, *,
                tell: bool = True) -> DoorTask | None:
     """Pass ``task`` to the team serving its building now if its own team is off duty."""
@@ -294,6 +320,8 @@ def _tell(uow: UnitOfWork, rules: TaskRules, team: Team, tasks: Sequence[DoorTas
                            "at": iso(now), "names": names_in_languages(
                                community=rules.community_name, team_name=team.name),
                            **extra}, now)
+    # Told (fresh food, a handover): not listed again among the new tasks (tell_new_tasks).
+    uow.tasks.mark_told([task.id for task in tasks], now)
 
 
 def _team(rules: TaskRules, team_id: str) -> Team:

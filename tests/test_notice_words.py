@@ -25,7 +25,7 @@ from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 from kiosk.notices.delivery import build_channels, deliver_due
 from kiosk.notices.reminders import is_quiet, remind_due
-from kiosk.notices.render import words
+from kiosk.notices.render import render, words
 from kiosk.services import Rules, act_on_payload, pick_up
 from kiosk.staff_actions import hand_out, mark_returned, move, undo_check_in
 from kiosk.store import SqliteUnitOfWork, connect
@@ -365,6 +365,17 @@ def test_every_kind_in_chinese_carries_no_latin_word_beyond_its_codes(
         assert not latin, (row["kind"], latin, said)
         en = words(row["kind"], facts, "en", community.community.timezone)
         english = "\n".join((en.subject, *en.lines)).replace(facts.get("name") or "-", "")
+        assert not re.search(r"[\u4e00-\u9fff]", english), (row["kind"], english)
+        # The text message: one SMS (70 characters in Chinese), one language each.
+        short = render(row["kind"], facts, "-", community.community.timezone, "zh").short
+        assert short.startswith("【示例花园】") and len(short) <= 70, (row["kind"], short)
+        bare = short
+        for carried in _codes(facts):
+            bare = bare.replace(carried, "")
+        assert not re.findall(r"[A-Za-z]+", bare.replace("A架", "架")), (row["kind"], short)
+        english = render(row["kind"], facts, "-", community.community.timezone, "en").short
+        english = english.replace(facts.get("name") or "-", "")
+        assert english.startswith("[Sample Garden] "), (row["kind"], english)
         assert not re.search(r"[\u4e00-\u9fff]", english), (row["kind"], english)
 
 

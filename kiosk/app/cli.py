@@ -547,7 +547,7 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.notices.delivery import build_channels, deliver_due, delivery_limits, run_worker
     from kiosk.notices.reminders import remind_due
     from kiosk.services import Rules
-    from kiosk.tasks import hand_over_due
+    from kiosk.tasks import hand_over_due, tell_new_tasks
 
     if args.action == "retry":
         return _retry_notices(args, clock)
@@ -561,16 +561,19 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
 
     def rounds() -> None:  # door tasks: hand over at the end of a team's hours, escalate
         hand_over_due(uow, rules, clock)
+        tell_new_tasks(uow, rules, clock)  # the rest of the new tasks: one list per team
         # parcels still waiting: reminders and return warnings, outside quiet hours
         remind_due(uow, rules, config.notices, clock)
 
     limits = delivery_limits(config.notices)
     if args.once:
         rounds()
-        print(deliver_due(uow, channels, clock, timezone=zone, **limits))
+        print(deliver_due(uow, channels, clock, timezone=zone,
+                          language=config.community.language, **limits))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
         run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
+                   language=config.community.language,
                    **limits)
     return 0
 

@@ -72,7 +72,8 @@ def run_demo(directory: Path, *, port: int = 8080, fast: bool = False,
             target=run_worker, name="notices", daemon=True,
             args=(SqliteUnitOfWork(open_store(config)), build_channels(config.channels), clock,
                   worker_stop),
-            kwargs={"timezone": config.community.timezone})
+            kwargs={"timezone": config.community.timezone,
+                    "language": config.community.language})
         worker.start()
         _say(f"Staff site: {url}  (login: admin / {DEMO_PASSWORD})")
         _say(f"Gate screen (the kiosk's own display): {url}gate")

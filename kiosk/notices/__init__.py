@@ -3,7 +3,7 @@ and the sending (``delivery``, the outbox worker); channel types live in ``chann
 
 PICKUP_READY = "pickup_ready"
 DOOR_DELIVERY = "door_delivery"
-TEAM_TASKS = "team_tasks"  # to a team: fresh food, tasks handed over to it, an escalation
+TEAM_TASKS = "team_tasks"  # to a team: new tasks, fresh food, tasks handed over, an escalation
 DOOR_DELIVERED = "door_delivered"  # to a household: staff brought its parcels to the door
 PARCEL_CHANGED = "parcel_changed"  # to a household: staff handed out, moved, returned, withdrew
 COLLECTED = "collected"  # to a household: its parcels left the shelf with its code or QR

@@ -18,6 +18,10 @@ demo). Rules:
   plausible outage of a mail relay or gateway); then the row is failed, a ``notice_failed``
   event tells the staff, and ``kiosk.queries.failed_notices`` lists it for the staff page until
   someone requeues it (``requeue_failed``: ``shelf notices retry``, from the first contact).
+- Quiet hours hold reminders and return warnings (``kiosk.notices.reminders.HELD_KINDS``),
+  their retries included: a failed one is retried at the later of its backoff and the end of
+  the quiet hours, and one found due in them (a contact fallen back to, a lease run out) is
+  put back unsent until they end. Every other kind goes at once, day or night.
 - One failing channel never stalls the others: once a channel fails in a pass, its other rows
   wait for the next pass and the rows of the other channels go ahead.
 - Logs name households masked (``24-23**``) and never carry addresses or pickup codes.
@@ -41,6 +45,7 @@ from kiosk.config import ChannelConfig, NoticeSettings
 from kiosk.domain import QueuedNotice, mask_household
 from kiosk.errors import NoticeError, StoreUnavailable
 from kiosk.notices.channels import CHANNEL_TYPES
+from kiosk.notices.reminders import held_until
 from kiosk.notices.render import render
 from kiosk.ports import Channel, Clock, UnitOfWork
 
@@ -91,14 +96,18 @@ LEASE = timedelta(minutes=5)  # a claim outlives the slowest send (channels time
 def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, *,
                 timezone: tzinfo = UTC, max_attempts: int = MAX_ATTEMPTS,
                 contact_attempts: int = CONTACT_ATTEMPTS, batch: int = 20,
-                lease: timedelta = LEASE, worker: str | None = None) -> DeliveryReport:
+                lease: timedelta = LEASE, worker: str | None = None,
+                quiet_hours: NoticeSettings | None = None, language: str = "zh"
+                ) -> DeliveryReport:
     """Try each due notice once (at most ``batch`` of them) and record what happened.
 
     Each is claimed first, in its own short transaction, for ``lease``: another worker leaves
     it alone meanwhile, and takes it up once the lease has run out (this one crashed).
     ``contact_attempts``: attempts on a contact before the next of its chain is tried;
     ``max_attempts``: on the last contact, before the notice gives up. ``timezone`` is the
-    community's, for the times the notices show.
+    community's, for the times the notices show (and its quiet hours); ``quiet_hours``: the
+    [notices] settings whose quiet hours hold reminders (None: no quiet hours); ``language``:
+    the community's, for the short form a text message carries.
     """
     worker = worker or worker_id()
     counts = {"sent": 0, "retried": 0, "failed": 0}
@@ -112,8 +121,14 @@ def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, 
         if row is None:
             break
         seen.add(row.id)
+        hold = _holding(row.kind, quiet_hours, timezone)
+        if hold(clock.now()) > clock.now():  # due in the quiet hours: not sent, not counted
+            with uow:
+                uow.outbox.postpone(row.id, hold(clock.now()), worker)
+            continue
         outcome, channel_failed = _deliver(uow, row, channels, clock, timezone,
-                                           (contact_attempts, max_attempts), worker)
+                                           (contact_attempts, max_attempts), worker, hold,
+                                           language)
         counts[outcome] += 1
         if channel_failed:
             down.add(row.channel)
@@ -125,11 +140,19 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def _holding(kind: str, quiet_hours: NoticeSettings | None,
+             timezone: tzinfo) -> Callable[[datetime], datetime]:
+    """When a notice of ``kind`` due at a moment may go (quiet hours hold some kinds)."""
+    if quiet_hours is None:
+        return lambda moment: moment
+    return lambda moment: held_until(kind, moment, quiet_hours, timezone)
+
+
 def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel],
-             clock: Clock, timezone: tzinfo, limits: tuple[int, int],
-             worker: str) -> tuple[str, bool]:
+             clock: Clock, timezone: tzinfo, limits: tuple[int, int], worker: str,
+             hold: Callable[[datetime], datetime], language: str) -> tuple[str, bool]:
     """Send one claimed row and commit its outcome ('sent', 'retried' or 'failed'); say
-    whether the channel itself failed."""
+    whether the channel itself failed. A retry waits for ``hold`` (quiet hours)."""
     channel = channels.get(row.channel)
     if channel is None:
         error = f"channel {row.channel!r} is not configured (any more)"
@@ -139,7 +162,7 @@ def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel]
     payload: Mapping[str, Any] = {}
     try:
         payload = json.loads(row.payload)
-        notice = render(row.kind, payload, row.recipient, timezone)
+        notice = render(row.kind, payload, row.recipient, timezone, language)
     except (ValueError, KeyError, TypeError) as exc:  # retrying would not change the words
         error = _scrub(f"cannot write the notice: {exc!r}", row, payload)
         return _give_up(uow, row, error, clock.now(), worker), False
@@ -162,12 +185,12 @@ def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel]
         if last:
             return _give_up(uow, row, error, clock.now(), worker), True
         return _fall_back(uow, row, error, clock.now(), worker), True
-    retry_at = clock.now() + retry_delay(failures)
+    retry_at = hold(clock.now() + retry_delay(failures))  # never in the quiet hours
     with uow:
         uow.outbox.mark_failed(row.id, error, retry_at, worker=worker)
     log.warning("notice %d for %s via %s failed (attempt %d of %d), retrying in %d s: %s",
                 row.id, _who(row), row.channel, failures, allowed,
-                retry_delay(failures).total_seconds(), error)
+                (retry_at - clock.now()).total_seconds(), error)
     return "retried", True
 
 
@@ -258,6 +281,7 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
                stop: threading.Event, interval: float = 2.0, *, timezone: tzinfo = UTC,
                max_attempts: int = MAX_ATTEMPTS, contact_attempts: int = CONTACT_ATTEMPTS,
                batch: int = 20, lease: timedelta = LEASE,
+               quiet_hours: NoticeSettings | None = None, language: str = "zh",
                each_pass: Callable[[], object] | None = None) -> None:
     """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
 
@@ -273,7 +297,8 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
         try:
             report = deliver_due(uow, channels, clock, timezone=timezone,
                                  max_attempts=max_attempts, contact_attempts=contact_attempts,
-                                 batch=batch, lease=lease, worker=worker)
+                                 batch=batch, lease=lease, worker=worker,
+                                 quiet_hours=quiet_hours, language=language)
         except StoreUnavailable as exc:  # locked or full: the rows wait, nothing is lost
             log.warning("notice worker: the store is unavailable (%s); trying again", exc)
             report = DeliveryReport()
@@ -305,4 +330,5 @@ def delivery_limits(settings: NoticeSettings) -> dict[str, Any]:
     """The [notices] settings as ``deliver_due`` and ``run_worker`` take them."""
     return {"contact_attempts": attempts_spanning(timedelta(minutes=settings.contact_minutes)),
             "max_attempts": attempts_spanning(timedelta(hours=settings.give_up_hours)),
-            "lease": timedelta(seconds=settings.lease_seconds)}
+            "lease": timedelta(seconds=settings.lease_seconds),
+            "quiet_hours": settings}

@@ -11,8 +11,9 @@ Run on every pass of the notice worker (``shelf notices``, like ``kiosk.tasks.ha
   notice queued, so a restart or a crash never says a round twice, and a worker that was down
   for days says the latest round once, not each missed one.
 - Quiet hours (``quiet_hours``, the community's wall-clock, 22:00-07:00 by default): nothing
-  is queued in them; what fell due goes on the first pass after they end. Pickup notices and
-  fresh food are not reminders: they always go at once.
+  is queued in them; what fell due goes on the first pass after they end. A reminder queued
+  before them whose send fails is retried after them, not in them (``held_until``, which the
+  outbox worker asks). Pickup notices and fresh food are not reminders: they always go at once.
 - Households under observation are not reminded: staff carry their parcels to the door.
 """
 
@@ -34,6 +35,9 @@ from kiosk.store import iso
 log = logging.getLogger(__name__)
 
 RETURN = "return"  # the return warning's round
+# The kinds quiet hours hold back, their retries too (kiosk.notices.delivery asks ``held_until``);
+# pickup-ready, fresh food, collected, delivered: always at once.
+HELD_KINDS = frozenset({REMINDER, RETURN_WARNING})
 
 
 class ReminderRules(Protocol):
@@ -76,6 +80,15 @@ def quiet_ends(now: datetime, settings: NoticeSettings, timezone: tzinfo) -> dat
     end: time = settings.quiet_until or time(0)
     day = local.date() if local.time().replace(tzinfo=None) < end else local.date() + timedelta(1)
     return datetime.combine(day, end, timezone).astimezone(now.tzinfo)
+
+
+def held_until(kind: str, moment: datetime, settings: NoticeSettings,
+               timezone: tzinfo) -> datetime:
+    """When a notice of ``kind`` due at ``moment`` may go: the end of the quiet hours for a
+    kind they hold (``HELD_KINDS``) due in them, else ``moment``."""
+    if kind in HELD_KINDS and is_quiet(moment, settings, timezone):
+        return quiet_ends(moment, settings, timezone)
+    return moment
 
 
 def remind_due(uow: UnitOfWork, rules: ReminderRules, settings: NoticeSettings,

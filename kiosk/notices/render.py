@@ -6,6 +6,10 @@ only, each with the community's and the place's own name in that language
 too. The pickup notice leads with the slot and the code (the text's first lines, large type
 in the HTML) and shows its QR inside the HTML (``cid:``), as well as attached.
 
+A text message carries the ``short`` form instead (``Notice.short``, one SMS: 70 Chinese
+characters): one language, the community's (``[community] language``), no QR, e.g.
+``【示例花园】取件码 482913，货位 A-12（门岗A架），保留至12月6日。``
+
 Times are the community's wall-clock (``kiosk.timefmt.local_time``); addresses and codes come
 from the row, so a wording fix here reaches notices still waiting to go out.
 """
@@ -46,8 +50,10 @@ class Words:
     lines: tuple[str, ...]
 
 
-def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzinfo) -> Notice:
-    """Write the notice for an outbox row: Chinese first, then English."""
+def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzinfo,
+           language: str = "zh") -> Notice:
+    """Write the notice for an outbox row: Chinese first, then English; and its short form
+    in the community's ``language``, for a text message."""
     halves = [words(kind, payload, language, timezone) for language in LANGUAGES]
     subject = " | ".join(half.subject for half in halves)
     body = "\n\n".join("\n".join((*half.lead, *half.lines)) for half in halves)
@@ -55,7 +61,8 @@ def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzin
     attachments = (qr,) if qr else ()
     # HTML where there is something to show large (slot and code) or a QR to show inline.
     layout = _html(halves, qr) if qr or any(half.lead for half in halves) else ""
-    return Notice(recipient, subject, body + "\n", attachments, layout)
+    short = _SHORTS[kind](payload, _Say(payload, language, timezone))
+    return Notice(recipient, subject, body + "\n", attachments, layout, short)
 
 
 def words(kind: str, payload: Mapping[str, Any], language: str, timezone: tzinfo) -> Words:
@@ -102,6 +109,15 @@ class _Say:
         if self.zh:
             return f"{local.month}月{local.day}日（周{'一二三四五六日'[local.weekday()]}）"
         return f"{local:%a} {local.day} {local:%b %Y}"
+
+    def day(self, stored: str) -> str:
+        """A day in a text message: ``12月6日`` / ``6 Dec``."""
+        local = datetime.fromisoformat(stored).astimezone(self.timezone)
+        return f"{local.month}月{local.day}日" if self.zh else f"{local.day} {local:%b}"
+
+    def tag(self) -> str:
+        """Who sends a text message: ``【示例花园】`` / ``[Sample Garden]``."""
+        return self(f"【{self.name('community')}】", f"[{self.name('community')}] ")
 
     def hello(self) -> str:
         name = self.p.get("name")
@@ -288,6 +304,8 @@ _TEAM_REASONS = {
               ("Fresh food first: ", "Fresh food to carry to a door first:")),
     "handover": (("【任务交接】", "以下送货上门任务已交给你们："),
                  ("Handed over: ", "These door tasks were handed over to you:")),
+    "new": (("【新任务】", "有新的送货上门任务："),
+            ("New door tasks: ", "New door tasks for you:")),
     "escalation": (("【催办】", "以下生鲜快递仍未送上门，请尽快处理："),
                    ("Still waiting: ", "This fresh food is still not at its door; please carry it "
                                        "now:")),
@@ -360,6 +378,90 @@ _WRITERS: dict[str, Callable[[Mapping[str, Any], _Say], Words]] = {
     COLLECTED: _collected,
     REMINDER: _reminder,
     RETURN_WARNING: _return_warning,
+}
+
+
+# --- one text message each ------------------------------------------------------------------
+
+def _pickup_ready_short(p: Mapping[str, Any], say: _Say) -> str:
+    fresh = say("生鲜，请尽快取。", "Fresh food, collect it soon. ") if p.get("fresh") else ""
+    slot, place, code = p["slot"], say.name("place"), p["pickup_code"]
+    text = say(f"取件码 {code}，货位 {slot}（{place}）",
+               f"Pickup code {code}, slot {slot} ({place})")
+    day = p.get("keep_until") and say.day(p["keep_until"])
+    until = say(f"，保留至{day}", f", kept until {day}") if day else ""
+    return f"{say.tag()}{fresh}{text}{until}{say('。', '.')}"
+
+
+def _door_delivery_short(p: Mapping[str, Any], say: _Say) -> str:
+    fresh = say("生鲜，优先送。", "Fresh food, it goes first. ") if p.get("fresh") else ""
+    return say.tag() + fresh + say("您有快递到了门岗，工作人员将送到您家门口，请勿下楼取件。",
+                                   "A parcel for you arrived; staff will bring it to your "
+                                   "door. Please do not come down for it.")
+
+
+def _door_delivered_short(p: Mapping[str, Any], say: _Say) -> str:
+    count, team = len(p["parcel_refs"]), say.name("team_name")
+    return say.tag() + say(f"{team}已把您的 {count} 件快递送到家门口，请开门取回。",
+                           f"{team} left {count} parcel(s) at your door.")
+
+
+def _collected_short(p: Mapping[str, Any], say: _Say) -> str:
+    count = len(p["parcel_refs"])
+    at = datetime.fromisoformat(p["at"]).astimezone(say.timezone).strftime("%H:%M")
+    return say.tag() + say(f"您的 {count} 件快递已于{at}取走。如非本人或家人取走，请联系工作人员。",
+                           f"{count} parcel(s) of yours were collected at {at}. Not you or your "
+                           "family? Call the staff.")
+
+
+def _waiting_short(p: Mapping[str, Any], say: _Say) -> str:
+    """Where the waiting parcels are and the code that opens them (reminders, warnings)."""
+    slots = "、".join(dict.fromkeys(item["slot"] for item in p["parcels"]))
+    text = say(f"货位 {slots}", f"slot(s) {slots.replace('、', ', ')}")
+    if p.get("pickup_code"):
+        text += say(f"，取件码 {p['pickup_code']}", f", pickup code {p['pickup_code']}")
+    return text
+
+
+def _reminder_short(p: Mapping[str, Any], say: _Say) -> str:
+    count, days = len(p["parcels"]), p["days"]
+    return say.tag() + say(f"您有 {count} 件快递已等候 {days} 天以上，{_waiting_short(p, say)}，"
+                           "请尽快取件。",
+                           f"{count} parcel(s) have waited {days} day(s) or more: "
+                           f"{_waiting_short(p, say)}. Please collect them soon.")
+
+
+def _return_warning_short(p: Mapping[str, Any], say: _Say) -> str:
+    count, on = len(p["parcels"]), say.day(p["return_on"])
+    return say.tag() + say(f"您的 {count} 件快递如未取走，将于{on}退回快递员。"
+                           f"{_waiting_short(p, say)}。",
+                           f"{count} parcel(s) go back to the courier on {on} unless collected: "
+                           f"{_waiting_short(p, say)}.")
+
+
+def _parcel_changed_short(p: Mapping[str, Any], say: _Say) -> str:
+    words = _parcel_changed(p, say)  # its second line says what staff did
+    withdrawn = (say("取件码已作废。", " Your pickup code opens nothing any more.")
+                 if p.get("code_withdrawn") else "")
+    return say.tag() + words.lines[1] + withdrawn
+
+
+def _team_tasks_short(p: Mapping[str, Any], say: _Say) -> str:
+    (head_zh, _), (head_en, _) = _TEAM_REASONS[p["reason"]]
+    rooms = [t["household"] + say("（生鲜）", " (fresh)") * t["fresh"] for t in p["tasks"]]
+    return say.tag() + say(f"{head_zh}{say.name('team_name')}：{'、'.join(rooms)}",
+                           f"{head_en}{say.name('team_name')}: {', '.join(rooms)}")
+
+
+_SHORTS: dict[str, Callable[[Mapping[str, Any], _Say], str]] = {
+    PICKUP_READY: _pickup_ready_short,
+    DOOR_DELIVERY: _door_delivery_short,
+    DOOR_DELIVERED: _door_delivered_short,
+    TEAM_TASKS: _team_tasks_short,
+    PARCEL_CHANGED: _parcel_changed_short,
+    COLLECTED: _collected_short,
+    REMINDER: _reminder_short,
+    RETURN_WARNING: _return_warning_short,
 }
 
 

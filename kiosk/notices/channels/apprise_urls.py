@@ -5,7 +5,8 @@ gateways, Telegram, mail ... each URL gets the recipient in place of ``{to}`` (U
 ``address`` says which of a household's addresses is the recipient: its phone numbers (in
 their order of preference), its e-mail address, or none (a team-only channel: its contacts'
 ``to``). A send succeeds when every URL accepted the notice; when one did not, Apprise's own
-warning is the reason given.
+warning is the reason given. A channel whose address is a phone sends the notice's short
+form (one SMS, no title, no QR).
 
 Apprise is imported when a channel of this type is read or used: it takes a good part of a
 second to load, which a community that does not use it should not wait for at every command.
@@ -74,13 +75,16 @@ class AppriseChannel:
             if not sender.add(_filled(url, notice.recipient)):
                 raise NoticeError(f"{self.id}: Apprise does not understand the URL "
                                   f"{url.partition(':')[0]}://... for this recipient")
+        title, body, attach = notice.subject, notice.body, self.attach
+        if self.address == "phone" and notice.short:  # a text message: one SMS, no QR
+            title, body, attach = "", notice.short, False
         attachments = None
-        if self.attach and notice.attachments:
+        if attach and notice.attachments:
             attachments = apprise.AppriseAttachment([
                 AttachMemory(content=a.data, name=a.filename, mimetype=a.content_type)
                 for a in notice.attachments])
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as said:
-            sent = sender.notify(body=notice.body, title=notice.subject,
+            sent = sender.notify(body=body, title=title,
                                  body_format=apprise.NotifyFormat.TEXT, attach=attachments)
         if not sent:
             lines = [line for line in said.getvalue().splitlines() if line.strip()]

@@ -2,7 +2,8 @@
 
 What is posted is configured, not coded: the URL, the headers (a ``{token}`` in a header is the
 ``token``, or the value of the environment variable ``token_env``, so the secret need not sit
-in the file), a body template whose strings may say ``{text}``, ``{subject}``, ``{body}`` and
+in the file), a body template whose strings may say ``{text}`` (the notice's short form, one
+SMS long, in the community's language; no QR), ``{subject}``, ``{body}`` (the full notice) and
 ``{phone}``, and the field that carries the phone number (``phone_field``, dotted for a nested
 one: ``to.mobile``). Success is HTTP 2xx and, when ``ok_field`` is set, that field of the JSON
 answer holding one of ``ok_values``: many gateways answer 200 with an error code in the body.
@@ -89,7 +90,8 @@ class WebhookChannel:
 
     def payload(self, notice: Notice) -> dict[str, Any]:
         """The JSON to post for ``notice``: the template filled in, the phone in its field."""
-        text = f"{notice.subject}\n{notice.body}"
+        # A text message: the notice's short form (one SMS), or its words cut to size.
+        text = notice.short or f"{notice.subject}\n{notice.body}"
         if len(text) > self.max_chars:
             text = text[:self.max_chars - 1] + "…"
         values = {"{text}": text, "{subject}": notice.subject, "{body}": notice.body,
