@@ -139,7 +139,8 @@ def run() -> dict[str, Any]:
         {"what": f"worker, a channel that does nothing (claim, render, mark), "
                  f"{few['waiting']} waiting",
          "ms_per_notice": few["ms_per_notice"]},
-        {"what": f"worker, a channel that does nothing, {many['waiting']} waiting",
+        {"what": f"worker, a channel that does nothing (claim, render, mark), "
+                 f"{many['waiting']} waiting",
          "ms_per_notice": many["ms_per_notice"]},
     ]
     ratios = [
