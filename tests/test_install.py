@@ -65,6 +65,16 @@ def test_the_kiosk_unit_is_a_notify_service_with_a_watchdog_and_its_devices():
         assert line in text.splitlines(), line
 
 
+@pytest.mark.parametrize("service", SERVICES[:3])
+def test_a_service_that_keeps_failing_is_restarted_for_ever(service):
+    """A camera unplugged for an hour, a relay down at boot: systemd's default start limit
+    (5 starts in 10 s) would leave the unit dead until someone comes; these never give up."""
+    text = (REPO / "systemd" / service).read_text()
+    unit = text.split("[Service]")[0].splitlines()
+    assert "StartLimitIntervalSec=0" in unit
+    assert "Restart=always" in text.splitlines()
+
+
 def test_the_staff_site_listens_on_this_machine_only():
     text = (REPO / "systemd" / "shelf-web.service").read_text()
     assert "ExecStart=/opt/shelf/venv/bin/shelf web --host 127.0.0.1 --port 8080" in text
