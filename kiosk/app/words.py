@@ -134,6 +134,16 @@ WORDS: dict[str, dict[str, str]] = {
         "selftest_done": "{count} 个格口依次亮过；现在全部熄灭",
         "selftest_kiosk_runs": "货架程序（shelf run）正占用引脚；请先停止："
                                "sudo systemctl stop shelf-kiosk",
+        "backup_copy_damaged": "{path} 这份副本没有通过完整性检查（{problem}）；数据库本身可能"
+                               "已损坏：请运行 shelf doctor",
+        "backup_copy_to_missing": "{copy_to} 不存在（U 盘或共享文件夹挂载了吗？）；"
+                                  "备份只在 {folder} 里",
+        "backup_copy_to_failed": "备份没能复制到 {copy_to}（{why}）；备份只在 {folder} 里",
+        "restore_not_a_backup": "{path} 不是完好的货架备份（{problem}），未做任何更改："
+                                "请换一个备份",
+        "restore_running": "货架正在运行（{names}，数据库 {database}）：请先停止"
+                           "（sudo systemctl stop shelf-kiosk shelf-notices shelf-web），"
+                           "或加上 --stop",
         "doctor_ok": "正常",
         "doctor_warn": "注意",
         "doctor_fail": "故障",
@@ -297,6 +307,17 @@ WORDS: dict[str, dict[str, str]] = {
         "selftest_done": "{count} slots lit in turn; all dark now",
         "selftest_kiosk_runs": "the kiosk (shelf run) holds the pins; stop it first: "
                                "sudo systemctl stop shelf-kiosk",
+        # The core's own texts (kiosk/backup.py), which English prints as they are.
+        "backup_copy_damaged": "the copy in {path} failed its integrity check ({problem}); the "
+                               "database itself may be damaged: run shelf doctor",
+        "backup_copy_to_missing": "{copy_to} is missing (is the USB stick or the share "
+                                  "mounted?); the backup is only in {folder}",
+        "backup_copy_to_failed": "could not copy the backup to {copy_to} ({why}); it is only in "
+                                 "{folder}",
+        "restore_not_a_backup": "{path} is not a sound shelf backup ({problem}); nothing was "
+                                "changed: choose another backup",
+        "restore_running": "the shelf is running ({names}) on {database}; stop it first (sudo "
+                           "systemctl stop shelf-kiosk shelf-notices shelf-web) or add --stop",
         "doctor_ok": "ok",
         "doctor_warn": "warn",
         "doctor_fail": "FAIL",
