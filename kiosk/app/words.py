@@ -11,7 +11,10 @@ are the same in every language.
 What stays English: ``--help`` and argparse's own usage errors, the log lines (for journals
 and grep), and the text of the core's errors (``kiosk.errors``). Those carry a stable
 ``code``; a refusal whose code is worded here (``why_<code>``) is said in Chinese from the
-code, any other keeps the core's English text after a Chinese lead. Reports that word
+code, any other keeps the core's English text after a Chinese lead (`shelf backup`/`restore`
+word theirs from the ``words`` key the core attaches). `shelf doctor`'s findings are keys too:
+their English is the ``--json`` ``detail``. What a driver, the OS or SQLite says inside a
+line (an errno, "file is not a database") is kept as it said it. Reports that word
 themselves in the core (``.summary()`` of household imports, observation lists, staff
 imports; the notice worker's pass) stay as the core says them.
 """
