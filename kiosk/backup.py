@@ -28,16 +28,27 @@ LOCKED_BY = ("run", "notices")  # the commands that keep the database open for t
 SIDECARS = ("-wal", "-shm")
 
 
+Words = tuple[str, dict[str, str]]  # a catalogue key of kiosk/app/words.py and its values
+
+
 class BackupFailed(ShelfError):
     """A backup could not be made, or its copy did not pass the integrity check."""
 
     code = "backup_failed"
+
+    def __init__(self, message: str, *, words: Words | None = None) -> None:
+        super().__init__(message)
+        self.words = words  # so the CLI can say it in the operator's language
 
 
 class RestoreRefused(ShelfError):
     """A restore was refused: the file is not a sound backup, or the shelf is running."""
 
     code = "restore_refused"
+
+    def __init__(self, message: str, *, words: Words | None = None) -> None:
+        super().__init__(message)
+        self.words = words
 
 
 @dataclass
@@ -49,6 +60,11 @@ class BackupReport:
     removed: list[Path] = field(default_factory=list)
     copied: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[Words] = field(default_factory=list)  # the warnings, as keys for the CLI
+
+    def warn(self, text: str, key: str, **values: object) -> None:
+        self.warnings.append(text)
+        self.notes.append((key, {k: str(v) for k, v in values.items()}))
 
     def as_json(self) -> dict[str, object]:
         return {"path": str(self.path), "bytes": self.bytes,
@@ -92,7 +108,8 @@ def make_backup(conn: sqlite3.Connection, dest: Path, now: datetime, *, keep: in
         if problems:
             raise BackupFailed(f"the copy in {partial} failed its integrity check "
                                f"({problems[0]}); the database itself may be damaged: "
-                               "run shelf doctor")
+                               "run shelf doctor", words=("backup_copy_damaged", {
+                                   "path": str(partial), "problem": problems[0]}))
         _fsync(partial)
         partial.rename(target)
         _fsync(dest)
@@ -126,8 +143,9 @@ def _prune(folder: Path, keep: int) -> list[Path]:
 
 def _copy_out(report: BackupReport, copy_to: Path, keep: int) -> None:
     if not copy_to.is_dir():
-        report.warnings.append(f"{copy_to} is missing (is the USB stick or the share "
-                               f"mounted?); the backup is only in {report.path.parent}")
+        report.warn(f"{copy_to} is missing (is the USB stick or the share mounted?); the "
+                    f"backup is only in {report.path.parent}", "backup_copy_to_missing",
+                    copy_to=copy_to, folder=report.path.parent)
         return
     try:
         copied = copy_to / report.path.name
@@ -136,8 +154,10 @@ def _copy_out(report: BackupReport, copy_to: Path, keep: int) -> None:
         report.copied = copied
         _prune(copy_to, keep)
     except OSError as exc:
-        report.warnings.append(f"could not copy the backup to {copy_to} ({exc.strerror or exc}); "
-                               f"it is only in {report.path.parent}")
+        why = exc.strerror or exc
+        report.warn(f"could not copy the backup to {copy_to} ({why}); it is only in "
+                    f"{report.path.parent}", "backup_copy_to_failed", copy_to=copy_to, why=why,
+                    folder=report.path.parent)
 
 
 def _fsync(path: Path) -> None:
@@ -239,7 +259,9 @@ def check_backup(backup: Path) -> None:
     problems = integrity_problems(backup, quick=False)
     if problems:
         raise RestoreRefused(f"{backup} is not a sound shelf backup ({problems[0]}); "
-                             "nothing was changed: choose another backup")
+                             "nothing was changed: choose another backup",
+                             words=("restore_not_a_backup",
+                                    {"path": str(backup), "problem": problems[0]}))
 
 
 def restore(backup: Path, database: Path, now: datetime) -> RestoreReport:
@@ -254,9 +276,11 @@ def restore(backup: Path, database: Path, now: datetime) -> RestoreReport:
     check_backup(backup)
     held = running(database)
     if held:
-        raise RestoreRefused("the shelf is running (" + ", ".join(f"shelf {n}" for n in held)
-                             + f") on {database}; stop it first (sudo systemctl stop "
-                             "shelf-kiosk shelf-notices shelf-web) or add --stop")
+        names = ", ".join(f"shelf {n}" for n in held)
+        raise RestoreRefused(f"the shelf is running ({names}) on {database}; stop it first "
+                             "(sudo systemctl stop shelf-kiosk shelf-notices shelf-web) or add "
+                             "--stop", words=("restore_running",
+                                              {"names": names, "database": str(database)}))
     report = RestoreReport(backup, database)
     incoming = database.with_name(f".{database.name}.restoring")
     shutil.copyfile(backup, incoming)

@@ -13,14 +13,16 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from kiosk.app.words import WORDS, language, say
 from kiosk.backup import backup_age, running
 from kiosk.config import ChannelConfig, Config, Shelf, backup_dir
 from kiosk.errors import StoreUnavailable
@@ -39,14 +41,29 @@ LOCALTIME = Path("/etc/localtime")
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the doctor's report."""
+    """One line of the doctor's report: what was found is a catalogue key and its values, so
+    the line is said in the operator's language while ``--json`` stays the same in all."""
 
-    name: str
+    name: str  # camera, pins, ..., "channel <id>": the --json name, never translated
     status: str  # OK, WARN or FAIL
-    detail: str
+    key: str  # doctor_<...> in kiosk/app/words.py
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def detail(self) -> str:
+        """The finding in English: the --json ``detail``, the same whatever the language."""
+        return WORDS["en"][self.key].format(**self.values)
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": self.detail}
 
     def line(self) -> str:
-        return f"{self.status:<4}  {self.name:<9} {self.detail}"
+        if language() == "en":
+            return f"{self.status:<4}  {self.name:<9} {self.detail}"
+        kind, _, channel = self.name.partition(" ")
+        name = say(f"doctor_{kind}", id=channel)
+        return f"{_pad(say(f'doctor_{self.status.lower()}'), 4)}  {_pad(name, 14)}  " + say(
+            self.key, **self.values)
 
 
 # ---- the checks --------------------------------------------------------------------------
@@ -55,7 +72,7 @@ def check_camera(spec: str, database: Path,
                  open_source: Callable[[str], Any] | None = None) -> Check:
     """The camera opens and delivers a frame (unless the running kiosk holds it)."""
     if "run" in running(database):
-        return Check("camera", OK, "held by the running kiosk (shelf run): not opened here")
+        return Check("camera", OK, "doctor_camera_held")
     if open_source is None:
         from hardware.camera import open_source as open_hardware
 
@@ -64,17 +81,19 @@ def check_camera(spec: str, database: Path,
     try:
         source = open_source(spec)
     except Exception as exc:  # noqa: BLE001 - whatever the driver says is the finding
-        return Check("camera", FAIL, f"{spec} does not open: {_said(exc)}")
+        return Check("camera", FAIL, "doctor_camera_shut", {"spec": spec, "why": _said(exc)})
     try:
         deadline = time.monotonic() + FRAME_WAIT_S
         while time.monotonic() < deadline:
             frame = source.read()
             if frame is not None:
                 height, width = frame.shape[:2]
-                return Check("camera", OK, f"{spec} delivers frames ({width}x{height})")
-        return Check("camera", FAIL, f"{spec} opens but delivered no frame in {FRAME_WAIT_S:.0f} s")
+                return Check("camera", OK, "doctor_camera_frames",
+                             {"spec": spec, "width": width, "height": height})
+        return Check("camera", FAIL, "doctor_camera_no_frame",
+                     {"spec": spec, "seconds": f"{FRAME_WAIT_S:.0f}"})
     except Exception as exc:  # noqa: BLE001
-        return Check("camera", FAIL, f"{spec} fails while reading: {_said(exc)}")
+        return Check("camera", FAIL, "doctor_camera_fails", {"spec": spec, "why": _said(exc)})
     finally:
         source.close()
 
@@ -91,14 +110,14 @@ def configured_pins(shelves: Sequence[Shelf], buzzer_pin: int | None) -> list[in
 def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None) -> Check:
     """Each configured pin can be claimed (and is released again at once)."""
     if "run" in running(database):
-        return Check("pins", OK, "held by the running kiosk (shelf run): not claimed here")
+        return Check("pins", OK, "doctor_pins_held")
     from gpiozero import DigitalOutputDevice
 
     from hardware.pins import default_pin_factory
 
     factory = pin_factory or default_pin_factory()
     if pin_factory is None and factory is not None:  # mock pins: no GPIO on this machine
-        return Check("pins", WARN, "skipped: no GPIO on this machine")
+        return Check("pins", WARN, "doctor_pins_no_gpio")
     busy = []
     for pin in pins:
         try:
@@ -106,8 +125,9 @@ def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None) -> 
         except Exception as exc:  # noqa: BLE001 - in use, no permission, no such pin
             busy.append(f"BCM {pin} ({_said(exc)})")
     if busy:
-        return Check("pins", FAIL, "cannot claim " + "; ".join(busy))
-    return Check("pins", OK, f"{len(pins)} pins free: " + ", ".join(map(str, sorted(pins))))
+        return Check("pins", FAIL, "doctor_pins_busy", {"pins": "; ".join(busy)})
+    return Check("pins", OK, "doctor_pins_free",
+                 {"count": len(pins), "pins": ", ".join(map(str, sorted(pins)))})
 
 
 def check_database(database: Path) -> Check:
@@ -116,37 +136,37 @@ def check_database(database: Path) -> Check:
     try:
         problems = integrity_problems(database, quick=True)
     except StoreUnavailable as exc:
-        return Check("database", FAIL, str(exc))
+        return Check("database", FAIL, "doctor_database_unavailable", {"why": str(exc)})
     took = time.monotonic() - started
     if problems:
-        return Check("database", FAIL, f"{problems[0]}: restore a backup (shelf restore FILE)")
+        return Check("database", FAIL, "doctor_database_damaged", {"problem": problems[0]})
     size = database.stat().st_size
-    return Check("database", OK, f"sound (quick_check {took:.1f} s), {_mb(size)}")
+    return Check("database", OK, "doctor_database_sound",
+                 {"took": f"{took:.1f}", "size": _mb(size)})
 
 
 def check_disk(folder: Path) -> Check:
     """Free space where the database lives."""
     free = shutil.disk_usage(folder).free
     if free < DISK_FAIL_BYTES:
-        return Check("disk", FAIL, f"only {_mb(free)} free under {folder}: free some space")
+        return Check("disk", FAIL, "doctor_disk_full", {"free": _mb(free), "folder": folder})
     if free < DISK_WARN_BYTES:
-        return Check("disk", WARN, f"{_mb(free)} free under {folder}")
-    return Check("disk", OK, f"{_mb(free)} free under {folder}")
+        return Check("disk", WARN, "doctor_disk_low", {"free": _mb(free), "folder": folder})
+    return Check("disk", OK, "doctor_disk_free", {"free": _mb(free), "folder": folder})
 
 
 def check_clock(flag: Path = SYNC_FLAG,
                 ask: Callable[[Sequence[str]], str] | None = None) -> Check:
     """The clock is synchronised by NTP: notices, hours and the day's lists depend on it."""
     if flag.exists():
-        return Check("clock", OK, "synchronised (systemd-timesyncd)")
+        return Check("clock", OK, "doctor_clock_timesyncd")
     try:
         answer = (ask or _output)(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
     except (OSError, subprocess.SubprocessError) as exc:
-        return Check("clock", WARN, f"cannot tell whether it is synchronised ({_said(exc)})")
+        return Check("clock", WARN, "doctor_clock_unknown", {"why": _said(exc)})
     if answer.strip() == "yes":
-        return Check("clock", OK, "synchronised (NTP)")
-    return Check("clock", FAIL, "not synchronised by NTP: a Pi has no battery clock; connect "
-                 "it to a network, or check: timedatectl timesync-status")
+        return Check("clock", OK, "doctor_clock_ntp")
+    return Check("clock", FAIL, "doctor_clock_unsynced")
 
 
 def check_timezone(configured: ZoneInfo, now: datetime, localtime: Path = LOCALTIME) -> Check:
@@ -154,14 +174,13 @@ def check_timezone(configured: ZoneInfo, now: datetime, localtime: Path = LOCALT
     try:
         system = str(localtime.resolve()).split("zoneinfo/", 1)[1]
     except (OSError, IndexError):
-        return Check("timezone", WARN, f"the system's time zone is unknown; the shelf uses "
-                     f"{configured.key}")
+        return Check("timezone", WARN, "doctor_timezone_unknown", {"zone": configured.key})
     if system == configured.key:
-        return Check("timezone", OK, system)
+        return Check("timezone", OK, "doctor_timezone_same", {"zone": system})
+    zones = {"zone": configured.key, "system": system}
     if now.astimezone(ZoneInfo(system)).utcoffset() == now.astimezone(configured).utcoffset():
-        return Check("timezone", OK, f"{configured.key} (the system says {system}, same time)")
-    return Check("timezone", WARN, f"the shelf uses {configured.key}, the system {system}: "
-                 f"logs and screens differ; sudo timedatectl set-timezone {configured.key}")
+        return Check("timezone", OK, "doctor_timezone_same_time", zones)
+    return Check("timezone", WARN, "doctor_timezone_differs", zones)
 
 
 def channel_address(channel: ChannelConfig) -> tuple[str, int] | None:
@@ -179,21 +198,22 @@ def channel_address(channel: ChannelConfig) -> tuple[str, int] | None:
 def check_channels(channels: Sequence[ChannelConfig]) -> list[Check]:
     """Each notice channel's host answers a connection (nothing is sent)."""
     if not channels:
-        return [Check("channels", WARN, "no [[channels]]: no household is told of a parcel")]
+        return [Check("channels", WARN, "doctor_channels_none")]
     checks = []
     for channel in channels:
         name = f"channel {channel.id}"
         address = channel_address(channel)
         if address is None:
-            checks.append(Check(name, WARN, "no host to connect to in its settings"))
+            checks.append(Check(name, WARN, "doctor_channel_no_host"))
             continue
         host, port = address
         try:
             socket.create_connection(address, timeout=CONNECT_TIMEOUT_S).close()
         except OSError as exc:
-            checks.append(Check(name, FAIL, f"{host}:{port} does not answer ({_said(exc)})"))
+            checks.append(Check(name, FAIL, "doctor_channel_down",
+                                {"host": host, "port": port, "why": _said(exc)}))
             continue
-        checks.append(Check(name, OK, f"{host}:{port} answers"))
+        checks.append(Check(name, OK, "doctor_channel_up", {"host": host, "port": port}))
     return checks
 
 
@@ -201,13 +221,13 @@ def check_backups(folder: Path, now: datetime) -> Check:
     """The newest backup is younger than two days."""
     age = backup_age(folder, now)
     if age is None:
-        return Check("backups", WARN, f"none in {folder} yet: run shelf backup (the "
-                     "shelf-backup timer makes one a day)")
+        return Check("backups", WARN, "doctor_backups_none", {"folder": folder})
     hours = age.total_seconds() / 3600
     if age > BACKUP_MAX_AGE:
-        return Check("backups", FAIL, f"the newest in {folder} is {hours / 24:.1f} days old: "
-                     "is shelf-backup.timer enabled? systemctl list-timers shelf-backup")
-    return Check("backups", OK, f"the newest in {folder} is {hours:.1f} h old")
+        return Check("backups", FAIL, "doctor_backups_old",
+                     {"folder": folder, "days": f"{hours / 24:.1f}"})
+    return Check("backups", OK, "doctor_backups_recent",
+                 {"folder": folder, "hours": f"{hours:.1f}"})
 
 
 # ---- the report --------------------------------------------------------------------------
@@ -229,7 +249,7 @@ def cmd_doctor(args: argparse.Namespace, clock: Clock,
     checks = run_checks(load(args), clock.now())
     failed = any(c.status == FAIL for c in checks)
     if args.json:
-        print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]},
+        print(json.dumps({"ok": not failed, "checks": [c.as_json() for c in checks]},
                          ensure_ascii=False))
     else:
         for check in checks:
@@ -248,3 +268,9 @@ def _said(exc: BaseException) -> str:
 
 def _mb(size: int) -> str:
     return f"{size / 2**20:.1f} MB"
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in text)
+    return text + " " * max(0, width - len(text) - wide)

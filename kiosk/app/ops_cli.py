@@ -16,8 +16,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.app.words import say
-from kiosk.backup import RestoreRefused, check_backup, make_backup, restore, running
+from kiosk.app.words import language, say
+from kiosk.backup import (
+    BackupFailed,
+    RestoreRefused,
+    Words,
+    check_backup,
+    make_backup,
+    restore,
+    running,
+)
 from kiosk.config import Config, backup_dir
 from kiosk.ports import Clock
 
@@ -68,10 +76,12 @@ def cmd_backup(args: argparse.Namespace, clock: Clock,
     try:
         report = make_backup(conn, args.dest or backup_dir(config), clock.now(), keep=keep,
                              copy_to=config.backup.copy_to)
+    except BackupFailed as exc:
+        raise BackupFailed(_worded(str(exc), exc.words)) from exc
     finally:
         conn.close()
-    for warning in report.warnings:
-        print(say("warning", text=warning), file=sys.stderr)
+    for warning, words in zip(report.warnings, report.notes, strict=True):
+        print(say("warning", text=_worded(warning, words)), file=sys.stderr)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
         return 0
@@ -86,10 +96,13 @@ def cmd_backup(args: argparse.Namespace, clock: Clock,
 def cmd_restore(args: argparse.Namespace, clock: Clock,
                 load: Callable[[argparse.Namespace], Config]) -> int:
     config = load(args)
-    check_backup(args.file)  # before anything is stopped
-    if args.stop:
-        _stop_services(config.database)
-    report = restore(args.file, config.database, clock.now())
+    try:
+        check_backup(args.file)  # before anything is stopped
+        if args.stop:
+            _stop_services(config.database)
+        report = restore(args.file, config.database, clock.now())
+    except RestoreRefused as exc:
+        raise RestoreRefused(_worded(str(exc), exc.words)) from exc
     for aside in report.kept_aside:
         print(say("restore_aside", path=aside))
     for stale in report.removed:
@@ -98,6 +111,14 @@ def cmd_restore(args: argparse.Namespace, clock: Clock,
     if args.stop:
         print(say("restore_start", services=" ".join(SERVICES)))
     return 0
+
+
+def _worded(english: str, words: Words | None) -> str:
+    """The core's own text in English; in Chinese the catalogue's words for its key."""
+    if words is None or language() == "en":
+        return english
+    key, values = words
+    return say(key, **values)
 
 
 def _stop_services(database: Path) -> None:

@@ -11,7 +11,10 @@ are the same in every language.
 What stays English: ``--help`` and argparse's own usage errors, the log lines (for journals
 and grep), and the text of the core's errors (``kiosk.errors``). Those carry a stable
 ``code``; a refusal whose code is worded here (``why_<code>``) is said in Chinese from the
-code, any other keeps the core's English text after a Chinese lead. Reports that word
+code, any other keeps the core's English text after a Chinese lead (`shelf backup`/`restore`
+word theirs from the ``words`` key the core attaches). `shelf doctor`'s findings are keys too:
+their English is the ``--json`` ``detail``. What a driver, the OS or SQLite says inside a
+line (an errno, "file is not a database") is kept as it said it. Reports that word
 themselves in the core (``.summary()`` of household imports, observation lists, staff
 imports; the notice worker's pass) stay as the core says them.
 """
@@ -134,6 +137,63 @@ WORDS: dict[str, dict[str, str]] = {
         "selftest_done": "{count} 个格口依次亮过；现在全部熄灭",
         "selftest_kiosk_runs": "货架程序（shelf run）正占用引脚；请先停止："
                                "sudo systemctl stop shelf-kiosk",
+        "backup_copy_damaged": "{path} 这份副本没有通过完整性检查（{problem}）；数据库本身可能"
+                               "已损坏：请运行 shelf doctor",
+        "backup_copy_to_missing": "{copy_to} 不存在（U 盘或共享文件夹挂载了吗？）；"
+                                  "备份只在 {folder} 里",
+        "backup_copy_to_failed": "备份没能复制到 {copy_to}（{why}）；备份只在 {folder} 里",
+        "restore_not_a_backup": "{path} 不是完好的货架备份（{problem}），未做任何更改："
+                                "请换一个备份",
+        "restore_running": "货架正在运行（{names}，数据库 {database}）：请先停止"
+                           "（sudo systemctl stop shelf-kiosk shelf-notices shelf-web），"
+                           "或加上 --stop",
+        "doctor_ok": "正常",
+        "doctor_warn": "注意",
+        "doctor_fail": "故障",
+        "doctor_camera": "摄像头",
+        "doctor_pins": "引脚",
+        "doctor_database": "数据库",
+        "doctor_disk": "磁盘",
+        "doctor_clock": "时钟",
+        "doctor_timezone": "时区",
+        "doctor_channels": "通知渠道",
+        "doctor_channel": "通知渠道 {id}",
+        "doctor_backups": "备份",
+        "doctor_camera_held": "正由运行中的货架程序（shelf run）使用，这里不去打开",
+        "doctor_camera_shut": "{spec} 打不开：{why}",
+        "doctor_camera_frames": "{spec} 有画面（{width}x{height}）",
+        "doctor_camera_no_frame": "{spec} 能打开，但 {seconds} 秒内没有画面",
+        "doctor_camera_fails": "{spec} 读取画面时出错：{why}",
+        "doctor_pins_held": "正由运行中的货架程序（shelf run）使用，这里不去占用",
+        "doctor_pins_no_gpio": "已跳过：这台机器没有 GPIO",
+        "doctor_pins_busy": "这些引脚占用不了：{pins}",
+        "doctor_pins_free": "{count} 个引脚都空闲：{pins}",
+        "doctor_database_unavailable": "数据库打不开：{why}",
+        "doctor_database_damaged": "数据库已损坏（{problem}）：请恢复一个备份"
+                                   "（shelf restore FILE）",
+        "doctor_database_sound": "完好（quick_check 用时 {took} 秒），{size}",
+        "doctor_disk_full": "{folder} 所在磁盘只剩 {free}：请腾出空间",
+        "doctor_disk_low": "{folder} 所在磁盘只剩 {free}，快满了",
+        "doctor_disk_free": "{folder} 所在磁盘还有 {free}",
+        "doctor_clock_timesyncd": "已同步（systemd-timesyncd）",
+        "doctor_clock_unknown": "不知道是否已同步（{why}）",
+        "doctor_clock_ntp": "已同步（NTP）",
+        "doctor_clock_unsynced": "没有通过 NTP 同步：树莓派没有电池时钟，请接上网络，"
+                                 "或查看：timedatectl timesync-status",
+        "doctor_timezone_unknown": "不知道系统的时区；货架用的是 {zone}",
+        "doctor_timezone_same": "{zone}（与系统一致）",
+        "doctor_timezone_same_time": "{zone}（系统设为 {system}，时间相同）",
+        "doctor_timezone_differs": "货架用的是 {zone}，系统却是 {system}：日志和屏幕上的时间"
+                                   "会对不上；请运行 sudo timedatectl set-timezone {zone}",
+        "doctor_channels_none": "没有配置 [[channels]]：包裹到了也不会通知住户",
+        "doctor_channel_no_host": "设置里没有可以连接的主机",
+        "doctor_channel_down": "{host}:{port} 连不上（{why}）",
+        "doctor_channel_up": "{host}:{port} 可以连上",
+        "doctor_backups_none": "{folder} 里还没有备份：请运行 shelf backup"
+                               "（shelf-backup 定时器每天备份一次）",
+        "doctor_backups_old": "{folder} 里最新的备份已是 {days} 天前的：shelf-backup.timer "
+                              "启用了吗？请查看 systemctl list-timers shelf-backup",
+        "doctor_backups_recent": "{folder} 里最新的备份是 {hours} 小时前的",
     },
     "en": {
         "error": "shelf: error: {text}",
@@ -250,6 +310,64 @@ WORDS: dict[str, dict[str, str]] = {
         "selftest_done": "{count} slots lit in turn; all dark now",
         "selftest_kiosk_runs": "the kiosk (shelf run) holds the pins; stop it first: "
                                "sudo systemctl stop shelf-kiosk",
+        # The core's own texts (kiosk/backup.py), which English prints as they are.
+        "backup_copy_damaged": "the copy in {path} failed its integrity check ({problem}); the "
+                               "database itself may be damaged: run shelf doctor",
+        "backup_copy_to_missing": "{copy_to} is missing (is the USB stick or the share "
+                                  "mounted?); the backup is only in {folder}",
+        "backup_copy_to_failed": "could not copy the backup to {copy_to} ({why}); it is only in "
+                                 "{folder}",
+        "restore_not_a_backup": "{path} is not a sound shelf backup ({problem}); nothing was "
+                                "changed: choose another backup",
+        "restore_running": "the shelf is running ({names}) on {database}; stop it first (sudo "
+                           "systemctl stop shelf-kiosk shelf-notices shelf-web) or add --stop",
+        "doctor_ok": "ok",
+        "doctor_warn": "warn",
+        "doctor_fail": "FAIL",
+        "doctor_camera": "camera",
+        "doctor_pins": "pins",
+        "doctor_database": "database",
+        "doctor_disk": "disk",
+        "doctor_clock": "clock",
+        "doctor_timezone": "timezone",
+        "doctor_channels": "channels",
+        "doctor_channel": "channel {id}",
+        "doctor_backups": "backups",
+        # The English findings are also the --json `detail`s: the same in every language.
+        "doctor_camera_held": "held by the running kiosk (shelf run): not opened here",
+        "doctor_camera_shut": "{spec} does not open: {why}",
+        "doctor_camera_frames": "{spec} delivers frames ({width}x{height})",
+        "doctor_camera_no_frame": "{spec} opens but delivered no frame in {seconds} s",
+        "doctor_camera_fails": "{spec} fails while reading: {why}",
+        "doctor_pins_held": "held by the running kiosk (shelf run): not claimed here",
+        "doctor_pins_no_gpio": "skipped: no GPIO on this machine",
+        "doctor_pins_busy": "cannot claim {pins}",
+        "doctor_pins_free": "{count} pins free: {pins}",
+        "doctor_database_unavailable": "{why}",
+        "doctor_database_damaged": "{problem}: restore a backup (shelf restore FILE)",
+        "doctor_database_sound": "sound (quick_check {took} s), {size}",
+        "doctor_disk_full": "only {free} free under {folder}: free some space",
+        "doctor_disk_low": "{free} free under {folder}",
+        "doctor_disk_free": "{free} free under {folder}",
+        "doctor_clock_timesyncd": "synchronised (systemd-timesyncd)",
+        "doctor_clock_unknown": "cannot tell whether it is synchronised ({why})",
+        "doctor_clock_ntp": "synchronised (NTP)",
+        "doctor_clock_unsynced": "not synchronised by NTP: a Pi has no battery clock; connect "
+                                 "it to a network, or check: timedatectl timesync-status",
+        "doctor_timezone_unknown": "the system's time zone is unknown; the shelf uses {zone}",
+        "doctor_timezone_same": "{zone}",
+        "doctor_timezone_same_time": "{zone} (the system says {system}, same time)",
+        "doctor_timezone_differs": "the shelf uses {zone}, the system {system}: logs and "
+                                   "screens differ; sudo timedatectl set-timezone {zone}",
+        "doctor_channels_none": "no [[channels]]: no household is told of a parcel",
+        "doctor_channel_no_host": "no host to connect to in its settings",
+        "doctor_channel_down": "{host}:{port} does not answer ({why})",
+        "doctor_channel_up": "{host}:{port} answers",
+        "doctor_backups_none": "none in {folder} yet: run shelf backup (the shelf-backup timer "
+                               "makes one a day)",
+        "doctor_backups_old": "the newest in {folder} is {days} days old: is "
+                              "shelf-backup.timer enabled? systemctl list-timers shelf-backup",
+        "doctor_backups_recent": "the newest in {folder} is {hours} h old",
     },
 }
 
