@@ -78,10 +78,18 @@ def backup_name(now: datetime) -> str:
 
 
 def backups_in(folder: Path) -> list[Path]:
-    """The backups in ``folder``, oldest first (by name, which is by time)."""
+    """The backups in ``folder``, oldest first: by their time, then by their number within
+    one second (``...Z.db``, ``...Z-2.db``, ``...Z-10.db``; by name "-" would sort first)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(f"{PREFIX}*{SUFFIX}") if p.is_file())
+    return sorted((p for p in folder.glob(f"{PREFIX}*{SUFFIX}") if p.is_file()), key=_order)
+
+
+def _order(path: Path) -> tuple[str, int]:
+    stamp, dash, number = path.name.removesuffix(SUFFIX).rpartition("-")
+    if dash and stamp.endswith("Z") and number.isdigit():
+        return stamp, int(number)
+    return path.name.removesuffix(SUFFIX), 1
 
 
 def newest_backup(folder: Path) -> Path | None:
@@ -125,13 +133,13 @@ def make_backup(conn: sqlite3.Connection, dest: Path, now: datetime, *, keep: in
 
 
 def _free_name(target: Path) -> Path:
-    """``target``, or ``...-2.db`` and so on when a backup of the same second exists."""
-    n = 1
-    candidate = target
-    while candidate.exists():
-        n += 1
-        candidate = target.with_name(f"{target.stem}-{n}{SUFFIX}")
-    return candidate
+    """``target``, or when backups of the same second exist, ``...-N.db`` numbered after the
+    highest of them (never a name that would sort before one kept)."""
+    same = [_order(p)[1] for p in backups_in(target.parent)
+            if _order(p)[0] == target.name.removesuffix(SUFFIX)]
+    if not same and not target.exists():
+        return target
+    return target.with_name(f"{target.stem}-{max(same, default=1) + 1}{SUFFIX}")
 
 
 def _prune(folder: Path, keep: int) -> list[Path]:

@@ -134,6 +134,20 @@ def test_backup_keeps_the_newest_generations(community, tmp_path):
     assert "removed the old backup" in done.stdout
 
 
+def test_backups_of_the_same_second_are_kept_newest_last(community, tmp_path):
+    """Two backups in one second are ``...Z.db`` then ``...Z-2.db``; "-" sorts before "."
+    and "-10" before "-2" by name: the newest must never be the one removed."""
+    dest = tmp_path / "kept"
+    now = "2026-11-28T03:00:00+08:00"
+    printed = []
+    for _ in range(11):
+        done = shelf(community, "backup", "--dest", str(dest), "--keep", "1", now=now)
+        assert done.returncode == 0, done.stderr
+        printed.append(done.stdout.splitlines()[-1])
+        assert [str(p) for p in dest.iterdir()] == [printed[-1]]  # the one just made is kept
+    assert Path(printed[-1]).name == "shelf-20261127T190000Z-11.db"
+
+
 def test_backup_copies_to_a_mounted_stick_and_warns_when_it_is_missing(community, tmp_path):
     stick = tmp_path / "usb" / "shelf-backups"
     config = with_backup_settings(community, f'keep = 3\ncopy_to = "{stick}"\n')
