@@ -7,7 +7,7 @@ someone else's library.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -84,12 +84,38 @@ class Buzzer(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
 class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-    inline_id: str = ""  # shown inside the HTML body too, as <img src="cid:...">, where it can
+    """A file sent with a notice. ``data`` is given as bytes, or as a function that makes them:
+    then they are made on first use and kept, so a channel that never sends the file (an SMS,
+    a group bot) never pays for drawing it (the pickup QR, ``kiosk.notices.render``)."""
+
+    __slots__ = ("filename", "content_type", "inline_id", "_data")
+
+    def __init__(self, filename: str, content_type: str, data: bytes | Callable[[], bytes],
+                 inline_id: str = "") -> None:
+        self.filename, self.content_type = filename, content_type
+        self.inline_id = inline_id  # shown inside the HTML body too, as <img src="cid:...">
+        self._data = data
+
+    @property
+    def data(self) -> bytes:
+        """The bytes, made now if not yet (once: the e-mail uses them twice, inline and
+        attached). No lock: one notice is sent by one worker thread."""
+        if callable(self._data):
+            self._data = self._data()
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"Attachment({self.filename!r}, {self.content_type!r}, inline_id={self.inline_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Attachment):
+            return NotImplemented
+        return ((self.filename, self.content_type, self.inline_id, self.data)
+                == (other.filename, other.content_type, other.inline_id, other.data))
+
+    def __hash__(self) -> int:  # a Notice is hashable; the bytes need not be made for it
+        return hash((self.filename, self.content_type, self.inline_id))
 
 
 @dataclass(frozen=True)
