@@ -1032,9 +1032,11 @@ class Outbox:
     def claim(self, now: datetime, worker: str, lease_until: datetime, *,
               skip_channels: Iterable[str] = (), skip_ids: Iterable[int] = ()
               ) -> QueuedNotice | None:
-        """Claim the oldest due notice no live lease holds (in the caller's transaction).
+        """Claim the longest-due notice no live lease holds (in the caller's transaction).
 
-        Rows of ``skip_channels`` and ``skip_ids`` are left for later.
+        Rows of ``skip_channels`` and ``skip_ids`` are left for later. In the order of the
+        ``outbox_due`` index (due time, then id): the first row that qualifies ends the walk,
+        where ordering by id alone sorted every due row on each claim (a backlog's cost).
         """
         channels, ids = list(skip_channels), list(skip_ids)
         row = self.db.execute(
@@ -1044,7 +1046,7 @@ class Outbox:
                             AND (lease_until IS NULL OR lease_until <= ?)
                             AND channel NOT IN ({",".join("?" * len(channels))})
                             AND id NOT IN ({",".join("?" * len(ids))})
-                            ORDER BY id LIMIT 1)
+                            ORDER BY next_attempt_at, id LIMIT 1)
                 RETURNING {self.COLUMNS}""",
             (worker, iso(lease_until), iso(now), iso(now), *channels, *ids)).fetchone()
         return QueuedNotice(**dict(row)) if row else None
