@@ -90,16 +90,21 @@ def _bare_posts(receiver: Receiver, count: int) -> list[float]:
     return samples
 
 
+def _send_all(config: Any, count: int, channels: dict[str, Any]) -> tuple[float, int]:
+    """Check ``count`` parcels in, then deliver their notices; (seconds, notices sent)."""
+    conn = open_store(config)
+    try:
+        uow = SqliteUnitOfWork(conn)
+        _check_in(config, uow, count)
+        return _drain(config, uow, channels)
+    finally:
+        conn.close()
+
+
 def _through_the_worker(folder: Path) -> dict[str, Any]:
     with Receiver() as receiver:
         config = _community(folder, receiver)
-        conn = open_store(config)
-        uow = SqliteUnitOfWork(conn)
-        try:
-            _check_in(config, uow, SENT)
-            seconds, sent = _drain(config, uow, build_channels(config.channels))
-        finally:
-            conn.close()
+        seconds, sent = _send_all(config, SENT, build_channels(config.channels))
         bare = _bare_posts(receiver, sent)
         if len(receiver.requests) != 2 * sent:
             raise RuntimeError(f"the receiver got {len(receiver.requests)} requests, "
@@ -114,14 +119,7 @@ def _through_the_worker(folder: Path) -> dict[str, Any]:
 def _store_share(folder: Path, waiting: int) -> dict[str, Any]:
     with Receiver() as receiver:
         config = _community(folder, receiver)
-    conn = open_store(config)
-    uow = SqliteUnitOfWork(conn)
-    try:
-        _check_in(config, uow, waiting)
-        channels = {item.id: Nothing() for item in config.channels}
-        seconds, sent = _drain(config, uow, channels)
-    finally:
-        conn.close()
+    seconds, sent = _send_all(config, waiting, {item.id: Nothing() for item in config.channels})
     return {"waiting": waiting, "sent": sent, "ms_per_notice": round(seconds / sent * 1000, 3)}
 
 
