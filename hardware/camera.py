@@ -4,7 +4,8 @@ The kiosk's ``camera`` setting picks one: ``device:0`` (USB, V4L2), ``picamera2`
 ``picamera2:N`` (a CSI camera module through libcamera, on Raspberry Pi OS), ``video:FILE`` or
 ``images:DIR``. A replayed video can be paced like a live camera, which is how the demo and CI
 run the kiosk. A live camera that fails is reopened by the kiosk (``kiosk.grabber``) with
-``reopener(spec)``; a replay that ends ends the run.
+``reopener(spec)``; a replay that ends ends the run. A live camera that is not there when the
+kiosk starts raises CameraUnavailable, and the kiosk waits for it as for a lost one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ LIVE_KINDS = ("device", "picamera2")  # cameras that are reopened when lost
 FORMS = "device:0, picamera2, picamera2:0, video:FILE, images:DIR"
 
 
+class CameraUnavailable(ConfigError):
+    """A live camera named correctly that cannot be opened now (unplugged, not yet detected)."""
+
+
 def _imread(path: Path) -> Frame | None:
     return cv2.imread(str(path), cv2.IMREAD_COLOR)
 
@@ -53,7 +58,7 @@ class DeviceCamera:
         self._capture = cv2.VideoCapture(index, cv2.CAP_V4L2)
         if not self._capture.isOpened():
             self._capture.release()
-            raise ConfigError(f"camera device:{index}: cannot open /dev/video{index}")
+            raise CameraUnavailable(f"camera device:{index}: cannot open /dev/video{index}")
         self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # decode what is in view now, not 4 ago
@@ -163,7 +168,7 @@ class Picamera2Source:
         try:
             self._camera = make(index)
         except Exception as exc:  # no camera at that index, or libcamera could not start it
-            raise ConfigError(f"camera picamera2:{index}: cannot open CSI camera {index} "
+            raise CameraUnavailable(f"camera picamera2:{index}: cannot open CSI camera {index} "
                               f"({' '.join(str(exc).split())}); is the ribbon cable seated, "
                               "and does `rpicam-hello --list-cameras` list it?") from exc
         try:
@@ -172,9 +177,10 @@ class Picamera2Source:
             if "AfMode" in getattr(self._camera, "camera_controls", {}):
                 self._camera.set_controls({"AfMode": 2})  # continuous autofocus (Camera Module 3)
             self._camera.start()
-        except Exception:
+        except Exception as exc:  # found, but libcamera could not start it: not there yet
             self._camera.close()
-            raise
+            raise CameraUnavailable(f"camera picamera2:{index}: cannot start CSI camera "
+                                    f"{index} ({' '.join(str(exc).split())})") from exc
 
     def read(self) -> Frame | None:
         """The next frame from the camera as a grey image."""

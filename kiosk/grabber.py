@@ -10,7 +10,8 @@ A live camera that fails (a read returns None or raises) or freezes (one read ta
 ``freeze_s``) is lost, not finished: it is closed and reopened after 1 s, then after waits
 doubling to 30 s, and it is back at the first frame it delivers again. A replay that ends ends
 the run. A read that never returns is left on its own daemon thread: it cannot hold up the
-kiosk, which goes on with a reopened camera (and a clean stop does not wait for it).
+kiosk, which goes on with a reopened camera (and a clean stop does not wait for it). A live
+camera that could not be opened at start (no source, and why) is waited for the same way.
 """
 
 from __future__ import annotations
@@ -123,14 +124,20 @@ class Grabber:
     ``news()`` tells the scanner's thread what became of the camera (``camera_lost`` with its
     reason, ``camera_back``), so that the store is written from that thread alone. ``lost``
     starts the grabber as if the camera had been lost (the last run ended that way): its first
-    frame is then news.
+    frame is then news. ``source=None`` (with ``recovery``) is a live camera that could not be
+    opened at start, for the reason ``missing``: it is lost from the outset, and reopened.
     """
 
-    def __init__(self, source: FrameSource, *, stop: threading.Event,
-                 recovery: Recovery | None = None, lost: bool = False) -> None:
+    def __init__(self, source: FrameSource | None, *, stop: threading.Event,
+                 recovery: Recovery | None = None, lost: bool = False,
+                 missing: str = "") -> None:
+        if source is None and recovery is None:
+            raise ValueError("a grabber without a source needs a recovery to open one")
         self.source = source
         self.recovery = recovery
-        self.paced = is_paced(source)
+        self.missing = missing
+        self.paced = source is None or is_paced(source)
+        self.away = ""  # why the camera is away while it is being reopened ("": it delivers)
         self.mailbox = Mailbox()
         self.grabbed = 0  # frames read from the camera
         self.error: Exception | None = None  # what ended a source that is not reopened
@@ -179,6 +186,11 @@ class Grabber:
             news, self._news = self._news, []
         return news
 
+    @property
+    def next_try_s(self) -> float:
+        """The wait before the next try to reopen the camera (while it is away)."""
+        return self._backoff_s
+
     def stop(self) -> bool:
         """Stop reading and join the camera threads; False when a read is stuck (left behind)."""
         if not self.paced:
@@ -202,6 +214,10 @@ class Grabber:
 
     def _watch(self) -> None:
         try:
+            if self.source is None:
+                self.source = self._await_camera()
+                if self.source is None:
+                    return
             while not self._stopping():
                 reader = self._reader = _Reader(self.source, self._read)
                 reader.thread.start()
@@ -232,17 +248,31 @@ class Grabber:
                 return f"no frame for {freeze_s:g} s"
         return None if self._stopping() else reader.why
 
-    def _camera_lost(self, why: str, reader: _Reader) -> None:
+    def _await_camera(self) -> FrameSource | None:
+        """Open the camera that was not there at start; None when stopping first."""
+        if self._note_lost(self.missing):
+            log.warning("camera %s; trying again in %g s", self.missing, self._backoff_s)
+        else:  # the last run ended with it lost: the gate screen says so already
+            log.warning("camera still away (%s); trying again in %g s", self.missing,
+                        self._backoff_s)
+        return self._reopen()
+
+    def _note_lost(self, why: str) -> bool:
+        """Back off longer, and make the loss news unless it is already; True if it was made."""
         assert self.recovery is not None
         recovery = self.recovery
         self._backoff_s = min(recovery.max_backoff_s, max(recovery.first_backoff_s,
                                                           self._backoff_s * 2))
+        self.away = why
         with self._lock:
             first = not self._lost
             self._lost = True
             if first:
                 self._news.append((CAMERA_LOST, why))
-        if first:
+        return first
+
+    def _camera_lost(self, why: str, reader: _Reader) -> None:
+        if self._note_lost(why):
             log.warning("camera lost (%s); reopening it in %g s", why, self._backoff_s)
         else:
             log.info("the camera failed again (%s); next try in %g s", why, self._backoff_s)
@@ -294,7 +324,7 @@ class Grabber:
         if not self._lost:
             return
         with self._lock:
-            self._lost, self._backoff_s = False, 0.0
+            self._lost, self._backoff_s, self.away = False, 0.0, ""
             self._news.append((CAMERA_BACK, ""))
         log.warning("camera back")
 

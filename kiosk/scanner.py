@@ -68,12 +68,12 @@ class Scanner:
     MAX_BACKOFF_S = 2.0
     FULL_LOG_EVERY_S = 60.0
 
-    def __init__(self, *, source: FrameSource, decoder: Decoder, lights: SlotLights,
+    def __init__(self, *, source: FrameSource | None, decoder: Decoder, lights: SlotLights,
                  buzzer: Buzzer, uow: UnitOfWork, rules: Rules, clock: Clock,
                  debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
                  refresh_s: float = 1.0, stills: StillEncoder | None = None,
                  recovery: Recovery | None = None,
-                 on_tick: Callable[[], None] | None = None) -> None:
+                 on_tick: Callable[[], None] | None = None, camera_missing: str = "") -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
@@ -86,6 +86,7 @@ class Scanner:
         self._next_full_log = 0.0
         self.stills = stills  # None: no still is kept ([kiosk] stills_days = 0)
         self.recovery = recovery  # how a live camera is reopened; None: its end ends the run
+        self.camera_missing = camera_missing  # why source is None: not there at start
         self.grabbed = self.dropped = 0  # frames the last run read, and those it had no time for
         self._camera_news: list[tuple[str, str]] = []  # not yet recorded (the store was busy)
         self._source_stuck = False  # its read never returned: closing it could block too
@@ -94,6 +95,8 @@ class Scanner:
         self.on_tick = on_tick or (lambda: None)
         self.last_frame_at: float | None = None
         self.store_answered_at: float | None = None
+        self.camera_away = ""  # why the camera is away while it is reopened ("": it delivers)
+        self.camera_next_try_s = 0.0  # and the wait before the next try
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
         """Decode one frame and act on every new code in it, keeping the frame's still."""
@@ -184,7 +187,7 @@ class Scanner:
         frames = 0
         self.refresh_lights()
         grabber = Grabber(self.source, stop=stop, recovery=self.recovery,
-                          lost=self._camera_was_lost())
+                          lost=self._camera_was_lost(), missing=self.camera_missing)
         grabber.start()
         try:
             while not stop.is_set():
@@ -198,6 +201,7 @@ class Scanner:
                     break
                 if self.clock.monotonic() >= self._next_refresh:
                     self.refresh_lights()
+                self.camera_away, self.camera_next_try_s = grabber.away, grabber.next_try_s
                 self.on_tick()
                 if self.backoff_s:
                     stop.wait(self.backoff_s)
@@ -237,7 +241,8 @@ class Scanner:
 
     def close(self) -> None:
         """Darken every LED and release the hardware."""
-        parts = (self.lights, self.buzzer) + (() if self._source_stuck else (self.source,))
+        source = () if self._source_stuck or self.source is None else (self.source,)
+        parts = (self.lights, self.buzzer) + source
         for part in parts:
             try:
                 part.close()

@@ -95,3 +95,22 @@ def test_live_cameras_are_reopened_and_replays_are_not(tmp_path):
     assert reopener("device:0") is not None and reopener("picamera2:0") is not None
     assert reopener(f"video:{tmp_path}/gate.avi") is None
     assert reopener(f"images:{tmp_path}") is None
+
+
+def test_a_csi_camera_absent_or_failing_to_start_is_waited_for_not_refused():
+    """The kiosk waits for a CameraUnavailable (kiosk.app.wiring); a typo stays a refusal."""
+    from hardware.camera import CameraUnavailable
+
+    class Timing(FakePicamera2):
+        def start(self):
+            raise RuntimeError("Camera frontend has timed out!")
+
+    with pytest.raises(CameraUnavailable, match=r"picamera2:1: cannot open CSI camera 1"):
+        Picamera2Source(1, camera_class=FakePicamera2)
+    with pytest.raises(CameraUnavailable, match=r"picamera2:0: cannot start CSI camera 0 "
+                                                r"\(Camera frontend has timed out!\)"):
+        Picamera2Source(0, camera_class=Timing)
+    assert FakePicamera2.made[-1].closed
+    with pytest.raises(ConfigError) as typo:
+        open_source("picamera2:first")
+    assert not isinstance(typo.value, CameraUnavailable)

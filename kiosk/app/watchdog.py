@@ -3,7 +3,9 @@
 Called by the scanner's loop once a turn (``Scanner.on_tick``), so a loop that hangs or dies
 stops everything here by itself. A ping is sent only while frames keep coming and the store
 answers: a camera that is stuck, or a store that stopped answering, lets `WatchdogSec=` run
-out and systemd restarts the kiosk (after the camera's own reopening had its chance).
+out and systemd restarts the kiosk (after the camera's own reopening had its chance). A camera
+that is not there at start is waited for: STATUS says so, and EXTEND_TIMEOUT_USEC keeps the
+start from timing out (no READY until its first frame).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from kiosk.store import record_heartbeat
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 10.0  # GET /healthz calls the kiosk stale after three missed beats
+EXTEND_EVERY_S = 10.0  # while waiting for the camera at start, systemd hears again this often
+EXTEND_MARGIN_S = 30.0  # beyond the next back-off: the try itself, and the loop's turns
 
 
 class KioskWatch:
@@ -36,6 +40,8 @@ class KioskWatch:
         self.ready = False
         self._next_ping = self._next_beat = 0.0
         self._trouble = ""  # what was wrong at the last turn
+        self._waiting = ""  # the STATUS last sent while waiting for the camera at start
+        self._next_extend = 0.0
 
     def tick(self) -> None:
         """Once a turn of the loop: beat, and tell systemd what holds."""
@@ -46,6 +52,7 @@ class KioskWatch:
         trouble = self.trouble(now)
         if not self.ready:
             if trouble:
+                self._wait_for_camera(now)
                 return
             self.ready = True
             notify("READY=1", "STATUS=scanning")
@@ -60,6 +67,18 @@ class KioskWatch:
         if not trouble and self.ping_every_s and now >= self._next_ping:
             self._next_ping = now + self.ping_every_s
             notify("WATCHDOG=1")
+
+    def _wait_for_camera(self, now: float) -> None:
+        """Not ready and the camera away: say why, and extend the start past the next try."""
+        away = self.scanner.camera_away
+        if not away:
+            return
+        status = f"STATUS=waiting for the camera: {away}"
+        if status == self._waiting and now < self._next_extend:
+            return
+        self._waiting, self._next_extend = status, now + EXTEND_EVERY_S
+        extend_s = self.scanner.camera_next_try_s + EXTEND_MARGIN_S
+        notify(status, f"EXTEND_TIMEOUT_USEC={int(extend_s * 1_000_000)}")
 
     def trouble(self, now: float) -> str:
         """Why the kiosk is not well now (empty: it is)."""

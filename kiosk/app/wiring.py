@@ -26,10 +26,12 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     """A Scanner on the configured camera (or ``camera``/``source``), LEDs and buzzer.
 
     ``speed`` paces a replayed video (1: real time); a live camera paces itself, and is
-    reopened when it is lost (``recovery``: how; by default from ``[kiosk]``).
+    reopened when it is lost (``recovery``: how; by default from ``[kiosk]``). A live camera
+    that cannot be opened now is waited for the same way; a replay that is not there, or a
+    setting that does not parse, raises ConfigError.
     """
     from hardware.buzzer import GpioBuzzer, SilentBuzzer
-    from hardware.camera import open_source, reopener
+    from hardware.camera import CameraUnavailable, open_source, reopener
     from hardware.decoder import DecoderChain
     from hardware.lights import build_lights
     from hardware.pins import default_pin_factory
@@ -40,13 +42,20 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     lights = build_lights(config.layout.shelves, pin_factory=factory)
     buzzer = (GpioBuzzer(settings.buzzer_pin, pin_factory=factory) if settings.buzzer_pin
               else SilentBuzzer())
+    missing = ""  # why a live camera could not be opened at start
     if source is None:
         spec = camera or settings.camera
-        source = open_source(spec, speed=speed)
         reopen = reopener(spec, speed=speed)
         if recovery is None and reopen is not None:
             recovery = Recovery(reopen, freeze_s=settings.camera_freeze_s)
+        try:
+            source = open_source(spec, speed=speed)
+        except CameraUnavailable as exc:
+            if recovery is None:
+                raise
+            missing = f"not found at start ({' '.join(str(exc).split())})"
     return Scanner(source=source, decoder=DecoderChain(), lights=lights, buzzer=buzzer,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
                    debounce_s=settings.debounce_s, on_result=on_result,
-                   stills=JpegStills() if settings.stills_days else None, recovery=recovery)
+                   stills=JpegStills() if settings.stills_days else None, recovery=recovery,
+                   camera_missing=missing)
