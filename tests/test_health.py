@@ -39,6 +39,26 @@ def test_a_fresh_heartbeat_is_healthy_and_a_stale_one_is_not(community, conn, cl
     assert answer.json["kiosk_heartbeat_age_s"] == 31.0
 
 
+def test_a_kiosk_alive_without_its_camera_is_unhealthy(community, conn, clock, client):
+    """Waiting for a camera unplugged (or never found at start) it beats on, but it checks
+    nothing in: a monitor must hear it."""
+    with SqliteUnitOfWork(conn) as uow:
+        uow.events.add("camera_lost", "kiosk", clock.now(), reason="not found at start")
+    record_heartbeat(conn, clock.now(), None)
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert (answer.json["status"], answer.json["camera_lost"]) == ("camera_lost", True)
+    assert answer.json["kiosk_heartbeat_age_s"] == 0.0
+
+    clock.advance(3)
+    with SqliteUnitOfWork(conn) as uow:
+        uow.events.add("camera_back", "kiosk", clock.now())
+    record_heartbeat(conn, clock.now(), clock.now())
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert (answer.json["status"], answer.json["camera_lost"]) == ("ok", False)
+
+
 def test_outbox_backlog_and_last_backup_without_personal_data(community, conn, clock, client):
     record_heartbeat(conn, clock.now(), clock.now())
     empty = client.get("/healthz").json

@@ -1,7 +1,8 @@
 """``GET /healthz``: is the gate alive? For a monitor (Uptime Kuma, a cron curl), no login.
 
-It answers 200 while the kiosk's heartbeat is fresh and 503 when it is stale or missing, or
-when the store does not answer; the body is JSON of times and counts only (no names, rooms or
+It answers 200 while the kiosk's heartbeat is fresh and its camera delivers, 503 when the
+heartbeat is stale or missing (``kiosk_stale``), the camera is lost (``camera_lost``) or the
+store does not answer (``store_unavailable``); the body is JSON of times and counts only (no names, rooms or
 phones), so it may be open to anyone who can reach the site.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from kiosk.errors import StoreUnavailable
-from kiosk.queries import kiosk_health
+from kiosk.queries import HEARTBEAT_STALE_S, kiosk_health
 from web.db import get_db
 
 bp = Blueprint("health", __name__)
@@ -29,5 +30,7 @@ def healthz() -> Any:
         log.error("GET /healthz: the store does not answer: %s", exc)
         return jsonify(status="store_unavailable"), 503, {"Cache-Control": "no-store"}
     healthy = health.pop("healthy")
-    status = "ok" if healthy else "kiosk_stale"
+    age = health["kiosk_heartbeat_age_s"]
+    beating = age is not None and age <= HEARTBEAT_STALE_S
+    status = "ok" if healthy else "camera_lost" if beating else "kiosk_stale"
     return jsonify(status=status, **health), 200 if healthy else 503, {"Cache-Control": "no-store"}
