@@ -2,8 +2,8 @@
 
 It answers 200 while the kiosk's heartbeat is fresh and its camera delivers, 503 when the
 heartbeat is stale or missing (``kiosk_stale``), the camera is lost (``camera_lost``) or the
-store does not answer (``store_unavailable``); the body is JSON of times and counts only (no names, rooms or
-phones), so it may be open to anyone who can reach the site.
+store does not answer (``store_unavailable``); the body is JSON of times and counts only (no
+names, rooms or phones), so it may be open to anyone who can reach the site.
 """
 
 from __future__ import annotations
