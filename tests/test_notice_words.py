@@ -241,7 +241,7 @@ def test_return_warning_names_the_day_the_parcel_goes_back(
 
     assert heads(mail) == ["快递到了", "即将退回"]
     warning = mail.messages[-1]
-    assert warning["Subject"].startswith("【即将退回】1 件快递将于 12月6日（周日） 退回快递员")
+    assert warning["Subject"].startswith("【即将退回】1 件快递将于12月6日（周日）退回快递员")
     assert "Sun 6 Dec 2026" in warning["Subject"]
     assert "go back to the courier from Sun 6 Dec 2026" in text(warning)
     rounds = {r[0] for r in conn.execute("SELECT round FROM reminders")}

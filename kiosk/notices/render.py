@@ -286,7 +286,7 @@ def _return_warning(p: Mapping[str, Any], say: _Say) -> Words:
         "",
         say.hello(),
         say(f"您在{say.name('community')}快递架上的 {count} 件快递"
-            f"如仍未取走，将于 {on} 起退回快递员（各件保管期见下）：",
+            f"如仍未取走，将于{on}起退回快递员（各件保管期见下）：",
             f"If not collected, {count} parcel(s) of yours on the shelf of "
             f"{say.name('community')} go back to the courier from {on} (each one's date "
             "below):"),
@@ -295,7 +295,7 @@ def _return_warning(p: Mapping[str, Any], say: _Say) -> Words:
     if p.get("pickup_code"):
         lines.append(say.how_to_collect())
     lines += ["", say.footer([item["ref"] for item in p["parcels"]])]
-    return Words(say(f"【即将退回】{count} 件快递将于 {on} 退回快递员",
+    return Words(say(f"【即将退回】{count} 件快递将于{on}退回快递员",
                      f"To be returned: {count} parcel(s) go back to the courier on {on}"),
                  _pickup_lead(p, say), tuple(lines))
 
