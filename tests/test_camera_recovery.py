@@ -192,13 +192,15 @@ def test_a_frozen_read_does_not_hang_the_kiosk(conn, community, clock, frozen_ca
     frozen_cameras.append(frozen)
     back = FakeCamera([[label(community)]] * 5, "stop", stop=stop)
     scanner, lights, results = scanner_on(community, conn, clock, frozen,
-                                          Recovery(Reopen([back]), freeze_s=0.2,
+                                          # 0.5 s, not less: a loaded machine can take a
+                                          # good read longer than 0.2 s (a flake under load)
+                                          Recovery(Reopen([back]), freeze_s=0.5,
                                                    wait=lambda s: None))
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="kiosk"):
         scanner.run(stop)
     assert time.monotonic() - started < 5
-    assert "camera lost (no frame for 0.2 s); reopening it in 1 s" in caplog.messages
+    assert "camera lost (no frame for 0.5 s); reopening it in 1 s" in caplog.messages
     assert frozen.closed.wait(2)
     assert [r.action for r in results] == ["checkin"]
     assert [kind for kind, _, _ in camera_events(conn)] == ["camera_lost", "camera_back"]
