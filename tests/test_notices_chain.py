@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import check_in
 from test_channels import with_channels
+from test_follow_web import text_of
 from test_notices import MailServer
 from test_tasks import observe, scan, shanghai
 from test_web import AuthActions
@@ -256,3 +257,59 @@ from = "shelf@sample-garden.example"
                 assert not fact or fact not in text
         assert "陈杰" not in text and "Chen" not in text
 
+
+
+def fell_back(conn, parcel: int) -> list[dict]:
+    """The ``notice_fell_back`` events of a parcel, oldest first: their columns and detail."""
+    rows = conn.execute("SELECT actor, parcel_id, household_id, detail FROM events"
+                        " WHERE kind = 'notice_fell_back' AND parcel_id = ? ORDER BY id",
+                        (parcel,)).fetchall()
+    return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+def test_each_move_to_the_next_contact_is_recorded_once_with_channel_ids_only(
+        community, conn, clock, http, mail):
+    config = sms_then_mail(community, http, mail)
+    http.answer("fail")  # both phones fail; mail works
+    parcel = check_in(conn, config, clock, GAO)
+
+    until_settled(conn, config, clock, parcel.parcel, contact_attempts=2)
+
+    events = fell_back(conn, parcel.parcel)
+    notice = row_of(conn, parcel.parcel)["id"]
+    assert [(e["detail"]["from"], e["detail"]["to"]) for e in events] == [("sms", "sms"),
+                                                                          ("sms", "email")]
+    for event in events:
+        assert (event["actor"], event["parcel_id"], event["household_id"]) == ("system",
+                                                                             parcel.parcel, GAO)
+        detail = event["detail"]
+        assert (detail["notice"], detail["notice_kind"], detail["attempts"]) == (
+            notice, "pickup_ready", 2)
+        assert detail["error"]
+        stored = json.dumps(detail, ensure_ascii=False)
+        for contact in ("13800001205", "13700005021", "r15-1205@sample-garden.example"):
+            assert contact not in stored
+    assert conn.execute("SELECT count(*) FROM events WHERE kind = 'notice_failed'"
+                        ).fetchone()[0] == 0
+
+
+def test_the_parcel_page_says_the_notice_fell_back_in_both_languages(
+        community, conn, clock, http, mail):
+    config = sms_then_mail(community, http, mail)
+    http.answer("fail")
+    parcel = check_in(conn, config, clock, GAO)
+    until_settled(conn, config, clock, parcel.parcel, contact_attempts=2)
+
+    client = create_app(config, clock=clock).test_client()
+    AuthActions(client).login()
+    en = text_of(client.get(f"/parcels/{parcel.parcel}?lang=en").text)
+    zh = text_of(client.get(f"/parcels/{parcel.parcel}?lang=zh").text)
+
+    assert en.count("SMS failed for the pickup notice (2 attempts): now trying the next "
+                    "contact, by SMS") == 1
+    assert en.count("SMS failed for the pickup notice (2 attempts): now trying the next "
+                    "contact, by email") == 1
+    assert zh.count("短信发送取件通知失败（2 次），已改用下一个联系方式：短信") == 1
+    assert zh.count("短信发送取件通知失败（2 次），已改用下一个联系方式：邮件") == 1
+    for contact in ("13800001205", "13700005021"):
+        assert contact not in en and contact not in zh

@@ -205,6 +205,8 @@ def describe(entry: dict[str, Any]) -> str:
         values["team"] = team_name(str(values["team"]))
     if entry["kind"] == "task_handed_over":  # from one team to another (a move: slot codes)
         values["from"], values["to"] = (team_name(str(values[k])) for k in ("from", "to"))
+    if entry["kind"] == "notice_fell_back":  # from one channel to another: their ids
+        values["from"], values["to"] = (_word("channel_", str(values[k])) for k in ("from", "to"))
     if values["notice_kind"]:
         values["notice_kind"] = _word("notice_kind_", str(values["notice_kind"]))
     if values["via"]:

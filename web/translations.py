@@ -793,6 +793,7 @@ TRANSLATIONS["zh"].update({
     "event_notice_pending": "通知待发",
     "event_notice_failed": "通知发送失败",
     "event_notice_requeued": "重新发送通知",
+    "event_notice_fell_back": "改用下一个联系方式",
     "event_notice_unreachable": "无法通知",
     "event_delivered": "送到门口",
     "event_task_opened": "送货上门任务",
@@ -829,6 +830,10 @@ TRANSLATIONS["zh"].update({
     "tl_notice_pending": "{notice_kind}排队待发（{channel}，已尝试 {attempts} 次）",
     "tl_notice_failed": "{notice_kind}发送失败，已放弃（{channel}，共 {attempts} 次）：{error}",
     "tl_notice_requeued": "{actor}重新发送{notice_kind}（{channel}）",
+    "tl_notice_fell_back": "{from}发送{notice_kind}失败（{attempts} 次），"
+                           "已改用下一个联系方式：{to}（{error}）",
+    "channel_sms": "短信",
+    "channel_email": "邮件",
     "tl_handed_out": "{actor}核对身份后交付，未用取件码。原因：{reason}",
     "tl_moved": "{actor}把包裹从 {from} 移到 {to}。原因：{reason}",
     "tl_returned": "{actor}退回快递员（在架 {days} 天）。原因：{reason}",
@@ -961,6 +966,7 @@ TRANSLATIONS["en"].update({
     "event_notice_pending": "Notice waiting",
     "event_notice_failed": "Notice failed",
     "event_notice_requeued": "Notice sent again",
+    "event_notice_fell_back": "Next contact tried",
     "event_notice_unreachable": "Cannot be told",
     "event_delivered": "Delivered to the door",
     "event_task_opened": "Door task",
@@ -1001,6 +1007,10 @@ TRANSLATIONS["en"].update({
     "tl_notice_failed": "The {notice_kind} failed and was given up ({channel}, {attempts} "
                         "attempts): {error}",
     "tl_notice_requeued": "{actor} sent the {notice_kind} again ({channel})",
+    "tl_notice_fell_back": "{from} failed for the {notice_kind} ({attempts} attempts): now "
+                           "trying the next contact, by {to} ({error})",
+    "channel_sms": "SMS",
+    "channel_email": "email",
     "tl_handed_out": "Handed out by {actor} without the code, ID checked. Reason: {reason}",
     "tl_moved": "Moved by {actor} from {from} to {to}. Reason: {reason}",
     "tl_returned": "Returned to the courier by {actor} after {days} days. Reason: {reason}",

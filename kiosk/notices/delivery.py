@@ -15,7 +15,8 @@ demo). Rules:
   send is retried with exponential backoff (30 s, 1 min, 2 min ... capped at 30 min), on a
   contact that is not the last for about half an hour (CONTACT_ATTEMPTS), then on the next one;
   on the last for about a day (MAX_ATTEMPTS, derived from GIVE_UP_AFTER: longer than a
-  plausible outage of a mail relay or gateway); then the row is failed, a ``notice_failed``
+  plausible outage of a mail relay or gateway); each move to the next contact is a
+  ``notice_fell_back`` event, in the move's transaction; then the row is failed, a ``notice_failed``
   event tells the staff, and ``kiosk.queries.failed_notices`` lists it for the staff page until
   someone requeues it (``requeue_failed``: ``shelf notices retry``, from the first contact).
 - Quiet hours hold reminders and return warnings (``kiosk.notices.reminders.HELD_KINDS``),
@@ -196,14 +197,20 @@ def _deliver(uow: UnitOfWork, row: QueuedNotice, channels: Mapping[str, Channel]
 
 def _fall_back(uow: UnitOfWork, row: QueuedNotice, error: str, now: datetime,
                worker: str) -> str:
-    """Leave this contact for the next of the chain, tried at once."""
+    """Leave this contact for the next of the chain, tried at once, with a ``notice_fell_back``
+    event for the parcel's timeline (channel ids only: never the address or phone)."""
+    following = row.next_contact()
+    to = following[0] if following else "-"
     with uow:
         moved = uow.outbox.fall_back(row.id, error, now, worker=worker)
+        if moved:
+            uow.events.add("notice_fell_back", ACTOR, now, parcel=row.parcel_id,
+                           household=row.household_id, notice=row.id, notice_kind=row.kind,
+                           attempts=row.contact_attempts + 1, error=error[:500],
+                           **{"from": row.channel, "to": to})
     if moved:
-        following = row.next_contact()
         log.warning("notice %d for %s: %s did not take it (%s); trying the next contact, "
-                    "via %s", row.id, _who(row), row.channel, error,
-                    following[0] if following else "-")
+                    "via %s", row.id, _who(row), row.channel, error, to)
     return "retried"
 
 
