@@ -17,7 +17,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_camera_recovery import FakeCamera, camera_events, label
+from test_camera_recovery import (
+    camera_events,
+    label_then_sigterm,
+    run_kiosk_in_process,
+)
 from test_sdnotify import Listener
 
 from kiosk.store import connect
@@ -91,23 +95,9 @@ def test_a_camera_that_appears_after_two_tries_is_used_and_ready_follows(
         community, listener, monkeypatch, caplog):
     """device:0 is not there at start and at the first retry (the real DeviceCamera says so),
     then it is: the label held up checks in, READY=1 comes after the waiting, SIGTERM stops."""
-    import numpy as np
-
     import hardware.camera
-    from kiosk.app.cli import main
-    from kiosk.app.sim.label_video import Scene, label_frame
 
-    rng = np.random.default_rng(8)
-    empty = label_frame(Scene(None), rng)
-    held = label_frame(Scene(label(community, "24-2403").decode()), rng)
-
-    class Terminating(FakeCamera):
-        def read(self):
-            if self.delivered == 8:
-                os.kill(os.getpid(), signal.SIGTERM)  # as systemd stops the kiosk
-            return super().read()
-
-    camera = Terminating([empty] * 3 + [held] * 5 + [empty] * 200, interval_s=0.01)
+    _, camera = label_then_sigterm(community)
     real_open, tries = hardware.camera.open_source, []
 
     def open_source(spec, speed=1.0):
@@ -116,14 +106,9 @@ def test_a_camera_that_appears_after_two_tries_is_used_and_ready_follows(
 
     monkeypatch.setattr(hardware.camera, "open_source", open_source)
     monkeypatch.setenv("NOTIFY_SOCKET", listener.address)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as done:
-            main(["--config", str(community.path), "run", "--camera", "device:0"])
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-    assert done.value.code == 0
+    with caplog.at_level(logging.INFO):
+        code = run_kiosk_in_process(community, "device:0")
+    assert code == 0
     assert tries == ["device:0"] * 3  # at start, after 1 s, after 2 s
     listener.wait_for("STOPPING=1", timeout=5)
     heard = listener.lines()

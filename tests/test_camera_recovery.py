@@ -257,16 +257,14 @@ def test_a_kiosk_restarted_while_the_camera_was_lost_says_it_is_back(conn, commu
     assert queries.camera_lost(conn) is None
 
 
-def test_shelf_run_brings_back_a_camera_unplugged_under_it(community, monkeypatch, caplog):
-    """`shelf run` on device:0 (a camera of our own behind hardware.camera.open_source): the
-    camera is lost, reopened after 1 s, and a label shown then checks in; SIGTERM stops it."""
+def label_then_sigterm(community):
+    """(a frame without a label, a camera): the camera shows nothing for 3 frames, 24-2403's
+    label for 5, then sends this process SIGTERM, as systemd stops the kiosk."""
     import os
     import signal
 
     import numpy as np
 
-    import hardware.camera
-    from kiosk.app.cli import main
     from kiosk.app.sim.label_video import Scene, label_frame
 
     rng = np.random.default_rng(8)
@@ -276,22 +274,42 @@ def test_shelf_run_brings_back_a_camera_unplugged_under_it(community, monkeypatc
     class Terminating(FakeCamera):
         def read(self):
             if self.delivered == 8:
-                os.kill(os.getpid(), signal.SIGTERM)  # as systemd stops the kiosk
+                os.kill(os.getpid(), signal.SIGTERM)
             return super().read()
 
-    cameras = [FakeCamera([empty] * 3, "none"),
-               Terminating([empty] * 3 + [held] * 5 + [empty] * 200, interval_s=0.01)]
-    opened = []
-    monkeypatch.setattr(hardware.camera, "open_source",
-                        lambda spec, speed=1.0: opened.append(spec) or cameras.pop(0))
+    return empty, Terminating([empty] * 3 + [held] * 5 + [empty] * 200, interval_s=0.01)
+
+
+def run_kiosk_in_process(community, camera: str) -> int:
+    """`shelf run --camera CAMERA` in this process until it stops; its exit code. The signal
+    handlers it installs are put back."""
+    import signal
+
+    from kiosk.app.cli import main
+
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as done:
-            main(["--config", str(community.path), "run", "--camera", "device:0"])
+        with pytest.raises(SystemExit) as done:
+            main(["--config", str(community.path), "run", "--camera", camera])
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    assert done.value.code == 0
+    return done.value.code
+
+
+def test_shelf_run_brings_back_a_camera_unplugged_under_it(community, monkeypatch, caplog):
+    """`shelf run` on device:0 (a camera of our own behind hardware.camera.open_source): the
+    camera is lost, reopened after 1 s, and a label shown then checks in; SIGTERM stops it."""
+    import hardware.camera
+
+    empty, camera = label_then_sigterm(community)
+    cameras = [FakeCamera([empty] * 3, "none"), camera]
+    opened = []
+    monkeypatch.setattr(hardware.camera, "open_source",
+                        lambda spec, speed=1.0: opened.append(spec) or cameras.pop(0))
+    with caplog.at_level(logging.INFO):
+        code = run_kiosk_in_process(community, "device:0")
+    assert code == 0
     assert opened == ["device:0", "device:0"]
     assert "camera lost (it delivered no frame); reopening it in 1 s" in caplog.messages
     assert "camera back" in caplog.messages
