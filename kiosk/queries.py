@@ -945,8 +945,9 @@ def kiosk_health(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
     """How the gate fares, for ``GET /healthz``: no names, no rooms, only times and counts.
 
     ``healthy`` is False while the kiosk's heartbeat is missing or older than
-    ``HEARTBEAT_STALE_S``, and while its camera is lost (it beats on, waiting for the camera,
-    but checks nothing in). Ages in seconds (None: never), times in UTC ISO-8601.
+    ``HEARTBEAT_STALE_S`` (``status`` "kiosk_stale"), and while its camera is lost (it beats
+    on, waiting for the camera, but checks nothing in: "camera_lost"); else ``status`` is "ok".
+    Ages in seconds (None: never), times in UTC ISO-8601.
     """
     with _one_snapshot(conn):
         beat = conn.execute("SELECT beat_at, last_frame_at FROM kiosk_heartbeat"
@@ -958,8 +959,10 @@ def kiosk_health(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
                               " ORDER BY id DESC LIMIT 1").fetchone()
         lost = camera_lost(conn) is not None
     beat_age = _age_s(now, beat["beat_at"]) if beat else None
+    beating = beat_age is not None and beat_age <= HEARTBEAT_STALE_S
     return {
-        "healthy": beat_age is not None and beat_age <= HEARTBEAT_STALE_S and not lost,
+        "healthy": beating and not lost,
+        "status": "kiosk_stale" if not beating else "camera_lost" if lost else "ok",
         "camera_lost": lost,
         "kiosk_heartbeat_age_s": beat_age,
         "last_frame_at": beat["last_frame_at"] if beat else None,
