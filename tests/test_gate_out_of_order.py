@@ -101,3 +101,17 @@ def test_damage_found_while_serving_puts_the_gate_out_of_order(client, community
     polled = client.get("/gate/state?after=0")
     assert polled.status_code == 503
     assert polled.get_json()["out_of_order"] is True
+
+
+def test_the_check_shelf_web_made_at_start_is_not_made_again(community, clock, monkeypatch):
+    """`shelf web` checks the file at start (1.6 s at a million parcels); the gate's first
+    poll takes that verdict instead of reading the whole file again."""
+    import web.gate
+
+    app = make_app(community, clock)
+    web.gate.remember_check(community.database, False)
+    checks = []
+    monkeypatch.setattr(web.gate, "integrity_problems",
+                        lambda *a, **k: checks.append(a) or [])
+    assert "out_of_order" not in state(app.test_client())
+    assert checks == []

@@ -615,15 +615,20 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from hardware.decoder import DecoderChain
     from web import create_app
 
+    from web.gate import remember_check
+
     config = _config(args)
+    damaged = False
     try:
         _check_store(config)
     except NotAStore as exc:
         # Serve all the same: the gate screen then says "out of order, see staff" (and every
         # staff page why) instead of the browser's "cannot connect".
         log.error("%s; serving the out-of-order page meanwhile", exc)
+        damaged = True
     # The kiosk's decoder reads the door stickers staff photograph at the door.
     app = create_app(config, clock=clock, decoder=DecoderChain())
+    remember_check(config.database, damaged)  # the gate's first poll need not check again
     try:
         server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
     except OSError as exc:
