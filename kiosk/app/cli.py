@@ -614,7 +614,6 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
 
     from hardware.decoder import DecoderChain
     from web import create_app
-
     from web.gate import remember_check
 
     config = _config(args)
