@@ -123,9 +123,10 @@ def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, 
             break
         seen.add(row.id)
         hold = _holding(row.kind, quiet_hours, timezone)
-        if hold(clock.now()) > clock.now():  # due in the quiet hours: not sent, not counted
+        at = clock.now()
+        if (until := hold(at)) > at:  # due in the quiet hours: not sent, not counted
             with uow:
-                uow.outbox.postpone(row.id, hold(clock.now()), worker)
+                uow.outbox.postpone(row.id, until, worker)
             continue
         outcome, channel_failed = _deliver(uow, row, channels, clock, timezone,
                                            (contact_attempts, max_attempts), worker, hold,

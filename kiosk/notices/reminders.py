@@ -104,9 +104,8 @@ def remind_due(uow: UnitOfWork, rules: ReminderRules, settings: NoticeSettings,
     with uow:
         waiting = uow.reminders.waiting_since(now - min(rounds.values()))
         said = uow.reminders.said(p.id for p in waiting)
-        due = dict.fromkeys(p.household_id for p in waiting if any(
-            now - _since(p, now) >= after and (p.id, name) not in said
-            for name, after in rounds.items()))
+        due = dict.fromkeys(p.household_id for p in waiting
+                            if _unsaid(p, rounds, said, now))
         for hid in due:
             kind = _tell(uow, rules, hid, rounds, said, now)
             reminded += kind == REMINDER
@@ -127,13 +126,19 @@ def _since(parcel: ParcelRecord, now: datetime) -> datetime:
     return parcel.checked_in_at or now
 
 
+def _unsaid(parcel: ParcelRecord, rounds: dict[str, timedelta], said: set[tuple[int, str]],
+            now: datetime) -> list[str]:
+    """The rounds due for ``parcel`` now and not said of it yet."""
+    return [name for name, after in rounds.items()
+            if now - _since(parcel, now) >= after and (parcel.id, name) not in said]
+
+
 def _tell(uow: UnitOfWork, rules: ReminderRules, hid: str, rounds: dict[str, timedelta],
           said: set[tuple[int, str]], now: datetime) -> str | None:
     """Queue one notice for the household and record every round it covers; its kind."""
     parcels = uow.parcels.waiting_for(hid)
     household = uow.households.get(HouseholdId.parse(hid))
-    covered = [(p.id, name) for p in parcels for name, after in rounds.items()
-               if now - _since(p, now) >= after and (p.id, name) not in said]
+    covered = [(p.id, name) for p in parcels for name in _unsaid(p, rounds, said, now)]
     for parcel_id, name in covered:
         uow.reminders.add(parcel_id, name, hid, now)
     if household is None or household.under_observation or not parcels:

@@ -30,14 +30,8 @@ class ChannelType:
     build: Callable[..., Channel]  # build(id, **options)
 
 
-def _one(address: Callable[[Household], str]
-         ) -> Callable[[Household, Mapping[str, Any]], tuple[str, ...]]:
-    """A type's one address per household (or none) as the registry asks for it."""
-    return lambda household, options: tuple(filter(None, [address(household)]))
-
-
 CHANNEL_TYPES: dict[str, ChannelType] = {
-    "email": ChannelType("email", email.read_options, _one(email.recipient), email.EmailChannel),
+    "email": ChannelType("email", email.read_options, email.recipient, email.EmailChannel),
     "webhook": ChannelType("webhook", webhook.read_options, webhook.recipient,
                            webhook.WebhookChannel),
     "apprise": ChannelType("apprise", apprise_urls.read_options, apprise_urls.recipient,

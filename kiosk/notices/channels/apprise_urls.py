@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.domain import Household
 from kiosk.errors import NoticeError
+from kiosk.notices.channels import email
 from kiosk.notices.channels.webhook import phones
 from kiosk.ports import Notice
 
@@ -50,7 +51,7 @@ def recipient(household: Household, options: Mapping[str, Any]) -> tuple[str, ..
     if options.get("address") == "phone":
         return phones(household)
     if options.get("address") == "email":
-        return (household.email,) if household.email else ()
+        return email.recipient(household, options)
     return ()
 
 

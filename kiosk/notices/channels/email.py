@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,8 @@ def read_options(section: Section) -> dict[str, Any]:
     }
 
 
-def recipient(household: Household) -> str:
-    return household.email
+def recipient(household: Household, options: Mapping[str, Any]) -> tuple[str, ...]:
+    return (household.email,) if household.email else ()
 
 
 class EmailChannel:
