@@ -418,6 +418,32 @@ def test_worker_delivers_until_stopped(conn, community, clock, mail, channels):
     assert row["status"] == "sent"
 
 
+def test_a_round_that_fails_stops_neither_the_others_nor_the_sending(conn, community, clock, mail,
+                                                                    channels):
+    """Handovers, new tasks and reminders run before each pass, each on its own: a bug in the
+    first must not cost the others (nor the notices) their pass."""
+    check_in(conn, community, clock)
+    stop, ran = threading.Event(), []
+
+    def broken() -> None:
+        raise RuntimeError("a bug in the handovers")
+
+    def reminders() -> None:
+        ran.append("reminders")
+
+    worker = threading.Thread(target=run_worker,
+                              args=(SqliteUnitOfWork(conn), channels, clock, stop),
+                              kwargs={"interval": 0.05, "timezone": community.community.timezone,
+                                      "each_pass": (broken, reminders)})
+    worker.start()
+    try:
+        mail.wait_for(1, timeout=5)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert ran and len(mail.messages) == 1
+
+
 def test_unknown_notice_kind_is_refused():
     with pytest.raises(ValueError, match="unknown notice kind"):
         render("birthday", {}, "someone@example.org", None)

@@ -559,15 +559,20 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     zone = config.community.timezone
     rules = Rules.from_config(config)
 
-    def rounds() -> None:  # door tasks: hand over at the end of a team's hours, escalate
+    def handovers() -> None:  # door tasks: hand over at the end of a team's hours, escalate
         hand_over_due(uow, rules, clock)
-        tell_new_tasks(uow, rules, clock)  # the rest of the new tasks: one list per team
-        # parcels still waiting: reminders and return warnings, outside quiet hours
+
+    def new_tasks() -> None:  # the rest of the new tasks: one list per team
+        tell_new_tasks(uow, rules, clock)
+
+    def reminders() -> None:  # parcels still waiting: reminders, return warnings (not at night)
         remind_due(uow, rules, config.notices, clock)
 
+    rounds = (handovers, new_tasks, reminders)  # each on its own: one failing stops no other
     limits = delivery_limits(config.notices)
     if args.once:
-        rounds()
+        for work in rounds:
+            work()
         print(deliver_due(uow, channels, clock, timezone=zone,
                           language=config.community.language, **limits))
         return 0

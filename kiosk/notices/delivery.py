@@ -290,18 +290,19 @@ def run_worker(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock,
                max_attempts: int = MAX_ATTEMPTS, contact_attempts: int = CONTACT_ATTEMPTS,
                batch: int = 20, lease: timedelta = LEASE,
                quiet_hours: NoticeSettings | None = None, language: str = "zh",
-               each_pass: Callable[[], object] | None = None) -> None:
+               each_pass: Sequence[Callable[[], object]] = ()) -> None:
     """Deliver due notices until ``stop`` is set; a full batch goes round again at once.
 
     Give the worker a unit of work on its own connection: a transaction is per connection.
-    ``each_pass`` runs before every pass (door tasks' handovers and escalations, whose notices
-    the same pass then sends); when it fails, the notices go out all the same.
+    ``each_pass`` runs before every pass, one after another (door tasks' handovers and
+    escalations, new tasks, reminders: notices the same pass then sends); when one fails, the
+    others run and the notices go out all the same.
     """
     worker = worker_id()  # one name for all its claims: several workers may share the outbox
     log.info("notice worker %s started; channels: %s", worker, ", ".join(channels) or "none")
     while not stop.is_set():
-        if each_pass is not None:
-            _alone(each_pass)
+        for work in each_pass:
+            _alone(work)
         try:
             report = deliver_due(uow, channels, clock, timezone=timezone,
                                  max_attempts=max_attempts, contact_attempts=contact_attempts,
