@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-data
-# On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there.
+# On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there,
+# and picamera2; pip then keeps Debian's numpy, which those are built for (scripts/install too).
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
+PIP_CONSTRAINTS := $(if $(VENV_FLAGS),--constraint scripts/constraints-system-site.txt)
 
 .PHONY: demo test lint bench proofs clean install
 
@@ -35,16 +37,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kiosk hardware web tests bench
 	$(BIN)/lint-imports --no-cache
 
-$(VENV)/.installed: pyproject.toml scripts/setup-system
+$(VENV)/.installed: pyproject.toml scripts/setup-system scripts/constraints-system-site.txt
 	scripts/setup-system
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	$(BIN)/python -m pip install --quiet $(PIP_CONSTRAINTS) -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	scripts/setup-system --test
-	$(BIN)/python -m pip install --quiet -e '.[demo,test]'
+	$(BIN)/python -m pip install --quiet $(PIP_CONSTRAINTS) -e '.[demo,test]'
 	touch $@
 
 clean:
