@@ -186,11 +186,6 @@ class Grabber:
             news, self._news = self._news, []
         return news
 
-    @property
-    def next_try_s(self) -> float:
-        """The wait before the next try to reopen the camera (while it is away)."""
-        return self._backoff_s
-
     def stop(self) -> bool:
         """Stop reading and join the camera threads; False when a read is stuck (left behind)."""
         if not self.paced:
