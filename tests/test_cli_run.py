@@ -36,6 +36,30 @@ def test_run_replays_a_video_and_checks_in_what_it_sees(community, tmp_path):
     rows = sqlite3.connect(community.database).execute(
         "SELECT household_id, slot_code FROM parcels ORDER BY id").fetchall()
     assert rows == [("24-2304", "A-12"), ("24-2403", "B-12")]
+    assert f"the replay video:{video} ended: the kiosk stops" in err  # and is not restarted
+
+
+def test_a_looping_replay_plays_again_until_sigterm(community, tmp_path):
+    """[kiosk] replay = "loop": a replay as the service's camera never ends by itself (the
+    unit restarts no clean stop; before, every end was a restart 3 s later)."""
+    text = community.path.read_text()
+    community.path.write_text(text.replace('replay = "once"', 'replay = "loop"'))
+    video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
+                              hold_s=0.5, gap_s=2.5)  # out of view longer than the debounce
+    kiosk = start(community, "--camera", f"video:{video}")
+    try:
+        seen = []
+        for line in kiosk.stderr:
+            seen.append(line)
+            if "checkin 24-23** -> A-12 (again)" in line:  # its second pass
+                break
+        kiosk.send_signal(signal.SIGTERM)
+        _, err = kiosk.communicate(timeout=20)
+    finally:
+        kiosk.kill()
+    assert any("(again)" in line for line in seen), "".join(seen) + err
+    assert kiosk.returncode == 0, err
+    assert "replay" not in err and "kiosk stopped after" in err
 
 
 def test_sigterm_stops_the_kiosk_cleanly(community, tmp_path):

@@ -6,6 +6,7 @@ import csv
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,13 @@ import numpy as np
 import pytest
 import segno
 
-from hardware.camera import ImageFolderSource, VideoFileSource, open_source, read_image
+from hardware.camera import (
+    LOOP_FPS,
+    ImageFolderSource,
+    VideoFileSource,
+    open_source,
+    read_image,
+)
 from hardware.decoder import ZbarDecoder
 from kiosk.errors import ConfigError, ImageUnreadable
 from kiosk.ports import Symbol
@@ -157,6 +164,30 @@ def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
     looping = VideoFileSource(label_video, loop=True)
     assert all(looping.read() is not None for _ in range(20))
     looping.close()
+
+
+def test_a_looped_image_folder_starts_again_at_a_camera_s_pace(tmp_path):
+    """[kiosk] replay = "loop": the images again and again (an unreadable one skipped), two a
+    second rather than as fast as the CPU goes; close() ends it."""
+    cv2.imwrite(str(tmp_path / "1.png"), np.full((48, 64, 3), 10, np.uint8))
+    (tmp_path / "2.png").write_text("not an image")
+    cv2.imwrite(str(tmp_path / "3.png"), np.full((48, 64, 3), 200, np.uint8))
+    source = open_source(f"images:{tmp_path}", loop=True)
+    started = time.monotonic()
+    shades = [int(source.read()[0, 0, 0]) for _ in range(5)]
+    assert shades == [10, 200, 10, 200, 10]
+    assert time.monotonic() - started >= 4 / LOOP_FPS - 0.05  # paced: never faster
+    source.close()
+    assert source.read() is None
+    once = open_source(f"images:{tmp_path}")
+    assert [once.read() is not None for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize("spec", ["images:/tmp/shelf-replay-{n}", "video:/home/pi/{n}.avi",
+                                  "video:/root/{n}.avi"])
+def test_a_replay_where_the_service_sees_nothing_says_where_to_put_it(spec):
+    with pytest.raises(ConfigError, match="put replays in /var/lib/shelf or /srv"):
+        open_source(spec.format(n=uuid.uuid4().hex))
 
 
 @pytest.mark.parametrize(("spec", "message"), [

@@ -247,3 +247,16 @@ def test_a_store_that_stops_answering_stops_the_pings(community, clock, listener
     # last 7 of those 12 seconds passed without a ping, and systemd's WatchdogSec runs out.
     assert heard.count("WATCHDOG=1") == 3 + 5
     assert heard[-1] == "STATUS=unwell: the store does not answer"
+
+
+def test_a_replay_that_ends_stops_cleanly_and_says_so(community, tmp_path, listener):
+    """Exit 0, which the kiosk's unit (Restart=on-failure) leaves be: `systemctl status`
+    keeps the reason as its last STATUS."""
+    video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
+                              hold_s=0.5, gap_s=0.3)
+    kiosk = start_kiosk(community, tmp_path, listener, video)
+    _, err = kiosk.communicate(timeout=60)
+    assert kiosk.returncode == 0, err
+    last = listener.wait_for(f"STATUS=stopped: the replay video:{video} ended", timeout=5)
+    assert last == max(at for at, _ in listener.messages)
+    assert listener.when("STOPPING=1")[0] < last
