@@ -194,6 +194,26 @@ WORDS: dict[str, dict[str, str]] = {
         "doctor_backups_old": "{folder} 里最新的备份已是 {days} 天前的：shelf-backup.timer "
                               "启用了吗？请查看 systemctl list-timers shelf-backup",
         "doctor_backups_recent": "{folder} 里最新的备份是 {hours} 小时前的",
+        "doctor_service": "服务 {id}",
+        "doctor_services": "服务",
+        "doctor_camera_hidden": "{spec}：货架程序的服务看不到这里（ProtectHome、PrivateTmp 藏起了 "
+                                "/home、/root 和 /tmp）：回放文件请放在 /var/lib/shelf 或 /srv",
+        "doctor_camera_unheard": "读不到运行中的货架程序报告的状态：{why}",
+        "doctor_camera_kiosk_starting": "运行中的货架程序还没有报告状态（正在启动）",
+        "doctor_camera_kiosk_stale": "运行中的货架程序已有 {seconds} 秒没有报告（GET /healthz："
+                                     "kiosk_stale）：请查看 journalctl -u shelf-kiosk",
+        "doctor_camera_lost": "已断开 {minutes} 分钟，运行中的货架程序正在等它：{why}"
+                              "（GET /healthz：camera_lost）",
+        "doctor_service_running": "运行中",
+        "doctor_service_active": "运行中：{status}",
+        "doctor_service_config": "因设置错误而停止，不会自动重启：{status}；改正后运行 "
+                                 "sudo systemctl restart {unit}",
+        "doctor_service_failed": "已失败（{result}）：请查看 journalctl -u {unit} -n 20",
+        "doctor_service_restarting": "失败后正在重启（已重启 {restarts} 次）：请查看 "
+                                     "journalctl -u {unit} -n 20",
+        "doctor_service_stopped": "没有运行（{status}）：sudo systemctl start {unit}",
+        "doctor_service_state": "{state}：{status}",
+        "doctor_services_unknown": "问不到 systemd（{why}）",
     },
     "en": {
         "error": "shelf: error: {text}",
@@ -368,6 +388,27 @@ WORDS: dict[str, dict[str, str]] = {
         "doctor_backups_old": "the newest in {folder} is {days} days old: is "
                               "shelf-backup.timer enabled? systemctl list-timers shelf-backup",
         "doctor_backups_recent": "the newest in {folder} is {hours} h old",
+        "doctor_service": "service {id}",
+        "doctor_services": "services",
+        "doctor_camera_hidden": "{spec}: the kiosk's service cannot see it (ProtectHome and "
+                                "PrivateTmp hide /home, /root and /tmp): put replays in "
+                                "/var/lib/shelf or /srv",
+        "doctor_camera_unheard": "cannot read what the running kiosk reports: {why}",
+        "doctor_camera_kiosk_starting": "the running kiosk has not reported yet (starting)",
+        "doctor_camera_kiosk_stale": "the running kiosk has not reported for {seconds} s (GET "
+                                     "/healthz: kiosk_stale): journalctl -u shelf-kiosk",
+        "doctor_camera_lost": "lost for {minutes} min, the running kiosk waits for it: {why} "
+                              "(GET /healthz: camera_lost)",
+        "doctor_service_running": "running",
+        "doctor_service_active": "running: {status}",
+        "doctor_service_config": "stopped on a configuration error, not restarted: {status}; "
+                                 "fix it, then: sudo systemctl restart {unit}",
+        "doctor_service_failed": "failed ({result}): journalctl -u {unit} -n 20",
+        "doctor_service_restarting": "restarting after failures ({restarts} so far): "
+                                     "journalctl -u {unit} -n 20",
+        "doctor_service_stopped": "not running ({status}): sudo systemctl start {unit}",
+        "doctor_service_state": "{state}: {status}",
+        "doctor_services_unknown": "cannot ask systemd ({why})",
     },
 }
 
