@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-data
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 PIP_CONSTRAINTS := $(if $(VENV_FLAGS),--constraint scripts/constraints-system-site.txt)
 
-.PHONY: demo test lint bench proofs clean install
+.PHONY: demo test lint bench proofs platform clean install
 
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
@@ -30,6 +30,12 @@ bench: $(VENV)/.installed-test
 
 proofs: $(VENV)/.installed-test
 	$(BIN)/python -m bench.proofs
+
+# The Pi's platform without a Pi (README, "Deploying on a Raspberry Pi"): Debian Bookworm
+# booted with systemd-nspawn, and arm64 under qemu-user. As root, with debootstrap,
+# systemd-container and qemu-user-static installed; the host's own Python is enough.
+platform:
+	$(PYTHON) -m bench.platform
 
 # ruff, and the layering contract in pyproject.toml: the core imports no web, hardware or
 # their libraries; the web never imports the hardware.
