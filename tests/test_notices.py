@@ -18,12 +18,12 @@ import pytest
 from pyzbar.pyzbar import decode
 
 from kiosk.app.sim.mailcatcher import MailCatcher
+from kiosk.channels.email import EmailChannel
 from kiosk.community import open_store
 from kiosk.config import ChannelConfig, Config
 from kiosk.domain import HouseholdId
 from kiosk.errors import NoticeError
 from kiosk.labels import make_label
-from kiosk.notices.channels.email import EmailChannel
 from kiosk.notices.delivery import (
     GIVE_UP_AFTER,
     MAX_ATTEMPTS,

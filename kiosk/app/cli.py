@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sqlite3
 import sys
 import threading
@@ -14,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from kiosk.app.signals import stop_on_signals
 from kiosk.app.words import choose_language, has, language, say, use
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
@@ -189,14 +189,6 @@ def _config(args: argparse.Namespace) -> Config:
     config = load_config(config_path(args.config))
     warn_if_exposed(config.path)  # it holds the label secret and the staff's password hashes
     return config
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so loops stop cleanly and LEDs go dark."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
 
 
 def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
@@ -754,9 +746,8 @@ def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.queries import open_tasks
     from kiosk.services import Rules
-    from kiosk.store import iso
     from kiosk.tasks import hand_over_due
-    from kiosk.timefmt import local_time
+    from kiosk.timefmt import iso, local_time
 
     config = _config(args)
     teams = [t.id for t in config.teams]

@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from kiosk.channels import CHANNEL_TYPES
 from kiosk.config import ChannelConfig, NoticeSettings
 from kiosk.domain import QueuedNotice, mask_household
 from kiosk.errors import NoticeError, StoreUnavailable
-from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.notices.reminders import held_until
 from kiosk.notices.render import render
 from kiosk.ports import Channel, Clock, UnitOfWork
