@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "notices that gave up")
     p.add_argument("action", nargs="?", choices=["send", "retry"], default="send",
                    help="send (the default) or retry: make failed notices pending again")
-    p.add_argument("--once", action="store_true", help="send what is due, then exit")
+    p.add_argument("--once", action="store_true", help="send everything due, then exit")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--id", dest="ids", type=int, nargs="+", action="extend", metavar="N",
                        help="retry: these notices")
@@ -565,7 +565,9 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.once:
         for work in rounds:
             work()
-        print(deliver_due(uow, channels, clock, timezone=zone,
+        # Everything due, each notice claimed in its own short transaction as the worker does;
+        # a notice retried waits until later, so this ends.
+        print(deliver_due(uow, channels, clock, timezone=zone, batch=None,
                           language=config.community.language, **limits))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
