@@ -8,7 +8,6 @@ import logging
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -18,7 +17,7 @@ from kiosk.app.words import choose_language, has, language, say, use
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
-from kiosk.errors import NotAStore, ShelfError
+from kiosk.errors import ShelfError
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
@@ -434,23 +433,12 @@ def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store_when_space
 
     config = _config(args)
-    _check_store(config)
     stop = stop_on_signals()
     conn = open_store_when_space(config, stop)
     if conn is None:
         return 0
     with _held(config, "run"):  # once open: the store's own checks name a bad folder first
         return _run_kiosk(args, config, clock, conn, stop)
-
-
-def _check_store(config: Config) -> None:
-    """Refuse to start on a damaged or missing database (``kiosk.backup.check_store``)."""
-    from kiosk.backup import check_store
-    from kiosk.config import backup_dir
-
-    started = time.monotonic()
-    check_store(config.database, backup_dir(config))
-    log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
 
 
 def _held(config: Config, name: str, *, shared: bool = False):
@@ -546,7 +534,6 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.ids or args.all_failed or args.json:
         raise ValueError(say("notices_flags"))
     config = _config(args)
-    _check_store(config)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
     rules = Rules.from_config(config)
@@ -613,20 +600,11 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
 
     from hardware.decoder import DecoderChain
     from web import create_app
-    from web.gate import remember_check
 
     config = _config(args)
-    damaged = False
-    try:
-        _check_store(config)
-    except NotAStore as exc:
-        # Serve all the same: the gate screen then says "out of order, see staff" (and every
-        # staff page why) instead of the browser's "cannot connect".
-        log.error("%s; serving the out-of-order page meanwhile", exc)
-        damaged = True
-    # The kiosk's decoder reads the door stickers staff photograph at the door.
+    # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
+    # store: the site serves all the same (the gate says "out of order, see staff").
     app = create_app(config, clock=clock, decoder=DecoderChain())
-    remember_check(config.database, damaged)  # the gate's first poll need not check again
     try:
         server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
     except OSError as exc:
