@@ -25,11 +25,10 @@ from flask import Blueprint, current_app, g, render_template, request
 from kiosk.queries import attention, overdue_parcels, search_parcels
 from web.auth import roles_required
 from web.db import get_db
-from web.i18n import t
+from web.i18n import has, t
 from web.parcels import ACTION_ROLES, REASON_CHARS, STAFF_ROLES, source_name
 from web.shelf import OVERDUE_AFTER, age_band, return_after
 from web.tasks import waited
-from web.translations import TRANSLATIONS
 
 bp = Blueprint("follow", __name__)
 
@@ -101,4 +100,4 @@ def refusal_words(refusal: dict[str, Any]) -> str:
     if refusal["kind"] == "needs_room":
         return t("exc_needs_room")
     key = f"gate_err_{refusal['error']}"
-    return t(key) if key in TRANSLATIONS["en"] else refusal["message"] or refusal["error"]
+    return t(key) if has(key) else refusal["message"] or refusal["error"]
