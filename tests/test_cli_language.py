@@ -1,5 +1,6 @@
-"""The `shelf` command's lines for people in Chinese and English (kiosk/app/words.py): every
-key in both with the same placeholders; real runs in Chinese; `--json` the same in both."""
+"""The `shelf` command's lines for people in Chinese and English (kiosk/app/words.py, the
+catalogue's shelf and core domains): every key in both with the same placeholders; real runs in
+Chinese; `--json` the same in both."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 import pytest
 from test_cli_tasks import put_under_observation
 
-from kiosk.app.words import WORDS, choose_language
+from kiosk.app.words import choose_language
+from kiosk.catalogue import catalogue
 
 NOW = "2026-12-03T21:00:00+08:00"
 ENV = {"GPIOZERO_PIN_FACTORY": "mock", "PATH": "/usr/bin:/bin", "SHELF_NOW": NOW}
@@ -27,15 +29,18 @@ def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
 
 
-def test_every_key_exists_in_both_languages_with_the_same_placeholders():
-    assert set(WORDS["zh"]) == set(WORDS["en"])
-    for key in WORDS["en"]:
-        assert placeholders(WORDS["zh"][key]) == placeholders(WORDS["en"][key]), key
+@pytest.mark.parametrize("domain", ["shelf", "core"])
+def test_every_key_exists_in_both_languages_with_the_same_placeholders(domain):
+    words = catalogue(domain).texts
+    assert set(words["zh"]) == set(words["en"])
+    for key in words["en"]:
+        assert placeholders(words["zh"][key]) == placeholders(words["en"][key]), key
 
 
 def test_chinese_words_are_chinese():
     """A key left in English in the Chinese half is a key nobody translated."""
-    same = [k for k in WORDS["en"] if WORDS["zh"][k] == WORDS["en"][k]]
+    same = [k for domain in ("shelf", "core") for k, en in catalogue(domain).texts["en"].items()
+            if catalogue(domain).texts["zh"][k] == en]
     assert same == ["count_pair"]  # `入架 3`: only the order of two placeholders
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from kiosk.app.words import choose_language, has, language, say, use
+from kiosk.app.words import choose_language, has, language, say, use, why
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
@@ -373,11 +373,10 @@ def _why(refusal: dict[str, object]) -> str:
     code where the catalogue has it (households masked), else the core's message."""
     from kiosk.domain import mask_household
 
-    key = f"why_{refusal.get('error')}"
-    if language() == "en" or not has(key):
-        return str(refusal["message"])
-    return say(key, **{k: mask_household(str(refusal[k])) for k in ("expected", "given")
-                       if refusal.get(k)})
+    said = language() != "en" and why(
+        str(refusal.get("error")),
+        **{k: mask_household(str(refusal[k])) for k in ("expected", "given") if refusal.get(k)})
+    return said or str(refusal["message"])
 
 
 def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
