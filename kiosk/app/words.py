@@ -23,8 +23,10 @@ imports; the notice worker's pass) stay as the core says them.
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from kiosk.catalogue import LANGUAGES, SOURCE, Catalogue, catalogue
@@ -43,6 +45,21 @@ def choose_language(asked: str | None, env: Mapping[str, str] = os.environ) -> s
         return shelf_lang
     locale = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or ""
     return "zh" if locale.lower().startswith("zh") else "en"
+
+
+def early_language(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> str:
+    """The language to build the command's parser in, before argparse has read ``--lang``:
+    its --help and usage errors are said in it. A wrong ``SHELF_LANG`` is English here and
+    is refused once the arguments are read."""
+    for index, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--lang=") else (
+            argv[index + 1] if arg == "--lang" and index + 1 < len(argv) else None)
+        if value in LANGUAGES:
+            return value
+    try:
+        return choose_language(None, env)
+    except ValueError:
+        return "en"
 
 
 def use(language: str) -> None:
@@ -78,3 +95,27 @@ def why(code: str, **values: Any) -> str | None:
     where the catalogue has no words for that code."""
     core = catalogue("core")
     return core.say(_language, f"why_{code}", **values) if f"why_{code}" in core else None
+
+
+def speak_argparse() -> None:
+    """Let argparse say its usage lines and errors (``usage:``, "the following arguments are
+    required") in the chosen language. argparse looks each message up through its module's
+    ``_`` and ``ngettext`` (gettext's, bound when it was imported): the hook it offers for
+    translating them, answered here from the catalogue's ``argparse_*`` words."""
+    argparse._ = _argparse_gettext  # type: ignore[attr-defined]
+    argparse.ngettext = _argparse_ngettext  # type: ignore[attr-defined]
+
+
+@cache
+def _argparse_keys() -> dict[str, str]:
+    return {text: key for key, text in words().texts[SOURCE].items()
+            if key.startswith("argparse_")}
+
+
+def _argparse_gettext(message: str) -> str:
+    key = _argparse_keys().get(message)
+    return words().text(_language, key) if key else message  # a developer's own: English
+
+
+def _argparse_ngettext(singular: str, plural: str, count: int) -> str:
+    return _argparse_gettext(singular if count == 1 else plural)
