@@ -66,6 +66,13 @@ def local(name: str) -> str:
     return in_language(name, current_language())
 
 
+def why(code: str) -> str | None:
+    """A refusal of the core worded from its error code (the catalogue's core ``why_<code>``)
+    in this request's language; None for a code it has no words for."""
+    core = catalogue("core")
+    return core.text(current_language(), f"why_{code}") if f"why_{code}" in core else None
+
+
 def js_strings() -> dict[str, str]:
     return {key: words().text(current_language(), key) for key in JS_KEYS}
 

@@ -15,11 +15,10 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 
-from kiosk.app.words import say
+from kiosk.app.words import core_say, say
 from kiosk.config import Config
 from kiosk.ports import Clock, StaffMember
 from kiosk.staff import (
-    ROLES,
     InvalidStaff,
     StaffExists,
     UnknownStaff,
@@ -46,8 +45,7 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
 
     a = action("add", say("help_users_add"))
     a.add_argument("username", help=say("help_users_username"))
-    a.add_argument("--role", required=True, choices=ROLES,
-                   help=say("help_users_add_role"))
+    a.add_argument("--role", required=True, help=say("help_users_add_role"))
     a.add_argument("--team", help=say("help_users_add_team"))
     a.add_argument("--name", default="", help=say("help_users_name"))
     for name in ("disable", "enable"):
@@ -57,7 +55,7 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
     c = action("change", say("help_users_change"))
     c.add_argument("username")
     c.add_argument("--name", help=say("help_users_name"))
-    c.add_argument("--role", choices=ROLES, help=say("help_users_change_role"))
+    c.add_argument("--role", help=say("help_users_change_role"))
     c.add_argument("--team", help=say("help_users_change_team"))
     c.add_argument("--json", action="store_true", help=say("help_users_change_json"))
     ls = action("list", say("help_users_list"))
@@ -161,7 +159,7 @@ def _described(member: StaffMember) -> str:
 
 def _role(role: str) -> str:
     """A role as said: in English its id (`admin`), in Chinese its name (管理员)."""
-    return say(f"role_{role}")
+    return core_say(f"role_{role}")
 
 
 def read_password() -> str:

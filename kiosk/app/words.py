@@ -90,6 +90,11 @@ def has(key: str) -> bool:
     return key in words()
 
 
+def core_say(key: str, **values: Any) -> str:
+    """The words for ``key`` of the core domain (role names, refusals) in the chosen language."""
+    return catalogue("core").say(_language, key, **values)
+
+
 def why(code: str, **values: Any) -> str | None:
     """A refusal said from its error code (the ``core`` domain's ``why_<code>``), or None
     where the catalogue has no words for that code."""
