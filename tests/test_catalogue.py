@@ -142,3 +142,18 @@ def test_each_domain_loads_in_both_languages():
     for domain in DOMAINS:
         texts = catalogue(domain).texts
         assert set(texts) == {"zh", "en"} and texts["zh"].keys() == texts["en"].keys()
+
+
+def test_every_error_code_of_the_core_is_worded_in_both_languages():
+    """A refusal shown to staff (the command, /exceptions) is said from its code."""
+    import kiosk.backup
+    import kiosk.printing
+    import kiosk.staff  # noqa: F401  (their errors join the tree)
+    from kiosk.errors import ShelfError
+
+    def codes(cls: type[ShelfError]) -> set[str]:
+        return {cls.code}.union(*(codes(sub) for sub in cls.__subclasses__()))
+
+    core = catalogue("core")
+    assert len(codes(ShelfError)) >= 48
+    assert sorted(c for c in codes(ShelfError) if f"why_{c}" not in core) == []
