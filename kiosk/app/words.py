@@ -10,15 +10,19 @@ notices start in, and scripts reading a command's lines must not change language
 compound's config did. Scripts should read ``--json`` anyway: those outputs are contracts and
 are the same in every language.
 
-What stays English: ``--help`` and argparse's own usage errors, the log lines (for journals
-and grep), and the text of the core's errors (``kiosk.errors``). Those carry a stable
-``code``; a refusal whose code is worded here (``why_<code>``) is said in Chinese from the
-code, any other keeps the core's English text after a Chinese lead (`shelf backup`/`restore`
-word theirs from the ``words`` key the core attaches). `shelf doctor`'s findings are keys too:
-their English is the ``--json`` ``detail``. What a driver, the OS or SQLite says inside a
-line (an errno, "file is not a database") is kept as it said it. Reports that word
-themselves in the core (``.summary()`` of household imports, observation lists, staff
-imports; the notice worker's pass) stay as the core says them.
+``--help`` and argparse's own usage errors are said in it too: the language is chosen before
+the parser is built (``early_language``), and argparse's messages are answered through its
+gettext hook (``speak_argparse``, the ``argparse_*`` keys).
+
+What stays English: the log lines (for journals and grep), and in English the text of the
+core's errors (``kiosk.errors``, with its details). Those carry a stable ``code``; in Chinese
+a refusal is said from its code (the core domain's ``why_<code>``, every code has one), and
+`shelf backup`/`restore` word theirs from the ``words`` key the core attaches. `shelf doctor`'s
+findings are keys too: their English is the ``--json`` ``detail``. Role names are the core
+domain's ``role_<id>`` (accepted as typed in Chinese: ``--role 居委会``). What a driver, the OS
+or SQLite says inside a line (an errno, "file is not a database") is kept as it said it.
+Reports that word themselves in the core (``.summary()`` of household imports, observation
+lists, staff imports; the notice worker's pass) still stay as the core says them.
 """
 
 from __future__ import annotations
