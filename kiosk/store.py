@@ -41,409 +41,12 @@ from kiosk.domain import (
     format_buildings,
 )
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
+from kiosk.migrations import Migration, load, upgrade
 from kiosk.ports import AppliedList, LightMode, ListFile, StaffMember
 
 BUSY_TIMEOUT_MS = 10_000
 # In every shelf database's header (bytes 68-71, "SHLF"): a file without it is not ours.
 APPLICATION_ID = 0x53484C46
-
-MIGRATIONS: list[str] = [
-    # 1: the walking skeleton
-    """
-    CREATE TABLE households (
-        id TEXT PRIMARY KEY,                    -- '24-2304'
-        building INTEGER NOT NULL,
-        room TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        phone TEXT NOT NULL DEFAULT '',
-        email TEXT NOT NULL DEFAULT '',
-        under_observation INTEGER NOT NULL DEFAULT 0 CHECK (under_observation IN (0, 1)),
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE slots (
-        code TEXT PRIMARY KEY,                  -- 'A-07', or the overflow place's code
-        shelf TEXT NOT NULL,
-        position INTEGER NOT NULL,
-        capacity INTEGER NOT NULL,
-        buildings TEXT NOT NULL DEFAULT '',     -- '1-2' as configured; '' = any building
-        overflow INTEGER NOT NULL DEFAULT 0,
-        active INTEGER NOT NULL DEFAULT 1       -- 0 once removed from the configuration
-    );
-    CREATE TABLE pickup_codes (
-        id INTEGER PRIMARY KEY,
-        household_id TEXT NOT NULL REFERENCES households(id),
-        code TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        used_at TEXT
-    );
-    CREATE UNIQUE INDEX pickup_codes_active ON pickup_codes(code) WHERE used_at IS NULL;
-    CREATE TABLE parcels (
-        id INTEGER PRIMARY KEY,
-        label TEXT NOT NULL UNIQUE,             -- the scanned payload that created it
-        ref TEXT NOT NULL,
-        household_id TEXT NOT NULL REFERENCES households(id),
-        slot_code TEXT NOT NULL REFERENCES slots(code),
-        status TEXT NOT NULL CHECK (status IN ('waiting', 'collected')),
-        pickup_code_id INTEGER REFERENCES pickup_codes(id),
-        checked_in_at TEXT NOT NULL,
-        closed_at TEXT
-    );
-    CREATE INDEX parcels_waiting ON parcels(slot_code, household_id) WHERE status = 'waiting';
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        parcel_id INTEGER REFERENCES parcels(id),
-        household_id TEXT,
-        slot_code TEXT,
-        detail TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX events_parcel ON events(parcel_id);
-    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        kind TEXT NOT NULL,                     -- pickup_ready, door_delivery
-        channel TEXT NOT NULL,                  -- a [[channels]] id
-        recipient TEXT NOT NULL,
-        household_id TEXT REFERENCES households(id),
-        parcel_id INTEGER REFERENCES parcels(id),
-        payload TEXT NOT NULL,                  -- JSON: what the message says
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at TEXT NOT NULL,
-        last_error TEXT,
-        sent_at TEXT
-    );
-    CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status = 'pending';
-    CREATE TABLE signals (
-        slot_code TEXT PRIMARY KEY REFERENCES slots(code),
-        mode TEXT NOT NULL CHECK (mode IN ('on', 'blink')),
-        until TEXT NOT NULL,
-        reason TEXT NOT NULL
-    );
-    CREATE TABLE attempts (                     -- guesses to throttle: pickup codes, logins
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        source TEXT NOT NULL,                   -- 'pickup:camera', 'login:alice' ...
-        ok INTEGER NOT NULL
-    );
-    CREATE INDEX attempts_recent ON attempts(source, at);
-    """,
-    # 2: what a check-in, a pickup and the shelf page look up stays cheap however long the
-    # history grows (1M collected parcels cost what 1k do)
-    """
-    CREATE INDEX parcels_waiting_household ON parcels(household_id) WHERE status = 'waiting';
-    CREATE INDEX parcels_waiting_in_order ON parcels(status, id) WHERE status = 'waiting';
-    CREATE INDEX parcels_waiting_in_slot ON parcels(slot_code, id) WHERE status = 'waiting';
-    CREATE INDEX pickup_codes_household ON pickup_codes(household_id) WHERE used_at IS NULL;
-    """,
-    # 3: drawing a pickup code asks whether anyone used that code lately (a used code is not
-    # reissued for months, so an old pass or a remembered code opens nothing); the staff page
-    # lists notices that gave up without reading the whole outbox
-    """
-    CREATE INDEX pickup_codes_by_code ON pickup_codes(code, used_at);
-    CREATE INDEX outbox_failed ON outbox(id) WHERE status = 'failed';
-    """,
-    # 4: staff sign-in sessions that end on the server (sign-out, a removed user), the
-    # lockouts shown to admins, and old attempts pruned by time
-    """
-    CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,                    -- SHA-256 of the cookie's token, never the token
-        username TEXT NOT NULL,
-        credential TEXT NOT NULL,               -- fingerprint of the password hash at sign-in
-        created_at TEXT NOT NULL,
-        last_seen TEXT NOT NULL,
-        ended_at TEXT
-    );
-    CREATE TABLE lockouts (                     -- sign-ins refused for a while, for admins
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        until TEXT NOT NULL,
-        username TEXT,                          -- as typed (bounded); NULL = every username
-        client TEXT NOT NULL                    -- the client's address
-    );
-    CREATE INDEX lockouts_at ON lockouts(at);
-    CREATE INDEX attempts_at ON attempts(at);
-    """,
-    # 5: mark the file as a shelf database, so that an empty, foreign or mistyped file is
-    # refused at start instead of being taken for a new, empty community
-    f"""
-    PRAGMA application_id = {APPLICATION_ID};
-    """,
-    # 6: carriers' own waybills (issue 7): a parcel keyed by its tracking number (in ``label``,
-    # unique like a shelf label, so a rescan finds it), the symbology the camera read, a room
-    # typed at the gate that the phone digits did not settle, and parcels announced in advance
-    """
-    ALTER TABLE parcels ADD COLUMN kind TEXT NOT NULL DEFAULT 'shelf'
-        CHECK (kind IN ('shelf', 'carrier'));
-    ALTER TABLE parcels ADD COLUMN symbology TEXT;  -- QRCODE, CODE128 ...; NULL when typed
-    ALTER TABLE parcels ADD COLUMN room_confirmed INTEGER NOT NULL DEFAULT 1
-        CHECK (room_confirmed IN (0, 1));
-    CREATE INDEX parcels_room_unconfirmed ON parcels(id)
-        WHERE room_confirmed = 0 AND status = 'waiting';
-    CREATE TABLE expected (
-        code TEXT PRIMARY KEY,                  -- the tracking number, upper case
-        household_id TEXT NOT NULL REFERENCES households(id),
-        announced_by TEXT NOT NULL,             -- who said so: 'alice@web', 'api@web' ...
-        announced_at TEXT NOT NULL,
-        used_at TEXT,                           -- when its parcel was checked in
-        parcel_id INTEGER REFERENCES parcels(id)
-    );
-    """,
-    # 7: the camera's still of each scan (issue 8): one small JPEG per scan, linked to every
-    # event the scan recorded (a pickup of three parcels shares one), written in the events'
-    # transaction. After [kiosk] stills_days its picture is deleted and the row stays, so a
-    # timeline can say "deleted after 14 days" instead of showing a broken image.
-    """
-    CREATE TABLE stills (
-        id INTEGER PRIMARY KEY,
-        taken_at TEXT NOT NULL,
-        jpeg BLOB,                              -- NULL once deleted
-        deleted_at TEXT
-    );
-    CREATE INDEX stills_kept ON stills(taken_at) WHERE jpeg IS NOT NULL;
-    CREATE TABLE event_stills (
-        event_id INTEGER PRIMARY KEY REFERENCES events(id),
-        still_id INTEGER NOT NULL REFERENCES stills(id)
-    );
-    """,
-    # 8: the observation register (issue 9): each day's list as received (its bytes, so what
-    # was applied can be read again), and every list applied, by whom, for which day. The
-    # per-household history reads its events through a small partial index.
-    """
-    CREATE TABLE observation_files (
-        sha256 TEXT PRIMARY KEY,                -- of the bytes: a list is known by its content
-        name TEXT NOT NULL,                     -- the file's name as given (first seen)
-        data BLOB NOT NULL,
-        stored_at TEXT NOT NULL,
-        stored_by TEXT NOT NULL
-    );
-    CREATE TABLE observation_lists (
-        id INTEGER PRIMARY KEY,
-        applied_at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        list_date TEXT NOT NULL,                -- the day the list is for: '2026-11-29'
-        source TEXT NOT NULL DEFAULT '',        -- who sent it: 'committee', 'property' ...
-        file_name TEXT NOT NULL,
-        sha256 TEXT NOT NULL REFERENCES observation_files(sha256),
-        format TEXT NOT NULL CHECK (format IN ('status', 'full')),
-        added INTEGER NOT NULL,
-        released INTEGER NOT NULL,
-        unchanged INTEGER NOT NULL,
-        unknown INTEGER NOT NULL,
-        problems INTEGER NOT NULL               -- > 0: applied with its problems confirmed
-    );
-    CREATE INDEX observation_lists_file ON observation_lists(sha256, list_date, source);
-    CREATE TRIGGER observation_lists_no_update BEFORE UPDATE ON observation_lists
-        BEGIN SELECT RAISE(ABORT, 'the observation register is append-only'); END;
-    CREATE TRIGGER observation_lists_no_delete BEFORE DELETE ON observation_lists
-        BEGIN SELECT RAISE(ABORT, 'the observation register is append-only'); END;
-    CREATE INDEX events_observation ON events(household_id, id)
-        WHERE kind IN ('observation_added', 'observation_released');
-    """,
-    # 9: door delivery (issue 9): a household under observation gets its parcels carried to
-    # the door by the team serving its building (``kiosk.routing``); one open task per
-    # household gathers its parcels; fresh food goes first. The day's counts read events by
-    # time.
-    """
-    ALTER TABLE parcels ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1));
-    ALTER TABLE expected ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1));
-    CREATE TABLE door_tasks (
-        id INTEGER PRIMARY KEY,
-        household_id TEXT NOT NULL REFERENCES households(id),
-        team TEXT NOT NULL,                     -- the [[teams]] id holding it now
-        status TEXT NOT NULL DEFAULT 'open'
-            CHECK (status IN ('open', 'delivered', 'cancelled')),
-        created_at TEXT NOT NULL,
-        assigned_at TEXT NOT NULL,              -- since when ``team`` holds it
-        fresh_since TEXT,                       -- when fresh food joined it; NULL: not fresh
-        escalations INTEGER NOT NULL DEFAULT 0, -- 1: its team told again; 2: the others too
-        closed_at TEXT,
-        closed_by TEXT                          -- who delivered or cancelled it
-    );
-    CREATE UNIQUE INDEX door_tasks_one_open ON door_tasks(household_id) WHERE status = 'open';
-    CREATE INDEX door_tasks_open ON door_tasks(id) WHERE status = 'open';
-    CREATE TABLE door_task_parcels (
-        task_id INTEGER NOT NULL REFERENCES door_tasks(id),
-        parcel_id INTEGER NOT NULL UNIQUE REFERENCES parcels(id),
-        PRIMARY KEY (task_id, parcel_id)
-    );
-    CREATE INDEX events_at ON events(at);
-    """,
-    # 10: a team collecting its door-delivery parcels (issue 9): their slots double-blink
-    # ('collect') in a layer of their own ('staff'), beside the gate's light ('gate': a
-    # courier's check-in, a resident's pickup). Neither hides the other for good: the gate's
-    # light shows while it lasts, then the team's pattern again. SQLite cannot change a CHECK
-    # or a primary key in place, so the table (a few short-lived rows) is rebuilt.
-    """
-    CREATE TABLE signals_v10 (
-        slot_code TEXT NOT NULL REFERENCES slots(code),
-        layer TEXT NOT NULL DEFAULT 'gate' CHECK (layer IN ('gate', 'staff')),
-        mode TEXT NOT NULL CHECK (mode IN ('on', 'blink', 'collect')),
-        until TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        PRIMARY KEY (slot_code, layer),
-        CHECK ((layer = 'staff') = (mode = 'collect'))
-    );
-    INSERT INTO signals_v10 (slot_code, layer, mode, until, reason)
-        SELECT slot_code, 'gate', mode, until, reason FROM signals;
-    DROP TABLE signals;
-    ALTER TABLE signals_v10 RENAME TO signals;
-    """,
-    # 11: door delivery's edge cases (issue 9): a parcel whose task was cancelled (released)
-    # joins a new one if its household goes under observation again, so a parcel may be in
-    # several tasks over time (one open at most: kiosk.tasks keeps it so, the proofs check
-    # it); why a task was cancelled; a pickup code withdrawn when its household went under
-    # observation (used_at is set too, so it opens nothing and is not drawn again soon).
-    """
-    ALTER TABLE door_tasks ADD COLUMN closed_reason TEXT;
-    UPDATE door_tasks SET closed_reason = 'released' WHERE status = 'cancelled';
-    ALTER TABLE pickup_codes ADD COLUMN revoked_at TEXT;
-    CREATE TABLE door_task_parcels_11 (
-        task_id INTEGER NOT NULL REFERENCES door_tasks(id),
-        parcel_id INTEGER NOT NULL REFERENCES parcels(id),
-        PRIMARY KEY (task_id, parcel_id)
-    );
-    INSERT INTO door_task_parcels_11 (task_id, parcel_id)
-        SELECT task_id, parcel_id FROM door_task_parcels;
-    DROP TABLE door_task_parcels;
-    ALTER TABLE door_task_parcels_11 RENAME TO door_task_parcels;
-    CREATE INDEX door_task_parcels_parcel ON door_task_parcels(parcel_id);
-    """,
-    # 12: whether the camera is lost right now (the gate screen asks at every poll): the newest
-    # camera event, found without walking the history
-    """
-    CREATE INDEX events_camera ON events(id) WHERE kind IN ('camera_lost', 'camera_back');
-    """,
-    # 13: staff accounts in the store, not the config (issue 10): role, team, password hash
-    # (argon2id; an old PBKDF2 one until its next sign-in), disabled. ``credential`` is raised
-    # by a password reset and a disable, so every session signed in before it ends; every
-    # change is an event naming who made it.
-    """
-    CREATE TABLE staff (
-        username TEXT PRIMARY KEY COLLATE NOCASE,  -- 'li': 'Li' signs in as the same person
-        name TEXT NOT NULL,                     -- as shown to people: 'Li Wei', '李伟'
-        role TEXT NOT NULL CHECK (role IN ('admin', 'committee', 'property', 'gate')),
-        team TEXT,                              -- a [[teams]] id for committee and property
-        password_hash TEXT NOT NULL,
-        credential INTEGER NOT NULL DEFAULT 1,
-        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        CHECK (team IS NULL OR role IN ('committee', 'property'))
-    );
-    CREATE INDEX sessions_live ON sessions(username) WHERE ended_at IS NULL;
-    """,
-    # 14: the staff's day (issue 10). A parcel may leave the shelf otherwise than to its
-    # household: ``returned`` to the courier, or ``withdrawn`` (a mistaken check-in undone).
-    # SQLite cannot widen a CHECK in place, so the table is rebuilt (SQLite's own procedure:
-    # ``migrate`` runs with foreign keys off and checks them before committing). Search reads
-    # a household's, a reference's or a pickup code's parcels through their own indexes (a
-    # household's past parcels through a partial index of those alone, so that a pickup still
-    # reads the waiting ones, never the household's years of history); a
-    # parcel's timeline its notices and its door tasks' events; the exceptions list the gate's
-    # refusals of the last days, through a partial index on those alone. A pickup code says
-    # why it was withdrawn, so a pass shown later is answered in the right words.
-    """
-    CREATE TABLE parcels_13 (
-        id INTEGER PRIMARY KEY,
-        label TEXT NOT NULL UNIQUE,
-        ref TEXT NOT NULL,
-        household_id TEXT NOT NULL REFERENCES households(id),
-        slot_code TEXT NOT NULL REFERENCES slots(code),
-        status TEXT NOT NULL
-            CHECK (status IN ('waiting', 'collected', 'returned', 'withdrawn')),
-        pickup_code_id INTEGER REFERENCES pickup_codes(id),
-        checked_in_at TEXT NOT NULL,
-        closed_at TEXT,
-        kind TEXT NOT NULL DEFAULT 'shelf' CHECK (kind IN ('shelf', 'carrier')),
-        symbology TEXT,
-        room_confirmed INTEGER NOT NULL DEFAULT 1 CHECK (room_confirmed IN (0, 1)),
-        fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1))
-    );
-    INSERT INTO parcels_13 (id, label, ref, household_id, slot_code, status, pickup_code_id,
-                            checked_in_at, closed_at, kind, symbology, room_confirmed, fresh)
-        SELECT id, label, ref, household_id, slot_code, status, pickup_code_id, checked_in_at,
-               closed_at, kind, symbology, room_confirmed, fresh FROM parcels;
-    DROP TABLE parcels;
-    ALTER TABLE parcels_13 RENAME TO parcels;
-    CREATE INDEX parcels_waiting ON parcels(slot_code, household_id) WHERE status = 'waiting';
-    CREATE INDEX parcels_waiting_household ON parcels(household_id) WHERE status = 'waiting';
-    CREATE INDEX parcels_waiting_in_order ON parcels(status, id) WHERE status = 'waiting';
-    CREATE INDEX parcels_waiting_in_slot ON parcels(slot_code, id) WHERE status = 'waiting';
-    CREATE INDEX parcels_room_unconfirmed ON parcels(id)
-        WHERE room_confirmed = 0 AND status = 'waiting';
-    CREATE INDEX parcels_household_closed ON parcels(household_id, id)
-        WHERE status != 'waiting';
-    CREATE INDEX parcels_ref ON parcels(ref);
-    CREATE INDEX parcels_pickup_code ON parcels(pickup_code_id);
-    CREATE INDEX outbox_parcel ON outbox(parcel_id);
-    CREATE INDEX events_task ON events(json_extract(detail, '$.task'), id)
-        WHERE json_extract(detail, '$.task') IS NOT NULL;
-    CREATE INDEX events_refused ON events(at) WHERE kind IN ('scan_refused', 'needs_room');
-    ALTER TABLE pickup_codes ADD COLUMN revoked_reason TEXT;
-    """,
-    # 15: household lists uploaded on the staff site (issue 10), kept by their SHA-256 between
-    # the preview and the confirmation (both read these bytes), and after, as what was applied.
-    # Apart from the observation lists: these carry every resident's phone and e-mail. A
-    # household's page reads its edits through a small partial index.
-    """
-    CREATE TABLE household_files (
-        sha256 TEXT PRIMARY KEY,
-        name TEXT NOT NULL,                     -- the file's name as given (first seen)
-        data BLOB NOT NULL,
-        stored_at TEXT NOT NULL,
-        stored_by TEXT NOT NULL
-    );
-    CREATE INDEX events_household_edited ON events(household_id, id)
-        WHERE kind = 'household_edited';
-    """,
-    # 16 (issue 12): the running kiosk's heartbeat, one row rewritten every few seconds (healthz).
-    """
-    CREATE TABLE kiosk_heartbeat (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        beat_at TEXT NOT NULL,                  -- when the kiosk loop last wrote this row
-        last_frame_at TEXT                      -- when it last read a frame from the camera
-    );
-    -- GET /healthz asks for the newest backup without walking the whole history
-    CREATE INDEX events_backup_made ON events(id) WHERE kind = 'backup_made';
-    """,
-    # 17 (issue 11): what was said about parcels still waiting, one row per parcel and round
-    # ('1d', '3d' reminders, 'return' warning), written with the notice it queued: a restart or
-    # a crash never says a round twice.
-    """
-    CREATE TABLE reminders (
-        parcel_id INTEGER NOT NULL REFERENCES parcels(id),
-        round TEXT NOT NULL,
-        household_id TEXT NOT NULL,
-        at TEXT NOT NULL,
-        PRIMARY KEY (parcel_id, round)
-    );
-    """,
-    # 18 (issue 11): a notice goes down a chain of contacts, in order of preference (channel and
-    # recipient hold the one being tried; an older row's chain is that one contact), and a
-    # worker claims a row with a lease before it sends, so that several workers can run
-    """
-    ALTER TABLE outbox ADD COLUMN contacts TEXT NOT NULL DEFAULT '[]';  -- [[channel, to], ...]
-    ALTER TABLE outbox ADD COLUMN contact_index INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE outbox ADD COLUMN contact_attempts INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
-    ALTER TABLE outbox ADD COLUMN lease_until TEXT;
-    """,
-    # 19 (issue 11): when the team holding a door task was first told of it (fresh food, a
-    # handover, or the notice worker's list of new tasks), so that a task is listed as new once.
-    # Tasks of before count as told: an upgrade must not send the teams a list of old ones.
-    """
-    ALTER TABLE door_tasks ADD COLUMN told_at TEXT;
-    UPDATE door_tasks SET told_at = created_at;
-    CREATE INDEX door_tasks_untold ON door_tasks(id) WHERE status = 'open' AND told_at IS NULL;
-    """,
-]
 
 
 def iso(moment: datetime) -> str:
@@ -549,37 +152,54 @@ def _open_error(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"cannot open {path}: {exc}")
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations this file has not seen yet; return the schema version."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
-        return len(MIGRATIONS)  # the common case: no write lock taken
-    # A migration may rebuild a table that others refer to (13: parcels): SQLite's procedure
-    # turns foreign keys off for it (outside the transaction: inside, the pragma does nothing)
-    # and checks them all before committing.
-    keys_on = conn.execute("PRAGMA foreign_keys").fetchone()[0]
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"database schema {version} is newer than this program ({len(MIGRATIONS)})"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            rows = [tuple(r) for r in broken][:3]
-            raise RuntimeError(f"the migration broke foreign keys: {rows}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_on else 'OFF'}")
-    return len(MIGRATIONS)
+def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> int:
+    """Apply the migrations of ``kiosk/migrations/sqlite/`` this store has not had; return its
+    schema version. ``target`` stops at that version (a store of before, for a test)."""
+    return upgrade(SqliteLedger(conn), load("sqlite"), target=target)
+
+
+class SqliteLedger:
+    """How an SQLite store records and takes its migrations (``kiosk.migrations.Ledger``).
+
+    The version is ``PRAGMA user_version``: the number of migrations applied. All that are
+    missing run in one ``BEGIN IMMEDIATE`` transaction, so a kill -9 leaves the store at the
+    version of before or at the newest, and two processes starting at once migrate it once.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[int]:
+        # A migration may rebuild a table that others refer to (14: parcels): SQLite's
+        # procedure turns foreign keys off for it (outside the transaction: inside, the pragma
+        # does nothing) and checks them all before committing.
+        conn = self.conn
+        keys_on = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.version()
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                rows = [tuple(r) for r in broken][:3]
+                raise RuntimeError(f"the migration broke foreign keys: {rows}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_on else 'OFF'}")
+
+    def apply(self, migration: Migration) -> None:
+        for statement in _statements(migration.sql):
+            self.conn.execute(statement)
+        if migration.step is not None:
+            migration.step(self.conn)
+        self.conn.execute(f"PRAGMA user_version = {migration.number}")
 
 
 def _statements(script: str) -> Iterable[str]:
