@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sqlite3
 import sys
 import threading
@@ -14,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from kiosk.app.signals import stop_on_signals
 from kiosk.app.words import choose_language, has, language, say, use
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "notices that gave up")
     p.add_argument("action", nargs="?", choices=["send", "retry"], default="send",
                    help="send (the default) or retry: make failed notices pending again")
-    p.add_argument("--once", action="store_true", help="send what is due, then exit")
+    p.add_argument("--once", action="store_true", help="send everything due, then exit")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--id", dest="ids", type=int, nargs="+", action="extend", metavar="N",
                        help="retry: these notices")
@@ -189,14 +189,6 @@ def _config(args: argparse.Namespace) -> Config:
     config = load_config(config_path(args.config))
     warn_if_exposed(config.path)  # it holds the label secret and the staff's password hashes
     return config
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so loops stop cleanly and LEDs go dark."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
 
 
 def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
@@ -573,7 +565,9 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.once:
         for work in rounds:
             work()
-        print(deliver_due(uow, channels, clock, timezone=zone,
+        # Everything due, each notice claimed in its own short transaction as the worker does;
+        # a notice retried waits until later, so this ends.
+        print(deliver_due(uow, channels, clock, timezone=zone, batch=None,
                           language=config.community.language, **limits))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
@@ -754,9 +748,8 @@ def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.queries import open_tasks
     from kiosk.services import Rules
-    from kiosk.store import iso
     from kiosk.tasks import hand_over_due
-    from kiosk.timefmt import local_time
+    from kiosk.timefmt import iso, local_time
 
     config = _config(args)
     teams = [t.id for t in config.teams]

@@ -4,7 +4,7 @@ This package and ``kiosk.queries`` (the read side) hold all of the shelf's SQL; 
 core speaks to the store through the ports in ``kiosk.ports`` and gets domain types back. Import
 what you need from ``kiosk.store``; its modules are its parts: ``connect`` (opening, checking,
 copying the file), ``schema`` (migrations, from ``kiosk/migrations/sqlite/``), ``db`` (errors
-translated, times as text), ``unit_of_work``, and one module per group of repositories.
+translated), ``unit_of_work``, and one module per group of repositories.
 
 Durability rules: WAL with ``synchronous=FULL`` so a committed transaction survives a power
 cut; every write happens inside one explicit ``BEGIN IMMEDIATE`` transaction (the unit of
@@ -24,12 +24,7 @@ from kiosk.store.connect import (
     copy_database,
     integrity_problems,
 )
-from kiosk.store.db import (
-    iso,
-    record_heartbeat,
-    unavailable,
-    without_waiting_for_the_disk,
-)
+from kiosk.store.db import record_heartbeat, unavailable, without_waiting_for_the_disk
 from kiosk.store.parcels import UNDONE_MARK
 from kiosk.store.schema import SqliteLedger, migrate
 from kiosk.store.staff import StaffSession
@@ -37,6 +32,6 @@ from kiosk.store.unit_of_work import SqliteUnitOfWork
 
 __all__ = [
     "APPLICATION_ID", "UNDONE_MARK", "SqliteLedger", "SqliteUnitOfWork", "StaffSession",
-    "close_store", "connect", "copy_database", "integrity_problems", "iso", "migrate",
+    "close_store", "connect", "copy_database", "integrity_problems", "migrate",
     "record_heartbeat", "unavailable", "without_waiting_for_the_disk",
 ]

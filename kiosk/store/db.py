@@ -1,19 +1,15 @@
-"""The connection as the repositories use it: SQLite's errors become the shelf's, times are text."""
+"""The connection as the repositories use it: SQLite's errors become the shelf's."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
-
-
-def iso(moment: datetime) -> str:
-    """Store times as sortable UTC ISO-8601 text."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+from kiosk.timefmt import iso
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from kiosk.store.db import Db, iso
+from kiosk.store.db import Db
+from kiosk.timefmt import iso
 
 
 class Events:

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 from kiosk.domain import Household, HouseholdId
 from kiosk.ports import AppliedList, ListFile
-from kiosk.store.db import Db, iso
+from kiosk.store.db import Db
+from kiosk.timefmt import iso
 
 
 class KeptFiles:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from kiosk.domain import Announcement, ParcelKind, ParcelRecord, ParcelStatus, PickupCode, SlotLoad
-from kiosk.store.db import Db, iso
+from kiosk.store.db import Db
+from kiosk.timefmt import iso
 
 # A withdrawn parcel's label ends so: "DS1:24-2304:SF1:MAC#undone-17" (Parcels.release_label).
 UNDONE_MARK = "#undone-"

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from kiosk.domain import Slot, format_buildings
 from kiosk.ports import LightMode
-from kiosk.store.db import Db, iso
+from kiosk.store.db import Db
+from kiosk.timefmt import iso
 
 
 class Slots:

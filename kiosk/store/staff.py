@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kiosk.ports import StaffMember
-from kiosk.store.db import Db, iso
+from kiosk.store.db import Db
+from kiosk.timefmt import iso
 
 
 def _staff_member(row: sqlite3.Row) -> StaffMember:

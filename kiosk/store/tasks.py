@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from kiosk.domain import DoorTask, ParcelRecord, TaskStatus
-from kiosk.store.db import Db, iso
+from kiosk.store.db import Db
 from kiosk.store.parcels import parcel_record
+from kiosk.timefmt import iso
 
 
 def _door_task(row: sqlite3.Row) -> DoorTask:
