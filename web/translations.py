@@ -63,6 +63,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "lockout_until": "解锁时间",
         "lockout_client": "来源地址",
         "lockout_every_username": "该地址的所有用户名",
+        "lockout_every_username_network": "该网段的所有用户名（多个地址轮流猜密码）",
         "lockout_active": "（仍在锁定）",
         "notices_failed_title": "未送达的通知",
         "notices_failed_intro": "这些通知重试了一整天仍未送达，住户可能还不知道快递到了。",
@@ -207,6 +208,8 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "lockout_until": "Locked until",
         "lockout_client": "From address",
         "lockout_every_username": "every username from this address",
+        "lockout_every_username_network": "every username from this network (addresses taken "
+                                          "in turn)",
         "lockout_active": "(still locked)",
         "notices_failed_title": "Notices not delivered",
         "notices_failed_intro": "These notices were retried for a whole day and never got "

@@ -620,6 +620,7 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from hardware.decoder import DecoderChain
     from web import create_app
     from web.gate import remember_check
+    from web.serving import waitress_options
 
     config = _config(args)
     damaged = False
@@ -634,7 +635,9 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     app = create_app(config, clock=clock, decoder=DecoderChain())
     remember_check(config.database, damaged)  # the gate's first poll need not check again
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
+        # Its limits and whom it trusts follow the config and the site's largest upload.
+        server = create_server(app, host=args.host, port=args.port,
+                               **waitress_options(config.web))
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
