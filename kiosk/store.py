@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from kiosk.domain import (
 )
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
 from kiosk.ports import AppliedList, LightMode, ListFile, StaffMember
+from kiosk.timefmt import iso
 
 BUSY_TIMEOUT_MS = 10_000
 # In every shelf database's header (bytes 68-71, "SHLF"): a file without it is not ours.
@@ -444,11 +445,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX door_tasks_untold ON door_tasks(id) WHERE status = 'open' AND told_at IS NULL;
     """,
 ]
-
-
-def iso(moment: datetime) -> str:
-    """Store times as sortable UTC ISO-8601 text."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def connect(path: str | Path, *, create: bool = False, mode: int = 0o600) -> sqlite3.Connection:

@@ -5,20 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from kiosk.app.signals import stop_on_signals
 from kiosk.app.words import choose_language, has, language, say, use
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
-from kiosk.errors import NotAStore, ShelfError
+from kiosk.errors import ShelfError
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
@@ -131,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "notices that gave up")
     p.add_argument("action", nargs="?", choices=["send", "retry"], default="send",
                    help="send (the default) or retry: make failed notices pending again")
-    p.add_argument("--once", action="store_true", help="send what is due, then exit")
+    p.add_argument("--once", action="store_true", help="send everything due, then exit")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--id", dest="ids", type=int, nargs="+", action="extend", metavar="N",
                        help="retry: these notices")
@@ -189,14 +188,6 @@ def _config(args: argparse.Namespace) -> Config:
     config = load_config(config_path(args.config))
     warn_if_exposed(config.path)  # it holds the label secret and the staff's password hashes
     return config
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so loops stop cleanly and LEDs go dark."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
 
 
 def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
@@ -442,23 +433,12 @@ def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store_when_space
 
     config = _config(args)
-    _check_store(config)
     stop = stop_on_signals()
     conn = open_store_when_space(config, stop)
     if conn is None:
         return 0
     with _held(config, "run"):  # once open: the store's own checks name a bad folder first
         return _run_kiosk(args, config, clock, conn, stop)
-
-
-def _check_store(config: Config) -> None:
-    """Refuse to start on a damaged or missing database (``kiosk.backup.check_store``)."""
-    from kiosk.backup import check_store
-    from kiosk.config import backup_dir
-
-    started = time.monotonic()
-    check_store(config.database, backup_dir(config))
-    log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
 
 
 def _held(config: Config, name: str, *, shared: bool = False):
@@ -554,7 +534,6 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.ids or args.all_failed or args.json:
         raise ValueError(say("notices_flags"))
     config = _config(args)
-    _check_store(config)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
     rules = Rules.from_config(config)
@@ -573,7 +552,9 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.once:
         for work in rounds:
             work()
-        print(deliver_due(uow, channels, clock, timezone=zone,
+        # Everything due, each notice claimed in its own short transaction as the worker does;
+        # a notice retried waits until later, so this ends.
+        print(deliver_due(uow, channels, clock, timezone=zone, batch=None,
                           language=config.community.language, **limits))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
@@ -619,21 +600,12 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
 
     from hardware.decoder import DecoderChain
     from web import create_app
-    from web.gate import remember_check
     from web.serving import waitress_options
 
     config = _config(args)
-    damaged = False
-    try:
-        _check_store(config)
-    except NotAStore as exc:
-        # Serve all the same: the gate screen then says "out of order, see staff" (and every
-        # staff page why) instead of the browser's "cannot connect".
-        log.error("%s; serving the out-of-order page meanwhile", exc)
-        damaged = True
-    # The kiosk's decoder reads the door stickers staff photograph at the door.
+    # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
+    # store: the site serves all the same (the gate says "out of order, see staff").
     app = create_app(config, clock=clock, decoder=DecoderChain())
-    remember_check(config.database, damaged)  # the gate's first poll need not check again
     try:
         # Its limits and whom it trusts follow the config and the site's largest upload.
         server = create_server(app, host=args.host, port=args.port,
@@ -757,9 +729,8 @@ def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.queries import open_tasks
     from kiosk.services import Rules
-    from kiosk.store import iso
     from kiosk.tasks import hand_over_due
-    from kiosk.timefmt import local_time
+    from kiosk.timefmt import iso, local_time
 
     config = _config(args)
     teams = [t.id for t in config.teams]
