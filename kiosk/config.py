@@ -32,7 +32,7 @@ ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
 # The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
-PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+TRUSTABLE_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
                  "x-forwarded-by", "forwarded")
 log = logging.getLogger(__name__)
 
@@ -376,9 +376,9 @@ def _proxy_trust(web: Section) -> ProxyTrust:
     address = _ip_address(web, "trusted_proxy", address)
     named = []
     for header in headers:
-        if not isinstance(header, str) or header.lower() not in PROXY_HEADERS:
+        if not isinstance(header, str) or header.lower() not in TRUSTABLE_HEADERS:
             web.fail(f"[web] trusted_proxy_headers: {header!r} is not one of "
-                     f"{', '.join(PROXY_HEADERS)}")
+                     f"{', '.join(TRUSTABLE_HEADERS)}")
         named.append(header.lower())
     if "forwarded" in named and len(set(named)) > 1:
         web.fail("[web] trusted_proxy_headers: forwarded and the x-forwarded-* headers say the "

@@ -57,7 +57,7 @@ PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
 MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
 LOOPBACK_NAMES = ("localhost",)
 # What a proxy adds to a request it forwards: the gate's own display sends none of them.
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
                  "X-Forwarded-Port", "X-Forwarded-By", "X-Real-IP", "Via")
 
 # What an event means on the screen; other events (staff work) are not the gate's business.
@@ -108,7 +108,7 @@ def from_the_gate() -> bool:
 
 def came_through_a_proxy() -> bool:
     """True when the request carries a header that a proxy adds (the gate's screen sends none)."""
-    return any(name in request.headers for name in PROXY_HEADERS)
+    return any(name in request.headers for name in FORWARDING_HEADERS)
 
 
 def _host_name(host: str) -> str:
