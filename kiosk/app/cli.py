@@ -600,13 +600,16 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
 
     from hardware.decoder import DecoderChain
     from web import create_app
+    from web.serving import waitress_options
 
     config = _config(args)
     # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
     # store: the site serves all the same (the gate says "out of order, see staff").
     app = create_app(config, clock=clock, decoder=DecoderChain())
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
+        # Its limits and whom it trusts follow the config and the site's largest upload.
+        server = create_server(app, host=args.host, port=args.port,
+                               **waitress_options(config.web))
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
