@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-data
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 PIP_CONSTRAINTS := $(if $(VENV_FLAGS),--constraint scripts/constraints-system-site.txt)
 
-.PHONY: demo test lint bench proofs platform clean install
+.PHONY: demo test lint bench proofs platform clean install words
 
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
@@ -37,10 +37,15 @@ proofs: $(VENV)/.installed-test
 platform:
 	$(PYTHON) -m bench.platform
 
+# The words' catalogue (kiosk/locale): carry each .pot's English into each .po (new keys empty,
+# changed English fuzzy), then check that all is translated and every key used exists.
+words: $(VENV)/.installed
+	$(BIN)/python scripts/words update
+
 # ruff, and the layering contract in pyproject.toml: the core imports no web, hardware or
 # their libraries; the web never imports the hardware.
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check kiosk hardware web tests bench
+	$(BIN)/ruff check kiosk hardware web tests bench scripts/words
 	$(BIN)/lint-imports --no-cache
 
 $(VENV)/.installed: pyproject.toml scripts/setup-system scripts/constraints-system-site.txt
