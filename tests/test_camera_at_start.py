@@ -123,7 +123,7 @@ def test_a_camera_that_appears_after_two_tries_is_used_and_ready_follows(
     _, camera = label_then_sigterm(community)
     real_open, tries = hardware.camera.open_source, []
 
-    def open_source(spec, speed=1.0):
+    def open_source(spec, speed=1.0, *, loop=False):
         tries.append(spec)
         return real_open(ABSENT) if len(tries) <= 2 else camera
 

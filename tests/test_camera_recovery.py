@@ -306,7 +306,7 @@ def test_shelf_run_brings_back_a_camera_unplugged_under_it(community, monkeypatc
     cameras = [FakeCamera([empty] * 3, "none"), camera]
     opened = []
     monkeypatch.setattr(hardware.camera, "open_source",
-                        lambda spec, speed=1.0: opened.append(spec) or cameras.pop(0))
+                        lambda spec, speed=1.0, loop=False: opened.append(spec) or cameras.pop(0))
     with caplog.at_level(logging.INFO):
         code = run_kiosk_in_process(community, "device:0")
     assert code == 0

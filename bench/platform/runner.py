@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +54,16 @@ def prepare(base: Base, cache: Path, run: Path) -> float:
     return made
 
 
+def port_taken(port: int = 8080) -> bool:
+    """The machine shares this host's network: its staff site needs 127.0.0.1:8080 free."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def prove_systemd(cache: Path, keep: bool) -> tuple[bool, dict]:
+    if port_taken():
+        raise MachineError("127.0.0.1:8080 is in use on this host, and the machine shares the "
+                           "host's network (its staff site listens there): free it first")
     run = cache / "run" / "shelf-pi"
     made = prepare(AMD64, cache, run)
     machine = Booted(run, "shelf-pi", {cache / "pip-amd64": "/root/.cache/pip",
