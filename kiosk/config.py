@@ -247,6 +247,7 @@ class WebSettings:
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
     cookie_secure: bool = False  # the site is reached over HTTPS: cookies only go over it
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers to trust
+    uploads_days: int = 30  # days an uploaded list's bytes are kept (the register keeps the rest)
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # How many reverse proxies stand in front (nginx, Caddy: 1). Their X-Forwarded-For and
     # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
     trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
+    # An uploaded list (households' phones and e-mail, the observation list) is kept this many
+    # days for its preview, its confirmation and a later look; then its bytes are deleted.
+    uploads_days = web.int("uploads_days", 30, minval=1, maxval=365)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
     backup = _backup(top.table("backup", required=False), path)
@@ -414,7 +418,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies,
+                        uploads_days),
         notices=notices,
         backup=backup,
     )

@@ -443,6 +443,42 @@ MIGRATIONS: list[str] = [
     UPDATE door_tasks SET told_at = created_at;
     CREATE INDEX door_tasks_untold ON door_tasks(id) WHERE status = 'open' AND told_at IS NULL;
     """,
+    # 20 (issue 18): an upload is read once, and what it read as is kept beside its bytes
+    # (``reading``: its rows, or why it cannot be read), so that a preview opened again costs
+    # no second reading. Uploads are kept ``[web] uploads_days``: then their bytes and reading
+    # are deleted and the row stays (the register keeps the fingerprint and the counts), so a
+    # page can say "deleted after 30 days". SQLite cannot drop a NOT NULL in place: the tables
+    # are rebuilt (``migrate`` runs with foreign keys off and checks them before committing).
+    """
+    CREATE TABLE observation_files_20 (
+        sha256 TEXT PRIMARY KEY,                -- of the bytes: a list is known by its content
+        name TEXT NOT NULL,                     -- the file's name as given (first seen)
+        data BLOB,                              -- NULL once deleted
+        reading TEXT,                           -- what it read as (kiosk.csvfile.reading_of)
+        stored_at TEXT NOT NULL,                -- when last uploaded: kept uploads_days from it
+        stored_by TEXT NOT NULL,
+        deleted_at TEXT
+    );
+    INSERT INTO observation_files_20 (sha256, name, data, stored_at, stored_by)
+        SELECT sha256, name, data, stored_at, stored_by FROM observation_files;
+    DROP TABLE observation_files;
+    ALTER TABLE observation_files_20 RENAME TO observation_files;
+    CREATE INDEX observation_files_kept ON observation_files(stored_at) WHERE data IS NOT NULL;
+    CREATE TABLE household_files_20 (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        data BLOB,
+        reading TEXT,
+        stored_at TEXT NOT NULL,
+        stored_by TEXT NOT NULL,
+        deleted_at TEXT
+    );
+    INSERT INTO household_files_20 (sha256, name, data, stored_at, stored_by)
+        SELECT sha256, name, data, stored_at, stored_by FROM household_files;
+    DROP TABLE household_files;
+    ALTER TABLE household_files_20 RENAME TO household_files;
+    CREATE INDEX household_files_kept ON household_files(stored_at) WHERE data IS NOT NULL;
+    """,
 ]
 
 
@@ -682,6 +718,7 @@ class SqliteUnitOfWork:
 class Households:
     def __init__(self, db: _Db) -> None:
         self.db = db
+        self.files = UploadedFiles(db, "household_files")
 
     def get(self, household: HouseholdId) -> Household | None:
         row = self.db.execute("SELECT * FROM households WHERE id = ?",
@@ -715,17 +752,42 @@ class Households:
         )
         return "added" if old is None else "changed"
 
-    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime, actor: str) -> None:
-        """Keep an uploaded household list's bytes under their hash (once)."""
-        self.db.execute(
-            "INSERT INTO household_files (sha256, name, data, stored_at, stored_by)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-            (sha256, name, data, iso(now), actor))
 
-    def file(self, sha256: str) -> ListFile | None:
-        row = self.db.execute("SELECT sha256, name, data FROM household_files"
+
+class UploadedFiles:
+    """Lists as received (one table per kind of list), by SHA-256; deleted after a while, the
+    row kept (migration 20)."""
+
+    def __init__(self, db: _Db, table: str) -> None:
+        self.db, self.table = db, table
+
+    def keep(self, sha256: str, name: str, data: bytes, reading: str | None, now: datetime,
+             actor: str) -> None:
+        """Keep a list's bytes and reading; the same bytes again count their days from now."""
+        self.db.execute(
+            f"INSERT INTO {self.table} (sha256, name, data, reading, stored_at, stored_by)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET"
+            " data = excluded.data, reading = COALESCE(excluded.reading, reading),"
+            " stored_at = excluded.stored_at, deleted_at = NULL",
+            (sha256, name, data, reading, iso(now), actor))
+
+    def get(self, sha256: str) -> ListFile | None:
+        row = self.db.execute(f"SELECT sha256, name, data, reading, deleted_at FROM {self.table}"
                               " WHERE sha256 = ?", (sha256,)).fetchone()
-        return ListFile(row["sha256"], row["name"], bytes(row["data"])) if row else None
+        if row is None:
+            return None
+        return ListFile(row["sha256"], row["name"],
+                        None if row["data"] is None else bytes(row["data"]), row["reading"],
+                        datetime.fromisoformat(row["deleted_at"]) if row["deleted_at"] else None)
+
+    def prune(self, before: datetime, now: datetime, limit: int) -> int:
+        """Delete the bytes and reading of at most ``limit`` lists kept since before ``before``,
+        oldest first, through the index of those kept."""
+        cur = self.db.execute(
+            f"UPDATE {self.table} SET data = NULL, reading = NULL, deleted_at = ?"
+            f" WHERE sha256 IN (SELECT sha256 FROM {self.table} WHERE data IS NOT NULL"
+            " AND stored_at < ? ORDER BY stored_at LIMIT ?)", (iso(now), iso(before), limit))
+        return cur.rowcount
 
 
 def _household(row: sqlite3.Row) -> Household:
@@ -1339,18 +1401,7 @@ class ObservationRegister:
 
     def __init__(self, db: _Db) -> None:
         self.db = db
-
-    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime, actor: str) -> None:
-        """Keep a list's bytes under their hash (once: the same bytes are the same list)."""
-        self.db.execute(
-            "INSERT INTO observation_files (sha256, name, data, stored_at, stored_by)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-            (sha256, name, data, iso(now), actor))
-
-    def file(self, sha256: str) -> ListFile | None:
-        row = self.db.execute("SELECT sha256, name, data FROM observation_files"
-                              " WHERE sha256 = ?", (sha256,)).fetchone()
-        return ListFile(row["sha256"], row["name"], bytes(row["data"])) if row else None
+        self.files = UploadedFiles(db, "observation_files")
 
     def add(self, entry: AppliedList) -> int:
         """Record a list as applied; return its id in the register (``entry.id`` is ignored)."""

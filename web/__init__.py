@@ -18,6 +18,7 @@ from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
 from kiosk.staff import adopt_config_users
 from kiosk.store import SqliteUnitOfWork
+from web.uploads import FORM_LIMIT
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (
@@ -68,7 +69,7 @@ def create_app(config: Config, *, clock: Clock | None = None,
         REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=64 * 1024,  # no form needs more; a bigger body is refused unread (413)
+        MAX_CONTENT_LENGTH=FORM_LIMIT,  # a bigger body is refused unread (413); uploads: theirs
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 

@@ -372,6 +372,20 @@ TRANSLATIONS["zh"].update({
     "obs_problem_held": "{household} 不在名单上，但第 {other} 行的 {text}（不在住户名单中）"
                         "可能就是它：暂不解除，请核对。",
     "obs_unreadable": "这份文件无法读取，不能生效：请改正后重新上传。",
+    "obs_problem_too_large": "文件超过名单的上限，没有读取：请删掉名单以外的内容后重新上传。",
+    # A list larger than any real one (kiosk.csvfile limits), refused at its upload, not kept.
+    "list_too_large_rows": "{name}：超过上限，一份名单最多 {limit} 行（一个小区几千户）。"
+                           "请删掉名单下方的其他内容，或分成几份上传。没有保存。",
+    "list_too_large_columns": "{name}：超过上限，一份名单最多 {limit} 列。"
+                              "请删掉名单右边的其他列后再上传。没有保存。",
+    "list_too_large_cells": "{name}：超过上限，一份名单最多 {limit} 个单元格。"
+                            "请删掉名单周围的其他行和列后再上传。没有保存。",
+    "list_too_large_bytes": "{name}：超过上限，工作簿解压后最多 {limit} MB"
+                            "（一个小区的名单只有几 MB）。"
+                            "请另存为“CSV UTF-8”或重新保存为 .xlsx 后再上传。没有保存。",
+    "upload_too_large": "文件太大（上限 {mb} MB）：一个小区的名单不会这么大。没有保存。",
+    "upload_deleted": "这份上传的文件已按规定在 {days} 天后删除：请重新上传。",
+    "obs_file_deleted": "文件已在 {days} 天后删除",
     "obs_apply_roles": "只有管理员和居委会可以确认生效。",
     "obs_confirm_valid": "其余各行照常生效（有问题的行不生效）",
     "obs_apply": "确认生效：新增 {added} 户，解除 {released} 户",
@@ -454,6 +468,25 @@ TRANSLATIONS["en"].update({
                         "household list) may be it: it stays under observation; check the list.",
     "obs_unreadable": "This file cannot be read, so nothing can apply: correct it and upload it "
                       "again.",
+    "obs_problem_too_large": "The file is larger than any list may be, and was not read: remove "
+                             "what is not the list, then upload it again.",
+    "list_too_large_rows": "{name}: over the limit: a list has at most {limit} rows (a compound "
+                           "has thousands of households). Remove what stands below the list, or "
+                           "split it. Nothing was kept.",
+    "list_too_large_columns": "{name}: over the limit: a list has at most {limit} columns. Delete "
+                              "the columns right of the list, then upload it again. Nothing was "
+                              "kept.",
+    "list_too_large_cells": "{name}: over the limit: a list has at most {limit} cells. Delete the "
+                            "rows and columns around the list, then upload it again. Nothing was "
+                            "kept.",
+    "list_too_large_bytes": "{name}: over the limit: a workbook unpacks to at most {limit} MB (a "
+                            "compound's list to a few). Save it as CSV UTF-8, or save it again as "
+                            ".xlsx. Nothing was kept.",
+    "upload_too_large": "The file is too large (at most {mb} MB): no compound's list is this "
+                        "large. Nothing was kept.",
+    "upload_deleted": "This uploaded file was deleted after {days} days, as configured: upload "
+                      "it again.",
+    "obs_file_deleted": "file deleted after {days} days",
     "obs_apply_roles": "Only an administrator or the committee may apply a list.",
     "obs_confirm_valid": "Apply the other rows anyway (the rows with problems do not apply)",
     "obs_apply": "Apply: {added} added, {released} released",
@@ -542,6 +575,8 @@ TRANSLATIONS["zh"].update({
     "door_err_no_code": "照片里没有找到二维码：靠近一点、对准门贴再拍一次，或输入房号。",
     "door_err_unreadable_photo": "这张照片打不开：请重新拍一张，或输入房号。",
     "door_err_photo_too_large": "照片太大（最多 {mb} MB）：请重新拍一张，或输入房号。",
+    "door_err_photo_too_many_pixels": "照片像素太多（上限 1600 万像素，PNG 等格式全尺寸计算）："
+                                      "请用手机相机直接拍门贴，或输入房号。",
     "door_err_no_decoder": "这个服务器不能识别照片：请输入房号。",
     "door_err_busy": "正在识别别人的照片，请几秒后再试，或输入房号。",
     "door_err_nothing": "请拍门贴照片，或输入楼栋和房号。",
@@ -649,6 +684,9 @@ TRANSLATIONS["en"].update({
     "door_err_no_code": "No QR code found in the photo: get closer to the sticker and take it "
                         "again, or type the room.",
     "door_err_unreadable_photo": "This photo cannot be opened: take another, or type the room.",
+    "door_err_photo_too_many_pixels": "The photo has too many pixels (at most 16 megapixels; "
+                                      "a PNG counts whole): photograph the sticker with the "
+                                      "phone's camera, or type the room.",
     "door_err_photo_too_large": "The photo is too large (at most {mb} MB): take another, or "
                                 "type the room.",
     "door_err_no_decoder": "This server cannot read photos: type the room.",
