@@ -72,6 +72,7 @@ WORDS: dict[str, dict[str, str]] = {
         "checkin_needs_room": "待输入房号 {code}：没有人预报过这件快递；请用 --room 给出楼栋-房号，"
                               "如 24-2304",
         "stills_pruned": "已删除 {deleted} 张超过 {days} 天的抓拍照片",
+        "uploads_pruned": "已删除 {deleted} 份上传超过 {days} 天的名单文件（登记记录保留）",
         "notices_flags": "--id、--all-failed 和 --json 只能和 shelf notices retry 一起用",
         "notices_which": "请说明要重发哪些通知：--id N ... 或 --all-failed",
         "notices_requeued": "已重新排队 {count} 条通知：{ids}；通知程序下一轮就会发送",
@@ -241,6 +242,8 @@ WORDS: dict[str, dict[str, str]] = {
         "checkin_door": "; door task {task} for {team}",
         "checkin_needs_room": "needs_room {code}: nobody announced it; give --room BUILDING-ROOM",
         "stills_pruned": "deleted {deleted} still(s) older than {days} days",
+        "uploads_pruned": "deleted {deleted} uploaded list(s) older than {days} days (the "
+                          "register keeps what it says of them)",
         "notices_flags": "--id, --all-failed and --json go with 'shelf notices retry'",
         "notices_which": "say which notices to retry: --id N ... or --all-failed",
         "notices_requeued": "requeued {count} notice(s): {ids}; the notice worker sends them on "
