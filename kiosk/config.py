@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kiosk.domain import Slot, format_buildings, parse_buildings
+from kiosk.catalogue import catalogue
+from kiosk.channels import CHANNEL_TYPES
+from kiosk.config_table import MISSING, Section
+from kiosk.domain import Slot, format_buildings
 from kiosk.errors import ConfigError
-from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.routing import coverage_gaps
 
 CONFIG_ENV = "SHELF_CONFIG"
@@ -28,100 +30,6 @@ GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
-_MISSING = object()
-
-
-class Section:
-    """One table of the TOML file; typed getters that refuse with the key's full name."""
-
-    def __init__(self, source: str, name: str, data: Any) -> None:
-        self.source, self.name = source, name
-        if not isinstance(data, dict):
-            self.fail(f"[{name}] must be a table, not {type(data).__name__}")
-        self.data: dict[str, Any] = data
-        self.used: set[str] = set()
-
-    def fail(self, message: str) -> None:
-        raise ConfigError(f"{self.source}: {message}")
-
-    def _get(self, key: str, default: Any, kinds: tuple[type, ...], what: str) -> Any:
-        self.used.add(key)
-        value = self.data.get(key, default)
-        if value is _MISSING:
-            near = difflib.get_close_matches(key, [k for k in self.data if k not in self.used])
-            typo = f"; is '{near[0]}' a typo for it?" if near else ""
-            self.fail(f"[{self.name}] is missing the key '{key}' ({what}){typo}")
-        if value is not default or default is not None:
-            if isinstance(value, bool) and bool not in kinds:
-                self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")
-            if not isinstance(value, kinds):
-                self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")
-        return value
-
-    def str(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()) -> str:
-        what = "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
-        value = self._get(key, default, (str,), what)
-        if choices and value not in choices:
-            self.fail(f"[{self.name}] {key} = {value!r}: allowed values are {what[7:]}")
-        return value
-
-    def int(self, key: str, default: Any = _MISSING, *, minval: int, maxval: int) -> int:
-        value = self._get(key, default, (int,), f"a whole number from {minval} to {maxval}")
-        if not minval <= value <= maxval:
-            self.fail(f"[{self.name}] {key} = {value}: allowed range is {minval} to {maxval}")
-        return value
-
-    def float(self, key: str, default: Any = _MISSING, *, minval: float, maxval: float) -> float:
-        value = self._get(key, default, (int, float), f"a number from {minval} to {maxval}")
-        if not minval <= value <= maxval:
-            self.fail(f"[{self.name}] {key} = {value}: allowed range is {minval} to {maxval}")
-        return float(value)
-
-    def bool(self, key: str, default: Any = _MISSING) -> bool:
-        return self._get(key, default, (bool,), "true or false")
-
-    def list(self, key: str, default: Any = _MISSING) -> list[Any]:
-        return self._get(key, default, (list,), "a list")
-
-    def buildings(self, key: str, known: frozenset[int] | None, default: Any = _MISSING):
-        value = self._get(key, default, (str, list), 'buildings like "1-28,30" or [1, 2]')
-        try:
-            result = parse_buildings(value)
-        except (TypeError, ValueError) as exc:
-            self.fail(f"[{self.name}] {key} = {value!r}: {exc}")
-        if known is not None and not result <= known:
-            extra = sorted(result - known)
-            self.fail(f"[{self.name}] {key}: building(s) {extra} are not in [community] buildings")
-        return result
-
-    def tables(self, key: str, required: bool = True) -> list[Section]:
-        self.used.add(key)
-        value = self.data.get(key, [] if not required else _MISSING)
-        if value is _MISSING or (required and not value):
-            self.fail(f"[{self.name}] needs at least one [[{self.child(key)}]] table")
-        if not isinstance(value, list):
-            self.fail(f"[{self.name}] {key} must be a list of tables ([[{self.child(key)}]])")
-        return [Section(self.source, f"{self.child(key)} #{i + 1}", v) for i, v in enumerate(value)]
-
-    def table(self, key: str, required: bool = True) -> Section:
-        self.used.add(key)
-        value = self.data.get(key, {} if not required else _MISSING)
-        if value is _MISSING:
-            self.fail(f"missing the section [{self.child(key)}]")
-        return Section(self.source, self.child(key), value)
-
-    def child(self, key: str) -> str:
-        base = self.name.split(" #")[0]
-        return key if base == "top level" else f"{base}.{key}"
-
-    def done(self) -> None:
-        """Refuse keys nobody read: a typo must not be silently ignored."""
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            allowed = ", ".join(sorted(self.used))
-            self.fail(f"[{self.name}] has unknown key '{unknown[0]}'; allowed keys: {allowed}")
-
-
 @dataclass(frozen=True)
 class Community:
     """[community]: who we are, where, and in which language by default."""
@@ -315,7 +223,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     language = community.str("language", "zh", choices=LANGUAGES)  # default UI language
     # Shown on pages and in notices: one string, or one per language: { zh = "...", en = "..." }
     # (so are the names of teams, shelves and the overflow place).
-    name = _local_name(community, "name", _MISSING, language)
+    name = _local_name(community, "name", MISSING, language)
     community.done()
 
     database = top.table("database")
@@ -546,11 +454,28 @@ def _channel(section: Section) -> ChannelConfig:
     return ChannelConfig(channel_id, kind, options)
 
 
+def role_named(text: str, roles: tuple[str, ...]) -> str | None:
+    """The role ``text`` names, by its id (``committee``) or its Chinese name (``居委会``, the
+    catalogue's core ``role_<id>``), as staff type it; None when it names none of ``roles``."""
+    said, words = text.strip(), catalogue("core")
+    return next((role for role in roles
+                 if said.lower() == role or said == words.text("zh", f"role_{role}")), None)
+
+
+def roles_allowed(roles: tuple[str, ...]) -> str:
+    """What a role may be, in both languages: ``admin (管理员), committee (居委会), ...``."""
+    words = catalogue("core")
+    return ", ".join(f"{role} ({words.text('zh', f'role_{role}')})" for role in roles)
+
+
 def _user(section: Section) -> User:
     username = section.str("username")
     # Staff accounts live in the store now (`shelf users`); these are copied there at start.
     password_hash = section.str("password_hash")  # from `shelf hash-password`; never the password
-    role = section.str("role", choices=ROLES)
+    role = role_named(section.str("role"), ROLES)
+    if role is None:
+        section.fail(f"[{section.name}] role = {section.data['role']!r}: allowed values are "
+                     f"{roles_allowed(ROLES)}")
     name = section.str("name", username)
     section.done()
     return User(username, password_hash, role, name)

@@ -23,7 +23,7 @@ import zlib
 from datetime import datetime
 from xml.parsers import expat
 
-from kiosk.csvfile import (
+from kiosk.sheets import (
     MAX_CELLS,
     MAX_COLUMNS,
     MAX_ROWS,

@@ -27,7 +27,7 @@ from bench import hostile
 from bench.served import Answer, Site
 from kiosk.observation import set_observation
 from kiosk.services import Rules
-from kiosk.store import MIGRATIONS, SqliteUnitOfWork, connect
+from kiosk.store import SqliteUnitOfWork, connect, migrate
 
 LIST = "户号,状态\r\n24-2304,新增\r\n29-1004,解除\r\n".encode()
 
@@ -188,9 +188,7 @@ def test_migration_20_keeps_every_upload_and_the_register_s_references(tmp_path)
     an upload kept before it is read from its bytes."""
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     old.execute("PRAGMA foreign_keys = ON")
-    for number, script in enumerate(MIGRATIONS[:19], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
+    migrate(old, target=19)
     at = "2026-11-29T01:00:00.000+00:00"
     old.execute("INSERT INTO observation_files VALUES ('aa', '名单.csv', ?, ?, 'li@web')",
                 (LIST, at))
