@@ -142,7 +142,7 @@ def largest_list() -> bytes:
     just under ``MAX_ROWS`` rows, under the largest upload; every row names a household."""
     import random
 
-    from kiosk.csvfile import MAX_CELLS, MAX_ROWS
+    from kiosk.sheets import MAX_CELLS, MAX_ROWS
 
     width = 13
     rng = random.Random(18)

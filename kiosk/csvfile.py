@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.sheets import (  # what a list read as, its limits, its errors: for every reader
+from kiosk.sheets import (
     MAX_CELLS,
     MAX_COLUMNS,
     MAX_ROWS,

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.clock import ManualClock
-from kiosk.csvfile import CsvError, column_key, parse_table, reading_of
+from kiosk.csvfile import column_key, parse_table, reading_of
 from kiosk.domain import (
     Household,
     HouseholdId,
@@ -61,6 +61,7 @@ from kiosk.observation import set_observation
 from kiosk.observation_lists import BUILDING_NAMES, ROOM_NAMES
 from kiosk.ports import UnitOfWork
 from kiosk.services import Rules
+from kiosk.sheets import CsvError
 
 COLUMNS = ("building", "room", "name", "phone", "email", "under_observation")
 REQUIRED = ("building", "room")

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from kiosk.csvfile import SAVE_AS, CsvError, ListTooLarge, column_key, read_sheet
+from kiosk.csvfile import column_key, read_sheet
 from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
+from kiosk.sheets import SAVE_AS, CsvError, ListTooLarge
 
 STATUS, FULL = "status", "full"
 # Header names, compared after NFKC, lower case, without spaces and "*:：".

@@ -5,10 +5,10 @@ nothing kept but the cells that hold something), and nothing it declares about i
 believed: not the sheet's ``<dimension>`` (``A1:XFD1048576`` is 17 billion cells), nor the
 sizes in the zip's directory (a bomb lies there). What is counted instead, as it is read: the
 bytes actually unpacked, the rows and columns that hold a value, the cells written; reading
-stops at the first limit passed (``kiosk.csvfile``'s ``MAX_*``) with ``ListTooLarge``. Later
+stops at the first limit passed (``kiosk.sheets``' ``MAX_*``) with ``ListTooLarge``. Later
 sheets are read only as far as their first value, to say that they hold something.
 
-Cells come as Excel shows them (``kiosk.csvfile.cell_text``): a cached formula result, a number
+Cells come as Excel shows them (``kiosk.sheets.cell_text``): a cached formula result, a number
 without ``.0``, a date cell (its number format is a date's, as Excel's own and the Chinese
 built-in ones are) as ``2026-11-29``.
 """

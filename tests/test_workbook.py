@@ -16,16 +16,8 @@ from openpyxl import Workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from bench import hostile
-from kiosk.csvfile import (
-    MAX_CELLS,
-    MAX_COLUMNS,
-    MAX_ROWS,
-    CsvError,
-    EncodingError,
-    ListTooLarge,
-    read_sheet,
-    reading_of,
-)
+from kiosk.csvfile import read_sheet, reading_of
+from kiosk.sheets import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, CsvError, EncodingError, ListTooLarge
 
 
 def saved(*sheets: list[list[object]], date1904: bool = False) -> bytes:

@@ -18,7 +18,7 @@ from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
 from kiosk.staff import adopt_config_users
 from kiosk.store import SqliteUnitOfWork
-from web.uploads import FORM_LIMIT
+from web.uploads import FORM_BYTES
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (
@@ -73,7 +73,7 @@ def create_app(config: Config, *, clock: Clock | None = None,
         REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=FORM_LIMIT,  # a bigger body is refused unread (413); uploads: theirs
+        MAX_CONTENT_LENGTH=FORM_BYTES,  # a bigger body is refused unread (413); uploads: theirs
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 

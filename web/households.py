@@ -34,7 +34,6 @@ from flask import (
 )
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from kiosk.csvfile import EncodingError, ListTooLarge
 from kiosk.domain import HouseholdId, mask_email, mask_phone
 from kiosk.errors import HouseholdChanged, InvalidContact, UnknownHousehold
 from kiosk.households import (
@@ -51,11 +50,12 @@ from kiosk.queries import (
     household_view,
     households_in_building,
 )
+from kiosk.sheets import EncodingError, ListTooLarge
 from web.auth import actor, check_csrf, roles_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import t
 from web.tasks import person_name, team_name
-from web.uploads import LIST_LIMIT, deleted_text, list_body_too_large, too_large
+from web.uploads import LIST_UPLOAD_BYTES, deleted_text, list_body_too_large, too_large
 
 bp = Blueprint("households", __name__)
 
@@ -181,7 +181,7 @@ def import_form() -> str:
 
 @bp.post("/households/import")
 @roles_required(*IMPORT_ROLES)
-@upload_limit(LIST_LIMIT)  # before the CSRF check reads the form; other forms keep 64 KB
+@upload_limit(LIST_UPLOAD_BYTES)  # before the CSRF check reads the form; other forms keep 64 KB
 def upload() -> Any:
     check_csrf()
     sent = request.files.get("list")

@@ -29,16 +29,16 @@ from flask import (
 )
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from kiosk.csvfile import ListTooLarge
 from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
 from kiosk.observation_register import ListReport, apply_list, upload
 from kiosk.ports import ListFile
 from kiosk.queries import observation_history, observation_register, under_observation
+from kiosk.sheets import ListTooLarge
 from web.auth import actor, check_csrf, login_required, roles_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import t
-from web.uploads import LIST_LIMIT, deleted, list_body_too_large, too_large
+from web.uploads import LIST_UPLOAD_BYTES, deleted, list_body_too_large, too_large
 
 bp = Blueprint("observation", __name__)
 
@@ -86,7 +86,7 @@ def register() -> str:
 
 @bp.post("/observation/upload")
 @login_required
-@upload_limit(LIST_LIMIT)  # before the form is read; other forms keep 64 KB
+@upload_limit(LIST_UPLOAD_BYTES)  # before the form is read; other forms keep 64 KB
 def upload_list() -> Any:
     check_csrf()
     sent = request.files.get("list")

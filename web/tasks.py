@@ -54,7 +54,7 @@ from kiosk.timefmt import local_time
 from web.auth import WEB_ACTOR, actor, check_csrf, login_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import has, local, t
-from web.uploads import PHOTO_LIMIT
+from web.uploads import PHOTO_UPLOAD_BYTES
 
 bp = Blueprint("tasks", __name__)
 
@@ -219,7 +219,7 @@ def _task_page(task_id: int, refusal: dict[str, Any] | None = None) -> Any:
     page = render_template(
         "task.html", task=view, refusal=refusal, team_name=team_name, person_name=person_name,
         other_team=view["team"] != shown.team and shown.own,
-        photo=_site().decoder is not None, photo_mb=PHOTO_LIMIT // (1024 * 1024),
+        photo=_site().decoder is not None, photo_mb=PHOTO_UPLOAD_BYTES // (1024 * 1024),
         wrong_door=_wrong_door(refusal) if refusal else None)
     return page, status
 
@@ -238,7 +238,7 @@ def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
 
 @bp.post("/tasks/<int:task_id>/door")
 @login_required
-@upload_limit(PHOTO_LIMIT)  # this route only: set before the form is read
+@upload_limit(PHOTO_UPLOAD_BYTES)  # this route only: set before the form is read
 def door(task_id: int) -> Any:
     """Confirm the door by its sticker (a photo, or what the page read) or the room typed."""
     check_csrf()
@@ -261,7 +261,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
     if task_id is None:
         return exc
     return _task_page(task_id, {"code": "photo_too_large", "text": t(
-        "door_err_photo_too_large", mb=PHOTO_LIMIT // (1024 * 1024))})
+        "door_err_photo_too_large", mb=PHOTO_UPLOAD_BYTES // (1024 * 1024))})
 
 
 def _typed_door() -> str | None:

@@ -299,9 +299,9 @@ class Disk:
 
 def _flood_and_prune(config: Config, tmp: Path) -> Disk:
     """25 uploads of the largest list the site takes, then the hourly prune, days later."""
-    from web.uploads import LIST_LIMIT
+    from web.uploads import LIST_UPLOAD_BYTES
 
-    size = LIST_LIMIT - 4096  # the form's other fields fit beside it
+    size = LIST_UPLOAD_BYTES - 4096  # the form's other fields fit beside it
     with Site(config, tmp / "web-flood.log") as site:
         browser = site.browser()
         browser.sign_in(PROPERTY[0], _password(PROPERTY[0]))
