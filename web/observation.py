@@ -34,11 +34,13 @@ from kiosk.errors import UnknownHousehold
 from kiosk.observation_register import ListReport, apply_list, upload
 from kiosk.ports import ListFile
 from kiosk.queries import observation_history, observation_register, under_observation
+from kiosk.report_words import near_text, problem_text
 from kiosk.sheets import ListTooLarge
 from web.auth import actor, check_csrf, login_required, roles_required, upload_limit
 from web.db import get_db, get_uow
-from web.i18n import t
-from web.uploads import LIST_UPLOAD_BYTES, deleted, list_body_too_large, too_large
+from web.i18n import current_language, t
+from web.serving import LIST_UPLOAD_BYTES
+from web.uploads import deleted, list_body_too_large, too_large
 
 bp = Blueprint("observation", __name__)
 
@@ -138,8 +140,11 @@ def preview(sha256: str) -> Any:
     if found.data is None:
         return deleted(".register")
     report = _dry_run(found, day, _source(request.args.get("source")))
-    return render_template("observation_preview.html", report=report,
-                           may_apply=g.user.role in APPLY_ROLES)
+    language = current_language()
+    return render_template(
+        "observation_preview.html", report=report, may_apply=g.user.role in APPLY_ROLES,
+        problem_text=lambda p: problem_text(p, language, day.isoformat()),
+        near_text=lambda rooms: near_text(rooms, language))
 
 
 @bp.post("/observation/apply")

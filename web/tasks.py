@@ -54,7 +54,7 @@ from kiosk.timefmt import local_time
 from web.auth import WEB_ACTOR, actor, check_csrf, login_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import has, local, t
-from web.uploads import PHOTO_UPLOAD_BYTES
+from web.serving import PHOTO_UPLOAD_BYTES
 
 bp = Blueprint("tasks", __name__)
 

@@ -299,7 +299,7 @@ class Disk:
 
 def _flood_and_prune(config: Config, tmp: Path) -> Disk:
     """25 uploads of the largest list the site takes, then the hourly prune, days later."""
-    from web.uploads import LIST_UPLOAD_BYTES
+    from web.serving import LIST_UPLOAD_BYTES
 
     size = LIST_UPLOAD_BYTES - 4096  # the form's other fields fit beside it
     with Site(config, tmp / "web-flood.log") as site:
