@@ -45,6 +45,8 @@ WORDS: dict[str, dict[str, str]] = {
         "why_bad_phone_tail": "--phone-tail 要填面单上手机号的后 4 位数字",
         "why_bad_carrier_code": "这不像快递单号（6 到 40 位字母、数字或 -）",
         "why_code_taken": "这个快递单号已经预报给了另一户",
+        "why_announcement_mismatch": "面单上的手机号不是预报住户的，"
+                                     "请用 --room 给出面单上的楼栋-房号",
         "why_unreadable_image": "读不了这张图片",
         "init_wrote": "已写入 {config} 和 {households}",
         "init_database": "数据库 {database}；示例住户：{counts}",
@@ -56,6 +58,8 @@ WORDS: dict[str, dict[str, str]] = {
         "scan_door": "（送货上门任务 {task}，{team}负责）",
         "scan_needs_room": "{image}：待输入房号 {code}（没有人预报过这件快递：shelf checkin --code "
                            "单号 --room 楼栋-房号）",
+        "scan_needs_check": "{image}：待确认 {code}（已预报给 {household}：shelf checkin --code "
+                            "单号 --phone-tail 面单手机号后4位，或 --room 楼栋-房号）",
         "scan_other": "{image}：{action}（{why}）",
         "action_checkin": "入架",
         "action_pickup": "取件",
@@ -71,6 +75,8 @@ WORDS: dict[str, dict[str, str]] = {
         "checkin_door": "；送货上门任务 {task}，{team}负责",
         "checkin_needs_room": "待输入房号 {code}：没有人预报过这件快递；请用 --room 给出楼栋-房号，"
                               "如 24-2304",
+        "checkin_needs_check": "待确认 {code}：已预报给 {household}；请用 --phone-tail 给出面单上"
+                               "手机号的后 4 位，或用 --room 给出面单上的楼栋-房号",
         "stills_pruned": "已删除 {deleted} 张超过 {days} 天的抓拍照片",
         "notices_flags": "--id、--all-failed 和 --json 只能和 shelf notices retry 一起用",
         "notices_which": "请说明要重发哪些通知：--id N ... 或 --all-failed",
@@ -159,6 +165,7 @@ WORDS: dict[str, dict[str, str]] = {
         "doctor_channels": "通知渠道",
         "doctor_channel": "通知渠道 {id}",
         "doctor_backups": "备份",
+        "doctor_tokens": "接口令牌",
         "doctor_camera_held": "正由运行中的货架程序（shelf run）使用，这里不去打开",
         "doctor_camera_shut": "{spec} 打不开：{why}",
         "doctor_camera_frames": "{spec} 有画面（{width}x{height}）",
@@ -194,6 +201,11 @@ WORDS: dict[str, dict[str, str]] = {
         "doctor_backups_old": "{folder} 里最新的备份已是 {days} 天前的：shelf-backup.timer "
                               "启用了吗？请查看 systemctl list-timers shelf-backup",
         "doctor_backups_recent": "{folder} 里最新的备份是 {hours} 小时前的",
+        "doctor_tokens_none": "没有 [[web.tokens]]：只有登录的工作人员能用 /api/*",
+        "doctor_tokens_scoped": "{count} 个令牌，都有名字和范围：{names}",
+        "doctor_tokens_unscoped": "[web] api_tokens 里有 {count} 个令牌（{names}）没有名字和范围，"
+                                  "可以给任何一户预报：请把每个改写成一个 [[web.tokens]] 表，"
+                                  "写明 name 和 buildings（见 README「预报包裹」）",
     },
     "en": {
         "error": "shelf: error: {text}",
@@ -215,6 +227,8 @@ WORDS: dict[str, dict[str, str]] = {
         "why_bad_phone_tail": "--phone-tail takes the last 4 digits of the waybill's phone",
         "why_bad_carrier_code": "not a tracking number (6-40 letters, digits or -)",
         "why_code_taken": "the tracking number is announced for another household",
+        "why_announcement_mismatch": "the waybill's phone is not the announced household's; "
+                                     "give --room from the waybill",
         "why_unreadable_image": "the image cannot be read",
         "init_wrote": "wrote {config} and {households}",
         "init_database": "database {database}; sample households: {counts}",
@@ -226,6 +240,9 @@ WORDS: dict[str, dict[str, str]] = {
         "scan_door": " (door task {task} for {team})",
         "scan_needs_room": "{image}: needs_room {code} (nobody announced it: shelf checkin --code "
                            "CODE --room BUILDING-ROOM)",
+        "scan_needs_check": "{image}: needs_room {code} (announced for {household}: shelf "
+                            "checkin --code CODE --phone-tail NNNN from the waybill, or --room "
+                            "BUILDING-ROOM)",
         "scan_other": "{image}: {action} ({why})",
         "action_checkin": "checkin",
         "action_pickup": "pickup",
@@ -240,6 +257,9 @@ WORDS: dict[str, dict[str, str]] = {
         "checkin_unsure": "; room not confirmed: the staff will check it",
         "checkin_door": "; door task {task} for {team}",
         "checkin_needs_room": "needs_room {code}: nobody announced it; give --room BUILDING-ROOM",
+        "checkin_needs_check": "needs_room {code}: announced for {household}; give --phone-tail "
+                               "NNNN (the waybill's phone) or --room BUILDING-ROOM from the "
+                               "waybill",
         "stills_pruned": "deleted {deleted} still(s) older than {days} days",
         "notices_flags": "--id, --all-failed and --json go with 'shelf notices retry'",
         "notices_which": "say which notices to retry: --id N ... or --all-failed",
@@ -333,6 +353,7 @@ WORDS: dict[str, dict[str, str]] = {
         "doctor_channels": "channels",
         "doctor_channel": "channel {id}",
         "doctor_backups": "backups",
+        "doctor_tokens": "tokens",
         # The English findings are also the --json `detail`s: the same in every language.
         "doctor_camera_held": "held by the running kiosk (shelf run): not opened here",
         "doctor_camera_shut": "{spec} does not open: {why}",
@@ -368,6 +389,12 @@ WORDS: dict[str, dict[str, str]] = {
         "doctor_backups_old": "the newest in {folder} is {days} days old: is "
                               "shelf-backup.timer enabled? systemctl list-timers shelf-backup",
         "doctor_backups_recent": "the newest in {folder} is {hours} h old",
+        "doctor_tokens_none": "no [[web.tokens]]: only signed-in staff use /api/*",
+        "doctor_tokens_scoped": "{count} token(s), each named and scoped: {names}",
+        "doctor_tokens_unscoped": "{count} token(s) in [web] api_tokens ({names}) have no name "
+                                  "or scope and may announce for any household: move each to "
+                                  "a [[web.tokens]] table with its name and buildings (README: "
+                                  "Announcing parcels)",
     },
 }
 
