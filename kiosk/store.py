@@ -444,6 +444,12 @@ MIGRATIONS: list[str] = [
     UPDATE door_tasks SET told_at = created_at;
     CREATE INDEX door_tasks_untold ON door_tasks(id) WHERE status = 'open' AND told_at IS NULL;
     """,
+    # 20 (issue 18): the staff's list of announcements reads the open ones and those met lately
+    # through these, at the same cost at any length of history.
+    """
+    CREATE INDEX expected_open ON expected(announced_at) WHERE used_at IS NULL;
+    CREATE INDEX expected_met ON expected(used_at) WHERE used_at IS NOT NULL;
+    """,
 ]
 
 
@@ -991,6 +997,9 @@ class Expected:
     def use(self, code: str, parcel_id: int, now: datetime) -> None:
         self.db.execute("UPDATE expected SET used_at = ?, parcel_id = ? WHERE code = ?",
                         (iso(now), parcel_id, code))
+
+    def remove(self, code: str) -> None:
+        self.db.execute("DELETE FROM expected WHERE code = ?", (code,))
 
 
 class Outbox:

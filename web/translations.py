@@ -1336,3 +1336,68 @@ TRANSLATIONS["en"].update({
                        "applied. Below is what it changes now; check it again.",
     "hh_import_refused": "Some lines are refused: nothing was applied.",
 })
+
+
+# Announcements (issue 18): the gate asks the courier to confirm one from the waybill; the
+# staff's list of announcements, who made each, and a parcel's timeline.
+TRANSLATIONS["zh"].update({
+    "gate_announced": "已预报给 {room}。请输入面单上手机号的后 4 位",
+    "gate_announced_other": "面单上没有手机号，或房号不同",
+    "gate_announced_mismatch": "面单上的手机号不是预报住户的。请输入面单上的楼栋和房号",
+    "gate_err_announcement_mismatch": "面单上的手机号不是预报住户的，请联系工作人员",
+    "event_announcement_withdrawn": "撤销预报",
+    "tl_announced_by": "（{announced_by} 预报）",
+    "tl_announcement_contradicted": "；{announced_by} 曾把这个单号预报给 {household}，与面单不符，"
+                                    "已按面单入架",
+    "expected_nav": "预报",
+    "expected_title": "快递预报",
+    "expected_intro": "住户或工具按快递单号预报的包裹，以及谁做的预报。快递员在大门确认面单上的"
+                      "手机号或房号后才会入架；有疑问的预报可以撤销。",
+    "expected_section_open": "等待快递",
+    "expected_section_met": "最近 {days} 天已入架",
+    "expected_code": "快递单号",
+    "expected_household": "预报给",
+    "expected_by": "预报人",
+    "expected_at": "预报时间",
+    "expected_state": "状态",
+    "expected_waiting": "快递未到",
+    "expected_met": "已入架（包裹 {parcel}）",
+    "expected_contradicted": "面单不符：已按面单入架给 {household}",
+    "expected_withdraw": "撤销预报",
+    "expected_withdrawn": "已撤销 {code} 给 {household} 的预报。",
+    "expected_err_not_announced": "{code} 没有等待中的预报（已入架或已撤销）。",
+    "expected_err_bad_carrier_code": "{code} 不是快递单号。",
+})
+TRANSLATIONS["en"].update({
+    "gate_announced": "Announced for {room}. Type the last 4 digits of the phone on the waybill",
+    "gate_announced_other": "No phone on the waybill, or another room",
+    "gate_announced_mismatch": "The phone on the waybill is not the announced household's. "
+                               "Type the building and room printed on the waybill",
+    "gate_err_announcement_mismatch": "The phone on the waybill is not the announced "
+                                      "household's: ask the staff",
+    "event_announcement_withdrawn": "Announcement withdrawn",
+    "tl_announced_by": " (announced by {announced_by})",
+    "tl_announcement_contradicted": "; {announced_by} had announced this tracking number for "
+                                    "{household}, which the waybill contradicted: checked in "
+                                    "as the waybill says",
+    "expected_nav": "Announced",
+    "expected_title": "Announced parcels",
+    "expected_intro": "Parcels announced by their tracking number, by residents or tools, and "
+                      "who announced each. The courier confirms the waybill's phone or room at "
+                      "the gate before one checks in; withdraw an announcement you doubt.",
+    "expected_section_open": "Waiting for the parcel",
+    "expected_section_met": "Checked in, last {days} days",
+    "expected_code": "Tracking number",
+    "expected_household": "Announced for",
+    "expected_by": "Announced by",
+    "expected_at": "Announced at",
+    "expected_state": "State",
+    "expected_waiting": "not here yet",
+    "expected_met": "checked in (parcel {parcel})",
+    "expected_contradicted": "the waybill said otherwise: checked in for {household}",
+    "expected_withdraw": "Withdraw",
+    "expected_withdrawn": "The announcement of {code} for {household} is withdrawn.",
+    "expected_err_not_announced": "{code} has no announcement waiting (checked in or withdrawn "
+                                  "already).",
+    "expected_err_bad_carrier_code": "{code} is not a tracking number.",
+})

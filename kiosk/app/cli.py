@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", cmd_run, "run the kiosk loop: camera, LEDs, buzzer")
     p.add_argument("--camera", help="override [kiosk] camera: device:N, video:FILE, images:DIR")
 
-    p = command("expect", cmd_expect, "announce a parcel by its carrier's tracking number: it "
-                "checks in at once when scanned")
+    p = command("expect", cmd_expect, "announce a parcel by its carrier's tracking number: when "
+                "scanned, the gate asks the courier to confirm it from the waybill")
     p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
     p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
     p.add_argument("--fresh", action="store_true",
@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
     p.add_argument("--room", help="building-room from the waybill, e.g. 24-2304")
     p.add_argument("--phone-tail", metavar="NNNN",
-                   help="the last 4 digits of the phone on the waybill (138****1234: 1234)")
+                   help="the last 4 digits of the phone on the waybill (138****1234: 1234); "
+                   "for an announced code, alone, it confirms the announced household")
     p.add_argument("--keep-room", action="store_true",
                    help="check in to --room even where the phone does not settle it (marked "
                    "'room not confirmed' for the staff)")
@@ -346,6 +347,9 @@ def _scan_line(outcome: dict[str, object], config: Config) -> str:
         door = say("scan_door", task=task["id"], team=_team(config, task["team"])) if task else ""
         return say("scan_done", image=outcome["image"], action=said,
                    household=outcome["household"], slot=outcome["slot"], door=door)
+    if action == "needs_room" and outcome.get("announced"):
+        return say("scan_needs_check", image=outcome["image"], code=outcome["code"],
+                   household=outcome["announced"])
     if action == "needs_room":
         return say("scan_needs_room", image=outcome["image"], code=outcome["code"])
     why = say("no_code") if action == "none" and language() != "en" else _why(outcome)
@@ -414,6 +418,8 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
                     team=_team(config, outcome.door_task.team)) if outcome.door_task else "")
         print(say("checkin_done", code=outcome.code, household=outcome.household,
                   slot=outcome.slot, again=again, unsure=unsure, door=door))
+    elif outcome.action == "needs_room" and outcome.announced:
+        print(say("checkin_needs_check", code=outcome.code, household=outcome.announced))
     elif outcome.action == "needs_room":
         print(say("checkin_needs_room", code=outcome.code))
     else:
