@@ -182,13 +182,13 @@ def test_a_household_list_is_deleted_after_its_days_too(client, auth, conn, comm
     assert "这份上传的文件已按规定在 30 天后删除" in text(page.text)
 
 
-def test_migration_20_keeps_every_upload_and_the_register_s_references(tmp_path):
-    """A store from before (schema 19, foreign keys on): the upload tables are rebuilt so that
+def test_migration_21_keeps_every_upload_and_the_register_s_references(tmp_path):
+    """A store from before (schema 20, foreign keys on): the upload tables are rebuilt so that
     their bytes may be deleted; every upload and the register's reference to it survive, and
     an upload kept before it is read from its bytes."""
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     old.execute("PRAGMA foreign_keys = ON")
-    migrate(old, target=19)
+    migrate(old, target=20)
     at = "2026-11-29T01:00:00.000+00:00"
     old.execute("INSERT INTO observation_files VALUES ('aa', '名单.csv', ?, ?, 'li@web')",
                 (LIST, at))

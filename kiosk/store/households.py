@@ -13,7 +13,7 @@ from kiosk.timefmt import iso
 
 class UploadedFiles:
     """Lists as received (one table per kind of list), by SHA-256; deleted after a while, the
-    row kept (migration 20)."""
+    row kept (migration 21)."""
 
     def __init__(self, db: Db, table: str) -> None:
         self.db, self.table = db, table  # household_files, observation_files: the same columns
