@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from kiosk.errors import StoreUnavailable
 from kiosk.migrations import Migration, load, upgrade
@@ -109,3 +111,12 @@ class PostgresLedger:
 
 def schema_version(conn: psycopg.Connection) -> int:
     return PostgresLedger(conn).version()
+
+
+def centre_event(conn: psycopg.Connection, community: str, gate: str | None, now: datetime,
+                 kind: str, actor: str, *, household: str | None = None,
+                 **detail: object) -> None:
+    """Append to the centre's own history (inside the caller's transaction)."""
+    conn.execute("INSERT INTO centre_events (community_id, at, kind, actor, gate_id,"
+                 " household_id, detail) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                 (community, now, kind, actor[:200], gate, household, Jsonb(detail)))

@@ -1,0 +1,45 @@
+"""The compound's site, served from the centre's PostgreSQL: ``create_centre_app(config)``.
+
+``shelf web`` serves it when the config's ``[centre]`` names a ``database`` (``--centre``
+insists on it). It answers the gates' exchanges (``/sync/v1``, each gate by its own token),
+the compound's health (``/healthz``: every gate's), and the staff: sign-in with the
+compound's accounts (``web.auth`` on the centre's store) and the compound's shelf, every
+gate's parcels grouped by gate. The gate's own pages stay on the gate.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from kiosk.centre.db import connect
+from kiosk.clock import clock_from_env
+from kiosk.config import Config
+from kiosk.ports import Clock
+
+
+def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
+    """Build the centre's site for ``config`` (its [centre] database); migrate it first."""
+    assert config.centre is not None and config.centre.is_centre
+    clock = clock or clock_from_env()
+    connect(config.centre.database).close()  # the schema up to date before any request
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                static_url_path="/static")
+    app.config.from_mapping(
+        SECRET_KEY=config.web.secret_key,
+        COMMUNITY=config.community,
+        WEB=config.web,
+        CENTRE=config.centre,
+        TEAMS=config.teams,
+        CLOCK=clock,
+        LABEL_SECRET=config.label_secret,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.web.cookie_secure,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,  # a gate's batch; every other form is small
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    from web.centre import db, sync
+
+    db.init_app(app)
+    app.register_blueprint(sync.bp)
+    return app
