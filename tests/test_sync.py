@@ -52,3 +52,93 @@ def test_each_gates_parcels_reach_the_centre_once(two_gates, centre_url, clock):
     assert (again.pushed, again.pending) == (0, 0)
     assert centre_rows(centre_url, "SELECT count(*) AS n FROM sync_records")[0]["n"] == \
         north.journal().state().acked + south.journal().state().acked
+
+
+def put_under_observation(gate, clock, household: str) -> None:
+    from kiosk.observation import set_observation
+
+    assert set_observation(household, True, SqliteUnitOfWork(gate.conn),
+                           Rules.from_config(gate.config), clock, actor="tests")
+
+
+def test_a_door_delivery_confirmed_at_the_centre_waits_for_its_gate(two_gates, centre_url,
+                                                                     clock):
+    from kiosk.centre.commands import command_status, confirm_delivery, waiting_commands
+
+    centre, url, gates = two_gates
+    north = gates["north"]
+    put_under_observation(north, clock, "24-2304")
+    task = check_in(north.conn, north.config, clock, "24-2304", "FOOD1").door_task
+    assert task is not None
+    north.sync(clock)
+    origin = north.conn.execute("SELECT origin FROM door_tasks WHERE id = ?",
+                                (task.id,)).fetchone()[0]
+    north.cut_off()
+
+    with connect(centre_url) as pg:
+        issued = confirm_delivery(pg, COMMUNITY, "north", origin, task.id, "24-2304",
+                                  centre.label_secret, actor="li", now=clock.now())
+        again = confirm_delivery(pg, COMMUNITY, "north", origin, task.id, "24-2304",
+                                 centre.label_secret, actor="li", now=clock.now())
+        assert again.repeat and again.seq == issued.seq  # one command, however often tapped
+        waiting = waiting_commands(pg, COMMUNITY)
+    assert [(w["gate_id"], w["gate_name"], w["kind"]) for w in waiting] == [
+        ("north", "north", "deliver")]
+
+    offline = north.sync(clock)
+    assert offline.centre == "unreachable" and offline.pulled == 0
+    assert north.conn.execute("SELECT status FROM parcels WHERE ref = 'FOOD1'").fetchone()[0] \
+        == "waiting"  # still on the shelf: nothing pretends it was delivered
+
+    north.reconnect(url)
+    back = north.sync(clock)
+    assert (back.centre, back.pulled, back.pending) == ("reachable", 1, 0)
+    assert north.conn.execute("SELECT status FROM parcels WHERE ref = 'FOOD1'").fetchone()[0] \
+        == "collected"
+    assert north.sync(clock).pulled == 0  # applied once
+    delivered = north.conn.execute("SELECT actor FROM events WHERE kind = 'delivered'").fetchall()
+    assert [d["actor"] for d in delivered] == ["li@centre"]
+    with connect(centre_url) as pg:
+        done = command_status(pg, COMMUNITY, "north", issued.seq)
+        assert waiting_commands(pg, COMMUNITY) == []
+        mirrored = pg.execute("SELECT status FROM parcels WHERE ref = 'FOOD1'").fetchone()
+    assert done["status"] == "applied" and done["result"]["task"] == task.id
+    assert mirrored["status"] == "collected"
+
+
+def test_a_wrong_door_is_refused_at_the_centre_at_once(two_gates, centre_url, clock):
+    from kiosk.centre.commands import confirm_delivery
+    from kiosk.errors import WrongDoor
+
+    centre, url, gates = two_gates
+    north = gates["north"]
+    put_under_observation(north, clock, "24-2304")
+    task = check_in(north.conn, north.config, clock, "24-2304", "P1").door_task
+    north.sync(clock)
+    origin = north.journal().state().epoch
+    with connect(centre_url) as pg, pytest.raises(WrongDoor):
+        confirm_delivery(pg, COMMUNITY, "north", origin, task.id, "24-2403",
+                         centre.label_secret, actor="li", now=clock.now())
+
+
+def test_a_command_the_gate_cannot_apply_comes_back_refused(two_gates, centre_url, clock):
+    from kiosk.centre.commands import command_status, hand_out_at_centre
+
+    centre, url, gates = two_gates
+    north = gates["north"]
+    parcel = check_in(north.conn, north.config, clock, "2-902", "P9").parcel
+    north.sync(clock)
+    origin = north.journal().state().epoch
+    with connect(centre_url) as pg:
+        issued = hand_out_at_centre(pg, COMMUNITY, "north", origin, parcel, reason="ID seen",
+                                    id_checked=True, actor="zhang", now=clock.now())
+    # Meanwhile the resident collects it at the shelf with the code.
+    act_on_code(pickup_code(north.conn, "2-902"), SqliteUnitOfWork(north.conn),
+                Rules.from_config(north.config), clock)
+    report = north.sync(clock)
+    assert [r["error"] for r in report.refused] == ["not_waiting"]
+    with connect(centre_url) as pg:
+        done = command_status(pg, COMMUNITY, "north", issued.seq)
+    assert done["status"] == "refused" and done["result"]["error"] == "not_waiting"
+    assert north.conn.execute("SELECT count(*) FROM events WHERE kind = 'handed_out'"
+                              ).fetchone()[0] == 0
