@@ -142,3 +142,57 @@ def test_a_command_the_gate_cannot_apply_comes_back_refused(two_gates, centre_ur
     assert done["status"] == "refused" and done["result"]["error"] == "not_waiting"
     assert north.conn.execute("SELECT count(*) FROM events WHERE kind = 'handed_out'"
                               ).fetchone()[0] == 0
+
+
+def test_an_observation_list_applied_at_the_centre_reaches_an_offline_gate_later(
+        two_gates, centre_url, community_template, clock):
+    from datetime import date
+
+    from kiosk.centre.lists import apply_observation_at_centre, import_households_at_centre
+
+    centre, url, gates = two_gates
+    north, south = gates["north"], gates["south"]
+    rules = Rules.from_config(centre)
+    households = (community_template / "households.csv").read_bytes()
+    with connect(centre_url) as pg:
+        report, issued = import_households_at_centre(
+            pg, COMMUNITY, centre.community.buildings, "households.csv", households,
+            clock.now(), actor="chen", apply=True, rules=rules)
+    assert report.applied and [i.gate for i in issued] == ["north", "south"]
+    for gate in (north, south):
+        assert gate.sync(clock).pulled == 1  # the same list, applied there: nothing changes
+        check_in(gate.conn, gate.config, clock, "30-1301", f"{gate.id}-1")
+    south.cut_off()
+
+    # 16:00 in Shanghai: the committee serves building 30 until 17:30.
+    day_list = "楼栋,房号,状态\n30,1301,新增\n".encode()
+    with connect(centre_url) as pg:
+        listed, issued = apply_observation_at_centre(
+            pg, COMMUNITY, "day.csv", day_list, clock.now(), list_date=date(2026, 11, 29),
+            source="committee", actor="chen", rules=rules)
+        assert listed.applied and [e.household for e in listed.added] == ["30-1301"]
+        held = pg.execute("SELECT under_observation FROM households WHERE id = '30-1301'"
+                          ).fetchone()
+    assert held["under_observation"]
+    assert north.sync(clock).pulled == 1
+    assert south.sync(clock).centre == "unreachable"
+
+    clock.advance(3 * 3600)  # 19:00: the property company covers it after hours
+    south.reconnect(url)
+    back = south.sync(clock)
+    assert (back.pulled, back.refused) == (1, [])
+
+    def task_team(gate) -> list[tuple[str, str]]:
+        return [(r["household_id"], r["team"]) for r in gate.conn.execute(
+            "SELECT household_id, team FROM door_tasks WHERE status = 'open'")]
+
+    assert task_team(north) == [("30-1301", "committee")]
+    assert task_team(south) == [("30-1301", "property")]
+    revoked = south.conn.execute("SELECT count(*) FROM pickup_codes WHERE household_id ="
+                                 " '30-1301' AND revoked_at IS NOT NULL").fetchone()[0]
+    assert revoked == 1  # its code opens nothing there now: staff carry the parcel
+    with connect(centre_url) as pg:
+        tasks = pg.execute("SELECT gate_id, team FROM door_tasks WHERE status = 'open'"
+                           " ORDER BY gate_id").fetchall()
+    assert [(t["gate_id"], t["team"]) for t in tasks] == [("north", "committee"),
+                                                         ("south", "property")]

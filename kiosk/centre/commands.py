@@ -65,7 +65,8 @@ def issue(conn: psycopg.Connection, community: str, gate: str, kind: str,
     conn.execute("INSERT INTO commands (community_id, gate_id, seq, kind, payload, created_at,"
                  " created_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                  (community, gate, seq, kind, Jsonb(payload), now, actor[:200]))
-    centre_event(conn, community, gate, now, "command_issued", actor, command=seq, command_kind=kind)
+    centre_event(conn, community, gate, now, "command_issued", actor, command=seq,
+                 command_kind=kind)
     return Issued(gate, seq, kind)
 
 
