@@ -55,10 +55,17 @@ class Incoming:
 
 def exchange(conn: psycopg.Connection, gate: GateRef, request: dict[str, Any],
              now: datetime) -> dict[str, Any]:
-    """Apply what ``gate`` sent, note its health, and answer (``kiosk.sync.protocol``)."""
+    """Apply what ``gate`` sent, note its health, and answer (``kiosk.sync.protocol``).
+
+    A request that is not of the protocol's shape is a ValueError, and nothing is applied.
+    """
     _check(gate, request)
-    batch = request.get("batch") or None
-    records = _records(batch["records"]) if batch else []
+    try:
+        batch = request.get("batch") or None
+        records = _records(batch["records"]) if batch else []
+        _shape(request, batch)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not an exchange of protocol {PROTOCOL}: {exc!r}") from None
     answer: dict[str, Any] = {"protocol": PROTOCOL, "applied": None, "rewound": None}
     with unavailable_as_shelf_error(), conn.transaction():
         current = _tracking(conn, gate, request["epoch"], now, parent=request.get("parent"),
@@ -91,6 +98,20 @@ def _check(gate: GateRef, request: dict[str, Any]) -> None:
             f"upgrade required: the gate's store is at schema {schema} (protocol {protocol}), "
             f"the centre takes {' and '.join(map(str, accepted_schemas(latest)))} (protocol "
             f"{PROTOCOL}); upgrade the {'centre' if newer else 'gate'}")
+
+
+def _shape(request: dict[str, Any], batch: dict[str, Any] | None) -> None:
+    """Refuse (TypeError) fields of the wrong type before anything is written."""
+    texts = [request["epoch"], *([batch["epoch"]] if batch else [])]
+    numbers = [request.get(k) or 0 for k in ("base", "holds", "commands_applied")]
+    if not all(isinstance(t, str) and 0 < len(t) <= 64 for t in texts):
+        raise TypeError("epochs are short strings")
+    if not all(isinstance(n, int) and n >= 0 for n in numbers):
+        raise TypeError("base, holds and commands_applied are whole numbers")
+    if request.get("parent") is not None and not isinstance(request["parent"], str):
+        raise TypeError("parent is an epoch or null")
+    if not isinstance(request.get("status") or {}, dict):
+        raise TypeError("status is an object")
 
 
 def _records(rows: Sequence[Sequence[Any]]) -> list[Incoming]:
@@ -170,7 +191,7 @@ def _compare(conn: psycopg.Connection, gate: GateRef, epoch: str, held: list[Inc
         if mine is None:
             continue  # at or below the epoch's base: its parent's, not this epoch's to compare
         if (mine["kind"], mine["data"], mine["at"]) != (record.kind, record.data, record.at):
-            _alarm(conn, gate, now, "conflict", epoch, record.seq, kind=record.kind,
+            _alarm(conn, gate, now, "conflict", epoch, record.seq, record_kind=record.kind,
                    held={"at": mine["at"].isoformat(), "data": mine["data"]},
                    sent={"at": record.at.isoformat(), "data": record.data})
             return record.seq

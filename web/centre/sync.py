@@ -39,7 +39,7 @@ def exchange() -> Any:
         return jsonify(error=exc.code, message=str(exc)), 403
     except UpgradeRequired as exc:
         return jsonify(error=exc.code, message=str(exc)), 426
-    except (KeyError, ValueError, TypeError) as exc:
+    except ValueError as exc:
         log.warning("sync refused: a malformed request from %s: %r", gate, exc)
         return jsonify(error="invalid", message=f"malformed request: {exc!r}"[:300]), 400
     except CentreUnavailable as exc:
