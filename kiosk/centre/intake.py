@@ -74,8 +74,10 @@ def exchange(conn: psycopg.Connection, gate: GateRef, request: dict[str, Any],
             epoch = batch["epoch"]
             row = current if epoch == current["epoch"] else _tracking(
                 conn, gate, epoch, now, parent=None, base=records[0].seq - 1)
+            before = row["applied"]
             through, conflict = _apply(conn, gate, row, records, now)
-            answer["applied"] = {"epoch": epoch, "through": through}
+            answer["applied"] = {"epoch": epoch, "through": through,
+                                 "new": max(0, through - before)}
             if conflict is not None:
                 answer["rewound"] = {"epoch": epoch, "from": conflict}
         if answer["rewound"] is None:

@@ -40,7 +40,7 @@ BACKOFF_LIMIT = 30  # after failures the wait doubles, up to this many times syn
 class SyncReport:
     """What one ``sync_once`` did: the shape of ``shelf sync --json``."""
 
-    pushed: int = 0  # records the centre newly acknowledged
+    pushed: int = 0  # records the centre took that it did not hold before
     pulled: int = 0  # commands applied here
     pending: int = 0  # records not yet acknowledged
     lag_s: float | None = None  # how old the oldest of them is (None: none)
@@ -112,7 +112,7 @@ def _acknowledge(journal: Journal, acked: int, records: list[Record], answer: di
         return False
     through = min(int(applied["through"]), records[-1].seq)
     journal.acknowledge(through)
-    report.pushed += max(0, through - max(acked, records[0].seq - 1))
+    report.pushed += int(applied.get("new") or 0)
     return through != acked
 
 

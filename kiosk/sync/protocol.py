@@ -13,12 +13,13 @@ than that means the store was copied back. The batch is one epoch's records in o
 
 The centre answers::
 
-    {"protocol": 1, "applied": {"epoch": "9f...", "through": 812} | null,
+    {"protocol": 1, "applied": {"epoch": "9f...", "through": 812, "new": 500} | null,
      "rewound": {"epoch": "9f...", "from": 790} | null,
      "commands": [{"seq": 13, "kind": "deliver", "payload": {...}, "created_by": "li"}, ...]}
 
 ``applied.through``: the centre holds this epoch through that seq (a gap below the batch
-makes it lower: the gate sends again from there). ``rewound.from``: the centre holds other
+makes it lower: the gate sends again from there); ``new``: how many of the batch it had not
+held before (a batch sent again: 0). ``rewound.from``: the centre holds other
 records of this epoch from that seq on: the gate moves its own into a new epoch.
 """
 
