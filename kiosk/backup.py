@@ -25,7 +25,7 @@ from kiosk.store import SqliteUnitOfWork, copy_database, integrity_problems
 from kiosk.store.journal import Journal
 
 PREFIX, SUFFIX = "shelf-", ".db"
-LOCKED_BY = ("run", "notices")  # the commands that keep the database open for their lifetime
+LOCKED_BY = ("run", "notices", "sync")  # the commands that keep the database open for good
 SIDECARS = ("-wal", "-shm")
 
 

@@ -379,7 +379,9 @@ def _centre(top: Section, community_id: str,
                      "[centre], remove [gate]: a gate on its own needs no id)")
         return None, None
     section = top.table("centre")
-    url = section.str("url", "")  # a gate: the centre's site (https:// over the internet)
+    # A gate: the centre's site (https:// over the internet). The centre: its own address as
+    # its gates reach it (optional; `shelf centre gate add` prints it in a gate's config).
+    url = section.str("url", "")
     token = section.str("token", "")  # a gate: its credential, from `shelf centre gate add`
     database = section.str("database", "")  # the centre: postgresql://user@host/name
     # How often a gate pushes what the centre lacks and pulls what it lacks (after a failure
@@ -390,17 +392,18 @@ def _centre(top: Section, community_id: str,
     if not community_id:
         top.fail("[community] id is missing: with [centre], the compound needs a stable id "
                  "(a slug such as xujiahui-garden)")
-    if bool(url) == bool(database):
+    if (database and token) or not (database or url):
         section.fail("[centre]: give either url and token (this is a gate of the compound) or "
-                     "database (this is the compound's centre), not both")
+                     "database (this is the compound's centre, with its own url if you like), "
+                     "not both")
     if database and not database.startswith(("postgresql://", "postgres://")):
         section.fail(f"[centre] database = {_shown(database)!r}: a PostgreSQL URL, e.g. "
                      "postgresql://shelf@localhost/shelf")
     gate = None
-    if url:
-        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
-            section.fail(f"[centre] url = {url!r}: the centre's address, e.g. "
-                         "https://centre.example.org")
+    if url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        section.fail(f"[centre] url = {url!r}: the centre's address, e.g. "
+                     "https://centre.example.org")
+    if not database:
         if not token:
             section.fail("[centre] is missing the key 'token' (the gate's credential, printed "
                          "once by `shelf centre gate add`)")

@@ -59,7 +59,7 @@ def test_the_centre_needs_no_shelves_of_its_own(sample):
     text = text[:text.index("# Shelf A")] + text[text.index("[[channels]]"):]
     sample.write_text(text, encoding="utf-8")
     config = load_config(with_text(sample, CENTRE))
-    assert config.centre.is_centre and config.layout.slots == ()
+    assert config.centre.is_centre and config.layout.slots == () and config.centre.url == ""
     assert "pw" not in repr(config.centre)
 
 
@@ -82,6 +82,7 @@ def test_the_centre_needs_no_shelves_of_its_own(sample):
     (GATE.split("[centre]")[0], 'id = "x"', r"\[gate\] needs a \[centre\] section"),
     ("\n[centre]\nsync_seconds = 3\n", 'id = "x"', r"give either url and token .* or database"),
     (GATE + 'database = "postgresql://x@y/z"\n', 'id = "x"', r"not both"),
+    (CENTRE + 'url = "centre.example.org"\n', 'id = "x"', r"url = 'centre.example.org': the"),
     (CENTRE.replace("postgresql:", "mysql:"), 'id = "x"',
      r"\[centre\] database = 'mysql://shelf:\*\*\*@localhost/shelf': a PostgreSQL URL"),
     (CENTRE + GATE.split("[centre]")[0], 'id = "x"', r"\[gate\] is a gate's section"),

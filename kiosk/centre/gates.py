@@ -66,6 +66,16 @@ def check_slug(what: str, value: str) -> str:
     return value
 
 
+def ensure_community(conn: psycopg.Connection, community: str, now: datetime, *,
+                     name: str = "") -> None:
+    """Make the community's row if it has none yet (its name, when given, kept up to date)."""
+    check_slug("community", community)
+    with unavailable_as_shelf_error(), conn.transaction():
+        conn.execute("INSERT INTO communities (id, name, created_at) VALUES (%s, %s, %s)"
+                     " ON CONFLICT (id) DO UPDATE SET name = COALESCE(NULLIF(EXCLUDED.name, ''),"
+                     " communities.name)", (community, name, now))
+
+
 def add_gate(conn: psycopg.Connection, community: str, gate: str, now: datetime, *,
              name: str = "", actor: str) -> NewGate:
     """Register ``gate`` in ``community`` (made if new); return its token, shown this once."""

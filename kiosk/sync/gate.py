@@ -87,12 +87,17 @@ def sync_once(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock
         if not (moved or commands):
             journal.synced(clock.now(), None)
             break
-    pending, oldest = journal.backlog()
-    report.pending = pending
-    report.lag_s = round((datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds(),
-                         1) if oldest else None
+    report.pending, report.lag_s = _backlog(journal)
     report.epoch = journal.state().epoch
     return report
+
+
+def _backlog(journal: Journal) -> tuple[int, float | None]:
+    """Records not yet acknowledged, and the age of the oldest in seconds (the journal's times
+    are the gate's wall clock, so this is too: SHELF_NOW fakes the shelf's days, not this)."""
+    pending, oldest = journal.backlog()
+    age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else None
+    return pending, None if age is None else round(max(0.0, age), 1)
 
 
 def _acknowledge(journal: Journal, acked: int, records: list[Record], answer: dict[str, Any],
@@ -119,7 +124,8 @@ def _acknowledge(journal: Journal, acked: int, records: list[Record], answer: di
 def _request(conn: sqlite3.Connection, config: Config, journal: Journal,
              records: list[Record], clock: Clock) -> dict[str, Any]:
     state = journal.state()
-    pending, oldest = journal.backlog()
+    pending, lag_s = _backlog(journal)
+    oldest = journal.backlog()[1]
     health = kiosk_health(conn, clock.now())
     assert config.gate is not None  # a gate of a compound (kiosk.config checks [centre])
     return {
@@ -129,7 +135,7 @@ def _request(conn: sqlite3.Connection, config: Config, journal: Journal,
         "holds": state.holds, "commands_applied": state.commands,
         "batch": {"epoch": records[0].epoch, "records": [r.as_json() for r in records]}
         if records else None,
-        "status": {"pending": pending, "oldest_pending_at": oldest,
+        "status": {"pending": pending, "oldest_pending_at": oldest, "lag_s": lag_s,
                    "teams": [t.id for t in config.teams], "reported_at": clock.now().isoformat(),
                    **{k: health[k] for k in ("camera_lost", "kiosk_heartbeat_age_s",
                                              "last_frame_at", "outbox_pending",

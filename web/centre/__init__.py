@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask
 
 from kiosk.centre.db import connect
+from kiosk.centre.gates import ensure_community
 from kiosk.clock import clock_from_env
 from kiosk.config import Config
 from kiosk.ports import Clock
@@ -21,7 +22,8 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
     """Build the centre's site for ``config`` (its [centre] database); migrate it first."""
     assert config.centre is not None and config.centre.is_centre
     clock = clock or clock_from_env()
-    connect(config.centre.database).close()  # the schema up to date before any request
+    with connect(config.centre.database) as conn:  # the schema up to date before any request
+        ensure_community(conn, config.community.id, clock.now(), name=str(config.community.name))
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 static_url_path="/static")
     app.config.from_mapping(
@@ -38,8 +40,9 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,  # a gate's batch; every other form is small
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    from web.centre import db, sync
+    from web.centre import db, health, sync
 
     db.init_app(app)
     app.register_blueprint(sync.bp)
+    app.register_blueprint(health.bp)
     return app
