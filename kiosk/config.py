@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 import os
 import re
 import tomllib
@@ -31,6 +32,10 @@ ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a community's or a gate's id
+# The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
+TRUSTABLE_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+                 "x-forwarded-by", "forwarded")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,20 @@ class User:
 
 
 @dataclass(frozen=True)
+class ProxyTrust:
+    """[web] trusted_proxy*: the reverse proxy whose forwarding headers say who the client is.
+
+    One setting for the whole site: waitress believes these headers (``web.serving``), and
+    only on connections from ``address``; the Flask app then reads the client's address and
+    scheme as waitress left them, and believes no header of its own accord.
+    """
+
+    address: str | None = None  # the proxy's IP as waitress sees it connect; None: no proxy
+    count: int = 1  # proxies in a chain in front of waitress (the nearest at the right)
+    headers: tuple[str, ...] = ("x-forwarded-for", "x-forwarded-proto")
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """[web]: the staff site's cookie secret, API tokens and logins."""
 
@@ -182,8 +201,8 @@ class WebSettings:
     api_tokens: tuple[str, ...] = field(repr=False)
     users: tuple[User, ...]
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
-    cookie_secure: bool = False  # the site is reached over HTTPS: cookies only go over it
-    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers to trust
+    cookie_secure: bool = False  # always Secure cookies, even over plain HTTP (HTTPS: always)
+    proxy: ProxyTrust = ProxyTrust()  # the reverse proxy in front, if any
 
 
 @dataclass(frozen=True)
@@ -341,11 +360,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     _unique(top, "web.users", [u.username for u in users])
     # The gate screen has no login: besides the Pi itself, only these addresses may open it.
     gate_clients = tuple(_ip_address(web, "gate_clients", a) for a in web.list("gate_clients", []))
-    # Behind TLS (a reverse proxy on the LAN): the browser sends the cookies over HTTPS only.
+    # Secure cookies (sent over HTTPS only) even when a request came over plain HTTP; a
+    # request that came over HTTPS (the proxy says so) gets them anyway.
     cookie_secure = web.bool("cookie_secure", False)
-    # How many reverse proxies stand in front (nginx, Caddy: 1). Their X-Forwarded-For and
-    # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
-    trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
+    proxy = _proxy_trust(web)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
     backup = _backup(top.table("backup", required=False), path)
@@ -362,7 +380,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy),
         notices=notices,
         backup=backup,
         gate=gate,
@@ -427,6 +445,47 @@ def _gate(section: Section, language: str) -> GateSettings:
     name = _local_name(section, "name", gate_id, language)  # what people call it
     section.done()
     return GateSettings(gate_id, name)
+
+
+def _proxy_trust(web: Section) -> ProxyTrust:
+    """[web] trusted_proxy, trusted_proxy_count, trusted_proxy_headers (or, from before,
+    trusted_proxies = N: a proxy on this machine, N in a chain)."""
+    # The reverse proxy in front (Caddy or nginx on this machine: "127.0.0.1"): its headers
+    # are believed on its own connections only; "" for none (anyone could write them).
+    address = web.str("trusted_proxy", "")
+    # How many proxies stand in a chain in front of waitress (one proxy on the Pi: 1).
+    count = web.int("trusted_proxy_count", 1, minval=1, maxval=5)
+    # What the proxy says: the client's address (x-forwarded-for, or forwarded) and scheme.
+    headers = web.list("trusted_proxy_headers", list(ProxyTrust.headers))
+    before = web.int("trusted_proxies", 0, minval=0, maxval=5)  # the key of before
+    given = {k for k in ("trusted_proxy_count", "trusted_proxy_headers") if k in web.data}
+    given |= {"trusted_proxy"} if address else set()
+    if before and given:
+        web.fail("[web] trusted_proxies is replaced by trusted_proxy and trusted_proxy_count: "
+                 "remove it")
+    if before:  # the proxy of before could only be on this machine (shelf-web.service)
+        log.warning('[web] trusted_proxies = %d is read as trusted_proxy = "127.0.0.1" and '
+                    "trusted_proxy_count = %d: write those instead", before, before)
+        return ProxyTrust("127.0.0.1", before)
+    if not address:
+        if given:
+            web.fail(f"[web] {min(given)} means nothing without trusted_proxy (the proxy's "
+                     'address, e.g. "127.0.0.1")')
+        return ProxyTrust()
+    address = _ip_address(web, "trusted_proxy", address)
+    named = []
+    for header in headers:
+        if not isinstance(header, str) or header.lower() not in TRUSTABLE_HEADERS:
+            web.fail(f"[web] trusted_proxy_headers: {header!r} is not one of "
+                     f"{', '.join(TRUSTABLE_HEADERS)}")
+        named.append(header.lower())
+    if "forwarded" in named and len(set(named)) > 1:
+        web.fail("[web] trusted_proxy_headers: forwarded and the x-forwarded-* headers say the "
+                 "same things: trust one kind, not both")
+    if not {"forwarded", "x-forwarded-for"} & set(named):
+        web.fail("[web] trusted_proxy_headers must name x-forwarded-for (or forwarded): the "
+                 "client's address is what a proxy is trusted for")
+    return ProxyTrust(address, count, tuple(dict.fromkeys(named)))
 
 
 def _clock_time(section: Section, text: str) -> time:

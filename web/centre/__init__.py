@@ -16,6 +16,7 @@ from kiosk.centre.gates import ensure_community
 from kiosk.clock import clock_from_env
 from kiosk.config import Config
 from kiosk.ports import Clock
+from web.serving import LARGEST_UPLOAD_BYTES
 
 
 def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
@@ -37,7 +38,8 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.web.cookie_secure,
-        MAX_CONTENT_LENGTH=64 * 1024 * 1024,  # a gate's batch; every other form is small
+        # A gate's batch (500 records, their texts capped) is far below what waitress takes.
+        MAX_CONTENT_LENGTH=LARGEST_UPLOAD_BYTES,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from web.centre import db, health, sync
