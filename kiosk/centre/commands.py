@@ -152,9 +152,10 @@ def waiting_commands(conn: psycopg.Connection, community: str) -> list[dict[str,
     show as "waiting for the north gate" instead of pretending it is done."""
     with unavailable_as_shelf_error():
         return conn.execute(
-            "SELECT c.gate_id, g.name AS gate_name, c.seq, c.kind, c.payload, c.created_at,"
-            " c.created_by FROM commands c JOIN gates g ON g.community_id = c.community_id"
-            " AND g.id = c.gate_id WHERE c.community_id = %s AND c.status = 'pending'"
+            "SELECT c.gate_id, g.name AS gate_name, g.status->'names' AS gate_names, c.seq,"
+            " c.kind, c.payload, c.created_at, c.created_by FROM commands c JOIN gates g"
+            " ON g.community_id = c.community_id AND g.id = c.gate_id"
+            " WHERE c.community_id = %s AND c.status = 'pending'"
             " ORDER BY c.created_at, c.gate_id, c.seq", (community,)).fetchall()
 
 

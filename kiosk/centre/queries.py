@@ -53,3 +53,37 @@ def compound_counts(conn: psycopg.Connection, community: str, day: date,
     return {"date": day.isoformat(), "timezone": getattr(timezone, "key", None) or str(timezone),
             "from": start.isoformat(), "to": end.isoformat(), "community": community,
             "totals": totals, "gates": [{"gate": g, **c} for g, c in per_gate.items()]}
+
+
+def compound_shelf(conn: psycopg.Connection, community: str) -> list[dict[str, Any]]:
+    """Every gate of the compound with what waits on its shelf, slot by slot, as its last
+    sync said; each parcel names its gate's epoch (its key with its id)."""
+    with unavailable_as_shelf_error(), conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        gates = conn.execute(
+            "SELECT id, name, status->'names' AS names, last_sync_at, pending FROM gates"
+            " WHERE community_id = %s"
+            " ORDER BY id", (community,)).fetchall()
+        parcels = conn.execute(
+            "SELECT p.gate_id, p.origin, p.id, p.ref, p.household_id, p.slot_code, p.fresh,"
+            " p.checked_in_at, t.id AS task_id FROM parcels p LEFT JOIN door_task_parcels l"
+            " ON l.community_id = p.community_id AND l.gate_id = p.gate_id"
+            " AND l.parcel_origin = p.origin AND l.parcel_id = p.id"
+            " LEFT JOIN door_tasks t ON t.community_id = l.community_id"
+            " AND t.gate_id = l.gate_id AND t.origin = l.task_origin AND t.id = l.task_id"
+            " AND t.status = 'open' WHERE p.community_id = %s AND p.status = 'waiting'"
+            " ORDER BY p.gate_id, p.slot_code, p.id", (community,)).fetchall()
+    by_gate: dict[str, list[dict[str, Any]]] = {g["id"]: [] for g in gates}
+    for parcel in parcels:
+        by_gate.setdefault(parcel["gate_id"], []).append(parcel)
+    return [{**g, "parcels": by_gate.get(g["id"], [])} for g in gates]
+
+
+def open_alarms(conn: psycopg.Connection, community: str) -> list[dict[str, Any]]:
+    """What the sync found that needs a person (a gate restored, rewound, a record that
+    differs), newest first."""
+    with unavailable_as_shelf_error():
+        return conn.execute(
+            "SELECT id, gate_id, at, kind, epoch, seq, detail FROM sync_alarms"
+            " WHERE community_id = %s AND resolved_at IS NULL ORDER BY id DESC LIMIT 50",
+            (community,)).fetchall()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.config import Config
+from kiosk.config import Config, names_in_languages
 from kiosk.migrations import load
 from kiosk.ports import Clock
 from kiosk.queries import kiosk_health
@@ -137,6 +137,7 @@ def _request(conn: sqlite3.Connection, config: Config, journal: Journal,
         if records else None,
         "status": {"pending": pending, "oldest_pending_at": oldest, "lag_s": lag_s,
                    "teams": [t.id for t in config.teams], "reported_at": clock.now().isoformat(),
+                   "names": names_in_languages(gate=config.gate.name)["gate"],
                    **{k: health[k] for k in ("camera_lost", "kiosk_heartbeat_age_s",
                                              "last_frame_at", "outbox_pending",
                                              "outbox_failed", "last_backup_at")}},

@@ -13,9 +13,11 @@ from flask import Flask
 
 from kiosk.centre.db import connect
 from kiosk.centre.gates import ensure_community
+from kiosk.centre.store import CentreUnitOfWork
 from kiosk.clock import clock_from_env
 from kiosk.config import Config
 from kiosk.ports import Clock
+from web import security_headers
 from web.serving import LARGEST_UPLOAD_BYTES
 
 
@@ -38,13 +40,26 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.web.cookie_secure,
+        REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         # A gate's batch (500 records, their texts capped) is far below what waitress takes.
         MAX_CONTENT_LENGTH=LARGEST_UPLOAD_BYTES,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    from web.centre import db, health, sync
+    from web import auth, errors, i18n
+    from web.centre import db, health, shelf, sync
 
+    community = config.community.id
+    app.config["UNIT_OF_WORK"] = lambda: CentreUnitOfWork(db.get_pg(), community)
+    app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
     db.init_app(app)
+    errors.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)  # the compound's staff sign in with the centre's accounts
     app.register_blueprint(sync.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(shelf.bp)
+    app.after_request(security_headers)
     return app
+

@@ -18,7 +18,7 @@ from kiosk.centre.db import CentreUnavailable
 from kiosk.centre.gates import gates_of
 from web.centre.db import get_pg
 
-bp = Blueprint("centre_health", __name__)
+bp = Blueprint("health", __name__)  # health.healthz: public, as on a gate (web.auth)
 log = logging.getLogger(__name__)
 
 

@@ -16,6 +16,7 @@ from kiosk.centre.db import CentreUnavailable
 from kiosk.centre.gates import authenticate
 from kiosk.centre.intake import exchange as apply_exchange
 from kiosk.sync.protocol import NotThisGate, UpgradeRequired
+from web.auth import own_credential
 from web.centre.db import get_pg
 
 bp = Blueprint("centre_sync", __name__)
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @bp.post("/sync/v1")
+@own_credential  # the gate's bearer token, checked below; no session, no CSRF token
 def exchange() -> Any:
     try:
         conn = get_pg()
