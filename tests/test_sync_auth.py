@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 from compound import COMMUNITY, compound
-from conftest import check_in
+from conftest import ADMIN_PASSWORD, check_in, make_app
 
 from kiosk.centre.db import connect
 from kiosk.centre.gates import add_gate, rotate
@@ -76,3 +80,26 @@ def test_the_centre_takes_its_own_schema_and_the_one_before(two_gates, clock, sc
         link.exchange(request)
     side = "centre" if schema > len(load("sqlite")) else "gate"
     assert str(refused.value).endswith(f"upgrade the {side}")
+
+
+def test_a_gate_of_a_compound_refuses_to_change_what_its_centre_owns(two_gates, clock):
+
+    url, gates = two_gates
+    north = gates["north"]
+    app = make_app(north.config, clock)
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)[1]
+    client.post("/login", data={"csrf_token": token, "username": "admin",
+                                "password": ADMIN_PASSWORD})
+    page = client.get("/households")
+    assert page.status_code == 200  # seen, as ever
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    refused = client.post("/admin/users", data={"csrf_token": token, "username": "wang",
+                                                "role": "gate", "password": "a long password"})
+    assert refused.status_code == 403 and "此项由小区中心决定" in refused.text
+    for args in (["households", "import", "x.csv", "--apply"],
+                 ["users", "disable", "admin"]):
+        done = subprocess.run([sys.executable, "-m", "kiosk.app", *args, "--config",
+                               str(north.config.path)], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 2 and "centre" in done.stderr, done.stderr

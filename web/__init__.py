@@ -90,6 +90,10 @@ def create_app(config: Config, *, clock: Clock | None = None,
     errors.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)  # deny by default: every route below declares who may open it
+    if config.gate is not None:  # a gate of a compound: its centre owns the lists, the staff
+        from web import owner
+
+        owner.init_app(app)
     app.register_blueprint(shelf.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(gate.bp)

@@ -17,7 +17,7 @@ from kiosk.centre.store import CentreUnitOfWork
 from kiosk.clock import clock_from_env
 from kiosk.config import Config
 from kiosk.ports import Clock
-from web import security_headers
+from web import SecureOverHttps, security_headers
 from web.serving import LARGEST_UPLOAD_BYTES
 
 
@@ -46,6 +46,7 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
         # A gate's batch (500 records, their texts capped) is far below what waitress takes.
         MAX_CONTENT_LENGTH=LARGEST_UPLOAD_BYTES,
     )
+    app.session_interface = SecureOverHttps()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from web import auth, errors, i18n
     from web.centre import db, health, shelf, sync
