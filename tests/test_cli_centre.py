@@ -1,5 +1,6 @@
 """The centre and three gates as real `shelf` processes: `shelf centre init`, `shelf centre gate
-add`, `shelf web --centre`, `shelf checkin` and `shelf sync` on each gate, `shelf counts`."""
+add`, `shelf web --centre`, `shelf sync` on each gate (each its own SQLite file), `shelf
+counts` at the centre."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, date, datetime
 
 from compound import NOWHERE, centre_config, gate_config, point_at
+from conftest import check_in
 
 from kiosk.app.sim.mailcatcher import free_port
+from kiosk.clock import ManualClock
+from kiosk.community import open_store
 from kiosk.migrations import load
+from kiosk.queries import daily_counts
 
 GATES = ("north", "south", "east")
 
@@ -71,10 +77,12 @@ def test_a_centre_and_three_gates_as_processes(tmp_path, community_template,
         assert "registered already" in again.stderr
         assert gates["north"].centre.token not in again.stdout + again.stderr
 
+        clock = ManualClock(datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
         for n, config in enumerate(gates.values()):
-            for k in range(n + 1):  # 1, 2 and 3 parcels
-                shelf("checkin", "--code", f"SF{n}{k:09d}", "--room", "2-902", "--config",
-                      str(config.path), "--json")
+            conn = open_store(config)
+            for k in range(n + 1):  # 1, 2 and 3 parcels: the kiosk's own use case
+                check_in(conn, config, clock, "2-902", f"G{n}-{k}")
+            conn.close()
             report = json.loads(shelf("sync", "--once", "--json", "--config",
                                       str(config.path)).stdout)
             assert (report["centre"], report["pending"], report["pulled"]) == (
@@ -89,8 +97,9 @@ def test_a_centre_and_three_gates_as_processes(tmp_path, community_template,
         day = counts["date"]
         per_gate = {c["gate"]: c["checked_in"] for c in counts["gates"]}
         for gate, config in gates.items():
-            own = json.loads(shelf("counts", "--json", "--date", day, "--config",
-                                   str(config.path)).stdout)
+            conn = open_store(config)
+            own = daily_counts(conn, date.fromisoformat(day), config.community.timezone)
+            conn.close()
             assert own["totals"]["checked_in"] == per_gate[gate]
         assert per_gate == {"north": 1, "south": 2, "east": 3}
         assert counts["totals"]["checked_in"] == 6
