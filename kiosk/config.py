@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kiosk.catalogue import catalogue
 from kiosk.channels import CHANNEL_TYPES
 from kiosk.config_table import MISSING, Section
-from kiosk.domain import Slot, format_buildings
+from kiosk.domain import Slot, TokenScope, format_buildings
 from kiosk.errors import ConfigError
 from kiosk.routing import coverage_gaps
 
@@ -194,15 +194,31 @@ class ProxyTrust:
 
 
 @dataclass(frozen=True)
+class ApiToken:
+    """[[web.tokens]]: a tool's bearer token for /api/*: its name (who announced, in events and
+    lists: ``name@api``), its secret, and what it may touch (``kiosk.domain.TokenScope``)."""
+
+    name: str
+    secret: str = field(repr=False)
+    scope: TokenScope
+    legacy: bool = False  # from [web] api_tokens: no name, no scope (`shelf doctor` warns)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """[web]: the staff site's cookie secret, API tokens and logins."""
 
     secret_key: str = field(repr=False)
-    api_tokens: tuple[str, ...] = field(repr=False)
+    tokens: tuple[ApiToken, ...]
     users: tuple[User, ...]
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
     cookie_secure: bool = False  # always Secure cookies, even over plain HTTP (HTTPS: always)
     proxy: ProxyTrust = ProxyTrust()  # the reverse proxy in front, if any
+
+    @property
+    def api_tokens(self) -> tuple[str, ...]:
+        """Every token's secret, as a tool sends it (``Authorization: Bearer ...``)."""
+        return tuple(t.secret for t in self.tokens)
 
 
 @dataclass(frozen=True)
@@ -351,11 +367,13 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     web = top.table("web")
     web_secret = web.str("secret_key")  # signs login cookies: who knows it can forge an admin's
     _check_secret(web, "secret_key", web_secret)
-    tokens = tuple(web.list("api_tokens", []))  # bearer tokens for /api/* without a login
-    for token in tokens:
-        if not isinstance(token, str):
-            web.fail(f"[web] api_tokens must be strings, not {type(token).__name__}")
-        _check_secret(web, "api_tokens", token)
+    # Bearer tokens for /api/* without a login: [[web.tokens]] (each named and scoped, see
+    # _token), and the older api_tokens = ["..."]: unnamed, unscoped (any household).
+    tokens = _legacy_tokens(web) + tuple(_token(t, buildings)
+                                         for t in web.tables("tokens", required=False))
+    _unique(top, "web.tokens", [t.name for t in tokens])
+    if len({t.secret for t in tokens}) < len(tokens):
+        top.fail("[[web.tokens]]: two tokens have the same secret; give each tool its own")
     users = tuple(_user(u) for u in web.tables("users", required=False))
     _unique(top, "web.users", [u.username for u in users])
     # The gate screen has no login: besides the Pi itself, only these addresses may open it.
@@ -634,6 +652,48 @@ def _user(section: Section) -> User:
     name = section.str("name", username)
     section.done()
     return User(username, password_hash, role, name)
+
+
+TOKEN_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+CARRIER_PREFIX_RE = re.compile(r"^[A-Z0-9]{1,10}$")
+
+
+def _token(section: Section, known: frozenset[int]) -> ApiToken:
+    # Who announced, in events and the staff's list of announcements: "<name>@api".
+    name = section.str("name")
+    if not TOKEN_NAME_RE.match(name):
+        section.fail(f"[{section.name}] name = {name!r}: 1-32 lower-case letters, digits, "
+                     "'-', '_' or '.', starting with a letter or digit, e.g. \"groupbuy-bot\"")
+    secret = section.str("token")  # what the tool sends: Authorization: Bearer <token>
+    _check_secret(section, "token", secret)
+    # Whose parcels it may announce (and see in GET /api/slots); the whole compound is
+    # written out ("1-35"), so that no token reaches everything by a key left out.
+    scope_buildings = section.buildings("buildings", known)
+    # Tracking numbers it may announce start with one of these (a carrier's own bot: ["SF"]);
+    # [] or left out: any carrier's. It then sees only those parcels in GET /api/slots.
+    carriers = section.list("carriers", [])
+    for prefix in carriers:
+        if not isinstance(prefix, str) or not CARRIER_PREFIX_RE.match(prefix.upper()):
+            section.fail(f"[{section.name}] carriers: {prefix!r} is not the start of a "
+                         'tracking number; write 1-10 letters or digits, e.g. ["SF", "JD"]')
+    section.done()
+    return ApiToken(name, secret, TokenScope(scope_buildings,
+                                             tuple(p.upper() for p in carriers)))
+
+
+def _legacy_tokens(web: Section) -> tuple[ApiToken, ...]:
+    """[web] api_tokens = ["..."], as configurations before named tokens wrote them.
+
+    Each still works, for every household and carrier, named by its place (``api-1``);
+    `shelf doctor` warns until it is moved to a [[web.tokens]] table with a scope.
+    """
+    tokens = []
+    for number, secret in enumerate(web.list("api_tokens", []), start=1):
+        if not isinstance(secret, str):
+            web.fail(f"[web] api_tokens must be strings, not {type(secret).__name__}")
+        _check_secret(web, "api_tokens", secret)
+        tokens.append(ApiToken(f"api-{number}", secret, TokenScope(), legacy=True))
+    return tuple(tokens)
 
 
 def _unique(top: Section, what: str, ids: list[str]) -> None:

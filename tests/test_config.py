@@ -92,6 +92,61 @@ def test_a_mistake_is_refused_naming_the_key_and_what_is_allowed(sample, old, ne
     assert str(sample) in str(caught.value)
 
 
+TOKEN = "\n[[web.tokens]]\nname = \"sf-bot\"\ntoken = \"Kq3vX9pL2mZ8rT5wY7bN4cJ6hF1dG0sA\"\n"
+
+
+def add_token(sample, lines: str) -> None:
+    with open(sample, "a", encoding="utf-8") as config:
+        config.write(TOKEN + lines)
+
+
+def test_a_token_is_named_and_scoped_to_buildings_and_carriers(sample):
+    add_token(sample, 'buildings = "24-26"\ncarriers = ["sf", "JD"]\n')
+    tools, bot = load_config(sample).web.tokens
+    assert (tools.name, tools.scope.buildings, tools.scope.carriers) == (
+        "tools", frozenset(range(1, 36)), ())  # `shelf init` writes one for the compound
+    assert (bot.name, bot.scope.buildings, bot.scope.carriers, bot.legacy) == (
+        "sf-bot", frozenset({24, 25, 26}), ("SF", "JD"), False)
+    assert "Kq3v" not in repr(bot)  # a secret is never in a repr (logs, tracebacks)
+
+
+@pytest.mark.parametrize("lines, message", [
+    ('buildngs = "24"\n', r"\[web.tokens #2\] is missing the key 'buildings' \(buildings like "
+     r"\"1-28,30\" or \[1, 2\]\); is 'buildngs' a typo for it\?"),
+    ('buildings = "24-40"\n', r"\[web.tokens #2\] buildings: building\(s\) \[36, 37, 38, 39, "
+     r"40\] are not in \[community\] buildings"),
+    ('buildings = "24"\ncarriers = "SF"\n', r"\[web.tokens #2\] carriers = 'SF': must be a list"),
+    ('buildings = "24"\ncarriers = ["S F"]\n', r"\[web.tokens #2\] carriers: 'S F' is not the "
+     r"start of a tracking number; write 1-10 letters or digits"),
+    ('buildings = "24"\ncarrier = ["SF"]\n', r"\[web.tokens #2\] has unknown key 'carrier'; "
+     r"allowed keys: buildings, carriers, name, token"),
+    ('buildings = "24"\n' + TOKEN.replace("sf-bot", "tools") + 'buildings = "24"\n',
+     r"\[\[web.tokens\]\]: 'tools' appears twice"),
+    ('buildings = "24"\n' + TOKEN.replace("sf-bot", "other") + 'buildings = "24"\n',
+     r"two tokens have the same secret"),
+])
+def test_a_token_mistake_names_the_key_and_what_is_allowed(sample, lines, message):
+    add_token(sample, lines)
+    with pytest.raises(ConfigError, match=message):
+        load_config(sample)
+
+
+def test_a_token_name_is_a_short_word(sample):
+    edit(sample, 'name = "tools"', 'name = "Group Buy"')
+    with pytest.raises(ConfigError, match=r"\[web.tokens #1\] name = 'Group Buy': 1-32 "
+                       r"lower-case letters, digits"):
+        load_config(sample)
+
+
+def test_older_api_tokens_still_work_for_everything_named_by_their_place(sample):
+    edit(sample, "cookie_secure = false", 'cookie_secure = false\napi_tokens = '
+         '["Zr8pQ2xW5kV9mN3bT7yL1cH6gF4dS0aJ"]')
+    old, tools = load_config(sample).web.tokens
+    assert (old.name, old.legacy, old.scope.buildings, old.scope.carriers) == (
+        "api-1", True, None, ())
+    assert tools.name == "tools" and not tools.legacy
+
+
 def test_a_csi_camera_and_the_freeze_time_are_read(sample):
     assert load_config(sample).kiosk.camera_freeze_s == 5.0
     edit(sample, 'camera = "device:0"', 'camera = "picamera2:1"')

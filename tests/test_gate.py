@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from kiosk.config import load_config
 from kiosk.errors import ConfigError
-from kiosk.services import Rules, act_on_payload, pick_up
+from kiosk.services import Rules, act_on_payload, expect, pick_up
 from kiosk.store import SqliteUnitOfWork
 from web import create_app
 
@@ -385,10 +385,33 @@ def test_a_room_without_neighbours_to_confuse_checks_in_at_once(client, conn):
     assert (view["kind"], view["room_confirmed"]) == ("checkin", True)
 
 
+def test_an_announced_waybill_is_confirmed_on_the_screen_by_its_phone(client, conn, community,
+                                                                     clock):
+    """The scan names the announced household, masked; the phone tail alone then checks the
+    waybill against it (``POST /gate/room`` without a room)."""
+    expect("24-2304", WAYBILL, SqliteUnitOfWork(conn), clock, actor="bot@api")
+    after = start(client)
+    act_on_payload(WAYBILL.encode(), SqliteUnitOfWork(conn), Rules.from_config(community), clock)
+    [view] = state(client, after)["views"]
+    assert (view["kind"], view["announced"], view["household"]) == (
+        "needs_room", {"id": "24-23**", "building": "24", "room": "23**"}, None)
+    response = client.post("/gate/room", json={"code": WAYBILL, "phone_tail": "2403"},
+                           headers=SAME_SITE)
+    assert response.get_json()["view"]["error"] == "announcement_mismatch"
+    assert waiting(conn) == []
+    response = client.post("/gate/room", json={"code": WAYBILL, "phone_tail": "2304"},
+                           headers=SAME_SITE)
+    view = response.get_json()["view"]
+    assert (view["kind"], view["room_confirmed"], view["household"]["id"]) == (
+        "checkin", True, "24-23**")
+
+
 @pytest.mark.parametrize("body", [{"code": WAYBILL}, {"code": WAYBILL, "room": " "},
                                   {"room": "24-2304"}, {"code": WAYBILL, "room": 2304},
                                   {"code": WAYBILL, "room": "24-2304", "keep_room": "yes"},
-                                  {"code": "S" * 65, "room": "24-2304"}])
+                                  {"code": "S" * 65, "room": "24-2304"},
+                                  {"code": WAYBILL, "phone_tail": " "},
+                                  {"code": WAYBILL, "room": None, "phone_tail": 2304}])
 def test_a_malformed_room_is_refused_and_records_nothing(client, conn, body):
     before = start(client)
     response = client.post("/gate/room", json=body, headers=SAME_SITE)

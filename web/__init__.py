@@ -98,7 +98,7 @@ def create_app(config: Config, *, clock: Clock | None = None,
     app.register_blueprint(notices.bp)
     app.register_blueprint(gate.bp)
     app.after_request(security_headers)
-    from web import expected  # POST /api/expected: parcels announced by their tracking number
+    from web import expected  # POST /api/expected, /expected: parcels announced by tracking number
 
     app.register_blueprint(expected.bp)
     from web import parcels  # a parcel's record, with the camera's stills (staff only)

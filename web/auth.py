@@ -4,6 +4,8 @@ Who may open a route is declared on its view, and checked for every request by `
 before any view runs:
 
 - ``@login_required``: any signed-in role; under ``/api/`` a configured bearer token too.
+  A token is a ``[[web.tokens]]`` table: ``g.api_token`` is it, and its scope
+  (``token_scope``) limits what every request made with it may touch.
 - ``@roles_required("admin", ...)``: only those roles (never a bearer token).
 - ``@own_credential``: callers with a credential of their own that the view checks itself (the
   compound's centre: ``/sync/v1``, each gate by its token); no session, no CSRF token.
@@ -62,7 +64,8 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
-from kiosk.config import WebSettings
+from kiosk.config import ApiToken, WebSettings
+from kiosk.domain import TokenScope
 from kiosk.passwords import (
     check_password,
     decoy_hash,
@@ -87,6 +90,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
 SESSION_FIELD = "_user_id"  # Flask-Login's key in the cookie: the sign-in's token
 WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
+API_ACTOR = "@api"  # a bearer token's events name it by its [[web.tokens]] name: ``bot@api``
 # Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
                               "gate.page", "gate.state", "gate.code", "gate.room",
@@ -165,9 +169,19 @@ def _now() -> datetime:
 
 
 def actor() -> str:
-    """The signed-in member as events name them (``li@web``); a bearer token is ``api@web``."""
+    """Who asks, as events name them: a bearer token by its name (``bot@api``), else the
+    signed-in member (``li@web``)."""
+    token = g.get("api_token")
+    if token:
+        return f"{token.name}{API_ACTOR}"
     user = g.get("user")
     return f"{user.username}{WEB_ACTOR}" if user is not None else f"api{WEB_ACTOR}"
+
+
+def token_scope() -> TokenScope | None:
+    """What the bearer token of this request may touch; None for a staff session (all)."""
+    token = g.get("api_token")
+    return token.scope if token else None
 
 
 def client_address() -> str:
@@ -263,14 +277,15 @@ def declared_access(app: Flask, endpoint: str) -> Access | None:
 @bp.before_app_request
 def guard() -> Response | None:
     """Load who is asking, then refuse what they may not open, then check the CSRF token."""
-    g.user, g.api_token = None, False
+    g.user, g.api_token = None, None
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # no such page (404, 405), or a stylesheet: nothing to open
     if getattr(current_app.view_functions[endpoint], CREDENTIAL_ATTRIBUTE, False):
         return None  # it checks its caller's own credential (own_credential)
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
-    g.api_token = is_api_request() and _valid_bearer(request.headers.get("Authorization", ""))
+    if is_api_request():
+        g.api_token = _bearer_token(request.headers.get("Authorization", ""))
     if endpoint in PUBLIC_ENDPOINTS:
         if endpoint not in CSRF_EXEMPT_ENDPOINTS:
             csrf.protect()
@@ -280,7 +295,7 @@ def guard() -> Response | None:
         log.error("%s %s: the route declares no role, so it is refused to everyone; decorate "
                   "its view with login_required or roles_required", request.method, endpoint)
         return _forbidden()
-    if access.api_token and g.api_token:
+    if access.api_token and g.api_token is not None:
         return None  # a tool with a bearer token: no cookie rides along, so no CSRF token
     if g.user is None:
         return _refuse()
@@ -327,14 +342,16 @@ def csrf_refused(exc: CSRFError) -> Any:
     return render_template("unavailable.html", message_key="refused_csrf"), 400
 
 
-def _valid_bearer(header: str) -> bool:
+def _bearer_token(header: str) -> ApiToken | None:
+    """The configured token the header presents, or None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return False
+        return None
     presented = token.strip().encode()
     # Compare against every token, without stopping early, so timing says nothing.
-    matches = [hmac.compare_digest(presented, t.encode()) for t in web_settings().api_tokens]
-    return any(matches)
+    tokens = web_settings().tokens
+    matches = [hmac.compare_digest(presented, t.secret.encode()) for t in tokens]
+    return next((t for t, match in zip(tokens, matches, strict=True) if match), None)
 
 
 # --- sessions --------------------------------------------------------------------------------

@@ -353,6 +353,9 @@ def _scan_line(outcome: dict[str, object], config: Config) -> str:
         door = say("scan_door", task=task["id"], team=_team(config, task["team"])) if task else ""
         return say("scan_done", image=outcome["image"], action=said,
                    household=outcome["household"], slot=outcome["slot"], door=door)
+    if action == "needs_room" and outcome.get("announced"):
+        return say("scan_needs_check", image=outcome["image"], code=outcome["code"],
+                   household=outcome["announced"])
     if action == "needs_room":
         return say("scan_needs_room", image=outcome["image"], code=outcome["code"])
     why = say("no_code") if action == "none" and language() != "en" else _why(outcome)
@@ -420,6 +423,8 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
                     team=_team(config, outcome.door_task.team)) if outcome.door_task else "")
         print(say("checkin_done", code=outcome.code, household=outcome.household,
                   slot=outcome.slot, again=again, unsure=unsure, door=door))
+    elif outcome.action == "needs_room" and outcome.announced:
+        print(say("checkin_needs_check", code=outcome.code, household=outcome.announced))
     elif outcome.action == "needs_room":
         print(say("checkin_needs_room", code=outcome.code))
     else:

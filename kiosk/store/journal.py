@@ -1,4 +1,4 @@
-"""The gate's journal for its centre (migration 20): what it owns, numbered, and its epochs.
+"""The gate's journal for its centre (migration 21): what it owns, numbered, and its epochs.
 
 Triggers write the journal in the very transaction of each change (``sync_journal``); this
 module reads it for pushing, records what the centre acknowledged and which of the centre's

@@ -2,7 +2,7 @@
 
 A gate POSTs to ``/sync/v1`` with its bearer token::
 
-    {"protocol": 1, "schema": 20, "community": "xujiahui-garden", "gate": "north",
+    {"protocol": 1, "schema": 21, "community": "xujiahui-garden", "gate": "north",
      "epoch": "9f...", "parent": null, "base": 0, "holds": 812,
      "batch": {"epoch": "9f...", "records": [[seq, at, kind, data], ...]} | null,
      "commands_applied": 12, "status": {...}}

@@ -1,4 +1,4 @@
--- 20 (issue 21): a gate of a compound keeps a journal of what it owns, for its centre. Every
+-- 21 (issue 21): a gate of a compound keeps a journal of what it owns, for its centre. Every
 -- change of a parcel, a door task, a task's parcels, and every event, is written here by a
 -- trigger, in the very transaction that made the change: what is committed is journaled,
 -- and nothing else. The journal is numbered (``seq``, never reused: AUTOINCREMENT) within
