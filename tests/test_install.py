@@ -21,7 +21,7 @@ from kiosk.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("shelf-kiosk.service", "shelf-notices.service", "shelf-web.service",
-            "shelf-backup.service")
+            "shelf-backup.service", "shelf-sync.service")
 UNITS = (*SERVICES, "shelf-backup.timer")
 MAX_EXPOSURE = 5.0  # systemd-analyze security: "OK" or better
 

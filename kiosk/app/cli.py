@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("web", cmd_web, say("help_web"))
     p.add_argument("--host", default="127.0.0.1", help=say("help_web_host"))
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--centre", action="store_true", help=say("help_web_centre"))
 
     p = command("hash-password", cmd_hash_password,
                 say("help_hash_password"))
@@ -157,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kiosk.app.ops_cli import add_ops_commands  # shelf backup|restore|doctor|selftest
 
     add_ops_commands(command, _config)
+
+    from kiosk.app.centre_cli import add_centre_commands  # shelf centre ..., shelf sync
+
+    add_centre_commands(command, common, _config, _shell_actor)
 
     p = command("demo", cmd_demo, say("help_demo"))
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help=say("help_demo_dir"))
@@ -217,6 +222,10 @@ def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.services import Rules
 
     config = _config(args)
+    if args.apply:
+        from kiosk.sync.owner import refuse_at_a_gate
+
+        refuse_at_a_gate(config, "households")
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
                                args.file, clock.now(), _shell_actor(), apply=args.apply,
                                rules=Rules.from_config(config))
@@ -611,9 +620,17 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from web.serving import waitress_options
 
     config = _config(args)
-    # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
-    # store: the site serves all the same (the gate says "out of order, see staff").
-    app = create_app(config, clock=clock, decoder=DecoderChain())
+    is_centre = config.centre is not None and config.centre.is_centre
+    if args.centre and not is_centre:
+        raise ValueError(say("web_not_a_centre", config=config.path))
+    if is_centre:  # the compound's site, from its PostgreSQL
+        from web.centre import create_centre_app
+
+        app = create_centre_app(config, clock=clock)
+    else:
+        # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
+        # store: the site serves all the same (the gate says "out of order, see staff").
+        app = create_app(config, clock=clock, decoder=DecoderChain())
     try:
         # Its limits and whom it trusts follow the config and the site's largest upload.
         server = create_server(app, host=args.host, port=args.port,
@@ -688,6 +705,10 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.services import Rules
 
     config = _config(args)
+    if not args.dry_run:
+        from kiosk.sync.owner import refuse_at_a_gate
+
+        refuse_at_a_gate(config, "observation")
     conn = open_store(config)
     try:
         report = apply_list(args.file.read_bytes(), args.file.name, SqliteUnitOfWork(conn),
@@ -812,6 +833,8 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
         day = date.fromisoformat(args.date) if args.date else clock.now().astimezone(zone).date()
     except ValueError:
         raise ValueError(say("bad_date", text=args.date)) from None
+    if config.centre is not None and config.centre.is_centre:
+        return _centre_counts(config, day, args.json)
     conn = open_store(config)
     try:
         counts = daily_counts(conn, day, zone, [t.id for t in config.teams])
@@ -831,7 +854,24 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def _centre_counts(config: Config, day: date, as_json: bool) -> int:
+    """`shelf counts` on the centre: the compound's day, and each gate's."""
+    from kiosk.centre.db import connect
+    from kiosk.centre.queries import compound_counts
+
+    assert config.centre is not None
+    with connect(config.centre.database) as conn:
+        counts = compound_counts(conn, config.community.id, day, config.community.timezone)
+    if as_json:
+        print(json.dumps(counts, ensure_ascii=False))
+        return 0
+    print(f"{counts['date']}: " + _counted(counts["totals"]))
+    for gate in counts["gates"]:
+        print(say("counts_gate", gate=gate["gate"]) + _counted(gate))
+    return 0
+
+
 def _counted(counts: dict[str, object]) -> str:
     """`checked in 3, delivered 1`: a row of `shelf counts`, names (person, team) left out."""
     return say("count_sep").join(say("count_pair", what=say(f"count_{k}"), n=v)
-                                 for k, v in counts.items() if k not in ("person", "team"))
+                                 for k, v in counts.items() if k not in ("person", "team", "gate"))
