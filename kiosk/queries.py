@@ -229,6 +229,7 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "parcel": row["parcel_id"],
         "room_confirmed": detail.get("room_confirmed"),
         "retry_after_s": detail.get("retry_after_s"),
+        "tries_left": detail.get("tries_left"),  # a typed code: wrong ones before a wait
         "fresh": bool(detail.get("fresh")),  # checked in fresh (its label or announcement)
     }
 

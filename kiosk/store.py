@@ -857,6 +857,12 @@ class PickupCodes:
             "SELECT * FROM pickup_codes WHERE code = ? AND used_at IS NULL", (code,)).fetchone()
         return _pickup_code(row) if row else None
 
+    def active_count(self) -> int:
+        """How many codes are active: what a code typed alone is checked against."""
+        # Counted in the partial index pickup_codes_household (migration 2), not the table.
+        return self.db.execute(
+            "SELECT COUNT(*) FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
+
     def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
         """Store a new active code; None when that code is already active for someone."""
         try:
@@ -1178,6 +1184,13 @@ class Attempts:
             return 0
         oldest = datetime.fromisoformat(rows[-max_failures]["at"])
         return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+    def failures(self, source: str, since: datetime, limit: int) -> list[datetime]:
+        """When ``source`` failed at or after ``since``: the newest ``limit``, newest first."""
+        rows = self.db.execute(
+            "SELECT at FROM attempts WHERE source = ? AND ok = 0 AND at >= ?"
+            " ORDER BY at DESC LIMIT ?", (source, iso(since), limit)).fetchall()
+        return [datetime.fromisoformat(r["at"]) for r in rows]
 
     def prune(self, prefix: str, before: datetime) -> int:
         """Forget the attempts of sources starting with ``prefix`` made before ``before``."""
