@@ -825,6 +825,46 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
     }
 
 
+# What a guesser leaves at a keypad (kiosk.keypad): wrong pickup codes typed there, and codes
+# refused unchecked while it waited. A typed code's refusal carries tries_left (a scanned
+# pass's does not); the codes themselves are never recorded. Through events_refused.
+KEYPAD_REFUSALS = """
+    SELECT e.at, e.actor, json_extract(e.detail, '$.error') AS error,
+           json_extract(e.detail, '$.retry_after_s') AS wait_s
+    FROM events e
+    WHERE e.kind IN ('scan_refused', 'needs_room') AND e.at >= ?
+      AND json_extract(e.detail, '$.error') IN ('unknown_code', 'throttled')
+      AND json_extract(e.detail, '$.tries_left') IS NOT NULL
+    ORDER BY e.at"""
+
+
+def keypad_runs(conn: sqlite3.Connection, since: datetime, quiet: timedelta,
+                least: int) -> list[dict[str, Any]]:
+    """Runs of wrong pickup codes at each keypad since ``since``, the newest first.
+
+    A run ends where its keypad had no refused code for ``quiet`` (``[pickup]
+    window_minutes``); only runs of ``least`` wrong codes or more are listed (those that made
+    the keypad wait: someone guessing, or holding others up; not a resident's slip). Each:
+    ``source`` (the keypad), ``wrong`` codes, ``while_waiting`` (typed while it waited, not
+    checked), ``first`` and ``last`` (ISO), ``longest_wait_s``.
+    """
+    runs: dict[str, dict[str, Any]] = {}  # the open run of each keypad
+    done: list[dict[str, Any]] = []
+    for row in conn.execute(KEYPAD_REFUSALS, (iso(since),)):
+        run = runs.get(row["actor"])
+        if run is None or (datetime.fromisoformat(row["at"])
+                           - datetime.fromisoformat(run["last"]) >= quiet):
+            run = runs[row["actor"]] = {"source": row["actor"], "wrong": 0, "while_waiting": 0,
+                                        "first": row["at"], "last": row["at"],
+                                        "longest_wait_s": 0}
+            done.append(run)
+        run["last"] = row["at"]
+        run["wrong" if row["error"] == "unknown_code" else "while_waiting"] += 1
+        run["longest_wait_s"] = max(run["longest_wait_s"], row["wait_s"] or 0)
+    return sorted((r for r in done if r["wrong"] >= least), key=lambda r: r["last"],
+                  reverse=True)
+
+
 def _refusal(row: sqlite3.Row) -> dict[str, Any]:
     event = _timeline_event(row)
     detail = event["detail"]

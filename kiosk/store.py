@@ -859,9 +859,10 @@ class PickupCodes:
 
     def active_count(self) -> int:
         """How many codes are active: what a code typed alone is checked against."""
-        # Counted in the partial index pickup_codes_household (migration 2), not the table.
+        # COUNT(household_id), not COUNT(*): counted in the partial index of the active codes
+        # (pickup_codes_household, migration 2), not in pickup_codes_by_code's every code ever.
         return self.db.execute(
-            "SELECT COUNT(*) FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
+            "SELECT COUNT(household_id) FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
 
     def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
         """Store a new active code; None when that code is already active for someone."""

@@ -19,6 +19,7 @@ from datetime import datetime
 import pytest
 from conftest import check_in, pickup_code
 
+from bench.history import history_walks
 from kiosk.app.sim.mailcatcher import free_port
 from kiosk.keypad import ROOM_MEMORY, fastest_pace, shortest_quiet, wait_after
 from kiosk.services import Rules, act_on_code, act_on_payload
@@ -139,6 +140,21 @@ def test_the_keypad_waits_no_longer_than_configured(conn, uow, rules, community,
     check_in(conn, community, clock, "24-2304")
     waits = guess_as_fast_as_allowed(uow, with_pickup(rules, max_wait_s=15), clock, 10)
     assert waits == [0, 0, 0, 0, 5, 10, 15, 15, 15, 15]
+
+
+def test_a_typed_code_reads_no_history(conn, uow, rules, community, clock):
+    """The keypad's state (wrong codes, active codes) is read through indexes that stay small:
+    a year of used codes and old tries costs nothing (bench/history.py's own check)."""
+    check_in(conn, community, clock, "24-2304")
+    right = pickup_code(conn, "24-2304")
+
+    def type_codes():
+        for _ in range(6):
+            act_on_code(wrong_code(right), uow, rules, clock, room="24-2304")
+            clock.advance(60)
+        act_on_code(right, uow, rules, clock, room="24-2304")
+
+    assert history_walks(conn, type_codes) == []
 
 
 def test_wrong_codes_are_forgotten_after_a_day(conn, uow, rules, clock):

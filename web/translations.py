@@ -962,6 +962,13 @@ TRANSLATIONS["zh"].update({
     "exc_none": "没有。",
     "exc_refused": "近 {days} 天门岗被拒的扫描",
     "exc_needs_room": "快递单号要求输入房号，但一直没有入架",
+    "exc_keypad": "近 {days} 天取件码连续输错",
+    "exc_keypad_help": "同一个键盘上连续输错 {count} 次以上的取件码：有人在猜码，或在捣乱。"
+                       "每输错一次，键盘都要等一会儿才收下一个码，并要求输入楼栋房号；"
+                       "住户也可以出示取件二维码。输入的号码不会被记录。",
+    "exc_keypad_wrong": "输错 {count} 次",
+    "exc_keypad_while_waiting": "等待时又输 {count} 次（未核对）",
+    "exc_keypad_longest": "最长等待 {seconds} 秒",
     "exc_suggestions": "可能是：",
     "exc_still": "抓拍照片",
     "exc_unreachable": "联系不上的住户的包裹",
@@ -1147,6 +1154,14 @@ TRANSLATIONS["en"].update({
     "exc_none": "None.",
     "exc_refused": "Scans refused at the gate, last {days} days",
     "exc_needs_room": "A tracking number whose room was asked for, never checked in",
+    "exc_keypad": "Runs of wrong pickup codes, last {days} days",
+    "exc_keypad_help": "{count} or more wrong pickup codes in a row at one keypad: someone "
+                       "guessing, or holding others up. After each the keypad waits a little "
+                       "before it takes the next code, and asks for the building and room; "
+                       "residents can also show their pickup QR. The codes typed are never kept.",
+    "exc_keypad_wrong": "{count} wrong codes",
+    "exc_keypad_while_waiting": "{count} more typed while it waited (not checked)",
+    "exc_keypad_longest": "longest wait {seconds} s",
     "exc_suggestions": "maybe:",
     "exc_still": "camera still",
     "exc_unreachable": "Parcels whose household nobody can tell",
