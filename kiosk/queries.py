@@ -779,7 +779,8 @@ def _rooms_numbered(conn: sqlite3.Connection, room: str) -> list[str]:
 
 # The gate's refusals worth a staff member's look: a forged or unreadable label, a household
 # not in the list, a tracking number taken, a parcel scanned again after it left. (A wrong
-# pickup code, a locked keypad or a used pass is the resident's business, not an exception.)
+# pickup code or a used pass is the resident's business, not an exception; a run of wrong
+# codes at a keypad is, and is listed by keypad_runs.)
 ATTENTION_ERRORS = ("forged", "garbage", "unreadable", "unknown_household", "code_taken",
                     "already_collected")
 # Through events_refused (migration 14): the refusals of the last days, never the history.
