@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kiosk.catalogue import catalogue
 from kiosk.channels import CHANNEL_TYPES
 from kiosk.config_table import MISSING, Section
 from kiosk.domain import Slot, format_buildings
@@ -469,11 +470,28 @@ def _channel(section: Section) -> ChannelConfig:
     return ChannelConfig(channel_id, kind, options)
 
 
+def role_named(text: str, roles: tuple[str, ...]) -> str | None:
+    """The role ``text`` names, by its id (``committee``) or its Chinese name (``居委会``, the
+    catalogue's core ``role_<id>``), as staff type it; None when it names none of ``roles``."""
+    said, words = text.strip(), catalogue("core")
+    return next((role for role in roles
+                 if said.lower() == role or said == words.text("zh", f"role_{role}")), None)
+
+
+def roles_allowed(roles: tuple[str, ...]) -> str:
+    """What a role may be, in both languages: ``admin (管理员), committee (居委会), ...``."""
+    words = catalogue("core")
+    return ", ".join(f"{role} ({words.text('zh', f'role_{role}')})" for role in roles)
+
+
 def _user(section: Section) -> User:
     username = section.str("username")
     # Staff accounts live in the store now (`shelf users`); these are copied there at start.
     password_hash = section.str("password_hash")  # from `shelf hash-password`; never the password
-    role = section.str("role", choices=ROLES)
+    role = role_named(section.str("role"), ROLES)
+    if role is None:
+        section.fail(f"[{section.name}] role = {section.data['role']!r}: allowed values are "
+                     f"{roles_allowed(ROLES)}")
     name = section.str("name", username)
     section.done()
     return User(username, password_hash, role, name)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from kiosk.config import Config, User
+from kiosk.config import Config, User, role_named, roles_allowed
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.passwords import MIN_PASSWORD, is_password_hash
 from kiosk.ports import StaffMember, UnitOfWork
@@ -96,15 +96,22 @@ def check_password_text(password: str) -> str:
     return password
 
 
+def check_role(text: str) -> str:
+    """The role ``text`` names: its id (``committee``) or its Chinese name (``居委会``)."""
+    role = role_named(text, ROLES)
+    if role is None:
+        raise InvalidStaff(f"role {text.strip()!r}: allowed roles are {roles_allowed(ROLES)}",
+                           reason="role")
+    return role
+
+
 def team_for(role: str, team: str | None, teams: Collection[str]) -> str | None:
     """The team an account of ``role`` works for: ``team``, or the team named like the role.
 
     Committee and property staff belong to a configured team (the sample's teams are called
     ``committee`` and ``property``, so the role names it); admins and the gate to none.
     """
-    if role not in ROLES:
-        raise InvalidStaff(f"role {role!r}: allowed roles are {', '.join(ROLES)}",
-                           reason="role")
+    role = check_role(role)
     team = (team or "").strip() or None
     if role not in TEAM_ROLES:
         if team is not None:
@@ -142,6 +149,7 @@ def add_staff(uow: UnitOfWork, now: datetime, *, username: str, name: str, role:
               kind: str = "staff_added") -> StaffMember:
     """Create an account; refuse a username taken in any case, a bad role or team."""
     username = check_username(username)
+    role = check_role(role)
     member = StaffMember(username, _name(name, username), role, team_for(role, team, teams),
                          password_hash, 1, False, now, now)
     with uow:
@@ -205,7 +213,7 @@ def change_member(uow: UnitOfWork, now: datetime, username: str, *, actor: str,
     """
     with uow:
         member = _get(uow, username)
-        new_role = member.role if role is None else role.strip()
+        new_role = member.role if role is None else check_role(role)
         if team is None and new_role == member.role:
             new_team = member.team  # the same role keeps its team
         else:
@@ -291,7 +299,7 @@ def import_config_users(uow: UnitOfWork, now: datetime, users: Iterable[User],
             refused.append((user.username, str(exc)))
             continue
         if user.role not in ROLES:
-            refused.append((user.username, f"role {user.role!r} is none of {', '.join(ROLES)}"))
+            refused.append((user.username, f"role {user.role!r} is none of {roles_allowed(ROLES)}"))
             continue
         team = user.role if user.role in TEAM_ROLES and user.role in teams else None
         member = StaffMember(username, _name(user.name, username), user.role, team,

@@ -106,7 +106,8 @@ def test_an_old_web_users_entry_with_an_unknown_role_is_refused(sample):
     with open(sample, "a", encoding="utf-8") as config:
         config.write('\n[[web.users]]\nusername = "li"\nrole = "boss"\n'
                      'password_hash = "pbkdf2_sha256$1000$salt$00"\n')
-    with pytest.raises(ConfigError, match=r"role = 'boss': allowed values are 'admin'"):
+    with pytest.raises(ConfigError, match=r"role = 'boss': allowed values are admin \(管理员\), "
+                                          r"committee \(居委会\), property \(物业\)$"):
         load_config(sample)
 
 

@@ -273,3 +273,21 @@ def test_an_update_from_the_config_accounts_of_before_keeps_the_admin_signing_in
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     finally:
         conn.close()
+
+
+def test_a_role_is_taken_in_chinese_too_and_a_wrong_one_lists_both(community):
+    added = shelf(community, "users", "add", "wang", "--role", "居委会", password="wang's pass 1")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "added wang (committee, team committee)"
+    assert users(community)["wang"]["role"] == "committee"  # stored, and --json, as the id
+    changed = shelf(community, "--lang", "zh", "users", "change", "wang", "--role", "门岗")
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.startswith("已修改 wang（门岗）")
+    assert users(community)["wang"]["role"] == "gate"
+
+    wrong = shelf(community, "users", "add", "zhao", "--role", "boss", password="zhao pass 12")
+    assert wrong.returncode == 2
+    assert wrong.stderr.splitlines()[-1] == (
+        "shelf: error: role 'boss': allowed roles are admin (管理员), committee (居委会), "
+        "property (物业), gate (门岗)")
+    assert "zhao" not in users(community)

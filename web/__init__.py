@@ -36,6 +36,8 @@ def create_app(config: Config, *, clock: Clock | None = None,
     The app keeps only the sections the site needs: COMMUNITY, LAYOUT, WEB and DATABASE in
     ``app.config``, and RULES for the gate screen's keypad.
     """
+    from web.gate import remember_check
+
     clock = clock or clock_from_env()
     try:
         conn = open_store(config)  # schema up to date and slots mirrored, even before a kiosk ran
@@ -45,7 +47,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
         # A damaged file: serve all the same, so the gate screen says "out of order, see
         # staff" (web/gate.py) and the staff pages why, not the browser's "cannot connect".
         logging.getLogger(__name__).error("%s; serving the out-of-order pages", exc)
+        remember_check(config.database, damaged=True)  # the gate's first poll need not check
     else:
+        remember_check(config.database, damaged=False)  # again: open_store has (quick_check)
         try:  # the config's [[web.users]] of before: copied into the store, then warned about
             adopt_config_users(SqliteUnitOfWork(conn), config, clock.now())
         finally:

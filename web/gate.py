@@ -36,7 +36,7 @@ from kiosk.services import COURIER, Rules, act_on_carrier, act_on_code
 from kiosk.store import SqliteUnitOfWork, integrity_problems, unavailable
 from kiosk.tasks import act_on_fresh
 from web.db import get_db, get_uow
-from web.translations import LANGUAGE_NAMES, TRANSLATIONS
+from web.i18n import LANGUAGE_NAMES, SUPPORTED, words
 
 bp = Blueprint("gate", __name__, url_prefix="/gate")
 
@@ -74,7 +74,7 @@ def _only_the_gate() -> Response | None:
     # The gate speaks the community's language unless the screen asks for the other one: a
     # kiosk browser's own language (often en-GB on a Pi) is no guide to who stands at the gate.
     asked = request.args.get("lang")
-    g.lang = asked if asked in TRANSLATIONS else current_app.config["COMMUNITY"].language
+    g.lang = asked if asked in SUPPORTED else current_app.config["COMMUNITY"].language
     return None
 
 
@@ -201,7 +201,7 @@ def page() -> str:
     page_data = {
         "lang": g.lang,
         "default_lang": community.language,
-        "strings": {code: gate_strings(code) for code in TRANSLATIONS},
+        "strings": {code: gate_strings(code) for code in SUPPORTED},
         "languages": LANGUAGE_NAMES,
         "state_url": url_for("gate.state"), "code_url": url_for("gate.code"),
         "room_url": url_for("gate.room"), "fresh_url": url_for("gate.fresh"),
@@ -210,13 +210,13 @@ def page() -> str:
     }
     return render_template("gate.html", community=community, page_data=page_data,
                            out_of_order=store_damaged(),
-                           out_of_order_words=[TRANSLATIONS[code]["gate_out_of_order"]
-                                               for code in ("zh", "en")])
+                           out_of_order_words=[words().text(code, "gate_out_of_order")
+                                               for code in SUPPORTED])
 
 
 def gate_strings(lang: str) -> dict[str, str]:
     """The gate's own words (keys ``gate_*``) in ``lang``: gate.js says everything with them."""
-    return {k: v for k, v in TRANSLATIONS[lang].items() if k.startswith("gate_")}
+    return {k: v for k, v in words().texts[lang].items() if k.startswith("gate_")}
 
 
 @bp.get("/state")
