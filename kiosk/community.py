@@ -73,9 +73,9 @@ def open_store(config: Config) -> sqlite3.Connection:
     one-off ``shelf scan`` as much as the kiosk, the notice worker and the site.
     """
     started = time.monotonic()
-    check_store(config.database, backup_dir(config))
-    log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
     try:
+        check_store(config.database, backup_dir(config))
+        log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
         conn = connect(config.database)
     except NotAStore as exc:
         raise NotAStore(f"{exc} (it is [database] path in {config.path})") from None

@@ -244,14 +244,12 @@ def test_an_update_from_the_config_accounts_of_before_keeps_the_admin_signing_in
     import hashlib
     import sqlite3
 
-    from kiosk.store import APPLICATION_ID, MIGRATIONS
+    from kiosk.migrations import load
+    from kiosk.store import migrate
 
     community.database.unlink()
     old = sqlite3.connect(community.database, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:11], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
-    old.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    migrate(old, target=11)
     key = hashlib.sha256(b"a token of before").hexdigest()
     old.execute("INSERT INTO sessions (id, username, credential, created_at, last_seen) VALUES "
                 "(?, 'admin', '0123456789abcdef', ?, ?)", (key, clock.now().isoformat(),
@@ -270,7 +268,7 @@ def test_an_update_from_the_config_accounts_of_before_keeps_the_admin_signing_in
     try:
         row = conn.execute("SELECT ended_at FROM sessions WHERE id = ?", (key,)).fetchone()
         assert row is None or row["ended_at"]  # ended, and forgotten at the next sign-in
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load("sqlite"))
     finally:
         conn.close()
 
