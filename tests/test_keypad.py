@@ -49,11 +49,12 @@ def refused_events(conn) -> list[str]:
 def guess_as_fast_as_allowed(uow, rules, clock, tries: int, source: str = "keypad") -> list[int]:
     """A prankster at the keypad: each wrong code as soon as the keypad takes one. Returns the
     wait each wrong code left behind."""
-    waits = []
-    for _ in range(tries):
+    waits: list[int] = []
+    while len(waits) < tries:
         outcome = act_on_code("000000", uow, rules, clock, room="24-2304", source=source)
-        assert outcome.error == "unknown_code", outcome
-        waits.append(outcome.retry_after_s or 0)
+        if outcome.error != "throttled":  # a wait someone else left: wait it out first
+            assert outcome.error == "unknown_code", outcome
+            waits.append(outcome.retry_after_s or 0)
         clock.advance(outcome.retry_after_s or 1)
     return waits
 
@@ -281,8 +282,8 @@ def test_at_the_gate_a_prankster_holds_the_next_resident_up_a_minute_at_most(com
                                                                              clock):
     """Issue 18, item 5, at `shelf web`: five wrong codes used to make the right one wait 900 s.
 
-    The kiosk's clock is SHELF_NOW, which runs on from where it is set: the verdicts allow for
-    a server that is slow to answer, never for one that is quick.
+    The kiosk's clock is SHELF_NOW, which runs on from where it is set: a server slow to
+    answer may find a wait over (then the keypad asks for the room), never a longer one.
     """
     check_in(conn, community, clock, "24-2304")
     right = pickup_code(conn, "24-2304")
@@ -290,17 +291,16 @@ def test_at_the_gate_a_prankster_holds_the_next_resident_up_a_minute_at_most(com
         views = [type_code(wrong_code(right)) for _ in range(5)]
         assert [v["tries_left"] for v in views] == [4, 3, 2, 1, 0]
         assert views[-1]["wait_s"] <= 5
-        view = type_code(right, "24-2304")
-        assert (view["error"], view["tries_left"]) == ("throttled", 0) and view["wait_s"] <= 5
+        view = type_code(right)  # even the right code waits (then the room is asked for)
+        assert view["error"] in ("throttled", "room_required") and (view["wait_s"] or 0) <= 5
 
     # The prankster goes on, typing each wrong code as soon as the keypad takes one.
-    clock.advance(10)
     guess_as_fast_as_allowed(SqliteUnitOfWork(conn), Rules.from_config(community), clock, 30,
                               source=gate.KEYPAD)
     clock.advance(-60)  # the resident comes just as the prankster typed the last one
     with gate_server(community, clock.now()) as type_code:
-        view = type_code(right, "24-2304")
-        assert view["error"] in ("throttled", None) and (view["wait_s"] or 0) <= 60
+        view = type_code(right)
+        assert view["error"] in ("throttled", "room_required") and (view["wait_s"] or 0) <= 60
 
     clock.advance(60)
     with gate_server(community, clock.now()) as type_code:
