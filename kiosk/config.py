@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 import math
 import os
 import re
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kiosk.catalogue import catalogue
 from kiosk.channels import CHANNEL_TYPES
 from kiosk.config_table import MISSING, Section
-from kiosk.domain import Slot, format_buildings
+from kiosk.domain import Slot, TokenScope, format_buildings
 from kiosk.errors import ConfigError
 from kiosk.keypad import shortest_quiet
 from kiosk.routing import coverage_gaps
@@ -32,6 +33,12 @@ GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
+# The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
+TRUSTABLE_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+                 "x-forwarded-by", "forwarded")
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class Community:
     """[community]: who we are, where, and in which language by default."""
@@ -150,15 +157,45 @@ class User:
 
 
 @dataclass(frozen=True)
+class ProxyTrust:
+    """[web] trusted_proxy*: the reverse proxy whose forwarding headers say who the client is.
+
+    One setting for the whole site: waitress believes these headers (``web.serving``), and
+    only on connections from ``address``; the Flask app then reads the client's address and
+    scheme as waitress left them, and believes no header of its own accord.
+    """
+
+    address: str | None = None  # the proxy's IP as waitress sees it connect; None: no proxy
+    count: int = 1  # proxies in a chain in front of waitress (the nearest at the right)
+    headers: tuple[str, ...] = ("x-forwarded-for", "x-forwarded-proto")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """[[web.tokens]]: a tool's bearer token for /api/*: its name (who announced, in events and
+    lists: ``name@api``), its secret, and what it may touch (``kiosk.domain.TokenScope``)."""
+
+    name: str
+    secret: str = field(repr=False)
+    scope: TokenScope
+    legacy: bool = False  # from [web] api_tokens: no name, no scope (`shelf doctor` warns)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """[web]: the staff site's cookie secret, API tokens and logins."""
 
     secret_key: str = field(repr=False)
-    api_tokens: tuple[str, ...] = field(repr=False)
+    tokens: tuple[ApiToken, ...]
     users: tuple[User, ...]
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
-    cookie_secure: bool = False  # the site is reached over HTTPS: cookies only go over it
-    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers to trust
+    cookie_secure: bool = False  # always Secure cookies, even over plain HTTP (HTTPS: always)
+    proxy: ProxyTrust = ProxyTrust()  # the reverse proxy in front, if any
+
+    @property
+    def api_tokens(self) -> tuple[str, ...]:
+        """Every token's secret, as a tool sends it (``Authorization: Bearer ...``)."""
+        return tuple(t.secret for t in self.tokens)
 
 
 @dataclass(frozen=True)
@@ -312,20 +349,21 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     web = top.table("web")
     web_secret = web.str("secret_key")  # signs login cookies: who knows it can forge an admin's
     _check_secret(web, "secret_key", web_secret)
-    tokens = tuple(web.list("api_tokens", []))  # bearer tokens for /api/* without a login
-    for token in tokens:
-        if not isinstance(token, str):
-            web.fail(f"[web] api_tokens must be strings, not {type(token).__name__}")
-        _check_secret(web, "api_tokens", token)
+    # Bearer tokens for /api/* without a login: [[web.tokens]] (each named and scoped, see
+    # _token), and the older api_tokens = ["..."]: unnamed, unscoped (any household).
+    tokens = _legacy_tokens(web) + tuple(_token(t, buildings)
+                                         for t in web.tables("tokens", required=False))
+    _unique(top, "web.tokens", [t.name for t in tokens])
+    if len({t.secret for t in tokens}) < len(tokens):
+        top.fail("[[web.tokens]]: two tokens have the same secret; give each tool its own")
     users = tuple(_user(u) for u in web.tables("users", required=False))
     _unique(top, "web.users", [u.username for u in users])
     # The gate screen has no login: besides the Pi itself, only these addresses may open it.
     gate_clients = tuple(_ip_address(web, "gate_clients", a) for a in web.list("gate_clients", []))
-    # Behind TLS (a reverse proxy on the LAN): the browser sends the cookies over HTTPS only.
+    # Secure cookies (sent over HTTPS only) even when a request came over plain HTTP; a
+    # request that came over HTTPS (the proxy says so) gets them anyway.
     cookie_secure = web.bool("cookie_secure", False)
-    # How many reverse proxies stand in front (nginx, Caddy: 1). Their X-Forwarded-For and
-    # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
-    trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
+    proxy = _proxy_trust(web)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
     backup = _backup(top.table("backup", required=False), path)
@@ -343,10 +381,51 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy),
         notices=notices,
         backup=backup,
     )
+
+
+def _proxy_trust(web: Section) -> ProxyTrust:
+    """[web] trusted_proxy, trusted_proxy_count, trusted_proxy_headers (or, from before,
+    trusted_proxies = N: a proxy on this machine, N in a chain)."""
+    # The reverse proxy in front (Caddy or nginx on this machine: "127.0.0.1"): its headers
+    # are believed on its own connections only; "" for none (anyone could write them).
+    address = web.str("trusted_proxy", "")
+    # How many proxies stand in a chain in front of waitress (one proxy on the Pi: 1).
+    count = web.int("trusted_proxy_count", 1, minval=1, maxval=5)
+    # What the proxy says: the client's address (x-forwarded-for, or forwarded) and scheme.
+    headers = web.list("trusted_proxy_headers", list(ProxyTrust.headers))
+    before = web.int("trusted_proxies", 0, minval=0, maxval=5)  # the key of before
+    given = {k for k in ("trusted_proxy_count", "trusted_proxy_headers") if k in web.data}
+    given |= {"trusted_proxy"} if address else set()
+    if before and given:
+        web.fail("[web] trusted_proxies is replaced by trusted_proxy and trusted_proxy_count: "
+                 "remove it")
+    if before:  # the proxy of before could only be on this machine (shelf-web.service)
+        log.warning('[web] trusted_proxies = %d is read as trusted_proxy = "127.0.0.1" and '
+                    "trusted_proxy_count = %d: write those instead", before, before)
+        return ProxyTrust("127.0.0.1", before)
+    if not address:
+        if given:
+            web.fail(f"[web] {min(given)} means nothing without trusted_proxy (the proxy's "
+                     'address, e.g. "127.0.0.1")')
+        return ProxyTrust()
+    address = _ip_address(web, "trusted_proxy", address)
+    named = []
+    for header in headers:
+        if not isinstance(header, str) or header.lower() not in TRUSTABLE_HEADERS:
+            web.fail(f"[web] trusted_proxy_headers: {header!r} is not one of "
+                     f"{', '.join(TRUSTABLE_HEADERS)}")
+        named.append(header.lower())
+    if "forwarded" in named and len(set(named)) > 1:
+        web.fail("[web] trusted_proxy_headers: forwarded and the x-forwarded-* headers say the "
+                 "same things: trust one kind, not both")
+    if not {"forwarded", "x-forwarded-for"} & set(named):
+        web.fail("[web] trusted_proxy_headers must name x-forwarded-for (or forwarded): the "
+                 "client's address is what a proxy is trusted for")
+    return ProxyTrust(address, count, tuple(dict.fromkeys(named)))
 
 
 def _clock_time(section: Section, text: str) -> time:
@@ -495,6 +574,48 @@ def _user(section: Section) -> User:
     name = section.str("name", username)
     section.done()
     return User(username, password_hash, role, name)
+
+
+TOKEN_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+CARRIER_PREFIX_RE = re.compile(r"^[A-Z0-9]{1,10}$")
+
+
+def _token(section: Section, known: frozenset[int]) -> ApiToken:
+    # Who announced, in events and the staff's list of announcements: "<name>@api".
+    name = section.str("name")
+    if not TOKEN_NAME_RE.match(name):
+        section.fail(f"[{section.name}] name = {name!r}: 1-32 lower-case letters, digits, "
+                     "'-', '_' or '.', starting with a letter or digit, e.g. \"groupbuy-bot\"")
+    secret = section.str("token")  # what the tool sends: Authorization: Bearer <token>
+    _check_secret(section, "token", secret)
+    # Whose parcels it may announce (and see in GET /api/slots); the whole compound is
+    # written out ("1-35"), so that no token reaches everything by a key left out.
+    scope_buildings = section.buildings("buildings", known)
+    # Tracking numbers it may announce start with one of these (a carrier's own bot: ["SF"]);
+    # [] or left out: any carrier's. It then sees only those parcels in GET /api/slots.
+    carriers = section.list("carriers", [])
+    for prefix in carriers:
+        if not isinstance(prefix, str) or not CARRIER_PREFIX_RE.match(prefix.upper()):
+            section.fail(f"[{section.name}] carriers: {prefix!r} is not the start of a "
+                         'tracking number; write 1-10 letters or digits, e.g. ["SF", "JD"]')
+    section.done()
+    return ApiToken(name, secret, TokenScope(scope_buildings,
+                                             tuple(p.upper() for p in carriers)))
+
+
+def _legacy_tokens(web: Section) -> tuple[ApiToken, ...]:
+    """[web] api_tokens = ["..."], as configurations before named tokens wrote them.
+
+    Each still works, for every household and carrier, named by its place (``api-1``);
+    `shelf doctor` warns until it is moved to a [[web.tokens]] table with a scope.
+    """
+    tokens = []
+    for number, secret in enumerate(web.list("api_tokens", []), start=1):
+        if not isinstance(secret, str):
+            web.fail(f"[web] api_tokens must be strings, not {type(secret).__name__}")
+        _check_secret(web, "api_tokens", secret)
+        tokens.append(ApiToken(f"api-{number}", secret, TokenScope(), legacy=True))
+    return tuple(tokens)
 
 
 def _unique(top: Section, what: str, ids: list[str]) -> None:

@@ -199,7 +199,8 @@ class RoomCheck:
 
 
 def check_typed_room(typed: HouseholdId, households: Iterable[Household],
-                     tail: str | None, *, keep_room: bool = False) -> RoomCheck:
+                     tail: str | None, *, keep_room: bool = False,
+                     announced: bool = False) -> RoomCheck:
     """Decide whether a parcel may go to the room a courier typed from a waybill.
 
     ``households`` must hold at least every household of ``typed``'s building. In order:
@@ -209,6 +210,9 @@ def check_typed_room(typed: HouseholdId, households: Iterable[Household],
     instead is a MISMATCH (suggesting those it fits); any other tail is UNCONFIRMED.
     ``keep_room`` (the courier chose the typed room over the suggestions) turns ASK_PHONE and
     MISMATCH into UNCONFIRMED: the parcel goes where the courier said, for staff to check.
+    ``announced`` (the code was announced for ``typed``): the courier's reading of the waybill
+    and the announcement agree, which settles a confusable room as a phone would: ASK_PHONE and
+    UNCONFIRMED are CONFIRMED; a tail that fits a neighbour still is a MISMATCH.
     """
     in_building = {h.id: h for h in households if h.id.building == typed.building}
     near = confusable_with(typed, in_building)
@@ -216,16 +220,18 @@ def check_typed_room(typed: HouseholdId, households: Iterable[Household],
     household = in_building.get(typed)
     if household is None:
         return RoomCheck(RoomVerdict.UNKNOWN, suggested)
+    settled = not near or announced
     if tail is None:
-        if near and not keep_room:
+        if not settled and not keep_room:
             return RoomCheck(RoomVerdict.ASK_PHONE, suggested)
-        return RoomCheck(RoomVerdict.UNCONFIRMED if near else RoomVerdict.CONFIRMED)
+        return RoomCheck(RoomVerdict.CONFIRMED if settled else RoomVerdict.UNCONFIRMED)
     if tail in household.phone_tails:
         return RoomCheck(RoomVerdict.CONFIRMED)
     fits = tuple(str(h) for h in near if tail in in_building[h].phone_tails)
     if fits and not keep_room:
         return RoomCheck(RoomVerdict.MISMATCH, fits)
-    return RoomCheck(RoomVerdict.UNCONFIRMED)
+    return RoomCheck(RoomVerdict.CONFIRMED if announced and not fits
+                     else RoomVerdict.UNCONFIRMED)
 
 
 def parse_buildings(spec: str | Iterable[int]) -> frozenset[int]:
@@ -340,6 +346,34 @@ class ParcelRecord:
     room_confirmed: bool = True  # False: typed at the gate and not settled; staff check it
     fresh: bool = False  # fresh food: its door task goes first
     checked_in_at: datetime | None = None  # when it came: what its notices say, whenever sent
+
+
+@dataclass(frozen=True)
+class TokenScope:
+    """What a tool's bearer token may touch: households of ``buildings`` (None: every one) and
+    tracking numbers starting with one of ``carriers`` (empty: any carrier's).
+
+    A parcel without a tracking number (the shelf's own label) is outside a carrier's scope.
+    """
+
+    buildings: frozenset[int] | None = None
+    carriers: tuple[str, ...] = ()
+
+    def covers(self, household: HouseholdId, code: str | None) -> bool:
+        """True when the token may announce or see ``code`` for ``household``."""
+        if self.buildings is not None and household.building not in self.buildings:
+            return False
+        if not self.carriers:
+            return True
+        return code is not None and code.upper().startswith(self.carriers)
+
+    def describe(self) -> str:
+        """The scope in words, for a refusal: ``buildings 24-26; tracking numbers SF…, JD…``."""
+        parts = [f"buildings {format_buildings(self.buildings)}"
+                 if self.buildings is not None else "every building"]
+        if self.carriers:
+            parts.append("tracking numbers " + ", ".join(f"{c}…" for c in self.carriers))
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,24 @@ class CodeTaken(ShelfError):
     code = "code_taken"
 
 
+class OutOfScope(ShelfError):
+    """A tool's token may not announce for that household, or that carrier's tracking number."""
+
+    code = "out_of_scope"
+
+
+class NotAnnounced(ShelfError):
+    """No open announcement to withdraw: none for that code, or its parcel came already."""
+
+    code = "not_announced"
+
+
+class AnnouncementMismatch(ShelfError):
+    """The phone on the waybill is not the announced household's: the room on it decides."""
+
+    code = "announcement_mismatch"
+
+
 class ParcelClosed(ShelfError):
     """The label belongs to a parcel that has already been collected or delivered."""
 

@@ -51,6 +51,9 @@ class Outcome:
     door_task: DoorTaskRef | None = None
     expected: str | None = None
     given: str | None = None
+    # A carrier code announced for this household: needs_room asks the courier to confirm it
+    # from the waybill; a check-in names it too (another household's: the waybill won).
+    announced: str | None = None
 
     @classmethod
     def refused(cls, exc: ShelfError, code: str | None = None) -> Outcome:

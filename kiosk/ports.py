@@ -236,6 +236,9 @@ class ExpectedParcels(Protocol):
 
     def mark_fresh(self, code: str) -> None: ...
 
+    def remove(self, code: str) -> None:
+        """Forget an announcement (withdrawn: its event keeps what it said)."""
+
 
 class Events(Protocol):
     def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,

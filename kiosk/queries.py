@@ -231,7 +231,42 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "retry_after_s": detail.get("retry_after_s"),
         "tries_left": detail.get("tries_left"),  # a typed code: wrong ones before a wait
         "fresh": bool(detail.get("fresh")),  # checked in fresh (its label or announcement)
+        # needs_room: the household the code was announced for; a check-in: the same
+        "announced": detail.get("announced") or detail.get("announced_for"),
     }
+
+
+ANNOUNCEMENT_ROW = """
+    SELECT e.code, e.household_id, e.announced_by, e.announced_at, e.used_at, e.parcel_id,
+           e.fresh, p.household_id AS parcel_household
+    FROM expected e LEFT JOIN parcels p ON p.id = e.parcel_id"""
+
+
+def announcements(conn: sqlite3.Connection, met_since: datetime,
+                  limit: int = 200) -> dict[str, list[dict[str, Any]]]:
+    """The staff's list of announcements: ``open`` (no parcel yet, newest first) and ``met``
+    (a parcel came since ``met_since``, newest first), at most ``limit`` each.
+
+    Each names who announced it (``announced_by``: ``li@web``, ``bot@api``) and, once met,
+    where its parcel went (``parcel_household``: another household when the waybill said so).
+    """
+    with _one_snapshot(conn):
+        waiting = conn.execute(f"""{ANNOUNCEMENT_ROW} WHERE e.used_at IS NULL
+                                   ORDER BY e.announced_at DESC LIMIT ?""", (limit,)).fetchall()
+        met = conn.execute(f"""{ANNOUNCEMENT_ROW} WHERE e.used_at >= ?
+                               ORDER BY e.used_at DESC LIMIT ?""",
+                           (iso(met_since), limit)).fetchall()
+    return {"open": [_announcement_row(r) for r in waiting],
+            "met": [_announcement_row(r) for r in met]}
+
+
+def _announcement_row(row: sqlite3.Row) -> dict[str, Any]:
+    went = row["parcel_household"]
+    return {"code": row["code"], "household": row["household_id"],
+            "announced_by": row["announced_by"], "announced_at": row["announced_at"],
+            "used_at": row["used_at"], "parcel": row["parcel_id"], "fresh": bool(row["fresh"]),
+            "parcel_household": went,
+            "contradicted": went is not None and went != row["household_id"]}
 
 
 def gate_checked_in_at(conn: sqlite3.Connection, parcel_id: int,
@@ -778,11 +813,12 @@ def _rooms_numbered(conn: sqlite3.Connection, room: str) -> list[str]:
 # --- what needs attention (issue 10) --------------------------------------------------------------
 
 # The gate's refusals worth a staff member's look: a forged or unreadable label, a household
-# not in the list, a tracking number taken, a parcel scanned again after it left. (A wrong
-# pickup code or a used pass is the resident's business, not an exception; a run of wrong
-# codes at a keypad is, and is listed by keypad_runs.)
+# not in the list, a tracking number taken, a parcel scanned again after it left, a waybill
+# whose phone is not the announced household's (a mistaken announcement, or a stolen one). (A
+# wrong pickup code or a used pass is the resident's business, not an exception; a run of
+# wrong codes at a keypad is, and is listed by keypad_runs.)
 ATTENTION_ERRORS = ("forged", "garbage", "unreadable", "unknown_household", "code_taken",
-                    "already_collected")
+                    "already_collected", "announcement_mismatch")
 # Through events_refused (migration 14): the refusals of the last days, never the history.
 REFUSED_SCANS = f"""{_EVENT_WITH_STILL}
     WHERE e.kind IN ('scan_refused', 'needs_room') AND e.at >= :since

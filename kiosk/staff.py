@@ -256,23 +256,39 @@ def upgrade_hash(uow: UnitOfWork, now: datetime, username: str, old_hash: str,
     return True
 
 
+CONFIG_REFUSALS = ("password_hash", "username", "role")  # why an entry is not copied
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A ``[[web.users]]`` entry not copied: ``kind`` password_hash (not a hash from shelf
+    hash-password), username or role (none an account may have; ``text`` says it)."""
+
+    username: str
+    kind: str
+    message: str  # in English, for --json and the log
+    text: str = ""
+
+
 @dataclass(frozen=True)
 class ConfigImport:
     """What ``import_config_users`` did with each ``[[web.users]]`` entry."""
 
     added: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()  # in the store already: the config's entry is ignored
-    refused: tuple[tuple[str, str], ...] = field(default=())  # (username, why)
+    refused: tuple[Refused, ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
         return {"added": list(self.added), "kept": list(self.kept),
-                "refused": [{"username": u, "reason": why} for u, why in self.refused]}
+                "refused": [{"username": r.username, "reason": r.message, "kind": r.kind}
+                            for r in self.refused]}
 
     def summary(self) -> str:
+        """The report in English, for the log line of a start (the command words its own)."""
         parts = [f"added {len(self.added)}" + (f" ({', '.join(self.added)})" if self.added
                                               else ""),
                  f"already in the database {len(self.kept)}"]
-        parts += [f"refused {u!r}: {why}" for u, why in self.refused]
+        parts += [f"refused {r.username!r}: {r.message}" for r in self.refused]
         return "[[web.users]]: " + "; ".join(parts)
 
 
@@ -285,21 +301,23 @@ def import_config_users(uow: UnitOfWork, now: datetime, users: Iterable[User],
     """
     added: list[str] = []
     kept: list[str] = []
-    refused: list[tuple[str, str]] = []
+    refused: list[Refused] = []
     for user in users:
         if uow.staff.get(user.username) is not None:
             kept.append(user.username)
             continue
         if not is_password_hash(user.password_hash):
-            refused.append((user.username, "password_hash is no hash from shelf hash-password"))
+            refused.append(Refused(user.username, "password_hash",
+                                   "password_hash is no hash from shelf hash-password"))
             continue
         try:
             username = check_username(user.username)
         except InvalidStaff as exc:
-            refused.append((user.username, str(exc)))
+            refused.append(Refused(user.username, "username", str(exc)))
             continue
         if user.role not in ROLES:
-            refused.append((user.username, f"role {user.role!r} is none of {roles_allowed(ROLES)}"))
+            refused.append(Refused(user.username, "role", f"role {user.role!r} is none of "
+                                   f"{roles_allowed(ROLES)}", user.role))
             continue
         team = user.role if user.role in TEAM_ROLES and user.role in teams else None
         member = StaffMember(username, _name(user.name, username), user.role, team,

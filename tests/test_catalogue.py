@@ -4,6 +4,7 @@ every process wherever the package is installed."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -157,3 +158,39 @@ def test_every_error_code_of_the_core_is_worded_in_both_languages():
     core = catalogue("core")
     assert len(codes(ShelfError)) >= 48
     assert sorted(c for c in codes(ShelfError) if f"why_{c}" not in core) == []
+
+
+def test_every_kind_of_refused_row_warning_and_problem_is_worded():
+    """The command and the staff site say each by its kind (kiosk.report_words): a kind the
+    core gives without words would be said in its English message, also in Chinese."""
+    from kiosk.errors import InvalidContact
+    from kiosk.households import CAUTIONS, REFUSALS
+    from kiosk.observation_lists import PROBLEMS
+    from kiosk.staff import CONFIG_REFUSALS
+
+    given = {  # every kind the code names where it makes one
+        "households": (r'RowRefused\("(\w+)"', r'Caution\([^,]+, "(\w+)"',
+                       r'Refusal\([^,]+, "(\w+)"'),
+        "observation_lists": (r'_RowProblem\("(\w+)"', r'Problem\([^,]+, "(\w+)"'),
+        "observation_register": (r'Problem\(\s*[^,]+, "(\w+)"',),
+        "staff": (r'Refused\([^,]+, "(\w+)"',),
+    }
+    found = {module: {kind for pattern in patterns for kind in re.findall(
+        pattern, (ROOT / "kiosk" / f"{module}.py").read_text(encoding="utf-8"))}
+        for module, patterns in given.items()}
+    assert found["households"] - set(REFUSALS + CAUTIONS) == set()
+    assert len(found["households"]) >= 7
+    assert found["observation_lists"] | found["observation_register"] <= set(PROBLEMS)
+    assert found["staff"] == set(CONFIG_REFUSALS)
+    contact_codes = {cls.code for cls in InvalidContact.__subclasses__()}
+    assert contact_codes <= set(REFUSALS)  # a bad phone, e-mail or name refuses its row
+
+    core, shelf = catalogue("core"), catalogue("shelf")
+    keys = ([f"report_households_refused_{k}" for k in REFUSALS]
+            + [f"report_households_warn_{k}" for k in CAUTIONS]
+            + ["report_households_warn_unknown_column_near"]
+            + [f"report_households_field_{k}" for k in ("name", "phone", "email",
+                                                        "under_observation")]
+            + [f"report_observation_problem_{k}" for k in PROBLEMS])
+    assert [k for k in keys if k not in core] == []
+    assert [k for k in CONFIG_REFUSALS if f"report_staff_refused_{k}" not in shelf] == []

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from kiosk.community import write_sample
-from kiosk.config import load_config
+from kiosk.config import ProxyTrust, load_config
 from kiosk.errors import ConfigError
 
 
@@ -75,12 +75,82 @@ def edit(path, old, new):
     ("max_wait_seconds = 60", "max_wait_seconds = 5",
      r"\[pickup\] max_wait_seconds = 5: allowed range is 10 to 900"),
     ("ask_room_from = 200", "ask_room_from = -1", r"ask_room_from = -1: allowed range is 0 to"),
+    ('trusted_proxy = ""', 'trusted_proxy = "nginx"',
+     r"\[web\] trusted_proxy: 'nginx' is not an IP address"),
+    ('trusted_proxy = ""', 'trusted_proxy = ""\ntrusted_proxy_count = 2',
+     r"\[web\] trusted_proxy_count means nothing without trusted_proxy"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxy_count = 0',
+     r"\[web\] trusted_proxy_count = 0: allowed range is 1 to 5"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxy_headers = ["x-real-ip"]',
+     r"trusted_proxy_headers: 'x-real-ip' is not one of x-forwarded-for, x-forwarded-proto"),
+    ('trusted_proxy = ""',
+     'trusted_proxy = "127.0.0.1"\ntrusted_proxy_headers = ["forwarded", "x-forwarded-for"]',
+     r"forwarded and the x-forwarded-\* headers say the same things"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxy_headers = '
+     '["x-forwarded-proto"]', r"must name x-forwarded-for \(or forwarded\)"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxies = 1',
+     r"trusted_proxies is replaced by trusted_proxy and trusted_proxy_count: remove it"),
 ])
 def test_a_mistake_is_refused_naming_the_key_and_what_is_allowed(sample, old, new, message):
     edit(sample, old, new)
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(sample)
     assert str(sample) in str(caught.value)
+
+
+TOKEN = "\n[[web.tokens]]\nname = \"sf-bot\"\ntoken = \"Kq3vX9pL2mZ8rT5wY7bN4cJ6hF1dG0sA\"\n"
+
+
+def add_token(sample, lines: str) -> None:
+    with open(sample, "a", encoding="utf-8") as config:
+        config.write(TOKEN + lines)
+
+
+def test_a_token_is_named_and_scoped_to_buildings_and_carriers(sample):
+    add_token(sample, 'buildings = "24-26"\ncarriers = ["sf", "JD"]\n')
+    tools, bot = load_config(sample).web.tokens
+    assert (tools.name, tools.scope.buildings, tools.scope.carriers) == (
+        "tools", frozenset(range(1, 36)), ())  # `shelf init` writes one for the compound
+    assert (bot.name, bot.scope.buildings, bot.scope.carriers, bot.legacy) == (
+        "sf-bot", frozenset({24, 25, 26}), ("SF", "JD"), False)
+    assert "Kq3v" not in repr(bot)  # a secret is never in a repr (logs, tracebacks)
+
+
+@pytest.mark.parametrize("lines, message", [
+    ('buildngs = "24"\n', r"\[web.tokens #2\] is missing the key 'buildings' \(buildings like "
+     r"\"1-28,30\" or \[1, 2\]\); is 'buildngs' a typo for it\?"),
+    ('buildings = "24-40"\n', r"\[web.tokens #2\] buildings: building\(s\) \[36, 37, 38, 39, "
+     r"40\] are not in \[community\] buildings"),
+    ('buildings = "24"\ncarriers = "SF"\n', r"\[web.tokens #2\] carriers = 'SF': must be a list"),
+    ('buildings = "24"\ncarriers = ["S F"]\n', r"\[web.tokens #2\] carriers: 'S F' is not the "
+     r"start of a tracking number; write 1-10 letters or digits"),
+    ('buildings = "24"\ncarrier = ["SF"]\n', r"\[web.tokens #2\] has unknown key 'carrier'; "
+     r"allowed keys: buildings, carriers, name, token"),
+    ('buildings = "24"\n' + TOKEN.replace("sf-bot", "tools") + 'buildings = "24"\n',
+     r"\[\[web.tokens\]\]: 'tools' appears twice"),
+    ('buildings = "24"\n' + TOKEN.replace("sf-bot", "other") + 'buildings = "24"\n',
+     r"two tokens have the same secret"),
+])
+def test_a_token_mistake_names_the_key_and_what_is_allowed(sample, lines, message):
+    add_token(sample, lines)
+    with pytest.raises(ConfigError, match=message):
+        load_config(sample)
+
+
+def test_a_token_name_is_a_short_word(sample):
+    edit(sample, 'name = "tools"', 'name = "Group Buy"')
+    with pytest.raises(ConfigError, match=r"\[web.tokens #1\] name = 'Group Buy': 1-32 "
+                       r"lower-case letters, digits"):
+        load_config(sample)
+
+
+def test_older_api_tokens_still_work_for_everything_named_by_their_place(sample):
+    edit(sample, "cookie_secure = false", 'cookie_secure = false\napi_tokens = '
+         '["Zr8pQ2xW5kV9mN3bT7yL1cH6gF4dS0aJ"]')
+    old, tools = load_config(sample).web.tokens
+    assert (old.name, old.legacy, old.scope.buildings, old.scope.carriers) == (
+        "api-1", True, None, ())
+    assert tools.name == "tools" and not tools.legacy
 
 
 def test_a_csi_camera_and_the_freeze_time_are_read(sample):
@@ -147,3 +217,23 @@ def test_commands_take_the_config_from_the_environment(community, monkeypatch):
     done = subprocess.run([sys.executable, "-m", "kiosk.app", "label", "--household", "24-2304"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "SHELF_CONFIG" in done.stderr
+
+
+def test_the_proxy_is_trusted_as_configured(sample):
+    assert load_config(sample).web.proxy == ProxyTrust()  # none unless named
+    edit(sample, 'trusted_proxy = ""', 'trusted_proxy = "::1"\ntrusted_proxy_count = 2\n'
+         'trusted_proxy_headers = ["X-Forwarded-For", "x-forwarded-proto", "x-forwarded-host"]')
+    assert load_config(sample).web.proxy == ProxyTrust(
+        "::1", 2, ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"))
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_the_proxy_setting_of_before_is_read_with_a_warning(sample, caplog, hops):
+    """`trusted_proxies = N` (ProxyFix's hops, which waitress never passed on): the proxy could
+    only be on this machine (shelf-web.service allows loopback alone)."""
+    edit(sample, 'trusted_proxy = ""', f"trusted_proxies = {hops}")
+    assert load_config(sample).web.proxy == ProxyTrust("127.0.0.1", hops)
+    assert (f'trusted_proxies = {hops} is read as trusted_proxy = "127.0.0.1" and '
+            f"trusted_proxy_count = {hops}: write those instead") in caplog.text
+    edit(sample, f"trusted_proxies = {hops}", "trusted_proxies = 0")
+    assert load_config(sample).web.proxy == ProxyTrust()

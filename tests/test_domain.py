@@ -8,6 +8,7 @@ from kiosk.domain import (
     RoomVerdict,
     Slot,
     SlotLoad,
+    TokenScope,
     carrier_code,
     check_typed_room,
     choose_slot,
@@ -157,6 +158,32 @@ def test_a_typed_room_is_checked_against_its_neighbours_and_the_phone_tail(typed
     assert (check.verdict, check.suggestions) == (verdict, suggestions)
     assert check.verdict.checks_in == (verdict in (RoomVerdict.CONFIRMED,
                                                    RoomVerdict.UNCONFIRMED))
+
+
+@pytest.mark.parametrize("typed, tail, keep, verdict", [
+    ("24-2304", None, False, RoomVerdict.CONFIRMED),  # the waybill and the announcement agree
+    ("24-2304", "9999", False, RoomVerdict.CONFIRMED),  # a phone not in the list: still agree
+    ("24-2304", "2304", False, RoomVerdict.CONFIRMED),
+    ("24-2304", "2403", False, RoomVerdict.MISMATCH),  # the neighbour's phone: ask
+    ("24-2304", "2403", True, RoomVerdict.UNCONFIRMED),  # ... and insisting leaves it open
+])
+def test_a_typed_room_that_was_announced_is_settled_by_the_announcement(typed, tail, keep,
+                                                                        verdict):
+    check = check_typed_room(HouseholdId.parse(typed), BUILDING_24, tail, keep_room=keep,
+                             announced=True)
+    assert check.verdict is verdict
+
+
+def test_a_token_scope_covers_its_buildings_and_its_carriers_tracking_numbers():
+    anything = TokenScope()
+    assert anything.covers(HouseholdId(2, "902"), None) and anything.describe() == "every building"
+    sf_in_24 = TokenScope(frozenset({24, 25}), ("SF", "JD"))
+    assert sf_in_24.covers(HouseholdId(24, "2304"), "SF1234567890")
+    assert sf_in_24.covers(HouseholdId(25, "101"), "jd0001")
+    assert not sf_in_24.covers(HouseholdId(2, "902"), "SF1234567890")  # another building
+    assert not sf_in_24.covers(HouseholdId(24, "2304"), "YT1234567890")  # another carrier
+    assert not sf_in_24.covers(HouseholdId(24, "2304"), None)  # the shelf's own label
+    assert sf_in_24.describe() == "buildings 24-25; tracking numbers SF…, JD…"
 
 
 @pytest.mark.parametrize("text", ["123", "12345", "12a4", "１２３４", "12 4"])

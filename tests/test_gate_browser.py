@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import check_in, pickup_code
-from playwright.sync_api import expect
+from playwright.sync_api import expect as shows  # the page, retried until it does
 from test_web_browser import live_server  # noqa: F401  (the real app on 127.0.0.1)
 
-from kiosk.services import Rules, act_on_code, act_on_payload
+from kiosk.services import Rules, act_on_code, act_on_payload, expect
 from kiosk.store import SqliteUnitOfWork
 from web import gate
 
@@ -145,14 +145,14 @@ def test_wrong_codes_say_the_tries_left_then_the_wait_then_ask_for_the_room(
     tap_keys(screen, right)  # the keypad takes no code while it waits: nothing is sent
     assert shown(screen) == before and screen.inner_text("#entry-value") == "请稍候 5 秒"
     let_pass(screen, clock, 2)
-    expect(screen.locator("#entry-value")).to_have_text("请稍候 3 秒")
+    shows(screen.locator("#entry-value")).to_have_text("请稍候 3 秒")
     screen.tap("#lang")
     assert screen.inner_text("#instruction").endswith("\nTry again in 3 seconds")
     assert screen.inner_text("#entry-value") == "Wait 3 seconds"
     screen.screenshot(path=str(folder / "gate-800x480-en-wait.png"))
 
     let_pass(screen, clock, 3)
-    expect(screen.locator("#instruction")).to_have_text(re.compile(
+    shows(screen.locator("#instruction")).to_have_text(re.compile(
         "\nYou can type a pickup code again now$"))
     assert "waiting" not in screen.get_attribute("#pad", "class")
     tap_code(screen, right)  # five wrong codes today: the gate asks for the room as well
@@ -185,10 +185,10 @@ def test_after_a_prankster_the_screen_says_the_wait_in_minutes_and_counts_down(
     assert screen.inner_text("#instruction") == "取件码输错次数过多，请 1 分钟后再试"
     screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-minute.png"))
     let_pass(screen, clock, 1)
-    expect(screen.locator("#instruction")).to_have_text("取件码输错次数过多，请 59 秒后再试")
+    shows(screen.locator("#instruction")).to_have_text("取件码输错次数过多，请 59 秒后再试")
     let_pass(screen, clock, 59)  # the wait is over: the screen says how to use the gate again
-    expect(screen.locator("#screen")).to_have_attribute("data-state", "idle")
-    expect(screen.locator("#pad")).not_to_have_class(re.compile("waiting"))
+    shows(screen.locator("#screen")).to_have_attribute("data-state", "idle")
+    shows(screen.locator("#pad")).not_to_have_class(re.compile("waiting"))
     tap_code(screen, pickup_code(conn, "24-2304"))
     assert screen.get_attribute("#screen", "data-error") == "room_required"
 
@@ -287,6 +287,62 @@ def test_a_phone_of_the_other_room_lets_the_courier_choose(screen, conn, communi
     screen.tap('#choices .choice[data-room="24-2403"]')
     screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="checkin"]')
     assert screen.inner_text("#household") == "Building 24, room 24**"
+
+
+def scan_announced(screen, conn, community, clock, household: str,
+                   code: str = "SF5555555555") -> None:
+    """A tool announced ``code`` for ``household``; the camera reads the waybill: the screen
+    names the announced room (masked) and asks for the waybill's phone first."""
+    expect(household, code, SqliteUnitOfWork(conn), clock, actor="bot@api")
+    before = shown(screen)
+    act_on_payload(code.encode(), SqliteUnitOfWork(conn), Rules.from_config(community), clock)
+    screen.wait_for_selector(f'#screen[data-shown="{before + 1}"][data-state="needs_room"]')
+    assert screen.get_attribute("#pad", "data-mode") == "tail"
+    assert conn.execute("SELECT COUNT(*) FROM parcels WHERE label = ?",
+                        (code,)).fetchone()[0] == 0  # nothing lit yet
+
+
+def test_an_announced_waybill_whose_phone_is_another_households_goes_by_its_room(
+        screen, conn, community, clock, tmp_path):
+    """Issue 18: 24-2304's waybill announced for 2-902. The phone on it is 2304's, so the
+    screen asks for the room on the waybill, and that room wins."""
+    scan_announced(screen, conn, community, clock, "2-902")
+    assert screen.inner_text("#instruction") == "已预报给 2栋 9**。请输入面单上手机号的后 4 位"
+    assert screen.locator("#choices .choice").all_inner_texts() == ["面单上没有手机号，或房号不同"]
+    assert "902" not in screen.inner_text("body")
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-announced.png"))
+    tap_code(screen, "2304")  # the waybill's 138****2304
+    assert screen.get_attribute("#screen", "data-error") == "announcement_mismatch"
+    assert screen.inner_text("#instruction") == ("面单上的手机号不是预报住户的。"
+                                                 "请输入面单上的楼栋和房号")
+    assert screen.get_attribute("#pad", "data-mode") == "building"
+    type_room(screen, "24", "2304")  # confusable with 2403, settled by the tail typed before
+    assert screen.get_attribute("#screen", "data-state") == "checkin"
+    assert screen.inner_text("#household") == "24栋 23**"
+    slot = screen.inner_text("#slot")
+    assert screen.inner_text("#instruction") == f"把包裹放进 {slot}（亮灯的格子）"
+    row = conn.execute("SELECT household_id, room_confirmed FROM parcels").fetchone()
+    assert tuple(row) == ("24-2304", 1)
+
+
+def test_an_announced_waybill_checks_in_by_its_phone_or_its_room(screen, conn, community, clock):
+    scan_announced(screen, conn, community, clock, "24-2304")
+    screen.tap("#lang")
+    assert screen.inner_text("#instruction") == ("Announced for Building 24, room 23**. Type the "
+                                                 "last 4 digits of the phone on the waybill")
+    tap_code(screen, "2304")
+    assert screen.get_attribute("#screen", "data-state") == "checkin"
+    assert screen.inner_text("#household") == "Building 24, room 23**"
+    # No phone on the waybill: the courier types the room, which the announcement settles.
+    scan_announced(screen, conn, community, clock, "24-2403", code="JD0001234567890")
+    screen.tap("#choices .choice[data-type-room]")
+    assert screen.get_attribute("#pad", "data-mode") == "building"
+    assert screen.inner_text("#instruction") == ("Type the building and room printed on the "
+                                                 "waybill")
+    type_room(screen, "24", "2403")
+    assert screen.get_attribute("#screen", "data-state") == "checkin"
+    rows = conn.execute("SELECT household_id, room_confirmed FROM parcels ORDER BY id")
+    assert [tuple(r) for r in rows] == [("24-2304", 1), ("24-2403", 1)]
 
 
 def test_the_fresh_food_key_puts_the_door_task_first(screen, conn, community, clock, tmp_path):

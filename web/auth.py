@@ -4,6 +4,8 @@ Who may open a route is declared on its view, and checked for every request by `
 before any view runs:
 
 - ``@login_required``: any signed-in role; under ``/api/`` a configured bearer token too.
+  A token is a ``[[web.tokens]]`` table: ``g.api_token`` is it, and its scope
+  (``token_scope``) limits what every request made with it may touch.
 - ``@roles_required("admin", ...)``: only those roles (never a bearer token).
 - ``PUBLIC_ENDPOINTS``: the sign-in form, sign-out, static files, ``/healthz`` (times and
   counts only) and the gate screen (which guards itself: the gate's own display only,
@@ -20,8 +22,8 @@ cookie dies with it. CSRF is Flask-WTF's CSRFProtect, checked here for every POS
 in the form's ``csrf_token`` field or an ``X-CSRFToken`` header), except for a request that
 carries a valid bearer token (no cookie rides along: a browser cannot add that header to a
 cross-site request) and the gate's JSON POSTs (below). Password guesses are throttled per
-username and client address, and per address across all usernames; lockouts are logged and
-listed for admins.
+username and client address, per address across all usernames, and per network (an IPv4
+/24, an IPv6 /64: addresses taken in turn); lockouts are logged and listed for admins.
 
 The gate's ``POST /gate/code``, ``/gate/room`` and ``/gate/fresh`` carry no token: they act for
 nobody (no session is read), answer only the gate's own display, and take only JSON whose
@@ -32,9 +34,9 @@ first.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import threading
@@ -60,14 +62,22 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
-from kiosk.config import WebSettings
-from kiosk.passwords import check_password, hash_password, needs_rehash
+from kiosk.config import ApiToken, WebSettings
+from kiosk.domain import TokenScope
+from kiosk.passwords import (
+    check_password,
+    decoy_hash,
+    hash_password,
+    needs_rehash,
+    rounds_of,
+)
 from kiosk.ports import StaffMember
 from kiosk.staff import ROLES, upgrade_hash
 from kiosk.store import SqliteUnitOfWork, StaffSession, without_waiting_for_the_disk
 from kiosk.timefmt import local_time
 from web.db import get_uow
 from web.i18n import t
+from web.serving import LARGEST_UPLOAD_BYTES
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -78,6 +88,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
 SESSION_FIELD = "_user_id"  # Flask-Login's key in the cookie: the sign-in's token
 WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
+API_ACTOR = "@api"  # a bearer token's events name it by its [[web.tokens]] name: ``bot@api``
 # Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
                               "gate.page", "gate.state", "gate.code", "gate.room",
@@ -91,8 +102,11 @@ UPLOAD_ATTRIBUTE = "shelf_upload_limit"
 # Password guessing: this many wrong passwords within the window lock one username for one
 # client address (others, and the same address with the right password elsewhere, go on) ...
 LOGIN_MAX_FAILURES = 10
-# ... and this many wrong sign-ins from one address, whatever the usernames, lock the address.
+# ... and this many wrong sign-ins from one address, whatever the usernames, lock the address,
 ADDRESS_MAX_FAILURES = 30
+# ... and this many from one network (addresses taken in turn), that network.
+NETWORK_MAX_FAILURES = 100
+NETWORK_PREFIX = {4: 24, 6: 64}  # by IP version: the bits that name one network
 LOGIN_WINDOW = timedelta(minutes=15)
 # What anonymous visitors can make us store is bounded: longer names are refused unchecked.
 MAX_USERNAME = 64
@@ -152,19 +166,42 @@ def _now() -> datetime:
 
 
 def actor() -> str:
-    """The signed-in member as events name them (``li@web``); a bearer token is ``api@web``."""
+    """Who asks, as events name them: a bearer token by its name (``bot@api``), else the
+    signed-in member (``li@web``)."""
+    token = g.get("api_token")
+    if token:
+        return f"{token.name}{API_ACTOR}"
     user = g.get("user")
     return f"{user.username}{WEB_ACTOR}" if user is not None else f"api{WEB_ACTOR}"
 
 
-def client_address() -> str:
-    """The address this request came from, as the connection says.
+def token_scope() -> TokenScope | None:
+    """What the bearer token of this request may touch; None for a staff session (all)."""
+    token = g.get("api_token")
+    return token.scope if token else None
 
-    X-Forwarded-For is read only behind ``[web] trusted_proxies`` reverse proxies (werkzeug's
-    ProxyFix, set up by ``create_app``): anyone can write it otherwise, and so pick their own
-    throttle.
+
+def client_address() -> str:
+    """The address this request came from, as waitress says.
+
+    Behind ``[web] trusted_proxy`` that is the address the proxy forwarded for; waitress
+    believes no one else's X-Forwarded-For (``web.serving``): anyone can write it, and so
+    pick their own throttle.
     """
     return (request.remote_addr or "unknown")[:MAX_CLIENT]
+
+
+def network_of(client: str) -> str:
+    """The network around ``client`` that one person may hold many addresses of: an IPv4
+    /24 (a LAN), an IPv6 /64 (one link); a value that is not an address, as it is."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = NETWORK_PREFIX[address.version]
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def wants_json() -> bool:
@@ -204,8 +241,12 @@ def upload_limit(max_bytes: int) -> Callable[[View], View]:
     """Let this route take a body of up to ``max_bytes`` (a phone's photo, a list's XLSX).
 
     Declared on the view, not set inside it: the CSRF check reads the form before the view
-    runs, under the site's 64 KB otherwise.
+    runs, under the site's 64 KB otherwise. No route may take more than the server reads
+    (``web.serving.LARGEST_UPLOAD_BYTES``).
     """
+    if max_bytes > LARGEST_UPLOAD_BYTES:
+        raise ValueError(f"upload_limit({max_bytes}): the server reads no body over "
+                         f"LARGEST_UPLOAD_BYTES ({LARGEST_UPLOAD_BYTES}) in web/serving.py")
 
     def decorator(view: View) -> View:
         setattr(view, UPLOAD_ATTRIBUTE, max_bytes)
@@ -225,12 +266,13 @@ def declared_access(app: Flask, endpoint: str) -> Access | None:
 @bp.before_app_request
 def guard() -> Response | None:
     """Load who is asking, then refuse what they may not open, then check the CSRF token."""
-    g.user, g.api_token = None, False
+    g.user, g.api_token = None, None
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # no such page (404, 405), or a stylesheet: nothing to open
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
-    g.api_token = is_api_request() and _valid_bearer(request.headers.get("Authorization", ""))
+    if is_api_request():
+        g.api_token = _bearer_token(request.headers.get("Authorization", ""))
     if endpoint in PUBLIC_ENDPOINTS:
         if endpoint not in CSRF_EXEMPT_ENDPOINTS:
             csrf.protect()
@@ -240,7 +282,7 @@ def guard() -> Response | None:
         log.error("%s %s: the route declares no role, so it is refused to everyone; decorate "
                   "its view with login_required or roles_required", request.method, endpoint)
         return _forbidden()
-    if access.api_token and g.api_token:
+    if access.api_token and g.api_token is not None:
         return None  # a tool with a bearer token: no cookie rides along, so no CSRF token
     if g.user is None:
         return _refuse()
@@ -287,14 +329,16 @@ def csrf_refused(exc: CSRFError) -> Any:
     return render_template("unavailable.html", message_key="refused_csrf"), 400
 
 
-def _valid_bearer(header: str) -> bool:
+def _bearer_token(header: str) -> ApiToken | None:
+    """The configured token the header presents, or None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return False
+        return None
     presented = token.strip().encode()
     # Compare against every token, without stopping early, so timing says nothing.
-    matches = [hmac.compare_digest(presented, t.encode()) for t in web_settings().api_tokens]
-    return any(matches)
+    tokens = web_settings().tokens
+    matches = [hmac.compare_digest(presented, t.secret.encode()) for t in tokens]
+    return next((t for t, match in zip(tokens, matches, strict=True) if match), None)
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -350,24 +394,23 @@ def safe_next(target: str | None) -> str | None:
 
 # --- signing in ------------------------------------------------------------------------------
 
-@functools.cache
-def _decoy_hash() -> str:
-    """A hash to check unknown usernames against, so they take as long as known ones."""
-    return hash_password(secrets.token_hex(16))
-
-
 def authenticate(username: str, password: str) -> StaffMember | None:
     """The enabled account with this password; slow on purpose, so never inside a transaction.
 
-    An old (PBKDF2) hash that verified is replaced by the password's argon2 hash.
+    An unknown username is checked against a decoy hash, and while any account keeps a hash
+    of before argon2 every check does the work of both kinds (``check_password``), so the
+    time taken says nothing about which accounts exist or how they are hashed. An old
+    (PBKDF2) hash that verified is replaced by the password's argon2 hash.
     """
-    member = get_uow().staff.get(username)
-    stored = member.password_hash if member else _decoy_hash()
-    ok = check_password(stored, password)
+    uow = get_uow()
+    member = uow.staff.get(username)
+    stored = member.password_hash if member else decoy_hash()
+    legacy = max((rounds_of(m.password_hash) for m in uow.staff.all()), default=0)
+    ok = check_password(stored, password, legacy_rounds=legacy)
     if member is None or not ok or member.disabled:
         return None
     if needs_rehash(member.password_hash):
-        upgrade_hash(get_uow(), _now(), member.username, member.password_hash,
+        upgrade_hash(uow, _now(), member.username, member.password_hash,
                      hash_password(password))
     return member
 
@@ -378,7 +421,8 @@ class Throttle:
 
     source: str
     max_failures: int
-    username: str | None  # who a lockout keeps out; None: every username from the address
+    username: str | None  # who a lockout keeps out; None: every username from ``client``
+    client: str  # where from: an address, or a network (``192.168.1.0/24``)
 
 
 def _bounded(username: str) -> str:
@@ -389,9 +433,10 @@ def _bounded(username: str) -> str:
 
 
 def throttles(username: str, client: str) -> tuple[Throttle, ...]:
-    name = _bounded(username.lower())
-    return (Throttle(f"login:{client} {name}", LOGIN_MAX_FAILURES, name),
-            Throttle(f"login-from:{client}", ADDRESS_MAX_FAILURES, None))
+    name, network = _bounded(username.lower()), network_of(client)
+    return (Throttle(f"login:{client} {name}", LOGIN_MAX_FAILURES, name, client),
+            Throttle(f"login-from:{client}", ADDRESS_MAX_FAILURES, None, client),
+            Throttle(f"login-net:{network}", NETWORK_MAX_FAILURES, None, network))
 
 
 def _wait_needed(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], now: datetime) -> int:
@@ -436,7 +481,7 @@ def sign_in(username: str, password: str) -> SignIn:
             uow.attempts.add(limit.source, member is not None, now)
         _prune(uow, now)
     if member is None:
-        _record_lockouts(uow, limits, client, now)
+        _record_lockouts(uow, limits, now)
         return SignIn(None, "login_failed")
     token = secrets.token_urlsafe(32)
     with uow:  # with the credential read before the check: a reset meanwhile ends it at once
@@ -448,7 +493,7 @@ def sign_in(username: str, password: str) -> SignIn:
     return SignIn(member)
 
 
-def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], client: str,
+def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...],
                      now: datetime) -> None:
     """Record (once each) the limits that a failure has just reached, for admins and the log."""
     for limit in limits:
@@ -456,13 +501,13 @@ def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], client
         if not wait_s:
             continue
         with uow:
-            if uow.lockouts.active(limit.username, client, now):
+            if uow.lockouts.active(limit.username, limit.client, now):
                 continue  # a try at the same moment reached it too, and recorded it
-            uow.lockouts.add(limit.username, client, now, now + timedelta(seconds=wait_s))
+            uow.lockouts.add(limit.username, limit.client, now, now + timedelta(seconds=wait_s))
         # %r: the username is whatever was typed, control characters included.
         log.warning("sign-in locked for %s from %s for %d s after %d wrong passwords",
                     "every username" if limit.username is None else repr(limit.username),
-                    client, wait_s, limit.max_failures)
+                    limit.client, wait_s, limit.max_failures)
 
 
 def _prune(uow: SqliteUnitOfWork, now: datetime) -> None:
@@ -514,7 +559,8 @@ def lockouts() -> Any:
     rows = get_uow().lockouts.since(now - LOCKOUTS_SHOWN)
     shown = [{"at": local_time(x.at.isoformat(), timezone, "%m-%d %H:%M:%S"),
               "until": local_time(x.until.isoformat(), timezone, "%m-%d %H:%M:%S"),
-              "username": x.username, "client": x.client, "active": x.until > now}
+              "username": x.username, "client": x.client, "active": x.until > now,
+              "network": "/" in x.client}  # a network's lockout (network_of) names its prefix
              for x in rows]
     return render_template("lockouts.html", lockouts=shown, days=LOCKOUTS_SHOWN.days)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import sqlite3
 import threading
 from datetime import datetime, timedelta
@@ -55,6 +56,9 @@ FRESH_KEY_MS = 2 * RESULT_MS
 PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
 MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
 LOOPBACK_NAMES = ("localhost",)
+# What a proxy adds to a request it forwards: the gate's own display sends none of them.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+                 "X-Forwarded-Port", "X-Forwarded-By", "X-Real-IP", "Via")
 
 # What an event means on the screen; other events (staff work) are not the gate's business.
 EVENT_KINDS = {"checked_in": "checkin", "rescanned": "checkin", "collected": "pickup",
@@ -81,12 +85,14 @@ def _only_the_gate() -> Response | None:
 def from_the_gate() -> bool:
     """True for the machine itself (by a loopback name) and for ``[web] gate_clients``.
 
-    A request through a reverse proxy on the Pi would come from 127.0.0.1 too: one that says
-    it was forwarded is not the gate's own display. A loopback request must also name a
-    loopback host, so a web page that rebinds its own name to 127.0.0.1 in the Pi's browser
-    cannot reach the gate (DNS rebinding).
+    A request that came through a reverse proxy is never the gate's own display, whatever its
+    Host: the proxy on the Pi connects from 127.0.0.1 on behalf of anyone on the LAN. waitress
+    leaves every forwarding header in the request (``web.serving``), believed or not, so this
+    holds even when the proxy is not named in ``[web] trusted_proxy``. The Host must name this
+    machine too (a loopback name for a loopback address), so that a web page that rebinds its
+    own name to the Pi's address in a display's browser cannot reach the gate (DNS rebinding).
     """
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    if came_through_a_proxy():
         return False
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
@@ -96,17 +102,41 @@ def from_the_gate() -> bool:
         address = address.ipv4_mapped
     if address.is_loopback:
         return _is_loopback_host(request.host)
-    return str(address) in current_app.config["WEB"].gate_clients
+    return (str(address) in current_app.config["WEB"].gate_clients
+            and _names_this_machine(request.host))
+
+
+def came_through_a_proxy() -> bool:
+    """True when the request carries a header that a proxy adds (the gate's screen sends none)."""
+    return any(name in request.headers for name in FORWARDING_HEADERS)
+
+
+def _host_name(host: str) -> str:
+    return (urlsplit(f"//{host}").hostname or "").lower()
 
 
 def _is_loopback_host(host: str) -> bool:
-    name = urlsplit(f"//{host}").hostname or ""
+    name = _host_name(host)
     if name in LOOPBACK_NAMES:
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _names_this_machine(host: str) -> bool:
+    """True for an address (a browser sends one only when it was asked for that address) or
+    this machine's own name (``pi``, ``pi.local``, as ``hostname`` says); never another site's."""
+    name = _host_name(host)
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    own = socket.gethostname().lower()
+    short = own.partition(".")[0]
+    return name in {own, short, f"{short}.local"}
 
 
 def same_origin() -> bool:
@@ -268,14 +298,17 @@ def room() -> Response:
 
     ``keep_room``: the courier insists on the room typed over the suggested ones (or the
     waybill shows no phone): the parcel goes there, marked "room not confirmed" for staff.
+    For an announced code the phone tail alone may come first (``room`` left out): it checks
+    the waybill against the announced household (``kiosk.services.check_in_carrier``).
     """
     body = request.get_json(silent=True)
     fields = body if isinstance(body, dict) else {}
     code, typed = fields.get("code"), fields.get("room")
     tail, keep = fields.get("phone_tail"), fields.get("keep_room", False)
-    if not (_text(code) and _text(typed) and (tail is None or _text(tail))
-            and isinstance(keep, bool)):
-        return _refuse(400, "bad_request", 'Send {"code", "room"[, "phone_tail", "keep_room"]}.')
+    if not (_text(code) and (_text(typed) or (typed is None and _text(tail)))
+            and (tail is None or _text(tail)) and isinstance(keep, bool)):
+        return _refuse(400, "bad_request", 'Send {"code", "room"[, "phone_tail", "keep_room"]} '
+                       'or, for an announced code, {"code", "phone_tail"}.')
     outcome = act_on_carrier(code, get_uow(), _rules(),
                              current_app.config["CLOCK"], room=typed, phone_tail=tail,
                              source=KEYPAD, keep_room=keep)
@@ -334,7 +367,8 @@ def outcome_view(outcome: Outcome) -> dict[str, Any]:
                  parcels=len(outcome.parcels), repeat=outcome.repeat, error=outcome.error,
                  wait_s=outcome.retry_after_s, tries_left=outcome.tries_left, code=outcome.code,
                  suggestions=outcome.suggestions, room_confirmed=outcome.room_confirmed,
-                 parcel=outcome.parcel if outcome.action == "checkin" else None)
+                 parcel=outcome.parcel if outcome.action == "checkin" else None,
+                 announced=outcome.announced)
 
 
 def event_views(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], datetime]]:
@@ -374,17 +408,19 @@ def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
                  suggestions=first["suggestions"] or (),
                  room_confirmed=first["room_confirmed"],
                  parcel=first["parcel"] if _fresh_key_for(first) else None,
-                 fresh=first.get("fresh", False))
+                 fresh=first.get("fresh", False), announced=first.get("announced"))
 
 
 def _view(kind: str, *, event_id: int | None = None, household: str | None, slots: tuple[str, ...],
           parcels: int, repeat: bool, error: str | None, wait_s: int | None,
           tries_left: int | None, code: str | None, suggestions: tuple[str, ...] | list[str],
           room_confirmed: bool | None, parcel: int | None = None,
-          fresh: bool = False) -> dict[str, Any]:
+          fresh: bool = False, announced: str | None = None) -> dict[str, Any]:
     """One thing that happened, as the screen needs it: no names, no phones, household masked.
 
-    Suggested rooms stay whole: the courier holding the waybill has to pick one of them.
+    Suggested rooms stay whole: the courier holding the waybill has to pick one of them. The
+    announced household is masked like any other: the courier confirms it by the waybill's
+    phone or room, which the screen never shows.
     """
     layout: Layout = current_app.config["LAYOUT"]
     overflow = layout.overflow.code in slots
@@ -405,6 +441,9 @@ def _view(kind: str, *, event_id: int | None = None, household: str | None, slot
         "room_confirmed": room_confirmed,  # False: typed, not settled by a phone; staff check
         "parcel": parcel,  # a check-in's parcel: what the fresh-food key marks
         "fresh": fresh,  # checked in as fresh food already (its label or its announcement)
+        # needs_room for an announced code: whom it was announced for (the screen asks for
+        # the waybill's phone tail first); a check-in: whom, when the waybill said otherwise
+        "announced": household_parts(mask_household(announced)) if announced else None,
     }
 
 

@@ -187,6 +187,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.reports import household_counts
     from kiosk.community import init_community, open_store
     from kiosk.households import import_households
     from kiosk.services import Rules
@@ -203,13 +204,14 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
                                args.directory / "households.csv", clock.now(), actor="shelf init",
                                apply=True, rules=Rules.from_config(config))
     print(say("init_wrote", config=config.path, households=args.directory / "households.csv"))
-    print(say("init_database", database=config.database, counts=report.counts()))
+    print(say("init_database", database=config.database, counts=household_counts(report)))
     print(say("init_login", password=password))
     print(say("init_next", config=config.path.resolve()))
     return 0
 
 
 def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.reports import household_import
     from kiosk.community import open_store
     from kiosk.households import import_households
     from kiosk.services import Rules
@@ -218,7 +220,8 @@ def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
                                args.file, clock.now(), _shell_actor(), apply=args.apply,
                                rules=Rules.from_config(config))
-    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
+          else household_import(report))
     return 1 if report.refused else 0
 
 
@@ -341,6 +344,9 @@ def _scan_line(outcome: dict[str, object], config: Config) -> str:
         door = say("scan_door", task=task["id"], team=_team(config, task["team"])) if task else ""
         return say("scan_done", image=outcome["image"], action=said,
                    household=outcome["household"], slot=outcome["slot"], door=door)
+    if action == "needs_room" and outcome.get("announced"):
+        return say("scan_needs_check", image=outcome["image"], code=outcome["code"],
+                   household=outcome["announced"])
     if action == "needs_room":
         return say("scan_needs_room", image=outcome["image"], code=outcome["code"])
     why = say("no_code") if action == "none" and language() != "en" else _why(outcome)
@@ -408,6 +414,8 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
                     team=_team(config, outcome.door_task.team)) if outcome.door_task else "")
         print(say("checkin_done", code=outcome.code, household=outcome.household,
                   slot=outcome.slot, again=again, unsure=unsure, door=door))
+    elif outcome.action == "needs_room" and outcome.announced:
+        print(say("checkin_needs_check", code=outcome.code, household=outcome.announced))
     elif outcome.action == "needs_room":
         print(say("checkin_needs_room", code=outcome.code))
     else:
@@ -518,6 +526,7 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.reports import notices_pass
     from kiosk.community import open_store
     from kiosk.notices.delivery import build_channels, deliver_due, delivery_limits, run_worker
     from kiosk.notices.reminders import remind_due
@@ -526,7 +535,7 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
 
     if args.action == "retry":
         return _retry_notices(args, clock)
-    if args.ids or args.all_failed or args.json:
+    if args.ids or args.all_failed or (args.json and not args.once):
         raise ValueError(say("notices_flags"))
     config = _config(args)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
@@ -549,8 +558,9 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
             work()
         # Everything due, each notice claimed in its own short transaction as the worker does;
         # a notice retried waits until later, so this ends.
-        print(deliver_due(uow, channels, clock, timezone=zone, batch=None,
-                          language=config.community.language, **limits))
+        report = deliver_due(uow, channels, clock, timezone=zone, batch=None,
+                             language=config.community.language, **limits)
+        print(json.dumps(report.as_json()) if args.json else notices_pass(report))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
         run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
@@ -595,13 +605,16 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
 
     from hardware.decoder import DecoderChain
     from web import create_app
+    from web.serving import waitress_options
 
     config = _config(args)
     # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
     # store: the site serves all the same (the gate says "out of order, see staff").
     app = create_app(config, clock=clock, decoder=DecoderChain())
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
+        # Its limits and whom it trusts follow the config and the site's largest upload.
+        server = create_server(app, host=args.host, port=args.port,
+                               **waitress_options(config.web))
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
@@ -658,15 +671,16 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
 
     Compare: 0 when the lists agree and neither has a problem, 1 otherwise.
     """
+    from kiosk.app.reports import comparison, observation_list
     from kiosk.observation_lists import compare_lists, read_list
     from kiosk.observation_register import apply_list
 
     if args.action == "compare":
-        comparison = compare_lists(read_list(args.a.read_bytes(), args.a.name),
-                                   read_list(args.b.read_bytes(), args.b.name))
-        print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json
-              else comparison.summary())
-        return 0 if comparison.same else 1
+        found = compare_lists(read_list(args.a.read_bytes(), args.a.name),
+                              read_list(args.b.read_bytes(), args.b.name))
+        print(json.dumps(found.as_json(), ensure_ascii=False) if args.json
+              else comparison(found))
+        return 0 if found.same else 1
     from kiosk.community import open_store
     from kiosk.services import Rules
 
@@ -679,7 +693,8 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
                             confirm=args.apply_valid_rows)
     finally:
         conn.close()
-    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
+          else observation_list(report))
     clean_preview = args.dry_run and report.readable and not report.problems
     return 0 if report.applied or report.already is not None or clean_preview else 1
 

@@ -67,6 +67,7 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
 def cmd_users(args: argparse.Namespace, clock: Clock,
               config_of: Callable[[argparse.Namespace], Config],
               shell_actor: Callable[[], str]) -> int:
+    from kiosk.app.reports import staff_import
     from kiosk.community import open_store
     from kiosk.staff import adopt_config_users, import_config_users
 
@@ -79,7 +80,7 @@ def cmd_users(args: argparse.Namespace, clock: Clock,
             report = import_config_users(uow, now, config.web.users,
                                          [t.id for t in config.teams])
             print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
-                  else report.summary())
+                  else staff_import(report))
             return 1 if report.refused else 0
         adopt_config_users(uow, config, now)  # the first start may be this one
         if args.action == "list":

@@ -1,7 +1,8 @@
 """The `shelf` command's words for people, in Chinese and English: the catalogue's ``shelf``
 domain (``kiosk/locale/shelf.pot`` and ``zh/LC_MESSAGES/shelf.po``, see ``kiosk.catalogue``),
-and the ``core`` domain for what the core refuses (``why_<code>``). Every key exists in both
-languages, with the same ``{name}`` placeholders (tests/test_catalogue.py checks).
+and the ``core`` domain for what the core refuses (``why_<code>``) and for what the command
+and the site both say of an import. Every key exists in both languages, with the same
+``{name}`` placeholders (tests/test_catalogue.py checks).
 
 The language is the operator's, not the residents': ``--lang``, else ``SHELF_LANG``, else the
 terminal's locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG`` starting with ``zh``), else English.
@@ -21,8 +22,15 @@ a refusal is said from its code (the core domain's ``why_<code>``, every code ha
 findings are keys too: their English is the ``--json`` ``detail``. Role names are the core
 domain's ``role_<id>`` (accepted as typed in Chinese: ``--role 居委会``). What a driver, the OS
 or SQLite says inside a line (an errno, "file is not a database") is kept as it said it.
-Reports that word themselves in the core (``.summary()`` of household imports, observation
-lists, staff imports; the notice worker's pass) still stay as the core says them.
+
+The reports of imports and passes (`shelf init`'s counts, `households import`, `observation
+apply` and `compare`, `users import-config`, `notices --once`) are data in the core; the
+command says them (``kiosk.app.reports``: the ``report_*`` keys), each refused row, warning
+and problem from its ``kind`` (``kiosk.report_words``, the core domain's ``report_*``, as the
+site says them). Their English ``message`` stays in ``--json`` (a contract) and in the log
+line of a start that copies ``[[web.users]]`` (``ConfigImport.summary``); what a file reader
+said of an unreadable list is shown beside its words, as it said it. `shelf demo`'s
+narration stays English.
 """
 
 from __future__ import annotations

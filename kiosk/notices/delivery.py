@@ -72,6 +72,10 @@ class DeliveryReport:
     def handled(self) -> int:
         return self.sent + self.retried + self.failed
 
+    def as_json(self) -> dict[str, int]:
+        """The shape of ``shelf notices --once --json``."""
+        return {"sent": self.sent, "retried": self.retried, "failed": self.failed}
+
 
 def retry_delay(failures: int) -> timedelta:
     """How long to wait after the ``failures``-th failed attempt: 30 s, doubling, at most 30 min."""

@@ -173,7 +173,7 @@ def _announcement(row: sqlite3.Row) -> Announcement:
 
 
 class Expected:
-    """Parcels announced by their tracking number: such a code checks in at once."""
+    """Parcels announced by their tracking number: the gate asks the courier to confirm one."""
 
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -196,6 +196,9 @@ class Expected:
     def use(self, code: str, parcel_id: int, now: datetime) -> None:
         self.db.execute("UPDATE expected SET used_at = ?, parcel_id = ? WHERE code = ?",
                         (iso(now), parcel_id, code))
+
+    def remove(self, code: str) -> None:
+        self.db.execute("DELETE FROM expected WHERE code = ?", (code,))
 
 
 class Reminders:

@@ -22,14 +22,14 @@
                  room: "gate_entry_room", tail: "gate_entry_tail", choose: "gate_entry_room" };
   var RETRYABLE = { store_unavailable: true, internal: true, offline: true };
   var FLOW_ERRORS = { confusable_room: "tail", phone_mismatch: "choose",
-                      unknown_household: "room" };
+                      unknown_household: "room", announcement_mismatch: "building" };
 
   var lang = data.lang;
   var cursor = null;     // the newest event read; null until the first poll says where to start
   var generation = 0;    // moved by every POST: a poll sent before one may repeat its events
   var busy = false;      // a POST is on its way: keys and polls wait for it
   var view = null;       // what the screen shows; null: how to use the gate
-  var flow = null;       // a carrier waybill being checked in: {code, room, tail}
+  var flow = null;       // a carrier waybill being checked in: {code, room, tail, announced}
   var pickup = null;     // a pickup code kept while its building-room is typed: {code}
   var sent = null;       // the pickup code on its way: kept if the gate asks for the room
   var waitUntil = 0;     // Date.now() when the keypad takes pickup codes again
@@ -99,14 +99,20 @@
     var room = household(flow.room);
     if (v.error === "confusable_room") return say("gate_confusable", { room: room, others: others });
     if (v.error === "phone_mismatch") return say("gate_mismatch", { room: room, others: others });
+    if (v.error === "announcement_mismatch") return say("gate_announced_mismatch");
     return say("gate_unknown_room", { room: room }) + "\n" +
            say(v.suggestions.length ? "gate_did_you_mean" : "gate_retype");
   }
 
   // The buttons a carrier flow offers: {label, room, tail, keep} (keep: the courier insists
-  // on the room typed, so the parcel goes there "room not confirmed", for staff to check).
+  // on the room typed, so the parcel goes there "room not confirmed", for staff to check);
+  // under an announced code's question, {label, typeRoom}: the waybill shows no phone, or
+  // another room, so the courier types the room instead.
   function choices(v) {
     if (!flow) return [];
+    if (v.kind === "needs_room" && v.announced && pad.mode === "tail") {
+      return [{ label: say("gate_announced_other"), typeRoom: true }];
+    }
     function pick(parts, keep) {
       return { label: household(parts), room: parts, tail: flow.tail, keep: keep };
     }
@@ -137,6 +143,10 @@
                      { slots: list(v.slots), count: v.parcels });
       if (v.overflow) text += "\n" + say("gate_take_overflow", { slot: v.slots[v.slots.length - 1], place: v.place });
       return text;
+    }
+    if (v.kind === "needs_room" && v.announced) {
+      return say(pad.mode === "tail" ? "gate_announced" : "gate_needs_room",
+                 { room: household(v.announced) });
     }
     if (v.kind === "needs_room") return say("gate_needs_room");
     return errorText(v);
@@ -190,9 +200,10 @@
     choices(view).forEach(function (choice) {
       var button = document.createElement("button");
       button.type = "button";
-      button.className = "choice" + (choice.label === household(choice.room) ? "" : " other");
-      button.setAttribute("data-room", choice.room.id);
+      button.className = "choice" + (choice.room && choice.label === household(choice.room) ? "" : " other");
+      if (choice.room) button.setAttribute("data-room", choice.room.id);
       if (choice.keep) button.setAttribute("data-keep", "");
+      if (choice.typeRoom) button.setAttribute("data-type-room", "");
       button.textContent = choice.label;
       button.addEventListener("click", function () { choose(choice); });
       choicesEl.appendChild(button);
@@ -315,10 +326,11 @@
     view = v;
     var keypad = from === "keypad";
     if (v.kind === "needs_room") {
-      flow = { code: v.code, room: null, tail: "" };
+      // An announced code: the waybill's phone first (it checks the announcement).
+      flow = { code: v.code, room: null, tail: "", announced: v.announced };
       pickup = null;
       pad = blankPad();
-      pad.mode = "building";
+      pad.mode = v.announced ? "tail" : "building";
     } else if (keypad && v.error === "room_required" && sent) {
       flow = null;
       pickup = { code: sent };  // in memory only, never on the screen
@@ -449,6 +461,12 @@
 
   function choose(choice) {
     if (busy || !flow) return;
+    if (choice.typeRoom) {  // nothing to send yet: the room is typed next
+      pad.mode = "building";
+      pad.tail = "";
+      quiet();
+      return draw();
+    }
     pad.building = choice.room.building;
     pad.room = choice.room.room;
     pad.tail = choice.tail;
@@ -489,9 +507,11 @@
     } else if (pad.mode === "room" && pickup) {
       if (pad.building && pad.room) post(data.code_url, { code: pickup.code, room: typedRoom().id });
     } else if (pad.mode === "room") {
-      if (pad.building && pad.room) postRoom(typedRoom(), "");
-    } else if (pad.mode === "tail") {
-      if (pad.tail.length === 4) postRoom(flow.room, pad.tail);
+      // A tail the courier typed already for this waybill (an announced code's) goes along.
+      if (pad.building && pad.room) postRoom(typedRoom(), flow.tail);
+    } else if (pad.mode === "tail" && pad.tail.length === 4) {
+      if (flow.room) postRoom(flow.room, pad.tail);
+      else post(data.room_url, { code: flow.code, phone_tail: pad.tail });  // announced
     }
   }
 
