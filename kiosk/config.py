@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import logging
+import math
 import os
 import re
 import tomllib
@@ -24,6 +25,7 @@ from kiosk.channels import CHANNEL_TYPES
 from kiosk.config_table import MISSING, Section
 from kiosk.domain import Slot, TokenScope, format_buildings
 from kiosk.errors import ConfigError
+from kiosk.keypad import shortest_quiet
 from kiosk.routing import coverage_gaps
 
 CONFIG_ENV = "SHELF_CONFIG"
@@ -76,12 +78,14 @@ class CentreSettings:
 
 @dataclass(frozen=True)
 class PickupRules:
-    """[pickup]: how many wrong pickup codes a keypad may try within a window."""
+    """[pickup]: how a keypad slows down a guesser (``kiosk.keypad``), and what waits too long."""
 
-    max_failures: int
-    window_s: int
+    max_failures: int  # wrong codes in a run before the keypad waits; a day's before the room
+    window_s: int  # a keypad with no wrong code this long starts a new run
     fresh_escalate_s: int = 3600  # a fresh parcel's door task still open this long: tell again
     return_after_days: int = 7  # a parcel waiting this long goes on the list to return
+    max_wait_s: int = 60  # the longest wait between two codes at a keypad
+    ask_room_from: int = 200  # households waiting from which a code needs its building-room
 
 
 @dataclass(frozen=True)
@@ -309,8 +313,24 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     labels.done()
 
     pickup = top.table("pickup", required=False)
-    max_failures = pickup.int("max_failures", 5, minval=1, maxval=100)  # wrong codes per window
-    window_min = pickup.int("window_minutes", 15, minval=1, maxval=1440)  # then locked this long
+    # A keypad takes this many wrong pickup codes in a run at once; after each further one it
+    # waits 5 s, 10 s, 20 s ... up to max_wait_seconds before it takes the next code. So many
+    # wrong codes within a day also make it ask for the building-room with the code.
+    max_failures = pickup.int("max_failures", 5, minval=1, maxval=100)
+    # A keypad with no wrong code for this long starts a new run (its free tries again).
+    window_min = pickup.int("window_minutes", 15, minval=1, maxval=1440)
+    # The longest wait between two codes: a guesser's pace (3600 / this an hour), and the most
+    # that the resident after them waits.
+    max_wait = pickup.int("max_wait_seconds", 60, minval=10, maxval=900)
+    quiet = shortest_quiet(max_failures, max_wait)
+    if window_min * 60 < quiet:
+        pickup.fail(f"[pickup] window_minutes = {window_min} is too short: a guesser who waits "
+                    f"that long after each run of wrong codes would type more than one code "
+                    f"every max_wait_seconds ({max_wait} s); use at least "
+                    f"{math.ceil(quiet / 60)}")
+    # From this many households waiting, a pickup code typed at a keypad needs its building-room
+    # too (a code alone is checked against every waiting household's); 0: always.
+    ask_room_from = pickup.int("ask_room_from", 200, minval=0, maxval=1_000_000)
     # A fresh parcel's door task still open after this long is escalated: its team is told
     # again, and as long again later the other teams too.
     fresh_min = pickup.int("fresh_escalate_minutes", 60, minval=5, maxval=1440)
@@ -396,7 +416,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         database=(path.parent / db_path).resolve(),
         community=Community(name, buildings, timezone, language, community_id),
         label_secret=secret.encode(),
-        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days),
+        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days, max_wait,
+                           ask_room_from),
         kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s,
                             freeze_s),
         teams=teams,

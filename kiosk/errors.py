@@ -12,6 +12,7 @@ class ShelfError(Exception):
     """
 
     code = "error"
+    recorded = True  # kept as a ``scan_refused`` event (kiosk.outcome.guarded); False: a question
 
     def __init__(self, *args: object, suggestions: tuple[str, ...] = (),
                  retry_after_s: int | None = None) -> None:
@@ -111,15 +112,34 @@ class ParcelClosed(ShelfError):
 
 
 class PickupRefused(ShelfError):
-    """A pickup code does not open anything."""
+    """A pickup code does not open anything.
+
+    ``tries_left``: for a code typed at a keypad, the wrong codes it still takes before it
+    makes people wait (``kiosk.keypad``); None for a scanned pass.
+    """
 
     code = "unknown_code"
 
+    def __init__(self, *args: object, retry_after_s: int | None = None,
+                 tries_left: int | None = None) -> None:
+        super().__init__(*args, retry_after_s=retry_after_s)
+        self.tries_left = tries_left
+
 
 class PickupThrottled(PickupRefused):
-    """Too many wrong pickup codes: the keypad is locked for a while."""
+    """Too many wrong pickup codes: the keypad waits a little before it takes the next one."""
 
     code = "throttled"
+
+
+class RoomRequired(PickupRefused):
+    """A pickup code typed alone where the keypad asks for the building-room with it.
+
+    Nothing was checked, so nothing counts and nothing is recorded: it is a question.
+    """
+
+    code = "room_required"
+    recorded = False
 
 
 class PassUsed(PickupRefused):

@@ -204,6 +204,9 @@ class PickupCodes(Protocol):
 
     def find_active(self, code: str) -> PickupCode | None: ...
 
+    def active_count(self) -> int:
+        """How many codes are active: what a code typed alone is checked against."""
+
     def with_code(self, code: str, limit: int = 2) -> list[PickupCode]:
         """The newest rows (at most ``limit``) that ever held ``code``, active or used."""
 
@@ -294,6 +297,9 @@ class Attempts(Protocol):
     def wait_needed(self, source: str, max_failures: int, window: timedelta,
                     now: datetime) -> int:
         """Seconds ``source`` must wait before trying again (0: it may try now)."""
+
+    def failures(self, source: str, since: datetime, limit: int) -> list[datetime]:
+        """When ``source`` failed at or after ``since``: the newest ``limit``, newest first."""
 
     def prune(self, prefix: str, before: datetime) -> int:
         """Forget the attempts of sources starting with ``prefix`` made before ``before``."""

@@ -229,6 +229,7 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "parcel": row["parcel_id"],
         "room_confirmed": detail.get("room_confirmed"),
         "retry_after_s": detail.get("retry_after_s"),
+        "tries_left": detail.get("tries_left"),  # a typed code: wrong ones before a wait
         "fresh": bool(detail.get("fresh")),  # checked in fresh (its label or announcement)
         # needs_room: the household the code was announced for; a check-in: the same
         "announced": detail.get("announced") or detail.get("announced_for"),
@@ -817,8 +818,9 @@ def _rooms_numbered(conn: sqlite3.Connection, room: str) -> list[str]:
 
 # The gate's refusals worth a staff member's look: a forged or unreadable label, a household
 # not in the list, a tracking number taken, a parcel scanned again after it left, a waybill
-# whose phone is not the announced household's (a mistaken announcement, or a stolen one). (A wrong
-# pickup code, a locked keypad or a used pass is the resident's business, not an exception.)
+# whose phone is not the announced household's (a mistaken announcement, or a stolen one). (A
+# wrong pickup code or a used pass is the resident's business, not an exception; a run of
+# wrong codes at a keypad is, and is listed by keypad_runs.)
 ATTENTION_ERRORS = ("forged", "garbage", "unreadable", "unknown_household", "code_taken",
                     "already_collected", "announcement_mismatch")
 # Through events_refused (migration 14): the refusals of the last days, never the history.
@@ -862,6 +864,46 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
         "overflow": [_parcel_row(r, "overflow") for r in spilled],
         "unconfirmed": [_parcel_row(r, "unconfirmed") for r in unconfirmed],
     }
+
+
+# What a guesser leaves at a keypad (kiosk.keypad): wrong pickup codes typed there, and codes
+# refused unchecked while it waited. A typed code's refusal carries tries_left (a scanned
+# pass's does not); the codes themselves are never recorded. Through events_refused.
+KEYPAD_REFUSALS = """
+    SELECT e.at, e.actor, json_extract(e.detail, '$.error') AS error,
+           json_extract(e.detail, '$.retry_after_s') AS wait_s
+    FROM events e
+    WHERE e.kind IN ('scan_refused', 'needs_room') AND e.at >= ?
+      AND json_extract(e.detail, '$.error') IN ('unknown_code', 'throttled')
+      AND json_extract(e.detail, '$.tries_left') IS NOT NULL
+    ORDER BY e.at"""
+
+
+def keypad_runs(conn: sqlite3.Connection, since: datetime, quiet: timedelta,
+                least: int) -> list[dict[str, Any]]:
+    """Runs of wrong pickup codes at each keypad since ``since``, the newest first.
+
+    A run ends where its keypad had no refused code for ``quiet`` (``[pickup]
+    window_minutes``); only runs of ``least`` wrong codes or more are listed (those that made
+    the keypad wait: someone guessing, or holding others up; not a resident's slip). Each:
+    ``source`` (the keypad), ``wrong`` codes, ``while_waiting`` (typed while it waited, not
+    checked), ``first`` and ``last`` (ISO), ``longest_wait_s``.
+    """
+    runs: dict[str, dict[str, Any]] = {}  # the open run of each keypad
+    done: list[dict[str, Any]] = []
+    for row in conn.execute(KEYPAD_REFUSALS, (iso(since),)):
+        run = runs.get(row["actor"])
+        if run is None or (datetime.fromisoformat(row["at"])
+                           - datetime.fromisoformat(run["last"]) >= quiet):
+            run = runs[row["actor"]] = {"source": row["actor"], "wrong": 0, "while_waiting": 0,
+                                        "first": row["at"], "last": row["at"],
+                                        "longest_wait_s": 0}
+            done.append(run)
+        run["last"] = row["at"]
+        run["wrong" if row["error"] == "unknown_code" else "while_waiting"] += 1
+        run["longest_wait_s"] = max(run["longest_wait_s"], row["wait_s"] or 0)
+    return sorted((r for r in done if r["wrong"] >= least), key=lambda r: r["last"],
+                  reverse=True)
 
 
 def _refusal(row: sqlite3.Row) -> dict[str, Any]:

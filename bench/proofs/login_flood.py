@@ -213,7 +213,7 @@ class Probe:
         except Exception:  # the store is busy: the parcel simply stays on the shelf
             return
         if code is not None:
-            act_on_code(code.code, self.uow, self.rules, self.clock)
+            act_on_code(code.code, self.uow, self.rules, self.clock, room=household)
 
     def close(self) -> None:
         self.conn.close()
