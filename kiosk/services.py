@@ -248,13 +248,14 @@ def _typed_household(uow: UnitOfWork, typed: HouseholdId, tail: str | None,
     shown = typed.masked()
     if check.verdict is RoomVerdict.UNKNOWN:
         raise UnknownHousehold(f"{shown} is not in the household list: check the room on the "
-                               "waybill", suggestions=check.suggestions)
+                               "waybill", given=str(typed), suggestions=check.suggestions)
     if check.verdict is RoomVerdict.ASK_PHONE:
         raise ConfusableRoom(f"{shown} is easily confused with another room: type the last 4 "
-                             "digits of the phone on the waybill", suggestions=check.suggestions)
+                             "digits of the phone on the waybill", given=str(typed),
+                             suggestions=check.suggestions)
     if check.verdict is RoomVerdict.MISMATCH:
         raise PhoneMismatch(f"the phone on the waybill belongs to another room than {shown}: "
-                            "check the room on the waybill and choose",
+                            "check the room on the waybill and choose", given=str(typed),
                             suggestions=check.suggestions)
     household = uow.households.get(typed)
     assert household is not None  # check_typed_room found it in the same transaction
@@ -266,7 +267,7 @@ def _not_in_list(uow: UnitOfWork, household: HouseholdId) -> UnknownHousehold:
     near = confusable_with(household, [h.id for h in uow.households.in_building(
         household.building)])
     return UnknownHousehold(f"{household.masked()} is not in the household list",
-                            suggestions=tuple(map(str, near)))
+                            given=str(household), suggestions=tuple(map(str, near)))
 
 
 def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, actor: str,

@@ -390,13 +390,17 @@ def read_door(door: str, secret: bytes) -> tuple[HouseholdId, str]:
     text = door.strip()
     if text.upper().startswith(DOOR_PREFIX + ":"):
         return parse_door(text, secret), "sticker"
-    if ":" in text or "/" in text:
+    if ":" in text:
         raise GarbageLabel("not a door sticker: scan the QR sticker on the door, or type the "
                            "room")
     try:
-        return HouseholdId.parse(text), "typed"
+        return HouseholdId.parse(text), "typed"  # 24-2304, 24/2304, 24栋2304室
     except UnknownHousehold:
-        raise UnknownHousehold("type the room as building-room, e.g. 24-2304") from None
+        if "/" in text:  # a URL's path, another code's: no room is typed so
+            raise GarbageLabel("not a door sticker: scan the QR sticker on the door, or type "
+                               "the room") from None
+        raise UnknownHousehold("type the room as building-room, e.g. 24-2304, 24栋2304室 or "
+                               "24/2304", typed=text) from None
 
 
 def _open_task(uow: UnitOfWork, task_id: int, timezone: tzinfo) -> DoorTask:

@@ -31,10 +31,20 @@ def test_household_ids_are_exact_2304_is_not_2403():
     assert str(HouseholdId.parse("3-b101")) == "3-B101"
 
 
-@pytest.mark.parametrize("text", ["2304", "24 2304", "24-", "-2304", "24-23 04", "x-1", ""])
+@pytest.mark.parametrize("text", ["24-2304", "24栋2304室", "24/2304", "24 2304", "24号楼2304",
+                                  "24幢-2304", "24#2304", "２４－２３０４", "24栋 2304 号",
+                                  "024-02304"])
+def test_a_room_is_read_as_people_type_it(text):
+    assert HouseholdId.parse(text) == HouseholdId(24, "2304")
+
+
+@pytest.mark.parametrize("text", ["2304", "242304", "24-", "24栋", "-2304", "24-23 04", "x-1",
+                                  "24/23/04", "24号2304", ""])
 def test_malformed_household_ids_are_refused(text):
-    with pytest.raises(UnknownHousehold, match="not a household"):
+    with pytest.raises(UnknownHousehold, match="not a household: expected building-room, e.g. "
+                       "24-2304, 24栋2304室 or 24/2304") as refused:
         HouseholdId.parse(text)
+    assert (refused.value.typed, refused.value.given) == (text, None)
 
 
 def test_masking_hides_the_end_of_the_room():
