@@ -794,7 +794,7 @@ def cmd_deliver(args: argparse.Namespace, clock: Clock) -> int:
         print(say("delivered", task=args.task, count=len(outcome.parcels),
                   household=outcome.household))
     else:
-        print(_refusal_line(outcome.as_json()), file=sys.stderr)
+        print(_refusal_line({**outcome.as_json(), "typed": args.room}), file=sys.stderr)
     return 0 if outcome.action == "delivered" else 1
 
 
