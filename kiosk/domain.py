@@ -162,6 +162,11 @@ def mask_household(text: str) -> str:
         return text
 
 
+def mask_path(path: str) -> str:
+    """A URL path for a log line: its household ids masked (``/households/24-23**``)."""
+    return "/".join(map(mask_household, path.split("/")))
+
+
 @dataclass(frozen=True)
 class Household:
     id: HouseholdId

@@ -17,6 +17,7 @@ from kiosk.domain import (
     format_buildings,
     join_phones,
     mask_household,
+    mask_path,
     mask_phone,
     parse_buildings,
     parse_phone_tail,
@@ -52,6 +53,8 @@ def test_masking_hides_the_end_of_the_room():
     assert mask_household("3-101") == "3-1**"
     assert mask_household("5-7") == "5-7"  # nothing sensible to hide in one character
     assert mask_household("not an id") == "not an id"
+    assert mask_path("/households/24-2304") == "/households/24-23**"
+    assert mask_path("/parcels/12/move") == "/parcels/12/move"
 
 
 def test_building_ranges_round_trip():
