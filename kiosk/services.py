@@ -330,7 +330,7 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now, keep_days=rules.pickup.return_after_days,
-                  fresh=fresh)
+                  fresh=fresh, carrier=kind is ParcelKind.CARRIER)
     light_slot(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)

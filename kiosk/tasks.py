@@ -63,7 +63,7 @@ from kiosk.errors import (
     WrongDoor,
 )
 from kiosk.labels import DOOR_PREFIX, make_pass, parse_door
-from kiosk.notices.queue import queue_delivered, queue_team, queue_waiting
+from kiosk.notices.queue import carrier_refs, queue_delivered, queue_team, queue_waiting
 from kiosk.outcome import DoorTaskRef, Outcome, guarded
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.routing import local_time, on_duty, team_for
@@ -441,7 +441,8 @@ def _delivered(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime,
         queue_delivered(uow, rules.channels, household, {
             "community": rules.community_name, "household": hid, "name": household.name,
             "team": task.team, "team_name": _team(rules, task.team).name,
-            "parcel_refs": [p.ref for p in parcels], "delivered_at": iso(now),
+            "parcel_refs": [p.ref for p in parcels], "carrier_refs": carrier_refs(parcels),
+            "delivered_at": iso(now),
             "names": names_in_languages(community=rules.community_name,
                                         team_name=_team(rules, task.team).name)},
             parcels[0].id, now)
