@@ -209,6 +209,8 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     print(say("init_wrote", config=config.path, households=args.directory / "households.csv"))
     print(say("init_database", database=config.database, counts=household_counts(report)))
     print(say("init_login", password=password))
+    if args.admin_password is None:  # made up here: the operator has no other copy
+        print(say("init_login_once"))
     print(say("init_next", config=config.path.resolve()))
     return 0
 
