@@ -187,6 +187,7 @@ class WebSettings:
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
     cookie_secure: bool = False  # always Secure cookies, even over plain HTTP (HTTPS: always)
     proxy: ProxyTrust = ProxyTrust()  # the reverse proxy in front, if any
+    uploads_days: int = 30  # days an uploaded list's bytes are kept (the register keeps the rest)
 
     @property
     def api_tokens(self) -> tuple[str, ...]:
@@ -344,6 +345,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # request that came over HTTPS (the proxy says so) gets them anyway.
     cookie_secure = web.bool("cookie_secure", False)
     proxy = _proxy_trust(web)
+    # An uploaded list (households' phones and e-mail, the observation list) is kept this many
+    # days for its preview, its confirmation and a later look; then its bytes are deleted.
+    uploads_days = web.int("uploads_days", 30, minval=1, maxval=365)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
     backup = _backup(top.table("backup", required=False), path)
@@ -360,7 +364,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy,
+                        uploads_days),
         notices=notices,
         backup=backup,
     )

@@ -445,11 +445,14 @@ def still_jpeg(conn: sqlite3.Connection, event_id: int) -> bytes | None:
 
 
 def observation_register(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
-    """The observation lists applied, newest first: which file, for which day, by whom."""
+    """The observation lists applied, newest first: which file (its bytes deleted after [web]
+    uploads_days, or not), for which day, by whom."""
     rows = conn.execute(
-        """SELECT id, applied_at, actor, list_date, source, file_name, sha256, format, added,
-                  released, unchanged, unknown, problems
-           FROM observation_lists ORDER BY id DESC LIMIT ?""", (limit,)).fetchall()
+        """SELECT l.id, l.applied_at, l.actor, l.list_date, l.source, l.file_name, l.sha256,
+                  l.format, l.added, l.released, l.unchanged, l.unknown, l.problems,
+                  f.deleted_at IS NOT NULL AS file_deleted
+           FROM observation_lists l LEFT JOIN observation_files f ON f.sha256 = l.sha256
+           ORDER BY l.id DESC LIMIT ?""", (limit,)).fetchall()
     return [dict(r) for r in rows]
 
 
@@ -467,9 +470,10 @@ def observation_history(conn: sqlite3.Connection, household: str) -> list[dict[s
     """
     rows = conn.execute(
         """SELECT e.id, e.at, e.kind, e.actor, l.id AS list_id, l.list_date, l.source,
-                  l.file_name, l.sha256
+                  l.file_name, l.sha256, f.deleted_at IS NOT NULL AS file_deleted
            FROM events e
            LEFT JOIN observation_lists l ON l.id = json_extract(e.detail, '$.list')
+           LEFT JOIN observation_files f ON f.sha256 = l.sha256
            WHERE e.household_id = ?
              AND e.kind IN ('observation_added', 'observation_released')
            ORDER BY e.id DESC""", (household,)).fetchall()

@@ -65,6 +65,17 @@ def test_the_kiosk_unit_is_a_notify_service_with_a_watchdog_and_its_devices():
         assert line in text.splitlines(), line
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_a_memory_ceiling_and_no_swap(service):
+    """A runaway (a list or a photo that costs gigabytes, a leak) gets its service stopped and
+    restarted, not the Pi swapping to death: the ceilings are measured in systemd/README.md."""
+    lines = (REPO / "systemd" / service).read_text().split("[Service]")[1].splitlines()
+    ceiling = next((line for line in lines if line.startswith("MemoryMax=")), "")
+    assert re.fullmatch(r"MemoryMax=\d+M", ceiling), service
+    assert 128 <= int(ceiling[len("MemoryMax="):-1]) <= 1024
+    assert "MemorySwapMax=0" in lines
+
+
 @pytest.mark.parametrize("service", SERVICES[:3])
 def test_a_service_that_keeps_failing_is_restarted_for_ever(service):
     """A camera unplugged for an hour, a relay down at boot: systemd's default start limit

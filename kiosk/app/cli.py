@@ -491,7 +491,7 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
     notify("STATUS=starting: waiting for the first frame")
     log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
              len(config.layout.slots))
-    pruner = _prune_stills_meanwhile(config, clock, stop)
+    pruner = _prune_meanwhile(config, clock, stop)
     try:
         frames = scanner.run(stop)
     finally:
@@ -507,10 +507,9 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
     return 0
 
 
-def _prune_stills_meanwhile(config: Config, clock: Clock,
-                            stop: threading.Event) -> threading.Thread:
-    """Delete old stills at start and hourly, on a thread with its own connection."""
-    from kiosk.stills import run_pruner
+def _prune_meanwhile(config: Config, clock: Clock, stop: threading.Event) -> threading.Thread:
+    """Delete old stills and uploads at start and hourly, on a thread with its own connection."""
+    from kiosk.retention import run_pruner
     from kiosk.store import connect, without_waiting_for_the_disk
 
     conn = connect(config.database)  # the kiosk's own connection has just opened it
@@ -520,29 +519,33 @@ def _prune_stills_meanwhile(config: Config, clock: Clock,
         # check-in never waits behind one on the SD card.
         try:
             with without_waiting_for_the_disk(conn):
-                run_pruner(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days, stop)
+                run_pruner(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days,
+                           config.web.uploads_days, stop)
         finally:
             conn.close()
 
-    thread = threading.Thread(target=prune, name="stills-pruner", daemon=True)
+    thread = threading.Thread(target=prune, name="pruner", daemon=True)
     thread.start()
     return thread
 
 
 def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
-    from kiosk.stills import prune_stills
+    from kiosk.retention import prune_stills, prune_uploads
 
     config = _config(args)
     conn = open_store(config)
     try:
-        report = prune_stills(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days)
+        uow = SqliteUnitOfWork(conn)
+        report = prune_stills(uow, clock, config.kiosk.stills_days)
+        uploads = prune_uploads(uow, clock, config.web.uploads_days)
     finally:
         conn.close()
     if args.json:
-        print(json.dumps(report.as_json()))
+        print(json.dumps({**report.as_json(), "uploads": uploads.as_json()}))
     else:
         print(say("stills_pruned", deleted=report.deleted, days=report.days))
+        print(say("uploads_pruned", deleted=uploads.deleted, days=uploads.days))
     return 0
 
 
