@@ -47,6 +47,8 @@ class Outcome:
     retry_after_s: int | None = None  # a locked keypad: seconds until it takes codes again
     # Door delivery (kiosk.tasks): the task of a household under observation, as {id, team,
     # fresh}; a refused door names the task's household (expected) and the door's (given).
+    # A refused room names the household typed (or a label's) whole in ``given`` too, for the
+    # person who typed it (kiosk.errors.RoomRefused); ``message`` masks it, being logged.
     door_task: DoorTaskRef | None = None
     expected: str | None = None
     given: str | None = None
