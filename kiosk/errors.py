@@ -51,19 +51,34 @@ class ForgedLabel(LabelError):
     code = "forged"
 
 
-class UnknownHousehold(ShelfError):
+class RoomRefused(ShelfError):
+    """A refusal of the household someone named: a room typed, a label's, a list's.
+
+    ``given`` is that household whole (``24-2340``), for the person who named it: the command
+    line and the pages say it as typed, beside the ``suggestions`` to choose from; the message
+    masks it, since it is logged. When what was typed is no household at all, ``given`` is None
+    and ``typed`` is the text (``HouseholdId.parse``).
+    """
+
+    def __init__(self, message: str, *, given: str | None = None, typed: str | None = None,
+                 suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message, suggestions=suggestions)
+        self.given, self.typed = given, typed
+
+
+class UnknownHousehold(RoomRefused):
     """The household named by a label or a typed room is not in the household list."""
 
     code = "unknown_household"
 
 
-class ConfusableRoom(ShelfError):
+class ConfusableRoom(RoomRefused):
     """The typed room exists, but others in its building are easy to mix up with it."""
 
     code = "confusable_room"
 
 
-class PhoneMismatch(ShelfError):
+class PhoneMismatch(RoomRefused):
     """The waybill's phone digits belong to a household easily confused with the typed one."""
 
     code = "phone_mismatch"

@@ -493,7 +493,8 @@ def edit_household(uow: UnitOfWork, household: HouseholdId | str, *, name: str, 
     with uow:
         old = uow.households.get(target)
         if old is None:
-            raise UnknownHousehold(f"{target.masked()} is not in the household list")
+            raise UnknownHousehold(f"{target.masked()} is not in the household list",
+                                   given=str(target))
         if seen is not None and seen != contact_version(old):
             raise HouseholdChanged(f"{target.masked()} was changed by someone else since this "
                                    "form was shown: look at it again, then edit")

@@ -48,6 +48,8 @@ class Outcome:
     tries_left: int | None = None  # a typed code: wrong codes the keypad takes before it waits
     # Door delivery (kiosk.tasks): the task of a household under observation, as {id, team,
     # fresh}; a refused door names the task's household (expected) and the door's (given).
+    # A refused room names the household typed (or a label's) whole in ``given`` too, for the
+    # person who typed it (kiosk.errors.RoomRefused); ``message`` masks it, being logged.
     door_task: DoorTaskRef | None = None
     expected: str | None = None
     given: str | None = None

@@ -16,6 +16,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from kiosk.domain import (
+    ROOM_MARK,
+    ROOM_SEPARATOR,
     HouseholdId,
     canonical_room,
     confusable_with,
@@ -23,6 +25,7 @@ from kiosk.domain import (
     phone_tail,
     split_phones,
 )
+from kiosk.errors import UnknownHousehold
 from kiosk.timefmt import iso
 
 # ``:slot`` narrows these two to one slot; NULL means every slot.
@@ -668,9 +671,6 @@ PARCEL_ROW = """
     SELECT p.id, p.kind, p.ref, p.household_id, p.slot_code, p.status, p.checked_in_at,
            p.closed_at, p.room_confirmed, p.fresh, h.under_observation
     FROM parcels p JOIN households h ON h.id = p.household_id"""
-# A typed building-room: 24-2304, 24栋2304, 24栋2304室, 24 2304, 24/2304, 24号楼2304.
-ROOM_QUERY = re.compile(
-    r"^(\d{1,3})\s*(?:号楼|栋|幢|楼|座|[-－—/\s])\s*([0-9A-Za-z]{1,6})\s*[室号]?$")
 REF_QUERY = re.compile(r"^[0-9A-Za-z-]{3,40}$")
 PICKUP_CODE_QUERY = re.compile(r"^\d{6}$")
 PHONE_TAIL_QUERY = re.compile(r"^\d{4}$")
@@ -760,11 +760,10 @@ def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> 
 
 def _room_term(term: str) -> str | None:
     """The household a typed building-room names (``24栋2304`` -> ``24-2304``), or None."""
-    match = ROOM_QUERY.match(term)
-    if match is None:
+    try:
+        return str(HouseholdId.parse(term))
+    except UnknownHousehold:
         return None
-    room = canonical_room(match.group(2))
-    return f"{int(match.group(1))}-{room}" if room else None
 
 
 def _near_rooms(conn: sqlite3.Connection, household: str) -> list[str]:
@@ -943,8 +942,9 @@ HOUSEHOLD_ROWS = """
             WHERE p.household_id = h.id AND p.status = 'waiting') AS waiting
     FROM households h"""
 HOUSEHOLD_ORDER = " ORDER BY h.building, length(h.room), h.room"  # 902 before 1002
+# A building and the beginning of a room, typed as HouseholdId.parse reads a whole one.
 _BUILDING_ROOM_RE = re.compile(
-    r"^(\d{1,3})\s*(?:-|/|#|栋|幢|号楼|\s)\s*([0-9A-Z]{0,6})\s*(?:室|号)?$")
+    rf"^(\d{{1,3}})\s*{ROOM_SEPARATOR}\s*([0-9A-Z]{{0,6}})\s*{ROOM_MARK}$")
 
 
 def household_buildings(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -251,13 +251,14 @@ def _typed_household(uow: UnitOfWork, typed: HouseholdId, tail: str | None,
     shown = typed.masked()
     if check.verdict is RoomVerdict.UNKNOWN:
         raise UnknownHousehold(f"{shown} is not in the household list: check the room on the "
-                               "waybill", suggestions=check.suggestions)
+                               "waybill", given=str(typed), suggestions=check.suggestions)
     if check.verdict is RoomVerdict.ASK_PHONE:
         raise ConfusableRoom(f"{shown} is easily confused with another room: type the last 4 "
-                             "digits of the phone on the waybill", suggestions=check.suggestions)
+                             "digits of the phone on the waybill", given=str(typed),
+                             suggestions=check.suggestions)
     if check.verdict is RoomVerdict.MISMATCH:
         raise PhoneMismatch(f"the phone on the waybill belongs to another room than {shown}: "
-                            "check the room on the waybill and choose",
+                            "check the room on the waybill and choose", given=str(typed),
                             suggestions=check.suggestions)
     household = uow.households.get(typed)
     assert household is not None  # check_typed_room found it in the same transaction
@@ -269,7 +270,7 @@ def _not_in_list(uow: UnitOfWork, household: HouseholdId) -> UnknownHousehold:
     near = confusable_with(household, [h.id for h in uow.households.in_building(
         household.building)])
     return UnknownHousehold(f"{household.masked()} is not in the household list",
-                            suggestions=tuple(map(str, near)))
+                            given=str(household), suggestions=tuple(map(str, near)))
 
 
 def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, actor: str,
@@ -332,7 +333,7 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now, keep_days=rules.pickup.return_after_days,
-                  fresh=fresh)
+                  fresh=fresh, carrier=kind is ParcelKind.CARRIER)
     light_slot(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)

@@ -65,7 +65,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from kiosk.config import ApiToken, WebSettings
-from kiosk.domain import TokenScope
+from kiosk.domain import TokenScope, mask_path
 from kiosk.passwords import (
     check_password,
     decoy_hash,
@@ -336,7 +336,7 @@ def _forbidden() -> Any:
 
 
 def csrf_refused(exc: CSRFError) -> Any:
-    log.info("%s %s refused: %s", request.method, request.path, exc.description)
+    log.info("%s %s refused: %s", request.method, mask_path(request.path), exc.description)
     if wants_json():
         return jsonify(error="csrf", message=t("refused_csrf")), 400
     return render_template("unavailable.html", message_key="refused_csrf"), 400

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from kiosk.app.words import (
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
-from kiosk.errors import ShelfError
+from kiosk.errors import RoomRefused, ShelfError
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
@@ -55,10 +55,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _one_line(exc: Exception) -> str:
-    """The error as one line: an OSError names its file and what went wrong."""
+    """The error as one line: an OSError names its file and what went wrong; a room refused
+    names it as the operator typed it."""
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else exc.filename
         return f"{target}: {exc.strerror.lower()}"
+    if isinstance(exc, RoomRefused) and (exc.given or exc.typed):
+        return _why(_refusal(exc))
     return " ".join(str(exc).split())
 
 
@@ -211,6 +214,8 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     print(say("init_wrote", config=config.path, households=args.directory / "households.csv"))
     print(say("init_database", database=config.database, counts=household_counts(report)))
     print(say("init_login", password=password))
+    if args.admin_password is None:  # made up here: the operator has no other copy
+        print(say("init_login_once"))
     print(say("init_next", config=config.path.resolve()))
     return 0
 
@@ -370,15 +375,31 @@ def _team(config: Config, team_id: str) -> str:
     return team_id if language() == "en" else in_language(names.get(team_id, team_id), language())
 
 
-def _why(refusal: dict[str, object]) -> str:
-    """Why it was refused: in English the core's message; in Chinese worded from its stable
-    code where the catalogue has it (households masked), else the core's message."""
-    from kiosk.domain import mask_household
+ROOM_REFUSALS = ("unknown_household", "confusable_room", "phone_mismatch")
 
-    said = language() != "en" and why(
-        str(refusal.get("error")),
-        **{k: mask_household(str(refusal[k])) for k in ("expected", "given") if refusal.get(k)})
+
+def _why(refusal: Mapping[str, object]) -> str:
+    """Why it was refused, to the operator at the terminal (staff, like the site's users).
+
+    The households they named are said whole (``given``: the room typed, a door's; a door
+    task's ``expected``), as is what they typed that is no room (``typed``); the log and the
+    core's message mask them. Otherwise: in English the core's message; in Chinese worded from
+    its stable code where the catalogue has it, else the core's message.
+    """
+    code, given, typed = str(refusal.get("error")), refusal.get("given"), refusal.get("typed")
+    if code in ROOM_REFUSALS and given:
+        return say(f"why_room_{code}", room=given)
+    if code == "unknown_household" and typed:
+        return say("why_not_a_room", typed=str(typed).strip())
+    named = {k: str(refusal[k]) for k in ("expected", "given") if refusal.get(k)}
+    said = (named or language() != "en") and why(code, **named)
     return said or str(refusal["message"])
+
+
+def _refusal(exc: ShelfError) -> dict[str, object]:
+    """A refusal the core raised, as the command says it and ``--json`` gives it."""
+    return {"error": exc.code, "message": str(exc), "suggestions": list(exc.suggestions),
+            **{k: v for k in ("given", "typed") if (v := getattr(exc, k, None))}}
 
 
 def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
@@ -390,8 +411,9 @@ def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
         done = expect(args.household, args.code, uow, clock, actor=_shell_actor(),
                       fresh=args.fresh)
     except ShelfError as exc:
-        refusal = {"error": exc.code, "message": str(exc), "suggestions": list(exc.suggestions)}
-        print(json.dumps(refusal, ensure_ascii=False) if args.json else _refusal_line(refusal),
+        refusal = _refusal(exc)
+        shown = {k: refusal[k] for k in ("error", "message", "suggestions")}  # --json's keys
+        print(json.dumps(shown, ensure_ascii=False) if args.json else _refusal_line(refusal),
               file=sys.stdout if args.json else sys.stderr)
         return 1
     if args.json:
@@ -428,16 +450,15 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
     elif outcome.action == "needs_room":
         print(say("checkin_needs_room", code=outcome.code))
     else:
-        print(_refusal_line(data), file=sys.stderr)
+        print(_refusal_line({**data, "typed": args.room}), file=sys.stderr)
     return 0 if outcome.action == "checkin" else 1
 
 
-def _refusal_line(refusal: dict[str, object]) -> str:
-    """A refusal for a terminal; suggested households masked (--json gives them whole)."""
-    from kiosk.domain import mask_household
-
-    near = [mask_household(str(h)) for h in refusal.get("suggestions") or ()]
-    hint = say("refused_hint", rooms=", ".join(near)) if near else ""
+def _refusal_line(refusal: Mapping[str, object]) -> str:
+    """A refusal for a terminal, with the rooms the operator may have meant, whole: they choose
+    one of them from the waybill (as the gate's screen offers them)."""
+    near = [str(h) for h in refusal.get("suggestions") or ()]
+    hint = say("refused_hint", rooms=say("report_list_sep").join(near)) if near else ""
     return say("refused", code=refusal["error"], why=_why(refusal), hint=hint)
 
 
@@ -799,7 +820,7 @@ def cmd_deliver(args: argparse.Namespace, clock: Clock) -> int:
         print(say("delivered", task=args.task, count=len(outcome.parcels),
                   household=outcome.household))
     else:
-        print(_refusal_line(outcome.as_json()), file=sys.stderr)
+        print(_refusal_line({**outcome.as_json(), "typed": args.room}), file=sys.stderr)
     return 0 if outcome.action == "delivered" else 1
 
 
