@@ -1,7 +1,7 @@
 """``GET /api/slots`` at 1k and at 1M collected parcels of history.
 
 The real Flask app from ``web.create_app`` through its test client, authorised by a bearer
-token from the configuration's ``[web] api_tokens``, as another tool would call it. Each
+token from the configuration's ``[[web.tokens]]``, as another tool would call it. Each
 request opens its own store connection, as the site does.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,14 @@ from kiosk.errors import InvalidCarrierCode, InvalidPhoneTail, UnknownHousehold
 ROOM_PATTERN = r"[0-9A-Z]{1,6}"
 HOUSEHOLD_PATTERN = rf"\d{{1,3}}-{ROOM_PATTERN}"  # labels embed it too
 ROOM_RE = re.compile(rf"^{ROOM_PATTERN}$")
-HOUSEHOLD_RE = re.compile(rf"^(\d{{1,3}})-({ROOM_PATTERN})$")
+# How people type a flat, once NFKC has made full-width digits and marks ASCII: 24-2304,
+# 24栋2304室, 24/2304, 24 2304, 24号楼2304, 24幢-2304, 24#2304. The one definition of a typed
+# room: every command option, form, API body and search box reads it through HouseholdId.parse.
+BUILDING_MARK = r"(?:号楼|栋|幢|楼|座|#)"
+ROOM_SEPARATOR = rf"(?:{BUILDING_MARK}\s*[-/]?|[-/\u2013\u2014]|\s)"
+ROOM_MARK = r"(?:室|号|房)?"
+TYPED_HOUSEHOLD_RE = re.compile(
+    rf"^(\d{{1,3}})\s*{ROOM_SEPARATOR}\s*({ROOM_PATTERN})\s*{ROOM_MARK}$")
 # A carrier's tracking number (SF, JD, ZTO, EMS ...) as its Code 128 or QR code carries it.
 CARRIER_CODE_RE = re.compile(r"^[0-9A-Za-z-]{6,40}$")
 # Several phones in the household list's phone column: "13800002304;13900001234". A Chinese
@@ -39,17 +47,18 @@ class HouseholdId:
 
     @classmethod
     def parse(cls, text: str) -> HouseholdId:
-        """Parse ``24-2304`` or raise UnknownHousehold.
+        """Parse a flat as stored or typed (``24-2304``, ``24栋2304室``, ``24/2304``: see
+        ``TYPED_HOUSEHOLD_RE``), or raise UnknownHousehold saying how to type one.
 
-        Spaces are trimmed, letters upper-cased and leading zeros dropped from the building and
-        the room (``024-02304`` is ``24-2304``; see ``canonical_room``).
+        Full-width characters are read as ASCII, spaces trimmed, letters upper-cased and
+        leading zeros dropped from the building and the room (``024-02304`` is ``24-2304``;
+        see ``canonical_room``).
         """
-        match = HOUSEHOLD_RE.match(text.strip().upper())
+        match = TYPED_HOUSEHOLD_RE.match(unicodedata.normalize("NFKC", text).strip().upper())
         room = canonical_room(match.group(2)) if match else None
         if not match or room is None:
-            raise UnknownHousehold(
-                f"{text!r} is not a household: expected building-room, e.g. 24-2304"
-            )
+            raise UnknownHousehold(f"{text!r} is not a household: expected building-room, "
+                                   "e.g. 24-2304, 24栋2304室 or 24/2304", typed=text)
         return cls(int(match.group(1)), room)
 
     def masked(self) -> str:
@@ -153,6 +162,11 @@ def mask_household(text: str) -> str:
         return text
 
 
+def mask_path(path: str) -> str:
+    """A URL path for a log line: its household ids masked (``/households/24-23**``)."""
+    return "/".join(map(mask_household, path.split("/")))
+
+
 @dataclass(frozen=True)
 class Household:
     id: HouseholdId
@@ -199,7 +213,8 @@ class RoomCheck:
 
 
 def check_typed_room(typed: HouseholdId, households: Iterable[Household],
-                     tail: str | None, *, keep_room: bool = False) -> RoomCheck:
+                     tail: str | None, *, keep_room: bool = False,
+                     announced: bool = False) -> RoomCheck:
     """Decide whether a parcel may go to the room a courier typed from a waybill.
 
     ``households`` must hold at least every household of ``typed``'s building. In order:
@@ -209,6 +224,9 @@ def check_typed_room(typed: HouseholdId, households: Iterable[Household],
     instead is a MISMATCH (suggesting those it fits); any other tail is UNCONFIRMED.
     ``keep_room`` (the courier chose the typed room over the suggestions) turns ASK_PHONE and
     MISMATCH into UNCONFIRMED: the parcel goes where the courier said, for staff to check.
+    ``announced`` (the code was announced for ``typed``): the courier's reading of the waybill
+    and the announcement agree, which settles a confusable room as a phone would: ASK_PHONE and
+    UNCONFIRMED are CONFIRMED; a tail that fits a neighbour still is a MISMATCH.
     """
     in_building = {h.id: h for h in households if h.id.building == typed.building}
     near = confusable_with(typed, in_building)
@@ -216,16 +234,18 @@ def check_typed_room(typed: HouseholdId, households: Iterable[Household],
     household = in_building.get(typed)
     if household is None:
         return RoomCheck(RoomVerdict.UNKNOWN, suggested)
+    settled = not near or announced
     if tail is None:
-        if near and not keep_room:
+        if not settled and not keep_room:
             return RoomCheck(RoomVerdict.ASK_PHONE, suggested)
-        return RoomCheck(RoomVerdict.UNCONFIRMED if near else RoomVerdict.CONFIRMED)
+        return RoomCheck(RoomVerdict.CONFIRMED if settled else RoomVerdict.UNCONFIRMED)
     if tail in household.phone_tails:
         return RoomCheck(RoomVerdict.CONFIRMED)
     fits = tuple(str(h) for h in near if tail in in_building[h].phone_tails)
     if fits and not keep_room:
         return RoomCheck(RoomVerdict.MISMATCH, fits)
-    return RoomCheck(RoomVerdict.UNCONFIRMED)
+    return RoomCheck(RoomVerdict.CONFIRMED if announced and not fits
+                     else RoomVerdict.UNCONFIRMED)
 
 
 def parse_buildings(spec: str | Iterable[int]) -> frozenset[int]:
@@ -340,6 +360,34 @@ class ParcelRecord:
     room_confirmed: bool = True  # False: typed at the gate and not settled; staff check it
     fresh: bool = False  # fresh food: its door task goes first
     checked_in_at: datetime | None = None  # when it came: what its notices say, whenever sent
+
+
+@dataclass(frozen=True)
+class TokenScope:
+    """What a tool's bearer token may touch: households of ``buildings`` (None: every one) and
+    tracking numbers starting with one of ``carriers`` (empty: any carrier's).
+
+    A parcel without a tracking number (the shelf's own label) is outside a carrier's scope.
+    """
+
+    buildings: frozenset[int] | None = None
+    carriers: tuple[str, ...] = ()
+
+    def covers(self, household: HouseholdId, code: str | None) -> bool:
+        """True when the token may announce or see ``code`` for ``household``."""
+        if self.buildings is not None and household.building not in self.buildings:
+            return False
+        if not self.carriers:
+            return True
+        return code is not None and code.upper().startswith(self.carriers)
+
+    def describe(self) -> str:
+        """The scope in words, for a refusal: ``buildings 24-26; tracking numbers SF…, JD…``."""
+        parts = [f"buildings {format_buildings(self.buildings)}"
+                 if self.buildings is not None else "every building"]
+        if self.carriers:
+            parts.append("tracking numbers " + ", ".join(f"{c}…" for c in self.carriers))
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ class Scanner:
                 log.info("refused: %s", result.message)
         elif result.action == "needs_room":
             self.buzzer.confirm()  # read; the gate's screen asks the courier for the room
-            log.info("carrier code read; no household announced it: the room is asked for")
+            log.info("carrier code read; the courier is asked for the %s",
+                     "waybill's phone (it was announced)" if result.announced else "room")
         else:
             self.buzzer.confirm()
             log.info("%s %s -> %s%s", result.action, mask_household(result.household or ""),

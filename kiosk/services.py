@@ -7,9 +7,12 @@ raises. Side effects on hardware happen only after the commit, in the caller, an
 what was committed.
 
 A parcel arrives with the shelf's own signed label, or with a carrier's waybill only: then its
-tracking number (a **carrier code**) is its key. An announced code (``expect``) checks in at
-once; any other needs the building-room the courier types, checked against the rooms easily
-confused with it and the waybill's phone digits (``kiosk.domain.check_typed_room``).
+tracking number (a **carrier code**) is its key. An announced code (``expect``) checks in once
+the courier has confirmed it from the waybill: its phone's last four digits are one of the
+announced household's, or the room typed from it is that household; any other needs the
+building-room the courier types, checked against the rooms easily confused with it and the
+waybill's phone digits (``kiosk.domain.check_typed_room``). The waybill wins: a room typed
+that is not the announced one is where the parcel goes.
 
 Every gate outcome is an event the gate's screen follows (``kiosk.queries.gate_events``):
 ``checked_in``, ``rescanned``, ``collected``, ``needs_room`` and ``scan_refused``; ``source``
@@ -33,6 +36,7 @@ from kiosk.domain import (
     ParcelStatus,
     PickupCode,
     RoomVerdict,
+    TokenScope,
     carrier_code,
     check_typed_room,
     choose_slot,
@@ -42,17 +46,22 @@ from kiosk.domain import (
     parse_phone_tail,
 )
 from kiosk.errors import (
+    AnnouncementMismatch,
     CodeTaken,
     ConfusableRoom,
     ForgedLabel,
+    NotAnnounced,
+    OutOfScope,
     ParcelClosed,
     PassOutdated,
     PassUsed,
     PhoneMismatch,
     PickupRefused,
     PickupThrottled,
+    RoomRequired,
     UnknownHousehold,
 )
+from kiosk.keypad import ROOM_MEMORY, Keypad, keypad_state, lookback
 from kiosk.labels import (
     MAX_PAYLOAD_BYTES,
     ParcelLabel,
@@ -126,9 +135,10 @@ def _carrier_code(data: bytes) -> str | None:
 
 
 def act_on_code(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
-                source: str = "keypad") -> Outcome:
-    """Hand out what a typed pickup code opens; never raise."""
-    return guarded(lambda: pick_up(code, uow, rules, clock, source=source), uow, clock, source)
+                source: str = "keypad", room: str | None = None) -> Outcome:
+    """Hand out what a typed pickup code (and building-room) opens; never raise."""
+    return guarded(lambda: pick_up(code, uow, rules, clock, source=source, room=room),
+                   uow, clock, source)
 
 
 def act_on_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
@@ -171,12 +181,17 @@ def check_in_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
                      fresh: bool = False) -> Outcome:
     """Check in a parcel that carries only its carrier's waybill, keyed by its tracking number.
 
-    In order: a parcel with this code already -> the same slot again (or already_collected);
-    an announced code -> checked in for its household at once; no ``room`` -> ``needs_room``
-    (recorded, for the gate's screen to ask); else the typed room, checked with the phone
-    tail against its confusable neighbours (``check_typed_room``): refused (unknown_household,
-    confusable_room, phone_mismatch, each with suggestions) or checked in, marked "room not
-    confirmed" when the tail did not settle it. One transaction: a refusal leaves no parcel.
+    In order: a parcel with this code already -> the same slot again (or already_collected).
+    No ``room`` -> ``needs_room`` (recorded, for the gate's screen to ask), naming in
+    ``announced`` the household the code was announced for, if any: an announcement is a
+    claim, so the courier confirms it from the waybill before the slot lights, by the phone
+    tail alone (one of that household's phones: checked in; else announcement_mismatch, and
+    the courier types the room) or by typing the room. A typed room is checked with the phone
+    tail against its confusable neighbours (``check_typed_room``; the announced room is
+    settled by the announcement): refused (unknown_household, confusable_room,
+    phone_mismatch, each with suggestions) or checked in, marked "room not confirmed" when
+    nothing settled it. A typed room that is not the announced one wins: the check-in records
+    whom the announcement named. One transaction: a refusal leaves no parcel.
     """
     key = parse_carrier_code(code)
     tail = parse_phone_tail(phone_tail)
@@ -187,21 +202,23 @@ def check_in_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
         if known is not None:
             return _again(uow, rules, known, now, actor, source)
         announced = uow.expected.get(key)
-        if announced is not None:
-            household = uow.households.get(HouseholdId.parse(announced.household_id))
-            outcome = _place_carrier(uow, rules, household, key, now, actor, source,
-                                     symbology, confirmed=True, via="announced",
-                                     fresh=fresh or announced.fresh)
-            uow.expected.use(key, outcome.parcel, now)
-        elif typed is None:
+        claimed = announced.household_id if announced else None
+        if typed is None and (announced is None or tail is None):
             uow.events.add("needs_room", source, now, code=key, symbology=symbology,
-                           source=source)
-            return Outcome("needs_room", code=key)
+                           source=source, **({"announced": claimed} if claimed else {}))
+            return Outcome("needs_room", code=key, announced=claimed)
+        if typed is None:
+            target = _announced_household(uow, claimed, tail)
         else:
-            household = _typed_household(uow, typed, tail, keep_room)
-            outcome = _place_carrier(uow, rules, household.household, key, now, actor, source,
-                                     symbology, confirmed=household.confirmed, via="typed",
-                                     fresh=fresh)
+            target = _typed_household(uow, typed, tail, keep_room,
+                                      announced=str(typed) == claimed)
+        met = str(target.household.id) == claimed
+        outcome = _place_carrier(
+            uow, rules, target.household, key, now, actor, source, symbology,
+            confirmed=target.confirmed, via="announced" if met else "typed",
+            fresh=fresh or (met and announced.fresh), announced=announced)
+        if announced is not None:
+            uow.expected.use(key, outcome.parcel, now)
     _log_checkin(outcome)
     return outcome
 
@@ -212,21 +229,36 @@ class _TypedHousehold:
     confirmed: bool
 
 
+def _announced_household(uow: UnitOfWork, claimed: str, tail: str) -> _TypedHousehold:
+    """The announced household, when the waybill's phone tail is one of its phones."""
+    household = uow.households.get(HouseholdId.parse(claimed))
+    assert household is not None  # the store's foreign keys keep announced households
+    if tail not in household.phone_tails:
+        raise AnnouncementMismatch(f"the phone on the waybill is not the phone of "
+                                   f"{mask_household(claimed)}, for whom it was announced: "
+                                   "type the room on the waybill")
+    return _TypedHousehold(household, True)
+
+
 def _typed_household(uow: UnitOfWork, typed: HouseholdId, tail: str | None,
-                     keep_room: bool) -> _TypedHousehold:
-    """The household a typed room names, if the rule lets the parcel go there; else refuse."""
+                     keep_room: bool, *, announced: bool = False) -> _TypedHousehold:
+    """The household a typed room names, if the rule lets the parcel go there; else refuse.
+
+    ``announced``: the code was announced for this very room (``check_typed_room``).
+    """
     check = check_typed_room(typed, uow.households.in_building(typed.building), tail,
-                             keep_room=keep_room)
+                             keep_room=keep_room, announced=announced)
     shown = typed.masked()
     if check.verdict is RoomVerdict.UNKNOWN:
         raise UnknownHousehold(f"{shown} is not in the household list: check the room on the "
-                               "waybill", suggestions=check.suggestions)
+                               "waybill", given=str(typed), suggestions=check.suggestions)
     if check.verdict is RoomVerdict.ASK_PHONE:
         raise ConfusableRoom(f"{shown} is easily confused with another room: type the last 4 "
-                             "digits of the phone on the waybill", suggestions=check.suggestions)
+                             "digits of the phone on the waybill", given=str(typed),
+                             suggestions=check.suggestions)
     if check.verdict is RoomVerdict.MISMATCH:
         raise PhoneMismatch(f"the phone on the waybill belongs to another room than {shown}: "
-                            "check the room on the waybill and choose",
+                            "check the room on the waybill and choose", given=str(typed),
                             suggestions=check.suggestions)
     household = uow.households.get(typed)
     assert household is not None  # check_typed_room found it in the same transaction
@@ -238,7 +270,7 @@ def _not_in_list(uow: UnitOfWork, household: HouseholdId) -> UnknownHousehold:
     near = confusable_with(household, [h.id for h in uow.households.in_building(
         household.building)])
     return UnknownHousehold(f"{household.masked()} is not in the household list",
-                            suggestions=tuple(map(str, near)))
+                            given=str(household), suggestions=tuple(map(str, near)))
 
 
 def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, actor: str,
@@ -259,16 +291,22 @@ def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, ac
                    room_confirmed=known.room_confirmed if code else None)
 
 
-def _place_carrier(uow: UnitOfWork, rules: Rules, household: Household | None, code: str,
+def _place_carrier(uow: UnitOfWork, rules: Rules, household: Household, code: str,
                    now: datetime, actor: str, source: str, symbology: str | None, *,
-                   confirmed: bool, via: str, fresh: bool = False) -> Outcome:
-    assert household is not None  # the store's foreign keys keep announced households
+                   confirmed: bool, via: str, fresh: bool = False,
+                   announced: Announcement | None = None) -> Outcome:
+    """Check a carrier's parcel in; the event names the announcement of its code, if any
+    (whom it named and who made it: a timeline shows one the waybill contradicted)."""
+    detail: dict[str, object] = {"code": code, "symbology": symbology,
+                                 "room_confirmed": confirmed, "via": via}
+    if announced is not None:
+        detail |= {"announced_for": announced.household_id,
+                   "announced_by": announced.announced_by}
     outcome = _place(uow, rules, household, code, code, now, actor, source=source,
                      kind=ParcelKind.CARRIER, symbology=symbology, room_confirmed=confirmed,
-                     fresh=fresh,
-                     detail={"code": code, "symbology": symbology, "room_confirmed": confirmed,
-                             "via": via})
-    return replace(outcome, code=code, room_confirmed=confirmed)
+                     fresh=fresh, detail=detail)
+    return replace(outcome, code=code, room_confirmed=confirmed,
+                   announced=announced and announced.household_id)
 
 
 def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: str,
@@ -295,7 +333,7 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now, keep_days=rules.pickup.return_after_days,
-                  fresh=fresh)
+                  fresh=fresh, carrier=kind is ParcelKind.CARRIER)
     light_slot(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)
@@ -326,17 +364,23 @@ class Announced:
 
 
 def expect(household_text: str, code: str, uow: UnitOfWork, clock: Clock, *,
-           actor: str, fresh: bool = False) -> Announced:
-    """Announce a parcel by its tracking number, so that it checks in at once when scanned.
+           actor: str, fresh: bool = False, scope: TokenScope | None = None) -> Announced:
+    """Announce a parcel by its tracking number: when scanned, the gate names its household
+    and checks it in as soon as the courier confirms it from the waybill.
 
-    Announcing the same code for the same household again changes nothing; for another
-    household it is refused (code_taken), as is an unknown household (with suggestions). A code
+    Announcing the same code for the same household again changes nothing (whoever asks:
+    the first announcement and its ``announced_by`` stay); for another household it is
+    refused (code_taken), never overwritten; so is an unknown household (with suggestions).
+    ``scope``: a tool's token may announce only within it (out_of_scope, checked before the
+    household list is read, so that a token learns nothing of households outside it). A code
     already checked in for this household is recorded as met by that parcel. ``fresh``: the
     parcel is fresh food (its door task goes first); announcing it again as fresh marks it so.
     """
     key = parse_carrier_code(code)
     target = HouseholdId.parse(household_text)
     hid, now = str(target), clock.now()
+    if scope is not None and not scope.covers(target, key):
+        raise OutOfScope(f"this token may announce only for {scope.describe()}")
     with uow:
         if uow.households.get(target) is None:
             raise _not_in_list(uow, target)
@@ -363,6 +407,27 @@ def expect(household_text: str, code: str, uow: UnitOfWork, clock: Clock, *,
     return Announced(announcement, created=True)
 
 
+def withdraw_announcement(code: str, uow: UnitOfWork, clock: Clock, *, actor: str) -> Announcement:
+    """Withdraw an announcement no parcel has met yet (a mistaken or a doubtful one), so that
+    its code can be announced again; the event keeps what it said and who said it."""
+    key = parse_carrier_code(code)
+    now = clock.now()
+    with uow:
+        existing = uow.expected.get(key)
+        if existing is None:
+            raise NotAnnounced(f"{key} is not announced")
+        if existing.used_at is not None:
+            raise NotAnnounced(f"{key} was met by parcel {existing.parcel_id} already; see "
+                               "that parcel's timeline")
+        uow.expected.remove(key)
+        uow.events.add("announcement_withdrawn", actor, now, household=existing.household_id,
+                       code=key, announced_by=existing.announced_by,
+                       announced_at=iso(existing.announced_at))
+    log.info("%s withdrew the announcement of a parcel for %s", actor,
+             mask_household(existing.household_id))
+    return existing
+
+
 def _pickup_code(uow: UnitOfWork, household: str, now: datetime) -> PickupCode:
     """The household's active pickup code (one code collects all its waiting parcels).
 
@@ -385,29 +450,58 @@ def _pickup_code(uow: UnitOfWork, household: str, now: datetime) -> PickupCode:
 
 
 def pick_up(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
-            source: str = "keypad", actor: str = RESIDENT) -> Outcome:
+            source: str = "keypad", actor: str = RESIDENT, room: str | None = None) -> Outcome:
     """Hand out every waiting parcel of the household whose pickup code was typed.
 
-    A typed code can be guessed, so each try counts against its keypad (``source``) and a
-    keypad with too many wrong ones within the window waits.
+    A typed code can be guessed, so each try counts against its keypad (``source``), which
+    waits a little after too many wrong ones and asks for the building-room (``room``) with
+    the code where a code alone is too easy to hit (``kiosk.keypad``). A code typed while the
+    keypad waits, or alone where the room is asked, is refused unchecked and counts for nothing.
     """
     now = clock.now()
-    window = timedelta(seconds=rules.pickup.window_s)
+    typed_room = _household_typed(room) if room and room.strip() else None
     throttle = f"pickup:{source}"
     with uow:
-        wait_s = uow.attempts.wait_needed(throttle, rules.pickup.max_failures, window, now)
-        if wait_s:
-            raise PickupThrottled(f"too many wrong pickup codes; try again in {wait_s} s",
-                                  retry_after_s=wait_s)
+        keypad = keypad_now(uow, rules, source, now)
+        if keypad.wait_s:
+            raise PickupThrottled(f"too many wrong pickup codes; try again in {keypad.wait_s} s",
+                                  retry_after_s=keypad.wait_s, tries_left=0)
+        if keypad.room_required and typed_room is None:
+            raise RoomRequired("type the building-room with the pickup code")
         found = uow.codes.find_active(code.strip())
+        if found and typed_room is not None and found.household_id != typed_room:
+            found = None  # another household's code: as wrong as no code at all
         parcels = uow.parcels.waiting_for(found.household_id) if found else []
         uow.attempts.add(throttle, bool(parcels), now)
-        uow.attempts.prune(throttle, now - window)  # older tries count for nothing: forget them
+        # Older tries count for nothing: forget them (the room's day is the longest memory).
+        uow.attempts.prune(throttle, now - max(ROOM_MEMORY,
+                                               timedelta(seconds=rules.pickup.window_s)))
         if found and parcels:
             outcome = _hand_out(uow, rules, found, parcels, now, "code", actor, source)
+        else:
+            keypad = keypad_now(uow, rules, source, now)
     if not found or not parcels:  # the failed attempt is committed above: it counts
-        raise PickupRefused("this pickup code does not match any waiting parcel")
+        what = "pickup code and room do" if typed_room else "pickup code does"
+        raise PickupRefused(f"this {what} not match any waiting parcel",
+                            retry_after_s=keypad.wait_s or None, tries_left=keypad.tries_left)
     return _handed_out(outcome)
+
+
+def _household_typed(room: str) -> str:
+    """The household a building-room typed with a pickup code names; text that names none
+    stays as typed (it then matches no code, and counts as a wrong try like any other)."""
+    try:
+        return str(HouseholdId.parse(room))
+    except UnknownHousehold:
+        return room.strip()
+
+
+def keypad_now(uow: UnitOfWork, rules: Rules, source: str, now: datetime) -> Keypad:
+    """The state of keypad ``source`` at ``now`` (inside the caller's unit of work): how long
+    it waits, the wrong codes it still takes, whether it asks for the room."""
+    failures = uow.attempts.failures(f"pickup:{source}", now - ROOM_MEMORY,
+                                     lookback(rules.pickup))
+    return keypad_state(failures, now, rules.pickup, uow.codes.active_count())
 
 
 def pick_up_with_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules, clock: Clock, *,

@@ -46,6 +46,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "shelf.slot": EVERY_ROLE,
     "shelf.api_slots": EVERY_ROLE_AND_TOKEN,
     "expected.announce": EVERY_ROLE_AND_TOKEN,
+    "expected.index": STAFF,  # who announced what: tokens' names, households whole
+    "expected.withdraw": STAFF,
     "notices.failed": EVERY_ROLE,
     "notices.retry": EVERY_ROLE,
     "parcels.timeline": STAFF,

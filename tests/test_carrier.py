@@ -43,23 +43,82 @@ def typed(uow, rules, clock, room, tail=None, code=WAYBILL, **options):
                           source="gate-keypad", **options)
 
 
-def test_an_announced_waybill_checks_in_at_once(conn, uow, rules, clock):
+def test_an_announced_waybill_is_confirmed_by_its_phone_before_it_checks_in(conn, uow, rules,
+                                                                            clock):
     announced = expect("24-2304", WAYBILL.lower(), uow, clock, actor="alice@web")
     assert (announced.created, announced.announcement.code) == (True, WAYBILL)
-    result = scan(uow, rules, clock)
+    asked = scan(uow, rules, clock)  # a claim, not a check: nothing lights yet
+    assert (asked.action, asked.code, asked.announced, asked.parcel) == (
+        "needs_room", WAYBILL, "24-2304", None)
+    assert count(conn, "parcels") == count(conn, "signals") == count(conn, "outbox") == 0
+    [event] = gate_events(conn, 0)
+    assert (event["kind"], event["announced"], event["household"]) == (
+        "needs_room", "24-2304", None)
+    result = typed(uow, rules, clock, None, "2304")  # the waybill's 138****2304 alone
     assert (result.action, result.household, result.slot, result.code) == (
         "checkin", "24-2304", "A-12", WAYBILL)
     assert result.room_confirmed is True and result.error is None
     row = parcel_row(conn, result.parcel)
-    assert (row["label"], row["ref"], row["kind"], row["symbology"]) == (
-        WAYBILL, WAYBILL, "carrier", "CODE128")
+    assert (row["label"], row["ref"], row["kind"], row["room_confirmed"]) == (
+        WAYBILL, WAYBILL, "carrier", 1)
     [notice] = conn.execute("SELECT payload FROM outbox WHERE parcel_id = ?", (result.parcel,))
     assert json.loads(notice["payload"])["parcel_ref"] == WAYBILL  # the resident knows it
     used = conn.execute("SELECT used_at, parcel_id FROM expected").fetchone()
     assert used["used_at"] and used["parcel_id"] == result.parcel
     [event] = details(conn, "checked_in")
-    assert event | {"code": WAYBILL, "symbology": "CODE128", "via": "announced",
-                    "source": "camera"} == event
+    assert event | {"code": WAYBILL, "via": "announced", "source": "gate-keypad",
+                    "announced_for": "24-2304", "announced_by": "alice@web",
+                    "room_confirmed": True} == event
+
+
+def test_a_waybill_phone_that_is_not_the_announced_households_is_refused(conn, uow, rules,
+                                                                         clock):
+    """The issue's theft: 24-2304's waybill announced for 2-902. Its phone is not 2-902's, so
+    nothing checks in; the room typed from the waybill then wins, and the check-in says
+    whom the announcement named."""
+    expect("2-902", WAYBILL, uow, clock, actor="bot@api")
+    refused = typed(uow, rules, clock, None, "2304")
+    assert (refused.action, refused.error, refused.code) == (
+        "rejected", "announcement_mismatch", WAYBILL)
+    assert "2-9**" in refused.message and "2-902" not in refused.message
+    assert count(conn, "parcels") == count(conn, "pickup_codes") == 0
+    assert details(conn, "scan_refused")[0]["error"] == "announcement_mismatch"
+    done = typed(uow, rules, clock, "24-2304", "2304")
+    assert (done.action, done.household, done.room_confirmed, done.announced) == (
+        "checkin", "24-2304", True, "2-902")
+    [event] = details(conn, "checked_in")
+    assert event | {"via": "typed", "announced_for": "2-902", "announced_by": "bot@api"} == event
+    assert conn.execute("SELECT parcel_id FROM expected").fetchone()[0] == done.parcel
+    assert [r[0] for r in conn.execute("SELECT household_id FROM pickup_codes")] == ["24-2304"]
+
+
+@pytest.mark.parametrize("room, tail, confirmed", [
+    ("24-2304", None, True),  # confusable with 2403, but the announcement and the waybill agree
+    ("24-2304", "9999", True),  # a phone the list does not know: the two still agree
+    ("24-2304", "2304", True),
+])
+def test_a_typed_room_that_is_the_announced_one_is_confirmed_by_the_announcement(
+        conn, uow, rules, clock, room, tail, confirmed):
+    expect("24-2304", WAYBILL, uow, clock, actor="alice@web")
+    result = typed(uow, rules, clock, room, tail)
+    assert (result.action, result.household, result.room_confirmed) == (
+        "checkin", "24-2304", confirmed)
+    assert details(conn, "checked_in")[0]["via"] == "announced"
+
+
+def test_a_neighbours_phone_still_questions_the_announced_room(conn, uow, rules, clock):
+    expect("24-2304", WAYBILL, uow, clock, actor="alice@web")
+    asked = typed(uow, rules, clock, "24-2304", "2403")  # 2403's phone on the waybill
+    assert (asked.action, asked.error, asked.suggestions) == (
+        "rejected", "phone_mismatch", ("24-2403",))
+    kept = typed(uow, rules, clock, "24-2304", "2403", keep_room=True)
+    assert (kept.action, kept.household, kept.room_confirmed) == ("checkin", "24-2304", False)
+
+
+def test_an_unannounced_waybill_ignores_a_phone_without_a_room(conn, uow, rules, clock):
+    result = typed(uow, rules, clock, None, "2304")
+    assert (result.action, result.announced, result.parcel) == ("needs_room", None, None)
+    assert "announced" not in details(conn, "needs_room")[0]
 
 
 def test_an_unannounced_waybill_asks_for_the_room_and_stores_no_parcel(conn, uow, rules, clock):
@@ -166,7 +225,7 @@ def test_a_failing_write_in_a_typed_check_in_leaves_nothing(conn, uow, rules, cl
     conn.execute("CREATE TEMP TRIGGER break_outbox BEFORE INSERT ON outbox "
                  "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
     for result in (typed(uow, rules, clock, "24-2403", "2403", code="JD0001"),
-                   scan(uow, rules, clock)):
+                   typed(uow, rules, clock, None, "2304")):
         assert (result.action, result.error) == ("rejected", "internal")
     for table in ("parcels", "pickup_codes", "signals", "outbox"):
         assert count(conn, table) == 0, table
@@ -175,7 +234,7 @@ def test_a_failing_write_in_a_typed_check_in_leaves_nothing(conn, uow, rules, cl
 
 @pytest.mark.parametrize("room, tail, error", [
     ("24-2304", "123", "bad_phone_tail"), ("24-2304", "12345", "bad_phone_tail"),
-    ("2304", None, "unknown_household"), ("24 2304", "2304", "unknown_household"),
+    ("2304", None, "unknown_household"), ("242304", "2304", "unknown_household"),
 ])
 def test_badly_typed_rooms_and_tails_are_refused_with_what_to_type(conn, uow, rules, clock, room,
                                                                     tail, error):

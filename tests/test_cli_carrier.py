@@ -73,7 +73,7 @@ def test_an_unannounced_code_128_waybill_needs_a_room_then_checks_in(community, 
     assert "24-2403" not in asked.stderr + wrong.stderr + done.stderr  # logs mask households
 
 
-def test_an_announced_waybill_checks_in_at_the_first_scan(community, tmp_path):
+def test_an_announced_waybill_is_confirmed_by_the_waybills_phone(community, tmp_path):
     announced = shelf(community, "expect", "--household", "24-2304", "--code", "jd0001234567890",
                       "--json")
     assert announced.returncode == 0, announced.stderr
@@ -84,16 +84,33 @@ def test_an_announced_waybill_checks_in_at_the_first_scan(community, tmp_path):
             ) == ("JD0001234567890", "24-2304", None, None, True)
     assert made["announced_by"].endswith("@shell")
     assert made["announced_at"].startswith("2026-12-03T13:10:0")  # SHELF_NOW, in UTC
-    scanned = one_json(shelf(community, "scan", "--json", waybill(tmp_path, "JD0001234567890")))
-    assert (scanned["action"], scanned["household"], scanned["slot"], scanned["code"]) == (
-        "checkin", "24-2304", "A-12", "JD0001234567890")
+    photo = waybill(tmp_path, "JD0001234567890")
+    scanned = one_json(shelf(community, "scan", "--json", photo))
+    assert (scanned["action"], scanned["announced"], scanned["parcel"], scanned["code"]) == (
+        "needs_room", "24-2304", None, "JD0001234567890")
+    line = shelf(community, "scan", photo).stdout
+    assert "announced for 24-2304" in line and "--phone-tail" in line
+    asked = shelf(community, "checkin", "--code", "JD0001234567890")
+    assert asked.returncode == 1
+    assert asked.stdout.strip() == ("needs_room JD0001234567890: announced for 24-2304; give "
+                                    "--phone-tail NNNN (the waybill's phone) or --room "
+                                    "BUILDING-ROOM from the waybill")
+    wrong = shelf(community, "checkin", "--code", "JD0001234567890", "--phone-tail", "3544")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().splitlines()[-1].startswith(
+        "shelf: refused (announcement_mismatch): the phone on the waybill is not the phone of "
+        "24-23**")
+    done = one_json(shelf(community, "checkin", "--code", "JD0001234567890", "--phone-tail",
+                          "2304", "--json"))
+    assert (done["action"], done["household"], done["slot"], done["room_confirmed"],
+            done["announced"]) == ("checkin", "24-2304", "A-12", True, "24-2304")
     row = sqlite3.connect(community.database).execute(
-        "SELECT symbology, kind FROM parcels WHERE id = ?", (scanned["parcel"],)).fetchone()
-    assert row == ("CODE128", "carrier")
+        "SELECT symbology, kind FROM parcels WHERE id = ?", (done["parcel"],)).fetchone()
+    assert row == (None, "carrier")  # typed at the command line, not read from a barcode
     again = shelf(community, "expect", "--household", "24-2304", "--code", "JD0001234567890")
     assert again.returncode == 0
     assert again.stdout.strip() == (f"already announced: JD0001234567890 for 24-2304; parcel "
-                                    f"{scanned['parcel']} is already checked in")
+                                    f"{done['parcel']} is already checked in")
 
 
 def test_expect_refuses_with_a_json_reason_and_suggestions(community):
@@ -112,16 +129,20 @@ def test_expect_refuses_with_a_json_reason_and_suggestions(community):
         "check the tracking number")
 
 
-def test_checkin_without_a_room_says_it_needs_one_and_a_refusal_masks_suggestions(community):
+def test_checkin_without_a_room_says_it_needs_one_and_a_refusal_names_the_rooms_whole(community):
     asked = shelf(community, "checkin", "--code", "ZT5550001")
     assert asked.returncode == 1
     assert asked.stdout.strip() == "needs_room ZT5550001: nobody announced it; give --room " \
                                    "BUILDING-ROOM"
-    near = shelf(community, "checkin", "--code", "ZT5550001", "--room", "3-301")
+    # The operator sees the room they typed and the one they must tell it from; the log masks.
+    near = shelf(community, "checkin", "--code", "ZT5550001", "--room", "3栋301室")
     assert near.returncode == 1
-    assert near.stderr.strip().splitlines()[-1] == (
-        "shelf: refused (confusable_room): 3-3** is easily confused with another room: type the "
-        "last 4 digits of the phone on the waybill (rooms easily confused with it: 3-3**)")
+    *logged, said = near.stderr.strip().splitlines()
+    assert said == (
+        "shelf: refused (confusable_room): 3-301 is easily confused with another room: give the "
+        "waybill phone's last 4 digits with --phone-tail (rooms easily confused with it: 3-310)")
+    assert any("refused (confusable_room): 3-3** is easily confused" in line for line in logged)
+    assert not any("3-301" in line or "3-310" in line for line in logged)
     unsure = shelf(community, "checkin", "--code", "ZT5550001", "--room", "3-301",
                    "--phone-tail", "1234")
     assert unsure.returncode == 0

@@ -71,6 +71,12 @@ def edit(path, old, new):
     ('type = "email"', 'type = "pigeon"', r"type = 'pigeon': allowed values are 'email'"),
     ('[overflow]', '[overflw]', r"unknown key 'overflw'|missing the section \[overflow\]"),
     ('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', r"not an IANA zone"),
+    ("window_minutes = 15", "window_minutes = 7",
+     r"\[pickup\] window_minutes = 7 is too short: a guesser who waits that long .* more than "
+     r"one code every max_wait_seconds \(60 s\); use at least 8"),
+    ("max_wait_seconds = 60", "max_wait_seconds = 5",
+     r"\[pickup\] max_wait_seconds = 5: allowed range is 10 to 900"),
+    ("ask_room_from = 200", "ask_room_from = -1", r"ask_room_from = -1: allowed range is 0 to"),
     ('trusted_proxy = ""', 'trusted_proxy = "nginx"',
      r"\[web\] trusted_proxy: 'nginx' is not an IP address"),
     ('trusted_proxy = ""', 'trusted_proxy = ""\ntrusted_proxy_count = 2',
@@ -94,6 +100,61 @@ def test_a_mistake_is_refused_naming_the_key_and_what_is_allowed(sample, old, ne
     assert str(sample) in str(caught.value)
 
 
+TOKEN = "\n[[web.tokens]]\nname = \"sf-bot\"\ntoken = \"Kq3vX9pL2mZ8rT5wY7bN4cJ6hF1dG0sA\"\n"
+
+
+def add_token(sample, lines: str) -> None:
+    with open(sample, "a", encoding="utf-8") as config:
+        config.write(TOKEN + lines)
+
+
+def test_a_token_is_named_and_scoped_to_buildings_and_carriers(sample):
+    add_token(sample, 'buildings = "24-26"\ncarriers = ["sf", "JD"]\n')
+    tools, bot = load_config(sample).web.tokens
+    assert (tools.name, tools.scope.buildings, tools.scope.carriers) == (
+        "tools", frozenset(range(1, 36)), ())  # `shelf init` writes one for the compound
+    assert (bot.name, bot.scope.buildings, bot.scope.carriers, bot.legacy) == (
+        "sf-bot", frozenset({24, 25, 26}), ("SF", "JD"), False)
+    assert "Kq3v" not in repr(bot)  # a secret is never in a repr (logs, tracebacks)
+
+
+@pytest.mark.parametrize("lines, message", [
+    ('buildngs = "24"\n', r"\[web.tokens #2\] is missing the key 'buildings' \(buildings like "
+     r"\"1-28,30\" or \[1, 2\]\); is 'buildngs' a typo for it\?"),
+    ('buildings = "24-40"\n', r"\[web.tokens #2\] buildings: building\(s\) \[36, 37, 38, 39, "
+     r"40\] are not in \[community\] buildings"),
+    ('buildings = "24"\ncarriers = "SF"\n', r"\[web.tokens #2\] carriers = 'SF': must be a list"),
+    ('buildings = "24"\ncarriers = ["S F"]\n', r"\[web.tokens #2\] carriers: 'S F' is not the "
+     r"start of a tracking number; write 1-10 letters or digits"),
+    ('buildings = "24"\ncarrier = ["SF"]\n', r"\[web.tokens #2\] has unknown key 'carrier'; "
+     r"allowed keys: buildings, carriers, name, token"),
+    ('buildings = "24"\n' + TOKEN.replace("sf-bot", "tools") + 'buildings = "24"\n',
+     r"\[\[web.tokens\]\]: 'tools' appears twice"),
+    ('buildings = "24"\n' + TOKEN.replace("sf-bot", "other") + 'buildings = "24"\n',
+     r"two tokens have the same secret"),
+])
+def test_a_token_mistake_names_the_key_and_what_is_allowed(sample, lines, message):
+    add_token(sample, lines)
+    with pytest.raises(ConfigError, match=message):
+        load_config(sample)
+
+
+def test_a_token_name_is_a_short_word(sample):
+    edit(sample, 'name = "tools"', 'name = "Group Buy"')
+    with pytest.raises(ConfigError, match=r"\[web.tokens #1\] name = 'Group Buy': 1-32 "
+                       r"lower-case letters, digits"):
+        load_config(sample)
+
+
+def test_older_api_tokens_still_work_for_everything_named_by_their_place(sample):
+    edit(sample, "cookie_secure = false", 'cookie_secure = false\napi_tokens = '
+         '["Zr8pQ2xW5kV9mN3bT7yL1cH6gF4dS0aJ"]')
+    old, tools = load_config(sample).web.tokens
+    assert (old.name, old.legacy, old.scope.buildings, old.scope.carriers) == (
+        "api-1", True, None, ())
+    assert tools.name == "tools" and not tools.legacy
+
+
 def test_a_csi_camera_and_the_freeze_time_are_read(sample):
     assert load_config(sample).kiosk.camera_freeze_s == 5.0
     edit(sample, 'camera = "device:0"', 'camera = "picamera2:1"')
@@ -106,6 +167,16 @@ def test_a_replay_plays_once_unless_it_loops(sample):
     assert load_config(sample).kiosk.replay == "once"
     edit(sample, 'replay = "once"', 'replay = "loop"')
     assert load_config(sample).kiosk.replay == "loop"
+
+
+def test_a_pickup_section_of_before_reads_as_the_keypads_new_rules(sample):
+    """Written before the keypad slowed guessers with short waits: the same two keys now say
+    how many wrong codes come free and when a run starts afresh; the rest is defaulted."""
+    edit(sample, "max_wait_seconds = 60", "")
+    edit(sample, "ask_room_from = 200", "")
+    pickup = load_config(sample).pickup
+    assert (pickup.max_failures, pickup.window_s, pickup.max_wait_s, pickup.ask_room_from) == (
+        5, 900, 60, 200)
 
 
 def test_an_old_web_users_entry_with_an_unknown_role_is_refused(sample):

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ from kiosk.app.doctor import (
     check_pins,
     check_services,
     check_timezone,
+    check_tokens,
     configured_pins,
 )
 from kiosk.app.sim.label_video import Scene, label_frame
@@ -160,6 +162,15 @@ def test_backups_must_be_recent(tmp_path):
     assert recent.status == OK and "20.0 h old" in recent.detail
 
 
+def test_an_unnamed_unscoped_token_is_a_warning(community):
+    assert check_tokens(community.web.tokens).status == OK  # `shelf init` writes a named one
+    legacy = replace(community.web.tokens[0], name="api-1", legacy=True)
+    warned = check_tokens((legacy, *community.web.tokens))
+    assert (warned.status, warned.values["names"]) == (WARN, "api-1")
+    assert "[[web.tokens]]" in warned.detail
+    assert check_tokens(()).status == OK
+
+
 def test_a_nearly_full_disk_fails(tiny_disk, tmp_path):
     assert check_disk(tiny_disk.path).status == FAIL
     assert check_disk(Path("/")).status in (OK, WARN, FAIL)  # whatever this machine has
@@ -172,7 +183,7 @@ def test_the_command_prints_one_line_per_check_and_fails_on_a_failure(community,
     assert done.returncode == 1, done.stderr
     names = [line.split()[1] for line in done.stdout.splitlines()]
     assert names == ["camera", "pins", "database", "disk", "clock", "timezone", "channel",
-                     "backups"]
+                     "tokens", "backups"]
     lines = {line.split()[1]: line for line in done.stdout.splitlines()}
     assert lines["database"].startswith("ok") and lines["backups"].startswith("ok")
     assert lines["channel"].startswith("FAIL") and "localhost:8025" in lines["channel"]

@@ -8,6 +8,7 @@ from kiosk.domain import (
     RoomVerdict,
     Slot,
     SlotLoad,
+    TokenScope,
     carrier_code,
     check_typed_room,
     choose_slot,
@@ -16,6 +17,7 @@ from kiosk.domain import (
     format_buildings,
     join_phones,
     mask_household,
+    mask_path,
     mask_phone,
     parse_buildings,
     parse_phone_tail,
@@ -30,10 +32,20 @@ def test_household_ids_are_exact_2304_is_not_2403():
     assert str(HouseholdId.parse("3-b101")) == "3-B101"
 
 
-@pytest.mark.parametrize("text", ["2304", "24 2304", "24-", "-2304", "24-23 04", "x-1", ""])
+@pytest.mark.parametrize("text", ["24-2304", "24栋2304室", "24/2304", "24 2304", "24号楼2304",
+                                  "24幢-2304", "24#2304", "２４－２３０４", "24栋 2304 号",
+                                  "024-02304"])
+def test_a_room_is_read_as_people_type_it(text):
+    assert HouseholdId.parse(text) == HouseholdId(24, "2304")
+
+
+@pytest.mark.parametrize("text", ["2304", "242304", "24-", "24栋", "-2304", "24-23 04", "x-1",
+                                  "24/23/04", "24号2304", ""])
 def test_malformed_household_ids_are_refused(text):
-    with pytest.raises(UnknownHousehold, match="not a household"):
+    with pytest.raises(UnknownHousehold, match="not a household: expected building-room, e.g. "
+                       "24-2304, 24栋2304室 or 24/2304") as refused:
         HouseholdId.parse(text)
+    assert (refused.value.typed, refused.value.given) == (text, None)
 
 
 def test_masking_hides_the_end_of_the_room():
@@ -41,6 +53,8 @@ def test_masking_hides_the_end_of_the_room():
     assert mask_household("3-101") == "3-1**"
     assert mask_household("5-7") == "5-7"  # nothing sensible to hide in one character
     assert mask_household("not an id") == "not an id"
+    assert mask_path("/households/24-2304") == "/households/24-23**"
+    assert mask_path("/parcels/12/move") == "/parcels/12/move"
 
 
 def test_building_ranges_round_trip():
@@ -157,6 +171,32 @@ def test_a_typed_room_is_checked_against_its_neighbours_and_the_phone_tail(typed
     assert (check.verdict, check.suggestions) == (verdict, suggestions)
     assert check.verdict.checks_in == (verdict in (RoomVerdict.CONFIRMED,
                                                    RoomVerdict.UNCONFIRMED))
+
+
+@pytest.mark.parametrize("typed, tail, keep, verdict", [
+    ("24-2304", None, False, RoomVerdict.CONFIRMED),  # the waybill and the announcement agree
+    ("24-2304", "9999", False, RoomVerdict.CONFIRMED),  # a phone not in the list: still agree
+    ("24-2304", "2304", False, RoomVerdict.CONFIRMED),
+    ("24-2304", "2403", False, RoomVerdict.MISMATCH),  # the neighbour's phone: ask
+    ("24-2304", "2403", True, RoomVerdict.UNCONFIRMED),  # ... and insisting leaves it open
+])
+def test_a_typed_room_that_was_announced_is_settled_by_the_announcement(typed, tail, keep,
+                                                                        verdict):
+    check = check_typed_room(HouseholdId.parse(typed), BUILDING_24, tail, keep_room=keep,
+                             announced=True)
+    assert check.verdict is verdict
+
+
+def test_a_token_scope_covers_its_buildings_and_its_carriers_tracking_numbers():
+    anything = TokenScope()
+    assert anything.covers(HouseholdId(2, "902"), None) and anything.describe() == "every building"
+    sf_in_24 = TokenScope(frozenset({24, 25}), ("SF", "JD"))
+    assert sf_in_24.covers(HouseholdId(24, "2304"), "SF1234567890")
+    assert sf_in_24.covers(HouseholdId(25, "101"), "jd0001")
+    assert not sf_in_24.covers(HouseholdId(2, "902"), "SF1234567890")  # another building
+    assert not sf_in_24.covers(HouseholdId(24, "2304"), "YT1234567890")  # another carrier
+    assert not sf_in_24.covers(HouseholdId(24, "2304"), None)  # the shelf's own label
+    assert sf_in_24.describe() == "buildings 24-25; tracking numbers SF…, JD…"
 
 
 @pytest.mark.parametrize("text", ["123", "12345", "12a4", "１２３４", "12 4"])

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from kiosk.config import load_config
 from kiosk.errors import ConfigError
-from kiosk.services import Rules, act_on_payload, pick_up
+from kiosk.services import Rules, act_on_payload, expect, pick_up
 from kiosk.store import SqliteUnitOfWork
 from web import create_app
 
@@ -257,16 +257,40 @@ def test_wrong_codes_then_the_keypad_waits_and_says_how_long(client, conn, commu
     check_in(conn, community, clock, "24-2304")
     right = pickup_code(conn, "24-2304")
     wrong = "000000" if right != "000000" else "111111"
-    for _ in range(community.pickup.max_failures):
-        view = type_code(client, wrong).get_json()["view"]
-        assert (view["kind"], view["error"], view["wait_s"]) == ("refused", "unknown_code", None)
-    clock.advance(60)
+    views = [type_code(client, wrong).get_json()["view"] for _ in range(5)]
+    assert [(v["kind"], v["error"], v["tries_left"], v["wait_s"]) for v in views] == [
+        ("refused", "unknown_code", 4, None), ("refused", "unknown_code", 3, None),
+        ("refused", "unknown_code", 2, None), ("refused", "unknown_code", 1, None),
+        ("refused", "unknown_code", 0, 5)]
+    clock.advance(2)
     view = type_code(client, right).get_json()["view"]  # even the right one waits now
-    assert (view["error"], view["wait_s"]) == ("throttled", community.pickup.window_s - 60)
+    assert (view["error"], view["wait_s"], view["tries_left"]) == ("throttled", 3, 0)
     assert pickup_code(conn, "24-2304") == right
 
-    clock.advance(community.pickup.window_s)
-    assert type_code(client, right).get_json()["view"]["kind"] == "pickup"
+    clock.advance(3)
+    view = type_code(client, right).get_json()["view"]  # five wrong codes today: the room too
+    assert (view["kind"], view["error"]) == ("refused", "room_required")
+    answer = client.post("/gate/code", json={"code": right, "room": "24-2304"},
+                         headers=SAME_SITE).get_json()
+    assert answer["view"]["kind"] == "pickup"
+
+
+def test_the_room_asked_for_is_a_question_the_screen_does_not_see_again(client, conn, community,
+                                                                         clock):
+    check_in(conn, community, clock, "24-2304")
+    for _ in range(community.pickup.max_failures):
+        type_code(client, "000000")
+        clock.advance(community.pickup.window_s)
+    after = start(client)
+    answer = type_code(client, pickup_code(conn, "24-2304")).get_json()
+    assert answer["view"]["error"] == "room_required"
+    assert state(client, after)["views"] == []  # a second screen shows no refusal either
+
+
+@pytest.mark.parametrize("room", [7, "", "x" * 65, ["24-2304"]])
+def test_a_room_with_the_code_must_be_short_text(client, room):
+    response = client.post("/gate/code", json={"code": "123456", "room": room}, headers=SAME_SITE)
+    assert (response.status_code, response.get_json()["error"]) == (400, "bad_request")
 
 
 def test_the_gate_keypad_has_its_own_throttle(client, conn, community, clock):
@@ -385,10 +409,33 @@ def test_a_room_without_neighbours_to_confuse_checks_in_at_once(client, conn):
     assert (view["kind"], view["room_confirmed"]) == ("checkin", True)
 
 
+def test_an_announced_waybill_is_confirmed_on_the_screen_by_its_phone(client, conn, community,
+                                                                     clock):
+    """The scan names the announced household, masked; the phone tail alone then checks the
+    waybill against it (``POST /gate/room`` without a room)."""
+    expect("24-2304", WAYBILL, SqliteUnitOfWork(conn), clock, actor="bot@api")
+    after = start(client)
+    act_on_payload(WAYBILL.encode(), SqliteUnitOfWork(conn), Rules.from_config(community), clock)
+    [view] = state(client, after)["views"]
+    assert (view["kind"], view["announced"], view["household"]) == (
+        "needs_room", {"id": "24-23**", "building": "24", "room": "23**"}, None)
+    response = client.post("/gate/room", json={"code": WAYBILL, "phone_tail": "2403"},
+                           headers=SAME_SITE)
+    assert response.get_json()["view"]["error"] == "announcement_mismatch"
+    assert waiting(conn) == []
+    response = client.post("/gate/room", json={"code": WAYBILL, "phone_tail": "2304"},
+                           headers=SAME_SITE)
+    view = response.get_json()["view"]
+    assert (view["kind"], view["room_confirmed"], view["household"]["id"]) == (
+        "checkin", True, "24-23**")
+
+
 @pytest.mark.parametrize("body", [{"code": WAYBILL}, {"code": WAYBILL, "room": " "},
                                   {"room": "24-2304"}, {"code": WAYBILL, "room": 2304},
                                   {"code": WAYBILL, "room": "24-2304", "keep_room": "yes"},
-                                  {"code": "S" * 65, "room": "24-2304"}])
+                                  {"code": "S" * 65, "room": "24-2304"},
+                                  {"code": WAYBILL, "phone_tail": " "},
+                                  {"code": WAYBILL, "room": None, "phone_tail": 2304}])
 def test_a_malformed_room_is_refused_and_records_nothing(client, conn, body):
     before = start(client)
     response = client.post("/gate/room", json=body, headers=SAME_SITE)

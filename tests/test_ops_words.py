@@ -19,7 +19,7 @@ from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 
 ZH_STATUS = {"正常", "注意", "故障"}
-ZH_NAMES = ["摄像头", "引脚", "数据库", "磁盘", "时钟", "时区", "通知渠道", "备份"]
+ZH_NAMES = ["摄像头", "引脚", "数据库", "磁盘", "时钟", "时区", "通知渠道", "接口令牌", "备份"]
 # What may stay as it is inside a Chinese line: paths, commands, settings' names.
 KEPT = re.compile(r"\S*/\S*|(?:sudo|shelf|systemctl|timedatectl) [^，；：（）。]*"
                   r"|\[\[channels\]\]|quick_check|systemd-timesyncd|\[Errno \d+\] \w+ \w+")
@@ -74,11 +74,11 @@ def test_doctor_in_chinese_every_line_and_json_the_same(community, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["正常", "注意", "正常", "正常", "正常",
-                                                   lines[5].split()[0], "正常", "正常"]
+                                                   lines[5].split()[0], "正常", "正常", "正常"]
     assert [line.split()[1] for line in lines] == ZH_NAMES
     assert "有画面（640x480）" in lines[0] and "没有 GPIO" in lines[1]
     assert "已同步（NTP）" in lines[4] and f"localhost:{mail.port} 可以连上" in lines[6]
-    assert [english_left(line) for line in lines] == [[]] * 8, done.stdout
+    assert [english_left(line) for line in lines] == [[]] * 9, done.stdout
     same_json(zh_json, en_json)
 
 
@@ -96,7 +96,7 @@ def test_doctor_failures_in_chinese(community, tmp_path):
     for name in ("时钟", "通知渠道", "备份"):
         assert lines[name].startswith("故障"), lines[name]
     assert "没有通过 NTP 同步" in lines["时钟"] and "天前的" in lines["备份"]
-    assert [english_left(line) for line in lines.values()] == [[]] * 8, done.stdout
+    assert [english_left(line) for line in lines.values()] == [[]] * 9, done.stdout
     same_json(doctor(community, bin_dir, "--lang", "zh", "--json").stdout,
               doctor(community, bin_dir, "--json").stdout)
 

@@ -247,7 +247,8 @@ def test_fresh_from_an_announcement_and_from_the_gate(conn, uow, rules, communit
     observe(conn, "24-2304")
     clock = shanghai("2026-12-03 21:00")
     expect("24-2304", "SF1234567890", uow, clock, actor=STAFF, fresh=True)
-    announced = act_on_carrier("SF1234567890", uow, rules, clock)
+    assert act_on_carrier("SF1234567890", uow, rules, clock).action == "needs_room"
+    announced = act_on_carrier("SF1234567890", uow, rules, clock, phone_tail="2304")  # waybill's
     assert announced.door_task.fresh
     typed = act_on_carrier("JD0001234567890", uow, rules, clock, room="29-1004", fresh=True)
     assert typed.door_task.fresh

@@ -450,7 +450,9 @@ def _set(path, pattern: str, line: str) -> None:
     (r'^secret_key = .*$', 'secret_key = "' + "ab" * 20 + '"', r"\[web\] secret_key"),
     (r'^secret = .*$', 'secret = "$label_secret"', r"\[labels\] secret"),
     (r'^secret = .*$', 'secret = "sixteen-chars-ok"', r"\[labels\] secret"),
-    (r'^api_tokens = .*$', 'api_tokens = ["a-token-of-twenty-chars"]', r"\[web\] api_tokens"),
+    (r'^token = .*$', 'token = "a-token-of-twenty-chars"', r"\[web.tokens #1\] token"),
+    (r'^secret_key = (.*)$', r'secret_key = \1\napi_tokens = ["a-token-of-twenty-chars"]',
+     r"\[web\] api_tokens"),
 ])
 def test_a_weak_secret_is_refused_saying_how_to_make_one(sample, pattern, line, key):
     _set(sample, pattern, line)

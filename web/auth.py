@@ -4,7 +4,11 @@ Who may open a route is declared on its view, and checked for every request by `
 before any view runs:
 
 - ``@login_required``: any signed-in role; under ``/api/`` a configured bearer token too.
+  A token is a ``[[web.tokens]]`` table: ``g.api_token`` is it, and its scope
+  (``token_scope``) limits what every request made with it may touch.
 - ``@roles_required("admin", ...)``: only those roles (never a bearer token).
+- ``@own_credential``: callers with a credential of their own that the view checks itself (the
+  compound's centre: ``/sync/v1``, each gate by its token); no session, no CSRF token.
 - ``PUBLIC_ENDPOINTS``: the sign-in form, sign-out, static files, ``/healthz`` (times and
   counts only) and the gate screen (which guards itself: the gate's own display only,
   ``web/gate.py``).
@@ -60,7 +64,8 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
-from kiosk.config import WebSettings
+from kiosk.config import ApiToken, WebSettings
+from kiosk.domain import TokenScope, mask_path
 from kiosk.passwords import (
     check_password,
     decoy_hash,
@@ -70,9 +75,9 @@ from kiosk.passwords import (
 )
 from kiosk.ports import StaffMember
 from kiosk.staff import ROLES, upgrade_hash
-from kiosk.store import SqliteUnitOfWork, StaffSession, without_waiting_for_the_disk
+from kiosk.store import SqliteUnitOfWork, StaffSession
 from kiosk.timefmt import local_time
-from web.db import get_uow
+from web.db import bookkeeping, get_uow
 from web.i18n import t
 from web.serving import LARGEST_UPLOAD_BYTES
 
@@ -85,6 +90,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
 SESSION_FIELD = "_user_id"  # Flask-Login's key in the cookie: the sign-in's token
 WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
+API_ACTOR = "@api"  # a bearer token's events name it by its [[web.tokens]] name: ``bot@api``
 # Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
                               "gate.page", "gate.state", "gate.code", "gate.room",
@@ -94,6 +100,7 @@ CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room", "gate.fresh"})
 READ_ONLY_ROLES = frozenset({"gate"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACCESS_ATTRIBUTE = "shelf_access"
+CREDENTIAL_ATTRIBUTE = "shelf_own_credential"
 UPLOAD_ATTRIBUTE = "shelf_upload_limit"
 # Password guessing: this many wrong passwords within the window lock one username for one
 # client address (others, and the same address with the right password elsewhere, go on) ...
@@ -162,9 +169,19 @@ def _now() -> datetime:
 
 
 def actor() -> str:
-    """The signed-in member as events name them (``li@web``); a bearer token is ``api@web``."""
+    """Who asks, as events name them: a bearer token by its name (``bot@api``), else the
+    signed-in member (``li@web``)."""
+    token = g.get("api_token")
+    if token:
+        return f"{token.name}{API_ACTOR}"
     user = g.get("user")
     return f"{user.username}{WEB_ACTOR}" if user is not None else f"api{WEB_ACTOR}"
+
+
+def token_scope() -> TokenScope | None:
+    """What the bearer token of this request may touch; None for a staff session (all)."""
+    token = g.get("api_token")
+    return token.scope if token else None
 
 
 def client_address() -> str:
@@ -223,6 +240,14 @@ def roles_required(*roles: str) -> Callable[[View], View]:
     return decorator
 
 
+def own_credential(view: View) -> View:
+    """A route its callers reach with a credential of their own, which the view checks itself
+    (the centre's ``/sync/v1``: each gate's bearer token): no session is read for it, and no
+    CSRF token asked, since no cookie signs its requests."""
+    setattr(view, CREDENTIAL_ATTRIBUTE, True)
+    return view
+
+
 def upload_limit(max_bytes: int) -> Callable[[View], View]:
     """Let this route take a body of up to ``max_bytes`` (a phone's photo, a list's XLSX).
 
@@ -252,12 +277,15 @@ def declared_access(app: Flask, endpoint: str) -> Access | None:
 @bp.before_app_request
 def guard() -> Response | None:
     """Load who is asking, then refuse what they may not open, then check the CSRF token."""
-    g.user, g.api_token = None, False
+    g.user, g.api_token = None, None
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # no such page (404, 405), or a stylesheet: nothing to open
+    if getattr(current_app.view_functions[endpoint], CREDENTIAL_ATTRIBUTE, False):
+        return None  # it checks its caller's own credential (own_credential)
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
-    g.api_token = is_api_request() and _valid_bearer(request.headers.get("Authorization", ""))
+    if is_api_request():
+        g.api_token = _bearer_token(request.headers.get("Authorization", ""))
     if endpoint in PUBLIC_ENDPOINTS:
         if endpoint not in CSRF_EXEMPT_ENDPOINTS:
             csrf.protect()
@@ -267,7 +295,7 @@ def guard() -> Response | None:
         log.error("%s %s: the route declares no role, so it is refused to everyone; decorate "
                   "its view with login_required or roles_required", request.method, endpoint)
         return _forbidden()
-    if access.api_token and g.api_token:
+    if access.api_token and g.api_token is not None:
         return None  # a tool with a bearer token: no cookie rides along, so no CSRF token
     if g.user is None:
         return _refuse()
@@ -308,20 +336,22 @@ def _forbidden() -> Any:
 
 
 def csrf_refused(exc: CSRFError) -> Any:
-    log.info("%s %s refused: %s", request.method, request.path, exc.description)
+    log.info("%s %s refused: %s", request.method, mask_path(request.path), exc.description)
     if wants_json():
         return jsonify(error="csrf", message=t("refused_csrf")), 400
     return render_template("unavailable.html", message_key="refused_csrf"), 400
 
 
-def _valid_bearer(header: str) -> bool:
+def _bearer_token(header: str) -> ApiToken | None:
+    """The configured token the header presents, or None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return False
+        return None
     presented = token.strip().encode()
     # Compare against every token, without stopping early, so timing says nothing.
-    matches = [hmac.compare_digest(presented, t.encode()) for t in web_settings().api_tokens]
-    return any(matches)
+    tokens = web_settings().tokens
+    matches = [hmac.compare_digest(presented, t.secret.encode()) for t in tokens]
+    return next((t for t, match in zip(tokens, matches, strict=True) if match), None)
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -346,7 +376,7 @@ def _load_user(token: str) -> StaffUser | None:
             uow.sessions.end(key, now)
         return None
     if now - found.last_seen >= SESSION_TOUCH_EVERY:
-        with without_waiting_for_the_disk(uow.conn), uow:  # bookkeeping, as attempts are
+        with bookkeeping(uow), uow:  # bookkeeping, as attempts are
             uow.sessions.touch(key, now)
     return StaffUser(member, token)
 
@@ -459,7 +489,7 @@ def sign_in(username: str, password: str) -> SignIn:
             member = authenticate(username, password)
         finally:
             PASSWORD_CHECKS.release()
-    with without_waiting_for_the_disk(uow.conn), uow:  # attempts are not worth an fsync
+    with bookkeeping(uow), uow:  # attempts are not worth an fsync
         for limit in limits:
             uow.attempts.add(limit.source, member is not None, now)
         _prune(uow, now)

@@ -213,6 +213,11 @@ def describe(entry: dict[str, Any]) -> str:
     if entry["kind"] in ("task_cancelled", "pickup_code_revoked"):
         values["reason"] = _word("why_", str(values["reason"] or "observation"))
     sentence = t(key, **values)
+    if entry["kind"] == "checked_in" and detail.get("announced_by"):
+        who = actor_name(str(detail["announced_by"]))
+        sentence += (t("tl_announced_by", announced_by=who) if detail.get("via") == "announced"
+                     else t("tl_announcement_contradicted", announced_by=who,
+                            household=detail.get("announced_for", "")))
     if entry["kind"] == "checked_in" and detail.get("room_confirmed") is False:
         sentence += t("tl_room_unconfirmed")
     return sentence

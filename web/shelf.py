@@ -25,9 +25,10 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from markupsafe import Markup
 
 from kiosk.config import Layout
+from kiosk.domain import HouseholdId, TokenScope
 from kiosk.queries import failed_notice_count, grid_state, slot_flags, slot_view, slots_view
 from kiosk.timefmt import local_time as kiosk_local_time
-from web.auth import login_required
+from web.auth import login_required, token_scope
 from web.db import get_db
 from web.i18n import current_language, js_strings, t
 
@@ -104,13 +105,22 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def shelf_snapshot() -> dict[str, Any]:
-    """The body of ``GET /api/slots``: every waiting parcel of every slot."""
+def shelf_snapshot(scope: TokenScope | None = None) -> dict[str, Any]:
+    """The body of ``GET /api/slots``: every waiting parcel of every slot.
+
+    ``scope``: a tool's token lists only the parcels within it (its buildings, its carrier's
+    tracking numbers); a slot's ``count`` still counts them all, as the shelf holds them.
+    """
     now = _now()
+    slots = slots_view(get_db(), now)
+    if scope is not None:
+        for slot in slots:
+            slot["parcels"] = [p for p in slot["parcels"] if scope.covers(
+                HouseholdId.parse(p["household"]), p["ref"] if p["kind"] == "carrier" else None)]
     return {
         "community": current_app.config["COMMUNITY"].name,
         "generated_at": _utc_text(now),
-        "slots": slots_view(get_db(), now),
+        "slots": slots,
     }
 
 
@@ -266,7 +276,7 @@ def slot(code: str) -> str:
 @bp.get("/api/slots")
 @login_required
 def api_slots() -> Any:
-    response = jsonify(shelf_snapshot())
+    response = jsonify(shelf_snapshot(token_scope()))
     response.headers["Cache-Control"] = "no-store"
     return response
 

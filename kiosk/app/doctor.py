@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from kiosk.app.words import english, language, say
 from kiosk.backup import backup_age, running
-from kiosk.config import ChannelConfig, Config, Shelf, backup_dir
+from kiosk.config import ApiToken, ChannelConfig, Config, Shelf, backup_dir
 from kiosk.errors import StoreUnavailable
 from kiosk.ports import Clock
 from kiosk.queries import camera_lost, kiosk_health
@@ -253,6 +253,18 @@ def check_channels(channels: Sequence[ChannelConfig]) -> list[Check]:
     return checks
 
 
+def check_tokens(tokens: Sequence[ApiToken]) -> Check:
+    """Every bearer token for /api/* is named and scoped ([[web.tokens]], not api_tokens)."""
+    unscoped = [t.name for t in tokens if t.legacy]
+    if unscoped:
+        return Check("tokens", WARN, "doctor_tokens_unscoped",
+                     {"count": len(unscoped), "names": ", ".join(unscoped)})
+    if not tokens:
+        return Check("tokens", OK, "doctor_tokens_none")
+    return Check("tokens", OK, "doctor_tokens_scoped",
+                 {"count": len(tokens), "names": ", ".join(t.name for t in tokens)})
+
+
 def check_services(booted: Path = SYSTEMD_BOOTED,
                    ask: Callable[[Sequence[str]], str] | None = None) -> list[Check]:
     """Each installed service as systemd sees it: running, or why not. Nothing without
@@ -315,6 +327,7 @@ def run_checks(config: Config, now: datetime) -> list[Check]:
               check_database(database), check_disk(database.parent), check_clock(),
               check_timezone(config.community.timezone, now)]
     checks += check_channels(config.channels)
+    checks.append(check_tokens(config.web.tokens))
     checks.append(check_backups(backup_dir(config), now))
     return checks + check_services()
 

@@ -135,6 +135,13 @@ class PickupCodes:
             "SELECT * FROM pickup_codes WHERE code = ? AND used_at IS NULL", (code,)).fetchone()
         return _pickup_code(row) if row else None
 
+    def active_count(self) -> int:
+        """How many codes are active: what a code typed alone is checked against."""
+        # COUNT(household_id), not COUNT(*): counted in the partial index of the active codes
+        # (pickup_codes_household, migration 2), not in pickup_codes_by_code's every code ever.
+        return self.db.execute(
+            "SELECT COUNT(household_id) FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
+
     def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
         """Store a new active code; None when that code is already active for someone."""
         try:
@@ -166,7 +173,7 @@ def _announcement(row: sqlite3.Row) -> Announcement:
 
 
 class Expected:
-    """Parcels announced by their tracking number: such a code checks in at once."""
+    """Parcels announced by their tracking number: the gate asks the courier to confirm one."""
 
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -189,6 +196,9 @@ class Expected:
     def use(self, code: str, parcel_id: int, now: datetime) -> None:
         self.db.execute("UPDATE expected SET used_at = ?, parcel_id = ? WHERE code = ?",
                         (iso(now), parcel_id, code))
+
+    def remove(self, code: str) -> None:
+        self.db.execute("DELETE FROM expected WHERE code = ?", (code,))
 
 
 class Reminders:
