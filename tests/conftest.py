@@ -125,7 +125,46 @@ def factory():
     factory.reset()
 
 
-def wait_for(condition, timeout: float = 2.0) -> None:
+def _noted_pin_class():
+    from gpiozero.pins.mock import MockPin
+
+    class NotedPin(MockPin):
+        """A mock pin that notes every value written to it, a repeat too, and the thread that
+        wrote it: a pattern's steps in order, whatever time each took on a busy machine."""
+
+        def __init__(self, factory, info):
+            self.writes: list[tuple[bool, threading.Thread]] = []
+            super().__init__(factory, info)
+
+        def _set_state(self, value):
+            super()._set_state(value)
+            self.writes.append((bool(value), threading.current_thread()))
+
+        def steps(self) -> list[bool]:
+            """The values a pattern's thread wrote (not show() or close() themselves)."""
+            return [value for value, thread in self.writes
+                    if thread is not threading.main_thread()]
+
+    return NotedPin
+
+
+@pytest.fixture
+def noted():
+    """A MockFactory whose pins note every write and its thread (``pin.steps()``), reset after."""
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory(pin_class=_noted_pin_class())
+    yield factory
+    factory.reset()
+
+
+# How long a test waits for something that must happen (a thread's pin change, a process's
+# line, a page's update) before it calls it missing: generous, for a busy machine. Every wait
+# returns as soon as the thing happens, so it costs nothing when all is well.
+PATIENCE_S = 60.0
+
+
+def wait_for(condition, timeout: float = PATIENCE_S) -> None:
     """Poll until ``condition()`` holds: blinks and beeps run in gpiozero's own threads."""
     deadline = time.monotonic() + timeout
     while not condition():
