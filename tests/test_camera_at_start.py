@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE_S
 from test_camera_recovery import (
     camera_events,
     label_then_sigterm,
@@ -46,7 +47,7 @@ def start(community, listener, camera):
                             cwd=Path(__file__).resolve().parents[1])
 
 
-def heard_starting(listener, prefix, kiosk, timeout=30.0):
+def heard_starting(listener, prefix, kiosk, timeout=PATIENCE_S):
     """The first line heard that starts with ``prefix`` (while the kiosk runs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and kiosk.poll() is None:
@@ -68,7 +69,7 @@ def test_a_camera_missing_at_start_is_waited_for_and_sigterm_stops_cleanly(
         assert kiosk.poll() is None, kiosk.communicate(timeout=5)[1]
         state = client.get("/gate/state?after=0").get_json()
         kiosk.send_signal(signal.SIGTERM)
-        _, err = kiosk.communicate(timeout=20)
+        _, err = kiosk.communicate(timeout=PATIENCE_S)
     finally:
         kiosk.kill()
     assert kiosk.returncode == 0, err
@@ -86,7 +87,7 @@ def test_a_camera_missing_at_start_is_waited_for_and_sigterm_stops_cleanly(
 @pytest.mark.parametrize("camera", ["device:zero", "webcam:0"])
 def test_a_camera_setting_that_does_not_parse_still_exits_2(community, listener, camera):
     kiosk = start(community, listener, camera)
-    _, err = kiosk.communicate(timeout=30)
+    _, err = kiosk.communicate(timeout=PATIENCE_S)
     assert kiosk.returncode == 2, err
     assert "allowed forms are" in err
 
@@ -110,7 +111,7 @@ def test_a_camera_that_appears_after_two_tries_is_used_and_ready_follows(
         code = run_kiosk_in_process(community, "device:0")
     assert code == 0
     assert tries == ["device:0"] * 3  # at start, after 1 s, after 2 s
-    listener.wait_for("STOPPING=1", timeout=5)
+    listener.wait_for("STOPPING=1")
     heard = listener.lines()
     waiting = [i for i, line in enumerate(heard) if line.startswith("STATUS=waiting")]
     assert waiting and heard.index("READY=1") > max(waiting)
