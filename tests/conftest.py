@@ -172,6 +172,10 @@ def wait_for(condition, timeout: float = PATIENCE_S) -> None:
         time.sleep(0.002)
 
 
+# A page's waits (a selector, a URL, a response) likewise: Playwright's waits return as soon
+# as the thing is there.
+BROWSER_TIMEOUT_MS = int(PATIENCE_S * 1000)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -190,7 +194,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                             timeout=BROWSER_TIMEOUT_MS)
         yield browser
         browser.close()
 
@@ -219,10 +224,10 @@ def phone_page(browser, *, init_script: str | None = None) -> Iterator:
     """A page the size of a phone (390 x 844, touch, Chinese first)."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True, locale="zh-CN")
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
-    page.set_default_timeout(10_000)
     try:
         yield page
     finally:

@@ -18,6 +18,7 @@ import urllib.request
 from email import message_from_bytes, policy
 
 import pytest
+from conftest import BROWSER_TIMEOUT_MS, PATIENCE_S
 
 from kiosk.app.demo import DEMO_PASSWORD
 from kiosk.config import load_config
@@ -41,7 +42,7 @@ def demo(tmp_path_factory):
     yield {"dir": directory, "url": url, "lines": lines, "process": process}
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
+        process.wait(timeout=PATIENCE_S)
 
 
 def test_the_demo_fills_the_shelf_refuses_bad_labels_and_hands_out(demo):
@@ -89,7 +90,7 @@ def test_the_api_shows_the_shelf_after_the_demo(demo):
     token = config.web.api_tokens[0]
     request = urllib.request.Request(demo["url"] + "api/slots",
                                      headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=PATIENCE_S) as response:
         slots = json.load(response)["slots"]
     waiting = {p["household"]: s["code"] for s in slots for p in s["parcels"]}
     assert "24-2304" not in waiting  # collected at the end of the demo
@@ -101,6 +102,7 @@ def test_the_api_shows_the_shelf_after_the_demo(demo):
 @pytest.mark.browser
 def test_staff_see_the_shelf_in_a_browser_and_ctrl_c_stops_the_demo(demo, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     page.goto(demo["url"])
     page.fill("#username", "admin")
     page.fill("#password", DEMO_PASSWORD)
@@ -112,7 +114,7 @@ def test_staff_see_the_shelf_in_a_browser_and_ctrl_c_stops_the_demo(demo, browse
     page.close()
     process = demo["process"]
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=20) == 0
+    assert process.wait(timeout=PATIENCE_S) == 0
 
 
 def test_households_without_e_mail_got_a_text_through_the_sms_gateway(demo):
