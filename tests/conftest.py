@@ -164,12 +164,31 @@ def noted():
 PATIENCE_S = 60.0
 
 
-def wait_for(condition, timeout: float = PATIENCE_S) -> None:
-    """Poll until ``condition()`` holds: blinks and beeps run in gpiozero's own threads."""
+def wait_for(condition, timeout: float = PATIENCE_S, every: float = 0.002) -> None:
+    """Poll ``condition()`` every ``every`` seconds until it holds (blinks and beeps run in
+    gpiozero's own threads, servers in processes of their own)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
+        time.sleep(every)
+
+
+def wait_until_serving(url: str, server: subprocess.Popen) -> None:
+    """Wait until ``server`` (a `shelf web` being started) answers ``url`` at all."""
+    import urllib.error
+    import urllib.request
+
+    def answers() -> bool:
+        assert server.poll() is None, f"the server exited: {server.communicate()[1]}"
+        try:
+            with urllib.request.urlopen(url, timeout=PATIENCE_S):
+                return True
+        except urllib.error.HTTPError:  # an answer too
+            return True
+        except urllib.error.URLError:  # not listening yet
+            return False
+
+    wait_for(answers, every=0.05)
 
 
 # A page's waits (a selector, a URL, a response) likewise: Playwright's waits return as soon

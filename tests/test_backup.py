@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import check_in
+from conftest import PATIENCE_S, check_in
 
 from kiosk.app.sim.label_video import Scene, write_label_video
 from kiosk.backup import hold_lock
@@ -271,7 +271,7 @@ def test_restore_stop_stops_the_running_kiosk_first(community, tmp_path):
         done = shelf(community, "restore", str(backup), "--stop",
                      env={"SHELF_STOP_COMMAND": f"kill -TERM {kiosk.pid}"})
         assert done.returncode == 0, done.stderr
-        assert kiosk.wait(timeout=15) == 0
+        assert kiosk.wait(timeout=PATIENCE_S) == 0
         assert f"stopping the services: kill -TERM {kiosk.pid}" in done.stdout
         assert "start the services again" in done.stdout
         assert parcels(community.database) == []  # the backup's state: made before any scan

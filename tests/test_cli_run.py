@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 
+from conftest import PATIENCE_S
+
 from kiosk.app.sim.label_video import Scene, write_label_video
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
@@ -29,7 +31,7 @@ def test_run_replays_a_video_and_checks_in_what_it_sees(community, tmp_path):
     video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304", "24-2403"),
                               hold_s=0.5, gap_s=0.3)
     kiosk = start(community, "--camera", f"video:{video}")
-    out, err = kiosk.communicate(timeout=60)
+    out, err = kiosk.communicate(timeout=PATIENCE_S)
     assert kiosk.returncode == 0, err
     assert "using gpiozero's mock pins" in err
     assert "24-2304" not in err and "24-23**" in err  # logs mask households
@@ -46,7 +48,7 @@ def test_sigterm_stops_the_kiosk_cleanly(community, tmp_path):
         if "checkin" in line:
             break
     kiosk.send_signal(signal.SIGTERM)
-    _, err = kiosk.communicate(timeout=15)
+    _, err = kiosk.communicate(timeout=PATIENCE_S)
     assert kiosk.returncode == 0, err
     assert "kiosk stopped after" in err
     count = sqlite3.connect(community.database).execute("SELECT COUNT(*) FROM parcels")
@@ -55,7 +57,7 @@ def test_sigterm_stops_the_kiosk_cleanly(community, tmp_path):
 
 def test_run_refuses_a_camera_that_is_not_there(community, tmp_path):
     kiosk = start(community, "--camera", f"video:{tmp_path / 'absent.avi'}")
-    _, err = kiosk.communicate(timeout=30)
+    _, err = kiosk.communicate(timeout=PATIENCE_S)
     assert kiosk.returncode == 2
     assert "absent.avi" in err
 

@@ -6,16 +6,18 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
+
+from conftest import PATIENCE_S, wait_until_serving
 
 from kiosk.app.sim.mailcatcher import free_port
 
 
 def get(url, token=None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                timeout=PATIENCE_S) as r:
         return r.status, r.read().decode()
 
 
@@ -25,12 +27,8 @@ def test_shelf_web_serves_login_and_the_api(community):
                                "web", "--port", str(port)], stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                status, page = get(f"{base}/login")
-                break
-            except urllib.error.URLError:
-                time.sleep(0.1)
+        wait_until_serving(f"{base}/login", server)
+        status, page = get(f"{base}/login")
         assert status == 200 and "<form" in page
         try:
             get(f"{base}/api/slots")
@@ -42,4 +40,4 @@ def test_shelf_web_serves_login_and_the_api(community):
         assert status == 200 and len(json.loads(body)["slots"]) == 29  # 28 slots and the floor
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
+        server.wait(timeout=PATIENCE_S)

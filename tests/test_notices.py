@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import cv2
 import numpy as np
 import pytest
+from conftest import PATIENCE_S
 from pyzbar.pyzbar import decode
 
 from kiosk.app.sim.mailcatcher import MailCatcher
@@ -408,10 +409,10 @@ def test_worker_delivers_until_stopped(conn, community, clock, mail, channels):
                               kwargs={"interval": 0.05, "timezone": community.community.timezone})
     worker.start()
     try:
-        mail.wait_for(1, timeout=5)
+        mail.wait_for(1, timeout=PATIENCE_S)
     finally:
         stop.set()
-        worker.join(5)
+        worker.join(PATIENCE_S)
     assert not worker.is_alive()
     assert len(mail.messages) == 1
     [row] = outbox_rows(conn, parcel.parcel)
@@ -437,10 +438,10 @@ def test_a_round_that_fails_stops_neither_the_others_nor_the_sending(conn, commu
                                       "each_pass": (broken, reminders)})
     worker.start()
     try:
-        mail.wait_for(1, timeout=5)
+        mail.wait_for(1, timeout=PATIENCE_S)
     finally:
         stop.set()
-        worker.join(5)
+        worker.join(PATIENCE_S)
     assert ran and len(mail.messages) == 1
 
 

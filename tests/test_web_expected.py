@@ -7,14 +7,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import cv2
 import pytest
 from code128 import image as code128_image
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, PATIENCE_S, wait_until_serving
 from test_cli_carrier import one_json, shelf
 
 from kiosk.app.sim.mailcatcher import free_port
@@ -88,7 +87,7 @@ def post(url, body, token):
                                      headers={"Authorization": f"Bearer {token}",
                                               "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=PATIENCE_S) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as refused:
         return refused.code, json.loads(refused.read())
@@ -100,19 +99,15 @@ def test_a_parcel_announced_over_http_checks_in_at_its_first_scan(community, tmp
                                "web", "--port", str(port)], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/api/expected"
     try:
-        for _ in range(100):
-            try:
-                status, body = post(url, ANNOUNCEMENT, community.web.api_tokens[0])
-                break
-            except urllib.error.URLError:
-                time.sleep(0.1)
+        wait_until_serving(f"http://127.0.0.1:{port}/login", server)
+        status, body = post(url, ANNOUNCEMENT, community.web.api_tokens[0])
         assert (status, body["household"], body["created"]) == (201, "24-2304", True)
         status, body = post(url, {**ANNOUNCEMENT, "household": "24-2403"},
                             community.web.api_tokens[0])
         assert (status, body["error"]) == (409, "code_taken")
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
+        server.wait(timeout=PATIENCE_S)
     photo = tmp_path / "waybill.png"
     cv2.imwrite(str(photo), code128_image("SF1234567890"))
     scanned = one_json(shelf(community, "scan", "--json", photo))
