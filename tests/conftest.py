@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -171,6 +171,13 @@ def wait_for(condition, timeout: float = PATIENCE_S, every: float = 0.002) -> No
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(every)
+
+
+def real_time_since(started: float) -> timedelta:
+    """The real time since ``started`` (a time.monotonic()), a millisecond more for rounding:
+    how far a clock started meanwhile (SHELF_NOW's) can have moved on, however busy the
+    machine was."""
+    return timedelta(seconds=time.monotonic() - started + 0.001)
 
 
 def wait_until_serving(url: str, server: subprocess.Popen) -> None:
