@@ -12,13 +12,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import PATIENCE_S, check_in
 
 from kiosk.app.sim.label_video import Scene, write_label_video
-from kiosk.backup import hold_lock
+from kiosk.backup import hold_lock, make_backup
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 from kiosk.store import integrity_problems
@@ -134,18 +135,18 @@ def test_backup_keeps_the_newest_generations(community, tmp_path):
     assert "removed the old backup" in done.stdout
 
 
-def test_backups_of_the_same_second_are_kept_newest_last(community, tmp_path):
+def test_backups_of_the_same_second_are_kept_newest_last(conn, tmp_path):
     """Two backups in one second are ``...Z.db`` then ``...Z-2.db``; "-" sorts before "."
-    and "-10" before "-2" by name: the newest must never be the one removed."""
+    and "-10" before "-2" by name: the newest must never be the one removed.
+
+    Made by `shelf backup`'s own function at one moment: the command under SHELF_NOW runs on
+    from it, and a busy machine would carry some of the eleven into the next second."""
     dest = tmp_path / "kept"
-    now = "2026-11-28T03:00:00+08:00"
-    printed = []
+    now = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)
     for _ in range(11):
-        done = shelf(community, "backup", "--dest", str(dest), "--keep", "1", now=now)
-        assert done.returncode == 0, done.stderr
-        printed.append(done.stdout.splitlines()[-1])
-        assert [str(p) for p in dest.iterdir()] == [printed[-1]]  # the one just made is kept
-    assert Path(printed[-1]).name == "shelf-20261127T190000Z-11.db"
+        made = make_backup(conn, dest, now, keep=1).path
+        assert list(dest.iterdir()) == [made]  # the one just made is kept
+    assert made.name == "shelf-20261127T190000Z-11.db"
 
 
 def test_backup_copies_to_a_mounted_stick_and_warns_when_it_is_missing(community, tmp_path):
