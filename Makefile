@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-data
 # On a Raspberry Pi the venv also sees Debian's python3-lgpio, gpiozero's pin driver there.
 VENV_FLAGS := $(shell grep -qs "Raspberry Pi" /proc/device-tree/model && echo --system-site-packages)
 
-.PHONY: demo test lint bench proofs clean install
+.PHONY: demo test lint bench proofs clean install words
 
 demo: $(VENV)/.installed
 	$(BIN)/shelf demo --dir $(DEMO_DIR)
@@ -29,10 +29,15 @@ bench: $(VENV)/.installed-test
 proofs: $(VENV)/.installed-test
 	$(BIN)/python -m bench.proofs
 
+# The words' catalogue (kiosk/locale): carry each .pot's English into each .po (new keys empty,
+# changed English fuzzy), then check that all is translated and every key used exists.
+words: $(VENV)/.installed
+	$(BIN)/python scripts/words update
+
 # ruff, and the layering contract in pyproject.toml: the core imports no web, hardware or
 # their libraries; the web never imports the hardware.
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check kiosk hardware web tests bench
+	$(BIN)/ruff check kiosk hardware web tests bench scripts/words
 	$(BIN)/lint-imports --no-cache
 
 $(VENV)/.installed: pyproject.toml scripts/setup-system

@@ -35,7 +35,8 @@ def sample_community(directory: Path, *, real_hash: bool = True) -> Config:
                                    directory / "households.csv", datetime.now(UTC), apply=True,
                                    rules=Rules.from_config(config))
         if report.refused:
-            raise RuntimeError(f"the sample households were refused: {report.summary()}")
+            raise RuntimeError("the sample households were refused: "
+                               + "; ".join(f"line {r.line}: {r.message}" for r in report.refused))
     finally:
         conn.close()
     return config

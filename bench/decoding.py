@@ -14,19 +14,18 @@ import csv
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from bench import CORPUS
 from bench.stats import percentile
 from hardware.decoder import DecoderChain, ZbarDecoder, ZxingDecoder
 from kiosk.app.sim.degrade import PRESETS
 from kiosk.app.sim.label_video import Scene, label_frame
 from kiosk.ports import Decoder
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "qr-corpus"
 GOAL_RATIO = 1.5  # the issue: the chain's empty frame within 1.5x of zxing-cpp alone
 WITH_CODE, EMPTY = 40, 20  # rendered frames per degradation
 REPEATS = 3

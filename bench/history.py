@@ -29,7 +29,8 @@ from kiosk.config import Config, load_config
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 from kiosk.services import Rules, act_on_payload
-from kiosk.store import SqliteUnitOfWork, iso
+from kiosk.store import SqliteUnitOfWork
+from kiosk.timefmt import iso
 
 SIZES = {"1k": 1_000, "1M": 1_000_000}
 WAITING = 40  # parcels on the shelf while measuring: a busy afternoon at the gate

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench import CORPUS, repository_path
 from bench.community import sample_community
 from bench.stats import percentile, summary_ms
 from hardware.stills import MAX_BYTES, JpegStills
@@ -29,7 +30,6 @@ from kiosk.labels import make_label
 from kiosk.services import Rules, act_on_payload
 from kiosk.store import SqliteUnitOfWork
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "qr-corpus"
 RENDERED = 100
 CHECK_INS = 200
 ROUNDS = 3  # each frame is encoded this many times for its timing
@@ -108,4 +108,4 @@ def run() -> dict[str, Any]:
     ]
     return {"title": "A still per scan: JPEG at most 320 x 240, quality 75 (lower to fit "
                      f"{MAX_BYTES // 1024} KB); check-in rows: ms of the whole check-in",
-            "rows": rows, "corpus": str(CORPUS) if corpus else None}
+            "rows": rows, "corpus": repository_path(CORPUS) if corpus else None}

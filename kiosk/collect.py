@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from kiosk.config import Layout
 from kiosk.domain import ParcelStatus
 from kiosk.ports import Clock, UnitOfWork
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from kiosk.config import Config, load_config
+from kiosk.backup import check_store
+from kiosk.config import Config, backup_dir, load_config
 from kiosk.errors import NotAStore, StorageFull, StoreUnavailable
 from kiosk.passwords import hash_password
 from kiosk.staff import add_staff
@@ -65,8 +66,16 @@ def write_sample(directory: Path, admin_password: str | None = None,
 
 
 def open_store(config: Config) -> sqlite3.Connection:
-    """Open the configured (existing) database and mirror the configured slots into it."""
+    """Open the configured (existing) database and mirror the configured slots into it.
+
+    Every command opens its store here, so every command gives the same verdict on a damaged
+    file (``kiosk.backup.check_store``: PRAGMA quick_check, with the backup to restore), a
+    one-off ``shelf scan`` as much as the kiosk, the notice worker and the site.
+    """
+    started = time.monotonic()
     try:
+        check_store(config.database, backup_dir(config))
+        log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
         conn = connect(config.database)
     except NotAStore as exc:
         raise NotAStore(f"{exc} (it is [database] path in {config.path})") from None

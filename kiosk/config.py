@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 import os
 import re
 import tomllib
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kiosk.domain import Slot, format_buildings, parse_buildings
+from kiosk.catalogue import catalogue
+from kiosk.channels import CHANNEL_TYPES
+from kiosk.config_table import MISSING, Section
+from kiosk.domain import Slot, format_buildings
 from kiosk.errors import ConfigError
-from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.routing import coverage_gaps
 
 CONFIG_ENV = "SHELF_CONFIG"
@@ -28,98 +31,10 @@ GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
-_MISSING = object()
-
-
-class Section:
-    """One table of the TOML file; typed getters that refuse with the key's full name."""
-
-    def __init__(self, source: str, name: str, data: Any) -> None:
-        self.source, self.name = source, name
-        if not isinstance(data, dict):
-            self.fail(f"[{name}] must be a table, not {type(data).__name__}")
-        self.data: dict[str, Any] = data
-        self.used: set[str] = set()
-
-    def fail(self, message: str) -> None:
-        raise ConfigError(f"{self.source}: {message}")
-
-    def _get(self, key: str, default: Any, kinds: tuple[type, ...], what: str) -> Any:
-        self.used.add(key)
-        value = self.data.get(key, default)
-        if value is _MISSING:
-            near = difflib.get_close_matches(key, [k for k in self.data if k not in self.used])
-            typo = f"; is '{near[0]}' a typo for it?" if near else ""
-            self.fail(f"[{self.name}] is missing the key '{key}' ({what}){typo}")
-        if value is not default or default is not None:
-            if isinstance(value, bool) and bool not in kinds:
-                self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")
-            if not isinstance(value, kinds):
-                self.fail(f"[{self.name}] {key} = {value!r}: must be {what}")
-        return value
-
-    def str(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()) -> str:
-        what = "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
-        value = self._get(key, default, (str,), what)
-        if choices and value not in choices:
-            self.fail(f"[{self.name}] {key} = {value!r}: allowed values are {what[7:]}")
-        return value
-
-    def int(self, key: str, default: Any = _MISSING, *, minval: int, maxval: int) -> int:
-        value = self._get(key, default, (int,), f"a whole number from {minval} to {maxval}")
-        if not minval <= value <= maxval:
-            self.fail(f"[{self.name}] {key} = {value}: allowed range is {minval} to {maxval}")
-        return value
-
-    def float(self, key: str, default: Any = _MISSING, *, minval: float, maxval: float) -> float:
-        value = self._get(key, default, (int, float), f"a number from {minval} to {maxval}")
-        if not minval <= value <= maxval:
-            self.fail(f"[{self.name}] {key} = {value}: allowed range is {minval} to {maxval}")
-        return float(value)
-
-    def bool(self, key: str, default: Any = _MISSING) -> bool:
-        return self._get(key, default, (bool,), "true or false")
-
-    def list(self, key: str, default: Any = _MISSING) -> list[Any]:
-        return self._get(key, default, (list,), "a list")
-
-    def buildings(self, key: str, known: frozenset[int] | None, default: Any = _MISSING):
-        value = self._get(key, default, (str, list), 'buildings like "1-28,30" or [1, 2]')
-        try:
-            result = parse_buildings(value)
-        except (TypeError, ValueError) as exc:
-            self.fail(f"[{self.name}] {key} = {value!r}: {exc}")
-        if known is not None and not result <= known:
-            extra = sorted(result - known)
-            self.fail(f"[{self.name}] {key}: building(s) {extra} are not in [community] buildings")
-        return result
-
-    def tables(self, key: str, required: bool = True) -> list[Section]:
-        self.used.add(key)
-        value = self.data.get(key, [] if not required else _MISSING)
-        if value is _MISSING or (required and not value):
-            self.fail(f"[{self.name}] needs at least one [[{self.child(key)}]] table")
-        if not isinstance(value, list):
-            self.fail(f"[{self.name}] {key} must be a list of tables ([[{self.child(key)}]])")
-        return [Section(self.source, f"{self.child(key)} #{i + 1}", v) for i, v in enumerate(value)]
-
-    def table(self, key: str, required: bool = True) -> Section:
-        self.used.add(key)
-        value = self.data.get(key, {} if not required else _MISSING)
-        if value is _MISSING:
-            self.fail(f"missing the section [{self.child(key)}]")
-        return Section(self.source, self.child(key), value)
-
-    def child(self, key: str) -> str:
-        base = self.name.split(" #")[0]
-        return key if base == "top level" else f"{base}.{key}"
-
-    def done(self) -> None:
-        """Refuse keys nobody read: a typo must not be silently ignored."""
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            allowed = ", ".join(sorted(self.used))
-            self.fail(f"[{self.name}] has unknown key '{unknown[0]}'; allowed keys: {allowed}")
+# The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
+TRUSTABLE_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+                 "x-forwarded-by", "forwarded")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -238,6 +153,20 @@ class User:
 
 
 @dataclass(frozen=True)
+class ProxyTrust:
+    """[web] trusted_proxy*: the reverse proxy whose forwarding headers say who the client is.
+
+    One setting for the whole site: waitress believes these headers (``web.serving``), and
+    only on connections from ``address``; the Flask app then reads the client's address and
+    scheme as waitress left them, and believes no header of its own accord.
+    """
+
+    address: str | None = None  # the proxy's IP as waitress sees it connect; None: no proxy
+    count: int = 1  # proxies in a chain in front of waitress (the nearest at the right)
+    headers: tuple[str, ...] = ("x-forwarded-for", "x-forwarded-proto")
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """[web]: the staff site's cookie secret, API tokens and logins."""
 
@@ -245,8 +174,8 @@ class WebSettings:
     api_tokens: tuple[str, ...] = field(repr=False)
     users: tuple[User, ...]
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
-    cookie_secure: bool = False  # the site is reached over HTTPS: cookies only go over it
-    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers to trust
+    cookie_secure: bool = False  # always Secure cookies, even over plain HTTP (HTTPS: always)
+    proxy: ProxyTrust = ProxyTrust()  # the reverse proxy in front, if any
 
 
 @dataclass(frozen=True)
@@ -314,7 +243,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     language = community.str("language", "zh", choices=LANGUAGES)  # default UI language
     # Shown on pages and in notices: one string, or one per language: { zh = "...", en = "..." }
     # (so are the names of teams, shelves and the overflow place).
-    name = _local_name(community, "name", _MISSING, language)
+    name = _local_name(community, "name", MISSING, language)
     community.done()
 
     database = top.table("database")
@@ -393,11 +322,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     _unique(top, "web.users", [u.username for u in users])
     # The gate screen has no login: besides the Pi itself, only these addresses may open it.
     gate_clients = tuple(_ip_address(web, "gate_clients", a) for a in web.list("gate_clients", []))
-    # Behind TLS (a reverse proxy on the LAN): the browser sends the cookies over HTTPS only.
+    # Secure cookies (sent over HTTPS only) even when a request came over plain HTTP; a
+    # request that came over HTTPS (the proxy says so) gets them anyway.
     cookie_secure = web.bool("cookie_secure", False)
-    # How many reverse proxies stand in front (nginx, Caddy: 1). Their X-Forwarded-For and
-    # X-Forwarded-Proto are believed only then: anyone can write those headers otherwise.
-    trusted_proxies = web.int("trusted_proxies", 0, minval=0, maxval=5)
+    proxy = _proxy_trust(web)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
     backup = _backup(top.table("backup", required=False), path)
@@ -414,10 +342,51 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, trusted_proxies),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy),
         notices=notices,
         backup=backup,
     )
+
+
+def _proxy_trust(web: Section) -> ProxyTrust:
+    """[web] trusted_proxy, trusted_proxy_count, trusted_proxy_headers (or, from before,
+    trusted_proxies = N: a proxy on this machine, N in a chain)."""
+    # The reverse proxy in front (Caddy or nginx on this machine: "127.0.0.1"): its headers
+    # are believed on its own connections only; "" for none (anyone could write them).
+    address = web.str("trusted_proxy", "")
+    # How many proxies stand in a chain in front of waitress (one proxy on the Pi: 1).
+    count = web.int("trusted_proxy_count", 1, minval=1, maxval=5)
+    # What the proxy says: the client's address (x-forwarded-for, or forwarded) and scheme.
+    headers = web.list("trusted_proxy_headers", list(ProxyTrust.headers))
+    before = web.int("trusted_proxies", 0, minval=0, maxval=5)  # the key of before
+    given = {k for k in ("trusted_proxy_count", "trusted_proxy_headers") if k in web.data}
+    given |= {"trusted_proxy"} if address else set()
+    if before and given:
+        web.fail("[web] trusted_proxies is replaced by trusted_proxy and trusted_proxy_count: "
+                 "remove it")
+    if before:  # the proxy of before could only be on this machine (shelf-web.service)
+        log.warning('[web] trusted_proxies = %d is read as trusted_proxy = "127.0.0.1" and '
+                    "trusted_proxy_count = %d: write those instead", before, before)
+        return ProxyTrust("127.0.0.1", before)
+    if not address:
+        if given:
+            web.fail(f"[web] {min(given)} means nothing without trusted_proxy (the proxy's "
+                     'address, e.g. "127.0.0.1")')
+        return ProxyTrust()
+    address = _ip_address(web, "trusted_proxy", address)
+    named = []
+    for header in headers:
+        if not isinstance(header, str) or header.lower() not in TRUSTABLE_HEADERS:
+            web.fail(f"[web] trusted_proxy_headers: {header!r} is not one of "
+                     f"{', '.join(TRUSTABLE_HEADERS)}")
+        named.append(header.lower())
+    if "forwarded" in named and len(set(named)) > 1:
+        web.fail("[web] trusted_proxy_headers: forwarded and the x-forwarded-* headers say the "
+                 "same things: trust one kind, not both")
+    if not {"forwarded", "x-forwarded-for"} & set(named):
+        web.fail("[web] trusted_proxy_headers must name x-forwarded-for (or forwarded): the "
+                 "client's address is what a proxy is trusted for")
+    return ProxyTrust(address, count, tuple(dict.fromkeys(named)))
 
 
 def _clock_time(section: Section, text: str) -> time:
@@ -541,11 +510,28 @@ def _channel(section: Section) -> ChannelConfig:
     return ChannelConfig(channel_id, kind, options)
 
 
+def role_named(text: str, roles: tuple[str, ...]) -> str | None:
+    """The role ``text`` names, by its id (``committee``) or its Chinese name (``居委会``, the
+    catalogue's core ``role_<id>``), as staff type it; None when it names none of ``roles``."""
+    said, words = text.strip(), catalogue("core")
+    return next((role for role in roles
+                 if said.lower() == role or said == words.text("zh", f"role_{role}")), None)
+
+
+def roles_allowed(roles: tuple[str, ...]) -> str:
+    """What a role may be, in both languages: ``admin (管理员), committee (居委会), ...``."""
+    words = catalogue("core")
+    return ", ".join(f"{role} ({words.text('zh', f'role_{role}')})" for role in roles)
+
+
 def _user(section: Section) -> User:
     username = section.str("username")
     # Staff accounts live in the store now (`shelf users`); these are copied there at start.
     password_hash = section.str("password_hash")  # from `shelf hash-password`; never the password
-    role = section.str("role", choices=ROLES)
+    role = role_named(section.str("role"), ROLES)
+    if role is None:
+        section.fail(f"[{section.name}] role = {section.data['role']!r}: allowed values are "
+                     f"{roles_allowed(ROLES)}")
     name = section.str("name", username)
     section.done()
     return User(username, password_hash, role, name)

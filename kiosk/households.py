@@ -29,7 +29,6 @@ import difflib
 import hashlib
 import json
 import re
-import textwrap
 import unicodedata
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import asdict, dataclass, field, replace
@@ -87,21 +86,37 @@ MAX_NAME = 100
 MAX_EMAIL = 254
 
 
+REFUSALS = ("bad_building", "bad_room", "unknown_building", "bad_flag", "bad_phone", "bad_email",
+            "bad_name", "duplicate")  # a refused row's kinds (each worded in kiosk.report_words)
+CAUTIONS = ("shared_contact", "confusable_rooms", "unknown_column", "other_sheets")
+
+
 @dataclass(frozen=True)
 class Caution:
     """A row that is valid but may not say what was meant: check it before applying."""
 
     line: int | None
-    kind: str  # shared_contact, confusable_rooms, unknown_column, other_sheets
-    message: str  # in English, for the terminal; the site words it from the fields below
+    kind: str  # one of CAUTIONS
+    message: str  # in English, for --json; the command and the site word it from the fields
     household: str = ""  # the household the row gives the contact
     other: str = ""  # the household(s) that have it too; for a column, the one it may mean
     column: str = ""  # phone or email
     text: str = ""  # the contact, masked; or the column's name, or the other sheets
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A row the import refuses, and why."""
+
+    line: int
+    kind: str  # one of REFUSALS
+    message: str  # in English, for --json; the command and the site word it from the fields
+    text: str = ""  # what the row said (a contact masked); for a duplicate, its household
+    other: str = ""  # for a duplicate, the line that gave the household first
+
+
 class RowRefused(ValueError):
-    """A row that cannot be imported: ``kind`` and ``text`` let a page word the reason."""
+    """A row that cannot be imported: ``kind`` and ``text`` word the reason (a Refusal)."""
 
     def __init__(self, kind: str, message: str, text: str = "") -> None:
         super().__init__(message)
@@ -110,12 +125,12 @@ class RowRefused(ValueError):
 
 @dataclass
 class ImportReport:
+    """What a household list changes (or changed), row by row, contacts masked where shown."""
+
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
-    # line -> why, for a page to word: kind (bad_room, bad_phone, duplicate ...), text, other
-    reasons: dict[int, dict[str, str]] = field(default_factory=dict)
+    refused: list[Refusal] = field(default_factory=list)
     warnings: list[Caution] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)  # household -> its line in the file
     diffs: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)  # before, after
@@ -130,43 +145,25 @@ class ImportReport:
     @property
     def diff_key(self) -> str:
         """A short fingerprint of this difference: what the operator saw is what applies."""
-        seen = [self.sha256, self.added, self.refused, self.diffs,
-                [asdict(self.planned[k]) for k in self.added if k in self.planned]]
+        seen = [self.sha256, self.added, [(r.line, r.message) for r in self.refused],
+                self.diffs, [asdict(self.planned[k]) for k in self.added if k in self.planned]]
         return hashlib.sha256(json.dumps(seen, sort_keys=True, default=str).encode()
                               ).hexdigest()[:16]
 
-    def counts(self) -> str:
-        return (f"added {len(self.added)}, changed {len(self.changed)}, "
-                f"unchanged {len(self.unchanged)}, refused {len(self.refused)}, "
-                f"warnings {len(self.warnings)}")
-
-    def summary(self) -> str:
-        """The report for a terminal, contacts masked."""
-        out = [self.counts()]
-        if self.added:
-            out.append(textwrap.fill("added: " + ", ".join(self.added), 96,
-                                     subsequent_indent="  "))
-        out += ["changed:"] * bool(self.changed) + [
-            f"  line {self.lines[key]}: {key}: " + "; ".join(
-                f"{name} {_text(name, before)} -> {_text(name, after)}"
-                for name, (before, after) in self.diffs[key].items())
-            for key in self.changed]
-        out += ["refused:"] * bool(self.refused)
-        out += [f"  line {line}: {reason}" for line, reason in self.refused]
-        out += ["warnings:"] * bool(self.warnings)
-        out += [f"  line {w.line}: {w.message}" if w.line else f"  {w.message}"
-                for w in self.warnings]
-        out.append(self._verdict())
-        return "\n".join(out)
-
-    def _verdict(self) -> str:
+    @property
+    def verdict(self) -> str:
+        """What became of the list: ``applied``; ``stale`` (it changed since the preview
+        shown), ``refused`` (rows refused: nothing applied), or ``preview`` (not asked to)."""
         if self.applied:
-            return f"applied: {len(self.added)} added, {len(self.changed)} changed"
+            return "applied"
         if self.stale:
-            return "nothing applied: the household list changed since this preview; look again"
-        if self.apply:
-            return "nothing applied: some rows are refused; correct them and run again"
-        return "preview only, nothing changed: run again with --apply to apply it"
+            return "stale"
+        return "refused" if self.apply else "preview"
+
+    def shown(self, key: str) -> dict[str, dict[str, Any]]:
+        """A changed household's fields, before and after, contacts masked."""
+        return {name: {"before": _shown(name, before), "after": _shown(name, after)}
+                for name, (before, after) in self.diffs[key].items()}
 
     def as_json(self) -> dict[str, Any]:
         """The report for tools (``--json``), contacts masked."""
@@ -175,12 +172,11 @@ class ImportReport:
 
         return {
             "added": rows(self.added),
-            "changed": [{**row, "fields": {
-                name: {"before": _shown(name, before), "after": _shown(name, after)}
-                for name, (before, after) in self.diffs[row["household"]].items()}}
-                for row in rows(self.changed)],
+            "changed": [{**row, "fields": self.shown(row["household"])}
+                        for row in rows(self.changed)],
             "unchanged": rows(self.unchanged),
-            "refused": [{"line": line, "reason": reason} for line, reason in self.refused],
+            "refused": [{"line": r.line, "reason": r.message, "kind": r.kind}
+                        for r in self.refused],
             "warnings": [{"line": w.line, "kind": w.kind, "message": w.message}
                          for w in self.warnings],
             "applied": self.applied,
@@ -194,12 +190,6 @@ def _shown(name: str, value: Any) -> Any:
     if name == "phone":
         return mask_phone(value)
     return mask_email(value) if name == "email" else value
-
-
-def _text(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return repr(_shown(name, value))
 
 
 def parse_row(row: Mapping[str, str], buildings: Set[int]) -> Household:
@@ -300,14 +290,13 @@ def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
             try:
                 household = parse_row(row, buildings)
             except RowRefused as exc:
-                report.refused.append((line, str(exc)))
-                report.reasons[line] = {"kind": exc.kind, "text": exc.text, "other": ""}
+                report.refused.append(Refusal(line, exc.kind, str(exc), exc.text))
                 continue
             key = str(household.id)
             if key in report.lines:
                 first = report.lines[key]
-                report.refused.append((line, f"{key} already given on line {first}"))
-                report.reasons[line] = {"kind": "duplicate", "text": key, "other": str(first)}
+                report.refused.append(Refusal(line, "duplicate", f"{key} already given on line "
+                                              f"{first}", key, str(first)))
                 continue
             report.lines[key] = line
             old = known.get(key)

@@ -52,6 +52,11 @@ RELEASED_WORDS = frozenset({"released", "release", "removed", "remove", "out", "
 STATUS_WORDS = {**dict.fromkeys(ADDED_WORDS, True), **dict.fromkeys(RELEASED_WORDS, False)}
 TITLE_ROWS = 5  # a header may sit below this many title rows, no lower
 FILE_LEVEL = frozenset({"unreadable", "encoding", "no_columns", "empty"})
+# Every kind of problem a list can have (each worded in kiosk.report_words): the whole file's,
+# a row's, and those the register finds comparing a list with the households.
+PROBLEMS = ("unreadable", "encoding", "no_columns", "empty", "other_sheets", "bad_room",
+            "bad_status", "mixed_format", "wrong_date", "duplicate", "conflict", "unknown_room",
+            "held")
 
 _HOUSEHOLD_RE = re.compile(r"(\d{1,3})\s*(?:号楼|栋|幢|#|-|/)\s*-?\s*([0-9A-Za-z]{1,6})\s*"
                            r"(?:室|号|房)?$")
@@ -65,8 +70,8 @@ class Problem:
     """A line (None: the whole file) that keeps the list from applying as it is."""
 
     line: int | None
-    kind: str  # see FILE_LEVEL and the kinds read_list and diff_list give
-    message: str  # in English, for the terminal; the site words it from the fields below
+    kind: str  # one of PROBLEMS
+    message: str  # in English, for --json; the command and the site word it from the fields
     household: str | None = None
     other_line: int | None = None  # the line a duplicate or conflicting row repeats
     text: str = ""  # what the row said (a bad room, status or date), or the rooms near it
@@ -324,24 +329,6 @@ class Comparison:
                          "b": [p.as_json() for p in self.b.problems]},
             "same": self.same,
         }
-
-    def summary(self) -> str:
-        out = [f"A: {self.a.name} ({self.a.format or 'unreadable'}, {self.a.lines} rows)",
-               f"B: {self.b.name} ({self.b.format or 'unreadable'}, {self.b.lines} rows)"]
-        if self.a.format and self.b.format and self.a.format != self.b.format:
-            out.append("the lists are of different kinds (status and full): rows are compared "
-                       "as they stand, a full list's as added")
-        out += [f"only in A: {r.household} {_word(r.under)} (line {r.line})"
-                for r in self.only_in_a]
-        out += [f"only in B: {r.household} {_word(r.under)} (line {r.line})"
-                for r in self.only_in_b]
-        out += [f"differs: {x.household}: A {_word(x.under)} (line {x.line}), B "
-                f"{_word(y.under)} (line {y.line})" for x, y in self.differs]
-        for label, day_list in (("A", self.a), ("B", self.b)):
-            out += [f"problem in {label}: {p.message}" for p in day_list.problems]
-        out.append(f"agreed on {self.agreed} households: "
-                   + ("the lists agree" if self.same else "the lists disagree"))
-        return "\n".join(out)
 
 
 def compare_lists(a: DayList, b: DayList) -> Comparison:

@@ -20,7 +20,7 @@ from typing import Any
 
 from kiosk.domain import Household, confusable_with
 from kiosk.observation import set_observation
-from kiosk.observation_lists import FULL, STATUS, DayList, Problem, read_list, sha256_of
+from kiosk.observation_lists import FULL, DayList, Problem, read_list, sha256_of
 from kiosk.ports import AppliedList, Clock, UnitOfWork
 from kiosk.services import Rules
 
@@ -93,42 +93,20 @@ class ListReport:
             "diff_key": self.diff_key,
         }
 
-    def summary(self) -> str:
-        """The report for a terminal."""
-        d = self.day_list
-        what = {STATUS: "status list", FULL: "full list"}.get(d.format, "unreadable")
-        out = [f"{d.name} ({what}, {d.encoding or '?'}, {d.lines} rows, sha256 "
-               f"{d.sha256[:12]}) for {self.list_date.isoformat()}"
-               + (f" from {self.source}" if self.source else "")]
-        for label, entries in (("added", self.added), ("released", self.released)):
-            out.append(f"{label} {len(entries)}" + (": " if entries else "") + ", ".join(
-                e.household + (f" (line {e.line})" if e.line else " (not listed)")
-                for e in entries))
-        out.append(f"unchanged {len(self.unchanged)}")
-        out.append(f"unknown {len(self.unknown)}" + (": " if self.unknown else "") + ", ".join(
-            f"{e.household} (line {e.line})" for e in self.unknown))
-        out += [f"problems {len(self.problems)}:"] * bool(self.problems)
-        out += [f"  {p.message}" for p in self.problems]
-        out.append(self._verdict())
-        return "\n".join(out)
-
-    def _verdict(self) -> str:
-        changes = f"{len(self.added)} added, {len(self.released)} released"
+    @property
+    def verdict(self) -> str:
+        """What became of the list: ``applied``; ``already`` (these bytes were applied before
+        and change nothing); ``unreadable``; ``stale`` (the difference changed since it was
+        shown); ``dry_run``; or ``needs_confirmation`` (problems kept it from applying)."""
         if self.applied:
-            return f"applied as register entry {self.register_id}: {changes}"
+            return "applied"
         if self.already is not None:
-            return (f"nothing to change: this list was applied by {self.already.actor} as "
-                    f"register entry {self.already.id}")
+            return "already"
         if not self.readable:
-            return "nothing applied: the file cannot be read as a list"
+            return "unreadable"
         if self.stale:
-            return "nothing applied: the register changed since this difference was shown"
-        if self.dry_run:
-            return "dry run, nothing changed" + (
-                "; the list has problems: correct them, or apply the other rows with "
-                "--apply-valid-rows" if self.problems else "")
-        return ("nothing applied: the list has problems; correct them, or apply the other "
-                "rows with --apply-valid-rows")
+            return "stale"
+        return "dry_run" if self.dry_run else "needs_confirmation"
 
 
 def diff_list(day_list: DayList, households: Iterable[Household], report: ListReport) -> None:

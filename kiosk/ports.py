@@ -1,7 +1,7 @@
 """The small interfaces the core needs from the outside world.
 
-Adapters in ``hardware/`` (gpiozero, OpenCV, pyzbar), ``kiosk/notices/channels`` and
-``kiosk/store.py`` (SQLite) satisfy them; tests use recording fakes of these, never mocks of
+Adapters in ``hardware/`` (gpiozero, OpenCV, pyzbar), ``kiosk/channels`` and
+``kiosk/store/`` (SQLite) satisfy them; tests use recording fakes of these, never mocks of
 someone else's library.
 """
 

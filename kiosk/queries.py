@@ -23,7 +23,7 @@ from kiosk.domain import (
     phone_tail,
     split_phones,
 )
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 # ``:slot`` narrows these two to one slot; NULL means every slot.
 # A slot's light: the gate's while it lasts, else a team's "collect" (kiosk.store.Signals).

@@ -64,9 +64,8 @@ from kiosk.labels import (
 from kiosk.notices.queue import queue_checkin, queue_collected, queue_waiting
 from kiosk.outcome import Outcome, guarded
 from kiosk.ports import Clock, LightMode, UnitOfWork
-from kiosk.store import iso
 from kiosk.tasks import RELEASED, attach_parcel, cancel, collected_at_shelf
-from kiosk.timefmt import local_time
+from kiosk.timefmt import iso, local_time
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from kiosk.config import Config, User
+from kiosk.config import Config, User, role_named, roles_allowed
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.passwords import MIN_PASSWORD, is_password_hash
 from kiosk.ports import StaffMember, UnitOfWork
@@ -96,15 +96,22 @@ def check_password_text(password: str) -> str:
     return password
 
 
+def check_role(text: str) -> str:
+    """The role ``text`` names: its id (``committee``) or its Chinese name (``居委会``)."""
+    role = role_named(text, ROLES)
+    if role is None:
+        raise InvalidStaff(f"role {text.strip()!r}: allowed roles are {roles_allowed(ROLES)}",
+                           reason="role")
+    return role
+
+
 def team_for(role: str, team: str | None, teams: Collection[str]) -> str | None:
     """The team an account of ``role`` works for: ``team``, or the team named like the role.
 
     Committee and property staff belong to a configured team (the sample's teams are called
     ``committee`` and ``property``, so the role names it); admins and the gate to none.
     """
-    if role not in ROLES:
-        raise InvalidStaff(f"role {role!r}: allowed roles are {', '.join(ROLES)}",
-                           reason="role")
+    role = check_role(role)
     team = (team or "").strip() or None
     if role not in TEAM_ROLES:
         if team is not None:
@@ -142,6 +149,7 @@ def add_staff(uow: UnitOfWork, now: datetime, *, username: str, name: str, role:
               kind: str = "staff_added") -> StaffMember:
     """Create an account; refuse a username taken in any case, a bad role or team."""
     username = check_username(username)
+    role = check_role(role)
     member = StaffMember(username, _name(name, username), role, team_for(role, team, teams),
                          password_hash, 1, False, now, now)
     with uow:
@@ -205,7 +213,7 @@ def change_member(uow: UnitOfWork, now: datetime, username: str, *, actor: str,
     """
     with uow:
         member = _get(uow, username)
-        new_role = member.role if role is None else role.strip()
+        new_role = member.role if role is None else check_role(role)
         if team is None and new_role == member.role:
             new_team = member.team  # the same role keeps its team
         else:
@@ -248,23 +256,39 @@ def upgrade_hash(uow: UnitOfWork, now: datetime, username: str, old_hash: str,
     return True
 
 
+CONFIG_REFUSALS = ("password_hash", "username", "role")  # why an entry is not copied
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A ``[[web.users]]`` entry not copied: ``kind`` password_hash (not a hash from shelf
+    hash-password), username or role (none an account may have; ``text`` says it)."""
+
+    username: str
+    kind: str
+    message: str  # in English, for --json and the log
+    text: str = ""
+
+
 @dataclass(frozen=True)
 class ConfigImport:
     """What ``import_config_users`` did with each ``[[web.users]]`` entry."""
 
     added: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()  # in the store already: the config's entry is ignored
-    refused: tuple[tuple[str, str], ...] = field(default=())  # (username, why)
+    refused: tuple[Refused, ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
         return {"added": list(self.added), "kept": list(self.kept),
-                "refused": [{"username": u, "reason": why} for u, why in self.refused]}
+                "refused": [{"username": r.username, "reason": r.message, "kind": r.kind}
+                            for r in self.refused]}
 
     def summary(self) -> str:
+        """The report in English, for the log line of a start (the command words its own)."""
         parts = [f"added {len(self.added)}" + (f" ({', '.join(self.added)})" if self.added
                                               else ""),
                  f"already in the database {len(self.kept)}"]
-        parts += [f"refused {u!r}: {why}" for u, why in self.refused]
+        parts += [f"refused {r.username!r}: {r.message}" for r in self.refused]
         return "[[web.users]]: " + "; ".join(parts)
 
 
@@ -277,21 +301,23 @@ def import_config_users(uow: UnitOfWork, now: datetime, users: Iterable[User],
     """
     added: list[str] = []
     kept: list[str] = []
-    refused: list[tuple[str, str]] = []
+    refused: list[Refused] = []
     for user in users:
         if uow.staff.get(user.username) is not None:
             kept.append(user.username)
             continue
         if not is_password_hash(user.password_hash):
-            refused.append((user.username, "password_hash is no hash from shelf hash-password"))
+            refused.append(Refused(user.username, "password_hash",
+                                   "password_hash is no hash from shelf hash-password"))
             continue
         try:
             username = check_username(user.username)
         except InvalidStaff as exc:
-            refused.append((user.username, str(exc)))
+            refused.append(Refused(user.username, "username", str(exc)))
             continue
         if user.role not in ROLES:
-            refused.append((user.username, f"role {user.role!r} is none of {', '.join(ROLES)}"))
+            refused.append(Refused(user.username, "role", f"role {user.role!r} is none of "
+                                   f"{roles_allowed(ROLES)}", user.role))
             continue
         team = user.role if user.role in TEAM_ROLES and user.role in teams else None
         member = StaffMember(username, _name(user.name, username), user.role, team,

@@ -44,8 +44,8 @@ from kiosk.errors import (
 from kiosk.notices.queue import queue_changed
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.services import Rules, light_slot
-from kiosk.store import iso
 from kiosk.tasks import COLLECTED, RETURNED, WITHDRAWN, left_shelf
+from kiosk.timefmt import iso
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from kiosk.errors import StoreUnavailable
 from kiosk.ports import Clock, UnitOfWork
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ from kiosk.notices.queue import queue_delivered, queue_team, queue_waiting
 from kiosk.outcome import DoorTaskRef, Outcome, guarded
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.routing import local_time, on_duty, team_for
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 log = logging.getLogger(__name__)
 

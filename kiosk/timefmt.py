@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+
+
+def iso(moment: datetime) -> str:
+    """Store times as sortable UTC ISO-8601 text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def local_time(stored: str, timezone: tzinfo, fmt: str, *, with_zone: bool = False) -> str:

@@ -17,10 +17,11 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import pytest
 from conftest import PATIENCE_S, check_in, real_time_since
 
-from kiosk.app.sim.label_video import Scene, write_label_video
+from kiosk.app.sim.label_video import Scene, qr_matrix, write_label_video
 from kiosk.backup import hold_lock, make_backup
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
@@ -193,9 +194,24 @@ def test_a_damaged_store_gives_no_backup_and_says_so(community):
 
 # ---- a damaged store at start ------------------------------------------------------------
 
+# One verdict for every command: a one-off check-in must not write into a file the kiosk, the
+# notice worker and the gate call damaged.
+ONE_OFF = {
+    "scan": ["scan", "{label}", "--json"],
+    "checkin": ["checkin", "--code", "SF1234567890", "--room", "24-2304", "--phone-tail", "2304"],
+    "stills": ["stills", "prune"],
+    "counts": ["counts", "--json"],
+}
+
+
 @pytest.mark.parametrize("damage", DAMAGE)
-@pytest.mark.parametrize("command", [["run", "--camera", "images:/nonexistent"], ["notices"]])
-def test_a_damaged_store_stops_the_command_at_start(community, damage, command):
+@pytest.mark.parametrize("command", [["run", "--camera", "images:/nonexistent"], ["notices"],
+                                     *ONE_OFF.values()], ids=["run", "notices", *ONE_OFF])
+def test_a_damaged_store_stops_the_command_at_start(community, damage, command, tmp_path):
+    label = tmp_path / "label.png"
+    payload = make_label(community.label_secret, HouseholdId.parse("24-2304")).encode()
+    cv2.imwrite(str(label), qr_matrix(payload, module_px=6))  # it would check in: a sound label
+    command = [part.format(label=label) for part in command]
     made = shelf(community, "backup")
     backup = Path(made.stdout.splitlines()[-1])
     DAMAGE[damage](community.database)

@@ -16,7 +16,7 @@ from kiosk.errors import CodeTaken, InvalidCarrierCode, UnknownHousehold
 from kiosk.labels import make_label
 from kiosk.queries import gate_events, last_event_id, slots_view
 from kiosk.services import act_on_carrier, act_on_code, act_on_payload, expect, pick_up
-from kiosk.store import MIGRATIONS, connect
+from kiosk.store import connect, migrate
 
 WAYBILL = "SF1234567890"
 
@@ -234,9 +234,7 @@ def test_gate_events_follow_every_outcome_at_the_gate_in_order(conn, uow, rules,
 
 def test_parcels_stored_before_carriers_read_as_confirmed_shelf_parcels(tmp_path):
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:5], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
+    migrate(old, target=5)
     old.executescript("""
         INSERT INTO households (id, building, room, updated_at) VALUES ('24-2304', 24, '2304', 'x');
         INSERT INTO slots (code, shelf, position, capacity) VALUES ('A-12', 'A', 12, 4);

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from kiosk.app.sim.receiver import Receiver
+from kiosk.channels.apprise_urls import AppriseChannel
+from kiosk.channels.dingtalk import DingTalkBotChannel
+from kiosk.channels.webhook import WebhookChannel
+from kiosk.channels.wecom import WeComBotChannel
 from kiosk.config import Config, load_config
 from kiosk.errors import ConfigError, NoticeError
-from kiosk.notices.channels.apprise_urls import AppriseChannel
-from kiosk.notices.channels.dingtalk import DingTalkBotChannel
-from kiosk.notices.channels.webhook import WebhookChannel
-from kiosk.notices.channels.wecom import WeComBotChannel
 from kiosk.notices.delivery import build_channels
 from kiosk.ports import Attachment, Notice
 

@@ -1,5 +1,6 @@
-"""The `shelf` command's lines for people in Chinese and English (kiosk/app/words.py): every
-key in both with the same placeholders; real runs in Chinese; `--json` the same in both."""
+"""The `shelf` command's lines for people in Chinese and English (kiosk/app/words.py, the
+catalogue's shelf and core domains): every key in both with the same placeholders; real runs in
+Chinese; `--json` the same in both."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 import pytest
 from test_cli_tasks import put_under_observation
 
-from kiosk.app.words import WORDS, choose_language
+from kiosk.app.words import choose_language
+from kiosk.catalogue import catalogue
 
 NOW = "2026-12-03T21:00:00+08:00"
 ENV = {"GPIOZERO_PIN_FACTORY": "mock", "PATH": "/usr/bin:/bin", "SHELF_NOW": NOW}
@@ -27,15 +29,18 @@ def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
 
 
-def test_every_key_exists_in_both_languages_with_the_same_placeholders():
-    assert set(WORDS["zh"]) == set(WORDS["en"])
-    for key in WORDS["en"]:
-        assert placeholders(WORDS["zh"][key]) == placeholders(WORDS["en"][key]), key
+@pytest.mark.parametrize("domain", ["shelf", "core"])
+def test_every_key_exists_in_both_languages_with_the_same_placeholders(domain):
+    words = catalogue(domain).texts
+    assert set(words["zh"]) == set(words["en"])
+    for key in words["en"]:
+        assert placeholders(words["zh"][key]) == placeholders(words["en"][key]), key
 
 
 def test_chinese_words_are_chinese():
     """A key left in English in the Chinese half is a key nobody translated."""
-    same = [k for k in WORDS["en"] if WORDS["zh"][k] == WORDS["en"][k]]
+    same = [k for domain in ("shelf", "core") for k, en in catalogue(domain).texts["en"].items()
+            if catalogue(domain).texts["zh"][k] == en]
     assert same == ["count_pair"]  # `入架 3`: only the order of two placeholders
 
 
@@ -122,3 +127,41 @@ def test_an_error_line_in_chinese(community):
 def test_the_suite_runs_in_english():
     """conftest pins SHELF_LANG=en, so English-reading tests pass under a zh_CN locale too."""
     assert os.environ["SHELF_LANG"] == "en"
+
+
+def run_shelf(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`shelf` as an operator types it, without a configuration."""
+    return subprocess.run([sys.executable, "-m", "kiosk.app", *args], capture_output=True,
+                          text=True, env={**ENV, **env}, timeout=60)
+
+
+def test_help_in_the_operators_language():
+    zh = run_shelf("--help", SHELF_LANG="zh")
+    assert zh.returncode == 0
+    assert zh.stdout.startswith("用法：shelf [-h]")
+    assert "无接触配送货架。" in zh.stdout and "显示这段帮助并退出" in zh.stdout
+    assert "    checkin       按快递单号和面单上的房号让包裹入架" in zh.stdout
+    en = run_shelf("--help", LANG="zh_CN.UTF-8", SHELF_LANG="en")
+    assert en.stdout.startswith("usage: shelf [-h]") and "show this help message" in en.stdout
+    assert "    checkin       check a parcel in by its carrier's tracking number" in en.stdout
+
+    command = run_shelf("checkin", "--help", "--lang", "zh")  # --lang anywhere on the line
+    assert "面单上手机号的后 4 位（138****1234：1234）" in command.stdout
+    assert "以 JSON 输出 {pdf, labels, pages}" in run_shelf("labels", "-h", "--lang=zh").stdout
+    by_locale = run_shelf("checkin", "--help", LANG="zh_CN.UTF-8")
+    assert "面单上的楼栋-房号，如 24-2304" in by_locale.stdout
+
+
+def test_argparses_usage_errors_in_the_operators_language():
+    zh = run_shelf("users", "add", SHELF_LANG="zh")
+    assert zh.returncode == 2
+    assert zh.stderr.splitlines()[-1] == "shelf users add: 错误：缺少这些参数：username, --role"
+    assert zh.stderr.startswith("用法：shelf users add")
+    wrong = run_shelf("--lang", "zh", "tasks", "--json", "extra")
+    assert wrong.stderr.splitlines()[-1] == "shelf: 错误：无法识别的参数：extra"
+    en = run_shelf("users", "add")
+    assert en.stderr.splitlines()[-1] == (
+        "shelf users add: error: the following arguments are required: username, --role")
+    bad = run_shelf("--lang", "fr", "tasks", SHELF_LANG="zh")  # --lang's own error, in zh
+    assert bad.stderr.splitlines()[-1] == (
+        "shelf: 错误：参数 --lang：无效的选择：'fr'（可选：'zh', 'en'）")

@@ -14,7 +14,7 @@ from kiosk.clock import ManualClock
 from kiosk.collect import collect
 from kiosk.observation import set_observation
 from kiosk.queries import slots_view
-from kiosk.store import MIGRATIONS, SqliteUnitOfWork, connect
+from kiosk.store import SqliteUnitOfWork, connect, migrate
 
 STAFF = "zhang@web"
 
@@ -91,9 +91,7 @@ def test_parcels_on_the_floor_are_counted_not_lit(community, conn, uow, rules):
 def test_migration_10_keeps_the_lights_and_allows_collect_only_in_the_staff_layer(tmp_path):
     path = tmp_path / "old.db"
     old = sqlite3.connect(path, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:9], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
+    migrate(old, target=9)
     old.executescript("""
         INSERT INTO slots (code, shelf, position, capacity) VALUES ('A-12', 'A', 12, 4);
         INSERT INTO signals (slot_code, mode, until, reason)

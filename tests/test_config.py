@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from kiosk.community import write_sample
-from kiosk.config import load_config
+from kiosk.config import ProxyTrust, load_config
 from kiosk.errors import ConfigError
 
 
@@ -69,6 +69,21 @@ def edit(path, old, new):
     ('type = "email"', 'type = "pigeon"', r"type = 'pigeon': allowed values are 'email'"),
     ('[overflow]', '[overflw]', r"unknown key 'overflw'|missing the section \[overflow\]"),
     ('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', r"not an IANA zone"),
+    ('trusted_proxy = ""', 'trusted_proxy = "nginx"',
+     r"\[web\] trusted_proxy: 'nginx' is not an IP address"),
+    ('trusted_proxy = ""', 'trusted_proxy = ""\ntrusted_proxy_count = 2',
+     r"\[web\] trusted_proxy_count means nothing without trusted_proxy"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxy_count = 0',
+     r"\[web\] trusted_proxy_count = 0: allowed range is 1 to 5"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxy_headers = ["x-real-ip"]',
+     r"trusted_proxy_headers: 'x-real-ip' is not one of x-forwarded-for, x-forwarded-proto"),
+    ('trusted_proxy = ""',
+     'trusted_proxy = "127.0.0.1"\ntrusted_proxy_headers = ["forwarded", "x-forwarded-for"]',
+     r"forwarded and the x-forwarded-\* headers say the same things"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxy_headers = '
+     '["x-forwarded-proto"]', r"must name x-forwarded-for \(or forwarded\)"),
+    ('trusted_proxy = ""', 'trusted_proxy = "127.0.0.1"\ntrusted_proxies = 1',
+     r"trusted_proxies is replaced by trusted_proxy and trusted_proxy_count: remove it"),
 ])
 def test_a_mistake_is_refused_naming_the_key_and_what_is_allowed(sample, old, new, message):
     edit(sample, old, new)
@@ -90,7 +105,8 @@ def test_an_old_web_users_entry_with_an_unknown_role_is_refused(sample):
     with open(sample, "a", encoding="utf-8") as config:
         config.write('\n[[web.users]]\nusername = "li"\nrole = "boss"\n'
                      'password_hash = "pbkdf2_sha256$1000$salt$00"\n')
-    with pytest.raises(ConfigError, match=r"role = 'boss': allowed values are 'admin'"):
+    with pytest.raises(ConfigError, match=r"role = 'boss': allowed values are admin \(管理员\), "
+                                          r"committee \(居委会\), property \(物业\)$"):
         load_config(sample)
 
 
@@ -130,3 +146,23 @@ def test_commands_take_the_config_from_the_environment(community, monkeypatch):
     done = subprocess.run([sys.executable, "-m", "kiosk.app", "label", "--household", "24-2304"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "SHELF_CONFIG" in done.stderr
+
+
+def test_the_proxy_is_trusted_as_configured(sample):
+    assert load_config(sample).web.proxy == ProxyTrust()  # none unless named
+    edit(sample, 'trusted_proxy = ""', 'trusted_proxy = "::1"\ntrusted_proxy_count = 2\n'
+         'trusted_proxy_headers = ["X-Forwarded-For", "x-forwarded-proto", "x-forwarded-host"]')
+    assert load_config(sample).web.proxy == ProxyTrust(
+        "::1", 2, ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"))
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_the_proxy_setting_of_before_is_read_with_a_warning(sample, caplog, hops):
+    """`trusted_proxies = N` (ProxyFix's hops, which waitress never passed on): the proxy could
+    only be on this machine (shelf-web.service allows loopback alone)."""
+    edit(sample, 'trusted_proxy = ""', f"trusted_proxies = {hops}")
+    assert load_config(sample).web.proxy == ProxyTrust("127.0.0.1", hops)
+    assert (f'trusted_proxies = {hops} is read as trusted_proxy = "127.0.0.1" and '
+            f"trusted_proxy_count = {hops}: write those instead") in caplog.text
+    edit(sample, f"trusted_proxies = {hops}", "trusted_proxies = 0")
+    assert load_config(sample).web.proxy == ProxyTrust()

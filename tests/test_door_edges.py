@@ -22,7 +22,7 @@ from kiosk.notices.render import render
 from kiosk.observation import set_observation
 from kiosk.queries import daily_counts, open_tasks, task_view
 from kiosk.services import act_on_code, act_on_payload
-from kiosk.store import MIGRATIONS, SqliteUnitOfWork, connect
+from kiosk.store import SqliteUnitOfWork, connect, migrate
 from kiosk.tasks import act_on_door, hand_over_due
 
 STAFF = "alice@web"
@@ -333,9 +333,7 @@ def test_the_day_s_counts_credit_the_team_at_the_time_across_the_17_30_handover(
 
 def test_door_tasks_stored_before_keep_their_parcels_and_may_be_carried_again(tmp_path):
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:10], start=1):  # the store before 11
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
+    migrate(old, target=10)  # the store before 11
     old.executescript("""
         INSERT INTO households (id, building, room, updated_at, under_observation)
             VALUES ('24-2304', 24, '2304', '2026-12-01T00:00:00.000+00:00', 1);

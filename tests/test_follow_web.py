@@ -423,3 +423,18 @@ def test_a_filter_it_does_not_know_shows_every_slot(admin, community):
     page = admin.get("/?show=nonsense").text
     assert 'data-filter="all" class="current"' in page
     assert page.count('<article class="slot') == len(community.layout.slots) + 1
+
+
+def test_a_refusal_the_gate_does_not_word_is_said_from_its_code_in_the_pages_language(
+        site, conn, clock):
+    """The core's English message is no headline: its code is worded (kiosk/locale core)."""
+    uow = SqliteUnitOfWork(conn)
+    with uow:  # as the gate records a refusal (kiosk.outcome)
+        uow.events.add("scan_refused", "kiosk", clock.now(), error="code_taken",
+                       message="SF2340 is announced for 24-23** already", suggestions=[],
+                       code="SF2340", retry_after_s=None)
+    li = signed_in(site, "li")
+    zh = text_of(li.get("/exceptions?lang=zh").text)
+    en = text_of(li.get("/exceptions?lang=en").text)
+    assert "这个快递单号已经预报给了另一户" in zh
+    assert "the tracking number is announced for another household" in en

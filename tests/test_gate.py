@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 
 import pytest
 from conftest import check_in, fill_floor, pickup_code
@@ -61,18 +62,43 @@ def test_the_gate_refuses_every_other_address(client, conn, community, clock, ad
     assert conn.execute("SELECT COUNT(*) FROM parcels WHERE status = 'waiting'").fetchone()[0] == 1
 
 
-def test_a_configured_display_may_use_the_gate(community, clock):
+def _display_client(community, clock) -> FlaskClient:
     web = dataclasses.replace(community.web, gate_clients=("192.168.1.20",))
-    client = create_app(dataclasses.replace(community, web=web), clock=clock).test_client()
-    assert client.get("/gate", environ_base={"REMOTE_ADDR": "192.168.1.20"}).status_code == 200
-    assert client.get("/gate", environ_base={"REMOTE_ADDR": "192.168.1.21"}).status_code == 403
+    return create_app(dataclasses.replace(community, web=web), clock=clock).test_client()
+
+
+@pytest.mark.parametrize("host", ["192.168.1.10:8080", "[fe80::1]:8080",
+                                  socket.gethostname(), f"{socket.gethostname()}.local:8080"])
+def test_a_configured_display_may_use_the_gate(community, clock, host):
+    """Another display on the LAN opens the Pi by its address or by the Pi's own name."""
+    client = _display_client(community, clock)
+    display = {"environ_base": {"REMOTE_ADDR": "192.168.1.20"}, "headers": {"Host": host}}
+    assert client.get("/gate", **display).status_code == 200
+    assert client.get("/gate", environ_base={"REMOTE_ADDR": "192.168.1.21"},
+                      headers={"Host": host}).status_code == 403
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "localhost:8080"])
+def test_a_page_rebound_to_the_pi_cannot_reach_the_gate_from_a_display(community, clock, host):
+    """DNS rebinding in a configured display's browser: another site's name, pointed at the Pi."""
+    client = _display_client(community, clock)
+    response = client.get("/gate", environ_base={"REMOTE_ADDR": "192.168.1.20"},
+                          headers={"Host": host})
+    assert response.status_code == 403 and response.get_json()["error"] == "not_the_gate"
 
 
 @pytest.mark.parametrize("header", [{"X-Forwarded-For": "203.0.113.9"},
-                                    {"Forwarded": "for=203.0.113.9"}])
-def test_a_request_through_a_proxy_is_not_the_gates_own(client, header):
-    """A reverse proxy on the Pi connects from 127.0.0.1 on behalf of anyone."""
-    assert client.get("/gate", headers=header).status_code == 403
+                                    {"Forwarded": "for=203.0.113.9"},
+                                    {"X-Forwarded-Proto": "https"}, {"X-Real-IP": "10.0.0.7"},
+                                    {"Via": "1.1 shelf.lan"}])
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost"])
+def test_a_request_through_a_proxy_is_not_the_gates_own(client, header, host):
+    """A reverse proxy on the Pi connects from 127.0.0.1 on behalf of anyone, whatever Host
+    it passes on (tests/test_proxy.py: through a real nginx)."""
+    assert client.get("/gate", headers={**header, "Host": host}).status_code == 403
+    posted = client.post("/gate/code", json={"code": "000000"},
+                         headers={**header, "Host": host, "Origin": f"http://{host}"})
+    assert posted.status_code == 403 and posted.get_json()["error"] == "not_the_gate"
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "192.168.1.5:8080"])

@@ -12,7 +12,8 @@ from test_sdnotify import Listener, start_kiosk
 
 from kiosk.app.sim.label_video import write_label_video
 from kiosk.clock import SystemClock
-from kiosk.store import SqliteUnitOfWork, connect, iso, record_heartbeat
+from kiosk.store import SqliteUnitOfWork, connect, record_heartbeat
+from kiosk.timefmt import iso
 
 
 def test_no_heartbeat_yet_is_unhealthy(client):

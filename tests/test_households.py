@@ -10,7 +10,7 @@ import pytest
 
 from kiosk.domain import HouseholdId
 from kiosk.errors import HouseholdChanged, InvalidEmail, InvalidName, InvalidPhone, UnknownHousehold
-from kiosk.households import contact_version, edit_household, import_households
+from kiosk.households import Refusal, contact_version, edit_household, import_households
 from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
 
@@ -58,8 +58,10 @@ def test_import_reports_added_changed_unchanged_and_refused_with_lines(conn, com
     assert report.diffs["24-2304"] == {"under_observation": (False, True)}
     assert report.unchanged == ["24-2403"]
     assert report.added == ["7-101"]  # leading zeros dropped, as HouseholdId.parse does
-    assert [line for line, _ in report.refused] == [5, 6, 7, 8, 9, 10]
-    reasons = " | ".join(reason for _, reason in report.refused)
+    assert [(r.line, r.kind) for r in report.refused] == [
+        (5, "unknown_building"), (6, "bad_room"), (7, "bad_email"), (8, "bad_flag"),
+        (9, "duplicate"), (10, "bad_building")]
+    reasons = " | ".join(r.message for r in report.refused)
     # The bad e-mail is refused masked, as every contact the report shows is.
     assert "not-an-address" not in reasons
     for fragment in ("building 36 is not in", "room '01 01'", "e-mail '***' is not",
@@ -73,20 +75,20 @@ def test_nothing_is_stored_without_apply_nor_when_any_row_is_refused(conn, commu
     good = write(tmp_path, HEADER + "24,2304,Chen,13900001111,new@example.org,no\n7,101,New,,,no\n")
     preview = run(conn, community, clock, good, apply=False)
     assert (preview.changed, preview.added, preview.applied) == (["24-2304"], ["7-101"], False)
-    assert "preview only, nothing changed" in preview.summary()
+    assert preview.verdict == "preview"
     assert stored(conn, "24-2304") == "r24-2304@sample-garden.example"
     assert stored(conn, "7-101") is None
 
     bad = write(tmp_path, HEADER + "24,2304,Chen,13900001111,new@example.org,no\n99,1,x,,,no\n",
                 name="bad.csv")
     refused = run(conn, community, clock, bad)
-    assert (refused.applied, refused.refused) == (False, [(3, "building 99 is not in "
-                                                           "[community] buildings")])
-    assert "nothing applied" in refused.summary()
+    assert (refused.applied, refused.verdict) == (False, "refused")
+    assert [(r.line, r.kind, r.text, r.message) for r in refused.refused] == [
+        (3, "unknown_building", "99", "building 99 is not in [community] buildings")]
     assert stored(conn, "24-2304") == "r24-2304@sample-garden.example"
 
     applied = run(conn, community, clock, good)
-    assert applied.applied and "applied: 1 added, 1 changed" in applied.summary()
+    assert applied.applied and applied.verdict == "applied"
     assert (stored(conn, "24-2304"), stored(conn, "7-101", "name")) == ("new@example.org", "New")
 
 
@@ -101,10 +103,11 @@ def test_a_contact_typed_onto_a_confusable_room_is_warned_and_masked(conn, commu
     assert phone.message == ("24-2403 gets the phone 138****2304 that 24-2304 has: "
                              "24-2304 and 24-2403 are easily confused; check the room")
     assert email.message.startswith("24-2403 gets the e-mail r***@sample-garden.example")
-    summary = report.summary()
-    assert "phone '138****2403' -> '138****2304'" in summary
-    assert "email 'r***@sample-garden.example' -> 'r***@sample-garden.example'" in summary
-    assert "13800002304" not in summary and "r24-2304@" not in summary
+    shown = report.shown("24-2403")  # what the command and the page show of the change
+    assert shown["phone"] == {"before": "138****2403", "after": "138****2304"}
+    assert shown["email"] == {"before": "r***@sample-garden.example",
+                              "after": "r***@sample-garden.example"}
+    assert "13800002304" not in str(shown) and "r24-2304@" not in str(shown)
     assert "13800002304" not in json.dumps(report.as_json())
 
 
@@ -132,7 +135,8 @@ def test_a_second_phone_shared_with_a_confusable_room_is_warned_and_masked(conn,
     [phone] = report.warnings
     assert phone.message == ("24-2403 gets the phone 138****2304 that 24-2304 has: "
                              "24-2304 and 24-2403 are easily confused; check the room")
-    assert "phone '138****2403' -> '138****2403;138****2304'" in report.summary()
+    assert report.shown("24-2403")["phone"] == {"before": "138****2403",
+                                                "after": "138****2403;138****2304"}
     assert "13800002304" not in json.dumps(report.as_json())
 
 
@@ -174,7 +178,8 @@ def test_leading_zeros_name_the_same_flat_in_the_import_and_everywhere(conn, com
     csv = write(tmp_path, HEADER + f"024,02304,{CHEN},no\n7,02310,A,,,no\n7,2310,B,,,no\n")
     report = run(conn, community, clock, csv, apply=False)
     assert report.unchanged == ["24-2304"] and report.added == ["7-2310"]
-    assert report.refused == [(4, "7-2310 already given on line 3")]
+    assert report.refused == [Refusal(4, "duplicate", "7-2310 already given on line 3",
+                                      "7-2310", "3")]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "utf-16"])
@@ -216,7 +221,8 @@ def test_the_command_previews_applies_and_fails_on_refusals(community, tmp_path)
     bad = write(tmp_path, "building,room\n24,2304\n99,1\n", name="bad.csv")
     refused = shelf(community, str(bad), "--apply")
     assert refused.returncode == 1
-    assert "refused 1" in refused.stdout and "line 3: building 99" in refused.stdout
+    assert "refused 1" in refused.stdout
+    assert "  Line 3: building 99 is not one of the community's\n" in refused.stdout
     assert "nothing applied" in refused.stdout
     broken = shelf(community, str(write(tmp_path, HEADER + '24,"2304\n', name="broken.csv")))
     assert broken.returncode == 2 and "line 2:" in broken.stderr and broken.stdout == ""
@@ -282,9 +288,9 @@ def test_two_columns_for_one_field_are_refused(conn, community, clock, tmp_path)
 def test_a_phone_that_is_not_one_is_refused_masked(conn, community, clock, tmp_path, phone,
                                                    shown):
     report = run(conn, community, clock, write(tmp_path, HEADER + f"24,2304,Chen,{phone},,no\n"))
-    [(line, reason)] = report.refused
-    assert line == 2 and f"phone '{shown}' is not a phone number" in reason
-    assert report.reasons[2] == {"kind": "bad_phone", "text": shown, "other": ""}
+    [refusal] = report.refused
+    assert refusal.line == 2 and f"phone '{shown}' is not a phone number" in refusal.message
+    assert (refusal.kind, refusal.text, refusal.other) == ("bad_phone", shown, "")
     assert not report.applied and stored(conn, "24-2304", "phone") == "13800002304"
 
 
@@ -328,7 +334,7 @@ def test_a_preview_applies_only_while_the_difference_is_the_one_shown(conn, comm
                              expected_diff=shown.diff_key)
     assert late.stale and not late.applied and late.diff_key != shown.diff_key
     assert stored(conn, "24-2304", "phone") == "13800002304"
-    assert "changed since this preview" in late.summary()
+    assert late.verdict == "stale"
     again = import_households(SqliteUnitOfWork(conn), community.community.buildings, csv,
                               clock.now(), apply=True, rules=Rules.from_config(community),
                               expected_diff=late.diff_key)

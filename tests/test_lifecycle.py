@@ -21,7 +21,8 @@ from kiosk.config import load_config
 from kiosk.domain import HouseholdId
 from kiosk.errors import ConfigError, NotAStore
 from kiosk.labels import make_label
-from kiosk.store import APPLICATION_ID, MIGRATIONS, connect
+from kiosk.migrations import load
+from kiosk.store import APPLICATION_ID, connect, migrate
 from web import create_app
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -89,12 +90,10 @@ def test_a_database_deleted_under_the_site_gives_503_not_an_empty_shelf(communit
 
 def test_a_database_from_before_the_mark_is_upgraded_and_marked(tmp_path):
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:2], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
+    migrate(old, target=2)
     old.close()
     conn = connect(tmp_path / "old.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load("sqlite"))
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 

@@ -19,12 +19,12 @@ from conftest import PATIENCE_S
 from pyzbar.pyzbar import decode
 
 from kiosk.app.sim.mailcatcher import MailCatcher
+from kiosk.channels.email import EmailChannel
 from kiosk.community import open_store
 from kiosk.config import ChannelConfig, Config
 from kiosk.domain import HouseholdId
 from kiosk.errors import NoticeError
 from kiosk.labels import make_label
-from kiosk.notices.channels.email import EmailChannel
 from kiosk.notices.delivery import (
     GIVE_UP_AFTER,
     MAX_ATTEMPTS,
@@ -448,3 +448,22 @@ def test_a_round_that_fails_stops_neither_the_others_nor_the_sending(conn, commu
 def test_unknown_notice_kind_is_refused():
     with pytest.raises(ValueError, match="unknown notice kind"):
         render("birthday", {}, "someone@example.org", None)
+
+
+def test_notices_once_sends_everything_due_not_one_batch(community, conn, clock, mail):
+    """``shelf notices --once`` says it sends what is due: 45 due notices are 45 mails, not
+    the worker's batch of 20 (a real subprocess against the real SMTP catcher)."""
+    from test_cli_tasks import shelf, with_mail
+
+    with_mail(community, mail.port)
+    households = ("2-902", "2-2603", "3-301", "3-310", RESIDENT)
+    for n in range(45):
+        check_in(conn, community, clock, households[n % len(households)])
+    due = conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+    assert due == 45
+    done = shelf(community, "notices", "--once",
+                 now=(clock.now() + timedelta(minutes=1)).isoformat())
+    assert done.returncode == 0, done.stderr
+    mail.wait_for(45)
+    left = conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+    assert (left, len(mail.messages)) == (0, 45)

@@ -14,9 +14,9 @@ from test_notices_sms import LIN, by_sms, sent_one
 
 import kiosk.notices.render
 from kiosk.app.sim.receiver import Receiver
-from kiosk.notices.channels.apprise_urls import AppriseChannel
-from kiosk.notices.channels.dingtalk import DingTalkBotChannel
-from kiosk.notices.channels.wecom import WeComBotChannel
+from kiosk.channels.apprise_urls import AppriseChannel
+from kiosk.channels.dingtalk import DingTalkBotChannel
+from kiosk.channels.wecom import WeComBotChannel
 from kiosk.notices.delivery import DeliveryReport, build_channels, deliver_due
 from kiosk.notices.render import QR_ID, render
 from kiosk.store import SqliteUnitOfWork

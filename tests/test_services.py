@@ -15,7 +15,7 @@ from kiosk.errors import PickupRefused, ShelfError
 from kiosk.labels import make_label, make_pass
 from kiosk.outcome import Outcome
 from kiosk.services import act_on_code, act_on_payload, pick_up
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 
 def label(config, household, ref=None) -> bytes:

@@ -244,14 +244,12 @@ def test_an_update_from_the_config_accounts_of_before_keeps_the_admin_signing_in
     import hashlib
     import sqlite3
 
-    from kiosk.store import APPLICATION_ID, MIGRATIONS
+    from kiosk.migrations import load
+    from kiosk.store import migrate
 
     community.database.unlink()
     old = sqlite3.connect(community.database, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:11], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
-    old.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    migrate(old, target=11)
     key = hashlib.sha256(b"a token of before").hexdigest()
     old.execute("INSERT INTO sessions (id, username, credential, created_at, last_seen) VALUES "
                 "(?, 'admin', '0123456789abcdef', ?, ?)", (key, clock.now().isoformat(),
@@ -270,6 +268,24 @@ def test_an_update_from_the_config_accounts_of_before_keeps_the_admin_signing_in
     try:
         row = conn.execute("SELECT ended_at FROM sessions WHERE id = ?", (key,)).fetchone()
         assert row is None or row["ended_at"]  # ended, and forgotten at the next sign-in
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load("sqlite"))
     finally:
         conn.close()
+
+
+def test_a_role_is_taken_in_chinese_too_and_a_wrong_one_lists_both(community):
+    added = shelf(community, "users", "add", "wang", "--role", "居委会", password="wang's pass 1")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "added wang (committee, team committee)"
+    assert users(community)["wang"]["role"] == "committee"  # stored, and --json, as the id
+    changed = shelf(community, "--lang", "zh", "users", "change", "wang", "--role", "门岗")
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.startswith("已修改 wang（门岗）")
+    assert users(community)["wang"]["role"] == "gate"
+
+    wrong = shelf(community, "users", "add", "zhao", "--role", "boss", password="zhao pass 12")
+    assert wrong.returncode == 2
+    assert wrong.stderr.splitlines()[-1] == (
+        "shelf: error: role 'boss': allowed roles are admin (管理员), committee (居委会), "
+        "property (物业), gate (门岗)")
+    assert "zhao" not in users(community)

@@ -222,13 +222,11 @@ def test_migration_13_keeps_every_parcel_and_what_refers_to_it(tmp_path):
     the new statuses; every row and every reference to it survives."""
     import sqlite3
 
-    from kiosk.store import MIGRATIONS, connect
+    from kiosk.store import connect, migrate
 
     old = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     old.execute("PRAGMA foreign_keys = ON")
-    for number, script in enumerate(MIGRATIONS[:11], start=1):
-        old.executescript(script)
-        old.execute(f"PRAGMA user_version = {number}")
+    migrate(old, target=11)
     old.executescript("""
         INSERT INTO households (id, building, room, updated_at)
             VALUES ('24-2304', 24, '2304', '2026-12-01T00:00:00.000+00:00');

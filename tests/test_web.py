@@ -17,8 +17,8 @@ from kiosk.services import Rules, pick_up
 from kiosk.store import SqliteUnitOfWork
 from web import create_app
 from web.auth import SESSION_FIELD, roles_required, safe_next
+from web.i18n import JS_KEYS, words
 from web.shelf import PARCELS_PER_CARD
-from web.translations import JS_KEYS, TRANSLATIONS
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 GRID_RE = re.compile(r'<div id="grid" class="grid" data-version="([^"]+)">(.*?)</div>\n<script',
@@ -482,11 +482,12 @@ def _card(html: str, code: str) -> str:
 # --- languages ----------------------------------------------------------------------------
 
 def test_every_key_exists_in_both_languages():
-    assert set(TRANSLATIONS["zh"]) == set(TRANSLATIONS["en"])
-    assert set(JS_KEYS) <= set(TRANSLATIONS["en"])
-    for key in TRANSLATIONS["en"]:
-        placeholders = [set(re.findall(r"\{(\w+)\}", TRANSLATIONS[lang][key]))
-                        for lang in ("zh", "en")]
+    """The site's words, as its pages read them from the catalogue (kiosk/locale, web domain)."""
+    texts = words().texts
+    assert set(texts["zh"]) == set(texts["en"])
+    assert set(JS_KEYS) <= set(texts["en"])
+    for key in texts["en"]:
+        placeholders = [set(re.findall(r"\{(\w+)\}", texts[lang][key])) for lang in ("zh", "en")]
         assert placeholders[0] == placeholders[1], key
 
 
@@ -523,7 +524,7 @@ def test_js_gets_the_same_words_as_the_page(client, auth):
     assert json.loads(blob[1]) == {
         "grid": "/shelf/grid",
         "poll_ms": 2000,
-        "strings": {key: TRANSLATIONS["en"][key] for key in JS_KEYS},
+        "strings": {key: words().text("en", key) for key in JS_KEYS},
     }
     assert "Connection lost" in json.loads(blob[1])["strings"]["offline"]
     assert '<script src="/static/shelf.js"' in html

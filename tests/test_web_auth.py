@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import pytest
 from conftest import ADMIN_PASSWORD, add_member, check_in, make_app
 
+from kiosk import passwords
 from kiosk.community import open_store, write_sample
 from kiosk.config import User, load_config
 from kiosk.errors import ConfigError
@@ -175,7 +176,7 @@ def test_the_password_is_checked_while_no_write_lock_is_held(client, community, 
     """The slow part of a sign-in never holds the database: a check-in could write meanwhile."""
     lock_free_during_checks = []
 
-    def check_and_probe(stored: str, password: str) -> bool:
+    def check_and_probe(stored: str, password: str, **how: int) -> bool:
         probe = sqlite3.connect(community.database, isolation_level=None, timeout=0)
         try:
             probe.execute("BEGIN IMMEDIATE")  # fails at once if a sign-in holds the lock
@@ -185,7 +186,7 @@ def test_the_password_is_checked_while_no_write_lock_is_held(client, community, 
             lock_free_during_checks.append(False)
         finally:
             probe.close()
-        return check_password(stored, password)
+        return check_password(stored, password, **how)
 
     monkeypatch.setattr(auth, "check_password", check_and_probe)
     login(client, "admin", "wrong password")
@@ -228,6 +229,55 @@ def test_one_address_cannot_spray_usernames(client):
     assert login(client, "admin", ADMIN_PASSWORD, addr=ELSEWHERE).status_code == 302
 
 
+def test_addresses_taken_in_turn_are_throttled_by_their_network(client):
+    """One link's /64 gives a guesser more addresses than it can use: each address stops at its
+    own limits, the network at its own, and another network signs in."""
+    per_address = auth.LOGIN_MAX_FAILURES
+    for n in range(auth.NETWORK_MAX_FAILURES // per_address):
+        address = f"2001:db8:0:1::{n + 1}"
+        for guess in range(per_address):
+            assert FAILED in login(client, "admin", f"guess {guess}", addr=address).text
+    assert THROTTLED in login(client, "admin", ADMIN_PASSWORD, addr="2001:db8:0:1::ffff").text
+    assert login(client, "admin", ADMIN_PASSWORD, addr="2001:db8:0:2::1").status_code == 302
+    page = client.get("/admin/lockouts?lang=en").text
+    [row] = [r for r in re.findall(r"<tr class=\"active\">(.*?)</tr>", page, re.S) if "/64" in r]
+    assert "every username from this network" in row and "2001:db8:0:1::/64" in row
+
+
+@pytest.mark.parametrize(("client_address", "network"), [
+    ("192.168.1.23", "192.168.1.0/24"), ("::ffff:192.168.1.23", "192.168.1.0/24"),
+    ("2001:db8:0:1:a:b:c:d", "2001:db8:0:1::/64"), ("127.0.0.1", "127.0.0.0/24"),
+    ("unknown", "unknown")])
+def test_the_network_of_an_address(client_address, network):
+    assert auth.network_of(client_address) == network
+
+
+def test_an_old_hash_takes_as_long_to_refuse_as_any_other(community, clock, monkeypatch):
+    """While an account keeps its PBKDF2 hash of before (69 ms against argon2's 30 on a PC),
+    every sign-in does the same work: one argon2 check and the old hash's PBKDF2 rounds,
+    whichever account (or none) it is for; once the last old hash is upgraded, argon2 alone."""
+    rounds = 5_000
+    zhang = User("zhang", hash_password("zhang's pass", iterations=rounds), "property", "Zhang")
+    web = dataclasses.replace(community.web, users=(zhang,))
+    app = make_app(dataclasses.replace(community, web=web), clock)
+    work: list[tuple[str, int]] = []
+    real_pbkdf2, real_argon2 = passwords._pbkdf2, passwords._argon2_matches
+    monkeypatch.setattr(passwords, "_pbkdf2", lambda password, salt, n: (
+        work.append(("pbkdf2", n)), real_pbkdf2(password, salt, n))[1])
+    monkeypatch.setattr(passwords, "_argon2_matches", lambda stored, password: (
+        work.append(("argon2", 1)), real_argon2(stored, password))[1])
+
+    def done_by(username: str, password: str = "wrong") -> dict[str, int]:
+        work.clear()
+        login(app.test_client(), username, password, addr=f"10.0.{len(username)}.1")
+        return {kind: sum(n for k, n in work if k == kind) for kind, _ in work}
+
+    both = {"argon2": 1, "pbkdf2": rounds}
+    assert done_by("zhang") == done_by("admin") == done_by("nobody") == both
+    assert done_by("zhang", "zhang's pass") == both  # signs in, and is upgraded to argon2
+    assert done_by("admin") == done_by("nobody") == {"argon2": 1}
+
+
 def test_admins_see_the_lockouts(client):
     for n in range(auth.LOGIN_MAX_FAILURES):
         login(client, "admin", f"guess {n}", addr=HERE)
@@ -264,7 +314,8 @@ def _database_size(config) -> int:
 
 
 def _address(n: int) -> str:
-    return f"10.1.{n // 200}.{n % 200 + 1}"  # a new address each time: no limit is reached
+    """A new address in a network of its own each time: no limit is reached."""
+    return f"10.{n // 200 + 1}.{n % 200}.1"
 
 
 def test_megabyte_usernames_do_not_grow_the_database(client, community):
@@ -302,10 +353,11 @@ def test_old_sign_in_attempts_are_forgotten(client, conn, clock):
     for n in range(5):
         login(client, "admin", f"guess {n}")
     count = "SELECT COUNT(*) FROM attempts WHERE source LIKE 'login%'"
-    assert conn.execute(count).fetchone()[0] == 10  # per name and address, and per address
+    # per name and address, per address, per network
+    assert conn.execute(count).fetchone()[0] == 15
     clock.advance(auth.LOGIN_WINDOW.total_seconds() + 61)
     login(client, "admin", "one more guess", addr=ELSEWHERE)
-    assert conn.execute(count).fetchone()[0] == 2
+    assert conn.execute(count).fetchone()[0] == 3
 
 
 # --- 4. a session ends on the server ---------------------------------------------------------

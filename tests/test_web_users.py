@@ -146,8 +146,8 @@ def test_a_reset_during_a_sign_in_leaves_that_sign_in_dead(app, community, monke
     add_member(community, "zhang", "property")
     checked = auth.check_password
 
-    def check_then_reset(stored: str, password: str) -> bool:
-        ok = checked(stored, password)
+    def check_then_reset(stored: str, password: str, **how: int) -> bool:
+        ok = checked(stored, password, **how)
         conn = open_store(community)
         try:
             reset_password(SqliteUnitOfWork(conn), app.config["CLOCK"].now(), "zhang",

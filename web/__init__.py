@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 
 from kiosk.clock import clock_from_env
 from kiosk.community import open_store
@@ -18,6 +19,7 @@ from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
 from kiosk.staff import adopt_config_users
 from kiosk.store import SqliteUnitOfWork
+from web.serving import FORM_BYTES
 
 # Everything the pages need is served by this app; nothing may come from the internet.
 CONTENT_SECURITY_POLICY = (
@@ -36,6 +38,8 @@ def create_app(config: Config, *, clock: Clock | None = None,
     The app keeps only the sections the site needs: COMMUNITY, LAYOUT, WEB and DATABASE in
     ``app.config``, and RULES for the gate screen's keypad.
     """
+    from web.gate import remember_check
+
     clock = clock or clock_from_env()
     try:
         conn = open_store(config)  # schema up to date and slots mirrored, even before a kiosk ran
@@ -45,7 +49,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
         # A damaged file: serve all the same, so the gate screen says "out of order, see
         # staff" (web/gate.py) and the staff pages why, not the browser's "cannot connect".
         logging.getLogger(__name__).error("%s; serving the out-of-order pages", exc)
+        remember_check(config.database, damaged=True)  # the gate's first poll need not check
     else:
+        remember_check(config.database, damaged=False)  # again: open_store has (quick_check)
         try:  # the config's [[web.users]] of before: copied into the store, then warned about
             adopt_config_users(SqliteUnitOfWork(conn), config, clock.now())
         finally:
@@ -63,13 +69,16 @@ def create_app(config: Config, *, clock: Clock | None = None,
         RULES=Rules.from_config(config),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # Behind TLS ([web] cookie_secure): the browser never sends them over plain HTTP.
+        # Secure always with [web] cookie_secure; otherwise on a request that came over HTTPS
+        # (SecureOverHttps): the browser then never sends it over plain HTTP.
         SESSION_COOKIE_SECURE=config.web.cookie_secure,
         REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=64 * 1024,  # no form needs more; a bigger body is refused unread (413)
+        # A bigger body is refused unread (413); uploads declare their own (web.auth).
+        MAX_CONTENT_LENGTH=FORM_BYTES,
     )
+    app.session_interface = SecureOverHttps()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 
     from web import auth, db, errors, gate, i18n, notices, shelf
@@ -101,11 +110,6 @@ def create_app(config: Config, *, clock: Clock | None = None,
     from web import users  # staff accounts, for admins
 
     app.register_blueprint(users.bp)
-    if config.web.trusted_proxies:  # behind a reverse proxy: its X-Forwarded-* are the client's
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = config.web.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     from web import follow  # search, the exceptions list, overdue parcels
 
     app.register_blueprint(follow.bp)
@@ -118,8 +122,22 @@ def create_app(config: Config, *, clock: Clock | None = None,
     return app
 
 
+class SecureOverHttps(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its cookie Secure whenever the request came over HTTPS.
+
+    Behind a TLS proxy, waitress sets the scheme from the trusted proxy's X-Forwarded-Proto
+    (``web.serving``), so the cookie a phone got over HTTPS never travels over plain HTTP,
+    whether or not ``[web] cookie_secure`` says so.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    # frame-ancestors says it to today's browsers; X-Frame-Options to those before CSP 2.
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

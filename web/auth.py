@@ -20,8 +20,8 @@ cookie dies with it. CSRF is Flask-WTF's CSRFProtect, checked here for every POS
 in the form's ``csrf_token`` field or an ``X-CSRFToken`` header), except for a request that
 carries a valid bearer token (no cookie rides along: a browser cannot add that header to a
 cross-site request) and the gate's JSON POSTs (below). Password guesses are throttled per
-username and client address, and per address across all usernames; lockouts are logged and
-listed for admins.
+username and client address, per address across all usernames, and per network (an IPv4
+/24, an IPv6 /64: addresses taken in turn); lockouts are logged and listed for admins.
 
 The gate's ``POST /gate/code``, ``/gate/room`` and ``/gate/fresh`` carry no token: they act for
 nobody (no session is read), answer only the gate's own display, and take only JSON whose
@@ -32,9 +32,9 @@ first.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import threading
@@ -61,13 +61,20 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from kiosk.config import WebSettings
-from kiosk.passwords import check_password, hash_password, needs_rehash
+from kiosk.passwords import (
+    check_password,
+    decoy_hash,
+    hash_password,
+    needs_rehash,
+    rounds_of,
+)
 from kiosk.ports import StaffMember
 from kiosk.staff import ROLES, upgrade_hash
 from kiosk.store import SqliteUnitOfWork, StaffSession, without_waiting_for_the_disk
 from kiosk.timefmt import local_time
 from web.db import get_uow
 from web.i18n import t
+from web.serving import LARGEST_UPLOAD_BYTES
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -91,8 +98,11 @@ UPLOAD_ATTRIBUTE = "shelf_upload_limit"
 # Password guessing: this many wrong passwords within the window lock one username for one
 # client address (others, and the same address with the right password elsewhere, go on) ...
 LOGIN_MAX_FAILURES = 10
-# ... and this many wrong sign-ins from one address, whatever the usernames, lock the address.
+# ... and this many wrong sign-ins from one address, whatever the usernames, lock the address,
 ADDRESS_MAX_FAILURES = 30
+# ... and this many from one network (addresses taken in turn), that network.
+NETWORK_MAX_FAILURES = 100
+NETWORK_PREFIX = {4: 24, 6: 64}  # by IP version: the bits that name one network
 LOGIN_WINDOW = timedelta(minutes=15)
 # What anonymous visitors can make us store is bounded: longer names are refused unchecked.
 MAX_USERNAME = 64
@@ -158,13 +168,26 @@ def actor() -> str:
 
 
 def client_address() -> str:
-    """The address this request came from, as the connection says.
+    """The address this request came from, as waitress says.
 
-    X-Forwarded-For is read only behind ``[web] trusted_proxies`` reverse proxies (werkzeug's
-    ProxyFix, set up by ``create_app``): anyone can write it otherwise, and so pick their own
-    throttle.
+    Behind ``[web] trusted_proxy`` that is the address the proxy forwarded for; waitress
+    believes no one else's X-Forwarded-For (``web.serving``): anyone can write it, and so
+    pick their own throttle.
     """
     return (request.remote_addr or "unknown")[:MAX_CLIENT]
+
+
+def network_of(client: str) -> str:
+    """The network around ``client`` that one person may hold many addresses of: an IPv4
+    /24 (a LAN), an IPv6 /64 (one link); a value that is not an address, as it is."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = NETWORK_PREFIX[address.version]
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def wants_json() -> bool:
@@ -204,8 +227,12 @@ def upload_limit(max_bytes: int) -> Callable[[View], View]:
     """Let this route take a body of up to ``max_bytes`` (a phone's photo, a list's XLSX).
 
     Declared on the view, not set inside it: the CSRF check reads the form before the view
-    runs, under the site's 64 KB otherwise.
+    runs, under the site's 64 KB otherwise. No route may take more than the server reads
+    (``web.serving.LARGEST_UPLOAD_BYTES``).
     """
+    if max_bytes > LARGEST_UPLOAD_BYTES:
+        raise ValueError(f"upload_limit({max_bytes}): the server reads no body over "
+                         f"LARGEST_UPLOAD_BYTES ({LARGEST_UPLOAD_BYTES}) in web/serving.py")
 
     def decorator(view: View) -> View:
         setattr(view, UPLOAD_ATTRIBUTE, max_bytes)
@@ -350,24 +377,23 @@ def safe_next(target: str | None) -> str | None:
 
 # --- signing in ------------------------------------------------------------------------------
 
-@functools.cache
-def _decoy_hash() -> str:
-    """A hash to check unknown usernames against, so they take as long as known ones."""
-    return hash_password(secrets.token_hex(16))
-
-
 def authenticate(username: str, password: str) -> StaffMember | None:
     """The enabled account with this password; slow on purpose, so never inside a transaction.
 
-    An old (PBKDF2) hash that verified is replaced by the password's argon2 hash.
+    An unknown username is checked against a decoy hash, and while any account keeps a hash
+    of before argon2 every check does the work of both kinds (``check_password``), so the
+    time taken says nothing about which accounts exist or how they are hashed. An old
+    (PBKDF2) hash that verified is replaced by the password's argon2 hash.
     """
-    member = get_uow().staff.get(username)
-    stored = member.password_hash if member else _decoy_hash()
-    ok = check_password(stored, password)
+    uow = get_uow()
+    member = uow.staff.get(username)
+    stored = member.password_hash if member else decoy_hash()
+    legacy = max((rounds_of(m.password_hash) for m in uow.staff.all()), default=0)
+    ok = check_password(stored, password, legacy_rounds=legacy)
     if member is None or not ok or member.disabled:
         return None
     if needs_rehash(member.password_hash):
-        upgrade_hash(get_uow(), _now(), member.username, member.password_hash,
+        upgrade_hash(uow, _now(), member.username, member.password_hash,
                      hash_password(password))
     return member
 
@@ -378,7 +404,8 @@ class Throttle:
 
     source: str
     max_failures: int
-    username: str | None  # who a lockout keeps out; None: every username from the address
+    username: str | None  # who a lockout keeps out; None: every username from ``client``
+    client: str  # where from: an address, or a network (``192.168.1.0/24``)
 
 
 def _bounded(username: str) -> str:
@@ -389,9 +416,10 @@ def _bounded(username: str) -> str:
 
 
 def throttles(username: str, client: str) -> tuple[Throttle, ...]:
-    name = _bounded(username.lower())
-    return (Throttle(f"login:{client} {name}", LOGIN_MAX_FAILURES, name),
-            Throttle(f"login-from:{client}", ADDRESS_MAX_FAILURES, None))
+    name, network = _bounded(username.lower()), network_of(client)
+    return (Throttle(f"login:{client} {name}", LOGIN_MAX_FAILURES, name, client),
+            Throttle(f"login-from:{client}", ADDRESS_MAX_FAILURES, None, client),
+            Throttle(f"login-net:{network}", NETWORK_MAX_FAILURES, None, network))
 
 
 def _wait_needed(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], now: datetime) -> int:
@@ -436,7 +464,7 @@ def sign_in(username: str, password: str) -> SignIn:
             uow.attempts.add(limit.source, member is not None, now)
         _prune(uow, now)
     if member is None:
-        _record_lockouts(uow, limits, client, now)
+        _record_lockouts(uow, limits, now)
         return SignIn(None, "login_failed")
     token = secrets.token_urlsafe(32)
     with uow:  # with the credential read before the check: a reset meanwhile ends it at once
@@ -448,7 +476,7 @@ def sign_in(username: str, password: str) -> SignIn:
     return SignIn(member)
 
 
-def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], client: str,
+def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...],
                      now: datetime) -> None:
     """Record (once each) the limits that a failure has just reached, for admins and the log."""
     for limit in limits:
@@ -456,13 +484,13 @@ def _record_lockouts(uow: SqliteUnitOfWork, limits: tuple[Throttle, ...], client
         if not wait_s:
             continue
         with uow:
-            if uow.lockouts.active(limit.username, client, now):
+            if uow.lockouts.active(limit.username, limit.client, now):
                 continue  # a try at the same moment reached it too, and recorded it
-            uow.lockouts.add(limit.username, client, now, now + timedelta(seconds=wait_s))
+            uow.lockouts.add(limit.username, limit.client, now, now + timedelta(seconds=wait_s))
         # %r: the username is whatever was typed, control characters included.
         log.warning("sign-in locked for %s from %s for %d s after %d wrong passwords",
                     "every username" if limit.username is None else repr(limit.username),
-                    client, wait_s, limit.max_failures)
+                    limit.client, wait_s, limit.max_failures)
 
 
 def _prune(uow: SqliteUnitOfWork, now: datetime) -> None:
@@ -514,7 +542,8 @@ def lockouts() -> Any:
     rows = get_uow().lockouts.since(now - LOCKOUTS_SHOWN)
     shown = [{"at": local_time(x.at.isoformat(), timezone, "%m-%d %H:%M:%S"),
               "until": local_time(x.until.isoformat(), timezone, "%m-%d %H:%M:%S"),
-              "username": x.username, "client": x.client, "active": x.until > now}
+              "username": x.username, "client": x.client, "active": x.until > now,
+              "network": "/" in x.client}  # a network's lockout (network_of) names its prefix
              for x in rows]
     return render_template("lockouts.html", lockouts=shown, days=LOCKOUTS_SHOWN.days)
 

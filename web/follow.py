@@ -25,11 +25,10 @@ from flask import Blueprint, current_app, g, render_template, request
 from kiosk.queries import attention, overdue_parcels, search_parcels
 from web.auth import roles_required
 from web.db import get_db
-from web.i18n import t
+from web.i18n import has, t, why
 from web.parcels import ACTION_ROLES, REASON_CHARS, STAFF_ROLES, source_name
 from web.shelf import OVERDUE_AFTER, age_band, return_after
 from web.tasks import waited
-from web.translations import TRANSLATIONS
 
 bp = Blueprint("follow", __name__)
 
@@ -97,8 +96,11 @@ def _with_age(row: dict[str, Any], now: datetime) -> None:
 
 
 def refusal_words(refusal: dict[str, Any]) -> str:
-    """A refusal at the gate in the page's words (the gate's own), else as recorded."""
+    """A refusal at the gate in the page's words: the gate's own, else the core's words for its
+    code, else (a code nobody worded yet) as recorded."""
     if refusal["kind"] == "needs_room":
         return t("exc_needs_room")
     key = f"gate_err_{refusal['error']}"
-    return t(key) if key in TRANSLATIONS["en"] else refusal["message"] or refusal["error"]
+    if has(key):
+        return t(key)
+    return why(refusal["error"]) or refusal["message"] or refusal["error"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import sqlite3
 import threading
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from kiosk.services import COURIER, Rules, act_on_carrier, act_on_code
 from kiosk.store import SqliteUnitOfWork, integrity_problems, unavailable
 from kiosk.tasks import act_on_fresh
 from web.db import get_db, get_uow
-from web.translations import LANGUAGE_NAMES, TRANSLATIONS
+from web.i18n import LANGUAGE_NAMES, SUPPORTED, words
 
 bp = Blueprint("gate", __name__, url_prefix="/gate")
 
@@ -55,6 +56,9 @@ FRESH_KEY_MS = 2 * RESULT_MS
 PICKUP_CODE_RE = re.compile(r"^[0-9]{6}$")
 MAX_TYPED = 64  # longer codes and rooms are refused unread; the core says what a good one is
 LOOPBACK_NAMES = ("localhost",)
+# What a proxy adds to a request it forwards: the gate's own display sends none of them.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+                 "X-Forwarded-Port", "X-Forwarded-By", "X-Real-IP", "Via")
 
 # What an event means on the screen; other events (staff work) are not the gate's business.
 EVENT_KINDS = {"checked_in": "checkin", "rescanned": "checkin", "collected": "pickup",
@@ -74,19 +78,21 @@ def _only_the_gate() -> Response | None:
     # The gate speaks the community's language unless the screen asks for the other one: a
     # kiosk browser's own language (often en-GB on a Pi) is no guide to who stands at the gate.
     asked = request.args.get("lang")
-    g.lang = asked if asked in TRANSLATIONS else current_app.config["COMMUNITY"].language
+    g.lang = asked if asked in SUPPORTED else current_app.config["COMMUNITY"].language
     return None
 
 
 def from_the_gate() -> bool:
     """True for the machine itself (by a loopback name) and for ``[web] gate_clients``.
 
-    A request through a reverse proxy on the Pi would come from 127.0.0.1 too: one that says
-    it was forwarded is not the gate's own display. A loopback request must also name a
-    loopback host, so a web page that rebinds its own name to 127.0.0.1 in the Pi's browser
-    cannot reach the gate (DNS rebinding).
+    A request that came through a reverse proxy is never the gate's own display, whatever its
+    Host: the proxy on the Pi connects from 127.0.0.1 on behalf of anyone on the LAN. waitress
+    leaves every forwarding header in the request (``web.serving``), believed or not, so this
+    holds even when the proxy is not named in ``[web] trusted_proxy``. The Host must name this
+    machine too (a loopback name for a loopback address), so that a web page that rebinds its
+    own name to the Pi's address in a display's browser cannot reach the gate (DNS rebinding).
     """
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    if came_through_a_proxy():
         return False
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
@@ -96,17 +102,41 @@ def from_the_gate() -> bool:
         address = address.ipv4_mapped
     if address.is_loopback:
         return _is_loopback_host(request.host)
-    return str(address) in current_app.config["WEB"].gate_clients
+    return (str(address) in current_app.config["WEB"].gate_clients
+            and _names_this_machine(request.host))
+
+
+def came_through_a_proxy() -> bool:
+    """True when the request carries a header that a proxy adds (the gate's screen sends none)."""
+    return any(name in request.headers for name in FORWARDING_HEADERS)
+
+
+def _host_name(host: str) -> str:
+    return (urlsplit(f"//{host}").hostname or "").lower()
 
 
 def _is_loopback_host(host: str) -> bool:
-    name = urlsplit(f"//{host}").hostname or ""
+    name = _host_name(host)
     if name in LOOPBACK_NAMES:
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _names_this_machine(host: str) -> bool:
+    """True for an address (a browser sends one only when it was asked for that address) or
+    this machine's own name (``pi``, ``pi.local``, as ``hostname`` says); never another site's."""
+    name = _host_name(host)
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    own = socket.gethostname().lower()
+    short = own.partition(".")[0]
+    return name in {own, short, f"{short}.local"}
 
 
 def same_origin() -> bool:
@@ -201,7 +231,7 @@ def page() -> str:
     page_data = {
         "lang": g.lang,
         "default_lang": community.language,
-        "strings": {code: gate_strings(code) for code in TRANSLATIONS},
+        "strings": {code: gate_strings(code) for code in SUPPORTED},
         "languages": LANGUAGE_NAMES,
         "state_url": url_for("gate.state"), "code_url": url_for("gate.code"),
         "room_url": url_for("gate.room"), "fresh_url": url_for("gate.fresh"),
@@ -210,13 +240,13 @@ def page() -> str:
     }
     return render_template("gate.html", community=community, page_data=page_data,
                            out_of_order=store_damaged(),
-                           out_of_order_words=[TRANSLATIONS[code]["gate_out_of_order"]
-                                               for code in ("zh", "en")])
+                           out_of_order_words=[words().text(code, "gate_out_of_order")
+                                               for code in SUPPORTED])
 
 
 def gate_strings(lang: str) -> dict[str, str]:
     """The gate's own words (keys ``gate_*``) in ``lang``: gate.js says everything with them."""
-    return {k: v for k, v in TRANSLATIONS[lang].items() if k.startswith("gate_")}
+    return {k: v for k, v in words().texts[lang].items() if k.startswith("gate_")}
 
 
 @bp.get("/state")

@@ -33,12 +33,14 @@ from flask import (
     url_for,
 )
 
+from kiosk import report_words
 from kiosk.csvfile import EncodingError
 from kiosk.domain import HouseholdId, mask_email, mask_phone
 from kiosk.errors import HouseholdChanged, InvalidContact, UnknownHousehold
 from kiosk.households import (
     Caution,
     ImportReport,
+    Refusal,
     contact_version,
     edit_household,
     import_households,
@@ -52,7 +54,7 @@ from kiosk.queries import (
 )
 from web.auth import actor, check_csrf, roles_required, upload_limit
 from web.db import get_db, get_uow
-from web.i18n import t
+from web.i18n import current_language, t
 from web.tasks import person_name, team_name
 
 bp = Blueprint("households", __name__)
@@ -163,11 +165,13 @@ def edit(household: str) -> Any:
 
 
 def caution_text(caution: Caution) -> str:
-    """A caution in the page's language, from its fields (the core's message is English)."""
-    values = {"household": caution.household, "other": caution.other, "text": caution.text,
-              "column": t(f"hh_col_{caution.column}") if caution.column else ""}
-    near = "_near" if caution.kind == "unknown_column" and caution.other else ""
-    return t(f"hh_warn_{caution.kind}{near}", **values)
+    """A caution in the page's language (the core's message is English)."""
+    return report_words.caution_text(caution, current_language())
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """A refused row in the page's language."""
+    return report_words.refusal_text(refusal, current_language())
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -222,7 +226,8 @@ def preview(sha256: str) -> Any:
     report, error = _import(sha256, apply=False)
     return render_template("households_preview.html", report=report, error=error,
                            sha256=sha256, shown=report.as_json() if report else None,
-                           caution_text=caution_text, mask_phone=mask_phone,
+                           caution_text=caution_text, refusal_text=refusal_text,
+                           mask_phone=mask_phone,
                            mask_email=mask_email), 200 if report else 400
 
 

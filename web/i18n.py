@@ -1,5 +1,6 @@
 """Pick the UI language per request and offer ``t(key)`` to templates.
 
+The words are the catalogue's ``web`` domain (``kiosk/locale``, see ``kiosk.catalogue``).
 The language comes from ``?lang=`` (then remembered in the session), else the session, else
 the browser's Accept-Language, else the community's configured default.
 """
@@ -11,10 +12,26 @@ from urllib.parse import urlencode
 
 from flask import Flask, current_app, g, request, session
 
+from kiosk.catalogue import LANGUAGES, Catalogue, catalogue
 from kiosk.config import in_language
-from web.translations import JS_KEYS, LANGUAGE_NAMES, TRANSLATIONS
 
-SUPPORTED = tuple(TRANSLATIONS)
+SUPPORTED = LANGUAGES
+
+# The words shelf.js says itself (the server renders everything else); sent in the page's JSON.
+JS_KEYS = ("offline",)
+
+# Each language named in itself, for the switch.
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
+def words() -> Catalogue:
+    """The site's words in every language (read once per process)."""
+    return catalogue("web")
+
+
+def has(key: str) -> bool:
+    """Whether the site has words for ``key`` (one built from a code or a kind)."""
+    return key in words()
 
 
 def choose_language() -> str:
@@ -38,7 +55,9 @@ def current_language() -> str:
 
 def t(key: str, **values: Any) -> str:
     """The text for ``key`` in this request's language, with ``{name}`` placeholders filled."""
-    text = TRANSLATIONS[current_language()].get(key) or TRANSLATIONS["en"].get(key, key)
+    if key not in words():
+        return key  # a page still renders; tests/test_catalogue.py finds the unknown key
+    text = words().text(current_language(), key)
     return text.format(**values) if values else text
 
 
@@ -47,8 +66,15 @@ def local(name: str) -> str:
     return in_language(name, current_language())
 
 
+def why(code: str) -> str | None:
+    """A refusal of the core worded from its error code (the catalogue's core ``why_<code>``)
+    in this request's language; None for a code it has no words for."""
+    core = catalogue("core")
+    return core.text(current_language(), f"why_{code}") if f"why_{code}" in core else None
+
+
 def js_strings() -> dict[str, str]:
-    return {key: TRANSLATIONS[current_language()][key] for key in JS_KEYS}
+    return {key: words().text(current_language(), key) for key in JS_KEYS}
 
 
 def lang_url(code: str) -> str:

@@ -32,9 +32,10 @@ from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
 from kiosk.observation_register import ListReport, apply_list, upload
 from kiosk.queries import observation_history, observation_register, under_observation
+from kiosk.report_words import near_text, problem_text
 from web.auth import actor, check_csrf, login_required, roles_required, upload_limit
 from web.db import get_db, get_uow
-from web.i18n import t
+from web.i18n import current_language, t
 
 bp = Blueprint("observation", __name__)
 
@@ -120,8 +121,11 @@ def preview(sha256: str) -> str:
     if day is None:
         abort(404)
     report = _dry_run(sha256, day, _source(request.args.get("source")))
-    return render_template("observation_preview.html", report=report,
-                           may_apply=g.user.role in APPLY_ROLES)
+    language = current_language()
+    return render_template(
+        "observation_preview.html", report=report, may_apply=g.user.role in APPLY_ROLES,
+        problem_text=lambda p: problem_text(p, language, day.isoformat()),
+        near_text=lambda rooms: near_text(rooms, language))
 
 
 @bp.post("/observation/apply")

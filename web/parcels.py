@@ -37,10 +37,9 @@ from kiosk.queries import parcel_story, slots_view, still_jpeg
 from kiosk.staff_actions import Done
 from web.auth import actor, check_csrf, roles_required, safe_next
 from web.db import get_db, get_uow
-from web.i18n import t
+from web.i18n import has, t
 from web.shelf import age_band, local_time
 from web.tasks import person_name, team_name, waited
-from web.translations import TRANSLATIONS
 
 bp = Blueprint("parcels", __name__)
 
@@ -117,7 +116,7 @@ def _act(parcel_id: int, action: Callable[..., Done], done_key: str, **form: Any
         raise  # web/errors.py: the 503 page, nothing saved
     except ShelfError as refused:
         key = f"act_err_{refused.code}"
-        text = t(key) if key in TRANSLATIONS["en"] else str(refused)
+        text = t(key) if has(key) else str(refused)
         return _page(parcel_id, {"code": refused.code, "text": text})
     flash(t(done_key, slot=done.slot, id=parcel_id), "ok")
     if done.code_withdrawn:
@@ -179,7 +178,7 @@ def still(event_id: int) -> Any:
 def event_name(kind: str) -> str:
     """An event's kind in words; a kind this page does not know yet shows as it is stored."""
     key = f"event_{kind}"
-    return t(key) if key in TRANSLATIONS["en"] else kind
+    return t(key) if has(key) else kind
 
 
 # What a timeline sentence may name; each ``tl_<kind>`` text uses some of these.
@@ -193,7 +192,7 @@ def describe(entry: dict[str, Any]) -> str:
     A kind without its own sentence (``tl_<kind>``) is named by ``event_name`` alone.
     """
     key = f"tl_{entry['kind']}"
-    if key not in TRANSLATIONS["en"]:
+    if not has(key):
         return event_name(entry["kind"])
     detail = entry.get("detail") or {}
     values = dict.fromkeys(_PLACEHOLDERS, "")
@@ -222,7 +221,7 @@ def describe(entry: dict[str, Any]) -> str:
 def actor_name(actor: str) -> str:
     """Who did it, as people say: a staff member's name, "the courier", "the system"."""
     key = f"actor_{actor.split('@')[0]}" if actor.endswith("@kiosk") else f"actor_{actor}"
-    if key in TRANSLATIONS["en"]:
+    if has(key):
         return t(key)
     return person_name(actor)
 
@@ -234,4 +233,4 @@ def source_name(source: str) -> str:
 
 def _word(prefix: str, value: str) -> str:
     key = f"{prefix}{value}".replace(" ", "_").replace("-", "_")
-    return t(key) if key in TRANSLATIONS["en"] else value
+    return t(key) if has(key) else value

@@ -52,8 +52,7 @@ from kiosk.tasks import act_on_door, hand_over_due
 from kiosk.timefmt import local_time
 from web.auth import WEB_ACTOR, actor, check_csrf, login_required, upload_limit
 from web.db import get_db, get_uow
-from web.i18n import local, t
-from web.translations import TRANSLATIONS
+from web.i18n import has, local, t
 
 bp = Blueprint("tasks", __name__)
 
@@ -328,4 +327,4 @@ def _refusal(outcome: Outcome, task_id: int) -> dict[str, Any]:
         return {"code": code, "text": t("door_err_task_closed", time=when,
                                         actor=person_name(view.get("closed_by") or ""))}
     key = f"door_err_{code}"
-    return {"code": code, "text": t(key if key in TRANSLATIONS["en"] else "door_err_internal")}
+    return {"code": code, "text": t(key if has(key) else "door_err_internal")}

@@ -314,13 +314,15 @@ def test_typed_pickup_codes(shelf: Shelf) -> None:
 
 class Site:
     def __init__(self, directory, monkeypatch: pytest.MonkeyPatch) -> None:
+        import kiosk.passwords
         import web.auth
         from web import create_app
 
         # Unknown usernames are checked against a decoy hash of full cost (60-200 ms here);
         # a cheap one keeps 10,000 examples within minutes and changes no path through the code.
         cheap = hash_password("decoy", hasher=CHEAP_HASHER)
-        monkeypatch.setattr(web.auth, "_decoy_hash", lambda: cheap)
+        for module in (web.auth, kiosk.passwords):
+            monkeypatch.setattr(module, "decoy_hash", lambda: cheap)
         self.config = sample_community(directory, real_hash=False)
         self.clock = ManualClock()  # the examples move it by the steps they draw
         self.app = create_app(self.config, clock=self.clock)

@@ -186,10 +186,12 @@ def _guess_passwords(base: str, stop: threading.Event, statuses: Counter[str],
 
 
 class Probe:
-    """Check a parcel in (and out again) every half second on a connection of our own."""
+    """Check a parcel in (and out again) every ``every_s`` on a connection of our own."""
 
-    def __init__(self, config: Config, households: list[str]) -> None:
+    def __init__(self, config: Config, households: list[str],
+                 every_s: float = PROBE_EVERY_S) -> None:
         self.config = config
+        self.every_s = every_s
         self.households = households
         self.conn = open_store(config)
         self.uow = SqliteUnitOfWork(self.conn)
@@ -197,6 +199,7 @@ class Probe:
         self.clock = SystemClock()
         self.checkin_s: list[float] = []
         self.refused = 0
+        self.errors: Counter[str] = Counter()  # why refused: error code -> times
 
     def run(self, going) -> None:
         n = 0
@@ -210,9 +213,10 @@ class Probe:
             self.checkin_s.append(time.perf_counter() - start)
             if outcome.action != "checkin":
                 self.refused += 1
+                self.errors[outcome.error or outcome.action] += 1
             else:
                 self._pick_up(household)
-            time.sleep(PROBE_EVERY_S)
+            time.sleep(self.every_s)
 
     def _pick_up(self, household: str) -> None:
         """Take the probe's parcel back off the shelf so the shelf keeps its shape."""

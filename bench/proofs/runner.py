@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import staff_page
-from bench.proofs import fuzz, kill9, login_flood
+from bench.proofs import body_flood, fuzz, kill9, login_flood, proxy_attacks
 from bench.proofs.verdict import Verdict
 
 
@@ -43,6 +43,8 @@ PROOFS = [
     Proof("kill-9", kill9.prove),
     Proof("fuzz", fuzz.prove),
     Proof("login-flood", login_flood.prove),
+    Proof("proxy", proxy_attacks.prove),
+    Proof("body-flood", body_flood.prove),
     Proof("staff-page", staff_page_load),
     Proof("timed-tests", timed_tests),
 ]

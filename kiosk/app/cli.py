@@ -5,20 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from kiosk.app.words import choose_language, has, language, say, use
+from kiosk.app.signals import stop_on_signals
+from kiosk.app.words import (
+    choose_language,
+    early_language,
+    has,
+    language,
+    say,
+    speak_argparse,
+    use,
+    why,
+)
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
-from kiosk.errors import NotAStore, ShelfError
+from kiosk.errors import ShelfError
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
@@ -27,6 +35,9 @@ log = logging.getLogger("shelf")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    use(early_language(argv))  # --help and argparse's errors in the operator's language
+    speak_argparse()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -53,7 +64,7 @@ def _one_line(exc: Exception) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shelf", parents=[_common_options(None, False)],
-                                     description="The contactless delivery shelf.")
+                                     description=say("help_shelf"))
     # Options are accepted before or after the command; after it, they only override.
     common = _common_options(argparse.SUPPRESS, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,122 +75,106 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = command("init", cmd_init, "write a sample community (config, households) and database")
+    p = command("init", cmd_init, say("help_init"))
     p.add_argument("directory", type=Path)
-    p.add_argument("--admin-password", help="password of the 'admin' login (default: random)")
+    p.add_argument("--admin-password", help=say("help_init_admin_password"))
     p.add_argument("--group-readable", action="store_true",
-                   help="let the files' group read them too (0640, not 0600): for services "
-                   "that share a group")
-    p.add_argument("--database", type=Path, help="where the database goes (default: shelf.db "
-                   "beside the config); the installer's is /var/lib/shelf/shelf.db")
+                   help=say("help_init_group_readable"))
+    p.add_argument("--database", type=Path, help=say("help_init_database"))
 
-    p = command("households", cmd_households, "manage the household list")
+    p = command("households", cmd_households, say("help_households"))
     p.add_argument("action", choices=["import"])
-    p.add_argument("file", type=Path, help="CSV (UTF-8, UTF-8 with a BOM, or GBK) or XLSX: "
-                   "building,room,name,phone,email,under_observation (or 楼栋,房号,姓名,电话,"
-                   "邮箱,居家观察); several phones separated by ';'")
+    p.add_argument("file", type=Path, help=say("help_households_file"))
     p.add_argument("--apply", action="store_true",
-                   help="store the list (all rows or, if any is refused, none); "
-                   "without it, only show what would change")
-    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+                   help=say("help_households_apply"))
+    p.add_argument("--json", action="store_true", help=say("help_households_json"))
 
-    p = command("label", cmd_label, "print a parcel label's payload; optionally the label to "
-                "print (QR code, building-room, reference, date) for a household of the list")
-    p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
-    p.add_argument("--ref", help="the parcel's reference, e.g. the carrier's number")
-    p.add_argument("--png", type=Path, help="write the label as PNG here (99.1 x 38.1 mm, 300 dpi)")
-    p.add_argument("--pdf", type=Path, help="write the label as PDF here (99.1 x 38.1 mm)")
+    p = command("label", cmd_label, say("help_label"))
+    p.add_argument("--household", required=True, help=say("help_label_household"))
+    p.add_argument("--ref", help=say("help_label_ref"))
+    p.add_argument("--png", type=Path, help=say("help_label_png"))
+    p.add_argument("--pdf", type=Path, help=say("help_label_pdf"))
     p.add_argument("--fresh", action="store_true",
-                   help="fresh food: signed into the label; its door task goes first")
+                   help=say("help_label_fresh"))
 
-    p = command("labels", cmd_labels, "print an A4 sheet of labels, one per row of a CSV "
-                "(a group-buy delivery): 14 a page, 99.1 x 38.1 mm")
-    p.add_argument("--csv", type=Path, required=True, help="columns household,ref or "
-                   "building,room,ref (楼栋,房号,单号); a blank ref gets a new one")
-    p.add_argument("--pdf", type=Path, required=True, help="write the sheet here")
-    p.add_argument("--json", action="store_true", help="print {pdf, labels, pages} as JSON")
+    p = command("labels", cmd_labels, say("help_labels"))
+    p.add_argument("--csv", type=Path, required=True, help=say("help_labels_csv"))
+    p.add_argument("--pdf", type=Path, required=True, help=say("help_labels_pdf"))
+    p.add_argument("--json", action="store_true", help=say("help_labels_json"))
 
-    p = command("scan", cmd_scan, "do what the kiosk does for each image; print the outcome")
+    p = command("scan", cmd_scan, say("help_scan"))
     p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--json", action="store_true", help=say("help_scan_json"))
 
-    p = command("run", cmd_run, "run the kiosk loop: camera, LEDs, buzzer")
-    p.add_argument("--camera", help="override [kiosk] camera: device:N, video:FILE, images:DIR")
+    p = command("run", cmd_run, say("help_run"))
+    p.add_argument("--camera", help=say("help_run_camera"))
 
-    p = command("expect", cmd_expect, "announce a parcel by its carrier's tracking number: it "
-                "checks in at once when scanned")
-    p.add_argument("--household", required=True, help="building-room, e.g. 24-2304")
-    p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
+    p = command("expect", cmd_expect, say("help_expect"))
+    p.add_argument("--household", required=True, help=say("help_expect_household"))
+    p.add_argument("--code", required=True, help=say("help_expect_code"))
     p.add_argument("--fresh", action="store_true",
-                   help="fresh food: it checks in marked fresh (its door task goes first)")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+                   help=say("help_expect_fresh"))
+    p.add_argument("--json", action="store_true", help=say("help_expect_json"))
 
-    p = command("checkin", cmd_checkin, "check a parcel in by its carrier's tracking number and "
-                "the room on its waybill, as the gate's keypad does")
-    p.add_argument("--code", required=True, help="the tracking number, e.g. SF1234567890")
-    p.add_argument("--room", help="building-room from the waybill, e.g. 24-2304")
+    p = command("checkin", cmd_checkin, say("help_checkin"))
+    p.add_argument("--code", required=True, help=say("help_checkin_code"))
+    p.add_argument("--room", help=say("help_checkin_room"))
     p.add_argument("--phone-tail", metavar="NNNN",
-                   help="the last 4 digits of the phone on the waybill (138****1234: 1234)")
+                   help=say("help_checkin_phone_tail"))
     p.add_argument("--keep-room", action="store_true",
-                   help="check in to --room even where the phone does not settle it (marked "
-                   "'room not confirmed' for the staff)")
+                   help=say("help_checkin_keep_room"))
     p.add_argument("--fresh", action="store_true",
-                   help="fresh food: its door task goes first and its team is told at once")
-    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+                   help=say("help_checkin_fresh"))
+    p.add_argument("--json", action="store_true", help=say("help_checkin_json"))
 
-    p = command("notices", cmd_notices, "send queued notices (runs until stopped), or retry "
-                "notices that gave up")
+    p = command("notices", cmd_notices, say("help_notices"))
     p.add_argument("action", nargs="?", choices=["send", "retry"], default="send",
-                   help="send (the default) or retry: make failed notices pending again")
-    p.add_argument("--once", action="store_true", help="send what is due, then exit")
+                   help=say("help_notices_action"))
+    p.add_argument("--once", action="store_true", help=say("help_notices_once"))
     which = p.add_mutually_exclusive_group()
     which.add_argument("--id", dest="ids", type=int, nargs="+", action="extend", metavar="N",
-                       help="retry: these notices")
-    which.add_argument("--all-failed", action="store_true", help="retry: every failed notice")
-    p.add_argument("--json", action="store_true", help="retry: print the result as JSON")
+                       help=say("help_notices_id"))
+    which.add_argument("--all-failed", action="store_true", help=say("help_notices_all_failed"))
+    p.add_argument("--json", action="store_true", help=say("help_notices_json"))
 
-    p = command("stills", cmd_stills, "delete the camera's stills older than [kiosk] "
-                "stills_days now (the kiosk also does it hourly)")
+    p = command("stills", cmd_stills, say("help_stills"))
     p.add_argument("action", choices=["prune"])
-    p.add_argument("--json", action="store_true", help="print {deleted, days, before} as JSON")
+    p.add_argument("--json", action="store_true", help=say("help_stills_json"))
     _door_commands(command)
 
-    p = command("web", cmd_web, "serve the staff site")
-    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: "
-                   "this machine only; 0.0.0.0 for the LAN, better behind a TLS proxy)")
+    p = command("web", cmd_web, say("help_web"))
+    p.add_argument("--host", default="127.0.0.1", help=say("help_web_host"))
     p.add_argument("--port", type=int, default=8080)
 
     p = command("hash-password", cmd_hash_password,
-                "read a password on standard input; print its hash (argon2id)")
+                say("help_hash_password"))
     from kiosk.app.staff_cli import add_users_command  # shelf users add|disable|reset|list
 
     add_users_command(command, common, _config, _shell_actor)
 
-    _observation_parser(command("observation", cmd_observation, "apply a day's observation "
-                                "list, or compare two (CSV in UTF-8 or GBK, or XLSX)"), common)
+    _observation_parser(command("observation", cmd_observation, say("help_observation")), common)
 
     from kiosk.app.ops_cli import add_ops_commands  # shelf backup|restore|doctor|selftest
 
     add_ops_commands(command, _config)
 
-    p = command("demo", cmd_demo, "run the whole flow on this machine with a replayed camera")
-    p.add_argument("--dir", type=Path, default=Path("demo-data"), help="where the demo lives")
-    p.add_argument("--port", type=int, default=8080, help="web port (0: any free port)")
-    p.add_argument("--fast", action="store_true", help="replay the video 3 times faster")
+    p = command("demo", cmd_demo, say("help_demo"))
+    p.add_argument("--dir", type=Path, default=Path("demo-data"), help=say("help_demo_dir"))
+    p.add_argument("--port", type=int, default=8080, help=say("help_demo_port"))
+    p.add_argument("--fast", action="store_true", help=say("help_demo_fast"))
     p.add_argument("--exit-when-done", action="store_true",
-                   help="stop after the replay instead of serving until Ctrl-C")
+                   help=say("help_demo_exit_when_done"))
     return parser
 
 
 def _common_options(config_default: object, verbose_default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", default=config_default,
-                        help="the community's configuration (default: $SHELF_CONFIG)")
+                        help=say("help_common_config"))
     common.add_argument("-v", "--verbose", action="store_true", default=verbose_default,
-                        help="log more")
+                        help=say("help_common_verbose"))
     common.add_argument("--lang", choices=("zh", "en"), default=config_default,
-                        help="the language of the lines for people (default: $SHELF_LANG, "
-                        "else zh in a zh_* locale, else en); --json is the same in both")
+                        help=say("help_common_lang"))
     return common
 
 
@@ -191,15 +186,8 @@ def _config(args: argparse.Namespace) -> Config:
     return config
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so loops stop cleanly and LEDs go dark."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
-
-
 def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.reports import household_counts
     from kiosk.community import init_community, open_store
     from kiosk.households import import_households
     from kiosk.services import Rules
@@ -216,13 +204,14 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
                                args.directory / "households.csv", clock.now(), actor="shelf init",
                                apply=True, rules=Rules.from_config(config))
     print(say("init_wrote", config=config.path, households=args.directory / "households.csv"))
-    print(say("init_database", database=config.database, counts=report.counts()))
+    print(say("init_database", database=config.database, counts=household_counts(report)))
     print(say("init_login", password=password))
     print(say("init_next", config=config.path.resolve()))
     return 0
 
 
 def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.reports import household_import
     from kiosk.community import open_store
     from kiosk.households import import_households
     from kiosk.services import Rules
@@ -231,7 +220,8 @@ def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
                                args.file, clock.now(), _shell_actor(), apply=args.apply,
                                rules=Rules.from_config(config))
-    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
+          else household_import(report))
     return 1 if report.refused else 0
 
 
@@ -373,11 +363,10 @@ def _why(refusal: dict[str, object]) -> str:
     code where the catalogue has it (households masked), else the core's message."""
     from kiosk.domain import mask_household
 
-    key = f"why_{refusal.get('error')}"
-    if language() == "en" or not has(key):
-        return str(refusal["message"])
-    return say(key, **{k: mask_household(str(refusal[k])) for k in ("expected", "given")
-                       if refusal.get(k)})
+    said = language() != "en" and why(
+        str(refusal.get("error")),
+        **{k: mask_household(str(refusal[k])) for k in ("expected", "given") if refusal.get(k)})
+    return said or str(refusal["message"])
 
 
 def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
@@ -442,23 +431,12 @@ def cmd_run(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store_when_space
 
     config = _config(args)
-    _check_store(config)
     stop = stop_on_signals()
     conn = open_store_when_space(config, stop)
     if conn is None:
         return 0
     with _held(config, "run"):  # once open: the store's own checks name a bad folder first
         return _run_kiosk(args, config, clock, conn, stop)
-
-
-def _check_store(config: Config) -> None:
-    """Refuse to start on a damaged or missing database (``kiosk.backup.check_store``)."""
-    from kiosk.backup import check_store
-    from kiosk.config import backup_dir
-
-    started = time.monotonic()
-    check_store(config.database, backup_dir(config))
-    log.debug("database checked (quick_check) in %.2f s", time.monotonic() - started)
 
 
 def _held(config: Config, name: str, *, shared: bool = False):
@@ -543,6 +521,7 @@ def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
+    from kiosk.app.reports import notices_pass
     from kiosk.community import open_store
     from kiosk.notices.delivery import build_channels, deliver_due, delivery_limits, run_worker
     from kiosk.notices.reminders import remind_due
@@ -551,10 +530,9 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
 
     if args.action == "retry":
         return _retry_notices(args, clock)
-    if args.ids or args.all_failed or args.json:
+    if args.ids or args.all_failed or (args.json and not args.once):
         raise ValueError(say("notices_flags"))
     config = _config(args)
-    _check_store(config)
     uow, channels = SqliteUnitOfWork(open_store(config)), build_channels(config.channels)
     zone = config.community.timezone
     rules = Rules.from_config(config)
@@ -573,8 +551,11 @@ def cmd_notices(args: argparse.Namespace, clock: Clock) -> int:
     if args.once:
         for work in rounds:
             work()
-        print(deliver_due(uow, channels, clock, timezone=zone,
-                          language=config.community.language, **limits))
+        # Everything due, each notice claimed in its own short transaction as the worker does;
+        # a notice retried waits until later, so this ends.
+        report = deliver_due(uow, channels, clock, timezone=zone, batch=None,
+                             language=config.community.language, **limits)
+        print(json.dumps(report.as_json()) if args.json else notices_pass(report))
         return 0
     with _held(config, "notices", shared=True):  # several workers may run: leases
         run_worker(uow, channels, clock, stop_on_signals(), timezone=zone, each_pass=rounds,
@@ -619,22 +600,16 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
 
     from hardware.decoder import DecoderChain
     from web import create_app
-    from web.gate import remember_check
+    from web.serving import waitress_options
 
     config = _config(args)
-    damaged = False
-    try:
-        _check_store(config)
-    except NotAStore as exc:
-        # Serve all the same: the gate screen then says "out of order, see staff" (and every
-        # staff page why) instead of the browser's "cannot connect".
-        log.error("%s; serving the out-of-order page meanwhile", exc)
-        damaged = True
-    # The kiosk's decoder reads the door stickers staff photograph at the door.
+    # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
+    # store: the site serves all the same (the gate says "out of order, see staff").
     app = create_app(config, clock=clock, decoder=DecoderChain())
-    remember_check(config.database, damaged)  # the gate's first poll need not check again
     try:
-        server = create_server(app, host=args.host, port=args.port, threads=4, ident="shelf")
+        # Its limits and whom it trusts follow the config and the site's largest upload.
+        server = create_server(app, host=args.host, port=args.port,
+                               **waitress_options(config.web))
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
@@ -665,23 +640,18 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
 
 def _observation_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("apply", parents=[common], help="show what a day's list changes, "
-                           "then apply it in one transaction")
-    a.add_argument("file", type=Path, help="CSV or XLSX: 户号 (household) or 楼栋,房号 "
-                   "(building,room), and 状态 (status: 新增/解除, added/released); without a "
-                   "status column, the full list of who is under observation")
-    a.add_argument("--date", required=True, type=_day, help="the day the list is for, "
-                   "e.g. 2026-11-29")
-    a.add_argument("--source", default="", help="who sent the list, e.g. committee")
-    a.add_argument("--dry-run", action="store_true", help="only show what would change")
-    a.add_argument("--apply-valid-rows", action="store_true", help="apply a list with "
-                   "problems anyway: every row but the unknown, duplicate and conflicting ones")
-    a.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    c = actions.add_parser("compare", parents=[common], help="where two lists for the same "
-                           "day disagree; exit 1 when they do")
-    c.add_argument("a", type=Path, help="one list (e.g. the committee's)")
-    c.add_argument("b", type=Path, help="the other (e.g. the property company's)")
-    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    a = actions.add_parser("apply", parents=[common], help=say("help_observation_apply"))
+    a.add_argument("file", type=Path, help=say("help_observation_apply_file"))
+    a.add_argument("--date", required=True, type=_day, help=say("help_observation_apply_date"))
+    a.add_argument("--source", default="", help=say("help_observation_apply_source"))
+    a.add_argument("--dry-run", action="store_true", help=say("help_observation_apply_dry_run"))
+    a.add_argument("--apply-valid-rows", action="store_true",
+                   help=say("help_observation_apply_apply_valid_rows"))
+    a.add_argument("--json", action="store_true", help=say("help_observation_apply_json"))
+    c = actions.add_parser("compare", parents=[common], help=say("help_observation_compare"))
+    c.add_argument("a", type=Path, help=say("help_observation_compare_a"))
+    c.add_argument("b", type=Path, help=say("help_observation_compare_b"))
+    c.add_argument("--json", action="store_true", help=say("help_observation_compare_json"))
 
 
 def _day(text: str) -> date:
@@ -696,15 +666,16 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
 
     Compare: 0 when the lists agree and neither has a problem, 1 otherwise.
     """
+    from kiosk.app.reports import comparison, observation_list
     from kiosk.observation_lists import compare_lists, read_list
     from kiosk.observation_register import apply_list
 
     if args.action == "compare":
-        comparison = compare_lists(read_list(args.a.read_bytes(), args.a.name),
-                                   read_list(args.b.read_bytes(), args.b.name))
-        print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json
-              else comparison.summary())
-        return 0 if comparison.same else 1
+        found = compare_lists(read_list(args.a.read_bytes(), args.a.name),
+                              read_list(args.b.read_bytes(), args.b.name))
+        print(json.dumps(found.as_json(), ensure_ascii=False) if args.json
+              else comparison(found))
+        return 0 if found.same else 1
     from kiosk.community import open_store
     from kiosk.services import Rules
 
@@ -717,46 +688,41 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
                             confirm=args.apply_valid_rows)
     finally:
         conn.close()
-    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json else report.summary())
+    print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
+          else observation_list(report))
     clean_preview = args.dry_run and report.readable and not report.problems
     return 0 if report.applied or report.already is not None or clean_preview else 1
 
 
 def _door_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     """The door delivery commands (``kiosk.tasks``): tasks, deliver, stickers, counts."""
-    p = command("tasks", cmd_tasks, "list open door tasks (fresh food first, then the oldest, "
-                "by building), after handing over those of teams gone off duty")
-    p.add_argument("--team", help="only this team's tasks (a [[teams]] id)")
-    p.add_argument("--json", action="store_true", help="print the tasks as one JSON object")
+    p = command("tasks", cmd_tasks, say("help_tasks"))
+    p.add_argument("--team", help=say("help_tasks_team"))
+    p.add_argument("--json", action="store_true", help=say("help_tasks_json"))
 
-    p = command("deliver", cmd_deliver, "confirm a door task at the door: by the door's sticker "
-                "or the room; any other door is refused")
-    p.add_argument("task", type=int, help="the door task's number")
+    p = command("deliver", cmd_deliver, say("help_deliver"))
+    p.add_argument("task", type=int, help=say("help_deliver_task"))
     door = p.add_mutually_exclusive_group(required=True)
-    door.add_argument("--door-code", metavar="PAYLOAD", help="what the door's QR sticker says "
-                      "(DD1:24-2304:...)")
-    door.add_argument("--room", help="the room on the door, e.g. 24-2304")
-    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+    door.add_argument("--door-code", metavar="PAYLOAD", help=say("help_deliver_door_code"))
+    door.add_argument("--room", help=say("help_deliver_room"))
+    p.add_argument("--json", action="store_true", help=say("help_deliver_json"))
 
-    p = command("stickers", cmd_stickers, "print door stickers: one signed QR code per "
-                "household of a building, the room in large type (A4, 6 a page)")
-    p.add_argument("--building", type=int, required=True, help="the building's number, e.g. 24")
-    p.add_argument("--pdf", type=Path, required=True, help="write the stickers here")
-    p.add_argument("--json", action="store_true", help="print {pdf, building, stickers, pages}")
+    p = command("stickers", cmd_stickers, say("help_stickers"))
+    p.add_argument("--building", type=int, required=True, help=say("help_stickers_building"))
+    p.add_argument("--pdf", type=Path, required=True, help=say("help_stickers_pdf"))
+    p.add_argument("--json", action="store_true", help=say("help_stickers_json"))
 
-    p = command("counts", cmd_counts, "a day's numbers per team and person: checked in, "
-                "delivered to doors, handed out at the shelf, still waiting, escalated")
-    p.add_argument("--date", help="the community's day, YYYY-MM-DD (default: today)")
-    p.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+    p = command("counts", cmd_counts, say("help_counts"))
+    p.add_argument("--date", help=say("help_counts_date"))
+    p.add_argument("--json", action="store_true", help=say("help_counts_json"))
 
 
 def cmd_tasks(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
     from kiosk.queries import open_tasks
     from kiosk.services import Rules
-    from kiosk.store import iso
     from kiosk.tasks import hand_over_due
-    from kiosk.timefmt import local_time
+    from kiosk.timefmt import iso, local_time
 
     config = _config(args)
     teams = [t.id for t in config.teams]

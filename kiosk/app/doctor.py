@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from kiosk.app.words import WORDS, language, say
+from kiosk.app.words import english, language, say
 from kiosk.backup import backup_age, running
 from kiosk.config import ChannelConfig, Config, Shelf, backup_dir
 from kiosk.errors import StoreUnavailable
@@ -46,13 +46,13 @@ class Check:
 
     name: str  # camera, pins, ..., "channel <id>": the --json name, never translated
     status: str  # OK, WARN or FAIL
-    key: str  # doctor_<...> in kiosk/app/words.py
+    key: str  # doctor_<...> in the catalogue's shelf domain (kiosk/locale/shelf.pot)
     values: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def detail(self) -> str:
         """The finding in English: the --json ``detail``, the same whatever the language."""
-        return WORDS["en"][self.key].format(**self.values)
+        return english(self.key, **self.values)
 
     def as_json(self) -> dict[str, str]:
         return {"name": self.name, "status": self.status, "detail": self.detail}

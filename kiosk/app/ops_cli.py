@@ -37,31 +37,25 @@ STOP_WAIT_S = 30.0  # a stopped kiosk turns its LEDs off and closes the camera f
 
 def add_ops_commands(command: Command, config: Callable[[argparse.Namespace], Config]) -> None:
     """Register backup, restore, doctor and selftest on the CLI's parser."""
-    p = command("backup", lambda a, c: cmd_backup(a, c, config), "copy the database while the "
-                "shelf runs, check the copy, keep the newest N; prints the new file last")
-    p.add_argument("--dest", type=Path, help="the folder (default: [backup] dir, else "
-                   "'backups' beside the database)")
-    p.add_argument("--keep", type=int, help="backups kept in that folder (default: [backup] "
-                   "keep, 14)")
+    p = command("backup", lambda a, c: cmd_backup(a, c, config), say("help_backup"))
+    p.add_argument("--dest", type=Path, help=say("help_backup_dest"))
+    p.add_argument("--keep", type=int, help=say("help_backup_keep"))
     p.add_argument("--json", action="store_true",
-                   help="print {path, bytes, removed, copied, warnings} as JSON")
+                   help=say("help_backup_json"))
 
-    p = command("restore", lambda a, c: cmd_restore(a, c, config), "put a backup in the "
-                "database's place (the replaced file is kept beside it)")
-    p.add_argument("file", type=Path, help="the backup, e.g. backups/shelf-20261129T030000Z.db")
-    p.add_argument("--stop", action="store_true", help="stop the shelf's services first "
-                   "(systemctl stop " + " ".join(SERVICES) + ")")
+    p = command("restore", lambda a, c: cmd_restore(a, c, config), say("help_restore"))
+    p.add_argument("file", type=Path, help=say("help_restore_file"))
+    p.add_argument("--stop", action="store_true",
+                   help=say("help_restore_stop", services=" ".join(SERVICES)))
 
     from kiosk.app.doctor import cmd_doctor
     from kiosk.app.selftest import cmd_selftest
 
-    p = command("doctor", lambda a, c: cmd_doctor(a, c, config), "check the camera, the pins, "
-                "the database, the disk, the clock, the channels and the backups")
-    p.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+    p = command("doctor", lambda a, c: cmd_doctor(a, c, config), say("help_doctor"))
+    p.add_argument("--json", action="store_true", help=say("help_doctor_json"))
 
-    p = command("selftest", lambda a, c: cmd_selftest(a, c, config), "light each slot in "
-                "turn and beep, to check the wiring (stop shelf-kiosk first)")
-    p.add_argument("--seconds", type=float, default=0.5, help="how long each slot is lit")
+    p = command("selftest", lambda a, c: cmd_selftest(a, c, config), say("help_selftest"))
+    p.add_argument("--seconds", type=float, default=0.5, help=say("help_selftest_seconds"))
 
 
 def cmd_backup(args: argparse.Namespace, clock: Clock,

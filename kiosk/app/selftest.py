@@ -11,6 +11,7 @@ import argparse
 import threading
 from collections.abc import Callable
 
+from kiosk.app.signals import stop_on_signals
 from kiosk.app.words import say as words
 from kiosk.backup import running
 from kiosk.config import Config
@@ -62,8 +63,6 @@ def _where(config: Config, code: str) -> str:
 
 def cmd_selftest(args: argparse.Namespace, clock: Clock,
                  load: Callable[[argparse.Namespace], Config]) -> int:
-    from kiosk.app.cli import stop_on_signals
-
     config = load(args)
     if "run" in running(config.database):
         raise ShelfError(words("selftest_kiosk_runs"))

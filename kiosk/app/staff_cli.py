@@ -15,11 +15,10 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 
-from kiosk.app.words import say
+from kiosk.app.words import core_say, say
 from kiosk.config import Config
 from kiosk.ports import Clock, StaffMember
 from kiosk.staff import (
-    ROLES,
     InvalidStaff,
     StaffExists,
     UnknownStaff,
@@ -37,47 +36,38 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
                       shell_actor: Callable[[], str]) -> None:
     """Register ``shelf users ACTION`` on the CLI's parser."""
     p = command("users", lambda args, clock: cmd_users(args, clock, config, shell_actor),
-                "staff accounts for the staff site: add, change, disable, enable, reset a "
-                "password, list")
+                say("help_users"))
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         return actions.add_parser(name, parents=[common], help=help_text,
                                   description=help_text)
 
-    a = action("add", "add an account; its password is read from standard input (or asked "
-               "for twice at a terminal)")
-    a.add_argument("username", help="what they sign in with, e.g. li.wei")
-    a.add_argument("--role", required=True, choices=ROLES,
-                   help="admin: everything; committee, property: their team's work; "
-                   "gate: looks only")
-    a.add_argument("--team", help="committee and property: a [[teams]] id (default: the "
-                   "team named like the role)")
-    a.add_argument("--name", default="", help="as shown to people, e.g. 李伟")
-    for name, help_text in (("disable", "disable an account: its sessions end at once"),
-                            ("enable", "enable a disabled account again")):
-        action(name, help_text).add_argument("username")
-    r = action("reset", "give an account a new password (standard input, or asked for); "
-               "its sessions end at once")
+    a = action("add", say("help_users_add"))
+    a.add_argument("username", help=say("help_users_username"))
+    a.add_argument("--role", required=True, help=say("help_users_add_role"))
+    a.add_argument("--team", help=say("help_users_add_team"))
+    a.add_argument("--name", default="", help=say("help_users_name"))
+    for name in ("disable", "enable"):
+        action(name, say(f"help_users_{name}")).add_argument("username")
+    r = action("reset", say("help_users_reset"))
     r.add_argument("username")
-    c = action("change", "change an account's name, role or team; a new role signs it out "
-               "everywhere")
+    c = action("change", say("help_users_change"))
     c.add_argument("username")
-    c.add_argument("--name", help="as shown to people, e.g. 李伟")
-    c.add_argument("--role", choices=ROLES, help="admin, committee, property or gate")
-    c.add_argument("--team", help="committee and property: a [[teams]] id (default with a new "
-                   "role: the team named like the role)")
-    c.add_argument("--json", action="store_true", help="print the account as JSON")
-    ls = action("list", "list the accounts (never their password hashes)")
-    ls.add_argument("--json", action="store_true", help='print {"users": [...]} as JSON')
-    i = action("import-config", "copy the config's [[web.users]] into the database (the "
-               "staff site does it at start too); usernames already there are left alone")
-    i.add_argument("--json", action="store_true", help="print {added, kept, refused} as JSON")
+    c.add_argument("--name", help=say("help_users_name"))
+    c.add_argument("--role", help=say("help_users_change_role"))
+    c.add_argument("--team", help=say("help_users_change_team"))
+    c.add_argument("--json", action="store_true", help=say("help_users_change_json"))
+    ls = action("list", say("help_users_list"))
+    ls.add_argument("--json", action="store_true", help=say("help_users_list_json"))
+    i = action("import-config", say("help_users_import_config"))
+    i.add_argument("--json", action="store_true", help=say("help_users_import_config_json"))
 
 
 def cmd_users(args: argparse.Namespace, clock: Clock,
               config_of: Callable[[argparse.Namespace], Config],
               shell_actor: Callable[[], str]) -> int:
+    from kiosk.app.reports import staff_import
     from kiosk.community import open_store
     from kiosk.staff import adopt_config_users, import_config_users
 
@@ -90,7 +80,7 @@ def cmd_users(args: argparse.Namespace, clock: Clock,
             report = import_config_users(uow, now, config.web.users,
                                          [t.id for t in config.teams])
             print(json.dumps(report.as_json(), ensure_ascii=False) if args.json
-                  else report.summary())
+                  else staff_import(report))
             return 1 if report.refused else 0
         adopt_config_users(uow, config, now)  # the first start may be this one
         if args.action == "list":
@@ -170,7 +160,7 @@ def _described(member: StaffMember) -> str:
 
 def _role(role: str) -> str:
     """A role as said: in English its id (`admin`), in Chinese its name (管理员)."""
-    return say(f"role_{role}")
+    return core_say(f"role_{role}")
 
 
 def read_password() -> str:

@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from kiosk.channels import CHANNEL_TYPES
 from kiosk.config import ChannelConfig, NoticeSettings
 from kiosk.domain import QueuedNotice, mask_household
 from kiosk.errors import NoticeError, StoreUnavailable
-from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.notices.reminders import held_until
 from kiosk.notices.render import render
 from kiosk.ports import Channel, Clock, UnitOfWork
@@ -72,6 +72,10 @@ class DeliveryReport:
     def handled(self) -> int:
         return self.sent + self.retried + self.failed
 
+    def as_json(self) -> dict[str, int]:
+        """The shape of ``shelf notices --once --json``."""
+        return {"sent": self.sent, "retried": self.retried, "failed": self.failed}
+
 
 def retry_delay(failures: int) -> timedelta:
     """How long to wait after the ``failures``-th failed attempt: 30 s, doubling, at most 30 min."""
@@ -96,11 +100,12 @@ LEASE = timedelta(minutes=5)  # a claim outlives the slowest send (channels time
 
 def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, *,
                 timezone: tzinfo = UTC, max_attempts: int = MAX_ATTEMPTS,
-                contact_attempts: int = CONTACT_ATTEMPTS, batch: int = 20,
+                contact_attempts: int = CONTACT_ATTEMPTS, batch: int | None = 20,
                 lease: timedelta = LEASE, worker: str | None = None,
                 quiet_hours: NoticeSettings | None = None, language: str = "zh"
                 ) -> DeliveryReport:
-    """Try each due notice once (at most ``batch`` of them) and record what happened.
+    """Try each due notice once (at most ``batch`` of them; all of them for None) and record
+    what happened.
 
     Each is claimed first, in its own short transaction, for ``lease``: another worker leaves
     it alone meanwhile, and takes it up once the lease has run out (this one crashed).
@@ -115,7 +120,7 @@ def deliver_due(uow: UnitOfWork, channels: Mapping[str, Channel], clock: Clock, 
     now = clock.now()
     seen: set[int] = set()
     down: set[str] = set()  # channels that failed in this pass: their rows wait for the next
-    while sum(counts.values()) < batch:
+    while batch is None or sum(counts.values()) < batch:
         with uow:
             row = uow.outbox.claim(now, worker, clock.now() + lease, skip_channels=down,
                                    skip_ids=seen)

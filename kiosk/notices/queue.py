@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from kiosk.channels import CHANNEL_TYPES
 from kiosk.config import ChannelConfig, Layout, Team, names_in_languages
 from kiosk.domain import Household, ParcelRecord, Slot
 from kiosk.notices import (
@@ -21,9 +22,8 @@ from kiosk.notices import (
     PICKUP_READY,
     TEAM_TASKS,
 )
-from kiosk.notices.channels import CHANNEL_TYPES
 from kiosk.ports import UnitOfWork
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 
 def queue_checkin(uow: UnitOfWork, community: str, place: str,

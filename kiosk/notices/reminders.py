@@ -30,7 +30,7 @@ from kiosk.labels import make_pass
 from kiosk.notices import REMINDER, RETURN_WARNING
 from kiosk.notices.queue import _to_household
 from kiosk.ports import Clock, UnitOfWork
-from kiosk.store import iso
+from kiosk.timefmt import iso
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The words of a notice: one outbox row's facts rendered for one recipient, Chinese first.
 
-Each kind is written once per language (``words``): Chinese in Chinese only, English in English
-only, each with the community's and the place's own name in that language
+Each kind is written once per language (``words``), from the catalogue's ``notices`` domain
+(``kiosk/locale/notices.pot``, ``zh/LC_MESSAGES/notices.po``): Chinese in Chinese only, English
+in English only, each with the community's and the place's own name in that language
 (``names_in_languages``). A notice carries both halves, Chinese first (``render``); the subject
 too. The pickup notice leads with the slot and the code (the text's first lines, large type
 in the HTML) and shows its QR inside the HTML (``cid:``), as well as attached; the QR is
@@ -18,12 +19,13 @@ from the row, so a wording fix here reaches notices still waiting to go out.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any
 
+from kiosk.catalogue import LANGUAGES, catalogue
 from kiosk.labels import qr_image
 from kiosk.notices import (
     COLLECTED,
@@ -38,7 +40,6 @@ from kiosk.notices import (
 from kiosk.ports import Attachment, Notice
 from kiosk.timefmt import local_time
 
-LANGUAGES = ("zh", "en")  # every notice carries both halves, in this order
 QR_ID = "pickup-qr"  # the inline image's Content-ID
 _BEIJING_TIME = {"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"}  # zones of 北京时间
 
@@ -56,6 +57,7 @@ def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzin
            language: str = "zh") -> Notice:
     """Write the notice for an outbox row: Chinese first, then English; and its short form
     in the community's ``language``, for a text message."""
+    # Every notice carries both halves, in the catalogue's order: Chinese first.
     halves = [words(kind, payload, language, timezone) for language in LANGUAGES]
     subject = " | ".join(half.subject for half in halves)
     body = "\n\n".join("\n".join((*half.lead, *half.lines)) for half in halves)
@@ -76,19 +78,20 @@ def words(kind: str, payload: Mapping[str, Any], language: str, timezone: tzinfo
 
 
 class _Say:
-    """What every kind needs in one language: names, times, dates, greetings, the footer."""
+    """What every kind needs in one language: its words (the catalogue's ``notices`` domain),
+    names, times, dates, greetings, the footer."""
 
     def __init__(self, payload: Mapping[str, Any], language: str, timezone: tzinfo) -> None:
-        self.p, self.zh, self.timezone = payload, language == "zh", timezone
+        self.p, self.language, self.timezone = payload, language, timezone
+        self.zh = language == "zh"
 
-    def __call__(self, zh: str, en: str) -> str:
-        return zh if self.zh else en
+    def __call__(self, key: str, **values: Any) -> str:
+        return catalogue("notices").say(self.language, key, **values)
 
     def name(self, key: str) -> str:
         """A configured name (community, place, team) in this language; as queued, for a row
         queued before names were kept per language."""
-        language = "zh" if self.zh else "en"
-        return self.p.get("names", {}).get(key, {}).get(language) or self.p[key]
+        return self.p.get("names", {}).get(key, {}).get(self.language) or self.p[key]
 
     def time(self, stored: str) -> str:
         """``2026-11-29 16:00（北京时间）`` / ``2026-11-29 16:00 (Asia/Shanghai)``: the zone is
@@ -119,36 +122,31 @@ class _Say:
 
     def tag(self) -> str:
         """Who sends a text message: ``【示例花园】`` / ``[Sample Garden]``."""
-        return self(f"【{self.name('community')}】", f"[{self.name('community')}] ")
+        return self("tag", community=self.name("community"))
 
     def hello(self) -> str:
         name = self.p.get("name")
-        if self.zh:
-            return f"{name}，您好：" if name else "您好："
-        return f"Hello {name}," if name else "Hello,"
+        return self("hello_name", name=name) if name else self("hello")
+
+    def list(self, items: Iterable[str]) -> str:
+        return self("list_sep").join(items)
 
     def footer(self, refs: list[str] | None = None) -> str:
         refs = refs if refs is not None else [self.p["parcel_ref"]]
-        if self.zh:
-            return f"住户：{self.p['household']} · 快递单号：{'、'.join(refs)}"
-        return f"Household: {self.p['household']} · Parcel reference(s): {', '.join(refs)}"
+        return self("footer", household=self.p["household"], refs=self.list(refs))
 
     def of(self, names: Mapping[str, str]) -> str:
         """A name kept per language in the payload itself (each parcel's place)."""
-        return names["zh" if self.zh else "en"]
+        return names[self.language]
 
     def slot(self, slot: str, place: str) -> str:
-        return self(f"货位：{slot}（{place}）", f"Slot: {slot} ({place})")
+        return self("slot", slot=slot, place=place)
 
     def code(self) -> str:
-        return self(f"取件码：{self.p['pickup_code']}", f"Pickup code: {self.p['pickup_code']}")
+        return self("code", code=self.p["pickup_code"])
 
     def how_to_collect(self) -> str:
-        return self("取件时，请将二维码（见下方或附件）对准自助机的摄像头，"
-                    "或在自助机屏幕上输入取件码。一个取件码即可取走您所有待取的快递。",
-                    "To collect, show the QR code (below, or attached) to the kiosk's camera, or "
-                    "type the pickup code on the kiosk's screen. One code collects all your "
-                    "waiting parcels.")
+        return self("how_to_collect")
 
 
 def _pickup_ready(p: Mapping[str, Any], say: _Say) -> Words:
@@ -156,47 +154,31 @@ def _pickup_ready(p: Mapping[str, Any], say: _Say) -> Words:
     if not code or not p["pickup_qr"]:
         raise ValueError("a pickup_ready notice without a pickup code")
     fresh = p.get("fresh", False)
-    head = say("【生鲜 请尽快取】" if fresh else "【快递到了】",
-               "Fresh food, collect it soon: " if fresh else "Parcel ready: ")
-    subject = head + say(f"货位 {slot} · 取件码 {code}", f"slot {slot}, pickup code {code}")
+    subject = say("pickup_subject_fresh" if fresh else "pickup_subject", slot=slot, code=code)
     lead = [say.slot(slot, say.name("place")), say.code()]
     if fresh:  # said first: fresh food spoils
-        lead.insert(0, say("这是生鲜食品，请尽快取走。",
-                           "This is fresh food: please collect it soon."))
+        lead.insert(0, say("pickup_fresh"))
     lines = [
         "",
         say.hello(),
-        say(f"您有快递到了{say.name('community')}的无接触快递架。",
-            f"A parcel for you has arrived at the contactless delivery shelf of "
-            f"{say.name('community')}."),
-        say(f"入架时间：{say.time(p['checked_in_at'])}",
-            f"Checked in: {say.time(p['checked_in_at'])}"),
+        say("pickup_arrived", community=say.name("community")),
+        say("pickup_checked_in", time=say.time(p["checked_in_at"])),
     ]
     if p.get("keep_until"):
-        until = say.date(p["keep_until"])
-        lines.append(say(f"保管至：{until}，逾期未取将退回快递员。",
-                         f"Kept until: {until}; then it goes back to the courier."))
+        lines.append(say("pickup_kept_until", until=say.date(p["keep_until"])))
     lines += [say.how_to_collect(), "", say.footer()]
     return Words(subject, tuple(lead), tuple(lines))
 
 
 def _door_delivery(p: Mapping[str, Any], say: _Say) -> Words:
     fresh = p.get("fresh", False)
-    subject = say("【生鲜到了】工作人员将尽快送货上门" if fresh
-                  else "【快递到了】工作人员将送货上门",
-                  "Fresh food arrived: staff will bring it to your door first" if fresh
-                  else "Parcel arrived: staff will bring it to your door")
-    lead = ((say("这是生鲜食品，会优先送到。", "This is fresh food: it goes first."),)
-            if fresh else ())
+    subject = say("door_subject_fresh" if fresh else "door_subject")
+    lead = (say("door_fresh"),) if fresh else ()
     return Words(subject, lead, (
         say.hello(),
-        say(f"您有快递到了{say.name('community')}门岗。",
-            f"A parcel for you has arrived at the gate of {say.name('community')}."),
-        say("您家正在居家观察，请不要下楼取件：工作人员会把快递送到您家门口。",
-            "Your household is under home observation, so please do not come down for it: "
-            "staff will bring the parcel to your door."),
-        say(f"到达时间：{say.time(p['checked_in_at'])}",
-            f"Arrived: {say.time(p['checked_in_at'])}"),
+        say("door_arrived", community=say.name("community")),
+        say("door_stay_in"),
+        say("door_arrived_at", time=say.time(p["checked_in_at"])),
         "",
         say.footer(),
     ))
@@ -205,14 +187,12 @@ def _door_delivery(p: Mapping[str, Any], say: _Say) -> Words:
 def _door_delivered(p: Mapping[str, Any], say: _Say) -> Words:
     count, when = len(p["parcel_refs"]), say.time(p["delivered_at"])
     return Words(
-        say("【已送到门口】您的快递已送到", "Delivered to your door: your parcel is at your door"),
+        say("delivered_subject"),
         (), (
             say.hello(),
-            say(f"{say.name('team_name')}已把您的 {count} 件快递送到您家门口。",
-                f"{say.name('team_name')} brought {count} parcel(s) to your door."),
-            say(f"送达时间：{when}", f"Delivered: {when}"),
-            say("请开门取回。如门口没有，请联系工作人员。",
-                "Please take them in. If nothing is at your door, call the staff."),
+            say("delivered_by", team=say.name("team_name"), count=count),
+            say("delivered_at", time=when),
+            say("delivered_take_in"),
             "",
             say.footer(list(p["parcel_refs"])),
         ))
@@ -222,17 +202,13 @@ def _collected(p: Mapping[str, Any], say: _Say) -> Words:
     """The household's parcels just left the shelf with its code or QR (kiosk.services)."""
     count, when, slots = len(p["parcel_refs"]), say.time(p["at"]), p["slots"]
     return Words(
-        say(f"【已取件】{count} 件快递已取走",
-            f"Collected: {count} parcel(s) taken from the shelf"),
+        say("collected_subject", count=count),
         (), (
             say.hello(),
-            say(f"您在{say.name('community')}快递架上的 {count} 件快递已用取件码取走。",
-                f"Your {count} parcel(s) on the shelf of {say.name('community')} were collected "
-                "with your pickup code."),
-            say(f"取件时间：{when}", f"Collected: {when}"),
-            say(f"货位：{'、'.join(slots)}", f"Slot(s): {', '.join(slots)}"),
-            say("如不是您或家人取走的，请立即联系工作人员。",
-                "If it was not you or your family, call the staff at once."),
+            say("collected_body", community=say.name("community"), count=count),
+            say("collected_at", time=when),
+            say("collected_slots", slots=say.list(slots)),
+            say("collected_not_you"),
             "",
             say.footer(list(p["parcel_refs"])),
         ))
@@ -240,22 +216,17 @@ def _collected(p: Mapping[str, Any], say: _Say) -> Words:
 
 def _waiting_lines(p: Mapping[str, Any], say: _Say) -> list[str]:
     """One line per waiting parcel: slot, place, since when, kept until when."""
-    lines = []
-    for parcel in p["parcels"]:
-        since, until = say.time(parcel["checked_in_at"]), say.date(parcel["keep_until"])
-        lines.append(say(
-            f"· 货位 {parcel['slot']}（{say.of(parcel['place'])}）· 入架 {since}"
-            f" · 保管至 {until} · 快递单号 {parcel['ref']}",
-            f"· Slot {parcel['slot']} ({say.of(parcel['place'])}) · since {since}"
-            f" · kept until {until} · ref {parcel['ref']}"))
-    return lines
+    return [say("waiting_line", slot=parcel["slot"], place=say.of(parcel["place"]),
+                since=say.time(parcel["checked_in_at"]), until=say.date(parcel["keep_until"]),
+                ref=parcel["ref"])
+            for parcel in p["parcels"]]
 
 
 def _pickup_lead(p: Mapping[str, Any], say: _Say) -> tuple[str, ...]:
     """The slot (or slots) and the code, as the pickup notice leads with them."""
     first, slots = p["parcels"][0], list(dict.fromkeys(item["slot"] for item in p["parcels"]))
     lead = [say.slot(first["slot"], say.of(first["place"])) if len(slots) == 1
-            else say(f"货位：{'、'.join(slots)}", f"Slots: {', '.join(slots)}")]
+            else say("lead_slots", slots=say.list(slots))]
     return (*lead, say.code()) if p.get("pickup_code") else tuple(lead)
 
 
@@ -265,18 +236,13 @@ def _reminder(p: Mapping[str, Any], say: _Say) -> Words:
     lines = [
         "",
         say.hello(),
-        say(f"您在{say.name('community')}快递架上有 {count} 件快递"
-            f"已等候 {days} 天以上，请尽快取件：",
-            f"{count} parcel(s) of yours have waited {days} day(s) or more on the shelf of "
-            f"{say.name('community')}. Please collect them soon:"),
+        say("reminder_body", community=say.name("community"), count=count, days=days),
         *_waiting_lines(p, say),
     ]
     if p.get("pickup_code"):
         lines.append(say.how_to_collect())
     lines += ["", say.footer([item["ref"] for item in p["parcels"]])]
-    return Words(say(f"【待取提醒】您有 {count} 件快递等候取件",
-                     f"Reminder: {count} parcel(s) waiting for you"),
-                 _pickup_lead(p, say), tuple(lines))
+    return Words(say("reminder_subject", count=count), _pickup_lead(p, say), tuple(lines))
 
 
 def _return_warning(p: Mapping[str, Any], say: _Say) -> Words:
@@ -285,90 +251,44 @@ def _return_warning(p: Mapping[str, Any], say: _Say) -> Words:
     lines = [
         "",
         say.hello(),
-        say(f"您在{say.name('community')}快递架上的 {count} 件快递"
-            f"如仍未取走，将于{on}起退回快递员（各件保管期见下）：",
-            f"If not collected, {count} parcel(s) of yours on the shelf of "
-            f"{say.name('community')} go back to the courier from {on} (each one's date "
-            "below):"),
+        say("return_body", community=say.name("community"), count=count, on=on),
         *_waiting_lines(p, say),
     ]
     if p.get("pickup_code"):
         lines.append(say.how_to_collect())
     lines += ["", say.footer([item["ref"] for item in p["parcels"]])]
-    return Words(say(f"【即将退回】{count} 件快递将于{on}退回快递员",
-                     f"To be returned: {count} parcel(s) go back to the courier on {on}"),
-                 _pickup_lead(p, say), tuple(lines))
-
-
-# Why a team is told: the subject's head and the body's first line, per language.
-_TEAM_REASONS = {
-    "fresh": (("【生鲜优先】", "有生鲜快递需要尽快送上门："),
-              ("Fresh food first: ", "Fresh food to carry to a door first:")),
-    "handover": (("【任务交接】", "以下送货上门任务已交给你们："),
-                 ("Handed over: ", "These door tasks were handed over to you:")),
-    "new": (("【新任务】", "有新的送货上门任务："),
-            ("New door tasks: ", "New door tasks for you:")),
-    "escalation": (("【催办】", "以下生鲜快递仍未送上门，请尽快处理："),
-                   ("Still waiting: ", "This fresh food is still not at its door; please carry it "
-                                       "now:")),
-}
+    return Words(say("return_subject", count=count, on=on), _pickup_lead(p, say),
+                 tuple(lines))
 
 
 def _team_tasks(p: Mapping[str, Any], say: _Say) -> Words:
-    (head_zh, zh), (head_en, en) = _TEAM_REASONS[p["reason"]]
-    tasks, team = p["tasks"], say.name("team_name")
-    lines = [say(f"#{t['id']} {t['household']} · {t['parcels']} 件 · {' '.join(t['slots'])}"
-                 f"{' · 生鲜' if t['fresh'] else ''}",
-                 f"#{t['id']} {t['household']} · {t['parcels']} parcel(s) · "
-                 f"{' '.join(t['slots'])}{' · FRESH' if t['fresh'] else ''}") for t in tasks]
+    """Why a team is told (``reason``: fresh, handover, new, escalation), then its tasks."""
+    reason, tasks, team = p["reason"], p["tasks"], say.name("team_name")
+    lines = [say("team_task", id=t["id"], household=t["household"], parcels=t["parcels"],
+                 slots=" ".join(t["slots"]), fresh=say("team_task_fresh") if t["fresh"] else "")
+             for t in tasks]
     return Words(
-        say(f"{head_zh}{team}：{len(tasks)} 个送货上门任务",
-            f"{head_en}{team}: {len(tasks)} door task(s)"),
+        say("team_subject", head=say(f"team_head_{reason}"), team=team, count=len(tasks)),
         (), (
-            say(f"{team}：", f"{team}:"), say(zh, en), *lines,
-            say(f"时间：{say.time(p['at'])}", f"At: {say.time(p['at'])}"),
+            say("team_to", team=team), say(f"team_why_{reason}"), *lines,
+            say("at", time=say.time(p["at"])),
             "",
-            say(f"{say.name('community')} · 送货上门任务见员工网站“任务”页",
-                f"{say.name('community')} · door tasks at /tasks"),
+            say("team_footer", community=say.name("community")),
         ))
 
 
-# What staff did to a parcel, per language: the subject's head, then a line.
-_CHANGES = {
-    "handed_out": (("【已由工作人员交付】",
-                    "工作人员核对身份后，已把您的快递交给前来领取的人（未使用取件码）。"),
-                   ("Handed out by staff: ",
-                    "Staff checked the collector's ID and handed your parcel out without the "
-                    "pickup code.")),
-    "moved": (("【货位变更】", "您的快递已被移到货位 {slot}（{place}）。取件码不变。"),
-              ("Moved to another slot: ",
-               "Your parcel was moved to slot {slot} ({place}). Your pickup code stays the "
-               "same.")),
-    "returned": (("【已退回快递员】",
-                  "您的快递在架上等了 {days} 天仍未取走，已退回快递员。请联系快递公司重新派送。"),
-                 ("Returned to the courier: ",
-                  "Your parcel waited {days} days uncollected and was returned to the courier. "
-                  "Please ask the carrier to deliver it again.")),
-    "withdrawn": (("【通知有误】",
-                   "此前关于这件快递的通知有误：它不是您的，或并未放上货架，请忽略。"),
-                  ("Sent by mistake: ",
-                   "Our earlier message about this parcel was a mistake: it is not yours, or it "
-                   "never went on the shelf. Please ignore it.")),
-}
-
-
 def _parcel_changed(p: Mapping[str, Any], say: _Say) -> Words:
-    """What staff did to a household's parcel: the household hears of it (kiosk.staff_actions)."""
-    (head_zh, zh), (head_en, en) = _CHANGES[p["action"]]
+    """What staff did to a household's parcel (``action``: handed_out, moved, returned,
+    withdrawn): the household hears of it (kiosk.staff_actions)."""
+    action = p["action"]
     values = {"slot": p.get("slot"), "place": p.get("place") and say.name("place"),
               "days": p.get("days")}
-    lines = [say.hello(), say(zh, en).format(**values),
-             say(f"时间：{say.time(p['at'])}", f"At: {say.time(p['at'])}")]
+    lines = [say.hello(), say(f"changed_{action}", **values),
+             say("at", time=say.time(p["at"]))]
     if p.get("code_withdrawn"):
-        lines.append(say("之前发给您的取件码已作废。",
-                         "The pickup code we sent you before opens nothing any more."))
-    return Words(say(head_zh, head_en) + f"{say.name('community')} · {p['parcel_ref']}", (),
-                 (*lines, "", say.footer()))
+        lines.append(say("changed_code_withdrawn"))
+    return Words(say(f"changed_head_{action}") + f"{say.name('community')} · {p['parcel_ref']}",
+                 (), (*lines, "", say.footer()))
 
 
 _WRITERS: dict[str, Callable[[Mapping[str, Any], _Say], Words]] = {
@@ -386,73 +306,56 @@ _WRITERS: dict[str, Callable[[Mapping[str, Any], _Say], Words]] = {
 # --- one text message each ------------------------------------------------------------------
 
 def _pickup_ready_short(p: Mapping[str, Any], say: _Say) -> str:
-    fresh = say("生鲜，请尽快取。", "Fresh food, collect it soon. ") if p.get("fresh") else ""
-    slot, place, code = p["slot"], say.name("place"), p["pickup_code"]
-    text = say(f"取件码 {code}，货位 {slot}（{place}）",
-               f"Pickup code {code}, slot {slot} ({place})")
-    day = p.get("keep_until") and say.day(p["keep_until"])
-    until = say(f"，保留至{day}", f", kept until {day}") if day else ""
-    return f"{say.tag()}{fresh}{text}{until}{say('。', '.')}"
+    fresh = say("short_pickup_fresh") if p.get("fresh") else ""
+    text = say("short_pickup", code=p["pickup_code"], slot=p["slot"], place=say.name("place"))
+    until = say("short_until", day=say.day(p["keep_until"])) if p.get("keep_until") else ""
+    return f"{say.tag()}{fresh}{text}{until}{say('short_end')}"
 
 
 def _door_delivery_short(p: Mapping[str, Any], say: _Say) -> str:
-    fresh = say("生鲜，优先送。", "Fresh food, it goes first. ") if p.get("fresh") else ""
-    return say.tag() + fresh + say("您有快递到了门岗，工作人员将送到您家门口，请勿下楼取件。",
-                                   "A parcel for you arrived; staff will bring it to your "
-                                   "door. Please do not come down for it.")
+    fresh = say("short_door_fresh") if p.get("fresh") else ""
+    return say.tag() + fresh + say("short_door")
 
 
 def _door_delivered_short(p: Mapping[str, Any], say: _Say) -> str:
-    count, team = len(p["parcel_refs"]), say.name("team_name")
-    return say.tag() + say(f"{team}已把您的 {count} 件快递送到家门口，请开门取回。",
-                           f"{team} left {count} parcel(s) at your door.")
+    return say.tag() + say("short_delivered", team=say.name("team_name"),
+                           count=len(p["parcel_refs"]))
 
 
 def _collected_short(p: Mapping[str, Any], say: _Say) -> str:
-    count = len(p["parcel_refs"])
     at = datetime.fromisoformat(p["at"]).astimezone(say.timezone).strftime("%H:%M")
-    return say.tag() + say(f"您的 {count} 件快递已于{at}取走。如非本人或家人取走，请联系工作人员。",
-                           f"{count} parcel(s) of yours were collected at {at}. Not you or your "
-                           "family? Call the staff.")
+    return say.tag() + say("short_collected", count=len(p["parcel_refs"]), at=at)
 
 
 def _waiting_short(p: Mapping[str, Any], say: _Say) -> str:
     """Where the waiting parcels are and the code that opens them (reminders, warnings)."""
-    slots = "、".join(dict.fromkeys(item["slot"] for item in p["parcels"]))
-    text = say(f"货位 {slots}", f"slot(s) {slots.replace('、', ', ')}")
+    text = say("short_slots", slots=say.list(dict.fromkeys(item["slot"]
+                                                           for item in p["parcels"])))
     if p.get("pickup_code"):
-        text += say(f"，取件码 {p['pickup_code']}", f", pickup code {p['pickup_code']}")
+        text += say("short_code", code=p["pickup_code"])
     return text
 
 
 def _reminder_short(p: Mapping[str, Any], say: _Say) -> str:
-    count, days = len(p["parcels"]), p["days"]
-    return say.tag() + say(f"您有 {count} 件快递已等候 {days} 天以上，{_waiting_short(p, say)}，"
-                           "请尽快取件。",
-                           f"{count} parcel(s) have waited {days} day(s) or more: "
-                           f"{_waiting_short(p, say)}. Please collect them soon.")
+    return say.tag() + say("short_reminder", count=len(p["parcels"]), days=p["days"],
+                           waiting=_waiting_short(p, say))
 
 
 def _return_warning_short(p: Mapping[str, Any], say: _Say) -> str:
-    count, on = len(p["parcels"]), say.day(p["return_on"])
-    return say.tag() + say(f"您的 {count} 件快递如未取走，将于{on}退回快递员。"
-                           f"{_waiting_short(p, say)}。",
-                           f"{count} parcel(s) go back to the courier on {on} unless collected: "
-                           f"{_waiting_short(p, say)}.")
+    return say.tag() + say("short_return", count=len(p["parcels"]),
+                           on=say.day(p["return_on"]), waiting=_waiting_short(p, say))
 
 
 def _parcel_changed_short(p: Mapping[str, Any], say: _Say) -> str:
     words = _parcel_changed(p, say)  # its second line says what staff did
-    withdrawn = (say("取件码已作废。", " Your pickup code opens nothing any more.")
-                 if p.get("code_withdrawn") else "")
+    withdrawn = say("short_code_withdrawn") if p.get("code_withdrawn") else ""
     return say.tag() + words.lines[1] + withdrawn
 
 
 def _team_tasks_short(p: Mapping[str, Any], say: _Say) -> str:
-    (head_zh, _), (head_en, _) = _TEAM_REASONS[p["reason"]]
-    rooms = [t["household"] + say("（生鲜）", " (fresh)") * t["fresh"] for t in p["tasks"]]
-    return say.tag() + say(f"{head_zh}{say.name('team_name')}：{'、'.join(rooms)}",
-                           f"{head_en}{say.name('team_name')}: {', '.join(rooms)}")
+    rooms = [t["household"] + say("short_room_fresh") * t["fresh"] for t in p["tasks"]]
+    return say.tag() + say("short_team", head=say(f"team_head_{p['reason']}"),
+                           team=say.name("team_name"), rooms=say.list(rooms))
 
 
 _SHORTS: dict[str, Callable[[Mapping[str, Any], _Say], str]] = {

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.channels.http_json import check_errcode, clip, post_json, where
+from kiosk.config_table import Section
 from kiosk.domain import Household
-from kiosk.notices.channels.http_json import check_errcode, clip, post_json, where
 from kiosk.ports import Notice
-
-if TYPE_CHECKING:
-    from kiosk.config import Section
 
 API_BASE = "https://qyapi.weixin.qq.com"
 TEXT_LIMIT = 2048  # bytes of a text message's content

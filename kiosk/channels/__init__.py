@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.channels import apprise_urls, dingtalk, email, webhook, wecom
+from kiosk.config_table import Section
 from kiosk.domain import Household
-from kiosk.notices.channels import apprise_urls, dingtalk, email, webhook, wecom
 from kiosk.ports import Channel
-
-if TYPE_CHECKING:
-    from kiosk.config import Section
 
 
 @dataclass(frozen=True)

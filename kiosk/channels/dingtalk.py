@@ -19,14 +19,12 @@ import hmac
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.channels.http_json import check_errcode, clip, post_json, where
+from kiosk.config_table import Section
 from kiosk.domain import Household
-from kiosk.notices.channels.http_json import check_errcode, clip, post_json, where
 from kiosk.ports import Notice
-
-if TYPE_CHECKING:
-    from kiosk.config import Section
 
 API_BASE = "https://oapi.dingtalk.com"
 TEXT_LIMIT = 18000  # bytes; the bot takes about 20,000

@@ -13,14 +13,12 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.config_table import Section
 from kiosk.domain import Household
 from kiosk.errors import NoticeError
 from kiosk.ports import Notice
-
-if TYPE_CHECKING:
-    from kiosk.config import Section
 
 
 def read_options(section: Section) -> dict[str, Any]:

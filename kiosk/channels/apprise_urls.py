@@ -17,16 +17,14 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.channels import email
+from kiosk.channels.webhook import phones
+from kiosk.config_table import Section
 from kiosk.domain import Household
 from kiosk.errors import NoticeError
-from kiosk.notices.channels import email
-from kiosk.notices.channels.webhook import phones
 from kiosk.ports import Notice
-
-if TYPE_CHECKING:
-    from kiosk.config import Section
 
 ADDRESSES = ("phone", "email", "none")
 

@@ -17,15 +17,13 @@ import copy
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.channels.http_json import field, post_json, where
+from kiosk.config_table import Section
 from kiosk.domain import Household, split_phones
 from kiosk.errors import ConfigError, NoticeError
-from kiosk.notices.channels.http_json import field, post_json, where
 from kiosk.ports import Notice
-
-if TYPE_CHECKING:
-    from kiosk.config import Section
 
 DEFAULT_BODY = {"mobile": "{phone}", "content": "{text}"}
 PLACEHOLDERS = ("{text}", "{subject}", "{body}", "{phone}")
