@@ -180,24 +180,6 @@ def real_time_since(started: float) -> timedelta:
     return timedelta(seconds=time.monotonic() - started + 0.001)
 
 
-def wait_until_serving(url: str, server: subprocess.Popen) -> None:
-    """Wait until ``server`` (a `shelf web` being started) answers ``url`` at all."""
-    import urllib.error
-    import urllib.request
-
-    def answers() -> bool:
-        assert server.poll() is None, f"the server exited: {server.communicate()[1]}"
-        try:
-            with urllib.request.urlopen(url, timeout=PATIENCE_S):
-                return True
-        except urllib.error.HTTPError:  # an answer too
-            return True
-        except urllib.error.URLError:  # not listening yet
-            return False
-
-    wait_for(answers, every=0.05)
-
-
 # A page's waits (a selector, a URL, a response) likewise: Playwright's waits return as soon
 # as the thing is there.
 BROWSER_TIMEOUT_MS = int(PATIENCE_S * 1000)

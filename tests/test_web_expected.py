@@ -4,19 +4,16 @@ waybill then checks in at its first scan."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import cv2
 import pytest
 from code128 import image as code128_image
-from conftest import ADMIN_PASSWORD, PATIENCE_S, wait_until_serving
+from conftest import ADMIN_PASSWORD, PATIENCE_S
 from test_cli_carrier import one_json, shelf
 
-from kiosk.app.sim.mailcatcher import free_port
+from bench.servers import shelf_web
 
 ANNOUNCEMENT = {"household": "24-2304", "code": "SF1234567890"}
 
@@ -94,20 +91,13 @@ def post(url, body, token):
 
 
 def test_a_parcel_announced_over_http_checks_in_at_its_first_scan(community, tmp_path):
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
-                               "web", "--port", str(port)], stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/api/expected"
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/login", server)
+    with shelf_web(community.path, tmp_path / "web.log") as web:
+        url = f"{web.base}/api/expected"
         status, body = post(url, ANNOUNCEMENT, community.web.api_tokens[0])
         assert (status, body["household"], body["created"]) == (201, "24-2304", True)
         status, body = post(url, {**ANNOUNCEMENT, "household": "24-2403"},
                             community.web.api_tokens[0])
         assert (status, body["error"]) == (409, "code_taken")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=PATIENCE_S)
     photo = tmp_path / "waybill.png"
     cv2.imwrite(str(photo), code128_image("SF1234567890"))
     scanned = one_json(shelf(community, "scan", "--json", photo))
