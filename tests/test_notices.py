@@ -392,7 +392,8 @@ def test_refused_recipient_is_retried_without_leaking_the_address(
 
 
 def test_email_channel_wraps_failures_in_notice_error(mail):
-    channel = EmailChannel("email", "127.0.0.1", mail.port, "shelf@example.org", timeout=2)
+    channel = EmailChannel("email", "127.0.0.1", mail.port, "shelf@example.org",
+                           timeout=PATIENCE_S)
     mail.refused.add("nobody@example.org")
     with pytest.raises(NoticeError, match="refused the recipient: 550"):
         channel.send(Notice("nobody@example.org", "subject", "body"))
