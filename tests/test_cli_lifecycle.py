@@ -12,13 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 from conftest import PATIENCE_S
-from test_cli_run import labels
+from test_cli_run import label_images, labels
 
-from hardware.camera import VideoFileSource
-from kiosk.app.sim.label_video import write_label_video
 from kiosk.config import load_config
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
@@ -139,21 +136,6 @@ def test_a_read_only_database_is_refused_at_start_in_one_line(community, what):
 
 
 HOUSEHOLDS = ["24-2304", "24-2403", "4-1104", "26-202"]
-
-
-def label_images(folder: Path, scenes) -> Path:
-    """The frames of a label video, as a folder of images: `shelf run --camera images:` reads
-    them one after another, none dropped however busy the machine is (a video replayed in
-    time drops the frames the kiosk has no time for, and with them a label shown briefly)."""
-    video = VideoFileSource(write_label_video(folder.with_suffix(".avi"), scenes, hold_s=0.7,
-                                              gap_s=0.4))
-    folder.mkdir()
-    count = 0
-    while (frame := video.read()) is not None:
-        count += 1
-        cv2.imwrite(str(folder / f"{count:04d}.png"), frame)
-    video.close()
-    return folder
 
 
 def kiosk_on_a_full_disk(tiny_disk, community, tmp_path, *, free_after: str):
