@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import make_app
+from conftest import PATIENCE_S, make_app
 from test_camera_recovery import (
     camera_events,
     label_then_sigterm,
@@ -52,7 +52,7 @@ def start(community, listener, camera, *, watchdog_s=None):
                             cwd=Path(__file__).resolve().parents[1])
 
 
-def heard_starting(listener, prefix, kiosk, timeout=30.0, count=1):
+def heard_starting(listener, prefix, kiosk, timeout=PATIENCE_S, count=1):
     """The ``count``-th line heard that starts with ``prefix`` (while the kiosk runs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and kiosk.poll() is None:
@@ -77,7 +77,7 @@ def test_a_camera_missing_at_start_does_not_hold_the_boot_and_sigterm_stops_clea
         state = client.get("/gate/state?after=0").get_json()
         assert kiosk.poll() is None, kiosk.communicate(timeout=5)[1]
         kiosk.send_signal(signal.SIGTERM)
-        _, err = kiosk.communicate(timeout=20)
+        _, err = kiosk.communicate(timeout=PATIENCE_S)
     finally:
         kiosk.kill()
     assert kiosk.returncode == 0, err
@@ -104,12 +104,11 @@ def test_a_camera_setting_that_does_not_parse_still_exits_2_and_tells_systemd_wh
     """Exit 2, which the kiosk's unit does not restart (RestartPreventExitStatus=2): the line
     stays in `systemctl status` (and `shelf doctor`) as its last STATUS."""
     kiosk = start(community, listener, camera)
-    _, err = kiosk.communicate(timeout=30)
+    _, err = kiosk.communicate(timeout=PATIENCE_S)
     assert kiosk.returncode == 2, err
     assert "allowed forms are" in err
     last = listener.wait_for(f"STATUS=stopped: camera = {camera!r}: allowed forms are "
-                             "device:0, picamera2, picamera2:0, video:FILE, images:DIR",
-                             timeout=5)
+                             "device:0, picamera2, picamera2:0, video:FILE, images:DIR")
     assert last == max(at for at, _ in listener.messages)
 
 
@@ -133,7 +132,7 @@ def test_a_camera_that_appears_after_two_tries_is_used_and_ready_follows(
         code = run_kiosk_in_process(community, "device:0")
     assert code == 0
     assert tries == ["device:0"] * 3  # at start, after 1 s, after 2 s
-    listener.wait_for("STOPPING=1", timeout=5)
+    listener.wait_for("STOPPING=1")
     heard = listener.lines()
     waiting = [i for i, line in enumerate(heard) if line.startswith("STATUS=waiting")]
     assert waiting and heard.index("READY=1") == waiting[0] - 1  # ready, and waiting

@@ -148,7 +148,52 @@ def test_video_frames_hold_the_label_only_while_it_was_shown(label_video, decode
     assert seen == [False] * 4 + [True] * 6 + [False] * 4
 
 
-def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
+class StepClock:
+    """The time a replay is paced on (``hardware.camera.time``), kept by the test: a sleep
+    moves it on at once, and reading a frame takes no time unless the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video, monkeypatch):
+    import hardware.camera
+
+    clock = StepClock()
+    monkeypatch.setattr(hardware.camera, "time", clock)
+    source = open_source(f"video:{label_video}")
+    for _ in range(4):
+        assert source.read() is not None
+    assert clock.now == pytest.approx(0.3)  # frames 0-3 at 10 fps span 0.3 s
+    source.close()
+    faster = open_source(f"video:{label_video}", speed=4)
+    started = clock.now
+    for _ in range(5):
+        assert faster.read() is not None
+    assert clock.now - started == pytest.approx(0.1)  # frames 0-4 at 40 fps span 0.1 s
+    faster.close()
+    slow_reader = open_source(f"video:{label_video}")
+    started = clock.now
+    assert slow_reader.read() is not None
+    clock.now += 0.25  # decoding frame 0 took two and a half frames' time
+    for _ in range(3):  # frames 1 and 2 were due already; frame 3 is at 0.3 s, as planned
+        assert slow_reader.read() is not None
+    assert clock.now - started == pytest.approx(0.3)  # caught up, not drifted to 0.55 s
+    slow_reader.close()
+    looping = VideoFileSource(label_video, loop=True)
+    assert all(looping.read() is not None for _ in range(20))
+    looping.close()
+
+
+@pytest.mark.proof
+def test_realtime_video_keeps_time_on_the_real_clock(label_video):
+    """Timed on the real clock (`make proofs`)."""
     source = open_source(f"video:{label_video}")
     started = time.monotonic()
     for _ in range(4):
@@ -161,9 +206,6 @@ def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
         assert faster.read() is not None
     assert 0.09 <= time.monotonic() - started < 0.28  # frames 0-4 at 40 fps span 0.1 s
     faster.close()
-    looping = VideoFileSource(label_video, loop=True)
-    assert all(looping.read() is not None for _ in range(20))
-    looping.close()
 
 
 def test_a_looped_image_folder_starts_again_at_a_camera_s_pace(tmp_path):
