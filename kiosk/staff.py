@@ -30,6 +30,9 @@ from kiosk.ports import StaffMember, UnitOfWork
 ROLES = ("admin", "committee", "property", "gate")
 TEAM_ROLES = ("committee", "property")  # roles that work for a team
 STAFF_ROLES = ("admin", "committee", "property")  # roles that may change things
+# The district's own accounts (kiosk.centre.district_staff): they read every compound of the
+# centre and act in one only while assigned there (then with that compound's role).
+DISTRICT_ROLES = ("district_admin", "district_staff")
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 MAX_NAME = 60
 MAX_PASSWORD = 1024
@@ -96,11 +99,12 @@ def check_password_text(password: str) -> str:
     return password
 
 
-def check_role(text: str) -> str:
-    """The role ``text`` names: its id (``committee``) or its Chinese name (``居委会``)."""
-    role = role_named(text, ROLES)
+def check_role(text: str, roles: tuple[str, ...] = ROLES) -> str:
+    """The role ``text`` names among ``roles``: its id (``committee``) or its Chinese name
+    (``居委会``)."""
+    role = role_named(text, roles)
     if role is None:
-        raise InvalidStaff(f"role {text.strip()!r}: allowed roles are {roles_allowed(ROLES)}",
+        raise InvalidStaff(f"role {text.strip()!r}: allowed roles are {roles_allowed(roles)}",
                            reason="role")
     return role
 

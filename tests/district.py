@@ -5,6 +5,7 @@ site built from its own centre config, and the gates syncing over HTTP through o
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from kiosk.config import Config
 from kiosk.passwords import hash_password
 from kiosk.staff import add_staff
 
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 COMPOUNDS = ("east-garden", "west-court", "river-view")
 GATES = ("north", "south")
 
@@ -38,6 +40,14 @@ class District:
 def staff_of(community: str) -> str:
     """The username of a compound's own committee member in these tests."""
     return f"li.{community.split('-')[0]}"
+
+
+def sign_in(app, username: str):
+    """A test client of ``app`` after signing in as ``username``, and the sign-in's answer."""
+    client = app.test_client()
+    token = CSRF_RE.search(client.get("/login").text)[1]
+    return client, client.post("/login", data={"csrf_token": token, "username": username,
+                                               "password": ADMIN_PASSWORD})
 
 
 @contextlib.contextmanager

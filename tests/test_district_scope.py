@@ -3,11 +3,9 @@ read and every decision scoped by compound; a compound's staff see and reach onl
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import ADMIN_PASSWORD, check_in
-from district import COMPOUNDS, GATES, district, staff_of
+from conftest import check_in
+from district import COMPOUNDS, GATES, district, sign_in, staff_of
 
 from kiosk.centre.commands import confirm_delivery, hand_out_at_centre, waiting_commands
 from kiosk.centre.db import connect
@@ -18,15 +16,6 @@ from kiosk.errors import UnknownParcel, UnknownTask
 from kiosk.observation import set_observation
 from kiosk.services import Rules
 from kiosk.store import SqliteUnitOfWork
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def sign_in(app, username: str):
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/login").text)[1]
-    return client, client.post("/login", data={"csrf_token": token, "username": username,
-                                               "password": ADMIN_PASSWORD})
 
 
 @pytest.fixture
@@ -92,7 +81,7 @@ def test_a_compounds_decisions_never_reach_another_compounds_gates(busy, centre_
                                   d.configs[west].label_secret, actor="li", now=clock.now())
         assert [c["gate_id"] for c in waiting_commands(pg, west)] == ["north"]
         assert waiting_commands(pg, east) == []
-    for (community, gate), g in d.gates.items():
+    for g in d.gates.values():
         g.sync(clock)
     west_north = d.gates[(west, "north")]
     assert west_north.conn.execute("SELECT status FROM door_tasks WHERE id = ?",

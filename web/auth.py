@@ -74,7 +74,7 @@ from kiosk.passwords import (
     rounds_of,
 )
 from kiosk.ports import StaffMember
-from kiosk.staff import ROLES, upgrade_hash
+from kiosk.staff import DISTRICT_ROLES, ROLES, upgrade_hash
 from kiosk.store import SqliteUnitOfWork, StaffSession
 from kiosk.timefmt import local_time
 from web.db import bookkeeping, get_uow
@@ -97,7 +97,10 @@ PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",
                               "gate.fresh", "health.healthz"})
 # JSON from the gate page itself, acting for nobody: see the module's docstring.
 CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room", "gate.fresh"})
-READ_ONLY_ROLES = frozenset({"gate"})
+# The district's roles read a compound's pages and act in none (an assignment lends a
+# district account a compound's role where it acts: kiosk.centre.district_staff).
+READ_ONLY_ROLES = frozenset({"gate", *DISTRICT_ROLES})
+SITE_ROLES = (*ROLES, *DISTRICT_ROLES)  # every role a signed-in visitor can have
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACCESS_ATTRIBUTE = "shelf_access"
 CREDENTIAL_ATTRIBUTE = "shelf_own_credential"
@@ -225,14 +228,14 @@ def _declare(view: View, access: Access) -> View:
 
 def login_required(view: View) -> View:
     """Let any signed-in role through (``gate`` to read only); /api/* also a bearer token."""
-    return _declare(view, Access(frozenset(ROLES), api_token=True))
+    return _declare(view, Access(frozenset(SITE_ROLES), api_token=True))
 
 
 def roles_required(*roles: str) -> Callable[[View], View]:
     """Let through only signed-in staff with one of ``roles`` (bearer tokens have no role)."""
-    unknown = [r for r in roles if r not in ROLES]
+    unknown = [r for r in roles if r not in SITE_ROLES]
     if unknown or not roles:
-        raise ValueError(f"roles_required{roles!r}: roles are {', '.join(ROLES)}")
+        raise ValueError(f"roles_required{roles!r}: roles are {', '.join(SITE_ROLES)}")
 
     def decorator(view: View) -> View:
         return _declare(view, Access(frozenset(roles)))

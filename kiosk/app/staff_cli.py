@@ -4,6 +4,10 @@ A password is read from standard input (its first line), or asked for twice at a
 never from the command line, where every user of the machine could read it in ``ps``. Each
 change is an event naming who ran the command (``li@shell``); ``disable`` and ``reset`` end
 that person's sessions on the staff site at once, and so does ``change`` with a new role.
+
+At the centre, ``add NAME --role district_admin|district_staff`` makes a district account (of
+no compound), and ``assign NAME --community ID --role R [--team T] --from D --until D`` lends
+one to a compound for a period (``kiosk.centre.district_staff``).
 """
 
 from __future__ import annotations
@@ -62,6 +66,14 @@ def add_users_command(command: Command, common: argparse.ArgumentParser,
     ls.add_argument("--json", action="store_true", help=say("help_users_list_json"))
     i = action("import-config", say("help_users_import_config"))
     i.add_argument("--json", action="store_true", help=say("help_users_import_config_json"))
+    g = action("assign", say("help_users_assign"))
+    g.add_argument("username", help=say("help_users_username"))
+    g.add_argument("--community", required=True, help=say("help_users_assign_community"))
+    g.add_argument("--role", required=True, help=say("help_users_assign_role"))
+    g.add_argument("--team", help=say("help_users_add_team"))
+    g.add_argument("--from", dest="starts", required=True, help=say("help_users_assign_from"))
+    g.add_argument("--until", dest="ends", required=True, help=say("help_users_assign_until"))
+    g.add_argument("--json", action="store_true", help=say("help_users_assign_json"))
 
 
 def cmd_users(args: argparse.Namespace, clock: Clock,
@@ -75,6 +87,8 @@ def cmd_users(args: argparse.Namespace, clock: Clock,
     now = clock.now()
     if config.centre is not None and config.centre.is_centre:
         return _at_centre(args, config, now, shell_actor())
+    if args.action == "assign":
+        raise ValueError(say("users_assign_not_centre", config=config.path))
     if args.action not in ("list",):
         from kiosk.sync.owner import refuse_at_a_gate
 
@@ -111,6 +125,8 @@ def _at_centre(args: argparse.Namespace, config: Config, now: datetime, actor: s
         uow = CentreUnitOfWork(conn, config.community.id)
         if args.action == "list":
             return _list(uow, args.json)
+        if args.action == "assign" or (args.action == "add" and _district_role(args.role)):
+            return _district(args, conn, config, now, actor)
         code = _change(args, uow, config, now, actor)
         member = uow.staff.get(args.username.strip())
         if member is not None:
@@ -118,6 +134,41 @@ def _at_centre(args: argparse.Namespace, config: Config, now: datetime, actor: s
                 print(say("centre_sent", gate=issued.gate, command=issued.seq),
                       file=sys.stderr if getattr(args, "json", False) else sys.stdout)
         return code
+
+
+def _district_role(role: str) -> bool:
+    from kiosk.config import role_named
+    from kiosk.staff import DISTRICT_ROLES
+
+    return role_named(role, DISTRICT_ROLES) is not None
+
+
+def _district(args: argparse.Namespace, conn: object, config: Config, now: datetime,
+              actor: str) -> int:
+    """A district account added, or one lent to a compound for a period (the centre's)."""
+    from kiosk.centre.district_staff import add_district_account, assign, period
+    from kiosk.passwords import hash_password
+
+    if args.action == "add":
+        check_username(args.username)  # what is wrong is said before the password
+        password_hash = hash_password(read_password())
+        member = add_district_account(conn, now, username=args.username, name=args.name,
+                                      role=args.role, password_hash=password_hash,
+                                      actor=actor)
+        print(say("users_added", who=_described(member)))
+        return 0
+    starts, ends = period(args.starts, args.ends, config.community.timezone)
+    lent = assign(conn, now, username=args.username, community=args.community, role=args.role,
+                  team=args.team, starts_at=starts, ends_at=ends, actor=actor)
+    if args.json:
+        print(json.dumps(lent.as_json(), ensure_ascii=False))
+    else:
+        zone = config.community.timezone
+        print(say("users_assigned", username=lent.username, community=lent.community,
+                  role=_role(lent.role), team=lent.team or "-",
+                  starts=lent.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                  ends=lent.ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")))
+    return 0
 
 
 def _list(uow: SqliteUnitOfWork, as_json: bool) -> int:

@@ -17,8 +17,10 @@ from typing import Any
 import psycopg
 
 from kiosk.centre.db import centre_event, unavailable_as_shelf_error
+from kiosk.centre.district_staff import district_account, member_in
 from kiosk.domain import Household, HouseholdId
-from kiosk.ports import StaffMember
+from kiosk.ports import Clock, StaffMember
+from kiosk.staff import StaffError, StaffExists
 from kiosk.store.staff import Lockout, StaffSession
 
 
@@ -90,12 +92,24 @@ def _member(row: dict[str, Any]) -> StaffMember:
 
 
 class CentreStaff(_Scoped):
-    """The compound's staff accounts (a username is found whatever its case)."""
+    """The compound's staff accounts (a username is found whatever its case), and, when a
+    clock says when, the district's accounts as this compound sees them now: lent a role
+    here by a live assignment, else only their district role (``kiosk.centre.district_staff``).
+    """
+
+    def __init__(self, conn: psycopg.Connection, community: str,
+                 clock: Clock | None = None) -> None:
+        super().__init__(conn, community)
+        self.clock = clock
 
     def get(self, username: str) -> StaffMember | None:
         rows = self._rows("SELECT * FROM staff WHERE community_id = %s"
                           " AND lower(username) = lower(%s)", username)
-        return _member(rows[0]) if rows else None
+        if rows:
+            return _member(rows[0])
+        if self.clock is None:
+            return None
+        return member_in(self.conn, self.community, username, self.clock.now())
 
     def all(self) -> list[StaffMember]:
         return [_member(r) for r in self._rows(
@@ -103,6 +117,9 @@ class CentreStaff(_Scoped):
 
     def add(self, member: StaffMember) -> None:
         m = member
+        if district_account(self.conn, m.username) is not None:
+            raise StaffExists(f"the username {m.username!r} is a district account's: a "
+                              "compound's account needs a name the district does not use")
         self._run("INSERT INTO staff (community_id, username, name, role, team, password_hash,"
                   " credential, disabled, created_at, updated_at) VALUES (%s, %s, %s, %s, %s,"
                   " %s, %s, %s, %s, %s)", self.community, m.username, m.name, m.role, m.team,
@@ -110,10 +127,27 @@ class CentreStaff(_Scoped):
 
     def update(self, member: StaffMember) -> None:
         m = member
+        if not self._rows("SELECT 1 FROM staff WHERE community_id = %s"
+                          " AND lower(username) = lower(%s)", m.username):
+            self._update_district(m)
+            return
         self._run("UPDATE staff SET name = %s, role = %s, team = %s, password_hash = %s,"
                   " credential = %s, disabled = %s, updated_at = %s WHERE community_id = %s"
                   " AND lower(username) = lower(%s)", m.name, m.role, m.team, m.password_hash,
                   m.credential, m.disabled, m.updated_at, self.community, m.username)
+
+    def _update_district(self, m: StaffMember) -> None:
+        """A district account seen from here: its password's hash may be upgraded at sign-in
+        (``kiosk.staff.upgrade_hash``); anything else is the district's to change."""
+        account = district_account(self.conn, m.username)
+        if account is None:
+            return
+        if (m.name, m.credential, m.disabled) != (account["name"], account["credential"],
+                                                  account["disabled"]):
+            raise StaffError(f"{m.username} is a district account: the district changes it "
+                             "(`shelf users` at the district), not a compound")
+        self._run("UPDATE district_staff SET password_hash = %s, updated_at = %s"
+                  " WHERE username = %s", m.password_hash, m.updated_at, account["username"])
 
     def enabled_admins(self) -> int:
         return self._rows("SELECT count(*) AS n FROM staff WHERE community_id = %s"
@@ -209,12 +243,16 @@ class CentreEvents(_Scoped):
 
 
 class CentreUnitOfWork:
-    """The UnitOfWork port on the centre, for one community: ``with uow:`` is a transaction."""
+    """The UnitOfWork port on the centre, for one community: ``with uow:`` is a transaction.
 
-    def __init__(self, conn: psycopg.Connection, community: str) -> None:
+    Given a ``clock`` (the staff site's), its staff include the district's accounts as the
+    community sees them at that clock's now."""
+
+    def __init__(self, conn: psycopg.Connection, community: str,
+                 clock: Clock | None = None) -> None:
         self.conn, self.community = conn, community
         self.households = CentreHouseholds(conn, community)
-        self.staff = CentreStaff(conn, community)
+        self.staff = CentreStaff(conn, community, clock)
         self.sessions = CentreSessions(conn, community)
         self.lockouts = CentreLockouts(conn, community)
         self.attempts = CentreAttempts(conn, community)

@@ -52,7 +52,8 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
     from web.centre import db, health, shelf, sync
 
     community = config.community.id
-    app.config["UNIT_OF_WORK"] = lambda: CentreUnitOfWork(db.get_pg(), community)
+    # The district's accounts sign in here too, with the role an assignment lends them now.
+    app.config["UNIT_OF_WORK"] = lambda: CentreUnitOfWork(db.get_pg(), community, clock)
     app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
     db.init_app(app)
     errors.init_app(app)
