@@ -258,3 +258,88 @@ def test_the_gate_role_reads_but_every_post_is_refused(site, community):
                        headers=JSON).json == {"error": "not allowed for your role"}
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302  # signs out
     assert client.get("/", headers={"Accept": "text/html"}).status_code == 302
+
+
+# --- the centre's district pages (web/centre/district), on a real PostgreSQL --------------------
+# Visitors of one compound's site at the centre: its own staff of each role, the district's
+# accounts, and a reinforcement cadre (a district_staff account) lent to this compound as
+# property staff: while lent, this compound's site sees it as its property member, so the
+# district's pages are closed to it here (it reads them at any other compound's site).
+CENTRE_VISITORS = ("anonymous", "admin", "committee", "property", "gate", "district_admin",
+                   "district_staff", "reinforcement")
+DISTRICT = frozenset({"district_admin", "district_staff"})
+DISTRICT_ACCESS: dict[str, frozenset[str]] = {
+    "district.index": DISTRICT,
+    "district.rows": DISTRICT,
+    "district.counts": DISTRICT,
+    "district.download": DISTRICT,
+    "district.compound": DISTRICT,  # with ANOTHER compound's id: its staff are refused
+}
+
+
+@pytest.fixture
+def centre_site(tmp_path, community_template, centre_url, clock):
+    from datetime import timedelta
+
+    from conftest import CHEAP_HASHER
+    from district import COMPOUNDS, district, staff_of
+
+    from kiosk.centre.db import connect
+    from kiosk.centre.district_staff import add_district_account, assign
+    from kiosk.centre.store import CentreUnitOfWork
+    from kiosk.passwords import hash_password
+    from kiosk.staff import add_staff
+
+    east, west = COMPOUNDS[:2]
+    secret = hash_password(ADMIN_PASSWORD, hasher=CHEAP_HASHER)
+    with district(tmp_path, community_template, centre_url, clock, (east, west),
+                  ("north",)) as d, connect(centre_url) as pg:
+        accounts = {"committee": staff_of(east)}
+        for role in ("admin", "property", "gate"):
+            accounts[role] = f"{role}.east"
+            add_staff(CentreUnitOfWork(pg, east), clock.now(), username=accounts[role],
+                      name=role, role=role, team="property" if role == "property" else None,
+                      password_hash=secret, actor="tests", teams=["committee", "property"])
+        for who, role in (("district_admin", "district_admin"),
+                          ("district_staff", "district_staff"),
+                          ("reinforcement", "district_staff")):
+            accounts[who] = who.replace("_", "-")
+            add_district_account(pg, clock.now(), username=accounts[who], name=who, role=role,
+                                 password_hash=secret, actor="tests")
+        assign(pg, clock.now(), username=accounts["reinforcement"], community=east,
+               role="property", team="property", starts_at=clock.now() - timedelta(hours=1),
+               ends_at=clock.now() + timedelta(hours=1), actor="tests")
+        yield d.sites[east], accounts, west
+
+
+def test_every_district_route_answers_each_visitor_of_a_compound_as_the_table_says(
+        centre_site):
+    from district import sign_in
+
+    app, accounts, other_compound = centre_site
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith(
+        "district.")}
+    assert endpoints == set(DISTRICT_ACCESS), "a district route is missing from the table"
+    clients = {"anonymous": app.test_client()}
+    for who in CENTRE_VISITORS[1:]:
+        clients[who], answer = sign_in(app, accounts[who])
+        assert answer.status_code == 302, f"{who} could not sign in"
+    seen = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in DISTRICT_ACCESS:
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            path = url_for(rule.endpoint, **{a: other_compound for a in rule.arguments})
+        for who in CENTRE_VISITORS:
+            response = clients[who].get(path, headers=JSON)
+            allowed = who in DISTRICT_ACCESS[rule.endpoint]
+            want = None if allowed else "login" if who == "anonymous" else "role"
+            assert refusal(response) == want, f"GET {path} as {who}: {response.status_code}"
+            if allowed:
+                assert response.status_code == 200, (path, who)
+            seen += 1
+    assert seen == len(DISTRICT_ACCESS) * len(CENTRE_VISITORS)
+    district_admin = clients["district_admin"]
+    assert district_admin.get("/district/compound/nowhere").status_code == 404

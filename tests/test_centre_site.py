@@ -26,6 +26,9 @@ ACCESS = {
     "static": "everyone", "auth.login": "everyone", "auth.logout": "everyone",
     "health.healthz": "everyone", "centre_sync.exchange": "a gate's token",
     "shelf.index": "signed in", "auth.lockouts": "admin",
+    # The district's pages: district roles only (every role: tests/test_access.py).
+    "district.index": "district", "district.rows": "district", "district.counts": "district",
+    "district.download": "district", "district.compound": "district",
 }
 
 

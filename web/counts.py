@@ -66,8 +66,8 @@ def download() -> Response:
     writer.writerow([t("counts_date"), t("counts_scope"), t("counts_team"), t("counts_person"),
                      t("counts_name"), *(t(f"counts_{key}") for key in TOTAL_COUNTS)])
     for scope, team, person, name, numbers in _rows(_counts(day)):
-        writer.writerow([day.isoformat(), t(f"counts_scope_{scope}"), _cell(team),
-                         _cell(person), _cell(name),
+        writer.writerow([day.isoformat(), t(f"counts_scope_{scope}"), safe_cell(team),
+                         safe_cell(person), safe_cell(name),
                          *(numbers.get(key, "") for key in TOTAL_COUNTS)])
     response = Response(out.getvalue().encode("utf-8"), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="counts-{day}.csv"'
@@ -84,5 +84,6 @@ def _rows(counts: dict[str, Any]) -> list[tuple[str, str, str, str, dict[str, in
     return rows
 
 
-def _cell(text: str) -> str:
+def safe_cell(text: str) -> str:
+    """``text`` as a CSV cell Excel will not run as a formula (a quote first, if it must)."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text

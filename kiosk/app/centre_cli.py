@@ -6,6 +6,7 @@
     shelf centre households import FILE [--apply] [--json]    the compound's household list
     shelf centre observation apply FILE --date D [...]        the day's observation list
     shelf sync [--once] [--json]                              on a gate: push, pull, repeat
+    shelf district counts [--date D] [--json]                 every compound's day, summed
 
 A gate's token is printed once and never again, nor logged; a database URL is shown with its
 password replaced by ***.
@@ -72,6 +73,12 @@ def add_centre_commands(command: Command, common: argparse.ArgumentParser, load:
     oa.add_argument("--apply-valid-rows", action="store_true",
                     help=say("help_observation_apply_apply_valid_rows"))
     oa.add_argument("--json", action="store_true", help=say("help_centre_json"))
+
+    d = command("district", lambda a, c: cmd_district(a, c, load), say("help_district"))
+    d_what = d.add_subparsers(dest="what", required=True, metavar="WHAT")
+    dc = sub(d_what, "counts", "help_district_counts")
+    dc.add_argument("--date", help=say("help_counts_date"))
+    dc.add_argument("--json", action="store_true", help=say("help_district_counts_json"))
 
     s = command("sync", lambda a, c: cmd_sync(a, c, load), say("help_sync"))
     s.add_argument("--once", action="store_true", help=say("help_sync_once"))
@@ -158,6 +165,36 @@ def _lists(args: argparse.Namespace, clock: Clock, load: Load,
         for done in issued:
             print(say("centre_sent", gate=done.gate, command=done.seq))
     return 0 if ok else 1
+
+
+def cmd_district(args: argparse.Namespace, clock: Clock, load: Load) -> int:
+    """`shelf district counts`: every compound of the centre, its gates, its people."""
+    from kiosk.centre.db import connect
+    from kiosk.centre.district import district_counts
+
+    url, config = _database(args, load)
+    assert config is not None  # the district's day is in the centre's [community] timezone
+    zone = config.community.timezone
+    try:
+        day = date.fromisoformat(args.date) if args.date else clock.now().astimezone(zone).date()
+    except ValueError:
+        raise ValueError(say("bad_date", text=args.date)) from None
+    with connect(url) as conn:
+        counts = district_counts(conn, day, zone)
+    if args.json:
+        print(json.dumps(counts, ensure_ascii=False))
+        return 0
+    from kiosk.app.reports import counted_line
+
+    print(f"{counts['date']}: " + counted_line(counts["totals"]))
+    for compound in counts["compounds"]:
+        print(say("district_compound", community=compound["community"])
+              + counted_line(compound["totals"]))
+    for person in counts["people"]:
+        print(say("district_person", person=person["person"], community=person["community"],
+                  team=person["team"] or "-") + counted_line(
+                      {k: person[k] for k in ("checked_in", "delivered", "handed_out")}))
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace, clock: Clock, load: Load) -> int:

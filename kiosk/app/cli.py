@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
+from kiosk.app.reports import counted_line
 from kiosk.app.sdnotify import notify
 from kiosk.app.signals import stop_on_signals
 from kiosk.app.words import (
@@ -874,14 +875,14 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
     if args.json:
         print(json.dumps(counts, ensure_ascii=False))
         return 0
-    print(f"{counts['date']}: " + _counted(counts["totals"]))
+    print(f"{counts['date']}: " + counted_line(counts["totals"]))
     for team in counts["teams"]:
-        print(say("counts_team", team=_team(config, team["team"])) + _counted(team))
+        print(say("counts_team", team=_team(config, team["team"])) + counted_line(team))
     for person in counts["people"]:
         who = (say("counts_person_team", person=person["person"],
                    team=_team(config, person["team"])) if person["team"]
                else say("counts_person", person=person["person"]))
-        print(who + _counted(person))
+        print(who + counted_line(person))
     return 0
 
 
@@ -896,13 +897,7 @@ def _centre_counts(config: Config, day: date, as_json: bool) -> int:
     if as_json:
         print(json.dumps(counts, ensure_ascii=False))
         return 0
-    print(f"{counts['date']}: " + _counted(counts["totals"]))
+    print(f"{counts['date']}: " + counted_line(counts["totals"]))
     for gate in counts["gates"]:
-        print(say("counts_gate", gate=gate["gate"]) + _counted(gate))
+        print(say("counts_gate", gate=gate["gate"]) + counted_line(gate))
     return 0
-
-
-def _counted(counts: dict[str, object]) -> str:
-    """`checked in 3, delivered 1`: a row of `shelf counts`, names (person, team) left out."""
-    return say("count_sep").join(say("count_pair", what=say(f"count_{k}"), n=v)
-                                 for k, v in counts.items() if k not in ("person", "team", "gate"))

@@ -169,3 +169,9 @@ def _problem(problem: Problem, day: str = "") -> str:
     if problem.kind == "unreadable":
         said = say("report_observation_detail", problem=said, detail=problem.message)
     return said
+
+
+def counted_line(counts: dict[str, object]) -> str:
+    """`checked in 3, delivered 1`: a row of `shelf counts`, names (person, team) left out."""
+    return say("count_sep").join(say("count_pair", what=say(f"count_{k}"), n=v)
+                                 for k, v in counts.items() if k not in ("person", "team", "gate"))

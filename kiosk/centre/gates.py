@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -132,3 +133,23 @@ def gates_of(conn: psycopg.Connection, community: str) -> list[dict[str, object]
             " last_command, commands_applied, status FROM gates WHERE community_id = %s"
             " ORDER BY id", (community,)).fetchall()
 
+
+def gate_health(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """One gate's health as its last sync reported it, ages carried forward to ``now``."""
+    synced = row["last_sync_at"]
+    since = (now - synced).total_seconds() if synced else None
+    status = row["status"] or {}
+    beat = status.get("kiosk_heartbeat_age_s")
+    lag = status.get("lag_s")
+    return {
+        "gate": row["id"], "name": row["name"],
+        "last_sync_at": synced.isoformat() if synced else None,
+        "pending": row["pending"] if synced else None,
+        "lag_s": None if since is None else round(lag + since, 1) if lag is not None
+        and row["pending"] else 0.0,
+        "kiosk_heartbeat_age_s": round(beat + since, 1) if beat is not None and since is not
+        None else None,
+        "camera_lost": status.get("camera_lost"),
+        "failed_notices": status.get("outbox_failed"),
+        "commands_waiting": row["last_command"] - row["commands_applied"],
+    }

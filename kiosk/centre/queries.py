@@ -18,41 +18,67 @@ from kiosk.queries import COUNTED_EVENTS
 TOTALS = ("checked_in", "door_tasks", "delivered", "handed_out", "waiting", "escalated")
 
 
+def day_span(day: date, timezone: tzinfo) -> tuple[datetime, datetime]:
+    """The community's day ``day`` as [start, end)."""
+    return (datetime.combine(day, time(0), timezone),
+            datetime.combine(day + timedelta(days=1), time(0), timezone))
+
+
+def gate_counts(conn: psycopg.Connection, start: datetime, end: datetime,
+                community: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
+    """(community, gate) -> the ``TOTALS`` of [start, end), counted from the gates' events as
+    a gate's own ``kiosk.queries.daily_counts`` counts them; one community, or every one
+    (the district). Every registered gate is there, zeros too. Run it inside a snapshot."""
+    scope, args = ("community_id = %s AND ", [community]) if community else ("", [])
+    gates = conn.execute(f"SELECT community_id, id FROM gates WHERE {scope}TRUE"
+                         " ORDER BY community_id, id", args).fetchall()
+    counted = conn.execute(
+        f"SELECT community_id, gate_id, kind, count(*) AS n FROM events WHERE {scope}"
+        " at >= %s AND at < %s AND kind = ANY(%s) GROUP BY community_id, gate_id, kind",
+        (*args, start, end, list(COUNTED_EVENTS))).fetchall()
+    escalated = conn.execute(
+        "SELECT community_id, gate_id, sum(n) AS n FROM (SELECT community_id, gate_id,"
+        " count(DISTINCT detail->>'task') AS n FROM events WHERE"
+        f" {scope} at >= %s AND at < %s AND kind = 'task_escalated'"
+        " GROUP BY community_id, gate_id, actor, detail->>'team') t"
+        " GROUP BY community_id, gate_id", (*args, start, end)).fetchall()
+    waiting = conn.execute(
+        f"SELECT community_id, gate_id, count(*) AS n FROM parcels WHERE {scope}"
+        " checked_in_at < %s AND (closed_at IS NULL OR closed_at >= %s)"
+        " GROUP BY community_id, gate_id", (*args, end, end)).fetchall()
+    per_gate = {(g["community_id"], g["id"]): dict.fromkeys(TOTALS, 0) for g in gates}
+
+    def of(row: dict[str, Any]) -> dict[str, int]:
+        return per_gate.setdefault((row["community_id"], row["gate_id"]),
+                                   dict.fromkeys(TOTALS, 0))
+
+    for row in counted:
+        of(row)[COUNTED_EVENTS[row["kind"]]] += row["n"]
+    for rows, key in ((escalated, "escalated"), (waiting, "waiting")):
+        for row in rows:
+            of(row)[key] = int(row["n"])
+    return per_gate
+
+
+def summed(rows: list[dict[str, int]]) -> dict[str, int]:
+    """The ``TOTALS`` of ``rows`` added up: a compound's of its gates, a district's of its
+    compounds."""
+    return {key: sum(r[key] for r in rows) for key in TOTALS}
+
+
 def compound_counts(conn: psycopg.Connection, community: str, day: date,
                     timezone: tzinfo) -> dict[str, Any]:
     """A day's numbers for the whole compound and per gate: the keys of a gate's
     ``kiosk.queries.daily_counts`` totals, counted the same way from the gates' events, so
     that the compound's totals are the sum of what each gate's own `shelf counts` says."""
-    start = datetime.combine(day, time(0), timezone)
-    end = datetime.combine(day + timedelta(days=1), time(0), timezone)
+    start, end = day_span(day, timezone)
     with unavailable_as_shelf_error(), conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        gates = [r["id"] for r in conn.execute(
-            "SELECT id FROM gates WHERE community_id = %s ORDER BY id", (community,))]
-        counted = conn.execute(
-            "SELECT gate_id, kind, count(*) AS n FROM events WHERE community_id = %s"
-            " AND at >= %s AND at < %s AND kind = ANY(%s) GROUP BY gate_id, kind",
-            (community, start, end, list(COUNTED_EVENTS))).fetchall()
-        escalated = conn.execute(
-            "SELECT gate_id, sum(n) AS n FROM (SELECT gate_id, count(DISTINCT detail->>'task')"
-            " AS n FROM events WHERE community_id = %s AND at >= %s AND at < %s"
-            " AND kind = 'task_escalated' GROUP BY gate_id, actor, detail->>'team') t"
-            " GROUP BY gate_id", (community, start, end)).fetchall()
-        waiting = conn.execute(
-            "SELECT gate_id, count(*) AS n FROM parcels WHERE community_id = %s"
-            " AND checked_in_at < %s AND (closed_at IS NULL OR closed_at >= %s)"
-            " GROUP BY gate_id", (community, end, end)).fetchall()
-    per_gate = {gate: dict.fromkeys(TOTALS, 0) for gate in gates}
-    for row in counted:
-        per_gate.setdefault(row["gate_id"], dict.fromkeys(TOTALS, 0))[
-            COUNTED_EVENTS[row["kind"]]] += row["n"]
-    for rows, key in ((escalated, "escalated"), (waiting, "waiting")):
-        for row in rows:
-            per_gate.setdefault(row["gate_id"], dict.fromkeys(TOTALS, 0))[key] = int(row["n"])
-    totals = {key: sum(c[key] for c in per_gate.values()) for key in TOTALS}
+        per_gate = gate_counts(conn, start, end, community)
+    gates = [{"gate": gate, **c} for (_, gate), c in per_gate.items()]
     return {"date": day.isoformat(), "timezone": getattr(timezone, "key", None) or str(timezone),
             "from": start.isoformat(), "to": end.isoformat(), "community": community,
-            "totals": totals, "gates": [{"gate": g, **c} for g, c in per_gate.items()]}
+            "totals": summed(gates), "gates": gates}
 
 
 def compound_shelf(conn: psycopg.Connection, community: str) -> list[dict[str, Any]]:

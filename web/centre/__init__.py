@@ -35,6 +35,7 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
         WEB=config.web,
         CENTRE=config.centre,
         TEAMS=config.teams,
+        PICKUP=config.pickup,
         CLOCK=clock,
         LABEL_SECRET=config.label_secret,
         SESSION_COOKIE_HTTPONLY=True,
@@ -49,7 +50,7 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
     app.session_interface = SecureOverHttps()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from web import auth, errors, i18n
-    from web.centre import db, health, shelf, sync
+    from web.centre import db, district, health, shelf, sync
 
     community = config.community.id
     # The district's accounts sign in here too, with the role an assignment lends them now.
@@ -62,6 +63,7 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
     app.register_blueprint(sync.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(shelf.bp)
+    app.register_blueprint(district.bp)  # the district's pages: district roles only
     app.after_request(security_headers)
     return app
 

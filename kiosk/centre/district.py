@@ -1,0 +1,142 @@
+"""The district's read side: every compound of the centre at once, for the sub-district office.
+
+``district_counts`` is a day of every compound, counted by the compound's own
+``kiosk.centre.queries.gate_counts`` in one snapshot: a district's totals are the sum of its
+compounds', which are the sum of their gates' (the same rows added up, never counted twice
+another way). ``district_now`` is the dashboard: per compound what waits now, what is late,
+what failed, and how its gates fare, compounds needing attention first.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+import psycopg
+
+from kiosk.centre.db import unavailable_as_shelf_error
+from kiosk.centre.district_staff import teams_served
+from kiosk.centre.gates import gate_health
+from kiosk.centre.queries import day_span, gate_counts, summed
+
+PEOPLE_KINDS = {"checked_in": "checked_in", "delivered": "delivered",
+                "collected": "handed_out", "handed_out": "handed_out"}  # as daily_counts
+PERSON_COUNTS = ("checked_in", "delivered", "handed_out")
+# A gate is "down" on the dashboard when its last sync is older than this, its camera is
+# lost, or its kiosk's heartbeat is older than this (its sync reports the heartbeat's age).
+SYNC_LATE = timedelta(minutes=10)
+HEARTBEAT_LATE_S = 300.0
+
+
+def compounds(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """The centre's compounds that have a gate, by id, with their names."""
+    with unavailable_as_shelf_error():
+        return conn.execute(
+            "SELECT c.id, c.name FROM communities c WHERE EXISTS (SELECT 1 FROM gates g"
+            " WHERE g.community_id = c.id) ORDER BY c.id").fetchall()
+
+
+def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo) -> dict[str, Any]:
+    """A day of every compound: ``compounds`` (each with the keys of the centre's `shelf
+    counts`: totals and gates), the district's ``totals``, and ``people``: per person, per
+    compound and team, what they checked in, delivered and handed out (reinforcement staff
+    credited to the team their assignment gave them in that compound)."""
+    start, end = day_span(day, timezone)
+    zone = getattr(timezone, "key", None) or str(timezone)
+    with unavailable_as_shelf_error(), conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        known = compounds(conn)
+        per_gate = gate_counts(conn, start, end)
+        people = _people(conn, start, end)
+    shown = []
+    for row in known:
+        gates = [{"gate": gate, **c} for (community, gate), c in per_gate.items()
+                 if community == row["id"]]
+        shown.append({"community": row["id"], "name": row["name"], "date": day.isoformat(),
+                      "timezone": zone, "from": start.isoformat(), "to": end.isoformat(),
+                      "totals": summed(gates), "gates": gates})
+    return {"date": day.isoformat(), "timezone": zone, "from": start.isoformat(),
+            "to": end.isoformat(), "compounds": shown,
+            "totals": summed([c["totals"] for c in shown]), "people": people}
+
+
+def _people(conn: psycopg.Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT community_id, actor, kind, CASE WHEN kind = 'delivered' THEN detail->>'team'"
+        " END AS team, count(*) AS n FROM events WHERE at >= %s AND at < %s"
+        " AND kind = ANY(%s) GROUP BY community_id, actor, kind, 4",
+        (start, end, list(PEOPLE_KINDS))).fetchall()
+    lent = teams_served(conn, start, end)
+    people: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    for row in rows:
+        username = row["actor"].split("@", 1)[0].lower()
+        served = lent.get((row["community_id"], username), "")
+        team = row["team"] or served or None
+        key = (row["community_id"], row["actor"], team)
+        person = people.setdefault(key, {
+            "person": row["actor"], "community": row["community_id"], "team": team,
+            "reinforcement": served != "", **dict.fromkeys(PERSON_COUNTS, 0)})
+        person[PEOPLE_KINDS[row["kind"]]] += row["n"]
+    return sorted(people.values(), key=lambda p: (-p["delivered"], -p["handed_out"],
+                                                  p["community"], p["person"]))
+
+
+def district_now(conn: psycopg.Connection, now: datetime, *,
+                 fresh_escalate_s: int) -> list[dict[str, Any]]:
+    """Each compound now: parcels waiting, door tasks open and the oldest, fresh food waiting
+    longer than ``fresh_escalate_s``, failed notices, open sync alarms, and its gates (as
+    their last sync said); those needing attention first, then by id."""
+    late = now - timedelta(seconds=fresh_escalate_s)
+    with unavailable_as_shelf_error(), conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        known = compounds(conn)
+        waiting = _by_community(conn.execute(
+            "SELECT community_id, count(*) AS n FROM parcels WHERE status = 'waiting'"
+            " GROUP BY community_id"))
+        tasks = {r["community_id"]: r for r in conn.execute(
+            "SELECT community_id, count(*) AS n, min(created_at) AS oldest,"
+            " count(*) FILTER (WHERE fresh_since <= %s) AS fresh_late FROM door_tasks"
+            " WHERE status = 'open' GROUP BY community_id", (late,))}
+        alarms = _by_community(conn.execute(
+            "SELECT community_id, count(*) AS n FROM sync_alarms WHERE resolved_at IS NULL"
+            " GROUP BY community_id"))
+        gates = conn.execute(
+            "SELECT community_id, id, name, status->'names' AS names, last_sync_at, pending,"
+            " last_command, commands_applied, status FROM gates"
+            " ORDER BY community_id, id").fetchall()
+    rows = []
+    for row in known:
+        community = row["id"]
+        own = [_gate(g, now) for g in gates if g["community_id"] == community]
+        open_tasks = tasks.get(community, {})
+        oldest = open_tasks.get("oldest")
+        shown = {
+            "community": community, "name": row["name"],
+            "waiting": waiting.get(community, 0),
+            "tasks_open": open_tasks.get("n", 0),
+            "oldest_task_at": oldest.isoformat() if oldest else None,
+            "oldest_task_age_s": round((now - oldest).total_seconds()) if oldest else None,
+            "fresh_late": open_tasks.get("fresh_late", 0),
+            "failed_notices": sum(g["failed_notices"] or 0 for g in own),
+            "alarms": alarms.get(community, 0),
+            "gates_down": sum(1 for g in own if g["down"]),
+            "gates": own,
+        }
+        shown["attention"] = (shown["fresh_late"] * 100 + shown["gates_down"] * 10
+                              + shown["alarms"] * 10 + shown["failed_notices"])
+        rows.append(shown)
+    return sorted(rows, key=lambda r: (-r["attention"], r["community"]))
+
+
+def _by_community(rows: psycopg.Cursor) -> dict[str, int]:
+    return {r["community_id"]: r["n"] for r in rows}
+
+
+def _gate(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A gate's health (as the centre's /healthz says it), with its names, and whether the
+    dashboard calls it down."""
+    health = {**gate_health(row, now), "names": row["names"] or {}}
+    synced, beat = row["last_sync_at"], health["kiosk_heartbeat_age_s"]
+    health["down"] = bool(synced is None or now - synced > SYNC_LATE or health["camera_lost"]
+                          or (beat is not None and beat > HEARTBEAT_LATE_S))
+    return health

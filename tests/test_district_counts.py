@@ -1,0 +1,128 @@
+"""The district's day: `shelf district counts --json` (a real process), `/district/counts` and
+`/district/counts.csv`, on three compounds of two gates each: the district's totals are the sum
+of the compounds', which are the sum of what each gate's own `shelf counts` says; a
+reinforcement cadre's deliveries count for them and their team in the compound they served."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from conftest import ADMIN_PASSWORD, check_in, pickup_code
+from district import COMPOUNDS, district, sign_in
+
+from kiosk.centre.commands import confirm_delivery, hand_out_at_centre
+from kiosk.centre.db import connect
+from kiosk.centre.district_staff import add_district_account, assign
+from kiosk.centre.gates import ensure_community
+from kiosk.centre.queries import TOTALS
+from kiosk.observation import set_observation
+from kiosk.passwords import hash_password
+from kiosk.queries import daily_counts
+from kiosk.services import Rules, pick_up
+from kiosk.staff_actions import hand_out
+from kiosk.store import SqliteUnitOfWork
+
+NOW = {**os.environ, "SHELF_NOW": "2026-11-29T16:00:00+08:00"}  # the clock fixture's moment
+EAST = COMPOUNDS[0]
+INJECTED = '=HYPERLINK("http://evil.example","east")'
+
+
+@pytest.fixture
+def day_of_work(tmp_path, community_template, centre_url, clock):
+    """A day at every gate, different at each: check-ins, pickups by code, a hand-out by staff,
+    door tasks; at the east compound a reinforcement cadre (property team) delivers one."""
+    from conftest import CHEAP_HASHER
+
+    with district(tmp_path, community_template, centre_url, clock) as d, \
+            connect(centre_url) as pg:
+        add_district_account(pg, clock.now(), username="cadre", name="Zhou",
+                             role="district_staff", actor="tests",
+                             password_hash=hash_password(ADMIN_PASSWORD, hasher=CHEAP_HASHER))
+        assign(pg, clock.now(), username="cadre", community=EAST, role="property",
+               team="property", starts_at=clock.now() - timedelta(hours=1),
+               ends_at=clock.now() + timedelta(days=1), actor="tests")
+        ensure_community(pg, EAST, clock.now(), name=INJECTED)  # Excel must not run it
+        for n, ((community, gate), g) in enumerate(d.gates.items()):
+            rules = Rules.from_config(g.config)
+            uow = SqliteUnitOfWork(g.conn)
+            for i in range(n + 1):
+                check_in(g.conn, g.config, clock, "2-902", f"BOOK-{n}-{i}")
+            pick_up(pickup_code(g.conn, "2-902"), uow, rules, clock)
+            parcel = check_in(g.conn, g.config, clock, "3-301", f"PARCEL-{n}").parcel
+            if n % 2:
+                hand_out(parcel, uow, rules, clock, actor="li@web", reason="neighbour",
+                         id_checked=True)
+            if gate == "north":
+                set_observation("24-2304", True, uow, rules, clock, actor="tests")
+                task = check_in(g.conn, g.config, clock, "24-2304", f"FOOD-{n}").door_task
+                g.sync(clock)
+                if community == EAST:
+                    confirm_delivery(pg, EAST, "north", g.journal().state().epoch, task.id,
+                                     "24-2304", d.configs[EAST].label_secret,
+                                     actor="cadre@web", now=clock.now())
+                    hand_out_at_centre(pg, EAST, "north", g.journal().state().epoch, parcel,
+                                       reason="for the neighbour", id_checked=True,
+                                       actor="cadre@web", now=clock.now())
+            g.sync(clock)
+            g.sync(clock)  # the delivery applied at the gate, then its events sent
+        yield d
+
+
+def test_district_totals_are_the_compounds_which_are_their_gates_own(day_of_work, clock):
+    d = day_of_work
+    done = subprocess.run([sys.executable, "-m", "kiosk.app", "district", "counts", "--date",
+                           "2026-11-29", "--json", "--config", str(d.configs[EAST].path)],
+                          capture_output=True, text=True, timeout=120, env=NOW)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)
+    assert [c["community"] for c in counts["compounds"]] == sorted(COMPOUNDS)
+    day = clock.now().astimezone(d.configs[EAST].community.timezone).date()
+    for compound in counts["compounds"]:
+        assert set(compound) >= {"date", "timezone", "from", "to", "totals", "gates"}
+        for gate in compound["gates"]:
+            g = d.gates[(compound["community"], gate["gate"])]
+            own = daily_counts(g.conn, day, g.config.community.timezone)["totals"]
+            assert {k: gate[k] for k in TOTALS} == own, (compound["community"], gate["gate"])
+        assert compound["totals"] == {k: sum(g[k] for g in compound["gates"]) for k in TOTALS}
+    assert counts["totals"] == {k: sum(c["totals"][k] for c in counts["compounds"])
+                                for k in TOTALS}
+    assert counts["totals"]["checked_in"] == sum(n + 3 if n % 2 == 0 else n + 2
+                                                 for n in range(6))  # books, parcel, food
+    assert counts["totals"]["delivered"] == 1 and counts["totals"]["handed_out"] > 3
+
+    cadre = [p for p in counts["people"] if p["person"].startswith("cadre@")]
+    assert len(cadre) == 1 and cadre[0]["community"] == EAST
+    assert cadre[0]["team"] == "property" and cadre[0]["reinforcement"] is True
+    assert cadre[0]["delivered"] == 1 and cadre[0]["handed_out"] == 1  # for property too
+    assert counts["people"][0] == cadre[0]  # who delivered most comes first
+
+
+def test_district_counts_page_and_csv(day_of_work):
+    d = day_of_work
+    compound_staff, _ = sign_in(d.sites[EAST], "li.east")
+    assert compound_staff.get("/district/counts").status_code == 403
+    client, answer = sign_in(d.sites[COMPOUNDS[1]], "cadre")  # any compound's site
+    assert answer.status_code == 302
+    page = client.get("/district/counts?date=2026-11-29&lang=zh")
+    assert page.status_code == 200 and "街道当日统计" in page.text
+    assert 'data-community="river-view"' in page.text
+
+    sheet = client.get("/district/counts.csv?date=2026-11-29&lang=en")
+    assert sheet.status_code == 200 and sheet.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["Date", "Scope", "Compound", "Gate"]
+    assert rows[1][1] == "district"
+    compound_rows = [r for r in rows if r[1] == "compound"]
+    assert len(compound_rows) == 3
+    assert "'" + INJECTED in [r[2] for r in compound_rows]  # quoted, never a formula
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
+    checked = rows[0].index("Checked in")
+    assert int(rows[1][checked]) == sum(int(r[checked]) for r in compound_rows) == sum(
+        int(r[checked]) for r in rows if r[1] == "gate")

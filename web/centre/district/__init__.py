@@ -1,0 +1,170 @@
+"""The district's pages at the centre (issue 22): for ``district_admin`` and ``district_staff``.
+
+``/district`` is the sub-district office's evening screen: per compound what waits now, the
+oldest open door task, fresh food waiting past the escalation time, failed notices, sync
+alarms and its gates' health, compounds needing attention first; ``district.js`` polls
+``/district/rows`` and swaps the table in only when it changed. ``/district/counts`` and
+``/district/counts.csv`` are a day of every compound (``kiosk.centre.district``), and
+``/district/compound/<id>`` is one compound's shelf and gates, read-only. A compound's own
+staff never open these (``roles_required``): each of them sees only their compound.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+
+from kiosk.centre.district import PERSON_COUNTS, compounds, district_counts, district_now
+from kiosk.centre.queries import TOTALS, compound_shelf, open_alarms
+from kiosk.staff import DISTRICT_ROLES
+from web.auth import roles_required
+from web.centre.db import get_pg
+from web.counts import safe_cell
+from web.i18n import t
+
+bp = Blueprint("district", __name__, url_prefix="/district")
+POLL_MS = 15_000
+# What changes every second (ages) stays out of the version: the table is sent again only
+# when something in it changed.
+AGES = ("oldest_task_age_s",)
+
+
+def _now():
+    return current_app.config["CLOCK"].now()
+
+
+def _zone():
+    return current_app.config["COMMUNITY"].timezone
+
+
+def _clock_time() -> str:
+    return _now().astimezone(_zone()).strftime("%H:%M:%S")
+
+
+def _fresh_s() -> int:
+    """How long fresh food may wait for its door before it is late (the centre's [pickup])."""
+    return current_app.config["PICKUP"].fresh_escalate_s
+
+
+def _rows() -> tuple[list[dict[str, Any]], str]:
+    rows = district_now(get_pg(), _now(), fresh_escalate_s=_fresh_s())
+    stable = [{k: v for k, v in r.items() if k not in AGES}
+              | {"gates": [{k: v for k, v in g.items() if k in ("gate", "down", "camera_lost",
+                                                               "failed_notices", "pending")}
+                           for g in r["gates"]]} for r in rows]
+    version = hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()
+                             ).hexdigest()[:16]
+    return rows, version
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    return render_template("_district_rows.html", rows=rows, zone=_zone())
+
+
+@bp.get("")
+@roles_required(*DISTRICT_ROLES)
+def index() -> str:
+    rows, version = _rows()
+    page = {"rows": url_for(".rows"),
+            "poll_ms": current_app.config.get("DISTRICT_POLL_MS", POLL_MS),
+            "strings": {"offline": t("district_offline")}}
+    return render_template("district.html", table=_table(rows), version=version,
+                           updated=_clock_time(), page_data=page,
+                           attention=sum(1 for r in rows if r["attention"]), count=len(rows))
+
+
+@bp.get("/rows")
+@roles_required(*DISTRICT_ROLES)
+def rows() -> Any:
+    """The table for district.js; ``?since=VERSION`` leaves the markup out when unchanged."""
+    found, version = _rows()
+    body: dict[str, Any] = {"version": version,
+                            "updated": t("district_updated", at=_clock_time())}
+    if request.args.get("since") != version:
+        body["html"] = _table(found)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _day() -> date:
+    """The day asked for (``?date=2026-12-03``), else today in the centre's time."""
+    try:
+        return date.fromisoformat(request.args.get("date", "").strip())
+    except ValueError:
+        return _now().astimezone(_zone()).date()
+
+
+@bp.get("/counts")
+@roles_required(*DISTRICT_ROLES)
+def counts() -> str:
+    day = _day()
+    return render_template(
+        "district_counts.html", counts=district_counts(get_pg(), day, _zone()), day=day,
+        totals=TOTALS, person_counts=PERSON_COUNTS,
+        prev_url=url_for(".counts", date=(day - timedelta(days=1)).isoformat()),
+        next_url=url_for(".counts", date=(day + timedelta(days=1)).isoformat()),
+        csv_url=url_for(".download", date=day.isoformat()))
+
+
+@bp.get("/counts.csv")
+@roles_required(*DISTRICT_ROLES)
+def download() -> Response:
+    """The day as one table: the district, each compound, each gate, each person."""
+    day = _day()
+    found = district_counts(get_pg(), day, _zone())
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel reads UTF-8 only after a byte-order mark
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([t("counts_date"), t("counts_scope"), t("district_compound"),
+                     t("district_gate"), t("counts_team"), t("counts_person"),
+                     *(t(f"counts_{key}") for key in TOTALS)])
+
+    def row(scope: str, community: str, gate: str, team: str, person: str,
+            numbers: dict[str, int]) -> None:
+        writer.writerow([day.isoformat(), t(f"district_scope_{scope}"), safe_cell(community),
+                         safe_cell(gate), safe_cell(team), safe_cell(person),
+                         *(numbers.get(key, "") for key in TOTALS)])
+
+    row("district", "", "", "", "", found["totals"])
+    for compound in found["compounds"]:
+        name = compound["name"] or compound["community"]
+        row("compound", name, "", "", "", compound["totals"])
+        for gate in compound["gates"]:
+            row("gate", name, gate["gate"], "", "", gate)
+    for person in found["people"]:
+        row("person", person["community"], "", person["team"] or "", person["person"], person)
+    response = Response(out.getvalue().encode("utf-8"), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="district-{day}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/compound/<community>")
+@roles_required(*DISTRICT_ROLES)
+def compound(community: str) -> str:
+    """One compound as the district reads it: its gates' shelves and what needs a person."""
+    conn = get_pg()
+    known = {c["id"]: c for c in compounds(conn)}
+    if community not in known:
+        abort(404)
+    health = {r["community"]: r for r in district_now(conn, _now(),
+                                                      fresh_escalate_s=_fresh_s())}
+    return render_template("district_compound.html", compound=known[community],
+                           row=health[community], gates=compound_shelf(conn, community),
+                           alarms=open_alarms(conn, community), zone=_zone())
