@@ -7,6 +7,7 @@
     shelf centre observation apply FILE --date D [...]        the day's observation list
     shelf sync [--once] [--json]                              on a gate: push, pull, repeat
     shelf district counts [--date D] [--json]                 every compound's day, summed
+    shelf district observation apply FILE --date D [...]      one list, a compound column
 
 A gate's token is printed once and never again, nor logged; a database URL is shown with its
 password replaced by ***.
@@ -74,11 +75,23 @@ def add_centre_commands(command: Command, common: argparse.ArgumentParser, load:
                     help=say("help_observation_apply_apply_valid_rows"))
     oa.add_argument("--json", action="store_true", help=say("help_centre_json"))
 
-    d = command("district", lambda a, c: cmd_district(a, c, load), say("help_district"))
+    d = command("district", lambda a, c: cmd_district(a, c, load, actor), say("help_district"))
     d_what = d.add_subparsers(dest="what", required=True, metavar="WHAT")
     dc = sub(d_what, "counts", "help_district_counts")
     dc.add_argument("--date", help=say("help_counts_date"))
     dc.add_argument("--json", action="store_true", help=say("help_district_counts_json"))
+    do = sub(d_what, "observation", "help_district_observation")
+    do_acts = do.add_subparsers(dest="action", required=True, metavar="ACTION")
+    da = sub(do_acts, "apply", "help_district_observation")
+    da.add_argument("file", type=Path, help=say("help_district_observation_file"))
+    da.add_argument("--date", required=True, type=date.fromisoformat,
+                    help=say("help_observation_apply_date"))
+    da.add_argument("--source", default="", help=say("help_observation_apply_source"))
+    da.add_argument("--dry-run", action="store_true",
+                    help=say("help_observation_apply_dry_run"))
+    da.add_argument("--apply-valid-rows", action="store_true",
+                    help=say("help_observation_apply_apply_valid_rows"))
+    da.add_argument("--json", action="store_true", help=say("help_centre_json"))
 
     s = command("sync", lambda a, c: cmd_sync(a, c, load), say("help_sync"))
     s.add_argument("--once", action="store_true", help=say("help_sync_once"))
@@ -167,13 +180,42 @@ def _lists(args: argparse.Namespace, clock: Clock, load: Load,
     return 0 if ok else 1
 
 
-def cmd_district(args: argparse.Namespace, clock: Clock, load: Load) -> int:
+def _district_list(args: argparse.Namespace, clock: Clock, url: str, config: Config,
+                   actor: Callable[[], str]) -> int:
+    """`shelf district observation apply`: one list, each compound given its rows."""
+    from kiosk.centre.db import connect
+    from kiosk.centre.district_lists import apply_district_list
+    from kiosk.services import Rules
+
+    with connect(url) as conn:
+        report = apply_district_list(
+            conn, args.file.name, args.file.read_bytes(), clock.now(), list_date=args.date,
+            source=args.source, actor=actor(), rules=Rules.from_config(config),
+            confirm=args.apply_valid_rows, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+        return 0 if report.ok else 1
+    for problem in report.problems:
+        print(say("district_list_problem", line=problem["line"] or "-", kind=problem["kind"],
+                  text=problem["text"]))
+    for part in report.parts:
+        print(say("district_list_compound", community=part.community))
+        print(part.report.summary())
+        for done in part.issued:
+            print(say("centre_sent", gate=done.gate, command=done.seq))
+    return 0 if report.ok else 1
+
+
+def cmd_district(args: argparse.Namespace, clock: Clock, load: Load,
+                 actor: Callable[[], str]) -> int:
     """`shelf district counts`: every compound of the centre, its gates, its people."""
     from kiosk.centre.db import connect
     from kiosk.centre.district import district_counts
 
     url, config = _database(args, load)
     assert config is not None  # the district's day is in the centre's [community] timezone
+    if args.what == "observation":
+        return _district_list(args, clock, url, config, actor)
     zone = config.community.timezone
     try:
         day = date.fromisoformat(args.date) if args.date else clock.now().astimezone(zone).date()
