@@ -274,6 +274,7 @@ DISTRICT_ACCESS: dict[str, frozenset[str]] = {
     "district.counts": DISTRICT,
     "district.download": DISTRICT,
     "district.compound": DISTRICT,  # with ANOTHER compound's id: its staff are refused
+    "district.search": DISTRICT,
 }
 
 

@@ -29,6 +29,7 @@ ACCESS = {
     # The district's pages: district roles only (every role: tests/test_access.py).
     "district.index": "district", "district.rows": "district", "district.counts": "district",
     "district.download": "district", "district.compound": "district",
+    "district.search": "district",
 }
 
 

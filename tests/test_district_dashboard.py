@@ -152,3 +152,26 @@ def test_the_dashboard_and_counts_in_chromium(browser, evening, clock, size, nam
             assert_accessible(page, f"/district/compound ({name}, zh)")
         finally:
             context.close()
+
+
+def test_search_finds_a_room_a_waybill_and_a_phone_tail_in_every_compound(
+        evening, centre_url, community_template, clock):
+    from kiosk.centre.lists import import_households_at_centre
+
+    d = evening
+    with connect(centre_url) as pg:
+        for community in (EAST, RIVER):  # the west's household list is not at the centre
+            config = d.configs[community]
+            import_households_at_centre(
+                pg, community, config.community.buildings, "households.csv",
+                (community_template / "households.csv").read_bytes(), clock.now(),
+                actor="chen", apply=True, rules=Rules.from_config(config))
+    client, _ = sign_in(d.sites[WEST], "ds")
+    room = client.get("/district/search?q=24栋2304室&lang=en").text
+    assert "EAST-FOOD" in room and f"{WEST}-NORTH".upper() not in room
+    waybill = client.get(f"/district/search?q={RIVER}-sou&lang=en").text
+    assert f"{RIVER}-SOUTH".upper() in waybill and "EAST-FOOD" not in waybill
+    phone = client.get("/district/search?q=3544&lang=en").text  # 2-902's phone ends so
+    assert phone.count('<li data-community=') == 2 and "139****3544" in phone
+    assert "13953753544" not in phone
+    assert client.get("/district/search?q=%25&lang=en").status_code == 200  # a LIKE wildcard

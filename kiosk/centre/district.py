@@ -4,11 +4,13 @@
 ``kiosk.centre.queries.gate_counts`` in one snapshot: a district's totals are the sum of its
 compounds', which are the sum of their gates' (the same rows added up, never counted twice
 another way). ``district_now`` is the dashboard: per compound what waits now, what is late,
-what failed, and how its gates fare, compounds needing attention first.
+what failed, and how its gates fare, compounds needing attention first. ``district_search``
+finds a room, a waybill or a phone's last digits in every compound.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -18,6 +20,8 @@ from kiosk.centre.db import unavailable_as_shelf_error
 from kiosk.centre.district_staff import teams_served
 from kiosk.centre.gates import gate_health
 from kiosk.centre.queries import day_span, gate_counts, summed
+from kiosk.domain import HouseholdId, mask_phone
+from kiosk.errors import ShelfError
 
 PEOPLE_KINDS = {"checked_in": "checked_in", "delivered": "delivered",
                 "collected": "handed_out", "handed_out": "handed_out"}  # as daily_counts
@@ -140,3 +144,38 @@ def _gate(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     health["down"] = bool(synced is None or now - synced > SYNC_LATE or health["camera_lost"]
                           or (beat is not None and beat > HEARTBEAT_LATE_S))
     return health
+
+
+SEARCH_LIMIT = 50
+PHONE_TAIL = re.compile(r"\d{4}")
+
+
+def district_search(conn: psycopg.Connection, text: str) -> dict[str, Any]:
+    """Every compound at once, for the district: ``parcels`` by a room (``24-2304``, typed any
+    way a room is) or a waybill (``ref``, whole or its start), newest first; ``households`` by
+    a room or a phone's last four digits (the phone shown masked). At most SEARCH_LIMIT each."""
+    said = " ".join(text.split())[:60]
+    if not said:
+        return {"query": "", "parcels": [], "households": []}
+    try:
+        room: str | None = str(HouseholdId.parse(said))
+    except ShelfError:
+        room = None
+    tail = said if PHONE_TAIL.fullmatch(said) else None
+    with unavailable_as_shelf_error(), conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        parcels = conn.execute(
+            "SELECT community_id, gate_id, origin, id, ref, household_id, slot_code, status,"
+            " fresh, checked_in_at, closed_at FROM parcels WHERE household_id = %s"
+            " OR ref LIKE %s ORDER BY checked_in_at DESC LIMIT %s",
+            (room or "", said.upper().replace("%", "").replace("_", "\\_") + "%",
+             SEARCH_LIMIT)).fetchall() if room or len(said) >= 4 else []
+        households = conn.execute(
+            "SELECT community_id, id, name, phone, under_observation FROM households"
+            " WHERE id = %s OR (%s::text IS NOT NULL AND right(phone, 4) = %s)"
+            " ORDER BY community_id, building, room LIMIT %s",
+            (room or "", tail, tail, SEARCH_LIMIT)).fetchall()
+    return {"query": said, "parcels": parcels,
+            "households": [{**h, "phone": mask_phone(h["phone"]),
+                            "name": (h["name"][:1] + "*") if h["name"] else ""}
+                           for h in households]}

@@ -5,8 +5,10 @@ oldest open door task, fresh food waiting past the escalation time, failed notic
 alarms and its gates' health, compounds needing attention first; ``district.js`` polls
 ``/district/rows`` and swaps the table in only when it changed. ``/district/counts`` and
 ``/district/counts.csv`` are a day of every compound (``kiosk.centre.district``), and
-``/district/compound/<id>`` is one compound's shelf and gates, read-only. A compound's own
-staff never open these (``roles_required``): each of them sees only their compound.
+``/district/compound/<id>`` is one compound's shelf and gates, read-only;
+``/district/search`` finds a room, a waybill or a phone's last four digits in every
+compound. A compound's own staff never open these (``roles_required``): each of them sees
+only their compound.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from flask import (
 )
 from markupsafe import Markup
 
-from kiosk.centre.district import PERSON_COUNTS, compounds, district_counts, district_now
+from kiosk.centre.district import (
+    PERSON_COUNTS,
+    compounds,
+    district_counts,
+    district_now,
+    district_search,
+)
 from kiosk.centre.queries import TOTALS, compound_shelf, open_alarms
 from kiosk.staff import DISTRICT_ROLES
 from kiosk.timefmt import local_time
@@ -159,3 +167,10 @@ def compound(community: str) -> str:
     return render_template("district_compound.html", compound=known[community],
                            row=health[community], gates=compound_shelf(conn, community),
                            alarms=open_alarms(conn, community), zone=_zone())
+
+
+@bp.get("/search")
+@roles_required(*DISTRICT_ROLES)
+def search() -> str:
+    found = district_search(get_pg(), request.args.get("q", ""))
+    return render_template("district_search.html", found=found, zone=_zone())
