@@ -1,0 +1,286 @@
+"""``python -m bench district``: a district's gates synced into one PostgreSQL, at a REDUCED scale.
+
+The issue's scale is 200 compounds x 2 gates x 7 days (about 5 million events). This run is
+``COMPOUNDS`` x 2 gates x 1 day (set ``SHELF_BENCH_COMPOUNDS`` for more), on this machine:
+
+1. One gate's lockdown day is made through the real services on a real SQLite store: 300
+   check-ins, pickups by code, door tasks and deliveries, observation changes. Every gate of
+   the district starts from a copy of that store (each its own file, config, token).
+2. **Sync**: each gate runs the product's own ``kiosk.sync.gate.sync_once`` over HTTP (its
+   ``HttpLink``) to the centre's site (``web.centre``, served from a thread by werkzeug), which
+   applies each batch in one transaction (``kiosk.centre.intake``). Records per second over the
+   whole district, wall clock.
+3. **Bare upsert**: the same rows (as they stand in the centre's ``sync_records`` and mirrors)
+   written into a second database of the same schema by psycopg ``executemany`` ``INSERT ...
+   ON CONFLICT DO NOTHING``, 500 rows a transaction. The ratio is the sync's overhead.
+4. **Dashboard**: ``district_now`` (what ``/district`` and its poll run) by 20 staff at once,
+   each on its own connection, for a few seconds: p50 and p95.
+5. **Counts**: ``district_counts`` of the day: the median of a few runs.
+6. **Size**: the database's size per compound-day (``pg_database_size``).
+
+The PostgreSQL is a throwaway cluster made like the tests' (``tests/pg.py``: fsync off).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.community import sample_community
+from kiosk.clock import ManualClock
+from kiosk.community import open_store
+from kiosk.config import load_config
+from kiosk.domain import HouseholdId
+from kiosk.labels import make_label
+from kiosk.observation import set_observation
+from kiosk.services import Rules, act_on_payload, pick_up
+from kiosk.store import SqliteUnitOfWork
+from kiosk.tasks import deliver
+
+COMPOUNDS = int(os.environ.get("SHELF_BENCH_COMPOUNDS", "20"))
+GATES = ("north", "south")
+PARCELS = 300
+STAFF = 20
+POLL_SECONDS = 5.0
+BATCH = 500
+GOAL_RATIO = 3.0  # the product's sync within 3x of the bare upsert (issue 22)
+DAY = datetime(2026, 11, 29, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+
+
+def _cluster() -> Any:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pg import make_cluster  # the tests' throwaway cluster: one way to make one
+
+    return make_cluster()
+
+
+def _gate_day(directory: Path) -> Path:
+    """A gate's lockdown day through the real services: the store, checkpointed into one
+    file. Returns the community folder."""
+    config = sample_community(directory, real_hash=False)
+    conn = open_store(config)
+    clock = ManualClock(DAY)
+    rules = Rules.from_config(config)
+    uow = SqliteUnitOfWork(conn)
+    households = [str(h.id) for h in uow.households.all()]
+    observed = [h for h in households if uow.households.get(HouseholdId.parse(h))
+                .under_observation]
+    rng = random.Random(22)
+    for i in range(PARCELS):
+        clock.advance(rng.uniform(60, 150))
+        household = rng.choice(households)
+        label = make_label(config.label_secret, HouseholdId.parse(household), f"SF{i:08d}")
+        act_on_payload(label.encode(), uow, rules, clock)
+        if i % 3 == 2:  # residents come down for what waits
+            for (code,) in conn.execute("SELECT code FROM pickup_codes WHERE used_at IS NULL"
+                                        " ORDER BY household_id LIMIT 2").fetchall():
+                pick_up(code, uow, rules, clock)
+        if i % 25 == 24:  # a door round: every open task delivered; the list changes
+            for task in conn.execute("SELECT id, household_id FROM door_tasks"
+                                     " WHERE status = 'open'").fetchall():
+                deliver(task["id"], task["household_id"], uow, rules, clock,
+                        actor="zhang@web")
+            flip = rng.choice(households)
+            set_observation(flip, flip not in observed, uow, rules, clock, actor="list")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return directory
+
+
+def _gate_folder(template: Path, folder: Path, community: str, gate: str, url: str,
+                 token: str) -> Any:
+    shutil.copytree(template, folder)
+    path = folder / "config.toml"
+    text = path.read_text(encoding="utf-8").replace(
+        "[community]\n", f'[community]\nid = "{community}"\n', 1)
+    path.write_text(text + f'\n[gate]\nid = "{gate}"\n\n[centre]\nurl = "{url}"\n'
+                    f'token = "{token}"\n', encoding="utf-8")
+    return load_config(path)
+
+
+def _centre_app(template: Path, folder: Path, database: str) -> Any:
+    shutil.copytree(template, folder)
+    path = folder / "config.toml"
+    text = path.read_text(encoding="utf-8").replace(
+        "[community]\n", '[community]\nid = "c000"\n', 1)
+    path.write_text(text + f'\n[centre]\ndatabase = "{database}"\n', encoding="utf-8")
+    from web.centre import create_centre_app
+
+    return create_centre_app(load_config(path), clock=ManualClock(DAY + timedelta(hours=14)))
+
+
+def _serve(app: Any) -> tuple[str, Any]:
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def _bare_upsert(source: str, target: str) -> tuple[int, float]:
+    """The centre's rows copied by plain batched upserts into an empty centre: (rows, s)."""
+    from kiosk.centre.db import connect
+
+    tables = ("sync_records", "parcels", "door_tasks", "door_task_parcels", "events")
+    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+    with connect(source) as src:
+        for table in tables:
+            found = src.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 (ours)
+            columns = list(found[0]) if found else []
+            rows[table] = (columns, [tuple(_adapt(r[c]) for c in columns) for r in found])
+        needed = src.execute("SELECT * FROM communities").fetchall(), src.execute(
+            "SELECT * FROM gates").fetchall(), src.execute("SELECT * FROM gate_epochs"
+                                                          ).fetchall()
+    with connect(target) as dst:
+        for table, found in zip(("communities", "gates", "gate_epochs"), needed, strict=True):
+            columns = list(found[0])
+            with dst.transaction(), dst.cursor() as cur:
+                cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                f"({', '.join(['%s'] * len(columns))})",
+                                [tuple(_adapt(r[c]) for c in columns) for r in found])
+        started, count = time.perf_counter(), 0
+        for table in tables:
+            columns, values = rows[table]
+            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                   f"({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING")
+            for at in range(0, len(values), BATCH):
+                with dst.transaction(), dst.cursor() as cur:
+                    cur.executemany(sql, values[at:at + BATCH])
+            count += len(values)
+        return count, time.perf_counter() - started
+
+
+def _adapt(value: Any) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value) if isinstance(value, dict | list) else value
+
+
+def _polls(url: str, fresh_s: int) -> list[float]:
+    """20 staff polling the dashboard's query at once, each on its own connection."""
+    from kiosk.centre.db import connect
+    from kiosk.centre.district import district_now
+
+    times: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + POLL_SECONDS
+
+    def staff() -> None:
+        with connect(url, migrate_schema=False) as conn:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                district_now(conn, DAY + timedelta(hours=14), fresh_escalate_s=fresh_s)
+                with lock:
+                    times.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=staff) for _ in range(STAFF)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times
+
+
+def run() -> dict[str, Any]:
+    from kiosk.centre.db import connect
+    from kiosk.centre.district import district_counts
+    from kiosk.centre.gates import add_gate
+    from kiosk.sync.gate import sync_once
+    from kiosk.sync.link import HttpLink
+
+    cluster = _cluster()
+    work = Path(tempfile.mkdtemp(prefix="shelf-bench-district-"))
+    try:
+        with connect(cluster.url(), migrate_schema=False) as admin:
+            admin.execute("CREATE DATABASE district")
+            admin.execute("CREATE DATABASE bare")
+        url, bare = cluster.url("district"), cluster.url("bare")
+        connect(bare).close()  # migrated: the same schema
+        made = time.perf_counter()
+        template = _gate_day(work / "template")
+        day_s = time.perf_counter() - made
+        app = _centre_app(template, work / "centre", url)
+        base, server = _serve(app)
+        gates = []
+        with connect(url) as pg:
+            for c in range(COMPOUNDS):
+                community = f"c{c:03d}"
+                for gate in GATES:
+                    new = add_gate(pg, community, gate, DAY, actor="bench")
+                    gates.append(_gate_folder(template, work / f"{community}-{gate}",
+                                              community, gate, base, new.token))
+        clock = ManualClock(DAY + timedelta(hours=14))
+        started = time.perf_counter()
+        for config in gates:
+            conn = open_store(config)
+            try:
+                report = sync_once(conn, config, HttpLink(base, config.centre.token, 60.0),
+                                   clock)
+                assert report.centre == "reachable" and report.pending == 0, report
+            finally:
+                conn.close()
+        sync_s = time.perf_counter() - started
+        server.shutdown()
+        with connect(url) as pg:
+            records = pg.execute("SELECT count(*) AS n FROM sync_records").fetchone()["n"]
+            events = pg.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
+            size = pg.execute("SELECT pg_database_size(current_database()) AS n"
+                              ).fetchone()["n"]
+        bare_rows, bare_s = _bare_upsert(url, bare)
+        fresh_s = app.config["PICKUP"].fresh_escalate_s
+        polls = sorted(_polls(url, fresh_s))
+        with connect(url) as pg:
+            counted = []
+            for _ in range(5):
+                at = time.perf_counter()
+                counts = district_counts(pg, DAY.date(), app.config["COMMUNITY"].timezone)
+                counted.append(time.perf_counter() - at)
+        assert len(counts["compounds"]) == COMPOUNDS
+        # Both write the same rows (each record, and the mirror row it makes): per record.
+        sync_rate = records / sync_s
+        bare_rate = records / bare_s
+        p50 = statistics.median(polls) * 1000
+        p95 = polls[int(len(polls) * 0.95)] * 1000
+        counts_ms = statistics.median(counted) * 1000
+        rows = [{"what": "sync (product path, HTTP)", "records": records,
+                 "rows_written": bare_rows, "seconds": sync_s, "records_per_s": sync_rate},
+                {"what": "bare executemany upsert", "records": records,
+                 "rows_written": bare_rows, "seconds": bare_s, "records_per_s": bare_rate},
+                {"what": f"dashboard query, {STAFF} staff at once", "p50_ms": p50,
+                 "p95_ms": p95, "polls": len(polls)},
+                {"what": "district counts of a day", "median_ms": counts_ms},
+                {"what": "database per compound-day", "bytes": size // COMPOUNDS}]
+        ratio = bare_rate / sync_rate
+        return {
+            "title": f"district (REDUCED: {COMPOUNDS} compounds x {len(GATES)} gates x 1 day "
+                     f"of {PARCELS} parcels a gate, not 200 x 2 x 7)",
+            "rows": rows,
+            "ratios": [{"what": "bare upsert rows/s over sync records/s", "ratio": ratio,
+                        "goal": GOAL_RATIO, "ok": ratio <= GOAL_RATIO}],
+            "compounds": COMPOUNDS, "gates": COMPOUNDS * len(GATES),
+            "gate_day_records": records // (COMPOUNDS * len(GATES)),
+            "gate_day_events": events // (COMPOUNDS * len(GATES)),
+            "gate_day_made_s": round(day_s, 1),
+            "sync_records_per_s": round(sync_rate),
+            "bare_rows_per_s": round(bare_rate),
+            "dashboard_polls": len(polls), "dashboard_staff": STAFF,
+            "dashboard_p50_ms": round(p50, 1), "dashboard_p95_ms": round(p95, 1),
+            "counts_day_ms": round(counts_ms, 1),
+            "db_bytes_per_compound_day": size // COMPOUNDS,
+        }
+    finally:
+        from pg import remove_cluster
+
+        remove_cluster(cluster)
+        shutil.rmtree(work, ignore_errors=True)
