@@ -34,7 +34,7 @@ def test_upload_an_xlsx_read_the_difference_and_confirm_it(live_server, browser,
         path = tmp_path / "11月29日.xlsx"
         day_list(path)
         page.set_input_files("#obs-list", str(path))
-        page.fill("#obs-source", "committee")
+        page.select_option("#obs-source", "committee")
         page.click(".obs-upload button[type=submit]")
         page.wait_for_selector(".obs-diff")
 

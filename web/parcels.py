@@ -35,11 +35,12 @@ from kiosk import staff_actions
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.queries import parcel_story, slots_view, still_jpeg
 from kiosk.staff_actions import Done
+from web.actors import actor_name
 from web.auth import actor, check_csrf, roles_required, safe_next
 from web.db import get_db, get_uow
 from web.i18n import has, t
 from web.shelf import age_band, local_time
-from web.tasks import person_name, team_name, waited
+from web.tasks import team_name, waited
 
 bp = Blueprint("parcels", __name__)
 
@@ -74,6 +75,9 @@ def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
         entry["what"] = event_name(entry["kind"])
         entry["words"] = describe(entry)
         entry["when"] = local_time(entry["at"], "%Y-%m-%d %H:%M:%S")
+        entry["who"] = actor_name(entry["actor"])
+        source = entry.get("source")  # a refusal's actor is its source: said once
+        entry["where"] = source_name(source) if source and source != entry["actor"] else ""
     for task in story["tasks"]:
         task["team_name"] = team_name(task["team"])
     now = current_app.config["CLOCK"].now()
@@ -221,14 +225,6 @@ def describe(entry: dict[str, Any]) -> str:
     if entry["kind"] == "checked_in" and detail.get("room_confirmed") is False:
         sentence += t("tl_room_unconfirmed")
     return sentence
-
-
-def actor_name(actor: str) -> str:
-    """Who did it, as people say: a staff member's name, "the courier", "the system"."""
-    key = f"actor_{actor.split('@')[0]}" if actor.endswith("@kiosk") else f"actor_{actor}"
-    if has(key):
-        return t(key)
-    return person_name(actor)
 
 
 def source_name(source: str) -> str:
