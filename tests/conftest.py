@@ -157,6 +157,43 @@ def browser():
 
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# axe-core's impacts that fail a page: a person cannot use something (issue 20).
+AXE_FAILS = ("serious", "critical")
+
+
+def assert_accessible(page, state: str) -> None:
+    """axe-core (axe-playwright-python's bundled copy) on the page as it is now: no serious
+    or critical violation. ``state`` names the page state in the failure."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    failing = [v for v in found if v["impact"] in AXE_FAILS]
+    assert not failing, f"{state}: axe-core finds " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"][:5]) for v in failing)
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: SHELF_SCREENSHOTS=DIR, else its tmp_path.
+
+    ``SHELF_SCREENSHOTS=docs`` with tests/test_pages_browser.py refreshes the README's."""
+    folder = Path(os.environ.get("SHELF_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, path: Path, *, full_page: bool = True) -> Path:
+    """The page as a PNG of at most 256 colours: the pages' flat colours survive, the file
+    shrinks threefold (docs/ keeps them)."""
+    from PIL import Image
+
+    page.screenshot(path=str(path), full_page=full_page)
+    with Image.open(path) as shot:
+        small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
 
 
 @contextlib.contextmanager

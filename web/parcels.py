@@ -38,7 +38,7 @@ from kiosk.staff_actions import Done
 from web.actors import actor_name
 from web.auth import actor, check_csrf, roles_required, safe_next
 from web.db import get_db, get_uow
-from web.i18n import has, t
+from web.i18n import has, t, word
 from web.shelf import age_band, local_time
 from web.tasks import team_name, waited
 
@@ -209,13 +209,13 @@ def describe(entry: dict[str, Any]) -> str:
     if entry["kind"] == "task_handed_over":  # from one team to another (a move: slot codes)
         values["from"], values["to"] = (team_name(str(values[k])) for k in ("from", "to"))
     if entry["kind"] == "notice_fell_back":  # from one channel to another: their ids
-        values["from"], values["to"] = (_word("channel_", str(values[k])) for k in ("from", "to"))
+        values["from"], values["to"] = (word("channel_", str(values[k])) for k in ("from", "to"))
     if values["notice_kind"]:
-        values["notice_kind"] = _word("notice_kind_", str(values["notice_kind"]))
+        values["notice_kind"] = word("notice_kind_", str(values["notice_kind"]))
     if values["via"]:
-        values["via"] = _word("via_", str(values["via"]))
+        values["via"] = word("via_", str(values["via"]))
     if entry["kind"] in ("task_cancelled", "pickup_code_revoked"):
-        values["reason"] = _word("why_", str(values["reason"] or "observation"))
+        values["reason"] = word("why_", str(values["reason"] or "observation"))
     sentence = t(key, **values)
     if entry["kind"] == "checked_in" and detail.get("announced_by"):
         who = actor_name(str(detail["announced_by"]))
@@ -229,9 +229,4 @@ def describe(entry: dict[str, Any]) -> str:
 
 def source_name(source: str) -> str:
     """Where it was done: the camera, the gate's keypad, the command line, the staff site."""
-    return _word("src_", source) if source else ""
-
-
-def _word(prefix: str, value: str) -> str:
-    key = f"{prefix}{value}".replace(" ", "_").replace("-", "_")
-    return t(key) if has(key) else value
+    return word("src_", source) if source else ""
