@@ -107,7 +107,8 @@ def test_a_parcel_marked_fresh_at_the_gate_reads_in_words_with_who_and_where(
         assert "parcel_fresh" not in words and "courier@kiosk" not in words
         assert "gate-keypad" not in words
     assert "标记为生鲜" in zh and "快递员在门岗屏幕标记为生鲜，优先处理" in zh
-    assert "快递员 (摄像头)" in zh  # who and where of the check-in, in words
+    assert "快递员（摄像头）" in zh  # who and where of the check-in, in words
+    assert "（邮件，" in zh and "email" not in zh  # the channel of a notice, in words
     assert "Marked fresh" in en and "Marked as fresh food by the courier at the gate's screen" in en
     assert re.search(r"MT2304 · 在架，A-\d+ 格 生鲜", zh)  # the mark on the record's head
 

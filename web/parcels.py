@@ -75,9 +75,9 @@ def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
         entry["what"] = event_name(entry["kind"])
         entry["words"] = describe(entry)
         entry["when"] = local_time(entry["at"], "%Y-%m-%d %H:%M:%S")
-        entry["who"] = actor_name(entry["actor"])
         source = entry.get("source")  # a refusal's actor is its source: said once
-        entry["where"] = source_name(source) if source and source != entry["actor"] else ""
+        entry["who"] = (t("actor_at", actor=actor_name(entry["actor"]), source=source_name(source))
+                        if source and source != entry["actor"] else actor_name(entry["actor"]))
     for task in story["tasks"]:
         task["team_name"] = team_name(task["team"])
     now = current_app.config["CLOCK"].now()
@@ -214,6 +214,8 @@ def describe(entry: dict[str, Any]) -> str:
         values["notice_kind"] = word("notice_kind_", str(values["notice_kind"]))
     if values["via"]:
         values["via"] = word("via_", str(values["via"]))
+    if values["channel"]:
+        values["channel"] = word("channel_", str(values["channel"]))
     if entry["kind"] in ("task_cancelled", "pickup_code_revoked"):
         values["reason"] = word("why_", str(values["reason"] or "observation"))
     sentence = t(key, **values)
