@@ -52,7 +52,7 @@ class CheckIns:
         if code is None:
             raise RuntimeError("a checked-in parcel has no pickup code")
         pickup_s, taken = timed(lambda: act_on_code(code.code, self.uow, self.rules,
-                                                    self.clock))
+                                                    self.clock, room=household))
         if taken.action != "pickup" or taken.parcels != (checked.parcel,):
             raise RuntimeError(f"a measured pickup did not hand out just that parcel: {taken}")
         return checkin_s, pickup_s

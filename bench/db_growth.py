@@ -55,9 +55,10 @@ def run(parcels: int = PARCELS) -> dict[str, Any]:
             label = make_label(config.label_secret, household, f"G{n:06d}")
             act_on_payload(label.encode(), uow, rules, clock)
             if n % 4 == 3:  # residents collect as parcels arrive
-                codes = conn.execute("SELECT code FROM pickup_codes WHERE used_at IS NULL")
-                for (code,) in codes.fetchall():
-                    act_on_code(code, uow, rules, clock)
+                codes = conn.execute(
+                    "SELECT code, household_id FROM pickup_codes WHERE used_at IS NULL")
+                for code, household_id in codes.fetchall():
+                    act_on_code(code, uow, rules, clock, room=household_id)
         conn.execute("UPDATE outbox SET status = 'sent'")
         after = _size(conn, config.database)
         conn.close()

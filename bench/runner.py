@@ -31,6 +31,7 @@ BENCHMARKS = [
     "bench.presentations",
     "bench.integrity",
     "bench.notices",
+    "bench.keypad",
 ]
 
 

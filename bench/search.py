@@ -24,7 +24,7 @@ from bench.stats import compare, summary_ms, timed
 from kiosk.clock import SystemClock
 from kiosk.community import open_store
 from kiosk.domain import phone_tail
-from kiosk.queries import attention, overdue_parcels, parcel_story, search_parcels
+from kiosk.queries import attention, keypad_runs, overdue_parcels, parcel_story, search_parcels
 
 GOAL_RATIO = 1.5  # as for the hot paths: p95 at 1M within 1.5x of 1k
 SEED = 2304
@@ -55,6 +55,8 @@ class Reads:
             "a collected parcel's timeline": lambda: parcel_story(self.conn, old["id"]),
             "the exceptions list": lambda: attention(self.conn, now - timedelta(days=7),
                                                      overflow),
+            "the keypad runs": lambda: keypad_runs(self.conn, now - timedelta(days=7),
+                                                   timedelta(minutes=15), 5),
             "the overdue list": lambda: overdue_parcels(self.conn, now - timedelta(days=1)),
         }
         self.seconds: dict[str, list[float]] = {name: [] for name in self.reads}

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from kiosk.errors import NotAStore, ShelfError, StoreUnavailable
 from kiosk.store import SqliteUnitOfWork, copy_database, integrity_problems
+from kiosk.store.journal import Journal
 
 PREFIX, SUFFIX = "shelf-", ".db"
-LOCKED_BY = ("run", "notices")  # the commands that keep the database open for their lifetime
+LOCKED_BY = ("run", "notices", "sync")  # the commands that keep the database open for good
 SIDECARS = ("-wal", "-shm")
 
 
@@ -260,6 +261,22 @@ class RestoreReport:
     database: Path
     kept_aside: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    epoch: str | None = None  # the store's new epoch (None: a store from before epochs)
+
+
+def _new_epoch(path: Path) -> str | None:
+    """Give a restored store a new epoch: what it writes from now on reaches the centre under
+    keys of its own, never under those of the days the backup does not hold (issue 21)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        has_journal = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                                   " name = 'sync_state'").fetchone()
+        if not has_journal:
+            return None  # migrated when it opens: it gets its first epoch then
+        return Journal(conn).new_epoch()
+    finally:
+        conn.close()
 
 
 def check_backup(backup: Path) -> None:
@@ -292,6 +309,7 @@ def restore(backup: Path, database: Path, now: datetime) -> RestoreReport:
     report = RestoreReport(backup, database)
     incoming = database.with_name(f".{database.name}.restoring")
     shutil.copyfile(backup, incoming)
+    report.epoch = _new_epoch(incoming)
     _same_owner_and_mode(database, incoming)
     _fsync(incoming)
     if database.exists():

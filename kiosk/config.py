@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import logging
+import math
 import os
 import re
 import tomllib
@@ -24,6 +25,7 @@ from kiosk.channels import CHANNEL_TYPES
 from kiosk.config_table import MISSING, Section
 from kiosk.domain import Slot, TokenScope, format_buildings
 from kiosk.errors import ConfigError
+from kiosk.keypad import shortest_quiet
 from kiosk.routing import coverage_gaps
 
 CONFIG_ENV = "SHELF_CONFIG"
@@ -31,6 +33,7 @@ GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a community's or a gate's id
 # The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
 TRUSTABLE_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
                  "x-forwarded-by", "forwarded")
@@ -45,16 +48,44 @@ class Community:
     buildings: frozenset[int]
     timezone: ZoneInfo
     language: str
+    id: str = ""  # the compound's stable slug at its centre ('xujiahui-garden'); "" alone
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """[gate]: which entrance of the compound this Pi serves (a compound may have several)."""
+
+    id: str  # stable slug: 'north'
+    name: str  # for people: the centre's pages say "waiting for the north gate"
+
+
+@dataclass(frozen=True)
+class CentreSettings:
+    """[centre]: the compound's shared store. A gate names its ``url`` and ``token``; the
+    centre itself names its ``database``. Without [centre], nothing of it exists."""
+
+    url: str = ""  # a gate: the centre's site, https://centre.example.org
+    token: str = field(default="", repr=False)  # a gate: its credential (shelf centre gate add)
+    database: str = field(default="", repr=False)  # the centre: postgresql://... (may hold a
+    # password)
+    sync_s: int = 10  # a gate pushes and pulls this often (and sooner after a failure's back-off)
+    timeout_s: float = 10.0  # one exchange with the centre may take this long
+
+    @property
+    def is_centre(self) -> bool:
+        return bool(self.database)
 
 
 @dataclass(frozen=True)
 class PickupRules:
-    """[pickup]: how many wrong pickup codes a keypad may try within a window."""
+    """[pickup]: how a keypad slows down a guesser (``kiosk.keypad``), and what waits too long."""
 
-    max_failures: int
-    window_s: int
+    max_failures: int  # wrong codes in a run before the keypad waits; a day's before the room
+    window_s: int  # a keypad with no wrong code this long starts a new run
     fresh_escalate_s: int = 3600  # a fresh parcel's door task still open this long: tell again
     return_after_days: int = 7  # a parcel waiting this long goes on the list to return
+    max_wait_s: int = 60  # the longest wait between two codes at a keypad
+    ask_room_from: int = 200  # households waiting from which a code needs its building-room
 
 
 @dataclass(frozen=True)
@@ -187,6 +218,7 @@ class WebSettings:
     gate_clients: tuple[str, ...] = ()  # addresses besides this machine that may open /gate
     cookie_secure: bool = False  # always Secure cookies, even over plain HTTP (HTTPS: always)
     proxy: ProxyTrust = ProxyTrust()  # the reverse proxy in front, if any
+    uploads_days: int = 30  # days an uploaded list's bytes are kept (the register keeps the rest)
 
     @property
     def api_tokens(self) -> tuple[str, ...]:
@@ -210,6 +242,8 @@ class Config:
     web: WebSettings
     notices: NoticeSettings = field(default_factory=NoticeSettings)
     backup: BackupSettings = field(default_factory=lambda: BackupSettings())
+    gate: GateSettings | None = None  # [gate]: required with a [centre] url
+    centre: CentreSettings | None = None  # [centre]: a gate of a compound, or the centre
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -260,7 +294,14 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # Shown on pages and in notices: one string, or one per language: { zh = "...", en = "..." }
     # (so are the names of teams, shelves and the overflow place).
     name = _local_name(community, "name", MISSING, language)
+    # The compound's stable id at its centre (a slug: lower-case letters, digits, '-'): it
+    # keys everything the centre holds for it. Required with [centre]; never change it.
+    community_id = community.str("id", "")
+    if community_id and not SLUG.fullmatch(community_id):
+        community.fail(f"[community] id = {community_id!r}: a stable slug of lower-case "
+                       "letters, digits and '-', e.g. xujiahui-garden")
     community.done()
+    centre, gate = _centre(top, community_id, language)
 
     database = top.table("database")
     db_path = Path(database.str("path", "shelf.db"))  # relative to this file's folder
@@ -272,8 +313,24 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     labels.done()
 
     pickup = top.table("pickup", required=False)
-    max_failures = pickup.int("max_failures", 5, minval=1, maxval=100)  # wrong codes per window
-    window_min = pickup.int("window_minutes", 15, minval=1, maxval=1440)  # then locked this long
+    # A keypad takes this many wrong pickup codes in a run at once; after each further one it
+    # waits 5 s, 10 s, 20 s ... up to max_wait_seconds before it takes the next code. So many
+    # wrong codes within a day also make it ask for the building-room with the code.
+    max_failures = pickup.int("max_failures", 5, minval=1, maxval=100)
+    # A keypad with no wrong code for this long starts a new run (its free tries again).
+    window_min = pickup.int("window_minutes", 15, minval=1, maxval=1440)
+    # The longest wait between two codes: a guesser's pace (3600 / this an hour), and the most
+    # that the resident after them waits.
+    max_wait = pickup.int("max_wait_seconds", 60, minval=10, maxval=900)
+    quiet = shortest_quiet(max_failures, max_wait)
+    if window_min * 60 < quiet:
+        pickup.fail(f"[pickup] window_minutes = {window_min} is too short: a guesser who waits "
+                    f"that long after each run of wrong codes would type more than one code "
+                    f"every max_wait_seconds ({max_wait} s); use at least "
+                    f"{math.ceil(quiet / 60)}")
+    # From this many households waiting, a pickup code typed at a keypad needs its building-room
+    # too (a code alone is checked against every waiting household's); 0: always.
+    ask_room_from = pickup.int("ask_room_from", 200, minval=0, maxval=1_000_000)
     # A fresh parcel's door task still open after this long is escalated: its team is told
     # again, and as long again later the other teams too.
     fresh_min = pickup.int("fresh_escalate_minutes", 60, minval=5, maxval=1440)
@@ -305,7 +362,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     teams = tuple(_team(t, buildings, language) for t in top.tables("teams"))
     _unique(top, "teams", [t.id for t in teams])
     shelves: list[Shelf] = []
-    for shelf_t in top.tables("shelves"):  # positions run on across shelves: A-01.., B-01..
+    # Positions run on across shelves: A-01.., B-01... The centre serves no shelf of its own:
+    # [[shelves]] and [overflow] are a gate's.
+    for shelf_t in top.tables("shelves", required=not (centre and centre.is_centre)):
         shelves.append(_shelf(shelf_t, buildings, sum(len(s.slots) for s in shelves),
                               language))
     _unique(top, "shelves", [s.id for s in shelves])
@@ -313,7 +372,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     _unique(top, "shelves.slots", codes)
     _check_pins(top, tuple(shelves), buzzer)
 
-    overflow_t = top.table("overflow")
+    overflow_t = top.table("overflow", required=not (centre and centre.is_centre))
     overflow_code = overflow_t.str("code", "OVERFLOW")  # what the screen and notices call it
     # Where it is, for people.
     overflow_name = _local_name(overflow_t, "name", "Overflow area", language)
@@ -344,6 +403,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     # request that came over HTTPS (the proxy says so) gets them anyway.
     cookie_secure = web.bool("cookie_secure", False)
     proxy = _proxy_trust(web)
+    # An uploaded list (households' phones and e-mail, the observation list) is kept this many
+    # days for its preview, its confirmation and a later look; then its bytes are deleted.
+    uploads_days = web.int("uploads_days", 30, minval=1, maxval=365)
     web.done()
     notices = _notice_settings(top.table("notices", required=False))
     backup = _backup(top.table("backup", required=False), path)
@@ -352,18 +414,81 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(
         path=path,
         database=(path.parent / db_path).resolve(),
-        community=Community(name, buildings, timezone, language),
+        community=Community(name, buildings, timezone, language, community_id),
         label_secret=secret.encode(),
-        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days),
+        pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days, max_wait,
+                           ask_room_from),
         kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s,
                             freeze_s),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
-        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy),
+        web=WebSettings(web_secret, tokens, users, gate_clients, cookie_secure, proxy,
+                        uploads_days),
         notices=notices,
         backup=backup,
+        gate=gate,
+        centre=centre,
     )
+
+
+def _centre(top: Section, community_id: str,
+            language: str) -> tuple[CentreSettings | None, GateSettings | None]:
+    """[centre] and [gate]: a gate of a compound (url, token), or the centre (database)."""
+    if "centre" not in top.data:
+        if "gate" in top.data:
+            top.fail("[gate] needs a [centre] section: the gate of which centre? (without "
+                     "[centre], remove [gate]: a gate on its own needs no id)")
+        return None, None
+    section = top.table("centre")
+    # A gate: the centre's site (https:// over the internet). The centre: its own address as
+    # its gates reach it (optional; `shelf centre gate add` prints it in a gate's config).
+    url = section.str("url", "")
+    token = section.str("token", "")  # a gate: its credential, from `shelf centre gate add`
+    database = section.str("database", "")  # the centre: postgresql://user@host/name
+    # How often a gate pushes what the centre lacks and pulls what it lacks (after a failure
+    # it waits longer, doubling up to 30 times this, then tries on).
+    sync_s = section.int("sync_seconds", 10, minval=1, maxval=3600)
+    timeout_s = section.float("timeout_seconds", 10.0, minval=1, maxval=300)
+    section.done()
+    if not community_id:
+        top.fail("[community] id is missing: with [centre], the compound needs a stable id "
+                 "(a slug such as xujiahui-garden)")
+    if (database and token) or not (database or url):
+        section.fail("[centre]: give either url and token (this is a gate of the compound) or "
+                     "database (this is the compound's centre, with its own url if you like), "
+                     "not both")
+    if database and not database.startswith(("postgresql://", "postgres://")):
+        section.fail(f"[centre] database = {_shown(database)!r}: a PostgreSQL URL, e.g. "
+                     "postgresql://shelf@localhost/shelf")
+    gate = None
+    if url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        section.fail(f"[centre] url = {url!r}: the centre's address, e.g. "
+                     "https://centre.example.org")
+    if not database:
+        if not token:
+            section.fail("[centre] is missing the key 'token' (the gate's credential, printed "
+                         "once by `shelf centre gate add`)")
+        _check_secret(section, "token", token)
+        gate = _gate(top.table("gate"), language)
+    elif "gate" in top.data:
+        top.fail("[gate] is a gate's section: the centre (with [centre] database) has none")
+    return CentreSettings(url.rstrip("/"), token, database, sync_s, timeout_s), gate
+
+
+def _shown(url: str) -> str:
+    """A database URL as an error may show it: any password replaced."""
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _gate(section: Section, language: str) -> GateSettings:
+    gate_id = section.str("id")  # stable slug, as registered at the centre: 'north'
+    if not SLUG.fullmatch(gate_id):
+        section.fail(f"[gate] id = {gate_id!r}: a stable slug of lower-case letters, digits "
+                     "and '-', e.g. north")
+    name = _local_name(section, "name", gate_id, language)  # what people call it
+    section.done()
+    return GateSettings(gate_id, name)
 
 
 def _proxy_trust(web: Section) -> ProxyTrust:

@@ -7,6 +7,14 @@ workbook (XLSX) is read from its first sheet. A file that is not well-formed CSV
 closed, a row with more values than the header names, a field over 128 KB) is refused whole
 with one line naming the line, since guessing where its rows end could put one flat's data on
 another.
+
+A list is read within the bounds of a real one (a compound has thousands of households, not
+millions): at most ``MAX_ROWS`` rows, a value no further right than column ``MAX_COLUMNS``,
+``MAX_CELLS`` cells, and a workbook that unpacks to ``MAX_UNPACKED`` bytes of XML at most
+(``kiosk.workbook``, which believes none of the sizes a workbook declares). A file past any of
+them is refused as it is read (``ListTooLarge``, naming the limit), before it costs more. An
+upload is read once, and what it read as is kept with it (``reading_of``, ``read_sheet``'s
+``reading``): a preview opened again does not read the file again.
 """
 
 from __future__ import annotations
@@ -14,23 +22,27 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
-SAVE_AS = "save as CSV UTF-8"
+from kiosk.sheets import (
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    SAVE_AS,
+    CsvError,
+    EncodingError,
+    ListTooLarge,
+    Sheet,
+    filled,
+)
+
 XLSX_MAGIC = b"PK\x03\x04"  # a workbook is a zip file
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 (.xls): an OLE compound file
-
-
-class CsvError(ValueError):
-    """The file is not CSV the shelf can read; the message names the file and the line."""
-
-
-class EncodingError(CsvError):
-    """The file's text is in an encoding the shelf does not read (not UTF-8, GBK, UTF-16)."""
+READING_VERSION = 1  # of what ``reading_of`` keeps: another version is read again from the bytes
 
 
 @dataclass(frozen=True)
@@ -41,15 +53,6 @@ class Table:
     rows: tuple[tuple[int, tuple[str, ...]], ...]  # (line where the row starts, its fields)
     encoding: str
     other_sheets: tuple[str, ...] = ()  # a workbook's later sheets that hold something
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """A list's rows that are not blank, as text, with their line (a workbook's row number)."""
-
-    records: tuple[tuple[int, tuple[str, ...]], ...]
-    encoding: str  # utf-8, utf-8-sig, gbk, utf-16 or xlsx
-    other_sheets: tuple[str, ...] = ()  # a workbook's later sheets that hold something (unread)
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:
@@ -81,9 +84,10 @@ def read_table(path: Path | str) -> Table:
     return parse_table(path.read_bytes(), path.name)
 
 
-def parse_table(data: bytes, name: str) -> Table:
-    """The table in a CSV file's or workbook's bytes (``name`` is the file's, for messages)."""
-    sheet = read_sheet(data, name)
+def parse_table(data: bytes, name: str, reading: str | None = None) -> Table:
+    """The table in a CSV file's or workbook's bytes (``name`` is the file's, for messages;
+    ``reading``: what ``reading_of`` kept of them)."""
+    sheet = read_sheet(data, name, reading)
     records = list(sheet.records)
     if not records:
         raise CsvError(f"{name}: the file is empty; the first line must name the columns")
@@ -101,54 +105,50 @@ def parse_table(data: bytes, name: str) -> Table:
                  sheet.encoding, sheet.other_sheets)
 
 
-def read_sheet(data: bytes, name: str) -> Sheet:
+def read_sheet(data: bytes, name: str, reading: str | None = None) -> Sheet:
     """The rows of a CSV file or of a workbook's first sheet; CsvError when neither can be read.
 
     A workbook's cells come as text the way a person reads them: a number without ``.0``
-    (a phone typed as a number), a date as ``2026-11-29``.
+    (a phone typed as a number), a date as ``2026-11-29``. ``reading`` is what ``reading_of``
+    kept of these bytes: given, the file is not read again.
     """
+    kept = _kept(reading)
+    if kept is not None:
+        return kept
     if data.startswith(XLSX_MAGIC):
-        return _workbook(data, name)
+        from kiosk.workbook import read_workbook  # only a workbook needs it
+
+        return read_workbook(data, name)
     records, encoding = parse_rows(data, name)
     return Sheet(tuple(records), encoding)
 
 
-def _workbook(data: bytes, name: str) -> Sheet:
-    from openpyxl import load_workbook  # only a workbook needs it
+def reading_of(data: bytes, name: str) -> str:
+    """What a list's bytes read as, to keep with them (JSON): its rows, or why it cannot be read.
 
+    Raises ListTooLarge: a file larger than any list is refused, not kept.
+    """
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # a damaged zip or XML raises any of a dozen types
-        raise CsvError(f"{name}: not an Excel workbook (.xlsx) that can be read ({exc}): "
-                       f"{SAVE_AS}, or save it again as .xlsx") from None
-    try:
-        sheets = [[(number, tuple(cell_text(v) for v in values))
-                   for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
-                  for sheet in book.worksheets]
-        others = tuple(sheet.title for sheet, rows in zip(book.worksheets[1:], sheets[1:],
-                                                          strict=True)
-                       if any(_filled(fields) for _, fields in rows))
-    finally:
-        book.close()
-    return Sheet(tuple((n, fields) for n, fields in sheets[0] if _filled(fields)), "xlsx",
-                 others)
+        sheet = read_sheet(data, name)
+    except ListTooLarge:
+        raise
+    except CsvError as exc:
+        return json.dumps({"version": READING_VERSION, "error": str(exc),
+                           "encoding_error": isinstance(exc, EncodingError)}, ensure_ascii=False)
+    return json.dumps({"version": READING_VERSION, "encoding": sheet.encoding,
+                       "records": sheet.records, "other_sheets": sheet.other_sheets},
+                      ensure_ascii=False)
 
 
-def _filled(fields: tuple[str, ...]) -> bool:
-    return any(f.strip() for f in fields)
-
-
-def cell_text(value: object) -> str:
-    """A workbook's cell as text: numbers without '.0', dates as ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+def _kept(reading: str | None) -> Sheet | None:
+    """The sheet ``reading_of`` kept (None: nothing kept, or by another version); its error."""
+    kept = json.loads(reading) if reading else {}
+    if kept.get("version") != READING_VERSION:
+        return None
+    if "error" in kept:
+        raise (EncodingError if kept["encoding_error"] else CsvError)(kept["error"])
+    return Sheet(tuple((line, tuple(fields)) for line, fields in kept["records"]),
+                 kept["encoding"], tuple(kept["other_sheets"]))
 
 
 def column_key(text: str) -> str:
@@ -165,6 +165,7 @@ def parse_rows(data: bytes, name: str) -> tuple[list[tuple[int, tuple[str, ...]]
     text, encoding = decode(data, name)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[tuple[int, tuple[str, ...]]] = []
+    cells = 0
     while True:
         start = reader.line_num + 1
         try:
@@ -173,8 +174,16 @@ def parse_rows(data: bytes, name: str) -> tuple[list[tuple[int, tuple[str, ...]]
             break
         except csv.Error as exc:
             raise CsvError(f"{name}: line {start}: {_explain(exc)}") from None
-        if _filled(fields):  # blank lines carry nothing
-            records.append((start, tuple(fields)))
+        if not filled(fields):  # blank lines carry nothing
+            continue
+        cells += len(fields)
+        if len(records) == MAX_ROWS:
+            raise ListTooLarge(name, "rows", f"line {start:,}")
+        if cells > MAX_CELLS:
+            raise ListTooLarge(name, "cells", f"line {start:,}")
+        if filled(tuple(fields[MAX_COLUMNS:])):
+            raise ListTooLarge(name, "columns", f"line {start:,}")
+        records.append((start, tuple(fields)))
     return records, encoding
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,14 @@ from kiosk.errors import InvalidCarrierCode, InvalidPhoneTail, UnknownHousehold
 ROOM_PATTERN = r"[0-9A-Z]{1,6}"
 HOUSEHOLD_PATTERN = rf"\d{{1,3}}-{ROOM_PATTERN}"  # labels embed it too
 ROOM_RE = re.compile(rf"^{ROOM_PATTERN}$")
-HOUSEHOLD_RE = re.compile(rf"^(\d{{1,3}})-({ROOM_PATTERN})$")
+# How people type a flat, once NFKC has made full-width digits and marks ASCII: 24-2304,
+# 24栋2304室, 24/2304, 24 2304, 24号楼2304, 24幢-2304, 24#2304. The one definition of a typed
+# room: every command option, form, API body and search box reads it through HouseholdId.parse.
+BUILDING_MARK = r"(?:号楼|栋|幢|楼|座|#)"
+ROOM_SEPARATOR = rf"(?:{BUILDING_MARK}\s*[-/]?|[-/\u2013\u2014]|\s)"
+ROOM_MARK = r"(?:室|号|房)?"
+TYPED_HOUSEHOLD_RE = re.compile(
+    rf"^(\d{{1,3}})\s*{ROOM_SEPARATOR}\s*({ROOM_PATTERN})\s*{ROOM_MARK}$")
 # A carrier's tracking number (SF, JD, ZTO, EMS ...) as its Code 128 or QR code carries it.
 CARRIER_CODE_RE = re.compile(r"^[0-9A-Za-z-]{6,40}$")
 # Several phones in the household list's phone column: "13800002304;13900001234". A Chinese
@@ -39,17 +47,18 @@ class HouseholdId:
 
     @classmethod
     def parse(cls, text: str) -> HouseholdId:
-        """Parse ``24-2304`` or raise UnknownHousehold.
+        """Parse a flat as stored or typed (``24-2304``, ``24栋2304室``, ``24/2304``: see
+        ``TYPED_HOUSEHOLD_RE``), or raise UnknownHousehold saying how to type one.
 
-        Spaces are trimmed, letters upper-cased and leading zeros dropped from the building and
-        the room (``024-02304`` is ``24-2304``; see ``canonical_room``).
+        Full-width characters are read as ASCII, spaces trimmed, letters upper-cased and
+        leading zeros dropped from the building and the room (``024-02304`` is ``24-2304``;
+        see ``canonical_room``).
         """
-        match = HOUSEHOLD_RE.match(text.strip().upper())
+        match = TYPED_HOUSEHOLD_RE.match(unicodedata.normalize("NFKC", text).strip().upper())
         room = canonical_room(match.group(2)) if match else None
         if not match or room is None:
-            raise UnknownHousehold(
-                f"{text!r} is not a household: expected building-room, e.g. 24-2304"
-            )
+            raise UnknownHousehold(f"{text!r} is not a household: expected building-room, "
+                                   "e.g. 24-2304, 24栋2304室 or 24/2304", typed=text)
         return cls(int(match.group(1)), room)
 
     def masked(self) -> str:
@@ -151,6 +160,11 @@ def mask_household(text: str) -> str:
         return HouseholdId.parse(text).masked()
     except UnknownHousehold:
         return text
+
+
+def mask_path(path: str) -> str:
+    """A URL path for a log line: its household ids masked (``/households/24-23**``)."""
+    return "/".join(map(mask_household, path.split("/")))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ class ShelfError(Exception):
     """
 
     code = "error"
+    recorded = True  # kept as a ``scan_refused`` event (kiosk.outcome.guarded); False: a question
 
     def __init__(self, *args: object, suggestions: tuple[str, ...] = (),
                  retry_after_s: int | None = None) -> None:
@@ -50,19 +51,34 @@ class ForgedLabel(LabelError):
     code = "forged"
 
 
-class UnknownHousehold(ShelfError):
+class RoomRefused(ShelfError):
+    """A refusal of the household someone named: a room typed, a label's, a list's.
+
+    ``given`` is that household whole (``24-2340``), for the person who named it: the command
+    line and the pages say it as typed, beside the ``suggestions`` to choose from; the message
+    masks it, since it is logged. When what was typed is no household at all, ``given`` is None
+    and ``typed`` is the text (``HouseholdId.parse``).
+    """
+
+    def __init__(self, message: str, *, given: str | None = None, typed: str | None = None,
+                 suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message, suggestions=suggestions)
+        self.given, self.typed = given, typed
+
+
+class UnknownHousehold(RoomRefused):
     """The household named by a label or a typed room is not in the household list."""
 
     code = "unknown_household"
 
 
-class ConfusableRoom(ShelfError):
+class ConfusableRoom(RoomRefused):
     """The typed room exists, but others in its building are easy to mix up with it."""
 
     code = "confusable_room"
 
 
-class PhoneMismatch(ShelfError):
+class PhoneMismatch(RoomRefused):
     """The waybill's phone digits belong to a household easily confused with the typed one."""
 
     code = "phone_mismatch"
@@ -111,15 +127,34 @@ class ParcelClosed(ShelfError):
 
 
 class PickupRefused(ShelfError):
-    """A pickup code does not open anything."""
+    """A pickup code does not open anything.
+
+    ``tries_left``: for a code typed at a keypad, the wrong codes it still takes before it
+    makes people wait (``kiosk.keypad``); None for a scanned pass.
+    """
 
     code = "unknown_code"
 
+    def __init__(self, *args: object, retry_after_s: int | None = None,
+                 tries_left: int | None = None) -> None:
+        super().__init__(*args, retry_after_s=retry_after_s)
+        self.tries_left = tries_left
+
 
 class PickupThrottled(PickupRefused):
-    """Too many wrong pickup codes: the keypad is locked for a while."""
+    """Too many wrong pickup codes: the keypad waits a little before it takes the next one."""
 
     code = "throttled"
+
+
+class RoomRequired(PickupRefused):
+    """A pickup code typed alone where the keypad asks for the building-room with it.
+
+    Nothing was checked, so nothing counts and nothing is recorded: it is a question.
+    """
+
+    code = "room_required"
+    recorded = False
 
 
 class PassUsed(PickupRefused):

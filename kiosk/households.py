@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.clock import ManualClock
-from kiosk.csvfile import CsvError, column_key, parse_table
+from kiosk.csvfile import column_key, parse_table, reading_of
 from kiosk.domain import (
     Household,
     HouseholdId,
@@ -60,6 +60,7 @@ from kiosk.observation import set_observation
 from kiosk.observation_lists import BUILDING_NAMES, ROOM_NAMES
 from kiosk.ports import UnitOfWork
 from kiosk.services import Rules
+from kiosk.sheets import CsvError
 
 COLUMNS = ("building", "room", "name", "phone", "email", "under_observation")
 REQUIRED = ("building", "room")
@@ -260,20 +261,21 @@ def checked_name(text: str) -> str:
 
 def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
                       now: datetime, actor: str = "admin", *, apply: bool,
-                      rules: Rules, data: bytes | None = None,
+                      rules: Rules, data: bytes | None = None, reading: str | None = None,
                       expected_diff: str | None = None) -> ImportReport:
     """Compare a list with the stored households; with ``apply``, store it in one transaction.
 
     ``source`` is the file (read here), or its name when its bytes are given in ``data`` (an
-    upload). Nothing is stored when any row is refused, nor when ``expected_diff`` is given and
-    is not this difference's ``diff_key`` (the list or the households changed since the preview).
+    upload; ``reading``: what they read as when uploaded). Nothing is stored when any row is
+    refused, nor when ``expected_diff`` is given and is not this difference's ``diff_key`` (the
+    list or the households changed since the preview).
     A column the file leaves out keeps what was known. ``rules`` are what a change of
     observation state needs (``set_observation``), recorded as ``actor``'s.
     """
     name = Path(source).name
     if data is None:
         data = Path(source).read_bytes()
-    table = parse_table(data, name)
+    table = parse_table(data, name, reading)
     header = _canonical_header(table.header, name)
     report = ImportReport(apply=apply, encoding=table.encoding, name=name,
                           sha256=hashlib.sha256(data).hexdigest())
@@ -319,10 +321,12 @@ def import_households(uow: UnitOfWork, buildings: Set[int], source: Path | str,
 
 
 def keep_upload(data: bytes, name: str, uow: UnitOfWork, now: datetime, *, actor: str) -> str:
-    """Keep an uploaded list's bytes for its preview and confirmation; return their SHA-256."""
+    """Keep an uploaded list's bytes, and what they read as, for its preview and confirmation;
+    return their SHA-256. ListTooLarge (nothing kept) for a file larger than any list."""
+    reading = reading_of(data, name)
     digest = hashlib.sha256(data).hexdigest()
     with uow:
-        uow.households.keep_file(digest, name, data, now, actor)
+        uow.households.files.keep(digest, name, data, reading, now, actor)
     return digest
 
 
@@ -489,7 +493,8 @@ def edit_household(uow: UnitOfWork, household: HouseholdId | str, *, name: str, 
     with uow:
         old = uow.households.get(target)
         if old is None:
-            raise UnknownHousehold(f"{target.masked()} is not in the household list")
+            raise UnknownHousehold(f"{target.masked()} is not in the household list",
+                                   given=str(target))
         if seen is not None and seen != contact_version(old):
             raise HouseholdChanged(f"{target.masked()} was changed by someone else since this "
                                    "form was shown: look at it again, then edit")

@@ -46,7 +46,7 @@ def set_observation(household: HouseholdId | str, under: bool, uow: UnitOfWork, 
             near = confusable_with(target, [h.id for h in uow.households.in_building(
                 target.building)])
             raise UnknownHousehold(f"{target.masked()} is not in the household list",
-                                   suggestions=tuple(map(str, near)))
+                                   given=str(target), suggestions=tuple(map(str, near)))
         if known.under_observation == under:
             return False
         marked = replace(known, under_observation=under)

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from kiosk.csvfile import SAVE_AS, CsvError, column_key, read_sheet
+from kiosk.csvfile import column_key, read_sheet
 from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
+from kiosk.sheets import SAVE_AS, CsvError, ListTooLarge
 
 STATUS, FULL = "status", "full"
 # Header names, compared after NFKC, lower case, without spaces and "*:：".
@@ -51,12 +52,12 @@ RELEASED_WORDS = frozenset({"released", "release", "removed", "remove", "out", "
                             "解封", "移除", "移出", "结束", "期满", "否"})
 STATUS_WORDS = {**dict.fromkeys(ADDED_WORDS, True), **dict.fromkeys(RELEASED_WORDS, False)}
 TITLE_ROWS = 5  # a header may sit below this many title rows, no lower
-FILE_LEVEL = frozenset({"unreadable", "encoding", "no_columns", "empty"})
+FILE_LEVEL = frozenset({"unreadable", "encoding", "too_large", "no_columns", "empty"})
 # Every kind of problem a list can have (each worded in kiosk.report_words): the whole file's,
 # a row's, and those the register finds comparing a list with the households.
-PROBLEMS = ("unreadable", "encoding", "no_columns", "empty", "other_sheets", "bad_room",
-            "bad_status", "mixed_format", "wrong_date", "duplicate", "conflict", "unknown_room",
-            "held")
+PROBLEMS = ("unreadable", "encoding", "too_large", "no_columns", "empty", "other_sheets",
+            "bad_room", "bad_status", "mixed_format", "wrong_date", "duplicate", "conflict",
+            "unknown_room", "held")
 
 _HOUSEHOLD_RE = re.compile(r"(\d{1,3})\s*(?:号楼|栋|幢|#|-|/)\s*-?\s*([0-9A-Za-z]{1,6})\s*"
                            r"(?:室|号|房)?$")
@@ -123,14 +124,19 @@ def sha256_of(data: bytes) -> str:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def read_list(data: bytes, name: str, day: date | None = None) -> DayList:
+def read_list(data: bytes, name: str, day: date | None = None,
+              reading: str | None = None) -> DayList:
     """Read a day's list from its bytes; every problem is reported, nothing is raised.
 
     ``day`` is the day the list is for: a date column that names another day is a problem.
+    ``reading`` is what the bytes read as when uploaded (``kiosk.csvfile.reading_of``).
     """
     digest = sha256_of(data)
     try:
-        records, encoding, other_sheets = _records(data, name)
+        records, encoding, other_sheets = _records(data, name, reading)
+    except ListTooLarge as exc:
+        return DayList(name, digest, "", "", (), (Problem(None, "too_large", str(exc),
+                                                          text=exc.kind),))
     except CsvError as exc:
         kind = "encoding" if "not UTF-8 or GBK" in str(exc) else "unreadable"
         return DayList(name, digest, "", "", (), (Problem(None, kind, str(exc)),))
@@ -162,10 +168,11 @@ def read_list(data: bytes, name: str, day: date | None = None) -> DayList:
     return DayList(name, digest, kind, encoding, tuple(rows), tuple(problems), len(body))
 
 
-def _records(data: bytes, name: str) -> tuple[list[tuple[int, tuple[str, ...]]], str, list[str]]:
+def _records(data: bytes, name: str, reading: str | None
+             ) -> tuple[list[tuple[int, tuple[str, ...]]], str, list[str]]:
     """The non-blank rows (line, fields as text) of a CSV file or a workbook's first sheet, its
     encoding, and the names of any later sheets that hold something (they are not read)."""
-    sheet = read_sheet(data, name)
+    sheet = read_sheet(data, name, reading)
     records = [(line, tuple(_text(f) for f in fields)) for line, fields in sheet.records]
     return records, sheet.encoding, list(sheet.other_sheets)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from kiosk.csvfile import reading_of
 from kiosk.domain import Household, confusable_with
 from kiosk.observation import set_observation
 from kiosk.observation_lists import FULL, DayList, Problem, read_list, sha256_of
@@ -164,16 +165,18 @@ def _release_the_unlisted(known: dict[str, Household], listed: set[str],
 
 def apply_list(data: bytes, name: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
                list_date: date, source: str = "", actor: str, dry_run: bool = False,
-               confirm: bool = False, expected_diff: str | None = None) -> ListReport:
+               confirm: bool = False, expected_diff: str | None = None,
+               reading: str | None = None) -> ListReport:
     """Show what a day's list changes; unless ``dry_run``, apply it in one transaction.
 
     Nothing applies from a file that cannot be read, nor, unless ``confirm``, from a list with
     problems (then the valid rows apply: the unknown, duplicate and conflicting ones do not).
     ``expected_diff`` (the ``diff_key`` the operator was shown) refuses to apply a difference
     that changed since. Bytes applied before as this day's list from this source that change
-    nothing now are not recorded again.
+    nothing now are not recorded again. ``reading`` is what the bytes read as when uploaded
+    (``upload``): given, they are not read again.
     """
-    day_list = read_list(data, name, list_date)
+    day_list = read_list(data, name, list_date, reading)
     report = ListReport(day_list, list_date, source.strip(), dry_run=dry_run, confirm=confirm)
     if dry_run:  # one read, no transaction: a look takes no write lock from the kiosk
         diff_list(day_list, uow.households.all(), report)
@@ -191,7 +194,7 @@ def apply_list(data: bytes, name: str, uow: UnitOfWork, rules: Rules, clock: Clo
         if expected_diff is not None and expected_diff != report.diff_key:
             report.stale = True
             return report
-        uow.observation.keep_file(day_list.sha256, name, data, now, actor)
+        uow.observation.files.keep(day_list.sha256, name, data, reading, now, actor)
         report.register_id = uow.observation.add(AppliedList(
             0, now, actor, list_date, report.source, name, day_list.sha256, day_list.format,
             len(report.added), len(report.released), len(report.unchanged),
@@ -209,8 +212,10 @@ def apply_list(data: bytes, name: str, uow: UnitOfWork, rules: Rules, clock: Clo
 
 
 def upload(data: bytes, name: str, uow: UnitOfWork, clock: Clock, *, actor: str) -> str:
-    """Keep a list's bytes for a later look and confirmation; return their SHA-256."""
+    """Keep a list's bytes, and what they read as, for a later look and confirmation; return
+    their SHA-256. ListTooLarge (nothing kept) for a file larger than any list."""
+    reading = reading_of(data, name)
     digest = sha256_of(data)
     with uow:
-        uow.observation.keep_file(digest, name, data, clock.now(), actor)
+        uow.observation.files.keep(digest, name, data, reading, clock.now(), actor)
     return digest

@@ -44,9 +44,12 @@ class Outcome:
     suggestions: tuple[str, ...] = ()  # households the person may have meant: "24-2403"
     # A carrier check-in's room: False when typed at the gate and not settled (staff check it)
     room_confirmed: bool | None = None
-    retry_after_s: int | None = None  # a locked keypad: seconds until it takes codes again
+    retry_after_s: int | None = None  # a waiting keypad: seconds until it takes codes again
+    tries_left: int | None = None  # a typed code: wrong codes the keypad takes before it waits
     # Door delivery (kiosk.tasks): the task of a household under observation, as {id, team,
     # fresh}; a refused door names the task's household (expected) and the door's (given).
+    # A refused room names the household typed (or a label's) whole in ``given`` too, for the
+    # person who typed it (kiosk.errors.RoomRefused); ``message`` masks it, being logged.
     door_task: DoorTaskRef | None = None
     expected: str | None = None
     given: str | None = None
@@ -58,6 +61,7 @@ class Outcome:
     def refused(cls, exc: ShelfError, code: str | None = None) -> Outcome:
         return cls("rejected", error=exc.code, message=str(exc), code=code,
                    suggestions=exc.suggestions, retry_after_s=exc.retry_after_s,
+                   tries_left=getattr(exc, "tries_left", None),
                    expected=getattr(exc, "expected", None), given=getattr(exc, "given", None))
 
     @property
@@ -88,7 +92,7 @@ def guarded(use_case: Callable[[], Outcome], uow: UnitOfWork, clock: Clock,
         return Outcome.refused(exc, code)
     except ShelfError as exc:
         log.info("%s refused (%s): %s", source, exc.code, exc)
-        if record:
+        if record and exc.recorded:
             _record_refusal(uow, clock, source, exc, code)
         return Outcome.refused(exc, code)
     except Exception:
@@ -106,6 +110,7 @@ def _record_refusal(uow: UnitOfWork, clock: Clock, source: str, exc: ShelfError,
         with uow:
             uow.events.add("scan_refused", source, clock.now(), error=exc.code, message=str(exc),
                            suggestions=list(exc.suggestions), code=code,
-                           retry_after_s=exc.retry_after_s)
+                           retry_after_s=exc.retry_after_s,
+                           tries_left=getattr(exc, "tries_left", None))
     except StoreUnavailable as busy:
         log.warning("%s: could not record a refusal: %s", source, busy)

@@ -162,11 +162,7 @@ class Households(Protocol):
     def upsert(self, household: Household, now: datetime) -> str:
         """Insert or update; return 'added', 'changed' or 'same'."""
 
-    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime,
-                  actor: str) -> None:
-        """Keep an uploaded household list's bytes under their hash (once)."""
-
-    def file(self, sha256: str) -> ListFile | None: ...
+    files: UploadedFiles  # the household lists uploaded on the staff site
 
 
 class Parcels(Protocol):
@@ -207,6 +203,9 @@ class PickupCodes(Protocol):
     def get(self, code_id: int) -> PickupCode | None: ...
 
     def find_active(self, code: str) -> PickupCode | None: ...
+
+    def active_count(self) -> int:
+        """How many codes are active: what a code typed alone is checked against."""
 
     def with_code(self, code: str, limit: int = 2) -> list[PickupCode]:
         """The newest rows (at most ``limit``) that ever held ``code``, active or used."""
@@ -299,6 +298,9 @@ class Attempts(Protocol):
                     now: datetime) -> int:
         """Seconds ``source`` must wait before trying again (0: it may try now)."""
 
+    def failures(self, source: str, since: datetime, limit: int) -> list[datetime]:
+        """When ``source`` failed at or after ``since``: the newest ``limit``, newest first."""
+
     def prune(self, prefix: str, before: datetime) -> int:
         """Forget the attempts of sources starting with ``prefix`` made before ``before``."""
 
@@ -320,11 +322,27 @@ class Stills(Protocol):
 @dataclass(frozen=True)
 class ListFile:
     """A list (the day's observation list, a household list) as it was received: its bytes,
-    known by their SHA-256."""
+    known by their SHA-256, and what they read as when uploaded."""
 
     sha256: str
     name: str
-    data: bytes
+    data: bytes | None  # None once deleted, after [web] uploads_days
+    reading: str | None = None  # kiosk.csvfile.reading_of, kept at upload (None: not read)
+    deleted_at: datetime | None = None
+
+
+class UploadedFiles(Protocol):
+    """Lists as received, kept by their SHA-256 for [web] uploads_days, then deleted."""
+
+    def keep(self, sha256: str, name: str, data: bytes, reading: str | None, now: datetime,
+             actor: str) -> None:
+        """Keep a list's bytes (and what they read as) under their hash; the same bytes again
+        are kept again from ``now`` (and come back, if they were deleted)."""
+
+    def get(self, sha256: str) -> ListFile | None: ...
+
+    def prune(self, before: datetime, now: datetime, limit: int) -> int:
+        """Delete the bytes of at most ``limit`` lists kept since before ``before``."""
 
 
 @dataclass(frozen=True)
@@ -347,11 +365,7 @@ class AppliedList:
 
 
 class ObservationRegister(Protocol):
-    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime,
-                  actor: str) -> None:
-        """Keep a list's bytes under their hash (once)."""
-
-    def file(self, sha256: str) -> ListFile | None: ...
+    files: UploadedFiles  # the day's lists as received
 
     def add(self, entry: AppliedList) -> int:
         """Record a list as applied; return its id in the register."""

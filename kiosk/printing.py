@@ -112,7 +112,8 @@ def label_for(uow: UnitOfWork, config: Config, household: HouseholdId, ref: str 
         known = uow.households.get(household) is not None
     if not known:
         raise UnknownHousehold(f"{household.masked()} is not in the household list: check the "
-                               "building and room, or import the list with the flat")
+                               "building and room, or import the list with the flat",
+                               given=str(household))
     return _printed(config, parcel_label(config.label_secret, household, ref, fresh=fresh), now)
 
 
@@ -178,7 +179,8 @@ def _row_label(row: dict[str, str], known: set[str], secret: bytes) -> ParcelLab
         raise ValueError("no household: give the building and room, e.g. 24-2304")
     household = HouseholdId.parse(text)
     if str(household) not in known:
-        raise UnknownHousehold(f"{household.masked()} is not in the household list")
+        raise UnknownHousehold(f"{household.masked()} is not in the household list",
+                               given=str(household))
     return parcel_label(secret, household, row.get("ref") or None)
 
 

@@ -16,6 +16,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from kiosk.domain import (
+    ROOM_MARK,
+    ROOM_SEPARATOR,
     HouseholdId,
     canonical_room,
     confusable_with,
@@ -23,6 +25,7 @@ from kiosk.domain import (
     phone_tail,
     split_phones,
 )
+from kiosk.errors import UnknownHousehold
 from kiosk.timefmt import iso
 
 # ``:slot`` narrows these two to one slot; NULL means every slot.
@@ -230,6 +233,7 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "parcel": row["parcel_id"],
         "room_confirmed": detail.get("room_confirmed"),
         "retry_after_s": detail.get("retry_after_s"),
+        "tries_left": detail.get("tries_left"),  # a typed code: wrong ones before a wait
         "fresh": bool(detail.get("fresh")),  # checked in fresh (its label or announcement)
         # needs_room: the household the code was announced for; a check-in: the same
         "announced": detail.get("announced") or detail.get("announced_for"),
@@ -444,11 +448,14 @@ def still_jpeg(conn: sqlite3.Connection, event_id: int) -> bytes | None:
 
 
 def observation_register(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
-    """The observation lists applied, newest first: which file, for which day, by whom."""
+    """The observation lists applied, newest first: which file (its bytes deleted after [web]
+    uploads_days, or not), for which day, by whom."""
     rows = conn.execute(
-        """SELECT id, applied_at, actor, list_date, source, file_name, sha256, format, added,
-                  released, unchanged, unknown, problems
-           FROM observation_lists ORDER BY id DESC LIMIT ?""", (limit,)).fetchall()
+        """SELECT l.id, l.applied_at, l.actor, l.list_date, l.source, l.file_name, l.sha256,
+                  l.format, l.added, l.released, l.unchanged, l.unknown, l.problems,
+                  f.deleted_at IS NOT NULL AS file_deleted
+           FROM observation_lists l LEFT JOIN observation_files f ON f.sha256 = l.sha256
+           ORDER BY l.id DESC LIMIT ?""", (limit,)).fetchall()
     return [dict(r) for r in rows]
 
 
@@ -466,9 +473,10 @@ def observation_history(conn: sqlite3.Connection, household: str) -> list[dict[s
     """
     rows = conn.execute(
         """SELECT e.id, e.at, e.kind, e.actor, l.id AS list_id, l.list_date, l.source,
-                  l.file_name, l.sha256
+                  l.file_name, l.sha256, f.deleted_at IS NOT NULL AS file_deleted
            FROM events e
            LEFT JOIN observation_lists l ON l.id = json_extract(e.detail, '$.list')
+           LEFT JOIN observation_files f ON f.sha256 = l.sha256
            WHERE e.household_id = ?
              AND e.kind IN ('observation_added', 'observation_released')
            ORDER BY e.id DESC""", (household,)).fetchall()
@@ -688,9 +696,6 @@ PARCEL_ROW = """
     SELECT p.id, p.kind, p.ref, p.household_id, p.slot_code, p.status, p.checked_in_at,
            p.closed_at, p.room_confirmed, p.fresh, h.under_observation
     FROM parcels p JOIN households h ON h.id = p.household_id"""
-# A typed building-room: 24-2304, 24栋2304, 24栋2304室, 24 2304, 24/2304, 24号楼2304.
-ROOM_QUERY = re.compile(
-    r"^(\d{1,3})\s*(?:号楼|栋|幢|楼|座|[-－—/\s])\s*([0-9A-Za-z]{1,6})\s*[室号]?$")
 REF_QUERY = re.compile(r"^[0-9A-Za-z-]{3,40}$")
 PICKUP_CODE_QUERY = re.compile(r"^\d{6}$")
 PHONE_TAIL_QUERY = re.compile(r"^\d{4}$")
@@ -780,11 +785,10 @@ def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> 
 
 def _room_term(term: str) -> str | None:
     """The household a typed building-room names (``24栋2304`` -> ``24-2304``), or None."""
-    match = ROOM_QUERY.match(term)
-    if match is None:
+    try:
+        return str(HouseholdId.parse(term))
+    except UnknownHousehold:
         return None
-    room = canonical_room(match.group(2))
-    return f"{int(match.group(1))}-{room}" if room else None
 
 
 def _near_rooms(conn: sqlite3.Connection, household: str) -> list[str]:
@@ -838,8 +842,9 @@ def _rooms_numbered(conn: sqlite3.Connection, room: str) -> list[str]:
 
 # The gate's refusals worth a staff member's look: a forged or unreadable label, a household
 # not in the list, a tracking number taken, a parcel scanned again after it left, a waybill
-# whose phone is not the announced household's (a mistaken announcement, or a stolen one). (A wrong
-# pickup code, a locked keypad or a used pass is the resident's business, not an exception.)
+# whose phone is not the announced household's (a mistaken announcement, or a stolen one). (A
+# wrong pickup code or a used pass is the resident's business, not an exception; a run of
+# wrong codes at a keypad is, and is listed by keypad_runs.)
 ATTENTION_ERRORS = ("forged", "garbage", "unreadable", "unknown_household", "code_taken",
                     "already_collected", "announcement_mismatch")
 # Through events_refused (migration 14): the refusals of the last days, never the history.
@@ -904,6 +909,46 @@ def _once_per_code(refusals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+# What a guesser leaves at a keypad (kiosk.keypad): wrong pickup codes typed there, and codes
+# refused unchecked while it waited. A typed code's refusal carries tries_left (a scanned
+# pass's does not); the codes themselves are never recorded. Through events_refused.
+KEYPAD_REFUSALS = """
+    SELECT e.at, e.actor, json_extract(e.detail, '$.error') AS error,
+           json_extract(e.detail, '$.retry_after_s') AS wait_s
+    FROM events e
+    WHERE e.kind IN ('scan_refused', 'needs_room') AND e.at >= ?
+      AND json_extract(e.detail, '$.error') IN ('unknown_code', 'throttled')
+      AND json_extract(e.detail, '$.tries_left') IS NOT NULL
+    ORDER BY e.at"""
+
+
+def keypad_runs(conn: sqlite3.Connection, since: datetime, quiet: timedelta,
+                least: int) -> list[dict[str, Any]]:
+    """Runs of wrong pickup codes at each keypad since ``since``, the newest first.
+
+    A run ends where its keypad had no refused code for ``quiet`` (``[pickup]
+    window_minutes``); only runs of ``least`` wrong codes or more are listed (those that made
+    the keypad wait: someone guessing, or holding others up; not a resident's slip). Each:
+    ``source`` (the keypad), ``wrong`` codes, ``while_waiting`` (typed while it waited, not
+    checked), ``first`` and ``last`` (ISO), ``longest_wait_s``.
+    """
+    runs: dict[str, dict[str, Any]] = {}  # the open run of each keypad
+    done: list[dict[str, Any]] = []
+    for row in conn.execute(KEYPAD_REFUSALS, (iso(since),)):
+        run = runs.get(row["actor"])
+        if run is None or (datetime.fromisoformat(row["at"])
+                           - datetime.fromisoformat(run["last"]) >= quiet):
+            run = runs[row["actor"]] = {"source": row["actor"], "wrong": 0, "while_waiting": 0,
+                                        "first": row["at"], "last": row["at"],
+                                        "longest_wait_s": 0}
+            done.append(run)
+        run["last"] = row["at"]
+        run["wrong" if row["error"] == "unknown_code" else "while_waiting"] += 1
+        run["longest_wait_s"] = max(run["longest_wait_s"], row["wait_s"] or 0)
+    return sorted((r for r in done if r["wrong"] >= least), key=lambda r: r["last"],
+                  reverse=True)
+
+
 def _refusal(row: sqlite3.Row) -> dict[str, Any]:
     event = _timeline_event(row)
     detail = event["detail"]
@@ -941,8 +986,9 @@ HOUSEHOLD_ROWS = """
             WHERE p.household_id = h.id AND p.status = 'waiting') AS waiting
     FROM households h"""
 HOUSEHOLD_ORDER = " ORDER BY h.building, length(h.room), h.room"  # 902 before 1002
+# A building and the beginning of a room, typed as HouseholdId.parse reads a whole one.
 _BUILDING_ROOM_RE = re.compile(
-    r"^(\d{1,3})\s*(?:-|/|#|栋|幢|号楼|\s)\s*([0-9A-Z]{0,6})\s*(?:室|号)?$")
+    rf"^(\d{{1,3}})\s*{ROOM_SEPARATOR}\s*([0-9A-Z]{{0,6}})\s*{ROOM_MARK}$")
 
 
 def household_buildings(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -58,8 +58,10 @@ from kiosk.errors import (
     PhoneMismatch,
     PickupRefused,
     PickupThrottled,
+    RoomRequired,
     UnknownHousehold,
 )
+from kiosk.keypad import ROOM_MEMORY, Keypad, keypad_state, lookback
 from kiosk.labels import (
     MAX_PAYLOAD_BYTES,
     ParcelLabel,
@@ -133,9 +135,10 @@ def _carrier_code(data: bytes) -> str | None:
 
 
 def act_on_code(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
-                source: str = "keypad") -> Outcome:
-    """Hand out what a typed pickup code opens; never raise."""
-    return guarded(lambda: pick_up(code, uow, rules, clock, source=source), uow, clock, source)
+                source: str = "keypad", room: str | None = None) -> Outcome:
+    """Hand out what a typed pickup code (and building-room) opens; never raise."""
+    return guarded(lambda: pick_up(code, uow, rules, clock, source=source, room=room),
+                   uow, clock, source)
 
 
 def act_on_carrier(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
@@ -248,13 +251,14 @@ def _typed_household(uow: UnitOfWork, typed: HouseholdId, tail: str | None,
     shown = typed.masked()
     if check.verdict is RoomVerdict.UNKNOWN:
         raise UnknownHousehold(f"{shown} is not in the household list: check the room on the "
-                               "waybill", suggestions=check.suggestions)
+                               "waybill", given=str(typed), suggestions=check.suggestions)
     if check.verdict is RoomVerdict.ASK_PHONE:
         raise ConfusableRoom(f"{shown} is easily confused with another room: type the last 4 "
-                             "digits of the phone on the waybill", suggestions=check.suggestions)
+                             "digits of the phone on the waybill", given=str(typed),
+                             suggestions=check.suggestions)
     if check.verdict is RoomVerdict.MISMATCH:
         raise PhoneMismatch(f"the phone on the waybill belongs to another room than {shown}: "
-                            "check the room on the waybill and choose",
+                            "check the room on the waybill and choose", given=str(typed),
                             suggestions=check.suggestions)
     household = uow.households.get(typed)
     assert household is not None  # check_typed_room found it in the same transaction
@@ -266,7 +270,7 @@ def _not_in_list(uow: UnitOfWork, household: HouseholdId) -> UnknownHousehold:
     near = confusable_with(household, [h.id for h in uow.households.in_building(
         household.building)])
     return UnknownHousehold(f"{household.masked()} is not in the household list",
-                            suggestions=tuple(map(str, near)))
+                            given=str(household), suggestions=tuple(map(str, near)))
 
 
 def _again(uow: UnitOfWork, rules: Rules, known: ParcelRecord, now: datetime, actor: str,
@@ -329,7 +333,7 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
                   household, slot, parcel, ref,
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now, keep_days=rules.pickup.return_after_days,
-                  fresh=fresh)
+                  fresh=fresh, carrier=kind is ParcelKind.CARRIER)
     light_slot(uow, rules, slot.code, "on", now, "checkin")
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)
@@ -446,29 +450,58 @@ def _pickup_code(uow: UnitOfWork, household: str, now: datetime) -> PickupCode:
 
 
 def pick_up(code: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
-            source: str = "keypad", actor: str = RESIDENT) -> Outcome:
+            source: str = "keypad", actor: str = RESIDENT, room: str | None = None) -> Outcome:
     """Hand out every waiting parcel of the household whose pickup code was typed.
 
-    A typed code can be guessed, so each try counts against its keypad (``source``) and a
-    keypad with too many wrong ones within the window waits.
+    A typed code can be guessed, so each try counts against its keypad (``source``), which
+    waits a little after too many wrong ones and asks for the building-room (``room``) with
+    the code where a code alone is too easy to hit (``kiosk.keypad``). A code typed while the
+    keypad waits, or alone where the room is asked, is refused unchecked and counts for nothing.
     """
     now = clock.now()
-    window = timedelta(seconds=rules.pickup.window_s)
+    typed_room = _household_typed(room) if room and room.strip() else None
     throttle = f"pickup:{source}"
     with uow:
-        wait_s = uow.attempts.wait_needed(throttle, rules.pickup.max_failures, window, now)
-        if wait_s:
-            raise PickupThrottled(f"too many wrong pickup codes; try again in {wait_s} s",
-                                  retry_after_s=wait_s)
+        keypad = keypad_now(uow, rules, source, now)
+        if keypad.wait_s:
+            raise PickupThrottled(f"too many wrong pickup codes; try again in {keypad.wait_s} s",
+                                  retry_after_s=keypad.wait_s, tries_left=0)
+        if keypad.room_required and typed_room is None:
+            raise RoomRequired("type the building-room with the pickup code")
         found = uow.codes.find_active(code.strip())
+        if found and typed_room is not None and found.household_id != typed_room:
+            found = None  # another household's code: as wrong as no code at all
         parcels = uow.parcels.waiting_for(found.household_id) if found else []
         uow.attempts.add(throttle, bool(parcels), now)
-        uow.attempts.prune(throttle, now - window)  # older tries count for nothing: forget them
+        # Older tries count for nothing: forget them (the room's day is the longest memory).
+        uow.attempts.prune(throttle, now - max(ROOM_MEMORY,
+                                               timedelta(seconds=rules.pickup.window_s)))
         if found and parcels:
             outcome = _hand_out(uow, rules, found, parcels, now, "code", actor, source)
+        else:
+            keypad = keypad_now(uow, rules, source, now)
     if not found or not parcels:  # the failed attempt is committed above: it counts
-        raise PickupRefused("this pickup code does not match any waiting parcel")
+        what = "pickup code and room do" if typed_room else "pickup code does"
+        raise PickupRefused(f"this {what} not match any waiting parcel",
+                            retry_after_s=keypad.wait_s or None, tries_left=keypad.tries_left)
     return _handed_out(outcome)
+
+
+def _household_typed(room: str) -> str:
+    """The household a building-room typed with a pickup code names; text that names none
+    stays as typed (it then matches no code, and counts as a wrong try like any other)."""
+    try:
+        return str(HouseholdId.parse(room))
+    except UnknownHousehold:
+        return room.strip()
+
+
+def keypad_now(uow: UnitOfWork, rules: Rules, source: str, now: datetime) -> Keypad:
+    """The state of keypad ``source`` at ``now`` (inside the caller's unit of work): how long
+    it waits, the wrong codes it still takes, whether it asks for the room."""
+    failures = uow.attempts.failures(f"pickup:{source}", now - ROOM_MEMORY,
+                                     lookback(rules.pickup))
+    return keypad_state(failures, now, rules.pickup, uow.codes.active_count())
 
 
 def pick_up_with_pass(pickup_pass: PickupPass, uow: UnitOfWork, rules: Rules, clock: Clock, *,

@@ -239,6 +239,30 @@ def change_member(uow: UnitOfWork, now: datetime, username: str, *, actor: str,
     return changed
 
 
+def replicate_staff(uow: UnitOfWork, now: datetime, member: StaffMember, actor: str) -> str:
+    """Make this store's account ``member`` as the compound's centre holds it (issue 21: the
+    centre owns staff accounts; a gate keeps a copy to sign its own staff in).
+
+    Returns 'added', 'changed' or 'same'. A changed credential (a password reset there) or a
+    disable ends the account's sessions here too, in the same transaction, as at the centre.
+    """
+    with uow:
+        held = uow.staff.get(member.username)
+        if held is None:
+            uow.staff.add(member)
+            uow.events.add("staff_replicated", actor, now, **_detail(member))
+            return "added"
+        copied = replace(member, username=held.username, created_at=held.created_at)
+        if copied == held:
+            return "same"
+        ended = 0
+        if (held.credential != copied.credential or copied.disabled) and not held.disabled:
+            ended = uow.sessions.end_for(held.username, now)
+        uow.staff.update(copied)
+        uow.events.add("staff_replicated", actor, now, sessions_ended=ended, **_detail(copied))
+        return "changed"
+
+
 def upgrade_hash(uow: UnitOfWork, now: datetime, username: str, old_hash: str,
                  new_hash: str) -> bool:
     """Store the argon2 hash of a password that just verified against its old hash.

@@ -41,7 +41,7 @@ from kiosk.errors import (
     UnknownParcel,
     UnknownSlot,
 )
-from kiosk.notices.queue import queue_changed
+from kiosk.notices.queue import carrier_refs, queue_changed
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.services import Rules, light_slot
 from kiosk.tasks import COLLECTED, RETURNED, WITHDRAWN, left_shelf
@@ -236,6 +236,7 @@ def _payload(rules: Rules, parcel: ParcelRecord, action: str, now: datetime, nam
     # Each name in both languages: the notice is written in both (kiosk.notices.render).
     places = {"place": values["place"]} if values.get("place") else {}
     return {"community": rules.community_name, "household": parcel.household_id,
-            "name": name, "parcel": parcel.id, "parcel_ref": parcel.ref, "action": action,
+            "name": name, "parcel": parcel.id, "parcel_ref": parcel.ref,
+            "carrier_refs": carrier_refs([parcel]), "action": action,
             "at": iso(now), **values,
             "names": names_in_languages(community=rules.community_name, **places)}

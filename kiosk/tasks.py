@@ -63,7 +63,7 @@ from kiosk.errors import (
     WrongDoor,
 )
 from kiosk.labels import DOOR_PREFIX, make_pass, parse_door
-from kiosk.notices.queue import queue_delivered, queue_team, queue_waiting
+from kiosk.notices.queue import carrier_refs, queue_delivered, queue_team, queue_waiting
 from kiosk.outcome import DoorTaskRef, Outcome, guarded
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.routing import local_time, on_duty, team_for
@@ -390,13 +390,17 @@ def read_door(door: str, secret: bytes) -> tuple[HouseholdId, str]:
     text = door.strip()
     if text.upper().startswith(DOOR_PREFIX + ":"):
         return parse_door(text, secret), "sticker"
-    if ":" in text or "/" in text:
+    if ":" in text:
         raise GarbageLabel("not a door sticker: scan the QR sticker on the door, or type the "
                            "room")
     try:
-        return HouseholdId.parse(text), "typed"
+        return HouseholdId.parse(text), "typed"  # 24-2304, 24/2304, 24栋2304室
     except UnknownHousehold:
-        raise UnknownHousehold("type the room as building-room, e.g. 24-2304") from None
+        if "/" in text:  # a URL's path, another code's: no room is typed so
+            raise GarbageLabel("not a door sticker: scan the QR sticker on the door, or type "
+                               "the room") from None
+        raise UnknownHousehold("type the room as building-room, e.g. 24-2304, 24栋2304室 or "
+                               "24/2304", typed=text) from None
 
 
 def _open_task(uow: UnitOfWork, task_id: int, timezone: tzinfo) -> DoorTask:
@@ -437,7 +441,8 @@ def _delivered(uow: UnitOfWork, rules: TaskRules, task: DoorTask, now: datetime,
         queue_delivered(uow, rules.channels, household, {
             "community": rules.community_name, "household": hid, "name": household.name,
             "team": task.team, "team_name": _team(rules, task.team).name,
-            "parcel_refs": [p.ref for p in parcels], "delivered_at": iso(now),
+            "parcel_refs": [p.ref for p in parcels], "carrier_refs": carrier_refs(parcels),
+            "delivered_at": iso(now),
             "names": names_in_languages(community=rules.community_name,
                                         team_name=_team(rules, task.team).name)},
             parcels[0].id, now)

@@ -304,3 +304,52 @@ def add_member(config: Config, username: str, role: str, password: str | None = 
 # The `shelf` command speaks the terminal's language (kiosk/app/words.py): tests that read its
 # English lines must not turn Chinese on a machine with LANG=zh_CN.UTF-8.
 os.environ["SHELF_LANG"] = "en"
+
+
+# --- the compound's centre: a real PostgreSQL, started by the tests (tests/pg.py) -------------
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway cluster per test process (per xdist worker), removed at the end."""
+    from pg import make_cluster, remove_cluster
+
+    cluster = make_cluster()
+    yield cluster
+    remove_cluster(cluster)
+
+
+@pytest.fixture(scope="session")
+def centre_template(pg_cluster) -> str:
+    """A database with the centre's schema, copied for each test (a copy takes milliseconds)."""
+    from kiosk.centre.db import connect
+
+    with connect(pg_cluster.url(), migrate_schema=False) as admin:
+        admin.execute("CREATE DATABASE centre_template")
+    connect(pg_cluster.url("centre_template")).close()  # migrated as it opens
+    return "centre_template"
+
+
+_databases = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def empty_centre_url(pg_cluster) -> Iterator[str]:
+    """A new, empty database of its own for this test: its URL (dropped after the test)."""
+    yield from _database(pg_cluster, "template0")
+
+
+@pytest.fixture
+def centre_url(pg_cluster, centre_template) -> Iterator[str]:
+    """A new database with the centre's schema for this test: its URL."""
+    yield from _database(pg_cluster, centre_template)
+
+
+def _database(cluster, template: str) -> Iterator[str]:
+    from kiosk.centre.db import connect
+
+    name = f"centre_{os.getpid()}_{next(_databases)}"
+    with connect(cluster.url(), migrate_schema=False) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield cluster.url(name)
+    with connect(cluster.url(), migrate_schema=False) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

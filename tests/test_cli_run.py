@@ -71,4 +71,6 @@ def test_label_writes_png_and_pdf(community, tmp_path):
     assert (tmp_path / "l.pdf").read_bytes()[:5] == b"%PDF-"
     bad = subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
                           "label", "--household", "2304"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "expected building-room" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
+        'shelf: error: "2304" is not a room: type building and room, e.g. 24-2304, 24栋2304室 '
+        "or 24/2304")

@@ -69,6 +69,12 @@ def edit(path, old, new):
     ('type = "email"', 'type = "pigeon"', r"type = 'pigeon': allowed values are 'email'"),
     ('[overflow]', '[overflw]', r"unknown key 'overflw'|missing the section \[overflow\]"),
     ('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', r"not an IANA zone"),
+    ("window_minutes = 15", "window_minutes = 7",
+     r"\[pickup\] window_minutes = 7 is too short: a guesser who waits that long .* more than "
+     r"one code every max_wait_seconds \(60 s\); use at least 8"),
+    ("max_wait_seconds = 60", "max_wait_seconds = 5",
+     r"\[pickup\] max_wait_seconds = 5: allowed range is 10 to 900"),
+    ("ask_room_from = 200", "ask_room_from = -1", r"ask_room_from = -1: allowed range is 0 to"),
     ('trusted_proxy = ""', 'trusted_proxy = "nginx"',
      r"\[web\] trusted_proxy: 'nginx' is not an IP address"),
     ('trusted_proxy = ""', 'trusted_proxy = ""\ntrusted_proxy_count = 2',
@@ -153,6 +159,16 @@ def test_a_csi_camera_and_the_freeze_time_are_read(sample):
     edit(sample, "camera_freeze_seconds = 5", "camera_freeze_seconds = 2.5")
     kiosk = load_config(sample).kiosk
     assert (kiosk.camera, kiosk.camera_freeze_s) == ("picamera2:1", 2.5)  # not a file path
+
+
+def test_a_pickup_section_of_before_reads_as_the_keypads_new_rules(sample):
+    """Written before the keypad slowed guessers with short waits: the same two keys now say
+    how many wrong codes come free and when a run starts afresh; the rest is defaulted."""
+    edit(sample, "max_wait_seconds = 60", "")
+    edit(sample, "ask_room_from = 200", "")
+    pickup = load_config(sample).pickup
+    assert (pickup.max_failures, pickup.window_s, pickup.max_wait_s, pickup.ask_room_from) == (
+        5, 900, 60, 200)
 
 
 def test_an_old_web_users_entry_with_an_unknown_role_is_refused(sample):

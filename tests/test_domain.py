@@ -17,6 +17,7 @@ from kiosk.domain import (
     format_buildings,
     join_phones,
     mask_household,
+    mask_path,
     mask_phone,
     parse_buildings,
     parse_phone_tail,
@@ -31,10 +32,20 @@ def test_household_ids_are_exact_2304_is_not_2403():
     assert str(HouseholdId.parse("3-b101")) == "3-B101"
 
 
-@pytest.mark.parametrize("text", ["2304", "24 2304", "24-", "-2304", "24-23 04", "x-1", ""])
+@pytest.mark.parametrize("text", ["24-2304", "24栋2304室", "24/2304", "24 2304", "24号楼2304",
+                                  "24幢-2304", "24#2304", "２４－２３０４", "24栋 2304 号",
+                                  "024-02304"])
+def test_a_room_is_read_as_people_type_it(text):
+    assert HouseholdId.parse(text) == HouseholdId(24, "2304")
+
+
+@pytest.mark.parametrize("text", ["2304", "242304", "24-", "24栋", "-2304", "24-23 04", "x-1",
+                                  "24/23/04", "24号2304", ""])
 def test_malformed_household_ids_are_refused(text):
-    with pytest.raises(UnknownHousehold, match="not a household"):
+    with pytest.raises(UnknownHousehold, match="not a household: expected building-room, e.g. "
+                       "24-2304, 24栋2304室 or 24/2304") as refused:
         HouseholdId.parse(text)
+    assert (refused.value.typed, refused.value.given) == (text, None)
 
 
 def test_masking_hides_the_end_of_the_room():
@@ -42,6 +53,8 @@ def test_masking_hides_the_end_of_the_room():
     assert mask_household("3-101") == "3-1**"
     assert mask_household("5-7") == "5-7"  # nothing sensible to hide in one character
     assert mask_household("not an id") == "not an id"
+    assert mask_path("/households/24-2304") == "/households/24-23**"
+    assert mask_path("/parcels/12/move") == "/parcels/12/move"
 
 
 def test_building_ranges_round_trip():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
@@ -24,10 +25,18 @@ from bench.proofs.invariants import broken_rules
 from kiosk.app.wiring import build_scanner
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
-from kiosk.queries import attention, overdue_parcels, parcel_story, search_parcels, slot_flags
+from kiosk.queries import (
+    attention,
+    keypad_runs,
+    overdue_parcels,
+    parcel_story,
+    search_parcels,
+    slot_flags,
+)
 from kiosk.services import act_on_carrier, act_on_code, act_on_payload
 from kiosk.store import SqliteUnitOfWork
 from kiosk.tasks import act_on_door
+from kiosk.timefmt import iso
 from web import create_app
 
 DAY = 86400
@@ -132,6 +141,7 @@ def test_search_and_the_records_read_no_history_they_need_not(community, conn, c
             search_parcels(conn, term)
         parcel_story(conn, parcel.parcel)
         attention(conn, clock.now(), community.layout.overflow.code)
+        keypad_runs(conn, clock.now(), timedelta(minutes=15), 5)
         overdue_parcels(conn, clock.now())
         slot_flags(conn)
 
@@ -327,6 +337,44 @@ def test_the_exceptions_list_is_fed_by_real_refused_scans(site, community, conn,
     [event] = conn.execute("SELECT actor, detail FROM events WHERE kind = 'room_confirmed'")
     assert event["actor"] == "li@web"
     assert json.loads(event["detail"])["reason"] == "waybill says 24-2403"
+
+
+def test_the_exceptions_list_shows_runs_of_wrong_codes_at_a_keypad_never_the_codes(
+        site, community, conn, clock, rules):
+    check_in(conn, community, clock, "24-2304")
+    uow = SqliteUnitOfWork(conn)
+    assert act_on_code("000000", uow, rules, clock).error == "unknown_code"  # a slip: not listed
+    clock.advance(3600)
+    first = clock.now()
+    for n in range(12):  # someone at the gate screen, each code as soon as it is taken
+        wrong = act_on_code(f"{n:06d}", uow, rules, clock, source="gate-keypad", room="24-2304")
+        if n == 8:  # the keypad waits: these are not even checked
+            for _ in range(3):
+                refused = act_on_code("135790", uow, rules, clock, source="gate-keypad",
+                                      room="24-2304")
+                assert refused.error == "throttled"
+        clock.advance(wrong.retry_after_s or 1)
+    last = clock.now() - timedelta(seconds=60)
+    clock.advance(2 * 3600)
+    for _ in range(6):  # later, at another keypad
+        clock.advance(act_on_code("999999", uow, rules, clock, room="24-2304").retry_after_s or 1)
+
+    page = signed_in(site, "li").get("/exceptions?lang=en").text
+    section = page[page.index('id="exc-keypad"'):page.index('id="exc-unreachable"')]
+    runs = re.findall(r'<li class="refusal-item keypad-run" data-source="([\w-]+)">(.*?)</li>',
+                      section, re.S)
+    assert [source for source, _ in runs] == ["keypad", "gate-keypad"]  # the newest first
+    assert " ".join(text_of(runs[0][1]).split()) == (
+        "11-29 19:05 – 11-29 19:05 6 wrong codes keypad · longest wait 10 s")
+    gate = text_of(runs[1][1])
+    assert "12 wrong codes" in gate and "gate's screen" in gate
+    assert "3 more typed while it waited (not checked)" in gate and "longest wait 60 s" in gate
+    zone = community.community.timezone
+    assert f'datetime="{iso(first)}"' in runs[1][1] and f'datetime="{iso(last)}"' in runs[1][1]
+    assert first.astimezone(zone).strftime("%H:%M") in gate
+    for code in ("000000", "000011", "135790", "999999"):  # what was typed is never shown
+        assert code not in page
+    assert "输错 12 次" in signed_in(site, "zhang").get("/exceptions").text
 
 
 def test_the_exceptions_list_shows_failed_notices_and_the_overflow_place(

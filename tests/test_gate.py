@@ -257,16 +257,40 @@ def test_wrong_codes_then_the_keypad_waits_and_says_how_long(client, conn, commu
     check_in(conn, community, clock, "24-2304")
     right = pickup_code(conn, "24-2304")
     wrong = "000000" if right != "000000" else "111111"
-    for _ in range(community.pickup.max_failures):
-        view = type_code(client, wrong).get_json()["view"]
-        assert (view["kind"], view["error"], view["wait_s"]) == ("refused", "unknown_code", None)
-    clock.advance(60)
+    views = [type_code(client, wrong).get_json()["view"] for _ in range(5)]
+    assert [(v["kind"], v["error"], v["tries_left"], v["wait_s"]) for v in views] == [
+        ("refused", "unknown_code", 4, None), ("refused", "unknown_code", 3, None),
+        ("refused", "unknown_code", 2, None), ("refused", "unknown_code", 1, None),
+        ("refused", "unknown_code", 0, 5)]
+    clock.advance(2)
     view = type_code(client, right).get_json()["view"]  # even the right one waits now
-    assert (view["error"], view["wait_s"]) == ("throttled", community.pickup.window_s - 60)
+    assert (view["error"], view["wait_s"], view["tries_left"]) == ("throttled", 3, 0)
     assert pickup_code(conn, "24-2304") == right
 
-    clock.advance(community.pickup.window_s)
-    assert type_code(client, right).get_json()["view"]["kind"] == "pickup"
+    clock.advance(3)
+    view = type_code(client, right).get_json()["view"]  # five wrong codes today: the room too
+    assert (view["kind"], view["error"]) == ("refused", "room_required")
+    answer = client.post("/gate/code", json={"code": right, "room": "24-2304"},
+                         headers=SAME_SITE).get_json()
+    assert answer["view"]["kind"] == "pickup"
+
+
+def test_the_room_asked_for_is_a_question_the_screen_does_not_see_again(client, conn, community,
+                                                                         clock):
+    check_in(conn, community, clock, "24-2304")
+    for _ in range(community.pickup.max_failures):
+        type_code(client, "000000")
+        clock.advance(community.pickup.window_s)
+    after = start(client)
+    answer = type_code(client, pickup_code(conn, "24-2304")).get_json()
+    assert answer["view"]["error"] == "room_required"
+    assert state(client, after)["views"] == []  # a second screen shows no refusal either
+
+
+@pytest.mark.parametrize("room", [7, "", "x" * 65, ["24-2304"]])
+def test_a_room_with_the_code_must_be_short_text(client, room):
+    response = client.post("/gate/code", json={"code": "123456", "room": room}, headers=SAME_SITE)
+    assert (response.status_code, response.get_json()["error"]) == (400, "bad_request")
 
 
 def test_the_gate_keypad_has_its_own_throttle(client, conn, community, clock):

@@ -8,14 +8,16 @@ screenshots (800x480 and 1024x600, Chinese and English).
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 from conftest import check_in, pickup_code
+from playwright.sync_api import expect as shows  # the page, retried until it does
 from test_web_browser import live_server  # noqa: F401  (the real app on 127.0.0.1)
 
-from kiosk.services import Rules, act_on_payload, expect
+from kiosk.services import Rules, act_on_code, act_on_payload, expect
 from kiosk.store import SqliteUnitOfWork
 from web import gate
 
@@ -89,13 +91,106 @@ def test_a_typed_code_lights_the_slot_and_wrong_ones_make_the_keypad_wait(screen
 
     tap_code(screen, "000000")
     assert screen.get_attribute("#screen", "data-error") == "unknown_code"
-    assert screen.inner_text("#instruction").startswith("取件码不对")
-    for _ in range(community.pickup.max_failures - 1):
-        tap_code(screen, "000000")
-    tap_code(screen, "000000")
+    assert screen.inner_text("#instruction") == (
+        "取件码不对，或已没有待取的包裹。请核对通知里的 6 位数字\n"
+        "还可以再试 4 次，之后每输错一次都要等一会儿")
+
+
+@pytest.fixture
+def timed_screen(browser, live_server):  # noqa: F811
+    """The gate page whose clock the test can stop (Playwright's page.clock, ``stop_time``)."""
+    context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(5_000)
+    page.clock.install()
+    page.goto(f"{live_server}/gate")
+    page.wait_for_selector("#screen[data-read]")
+    yield page
+    context.close()
+
+
+def stop_time(page) -> None:
+    """From now on time passes on the page only when the test says (``let_pass``), as on the
+    server's ManualClock. The page polls no more: only what it is sent shows."""
+    page.clock.pause_at(page.evaluate("Date.now()"))
+
+
+def let_pass(page, clock, seconds: int) -> None:
+    """``seconds`` pass for the server and for the page."""
+    clock.advance(seconds)
+    page.clock.fast_forward(seconds * 1000)
+
+
+def test_wrong_codes_say_the_tries_left_then_the_wait_then_ask_for_the_room(
+        timed_screen, conn, community, clock, tmp_path):
+    screen = timed_screen
+    check_in(conn, community, clock, "24-2304")
+    screen.wait_for_selector('#screen[data-state="checkin"]')  # the courier's scan first
+    stop_time(screen)
+    right = pickup_code(conn, "24-2304")
+    wrong = "000000" if right != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        tap_code(screen, wrong)
+        assert screen.inner_text("#instruction").endswith(
+            f"还可以再试 {left} 次，之后每输错一次都要等一会儿")
+    folder = screenshots(tmp_path)
+    screen.screenshot(path=str(folder / "gate-800x480-zh-tries.png"))
+    tap_code(screen, wrong)
+    assert screen.inner_text("#instruction").endswith("\n请 5 秒后再试")
+    assert screen.inner_text("#entry-value") == "请稍候 5 秒"
+    assert "waiting" in screen.get_attribute("#pad", "class")
+    screen.screenshot(path=str(folder / "gate-800x480-zh-wait.png"))
+
+    before = shown(screen)
+    tap_keys(screen, right)  # the keypad takes no code while it waits: nothing is sent
+    assert shown(screen) == before and screen.inner_text("#entry-value") == "请稍候 5 秒"
+    let_pass(screen, clock, 2)
+    shows(screen.locator("#entry-value")).to_have_text("请稍候 3 秒")
+    screen.tap("#lang")
+    assert screen.inner_text("#instruction").endswith("\nTry again in 3 seconds")
+    assert screen.inner_text("#entry-value") == "Wait 3 seconds"
+    screen.screenshot(path=str(folder / "gate-800x480-en-wait.png"))
+
+    let_pass(screen, clock, 3)
+    shows(screen.locator("#instruction")).to_have_text(re.compile(
+        "\nYou can type a pickup code again now$"))
+    assert "waiting" not in screen.get_attribute("#pad", "class")
+    tap_code(screen, right)  # five wrong codes today: the gate asks for the room as well
+    assert screen.get_attribute("#screen", "data-error") == "room_required"
+    assert screen.inner_text("#headline") == "Now your building and room"
+    assert screen.get_attribute("#pad", "data-mode") == "building"
+    assert right not in screen.inner_text("body")  # the code is kept, never shown
+    screen.screenshot(path=str(folder / "gate-800x480-en-room.png"))
+    screen.tap("#lang")
+    assert screen.inner_text("#headline") == "请再输入楼栋和房号"
+    screen.screenshot(path=str(folder / "gate-800x480-zh-room.png"))
+    type_room(screen, "24", "2304")
+    assert screen.get_attribute("#screen", "data-state") == "pickup"
+    assert screen.inner_text("#household") == "24栋 23**"
+
+
+def test_after_a_prankster_the_screen_says_the_wait_in_minutes_and_counts_down(
+        timed_screen, conn, community, clock, tmp_path):
+    screen = timed_screen
+    stop_time(screen)  # what the prankster does below is not shown: the resident's code is
+    check_in(conn, community, clock, "24-2304")
+    uow, rules = SqliteUnitOfWork(conn), Rules.from_config(community)
+    for _ in range(9):  # the prankster: each wrong code as soon as the keypad takes one
+        outcome = act_on_code("000000", uow, rules, clock, source=gate.KEYPAD, room="24-2304")
+        clock.advance(outcome.retry_after_s or 0)
+    assert outcome.retry_after_s == 60
+    clock.advance(-60)  # the resident comes as the prankster leaves
+    tap_code(screen, pickup_code(conn, "24-2304"))
     assert screen.get_attribute("#screen", "data-error") == "throttled"
-    seconds = community.pickup.window_s
-    assert screen.inner_text("#instruction") == f"取件码输错次数过多，请 {seconds} 秒后再试"
+    assert screen.inner_text("#instruction") == "取件码输错次数过多，请 1 分钟后再试"
+    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-minute.png"))
+    let_pass(screen, clock, 1)
+    shows(screen.locator("#instruction")).to_have_text("取件码输错次数过多，请 59 秒后再试")
+    let_pass(screen, clock, 59)  # the wait is over: the screen says how to use the gate again
+    shows(screen.locator("#screen")).to_have_attribute("data-state", "idle")
+    shows(screen.locator("#pad")).not_to_have_class(re.compile("waiting"))
+    tap_code(screen, pickup_code(conn, "24-2304"))
+    assert screen.get_attribute("#screen", "data-error") == "room_required"
 
 
 def test_the_screen_goes_back_to_how_to_use_it(browser, live_server, monkeypatch):  # noqa: F811

@@ -6,12 +6,11 @@ client for what the endpoints answer, a real Chromium for what the courier sees.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from conftest import check_in, make_app, served
-from test_backup import DAMAGE, PAGE, settle, shelf
+from test_backup import DAMAGE, garble_table, shelf
 from test_gate import state
 
 from kiosk.backup import restore
@@ -97,13 +96,7 @@ def test_damage_found_while_serving_puts_the_gate_out_of_order(client, community
     """The file checked sound at the first poll, then a page of the events (what every poll
     reads) fails in place: the same file, so no new check; the failing read says it."""
     assert "out_of_order" not in state(client)
-    settle(community.database)
-    conn = sqlite3.connect(community.database)
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
-    conn.close()
-    with community.database.open("r+b") as db:
-        db.seek((root - 1) * PAGE)
-        db.write(bytes(i * 37 % 251 for i in range(PAGE)))
+    garble_table(community.database, "events")
     polled = client.get("/gate/state?after=0")
     assert polled.status_code == 503
     assert polled.get_json()["out_of_order"] is True

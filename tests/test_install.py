@@ -21,7 +21,7 @@ from kiosk.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("shelf-kiosk.service", "shelf-notices.service", "shelf-web.service",
-            "shelf-backup.service")
+            "shelf-backup.service", "shelf-sync.service")
 UNITS = (*SERVICES, "shelf-backup.timer")
 MAX_EXPOSURE = 5.0  # systemd-analyze security: "OK" or better
 
@@ -63,6 +63,17 @@ def test_the_kiosk_unit_is_a_notify_service_with_a_watchdog_and_its_devices():
                  "StateDirectory=shelf", "ConfigurationDirectory=shelf", "CapabilityBoundingSet=",
                  "SystemCallFilter=@system-service", "ProtectSystem=strict", "PrivateTmp=yes"):
         assert line in text.splitlines(), line
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_a_memory_ceiling_and_no_swap(service):
+    """A runaway (a list or a photo that costs gigabytes, a leak) gets its service stopped and
+    restarted, not the Pi swapping to death: the ceilings are measured in systemd/README.md."""
+    lines = (REPO / "systemd" / service).read_text().split("[Service]")[1].splitlines()
+    ceiling = next((line for line in lines if line.startswith("MemoryMax=")), "")
+    assert re.fullmatch(r"MemoryMax=\d+M", ceiling), service
+    assert 128 <= int(ceiling[len("MemoryMax="):-1]) <= 1024
+    assert "MemorySwapMax=0" in lines
 
 
 @pytest.mark.parametrize("service", SERVICES[:3])

@@ -122,10 +122,13 @@ def test_a_label_for_a_flat_not_in_the_list_is_refused_and_nothing_written(commu
     png = tmp_path / "label.png"
     done = shelf(community, "label", "--household", "24-9901", "--png", png)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "shelf: error: 24-99** is not in the household list")
-    assert "24-9901" not in done.stderr  # refusals mask households
+    # The operator sees the flat they typed (issue 20: not "24-99**", as if it were a typo).
+    assert done.stderr.strip().splitlines()[-1] == (
+        "shelf: error: 24-9901 is not in the household list: check the building and room")
     assert done.stdout == "" and not png.exists()
+    chinese = shelf(community, "--lang", "zh", "label", "--household", "24栋9901室")
+    assert chinese.stderr.strip().splitlines()[-1] == (
+        "shelf: 错误：住户名单里没有 24-9901，请核对楼栋和房号")
 
 
 def test_a_sheet_with_bad_rows_is_refused_whole_naming_each_line(community, tmp_path):

@@ -26,7 +26,7 @@ from kiosk.labels import make_label
 from kiosk.notices.delivery import build_channels, deliver_due
 from kiosk.notices.reminders import is_quiet, remind_due
 from kiosk.notices.render import render, words
-from kiosk.services import Rules, act_on_payload, pick_up
+from kiosk.services import Rules, act_on_carrier, act_on_payload, pick_up
 from kiosk.staff_actions import hand_out, mark_returned, move, undo_check_in
 from kiosk.store import SqliteUnitOfWork, connect
 from kiosk.tasks import deliver, mark_fresh
@@ -162,9 +162,35 @@ def test_collected_arrives_after_a_pickup_with_the_code(conn, community, clock, 
     assert "Your 2 parcel(s) on the shelf of Sample Garden were collected" in body
     refs = [r[0] for r in conn.execute("SELECT ref FROM parcels WHERE id IN (?, ?)",
                                        (first.parcel, second.parcel))]
-    assert f"快递单号：{'、'.join(refs)}" in body
+    # The shelf's own labels' numbers: not the courier's tracking number (issue 20).
+    assert f"住户：24-2304 · 货架标签号：{'、'.join(refs)}" in body and "快递单号" not in body
+    assert f"Household: 24-2304 · Shelf label no.: {', '.join(refs)}" in body
     worker_pass(conn, community, channels, clock)
     assert len(mail.messages) == 3  # said once
+
+
+def test_a_courier_s_tracking_number_is_the_tracking_number_and_the_shelf_s_label_is_not(
+        conn, community, clock, mail, channels):
+    """A resident looks for the courier's number under 快递单号: only a waybill's is so called."""
+    rules = Rules.from_config(community)
+    waybill = act_on_carrier("SF1234567890", SqliteUnitOfWork(conn), rules, clock,
+                             room="24栋2304室", phone_tail="2304")
+    assert waybill.action == "checkin"
+    label = check_in(conn, community, clock)
+    worker_pass(conn, community, channels, clock)
+    [ref] = [r[0] for r in conn.execute("SELECT ref FROM parcels WHERE id = ?", (label.parcel,))]
+    first, second = (text(m) for m in mail.messages)
+    assert "住户：24-2304 · 快递单号：SF1234567890\n" in first
+    assert "Household: 24-2304 · Tracking no.: SF1234567890\n" in first
+    assert f"住户：24-2304 · 货架标签号：{ref}\n" in second and "快递单号" not in second
+
+    clock.advance(86400 + 3600)  # a day later: the reminder lists both, each called by its name
+    worker_pass(conn, community, channels, clock)
+    reminder = text(mail.messages[-1])
+    assert heads(mail)[-1] == "待取提醒"
+    assert "· 快递单号：SF1234567890\n" in reminder and f"· 货架标签号：{ref}\n" in reminder
+    assert f"住户：24-2304 · 快递单号：SF1234567890 · 货架标签号：{ref}\n" in reminder
+    assert "· Tracking no.: SF1234567890\n" in reminder
 
 
 def test_staff_hand_out_and_door_delivery_are_not_told_twice(

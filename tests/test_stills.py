@@ -30,8 +30,9 @@ from kiosk.config import load_config
 from kiosk.domain import HouseholdId
 from kiosk.errors import ConfigError
 from kiosk.labels import make_label
+from kiosk.observation_register import upload
+from kiosk.retention import prune_stills
 from kiosk.services import Rules, act_on_code
-from kiosk.stills import prune_stills
 from kiosk.store import SqliteUnitOfWork
 
 DAY = 24 * 3600
@@ -276,29 +277,40 @@ def test_prune_deletes_in_batches_oldest_first_and_keeps_the_young(community, co
     assert prune_stills(SqliteUnitOfWork(conn), clock, 0).deleted == 3  # 0: keep none
 
 
-def test_shelf_run_deletes_old_stills_at_start(community, conn, clock, scanner, tmp_path):
+def test_shelf_run_deletes_old_stills_and_uploads_at_start(community, conn, clock, scanner,
+                                                          tmp_path):
     scanner.process_frame(held_up(label(community)))
+    upload(b"\xef\xbb\xbf\xe6\x88\xb7\xe5\x8f\xb7\r\n24-2304\r\n", "名单.csv",
+           SqliteUnitOfWork(conn), clock, actor="li@web")
     folder = tmp_path / "camera"
     folder.mkdir()
     cv2.imwrite(str(folder / "empty.png"), empty_view())
-    later = clock.now() + timedelta(days=community.kiosk.stills_days, hours=1)
+    later = clock.now() + timedelta(days=community.web.uploads_days, hours=1)
     done = shelf(community, "run", "--camera", f"images:{folder}", now=later)
     assert done.returncode == 0, done.stderr
     assert "deleted 1 still(s)" in done.stderr
-    assert sqlite3.connect(community.database).execute(
-        "SELECT COUNT(*) FROM stills WHERE jpeg IS NOT NULL").fetchone()[0] == 0
+    assert "deleted 1 uploaded list(s) kept since" in done.stderr
+    store = sqlite3.connect(community.database)
+    assert store.execute("SELECT COUNT(*) FROM stills WHERE jpeg IS NOT NULL").fetchone()[0] == 0
+    assert store.execute("SELECT COUNT(*) FROM observation_files WHERE data IS NOT NULL"
+                         ).fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("value, message", [
-    ("-1", r"\[kiosk\] stills_days = -1: allowed range is 0 to 365"),
-    ("400", r"\[kiosk\] stills_days = 400: allowed range is 0 to 365"),
-    ('"14"', r"\[kiosk\] stills_days = '14': must be a whole number from 0 to 365"),
+@pytest.mark.parametrize("setting, value, message", [
+    ("stills_days = 14", "-1", r"\[kiosk\] stills_days = -1: allowed range is 0 to 365"),
+    ("stills_days = 14", "400", r"\[kiosk\] stills_days = 400: allowed range is 0 to 365"),
+    ("stills_days = 14", '"14"',
+     r"\[kiosk\] stills_days = '14': must be a whole number from 0 to 365"),
+    ("uploads_days = 30", "0", r"\[web\] uploads_days = 0: allowed range is 1 to 365"),
+    ("uploads_days = 30", '"30"',
+     r"\[web\] uploads_days = '30': must be a whole number from 1 to 365"),
 ])
-def test_stills_days_is_validated_naming_the_key(tmp_path, value, message):
+def test_the_days_kept_are_validated_naming_the_key(tmp_path, setting, value, message):
     path, _ = write_sample(tmp_path / "c", "a password")
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("stills_days = 14", f"stills_days = {value}", 1),
-                    encoding="utf-8")
+    assert setting in text
+    key = setting.split(" = ")[0]
+    path.write_text(text.replace(setting, f"{key} = {value}", 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_config(path)
 

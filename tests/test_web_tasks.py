@@ -16,6 +16,7 @@ from conftest import make_app, wait_for
 from PIL import Image, ImageDraw
 from test_web import AuthActions
 
+from bench import hostile
 from hardware.decoder import DecoderChain
 from hardware.lights import build_lights
 from kiosk.clock import ManualClock
@@ -26,7 +27,7 @@ from kiosk.observation import set_observation
 from kiosk.passwords import hash_password
 from kiosk.services import Rules, act_on_payload
 from kiosk.store import SqliteUnitOfWork
-from web import create_app
+from web import create_app, tasks
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 STAFF = {"li": "committee", "zhang": "property"}  # username -> role (= the team's id)
@@ -356,6 +357,22 @@ def test_a_cancelled_task_and_bad_input_are_refused_with_the_reason(site, day, c
     assert "这个任务已经取消：住户已解除居家观察" in text_of(cancelled.text)
     assert "任务已取消" in text_of(client.get(f"/tasks/{task}").text)
     assert events(conn, "delivered") == []
+
+
+def test_nothing_of_a_photo_is_opened_before_its_turn(site, day, monkeypatch):
+    """A photo is opened, sized and decoded only holding the one-at-a-time lock: while another
+    is being read, this one is told to try again, unopened (four decoded at once were 1.15 GB)."""
+    client = signed_in(site, "zhang")
+    monkeypatch.setattr(tasks, "PHOTO_READ_WAIT_S", 0.01)
+    damaged = hostile.big_png()[:5000]  # its header says 7000 x 7000; its pixels are cut off
+    assert tasks.PHOTO_READS.acquire(timeout=10)  # another photo is being read
+    try:
+        waiting = post_photo(client, day["property"], damaged)
+    finally:
+        tasks.PHOTO_READS.release()
+    assert waiting.status_code == 503 and "正在识别别人的照片" in text_of(waiting.text)
+    opened = post_photo(client, day["property"], damaged)  # its turn: opened, and refused
+    assert opened.status_code == 413 and "照片像素太多" in text_of(opened.text)
 
 
 def test_without_a_decoder_the_door_page_asks_for_the_room(community, day):

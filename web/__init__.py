@@ -90,10 +90,14 @@ def create_app(config: Config, *, clock: Clock | None = None,
     errors.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)  # deny by default: every route below declares who may open it
+    if config.gate is not None:  # a gate of a compound: its centre owns the lists, the staff
+        from web import owner
+
+        owner.init_app(app)
     app.register_blueprint(shelf.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(gate.bp)
-    app.after_request(_security_headers)
+    app.after_request(security_headers)
     from web import expected  # POST /api/expected, /expected: parcels announced by tracking number
 
     app.register_blueprint(expected.bp)
@@ -134,7 +138,7 @@ class SecureOverHttps(SecureCookieSessionInterface):
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
 
-def _security_headers(response: Response) -> Response:
+def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     # frame-ancestors says it to today's browsers; X-Frame-Options to those before CSP 2.
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -7,6 +7,8 @@ before any view runs:
   A token is a ``[[web.tokens]]`` table: ``g.api_token`` is it, and its scope
   (``token_scope``) limits what every request made with it may touch.
 - ``@roles_required("admin", ...)``: only those roles (never a bearer token).
+- ``@own_credential``: callers with a credential of their own that the view checks itself (the
+  compound's centre: ``/sync/v1``, each gate by its token); no session, no CSRF token.
 - ``PUBLIC_ENDPOINTS``: the sign-in form, sign-out, static files, ``/healthz`` (times and
   counts only) and the gate screen (which guards itself: the gate's own display only,
   ``web/gate.py``).
@@ -63,7 +65,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from kiosk.config import ApiToken, WebSettings
-from kiosk.domain import TokenScope
+from kiosk.domain import TokenScope, mask_path
 from kiosk.passwords import (
     check_password,
     decoy_hash,
@@ -73,9 +75,9 @@ from kiosk.passwords import (
 )
 from kiosk.ports import StaffMember
 from kiosk.staff import ROLES, upgrade_hash
-from kiosk.store import SqliteUnitOfWork, StaffSession, without_waiting_for_the_disk
+from kiosk.store import SqliteUnitOfWork, StaffSession
 from kiosk.timefmt import local_time
-from web.db import get_uow
+from web.db import bookkeeping, get_uow
 from web.i18n import t
 from web.serving import LARGEST_UPLOAD_BYTES
 
@@ -98,6 +100,7 @@ CSRF_EXEMPT_ENDPOINTS = frozenset({"gate.code", "gate.room", "gate.fresh"})
 READ_ONLY_ROLES = frozenset({"gate"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACCESS_ATTRIBUTE = "shelf_access"
+CREDENTIAL_ATTRIBUTE = "shelf_own_credential"
 UPLOAD_ATTRIBUTE = "shelf_upload_limit"
 # Password guessing: this many wrong passwords within the window lock one username for one
 # client address (others, and the same address with the right password elsewhere, go on) ...
@@ -237,6 +240,14 @@ def roles_required(*roles: str) -> Callable[[View], View]:
     return decorator
 
 
+def own_credential(view: View) -> View:
+    """A route its callers reach with a credential of their own, which the view checks itself
+    (the centre's ``/sync/v1``: each gate's bearer token): no session is read for it, and no
+    CSRF token asked, since no cookie signs its requests."""
+    setattr(view, CREDENTIAL_ATTRIBUTE, True)
+    return view
+
+
 def upload_limit(max_bytes: int) -> Callable[[View], View]:
     """Let this route take a body of up to ``max_bytes`` (a phone's photo, a list's XLSX).
 
@@ -270,6 +281,8 @@ def guard() -> Response | None:
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # no such page (404, 405), or a stylesheet: nothing to open
+    if getattr(current_app.view_functions[endpoint], CREDENTIAL_ATTRIBUTE, False):
+        return None  # it checks its caller's own credential (own_credential)
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
     if is_api_request():
         g.api_token = _bearer_token(request.headers.get("Authorization", ""))
@@ -323,7 +336,7 @@ def _forbidden() -> Any:
 
 
 def csrf_refused(exc: CSRFError) -> Any:
-    log.info("%s %s refused: %s", request.method, request.path, exc.description)
+    log.info("%s %s refused: %s", request.method, mask_path(request.path), exc.description)
     if wants_json():
         return jsonify(error="csrf", message=t("refused_csrf")), 400
     return render_template("unavailable.html", message_key="refused_csrf"), 400
@@ -363,7 +376,7 @@ def _load_user(token: str) -> StaffUser | None:
             uow.sessions.end(key, now)
         return None
     if now - found.last_seen >= SESSION_TOUCH_EVERY:
-        with without_waiting_for_the_disk(uow.conn), uow:  # bookkeeping, as attempts are
+        with bookkeeping(uow), uow:  # bookkeeping, as attempts are
             uow.sessions.touch(key, now)
     return StaffUser(member, token)
 
@@ -476,7 +489,7 @@ def sign_in(username: str, password: str) -> SignIn:
             member = authenticate(username, password)
         finally:
             PASSWORD_CHECKS.release()
-    with without_waiting_for_the_disk(uow.conn), uow:  # attempts are not worth an fsync
+    with bookkeeping(uow), uow:  # attempts are not worth an fsync
         for limit in limits:
             uow.attempts.add(limit.source, member is not None, now)
         _prune(uow, now)

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 
+from kiosk.domain import mask_path
 from kiosk.errors import StorageFull, StoreUnavailable
 from kiosk.store import unavailable
 from web.i18n import t
@@ -22,7 +23,7 @@ RETRY_AFTER_S = 30
 
 def store_unavailable(exc: StoreUnavailable) -> Any:
     key = "storage_full" if isinstance(exc, StorageFull) else "store_unavailable"
-    log.error("%s %s: %s", request.method, request.path, exc)
+    log.error("%s %s: %s", request.method, mask_path(request.path), exc)
     headers = {"Retry-After": str(RETRY_AFTER_S)}
     if request.path.startswith("/api/"):
         return jsonify(error=t(key), code=exc.code), 503, headers

@@ -6,6 +6,7 @@
   (``kiosk.queries.search_parcels``).
 - ``/exceptions`` lists what needs a look: the gate's refusals of the last days (forged,
   unknown household, garbage; carrier codes the gate asked a room for that never checked in),
+  runs of wrong pickup codes at a keypad (how many, when, which keypad; never the codes),
   parcels whose household no channel reaches, notices that gave up, parcels in the overflow
   place, rooms typed at the gate and not settled (with "confirm room" right there).
 - ``/overdue`` lists the parcels waiting a day or more, oldest first, each with how long; those
@@ -22,7 +23,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, request
 
-from kiosk.queries import attention, overdue_parcels, search_parcels
+from kiosk.queries import attention, keypad_runs, overdue_parcels, search_parcels
 from web.auth import roles_required
 from web.db import get_db
 from web.i18n import has, t, why
@@ -66,6 +67,9 @@ def exceptions() -> str:
                       current_app.config["LAYOUT"].overflow.code)
     for refusal in found["refused"]:
         refusal["words"] = refusal_words(refusal)
+    pickup = current_app.config["RULES"].pickup
+    found["keypad"] = keypad_runs(get_db(), now - timedelta(days=days),
+                                  timedelta(seconds=pickup.window_s), pickup.max_failures)
     for key in ("unreachable", "overflow", "unconfirmed"):
         for row in found[key]:
             _with_age(row, now)

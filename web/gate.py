@@ -275,13 +275,20 @@ def state() -> Response | tuple[Response, int]:
 
 @bp.post("/code")
 def code() -> Response:
-    """A pickup code typed on the screen: every waiting parcel of the household lights."""
+    """A pickup code typed on the screen: every waiting parcel of the household lights.
+
+    ``room`` (building-room, optional): where the keypad asks for it (the answer's error is
+    ``room_required``), the code opens only that household's parcels (``kiosk.keypad``).
+    """
     body = request.get_json(silent=True)
-    typed = body.get("code") if isinstance(body, dict) else None
-    if not isinstance(typed, str) or not PICKUP_CODE_RE.match(typed):
-        return _refuse(400, "bad_request", 'Send {"code": "<six digits>"}.')
+    fields = body if isinstance(body, dict) else {}
+    typed, room = fields.get("code"), fields.get("room")
+    if (not isinstance(typed, str) or not PICKUP_CODE_RE.match(typed)
+            or not (room is None or _text(room))):
+        return _refuse(400, "bad_request", 'Send {"code": "<six digits>"[, "room": "24-2304"]}.')
     uow = get_uow()
-    outcome = act_on_code(typed, uow, _rules(), current_app.config["CLOCK"], source=KEYPAD)
+    outcome = act_on_code(typed, uow, _rules(), current_app.config["CLOCK"], source=KEYPAD,
+                          room=room)
     return _answer(outcome)
 
 
@@ -358,8 +365,8 @@ def outcome_view(outcome: Outcome) -> dict[str, Any]:
     return _view(OUTCOME_KINDS.get(outcome.action, "refused"), household=outcome.household,
                  slots=outcome.slots or ((outcome.slot,) if outcome.slot else ()),
                  parcels=len(outcome.parcels), repeat=outcome.repeat, error=outcome.error,
-                 wait_s=outcome.retry_after_s, code=outcome.code, suggestions=outcome.suggestions,
-                 room_confirmed=outcome.room_confirmed,
+                 wait_s=outcome.retry_after_s, tries_left=outcome.tries_left, code=outcome.code,
+                 suggestions=outcome.suggestions, room_confirmed=outcome.room_confirmed,
                  parcel=outcome.parcel if outcome.action == "checkin" else None,
                  announced=outcome.announced)
 
@@ -396,7 +403,8 @@ def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
                  household=first["household"],
                  slots=tuple(dict.fromkeys(e["slot"] for e in group if e["slot"])),
                  parcels=len(group), repeat=first["kind"] == "rescanned", error=first["error"],
-                 wait_s=first["retry_after_s"], code=first["code"],
+                 wait_s=first["retry_after_s"], tries_left=first["tries_left"],
+                 code=first["code"],
                  suggestions=first["suggestions"] or (),
                  room_confirmed=first["room_confirmed"],
                  parcel=first["parcel"] if _fresh_key_for(first) else None,
@@ -405,7 +413,7 @@ def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _view(kind: str, *, event_id: int | None = None, household: str | None, slots: tuple[str, ...],
           parcels: int, repeat: bool, error: str | None, wait_s: int | None,
-          code: str | None, suggestions: tuple[str, ...] | list[str],
+          tries_left: int | None, code: str | None, suggestions: tuple[str, ...] | list[str],
           room_confirmed: bool | None, parcel: int | None = None,
           fresh: bool = False, announced: str | None = None) -> dict[str, Any]:
     """One thing that happened, as the screen needs it: no names, no phones, household masked.
@@ -426,7 +434,8 @@ def _view(kind: str, *, event_id: int | None = None, household: str | None, slot
         "parcels": parcels,
         "repeat": repeat,
         "error": error,
-        "wait_s": wait_s,
+        "wait_s": wait_s,  # the keypad takes no code for this long (seconds)
+        "tries_left": tries_left,  # a wrong typed code: how many more before a wait
         "code": code,
         "suggestions": [parts for s in suggestions if (parts := household_parts(s))],
         "room_confirmed": room_confirmed,  # False: typed, not settled by a phone; staff check

@@ -32,9 +32,9 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk import report_words
-from kiosk.csvfile import EncodingError
 from kiosk.domain import HouseholdId, mask_email, mask_phone
 from kiosk.errors import HouseholdChanged, InvalidContact, UnknownHousehold
 from kiosk.households import (
@@ -52,11 +52,14 @@ from kiosk.queries import (
     household_view,
     households_in_building,
 )
+from kiosk.sheets import EncodingError, ListTooLarge
 from web.actors import actor_name
 from web.auth import actor, check_csrf, roles_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import current_language, t
+from web.serving import LIST_UPLOAD_BYTES
 from web.tasks import team_name
+from web.uploads import deleted_text, list_body_too_large, too_large
 
 bp = Blueprint("households", __name__)
 
@@ -64,7 +67,6 @@ VIEW_ROLES = ("admin", "committee", "property")  # find, see whole contacts, edi
 EDIT_ROLES = VIEW_ROLES
 # The residents' committee keeps the household list; an administrator may import in its stead.
 IMPORT_ROLES = ("admin", "committee")
-UPLOAD_LIMIT = 2 * 1024 * 1024  # a whole compound's list is a few hundred KB at most
 MAX_NAME = 120
 MAX_QUERY = 60
 FOUND_LIMIT = 100
@@ -185,7 +187,7 @@ def import_form() -> str:
 
 @bp.post("/households/import")
 @roles_required(*IMPORT_ROLES)
-@upload_limit(UPLOAD_LIMIT)  # before the CSRF check reads the form; other forms keep 64 KB
+@upload_limit(LIST_UPLOAD_BYTES)  # before the CSRF check reads the form; other forms keep 64 KB
 def upload() -> Any:
     check_csrf()
     sent = request.files.get("list")
@@ -193,28 +195,37 @@ def upload() -> Any:
         flash(t("hh_no_file"), "error")
         return redirect(url_for(".import_form"))
     name = PurePath(sent.filename.replace("\\", "/")).name[-MAX_NAME:] or "list"
-    digest = keep_upload(sent.read(), name, get_uow(), _clock().now(), actor=actor())
+    try:
+        digest = keep_upload(sent.read(), name, get_uow(), _clock().now(), actor=actor())
+    except ListTooLarge as exc:  # read at the upload, and refused: nothing kept
+        flash(too_large(exc, name), "error")
+        return redirect(url_for(".import_form"))
     return redirect(url_for(".preview", sha256=digest))
 
 
-def _stored(sha256: str) -> tuple[str, bytes]:
-    found = get_uow().households.file(sha256) if SHA256_RE.match(sha256) else None
-    if found is None:
-        abort(404)
-    return found.name, found.data
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    return list_body_too_large(".import_form")
 
 
 def _import(sha256: str, *, apply: bool, expected_diff: str | None = None
             ) -> tuple[ImportReport | None, str | None]:
     """The import of a kept upload (a preview unless ``apply``), or why it cannot be read."""
-    name, data = _stored(sha256)
+    found = get_uow().households.files.get(sha256) if SHA256_RE.match(sha256) else None
+    if found is None:
+        abort(404)
+    name = found.name
+    if found.data is None:
+        return None, deleted_text()
     try:
         report = import_households(get_uow(), current_app.config["COMMUNITY"].buildings, name,
                                    _clock().now(), actor(), apply=apply,
-                                   rules=current_app.config["RULES"], data=data,
-                                   expected_diff=expected_diff)
+                                   rules=current_app.config["RULES"], data=found.data,
+                                   reading=found.reading, expected_diff=expected_diff)
     except EncodingError:
         return None, t("hh_import_encoding", name=name)
+    except ListTooLarge as exc:  # kept before limits were checked at the upload
+        return None, too_large(exc, name)
     except ValueError as exc:  # not CSV, a damaged workbook, a header without building and room
         return None, t("hh_import_unreadable", name=name, detail=str(exc))
     return report, None

@@ -103,6 +103,7 @@ def _helpers() -> dict[str, Any]:
         "languages": LANGUAGE_NAMES,
         "lang_url": lang_url,
         "local": local,
+        "pages": current_app.view_functions,  # the endpoints this app serves (its nav links)
     }
 
 

@@ -27,16 +27,21 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk.domain import HouseholdId
 from kiosk.errors import UnknownHousehold
 from kiosk.observation_register import ListReport, apply_list, upload
+from kiosk.ports import ListFile
 from kiosk.queries import observation_history, observation_register, under_observation
 from kiosk.report_words import near_text, problem_text
+from kiosk.sheets import ListTooLarge
 from web.actors import actor_name
 from web.auth import actor, check_csrf, login_required, roles_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import current_language, local, t
+from web.serving import LIST_UPLOAD_BYTES
+from web.uploads import deleted, list_body_too_large, too_large
 
 bp = Blueprint("observation", __name__)
 
@@ -44,7 +49,6 @@ bp = Blueprint("observation", __name__)
 # them against the property company's); the property company looks, uploads its own and
 # compares, and an administrator may apply in either's stead.
 APPLY_ROLES = ("admin", "committee")
-UPLOAD_LIMIT = 2 * 1024 * 1024  # an XLSX list of a whole compound is tens of KB
 MAX_NAME = 120
 MAX_SOURCE = 40
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -79,13 +83,14 @@ def register() -> str:
     earlier = sorted({x["source"] for x in lists if x["source"]} - set(teams))
     return render_template(
         "observation.html", lists=lists, under=under_observation(conn), today=_today(),
+        uploads_days=current_app.config["WEB"].uploads_days,
         source=g.user.team if g.user.team in teams else "", sources=[*teams, *earlier],
         actor_name=actor_name)
 
 
 @bp.post("/observation/upload")
 @login_required
-@upload_limit(UPLOAD_LIMIT)  # before the form is read; other forms keep 64 KB
+@upload_limit(LIST_UPLOAD_BYTES)  # before the form is read; other forms keep 64 KB
 def upload_list() -> Any:
     check_csrf()
     sent = request.files.get("list")
@@ -97,32 +102,46 @@ def upload_list() -> Any:
         flash(t("obs_bad_date"), "error")
         return redirect(url_for(".register"))
     name = PurePath(sent.filename.replace("\\", "/")).name[-MAX_NAME:] or "list"
-    digest = upload(sent.read(), name, get_uow(), _clock(), actor=actor())
+    try:
+        digest = upload(sent.read(), name, get_uow(), _clock(), actor=actor())
+    except ListTooLarge as exc:  # read at the upload, and refused: nothing kept
+        flash(too_large(exc, name), "error")
+        return redirect(url_for(".register"))
     return redirect(url_for(".preview", sha256=digest, date=day.isoformat(),
                             source=_source(request.form.get("source"))))
 
 
-def _stored(sha256: str) -> tuple[str, bytes]:
-    found = get_uow().observation.file(sha256) if SHA256_RE.match(sha256) else None
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    return list_body_too_large(".register")
+
+
+def _stored(sha256: str) -> ListFile:
+    """The upload ``sha256`` (404 if none); whether its bytes were deleted is the caller's."""
+    found = get_uow().observation.files.get(sha256) if SHA256_RE.match(sha256) else None
     if found is None:
         abort(404)
-    return found.name, found.data
+    return found
 
 
-def _dry_run(sha256: str, day: date, source: str) -> ListReport:
-    name, data = _stored(sha256)
-    return apply_list(data, name, get_uow(), current_app.config["RULES"], _clock(), list_date=day,
-                      source=source, actor=actor(), dry_run=True)
+def _dry_run(found: ListFile, day: date, source: str) -> ListReport:
+    assert found.data is not None
+    return apply_list(found.data, found.name, get_uow(), current_app.config["RULES"], _clock(),
+                      list_date=day, source=source, actor=actor(), dry_run=True,
+                      reading=found.reading)
 
 
 @bp.get("/observation/list/<sha256>")
 @login_required
-def preview(sha256: str) -> str:
+def preview(sha256: str) -> Any:
     """What an uploaded list would change now, problems line by line, and the form to apply."""
     day = _day(request.args.get("date"))
     if day is None:
         abort(404)
-    report = _dry_run(sha256, day, _source(request.args.get("source")))
+    found = _stored(sha256)
+    if found.data is None:
+        return deleted(".register")
+    report = _dry_run(found, day, _source(request.args.get("source")))
     language = current_language()
     return render_template(
         "observation_preview.html", report=report, may_apply=g.user.role in APPLY_ROLES,
@@ -138,10 +157,13 @@ def apply() -> Any:
     source = _source(request.form.get("source"))
     if day is None:
         abort(400, description="the list's day is missing")
-    name, data = _stored(sha256)
-    report = apply_list(data, name, get_uow(), current_app.config["RULES"], _clock(), list_date=day,
-                        source=source, actor=actor(), confirm=bool(request.form.get("confirm")),
-                        expected_diff=request.form.get("diff_key", ""))
+    found = _stored(sha256)
+    if found.data is None:
+        return deleted(".register")
+    report = apply_list(found.data, found.name, get_uow(), current_app.config["RULES"], _clock(),
+                        list_date=day, source=source, actor=actor(),
+                        confirm=bool(request.form.get("confirm")),
+                        expected_diff=request.form.get("diff_key", ""), reading=found.reading)
     if report.applied:
         flash(t("obs_applied", id=report.register_id, added=len(report.added),
                 released=len(report.released)), "ok")
@@ -156,11 +178,14 @@ def apply() -> Any:
 
 @bp.get("/observation/file/<sha256>")
 @login_required
-def download(sha256: str) -> Response:
-    """A list exactly as it was uploaded: what was applied can be read again."""
-    name, data = _stored(sha256)
-    response = Response(data, mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = _attachment(name)
+def download(sha256: str) -> Any:
+    """A list exactly as it was uploaded: what was applied can be read again (until its bytes
+    are deleted, after [web] uploads_days)."""
+    found = _stored(sha256)
+    if found.data is None:
+        return deleted(".register")
+    response = Response(found.data, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = _attachment(found.name)
     return response
 
 
@@ -183,6 +208,7 @@ def household(household: str) -> str:
         abort(404)
     return render_template("observation_household.html", household=str(target),
                            under=found.under_observation, actor_name=actor_name,
+                           uploads_days=current_app.config["WEB"].uploads_days,
                            history=observation_history(get_db(), str(target)))
 
 

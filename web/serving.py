@@ -16,9 +16,14 @@ from typing import Any
 from kiosk.config import WebSettings
 
 FORM_BYTES = 64 * 1024  # every form but an upload: no form needs more (413 above it)
-# The largest body the site takes: a phone's photo of a door sticker (web/tasks.py); the
-# household list and the observation list (XLSX) are smaller.
-LARGEST_UPLOAD_BYTES = 8 * 1024 * 1024
+# A list (the household list, the observation list): a whole compound's of 10,000 households is
+# ~600 KB of CSV, its XLSX tens of KB (what a list may hold once read: kiosk.sheets).
+LIST_UPLOAD_BYTES = 1024 * 1024
+# A phone's photo of a door sticker (web/tasks.py): its JPEG is 3-5 MB when the page cannot
+# shrink it first.
+PHOTO_UPLOAD_BYTES = 8 * 1024 * 1024
+# The largest body the site takes.
+LARGEST_UPLOAD_BYTES = max(LIST_UPLOAD_BYTES, PHOTO_UPLOAD_BYTES)
 # What half-sent bodies may hold of the Pi's memory at most, all connections together.
 BODIES_IN_MEMORY_BYTES = 256 * 1024 * 1024
 CONNECTIONS = BODIES_IN_MEMORY_BYTES // LARGEST_UPLOAD_BYTES  # 32: beyond, new ones wait

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -45,7 +46,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from kiosk.collect import collect
 from kiosk.config import Team
 from kiosk.outcome import Outcome
-from kiosk.ports import Decoder, Frame
+from kiosk.ports import Decoder, Frame, Symbol
 from kiosk.queries import handed_over_from, open_tasks, task_view
 from kiosk.routing import local_time as wall_clock
 from kiosk.routing import on_duty
@@ -56,20 +57,28 @@ from web.actors import actor_name
 from web.auth import actor, check_csrf, login_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import has, local, t
+from web.serving import PHOTO_UPLOAD_BYTES
 
 bp = Blueprint("tasks", __name__)
 
-PHOTO_LIMIT = 8 * 1024 * 1024  # a phone's JPEG is 3-5 MB when the page cannot shrink it first
 PHOTO_MAX_PIXELS = 50_000_000  # larger is no phone photo: refused before it is decoded
+# What is decoded, after a JPEG's reduction (``draft``): a 50-megapixel phone's JPEG decodes at
+# half size (12.5 MP); a PNG or another format whole, 4 bytes a pixel (16 MP: 64 MB).
+PHOTO_MAX_DECODED = 16_000_000
 PHOTO_MAX_SIDE = 2000  # a door sticker's QR code reads well at this size, in a fraction of the time
-# One photo read at a time in this process: a few staff at doors keep one core busy, never
-# both, and the kiosk's camera keeps its own. A photo that cannot get its turn is told so.
+# One photo opened, decoded and read at a time in this process: a few staff at doors keep one
+# core busy, never both, and hold one decoded photo in memory, never four; the kiosk's camera
+# keeps its own. A photo that cannot get its turn is told so. Always on the same thread: the
+# memory one photo freed is what the next one gets (decoded on the server's four threads in
+# turn, glibc's per-thread arenas would keep up to four photos' worth).
 PHOTO_READS = threading.BoundedSemaphore(1)
+PHOTO_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-reader")
 PHOTO_READ_WAIT_S = 10
 ROOM_CHARS = 8  # building or room typed: digits, a few of them
 # A refused door's page answers with these; anything else was input the page could not use (422).
 REFUSAL_STATUS = {"wrong_door": 409, "task_closed": 409, "task_cancelled": 409,
-                  "photo_too_large": 413, "busy": 503, "store_unavailable": 503,
+                  "photo_too_large": 413, "photo_too_many_pixels": 413, "busy": 503,
+                  "store_unavailable": 503,
                   "storage_full": 503, "internal": 500}
 
 
@@ -216,7 +225,7 @@ def _task_page(task_id: int, refusal: dict[str, Any] | None = None) -> Any:
     page = render_template(
         "task.html", task=view, refusal=refusal, team_name=team_name, actor_name=actor_name,
         other_team=view["team"] != shown.team and shown.own,
-        photo=_site().decoder is not None, photo_mb=PHOTO_LIMIT // (1024 * 1024),
+        photo=_site().decoder is not None, photo_mb=PHOTO_UPLOAD_BYTES // (1024 * 1024),
         wrong_door=_wrong_door(refusal) if refusal else None)
     return page, status
 
@@ -235,7 +244,7 @@ def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
 
 @bp.post("/tasks/<int:task_id>/door")
 @login_required
-@upload_limit(PHOTO_LIMIT)  # this route only: set before the form is read
+@upload_limit(PHOTO_UPLOAD_BYTES)  # this route only: set before the form is read
 def door(task_id: int) -> Any:
     """Confirm the door by its sticker (a photo, or what the page read) or the room typed."""
     check_csrf()
@@ -258,7 +267,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
     if task_id is None:
         return exc
     return _task_page(task_id, {"code": "photo_too_large", "text": t(
-        "door_err_photo_too_large", mb=PHOTO_LIMIT // (1024 * 1024))})
+        "door_err_photo_too_large", mb=PHOTO_UPLOAD_BYTES // (1024 * 1024))})
 
 
 def _typed_door() -> str | None:
@@ -281,25 +290,34 @@ def _door_in_photo() -> str | dict[str, Any]:
     decoder = _site().decoder
     if decoder is None:
         return _refused("no_decoder")
-    frame = photo_frame(sent.read())
-    if frame is None:
-        return _refused("unreadable_photo")
+    data = sent.read()
     if not PHOTO_READS.acquire(timeout=PHOTO_READ_WAIT_S):
         return _refused("busy")
     try:
-        symbols = decoder.decode(frame)
+        symbols = PHOTO_READER.submit(_read_photo, data, decoder).result()
     finally:
         PHOTO_READS.release()
+    if isinstance(symbols, str):
+        return _refused(symbols)
     texts = [s.data.decode("utf-8", "replace").strip() for s in symbols]
     if not texts:
         return _refused("no_code")
     return next((text for text in texts if text.upper().startswith("DD1:")), texts[0])
 
 
-def photo_frame(data: bytes) -> Frame | None:
-    """A phone's photo as a grey frame for the decoder, at most ``PHOTO_MAX_SIDE`` a side.
+def _read_photo(data: bytes, decoder: Decoder) -> list[Symbol] | str:
+    """The codes in a photo, or why it cannot be read (``photo_frame``)."""
+    frame = photo_frame(data)
+    return frame if isinstance(frame, str) else decoder.decode(frame)
 
-    None when it is no image Pillow can open, or far larger than any phone's.
+
+def photo_frame(data: bytes) -> Frame | str:
+    """A phone's photo as a grey frame for the decoder, at most ``PHOTO_MAX_SIDE`` a side; or
+    why not: "unreadable_photo" (no image Pillow can open), "photo_too_many_pixels".
+
+    Its size is checked from its header, before anything is decoded: no more than
+    ``PHOTO_MAX_PIXELS`` in the file, no more than ``PHOTO_MAX_DECODED`` decoded. Call it
+    holding ``PHOTO_READS``: what it decodes is the largest thing the site holds.
     """
     import numpy as np
     from PIL import Image, UnidentifiedImageError
@@ -307,13 +325,15 @@ def photo_frame(data: bytes) -> Frame | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > PHOTO_MAX_PIXELS:
-                return None
+                return "photo_too_many_pixels"
             image.draft("L", (PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))  # a JPEG decodes at 1/2, 1/4 ...
+            if image.width * image.height > PHOTO_MAX_DECODED:  # a PNG decodes whole
+                return "photo_too_many_pixels"
             grey = image.convert("L")
         grey.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
         return np.asarray(grey)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
+        return "unreadable_photo"
 
 
 def _refused(code: str) -> dict[str, Any]:

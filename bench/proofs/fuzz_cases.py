@@ -11,7 +11,6 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,7 +22,7 @@ from bench.proofs.invariants import broken_rules
 from kiosk.clock import ManualClock
 from kiosk.community import open_store
 from kiosk.domain import HouseholdId
-from kiosk.errors import ForgedLabel, GarbageLabel
+from kiosk.errors import ForgedLabel, GarbageLabel, ShelfError
 from kiosk.labels import (
     LEGACY_PASS_PREFIX,
     REF_RE,
@@ -35,7 +34,7 @@ from kiosk.labels import (
     parse_payload,
 )
 from kiosk.passwords import hash_password
-from kiosk.services import Rules, act_on_code, act_on_payload
+from kiosk.services import Rules, act_on_code, act_on_payload, keypad_now
 from kiosk.store import SqliteUnitOfWork
 
 EXAMPLES = int(os.environ.get("SHELF_FUZZ_EXAMPLES", "10000"))
@@ -48,7 +47,7 @@ SECRET = b"a label secret of the fuzzing community"
 # Every refusal a scanned payload or a typed code may meet on a real store (kiosk/errors.py):
 # a pass whose code opened its slots already, or an old (DP1) pass whose code was drawn again.
 REFUSALS = {"garbage", "forged", "unknown_household", "already_collected", "unknown_code",
-            "throttled", "pass_used", "pass_outdated"}
+            "throttled", "room_required", "pass_used", "pass_outdated"}
 
 
 TALLY: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -280,34 +279,50 @@ def test_typed_pickup_codes(shelf: Shelf) -> None:
                       st.just("active"))
 
     pads = st.sampled_from(["", " ", "\t", "\u3000"])
+    # The building-room typed with the code: none, the code's own (as typed at a keypad), a
+    # neighbour's, or anything at all.
+    rooms = st.one_of(st.none(), st.just("own"), st.sampled_from(["24-2403", "2-902"]),
+                      st.text(max_size=12))
 
     @FUZZ
     @given(typed, STEPS, st.sampled_from(["keypad", "web"]), st.booleans(), PICKS, PICKS,
-           pads, pads)
+           pads, pads, rooms)
     def prop(code: str, step: int, source: str, deliver: bool, who: int, which: int,
-             before: str, after: str) -> None:
+             before: str, after: str, room: str | None) -> None:
         shelf.clock.advance(step)
         if deliver:  # a courier comes by, so there are codes worth typing
             shelf.check_in(shelf.collectors[who % len(shelf.collectors)])
         if code == "active":
             code = before + shelf.active_code(who, which) + after
         with shelf.uow:  # what the shelf should answer, asked before it is asked
-            rules = shelf.rules.pickup
-            wait_s = shelf.uow.attempts.wait_needed(f"pickup:{source}", rules.max_failures,
-                                                    timedelta(seconds=rules.window_s),
-                                                    shelf.clock.now())
+            keypad = keypad_now(shelf.uow, shelf.rules, source, shelf.clock.now())
             found = shelf.uow.codes.find_active(code.strip())
+            if room == "own":
+                room = f" 0{found.household_id} " if found else "24-2304"
+            if found and room and room.strip() and _household(room) != found.household_id:
+                found = None
             opens = found and [p.id for p in shelf.uow.parcels.waiting_for(found.household_id)]
-        outcome = act_on_code(code, shelf.uow, shelf.rules, shelf.clock, source=source)
+        outcome = act_on_code(code, shelf.uow, shelf.rules, shelf.clock, source=source,
+                              room=room)
         assert_sound("act_on_code", outcome, shelf)
-        if wait_s:
+        if keypad.wait_s:
             assert outcome.error == "throttled", outcome
+        elif keypad.room_required and not (room and room.strip()):
+            assert outcome.error == "room_required", outcome
         elif opens:
             assert outcome.action == "pickup" and list(outcome.parcels) == opens, outcome
         else:
             assert outcome.error == "unknown_code", outcome
 
     prop()
+
+
+def _household(room: str) -> str | None:
+    """The household a typed building-room names, or None."""
+    try:
+        return str(HouseholdId.parse(room))
+    except ShelfError:
+        return None
 
 
 # -- the web forms -------------------------------------------------------------------------

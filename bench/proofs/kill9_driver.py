@@ -84,7 +84,7 @@ def pick_up(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules, clock
     if code is None:
         return
     with uow.stills.attached(STILL):
-        outcome = act_on_code(code.code, uow, rules, clock)
+        outcome = act_on_code(code.code, uow, rules, clock, room=household)
     if outcome.action == "pickup":
         print(f"pickup {','.join(map(str, outcome.parcels))}", flush=True)
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bench.community import sample_community
 from bench.proofs.verdict import Verdict
+from bench.served import wait_until_up
 from bench.stats import percentile
 from kiosk.app.sim.label_video import Scene, write_label_video
 from kiosk.app.sim.mailcatcher import free_port
@@ -86,7 +87,7 @@ def _flood_while_replaying(config: Config, video: Path, labels: list[str], probe
         threads = []
         probe = Probe(config, probes)
         try:
-            _wait_until_up(base)
+            wait_until_up(base, within_s=30)
             threads = [threading.Thread(target=_guess_passwords, args=(base, stop, statuses, i),
                                         daemon=True) for i in range(CLIENTS)]
             for thread in threads:
@@ -145,20 +146,6 @@ def _verdict(checked: int, exit_code: int | None, elapsed: float, statuses: Coun
     if not ok and last_error:
         line += f"; kiosk's last error: {last_error.strip()[-160:]}"
     return Verdict(ok, line)
-
-
-def _wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/login", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"shelf web did not answer on {base} within 30 s")
-        time.sleep(0.1)
 
 
 def _guess_passwords(base: str, stop: threading.Event, statuses: Counter[str],
@@ -226,7 +213,7 @@ class Probe:
         except Exception:  # the store is busy: the parcel simply stays on the shelf
             return
         if code is not None:
-            act_on_code(code.code, self.uow, self.rules, self.clock)
+            act_on_code(code.code, self.uow, self.rules, self.clock, room=household)
 
     def close(self) -> None:
         self.conn.close()

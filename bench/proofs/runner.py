@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import staff_page
-from bench.proofs import body_flood, fuzz, kill9, login_flood, proxy_attacks
+from bench.proofs import body_flood, fuzz, kill9, login_flood, proxy_attacks, uploads
 from bench.proofs.verdict import Verdict
 
 
@@ -45,6 +45,7 @@ PROOFS = [
     Proof("login-flood", login_flood.prove),
     Proof("proxy", proxy_attacks.prove),
     Proof("body-flood", body_flood.prove),
+    Proof("uploads", uploads.prove),
     Proof("staff-page", staff_page_load),
     Proof("timed-tests", timed_tests),
 ]

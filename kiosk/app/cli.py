@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from kiosk.app.words import (
 from kiosk.clock import clock_from_env
 from kiosk.config import Config, config_path, load_config
 from kiosk.domain import HouseholdId
-from kiosk.errors import ShelfError
+from kiosk.errors import RoomRefused, ShelfError
 from kiosk.outcome import Outcome
 from kiosk.ports import Clock, Decoder, Frame, Symbol
 from kiosk.store import SqliteUnitOfWork
@@ -55,10 +55,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _one_line(exc: Exception) -> str:
-    """The error as one line: an OSError names its file and what went wrong."""
+    """The error as one line: an OSError names its file and what went wrong; a room refused
+    names it as the operator typed it."""
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else exc.filename
         return f"{target}: {exc.strerror.lower()}"
+    if isinstance(exc, RoomRefused) and (exc.given or exc.typed):
+        return _why(_refusal(exc))
     return " ".join(str(exc).split())
 
 
@@ -145,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("web", cmd_web, say("help_web"))
     p.add_argument("--host", default="127.0.0.1", help=say("help_web_host"))
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--centre", action="store_true", help=say("help_web_centre"))
 
     p = command("hash-password", cmd_hash_password,
                 say("help_hash_password"))
@@ -157,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kiosk.app.ops_cli import add_ops_commands  # shelf backup|restore|doctor|selftest
 
     add_ops_commands(command, _config)
+
+    from kiosk.app.centre_cli import add_centre_commands  # shelf centre ..., shelf sync
+
+    add_centre_commands(command, common, _config, _shell_actor)
 
     p = command("demo", cmd_demo, say("help_demo"))
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help=say("help_demo_dir"))
@@ -206,6 +214,8 @@ def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
     print(say("init_wrote", config=config.path, households=args.directory / "households.csv"))
     print(say("init_database", database=config.database, counts=household_counts(report)))
     print(say("init_login", password=password))
+    if args.admin_password is None:  # made up here: the operator has no other copy
+        print(say("init_login_once"))
     print(say("init_next", config=config.path.resolve()))
     return 0
 
@@ -217,6 +227,10 @@ def cmd_households(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.services import Rules
 
     config = _config(args)
+    if args.apply:
+        from kiosk.sync.owner import refuse_at_a_gate
+
+        refuse_at_a_gate(config, "households")
     report = import_households(SqliteUnitOfWork(open_store(config)), config.community.buildings,
                                args.file, clock.now(), _shell_actor(), apply=args.apply,
                                rules=Rules.from_config(config))
@@ -361,15 +375,31 @@ def _team(config: Config, team_id: str) -> str:
     return team_id if language() == "en" else in_language(names.get(team_id, team_id), language())
 
 
-def _why(refusal: dict[str, object]) -> str:
-    """Why it was refused: in English the core's message; in Chinese worded from its stable
-    code where the catalogue has it (households masked), else the core's message."""
-    from kiosk.domain import mask_household
+ROOM_REFUSALS = ("unknown_household", "confusable_room", "phone_mismatch")
 
-    said = language() != "en" and why(
-        str(refusal.get("error")),
-        **{k: mask_household(str(refusal[k])) for k in ("expected", "given") if refusal.get(k)})
+
+def _why(refusal: Mapping[str, object]) -> str:
+    """Why it was refused, to the operator at the terminal (staff, like the site's users).
+
+    The households they named are said whole (``given``: the room typed, a door's; a door
+    task's ``expected``), as is what they typed that is no room (``typed``); the log and the
+    core's message mask them. Otherwise: in English the core's message; in Chinese worded from
+    its stable code where the catalogue has it, else the core's message.
+    """
+    code, given, typed = str(refusal.get("error")), refusal.get("given"), refusal.get("typed")
+    if code in ROOM_REFUSALS and given:
+        return say(f"why_room_{code}", room=given)
+    if code == "unknown_household" and typed:
+        return say("why_not_a_room", typed=str(typed).strip())
+    named = {k: str(refusal[k]) for k in ("expected", "given") if refusal.get(k)}
+    said = (named or language() != "en") and why(code, **named)
     return said or str(refusal["message"])
+
+
+def _refusal(exc: ShelfError) -> dict[str, object]:
+    """A refusal the core raised, as the command says it and ``--json`` gives it."""
+    return {"error": exc.code, "message": str(exc), "suggestions": list(exc.suggestions),
+            **{k: v for k in ("given", "typed") if (v := getattr(exc, k, None))}}
 
 
 def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
@@ -381,8 +411,9 @@ def cmd_expect(args: argparse.Namespace, clock: Clock) -> int:
         done = expect(args.household, args.code, uow, clock, actor=_shell_actor(),
                       fresh=args.fresh)
     except ShelfError as exc:
-        refusal = {"error": exc.code, "message": str(exc), "suggestions": list(exc.suggestions)}
-        print(json.dumps(refusal, ensure_ascii=False) if args.json else _refusal_line(refusal),
+        refusal = _refusal(exc)
+        shown = {k: refusal[k] for k in ("error", "message", "suggestions")}  # --json's keys
+        print(json.dumps(shown, ensure_ascii=False) if args.json else _refusal_line(refusal),
               file=sys.stdout if args.json else sys.stderr)
         return 1
     if args.json:
@@ -419,16 +450,15 @@ def cmd_checkin(args: argparse.Namespace, clock: Clock) -> int:
     elif outcome.action == "needs_room":
         print(say("checkin_needs_room", code=outcome.code))
     else:
-        print(_refusal_line(data), file=sys.stderr)
+        print(_refusal_line({**data, "typed": args.room}), file=sys.stderr)
     return 0 if outcome.action == "checkin" else 1
 
 
-def _refusal_line(refusal: dict[str, object]) -> str:
-    """A refusal for a terminal; suggested households masked (--json gives them whole)."""
-    from kiosk.domain import mask_household
-
-    near = [mask_household(str(h)) for h in refusal.get("suggestions") or ()]
-    hint = say("refused_hint", rooms=", ".join(near)) if near else ""
+def _refusal_line(refusal: Mapping[str, object]) -> str:
+    """A refusal for a terminal, with the rooms the operator may have meant, whole: they choose
+    one of them from the waybill (as the gate's screen offers them)."""
+    near = [str(h) for h in refusal.get("suggestions") or ()]
+    hint = say("refused_hint", rooms=say("report_list_sep").join(near)) if near else ""
     return say("refused", code=refusal["error"], why=_why(refusal), hint=hint)
 
 
@@ -470,7 +500,7 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
     notify("STATUS=starting: waiting for the first frame")
     log.info("kiosk running on %s; %d slots", args.camera or config.kiosk.camera,
              len(config.layout.slots))
-    pruner = _prune_stills_meanwhile(config, clock, stop)
+    pruner = _prune_meanwhile(config, clock, stop)
     try:
         frames = scanner.run(stop)
     finally:
@@ -486,10 +516,9 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
     return 0
 
 
-def _prune_stills_meanwhile(config: Config, clock: Clock,
-                            stop: threading.Event) -> threading.Thread:
-    """Delete old stills at start and hourly, on a thread with its own connection."""
-    from kiosk.stills import run_pruner
+def _prune_meanwhile(config: Config, clock: Clock, stop: threading.Event) -> threading.Thread:
+    """Delete old stills and uploads at start and hourly, on a thread with its own connection."""
+    from kiosk.retention import run_pruner
     from kiosk.store import connect, without_waiting_for_the_disk
 
     conn = connect(config.database)  # the kiosk's own connection has just opened it
@@ -499,29 +528,33 @@ def _prune_stills_meanwhile(config: Config, clock: Clock,
         # check-in never waits behind one on the SD card.
         try:
             with without_waiting_for_the_disk(conn):
-                run_pruner(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days, stop)
+                run_pruner(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days,
+                           config.web.uploads_days, stop)
         finally:
             conn.close()
 
-    thread = threading.Thread(target=prune, name="stills-pruner", daemon=True)
+    thread = threading.Thread(target=prune, name="pruner", daemon=True)
     thread.start()
     return thread
 
 
 def cmd_stills(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.community import open_store
-    from kiosk.stills import prune_stills
+    from kiosk.retention import prune_stills, prune_uploads
 
     config = _config(args)
     conn = open_store(config)
     try:
-        report = prune_stills(SqliteUnitOfWork(conn), clock, config.kiosk.stills_days)
+        uow = SqliteUnitOfWork(conn)
+        report = prune_stills(uow, clock, config.kiosk.stills_days)
+        uploads = prune_uploads(uow, clock, config.web.uploads_days)
     finally:
         conn.close()
     if args.json:
-        print(json.dumps(report.as_json()))
+        print(json.dumps({**report.as_json(), "uploads": uploads.as_json()}))
     else:
         print(say("stills_pruned", deleted=report.deleted, days=report.days))
+        print(say("uploads_pruned", deleted=uploads.deleted, days=uploads.days))
     return 0
 
 
@@ -608,9 +641,17 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     from web.serving import waitress_options
 
     config = _config(args)
-    # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
-    # store: the site serves all the same (the gate says "out of order, see staff").
-    app = create_app(config, clock=clock, decoder=DecoderChain())
+    is_centre = config.centre is not None and config.centre.is_centre
+    if args.centre and not is_centre:
+        raise ValueError(say("web_not_a_centre", config=config.path))
+    if is_centre:  # the compound's site, from its PostgreSQL
+        from web.centre import create_centre_app
+
+        app = create_centre_app(config, clock=clock)
+    else:
+        # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
+        # store: the site serves all the same (the gate says "out of order, see staff").
+        app = create_app(config, clock=clock, decoder=DecoderChain())
     try:
         # Its limits and whom it trusts follow the config and the site's largest upload.
         server = create_server(app, host=args.host, port=args.port,
@@ -685,6 +726,10 @@ def cmd_observation(args: argparse.Namespace, clock: Clock) -> int:
     from kiosk.services import Rules
 
     config = _config(args)
+    if not args.dry_run:
+        from kiosk.sync.owner import refuse_at_a_gate
+
+        refuse_at_a_gate(config, "observation")
     conn = open_store(config)
     try:
         report = apply_list(args.file.read_bytes(), args.file.name, SqliteUnitOfWork(conn),
@@ -775,7 +820,7 @@ def cmd_deliver(args: argparse.Namespace, clock: Clock) -> int:
         print(say("delivered", task=args.task, count=len(outcome.parcels),
                   household=outcome.household))
     else:
-        print(_refusal_line(outcome.as_json()), file=sys.stderr)
+        print(_refusal_line({**outcome.as_json(), "typed": args.room}), file=sys.stderr)
     return 0 if outcome.action == "delivered" else 1
 
 
@@ -809,6 +854,8 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
         day = date.fromisoformat(args.date) if args.date else clock.now().astimezone(zone).date()
     except ValueError:
         raise ValueError(say("bad_date", text=args.date)) from None
+    if config.centre is not None and config.centre.is_centre:
+        return _centre_counts(config, day, args.json)
     conn = open_store(config)
     try:
         counts = daily_counts(conn, day, zone, [t.id for t in config.teams])
@@ -828,7 +875,24 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def _centre_counts(config: Config, day: date, as_json: bool) -> int:
+    """`shelf counts` on the centre: the compound's day, and each gate's."""
+    from kiosk.centre.db import connect
+    from kiosk.centre.queries import compound_counts
+
+    assert config.centre is not None
+    with connect(config.centre.database) as conn:
+        counts = compound_counts(conn, config.community.id, day, config.community.timezone)
+    if as_json:
+        print(json.dumps(counts, ensure_ascii=False))
+        return 0
+    print(f"{counts['date']}: " + _counted(counts["totals"]))
+    for gate in counts["gates"]:
+        print(say("counts_gate", gate=gate["gate"]) + _counted(gate))
+    return 0
+
+
 def _counted(counts: dict[str, object]) -> str:
     """`checked in 3, delivered 1`: a row of `shelf counts`, names (person, team) left out."""
     return say("count_sep").join(say("count_pair", what=say(f"count_{k}"), n=v)
-                                 for k, v in counts.items() if k not in ("person", "team"))
+                                 for k, v in counts.items() if k not in ("person", "team", "gate"))

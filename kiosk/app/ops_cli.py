@@ -102,6 +102,8 @@ def cmd_restore(args: argparse.Namespace, clock: Clock,
     for stale in report.removed:
         print(say("restore_removed", path=stale))
     print(say("restore_done", backup=report.restored, database=report.database))
+    if report.epoch and config.centre is not None:  # a gate of a compound
+        print(say("restore_epoch", epoch=report.epoch))
     if args.stop:
         print(say("restore_start", services=" ".join(SERVICES)))
     return 0

@@ -73,6 +73,12 @@ def cmd_users(args: argparse.Namespace, clock: Clock,
 
     config = config_of(args)
     now = clock.now()
+    if config.centre is not None and config.centre.is_centre:
+        return _at_centre(args, config, now, shell_actor())
+    if args.action not in ("list",):
+        from kiosk.sync.owner import refuse_at_a_gate
+
+        refuse_at_a_gate(config, "staff")
     conn = open_store(config)
     try:
         uow = SqliteUnitOfWork(conn)
@@ -88,6 +94,30 @@ def cmd_users(args: argparse.Namespace, clock: Clock,
         return _change(args, uow, config, now, shell_actor())
     finally:
         conn.close()
+
+
+def _at_centre(args: argparse.Namespace, config: Config, now: datetime, actor: str) -> int:
+    """`shelf users` on the compound's centre: its accounts, each change sent to every gate."""
+    from kiosk.centre.db import connect
+    from kiosk.centre.gates import ensure_community
+    from kiosk.centre.lists import send_account
+    from kiosk.centre.store import CentreUnitOfWork
+
+    assert config.centre is not None
+    if args.action == "import-config":
+        raise ValueError(say("users_centre_no_import"))
+    with connect(config.centre.database) as conn:
+        ensure_community(conn, config.community.id, now, name=str(config.community.name))
+        uow = CentreUnitOfWork(conn, config.community.id)
+        if args.action == "list":
+            return _list(uow, args.json)
+        code = _change(args, uow, config, now, actor)
+        member = uow.staff.get(args.username.strip())
+        if member is not None:
+            for issued in send_account(conn, config.community.id, member, now, actor):
+                print(say("centre_sent", gate=issued.gate, command=issued.seq),
+                      file=sys.stderr if getattr(args, "json", False) else sys.stdout)
+        return code
 
 
 def _list(uow: SqliteUnitOfWork, as_json: bool) -> int:

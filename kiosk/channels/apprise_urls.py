@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from kiosk.channels import email
@@ -33,6 +34,7 @@ def read_options(section: Section) -> dict[str, Any]:
     """The keys of an ``[[channels]]`` table with ``type = "apprise"``."""
     import apprise
 
+    _keep_apprise_to_itself()  # its records name the URLs, which may hold a token
     urls = section.list("urls")  # Apprise URLs; {to} is replaced by the recipient
     for url in urls:
         if not isinstance(url, str) or apprise.Apprise.instantiate(_filled(url, "x")) is None:
@@ -69,6 +71,7 @@ class AppriseChannel:
         import apprise
         from apprise.attachment.memory import AttachMemory
 
+        _keep_apprise_to_itself()
         sender = apprise.Apprise()
         for url in self.urls:
             if not sender.add(_filled(url, notice.recipient)):
@@ -89,6 +92,20 @@ class AppriseChannel:
             lines = [line for line in said.getvalue().splitlines() if line.strip()]
             reason = lines[-1] if lines else "the service did not accept it"
             raise NoticeError(f"{self.id}: {reason[:300]}")
+
+
+@cache
+def _keep_apprise_to_itself() -> None:
+    """Keep Apprise's log records out of the shelf's log: it logs the URLs it posts to and the
+    addresses it mails (a resident's phone in ``ntfy://host/shelf-{to}``, an e-mail address)
+    at INFO and DEBUG, and so does urllib3 under it (each request's path, at DEBUG; nothing
+    else here uses urllib3). Apprise's warnings still reach the notice's error (``LogCapture``
+    has its own handler), which the outbox keeps with the addresses scrubbed. The NullHandler
+    keeps Python's last-resort handler from printing them to stderr instead."""
+    for name in ("apprise", "urllib3"):
+        records = logging.getLogger(name)
+        records.propagate = False
+        records.addHandler(logging.NullHandler())
 
 
 def _filled(url: str, to: str) -> str:

@@ -6,14 +6,14 @@ The outbox row holds the facts (a JSON payload), not the rendered text: the send
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from kiosk.channels import CHANNEL_TYPES
 from kiosk.config import ChannelConfig, Layout, Team, names_in_languages
-from kiosk.domain import Household, ParcelRecord, Slot
+from kiosk.domain import Household, ParcelKind, ParcelRecord, Slot
 from kiosk.notices import (
     COLLECTED,
     DOOR_DELIVERED,
@@ -26,18 +26,26 @@ from kiosk.ports import UnitOfWork
 from kiosk.timefmt import iso
 
 
+def carrier_refs(parcels: Iterable[ParcelRecord]) -> list[str]:
+    """The refs that are carriers' tracking numbers (a payload's ``carrier_refs``): a notice
+    calls them 快递单号, where a resident looks for the courier's number, and the others (the
+    shelf's own labels') 货架标签号."""
+    return [p.ref for p in parcels if p.kind is ParcelKind.CARRIER]
+
+
 def queue_checkin(uow: UnitOfWork, community: str, place: str,
                   channels: tuple[ChannelConfig, ...], household: Household, slot: Slot,
                   parcel: int, ref: str, pickup_pass: str | None, code: str | None,
                   now: datetime, *, checked_in_at: datetime | None = None,
-                  keep_days: int | None = None, fresh: bool = False) -> int:
+                  keep_days: int | None = None, fresh: bool = False,
+                  carrier: bool = False) -> int:
     """Queue the notice to the household's chain of contacts; 0 when it has none (recorded
     as ``notice_unreachable``: the staff site's exceptions list shows it).
 
     ``checked_in_at``: when the parcel came, if not ``now`` (a parcel already on the shelf);
     ``keep_days``: how long the shelf keeps it ([pickup] return_after_days), for "kept until";
-    ``fresh``: fresh food, which the notice says first. Never deferred (quiet hours are for
-    reminders only).
+    ``fresh``: fresh food, which the notice says first; ``carrier``: ``ref`` is a carrier's
+    tracking number. Never deferred (quiet hours are for reminders only).
     """
     kind = DOOR_DELIVERY if household.under_observation else PICKUP_READY
     payload = {
@@ -46,6 +54,7 @@ def queue_checkin(uow: UnitOfWork, community: str, place: str,
         "name": household.name,
         "parcel": parcel,
         "parcel_ref": ref,
+        "carrier_refs": [ref] if carrier else [],
         "slot": slot.code,
         "place": place,
         "pickup_code": code,
@@ -79,7 +88,7 @@ def queue_waiting(uow: UnitOfWork, community: str, layout: Layout,
     return queue_checkin(uow, community, layout.place(slot), channels, household, slot,
                          parcel.id, parcel.ref, pickup_pass, code, now,
                          checked_in_at=parcel.checked_in_at, keep_days=keep_days,
-                         fresh=parcel.fresh)
+                         fresh=parcel.fresh, carrier=parcel.kind is ParcelKind.CARRIER)
 
 
 def queue_delivered(uow: UnitOfWork, channels: tuple[ChannelConfig, ...], household: Household,
@@ -124,6 +133,7 @@ def queue_collected(uow: UnitOfWork, community: str, channels: tuple[ChannelConf
         "household": str(household.id),
         "name": household.name,
         "parcel_refs": [p.ref for p in parcels],
+        "carrier_refs": carrier_refs(parcels),
         "slots": list(dict.fromkeys(p.slot_code for p in parcels)),
         "via": via,
         "at": iso(now),

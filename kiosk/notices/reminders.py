@@ -28,7 +28,7 @@ from kiosk.config import ChannelConfig, Layout, NoticeSettings, PickupRules, nam
 from kiosk.domain import HouseholdId, ParcelRecord, mask_household
 from kiosk.labels import make_pass
 from kiosk.notices import REMINDER, RETURN_WARNING
-from kiosk.notices.queue import _to_household
+from kiosk.notices.queue import _to_household, carrier_refs
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.timefmt import iso
 
@@ -173,6 +173,7 @@ def _payload(uow: UnitOfWork, rules: ReminderRules, name: str, hid: str,
     community = rules.community_name
     return {
         "community": community, "household": hid, "name": name, "parcels": items,
+        "carrier_refs": carrier_refs(parcels),
         "pickup_code": code and code.code,
         "pickup_qr": code and make_pass(rules.label_secret, hid, code.id, code.code),
         "at": iso(now),

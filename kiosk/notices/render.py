@@ -41,6 +41,7 @@ from kiosk.ports import Attachment, Notice
 from kiosk.timefmt import local_time
 
 QR_ID = "pickup-qr"  # the inline image's Content-ID
+HTML_LANG = {"zh": "zh-Hans", "en": "en"}  # the catalogue's languages as BCP 47 tags
 _BEIJING_TIME = {"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"}  # zones of 北京时间
 
 
@@ -64,7 +65,7 @@ def render(kind: str, payload: Mapping[str, Any], recipient: str, timezone: tzin
     qr = _qr(payload) if kind in (PICKUP_READY, REMINDER, RETURN_WARNING) else None
     attachments = (qr,) if qr else ()
     # HTML where there is something to show large (slot and code) or a QR to show inline.
-    layout = _html(halves, qr) if qr or any(half.lead for half in halves) else ""
+    layout = _html(halves, qr, subject) if qr or any(half.lead for half in halves) else ""
     short = _SHORTS[kind](payload, _Say(payload, language, timezone))
     return Notice(recipient, subject, body + "\n", attachments, layout, short)
 
@@ -132,8 +133,24 @@ class _Say:
         return self("list_sep").join(items)
 
     def footer(self, refs: list[str] | None = None) -> str:
+        """The household and its parcels' numbers: the courier's tracking numbers as 快递单号,
+        the shelf's own labels' as 货架标签号 (``carrier_refs``; a row queued before it was
+        kept names none)."""
         refs = refs if refs is not None else [self.p["parcel_ref"]]
-        return self("footer", household=self.p["household"], refs=self.list(refs))
+        carrier = [ref for ref in refs if self.carrier(ref)]
+        shelf = [ref for ref in refs if not self.carrier(ref)]
+        numbers = [self(key, refs=self.list(group))
+                   for key, group in (("ref_carrier", carrier), ("ref_shelf", shelf)) if group]
+        return self("footer", household=self.p["household"],
+                    refs=self("ref_sep").join(numbers))
+
+    def carrier(self, ref: str) -> bool:
+        """True when ``ref`` is a courier's tracking number, not the shelf's label's."""
+        return ref in self.p.get("carrier_refs", ())
+
+    def ref(self, ref: str) -> str:
+        """One parcel's number, called what it is (``footer``)."""
+        return self("ref_carrier" if self.carrier(ref) else "ref_shelf", refs=ref)
 
     def of(self, names: Mapping[str, str]) -> str:
         """A name kept per language in the payload itself (each parcel's place)."""
@@ -218,7 +235,7 @@ def _waiting_lines(p: Mapping[str, Any], say: _Say) -> list[str]:
     """One line per waiting parcel: slot, place, since when, kept until when."""
     return [say("waiting_line", slot=parcel["slot"], place=say.of(parcel["place"]),
                 since=say.time(parcel["checked_in_at"]), until=say.date(parcel["keep_until"]),
-                ref=parcel["ref"])
+                ref=say.ref(parcel["ref"]))
             for parcel in p["parcels"]]
 
 
@@ -379,15 +396,19 @@ def _qr(p: Mapping[str, Any]) -> Attachment | None:
                       inline_id=QR_ID)
 
 
-def _html(halves: list[Words], qr: Attachment | None) -> str:
-    """The mail reader's layout: each half's lead in large type, the QR inline, then the rest."""
+def _html(halves: list[Words], qr: Attachment | None, subject: str) -> str:
+    """The mail reader's layout: each half's lead in large type, the QR inline (at the top,
+    under the first half's lead), then the rest. The page is Chinese, its English half marked
+    so (a screen reader switches voice, a browser offers the right translation)."""
     parts = []
-    for index, half in enumerate(halves):
+    for index, (language, half) in enumerate(zip(LANGUAGES, halves, strict=True)):
         lead = "".join(f'<p style="font-size:28px;font-weight:bold;margin:4px 0">'
                        f"{html.escape(line)}</p>" for line in half.lead)
-        image = (f'<p><img src="cid:{qr.inline_id}" alt="QR" width="220" height="220"></p>'
+        alt = html.escape(catalogue("notices").say(language, "qr_alt"), quote=True)
+        image = (f'<p><img src="cid:{qr.inline_id}" alt="{alt}" width="220" height="220"></p>'
                  if qr and index == 0 else "")
         rest = "<br>".join(html.escape(line) for line in half.lines)
-        parts.append(f"<div>{lead}{image}<p>{rest}</p></div>")
-    return ('<!doctype html><html><body style="font-family:sans-serif">'
-            + "<hr>".join(parts) + "</body></html>")
+        parts.append(f'<div lang="{HTML_LANG[language]}">{lead}{image}<p>{rest}</p></div>')
+    return (f'<!doctype html><html lang="{HTML_LANG[LANGUAGES[0]]}"><head><meta charset="utf-8">'
+            f"<title>{html.escape(subject)}</title></head>"
+            '<body style="font-family:sans-serif">' + "<hr>".join(parts) + "</body></html>")

@@ -11,31 +11,48 @@ from kiosk.store.db import Db
 from kiosk.timefmt import iso
 
 
-class KeptFiles:
-    """Uploaded lists kept under the SHA-256 of their bytes, in the table ``FILES``."""
+class UploadedFiles:
+    """Lists as received (one table per kind of list), by SHA-256; deleted after a while, the
+    row kept (migration 21)."""
 
-    FILES: str  # household_files, observation_files: the same columns
+    def __init__(self, db: Db, table: str) -> None:
+        self.db, self.table = db, table  # household_files, observation_files: the same columns
+
+    def keep(self, sha256: str, name: str, data: bytes, reading: str | None, now: datetime,
+             actor: str) -> None:
+        """Keep a list's bytes and reading; the same bytes again count their days from now."""
+        self.db.execute(
+            f"INSERT INTO {self.table} (sha256, name, data, reading, stored_at, stored_by)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET"
+            " data = excluded.data, reading = COALESCE(excluded.reading, reading),"
+            " stored_at = excluded.stored_at, deleted_at = NULL",
+            (sha256, name, data, reading, iso(now), actor))
+
+    def get(self, sha256: str) -> ListFile | None:
+        row = self.db.execute(f"SELECT sha256, name, data, reading, deleted_at FROM {self.table}"
+                              " WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            return None
+        return ListFile(row["sha256"], row["name"],
+                        None if row["data"] is None else bytes(row["data"]), row["reading"],
+                        datetime.fromisoformat(row["deleted_at"]) if row["deleted_at"] else None)
+
+    def prune(self, before: datetime, now: datetime, limit: int) -> int:
+        """Delete the bytes and reading of at most ``limit`` lists kept since before ``before``,
+        oldest first, through the index of those kept."""
+        cur = self.db.execute(
+            f"UPDATE {self.table} SET data = NULL, reading = NULL, deleted_at = ?"
+            f" WHERE sha256 IN (SELECT sha256 FROM {self.table} WHERE data IS NOT NULL"
+            " AND stored_at < ? ORDER BY stored_at LIMIT ?)", (iso(now), iso(before), limit))
+        return cur.rowcount
+
+
+class Households:
+    """The households, and the household lists uploaded on the staff site (their files)."""
 
     def __init__(self, db: Db) -> None:
         self.db = db
-
-    def keep_file(self, sha256: str, name: str, data: bytes, now: datetime, actor: str) -> None:
-        """Keep a list's bytes under their hash (once: the same bytes are the same list)."""
-        self.db.execute(
-            f"INSERT INTO {self.FILES} (sha256, name, data, stored_at, stored_by)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-            (sha256, name, data, iso(now), actor))
-
-    def file(self, sha256: str) -> ListFile | None:
-        row = self.db.execute(f"SELECT sha256, name, data FROM {self.FILES}"
-                              " WHERE sha256 = ?", (sha256,)).fetchone()
-        return ListFile(row["sha256"], row["name"], bytes(row["data"])) if row else None
-
-
-class Households(KeptFiles):
-    """The households, and the household lists uploaded on the staff site (their files)."""
-
-    FILES = "household_files"
+        self.files = UploadedFiles(db, "household_files")
 
     def get(self, household: HouseholdId) -> Household | None:
         row = self.db.execute("SELECT * FROM households WHERE id = ?",
@@ -89,10 +106,12 @@ def _applied_list(row: sqlite3.Row) -> AppliedList:
         unknown=row["unknown"], problems=row["problems"])
 
 
-class ObservationRegister(KeptFiles):
+class ObservationRegister:
     """The day's observation lists: their files as received, and each list applied."""
 
-    FILES = "observation_files"
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self.files = UploadedFiles(db, "observation_files")
 
     def add(self, entry: AppliedList) -> int:
         """Record a list as applied; return its id in the register (``entry.id`` is ignored)."""

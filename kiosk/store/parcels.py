@@ -135,6 +135,13 @@ class PickupCodes:
             "SELECT * FROM pickup_codes WHERE code = ? AND used_at IS NULL", (code,)).fetchone()
         return _pickup_code(row) if row else None
 
+    def active_count(self) -> int:
+        """How many codes are active: what a code typed alone is checked against."""
+        # COUNT(household_id), not COUNT(*): counted in the partial index of the active codes
+        # (pickup_codes_household, migration 2), not in pickup_codes_by_code's every code ever.
+        return self.db.execute(
+            "SELECT COUNT(household_id) FROM pickup_codes WHERE used_at IS NULL").fetchone()[0]
+
     def add(self, household: str, code: str, now: datetime) -> PickupCode | None:
         """Store a new active code; None when that code is already active for someone."""
         try:

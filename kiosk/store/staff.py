@@ -170,6 +170,13 @@ class Attempts:
         oldest = datetime.fromisoformat(rows[-max_failures]["at"])
         return max(1, math.ceil((oldest + window - now).total_seconds()))
 
+    def failures(self, source: str, since: datetime, limit: int) -> list[datetime]:
+        """When ``source`` failed at or after ``since``: the newest ``limit``, newest first."""
+        rows = self.db.execute(
+            "SELECT at FROM attempts WHERE source = ? AND ok = 0 AND at >= ?"
+            " ORDER BY at DESC LIMIT ?", (source, iso(since), limit)).fetchall()
+        return [datetime.fromisoformat(r["at"]) for r in rows]
+
     def prune(self, prefix: str, before: datetime) -> int:
         """Forget the attempts of sources starting with ``prefix`` made before ``before``."""
         # A range of sources on the (source, at) index: only this prefix's rows are read,

@@ -30,6 +30,10 @@
   var busy = false;      // a POST is on its way: keys and polls wait for it
   var view = null;       // what the screen shows; null: how to use the gate
   var flow = null;       // a carrier waybill being checked in: {code, room, tail, announced}
+  var pickup = null;     // a pickup code kept while its building-room is typed: {code}
+  var sent = null;       // the pickup code on its way: kept if the gate asks for the room
+  var waitUntil = 0;     // Date.now() when the keypad takes pickup codes again
+  var tickTimer = null;  // redraws the wait, second by second, while it lasts
   var note = null;       // a word under the entry ("pickup codes have 6 digits")
   var pad = blankPad();
   var shown = 0, quietTimer = null, langTimer = null;
@@ -52,10 +56,38 @@
 
   // ---- what the screen shows -------------------------------------------------------------
 
+  // Seconds until the keypad takes a pickup code again (0: now).
+  function waitLeft() { return Math.max(0, Math.ceil((waitUntil - Date.now()) / 1000)); }
+
+  // A wait in words: "45 秒", "1 分钟", "1 分 30 秒" / "45 seconds", "1 minute", "1 min 30 s".
+  function duration(seconds) {
+    var minutes = Math.floor(seconds / 60), rest = seconds % 60;
+    if (!minutes) return seconds === 1 ? say("gate_one_second") : say("gate_n_seconds", { n: seconds });
+    if (!rest) return minutes === 1 ? say("gate_one_minute") : say("gate_n_minutes", { n: minutes });
+    return say("gate_min_sec", { m: minutes, s: rest });
+  }
+
+  // After a wrong pickup code: how many more the keypad takes, or how long it waits now.
+  function triesText(v) {
+    if (v.tries_left) {
+      return v.tries_left === 1 ? say("gate_tries_left_one") : say("gate_tries_left", { count: v.tries_left });
+    }
+    if (!v.wait_s) return "";
+    var left = waitLeft();
+    return left ? say("gate_wait_now", { wait: duration(left) }) : say("gate_wait_over");
+  }
+
   function errorText(v) {
     if (v.error === "throttled") {
-      return v.wait_s ? say("gate_err_throttled", { seconds: v.wait_s })
-                      : say("gate_err_throttled_later");
+      if (!v.wait_s) return say("gate_err_throttled_later");
+      var left = waitLeft();
+      return left ? say("gate_err_throttled", { wait: duration(left) }) : say("gate_wait_over");
+    }
+    if (v.error === "room_required") return say("gate_room_why");
+    if (v.error === "unknown_code") {
+      var tries = triesText(v);
+      return say(v.with_room ? "gate_err_unknown_code_room" : "gate_err_unknown_code") +
+             (tries ? "\n" + tries : "");
     }
     if (flow && v.error in FLOW_ERRORS) return flowText(v);
     var key = "gate_err_" + v.error;
@@ -121,11 +153,16 @@
   }
 
   // A carrier flow's question (which room? which phone?) is not a refusal: it names the waybill.
-  function asking(v) { return v.kind === "needs_room" || (!!flow && v.error in FLOW_ERRORS); }
+  // Nor is the gate asking a resident for the building-room with the pickup code.
+  function asking(v) {
+    return v.kind === "needs_room" || (!!flow && v.error in FLOW_ERRORS) ||
+           v.error === "room_required";
+  }
 
   function headline(v) {
     if (v.kind === "checkin") return say("gate_checkin_title");
     if (v.kind === "pickup") return say("gate_pickup_title");
+    if (v.error === "room_required") return say("gate_room_title");
     if (asking(v)) return say("gate_needs_room_title", { code: flow ? flow.code : v.code });
     return say("gate_refused_title");
   }
@@ -155,7 +192,8 @@
     write(slotEl, slots.join(" "), slots);
     slotEl.className = "slot" + (slots.length > 1 ? " many" : "");
     householdEl.textContent = household(view.household);
-    write(instructionEl, instruction(view), view.slots);
+    var left = waitLeft();  // "1 分钟" never breaks either
+    write(instructionEl, instruction(view), view.slots.concat(left ? [duration(left)] : []));
     resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good");
     drawFresh();
     choicesEl.textContent = "";
@@ -225,15 +263,22 @@
     return part;
   }
 
+  // The keypad waits (wrong codes): it takes no pickup code; a courier's flow still works.
+  function padWaits() { return pad.mode === "code" && !flow && waitLeft() > 0; }
+
   function drawPad() {
+    var waits = padWaits();
     padEl.setAttribute("data-mode", pad.mode);
     padEl.classList.toggle("busy", busy);
+    padEl.classList.toggle("waiting", waits);
     labelEl.setAttribute("data-t", note || LABELS[pad.mode]);  // a note takes the label's place
     labelEl.textContent = say(note || LABELS[pad.mode]);
     labelEl.className = "entry-label" + (note ? " note" : "");
     valueEl.textContent = "";
     if (busy) {
       valueEl.textContent = say("gate_working");
+    } else if (waits) {
+      valueEl.textContent = say("gate_keypad_wait", { wait: duration(waitLeft()) });
     } else if (pad.mode === "code" || pad.mode === "tail") {
       valueEl.appendChild(boxes(pad[FIELDS[pad.mode]], LENGTHS[pad.mode]));
     } else if (pad.mode === "building" || pad.mode === "room" || pad.mode === "choose") {
@@ -247,7 +292,7 @@
     var next = pad.mode === "building";
     okKey.setAttribute("data-t", next ? "gate_key_next" : "gate_key_ok");
     okKey.textContent = say(next ? "gate_key_next" : "gate_key_ok");
-    cancelEl.hidden = !flow;
+    cancelEl.hidden = !flow && !pickup;
   }
 
   function draw() { drawScreen(); drawPad(); }
@@ -271,43 +316,68 @@
 
   // ---- what happened ---------------------------------------------------------------------
 
-  // Show one view. From a POST ("keypad"), the refusals of a carrier flow ask for more.
+  // Show one view. From a POST ("keypad"), the refusals of a carrier flow ask for more, and
+  // so does the gate when it wants the building-room with a pickup code.
   function show(v, from) {
     shown += 1;
     screenEl.setAttribute("data-shown", String(shown));
     screenEl.setAttribute("data-shown-at", String(Date.now()));  // tests time the way here
     note = null;
     view = v;
+    var keypad = from === "keypad";
     if (v.kind === "needs_room") {
       // An announced code: the waybill's phone first (it checks the announcement).
       flow = { code: v.code, room: null, tail: "", announced: v.announced };
+      pickup = null;
       pad = blankPad();
       pad.mode = v.announced ? "tail" : "building";
-    } else if (flow && from === "keypad" && (v.error in FLOW_ERRORS || v.error in RETRYABLE)) {
+    } else if (keypad && v.error === "room_required" && sent) {
+      flow = null;
+      pickup = { code: sent };  // in memory only, never on the screen
+      pad = blankPad();
+      pad.mode = "building";
+    } else if (flow && keypad && (v.error in FLOW_ERRORS || v.error in RETRYABLE)) {
       flow.tail = pad.tail;
       if (v.error in FLOW_ERRORS) pad.mode = FLOW_ERRORS[v.error];
       if (v.error === "unknown_household") pad.room = "";
       if (v.error === "confusable_room") pad.tail = "";
     } else {
       flow = null;
-      if (from === "keypad" || pad.mode !== "code") pad = blankPad();
+      pickup = null;
+      if (keypad || pad.mode !== "code") pad = blankPad();
     }
+    if (keypad && v.wait_s && (v.error === "throttled" || v.error === "unknown_code")) {
+      waitUntil = Date.now() + v.wait_s * 1000;
+      tick();
+    }
+    sent = null;
     quiet();
+    draw();
+  }
+
+  // While the keypad waits, say the time left every second; then that it takes codes again.
+  function tick() {
+    clearTimeout(tickTimer);
+    // Next when the whole seconds left change (timers never fire early).
+    if (waitLeft() > 0) tickTimer = setTimeout(tick, (waitUntil - Date.now()) % 1000 || 1000);
     draw();
   }
 
   function idle() {
     view = null;
     flow = null;
+    pickup = null;
     note = null;
     pad = blankPad();
     draw();
   }
 
-  // Back to how-to-use after a result, a half-typed code or an abandoned waybill.
+  // Back to how-to-use after a result, a half-typed code or an abandoned waybill; a result
+  // that says how long the keypad waits stays until then.
   function quiet() {
     clearTimeout(quietTimer);
-    var wait = flow ? data.flow_idle_ms : view ? data.result_ms : data.input_idle_ms;
+    var wait = flow || pickup ? data.flow_idle_ms
+             : view ? Math.max(data.result_ms, waitLeft() * 1000) : data.input_idle_ms;
     quietTimer = setTimeout(idle, wait);
     clearTimeout(langTimer);
     langTimer = setTimeout(function () {
@@ -352,6 +422,7 @@
       .then(function (answered) {
         busy = false;
         generation += 1;
+        answered.with_room = url === data.code_url && !!body.room;  // says "code or room"
         show(answered, "keypad");
       });
   }
@@ -406,6 +477,7 @@
 
   function press(key) {
     if (busy) return;
+    if (padWaits()) { quiet(); return drawPad(); }  // no code until the wait is over
     note = null;
     if (pad.mode === "code" && view && !flow) view = null;  // someone new is typing
     if (pad.mode === "choose") { quiet(); return draw(); }  // a room is chosen by its button
@@ -427,11 +499,13 @@
   function submit() {
     if (pad.mode === "code") {
       if (pad.digits.length !== 6) { note = "gate_short_code"; return; }
-      var typed = pad.digits;
+      sent = pad.digits;
       pad.digits = "";
-      post(data.code_url, { code: typed });
+      post(data.code_url, { code: sent });
     } else if (pad.mode === "building") {
       if (pad.building) pad.mode = "room";
+    } else if (pad.mode === "room" && pickup) {
+      if (pad.building && pad.room) post(data.code_url, { code: pickup.code, room: typedRoom().id });
     } else if (pad.mode === "room") {
       // A tail the courier typed already for this waybill (an announced code's) goes along.
       if (pad.building && pad.room) postRoom(typedRoom(), flow.tail);
