@@ -167,6 +167,8 @@ class Tour:
         text = page.inner_text("body")
         keys = sorted(set(KEY_RE.findall(text)) & self.keys)
         assert not keys, f"{name}: word keys shown as they are: {keys}"
+        told = "请联系工作人员" if self.lang == "zh" else "ask the staff"
+        assert told not in text, f"{name}: the staff are told to ask the staff"  # the gate's words
         if self.lang == "zh":
             for quoted in page.locator("body [lang]:not([lang^=zh])").all_inner_texts():
                 text = text.replace(quoted, " ")  # marked as another language: said as it came
