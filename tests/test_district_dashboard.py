@@ -175,3 +175,33 @@ def test_search_finds_a_room_a_waybill_and_a_phone_tail_in_every_compound(
     assert phone.count('<li data-community=') == 2 and "139****3544" in phone
     assert "13953753544" not in phone
     assert client.get("/district/search?q=%25&lang=en").status_code == 200  # a LIKE wildcard
+
+
+def test_the_dashboard_sorts_as_asked_and_names_who_is_lent_where(evening, centre_url, clock):
+    from datetime import timedelta
+
+    from kiosk.centre.district_staff import assign
+    from kiosk.centre.gates import ensure_community
+
+    d = evening
+    with connect(centre_url) as pg:
+        ensure_community(pg, WEST, clock.now(), name="甲苑")
+        assign(pg, clock.now(), username="ds", community=RIVER, role="gate", team=None,
+               starts_at=clock.now() - timedelta(hours=1),
+               ends_at=clock.now() + timedelta(hours=2), actor="tests")
+    client, _ = sign_in(d.sites[EAST], "ds")
+
+    def order(query: str) -> list[str]:
+        return re.findall(r'<tr data-community="([a-z-]+)"',
+                          client.get(f"/district{query}").text)
+
+    assert order("") == [EAST, RIVER, WEST]
+    assert order("?sort=waiting") == [EAST, RIVER, WEST]  # 3, then 2 and 2: attention first
+    assert order("?sort=name") == [WEST, EAST, RIVER]  # 甲苑, then 示例花园 twice, by id
+    assert order("?sort=nonsense") == order("")
+    page = client.get("/district?sort=name&lang=en").text
+    assert '"rows": "/district/rows?sort=name"' in page  # the poll keeps the order
+    lent = page[page.index('id="district-lent"'):]
+    assert "ds" in lent and RIVER in lent and "Gate" in lent
+    clock.advance(2 * 3600)
+    assert 'id="district-lent"' not in client.get("/district").text  # ended by itself

@@ -85,6 +85,22 @@ def _people(conn: psycopg.Connection, start: datetime, end: datetime) -> list[di
                                                   p["community"], p["person"]))
 
 
+# How /district may be sorted: the key, and whether the largest comes first. Every order
+# keeps compounds needing attention before the others on a tie, then goes by id.
+SORTS = {"attention": ("attention", True), "name": ("community", False),
+         "waiting": ("waiting", True), "tasks": ("tasks_open", True),
+         "fresh": ("fresh_late", True), "failed": ("failed_notices", True),
+         "gates": ("gates_down", True)}
+
+
+def sorted_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """``rows`` of ``district_now`` in the order ``sort`` (a key of SORTS) names."""
+    key, largest_first = SORTS.get(sort, SORTS["attention"])
+    if not largest_first:
+        return sorted(rows, key=lambda r: (r["name"] or r["community"], r["community"]))
+    return sorted(rows, key=lambda r: (-r[key], -r["attention"], r["community"]))
+
+
 def district_now(conn: psycopg.Connection, now: datetime, *,
                  fresh_escalate_s: int) -> list[dict[str, Any]]:
     """Each compound now: parcels waiting, door tasks open and the oldest, fresh food waiting

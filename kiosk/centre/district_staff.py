@@ -199,3 +199,13 @@ def _district_event(conn: psycopg.Connection, now: datetime, kind: str, actor: s
                     **detail: object) -> None:
     # The district's own history rides in centre_events under no compound of its own.
     centre_event(conn, DISTRICT, None, now, kind, actor, **detail)
+
+
+def live_assignments(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
+    """Every assignment holding at ``now``, with the account's name: who is lent where."""
+    with unavailable_as_shelf_error():
+        return conn.execute(
+            "SELECT a.id, a.username, s.name, a.community_id, a.role, a.team, a.starts_at,"
+            " a.ends_at FROM assignments a JOIN district_staff s ON s.username = a.username"
+            " WHERE a.starts_at <= %s AND a.ends_at > %s AND NOT s.disabled"
+            " ORDER BY a.community_id, a.username", (now, now)).fetchall()

@@ -29,7 +29,8 @@
       setTimeout(poll, page.poll_ms);
       return;
     }
-    var url = page.rows + "?since=" + encodeURIComponent(rows.getAttribute("data-version"));
+    var url = page.rows + (page.rows.indexOf("?") < 0 ? "?" : "&") + "since=" +
+      encodeURIComponent(rows.getAttribute("data-version"));
     fetch(url, { credentials: "same-origin", cache: "no-store",
                  headers: { Accept: "application/json" } })
       .then(function (response) {

@@ -33,11 +33,14 @@ from markupsafe import Markup
 
 from kiosk.centre.district import (
     PERSON_COUNTS,
+    SORTS,
     compounds,
     district_counts,
     district_now,
     district_search,
+    sorted_rows,
 )
+from kiosk.centre.district_staff import live_assignments
 from kiosk.centre.queries import TOTALS, compound_shelf, open_alarms
 from kiosk.staff import DISTRICT_ROLES
 from kiosk.timefmt import local_time
@@ -67,12 +70,21 @@ def _fresh_s() -> int:
     return current_app.config["PICKUP"].fresh_escalate_s
 
 
+def _sort() -> str:
+    """The order asked for (``?sort=waiting``), else compounds needing attention first."""
+    sort = request.args.get("sort", "attention")
+    return sort if sort in SORTS else "attention"
+
+
 def _table() -> tuple[Markup, str]:
     """Each compound now as its table, rendered, and the table's version: a hash of what it
     shows (times to the minute), so a poll sends it again only when that changed."""
-    rows = district_now(get_pg(), _now(), fresh_escalate_s=_fresh_s())
+    sort = _sort()
+    conn = get_pg()
+    rows = sorted_rows(district_now(conn, _now(), fresh_escalate_s=_fresh_s()), sort)
     html = Markup(render_template("_district_rows.html", rows=rows, zone=_zone(),
-                                  local_time=local_time))
+                                  local_time=local_time, sort=sort, sorts=SORTS,
+                                  lent=live_assignments(conn, _now())))
     return html, hashlib.sha256(str(html).encode()).hexdigest()[:16]
 
 
@@ -80,7 +92,7 @@ def _table() -> tuple[Markup, str]:
 @roles_required(*DISTRICT_ROLES)
 def index() -> str:
     table, version = _table()
-    page = {"rows": url_for(".rows"),
+    page = {"rows": url_for(".rows", sort=_sort()),
             "poll_ms": current_app.config.get("DISTRICT_POLL_MS", POLL_MS),
             "strings": {"offline": t("district_offline")}}
     return render_template("district.html", table=table, version=version,
