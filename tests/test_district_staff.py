@@ -62,9 +62,14 @@ def test_an_assignment_lends_a_compound_role_for_its_period_only(two, clock):
                             "--json").stdout)
     assert lent["community"] == EAST and lent["role"] == "property"
     assert lent["team"] == "property"  # the team named like the role, as for the compound's own
+    listed = json.loads(shelf(east, "users", "list", "--json").stdout)
+    assert [u["username"] for u in listed["users"]] == [staff_of(EAST)]  # the compound's own
+    assert [(a["username"], a["role"]) for a in listed["district"]] == [("cadre",
+                                                                          "district_staff")]
+    assert listed["assignments"] == [lent] and "password_hash" not in json.dumps(listed)
     starts, ends = (datetime.fromisoformat(lent[k]) for k in ("from", "until"))
-    assert starts.isoformat() == "2026-11-28T00:00:00+08:00"
-    assert ends.isoformat() == "2026-12-01T00:00:00+08:00"  # through the 30th, then no more
+    assert starts == datetime.fromisoformat("2026-11-28T00:00:00+08:00")
+    assert ends == datetime.fromisoformat("2026-12-01T00:00:00+08:00")  # through the 30th
 
     site, elsewhere = acting_site(east, clock), acting_site(two.configs[WEST], clock)
     clock.advance((starts - clock.now()).total_seconds() - 1)  # a second too early

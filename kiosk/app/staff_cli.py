@@ -124,7 +124,9 @@ def _at_centre(args: argparse.Namespace, config: Config, now: datetime, actor: s
         ensure_community(conn, config.community.id, now, name=str(config.community.name))
         uow = CentreUnitOfWork(conn, config.community.id)
         if args.action == "list":
-            return _list(uow, args.json)
+            from kiosk.centre.district_staff import district_accounts
+
+            return _list(uow, args.json, district_accounts(conn, now))
         if args.action == "assign" or (args.action == "add" and _district_role(args.role)):
             return _district(args, conn, config, now, actor)
         code = _change(args, uow, config, now, actor)
@@ -171,13 +173,23 @@ def _district(args: argparse.Namespace, conn: object, config: Config, now: datet
     return 0
 
 
-def _list(uow: SqliteUnitOfWork, as_json: bool) -> int:
+def _list(uow: SqliteUnitOfWork, as_json: bool,
+          district: dict[str, list[dict[str, object]]] | None = None) -> int:
     from kiosk.staff import staff_json
 
     members = uow.staff.all()
     if as_json:
-        print(json.dumps({"users": [staff_json(m) for m in members]}, ensure_ascii=False))
+        print(json.dumps({"users": [staff_json(m) for m in members], **(district or {})},
+                         ensure_ascii=False))
         return 0
+    for row in (district or {}).get("district", []):
+        print(say("users_line", username=row["username"], role=_role(row["role"]), team="-",
+                  state=say("users_disabled" if row["disabled"] else "users_enabled"),
+                  name=row["name"]))
+    for lent in (district or {}).get("assignments", []):
+        print(say("users_assigned", username=lent["username"], community=lent["community"],
+                  role=_role(lent["role"]), team=lent["team"] or "-", starts=lent["from"],
+                  ends=lent["until"]))
     for m in members:
         print(say("users_line", username=m.username, role=_role(m.role), team=m.team or "-",
                   state=say("users_disabled" if m.disabled else "users_enabled"), name=m.name))

@@ -16,7 +16,7 @@ A compound's usernames and the district's never share a name (checked here, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import psycopg
@@ -59,9 +59,11 @@ class Assignment:
     ends_at: datetime
 
     def as_json(self) -> dict[str, Any]:
+        """The assignment for ``--json``: its times in UTC, however they were given."""
         return {"id": self.id, "username": self.username, "community": self.community,
-                "role": self.role, "team": self.team, "from": self.starts_at.isoformat(),
-                "until": self.ends_at.isoformat()}
+                "role": self.role, "team": self.team,
+                "from": self.starts_at.astimezone(UTC).isoformat(),
+                "until": self.ends_at.astimezone(UTC).isoformat()}
 
 
 def _member(row: dict[str, Any], role: str | None = None,
@@ -209,3 +211,20 @@ def live_assignments(conn: psycopg.Connection, now: datetime) -> list[dict[str, 
             " a.ends_at FROM assignments a JOIN district_staff s ON s.username = a.username"
             " WHERE a.starts_at <= %s AND a.ends_at > %s AND NOT s.disabled"
             " ORDER BY a.community_id, a.username", (now, now)).fetchall()
+
+
+def district_accounts(conn: psycopg.Connection, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """``district``: the district's accounts (never a password's hash); ``assignments``: those
+    not ended at ``now``, soonest first (`shelf users list --json` at the centre)."""
+    with unavailable_as_shelf_error():
+        accounts = conn.execute(
+            "SELECT username, name, role, disabled, created_at, updated_at FROM district_staff"
+            " ORDER BY lower(username)").fetchall()
+        lent = conn.execute("SELECT * FROM assignments WHERE ends_at > %s"
+                            " ORDER BY starts_at, id", (now,)).fetchall()
+    return {
+        "district": [{**a, "created_at": a["created_at"].isoformat(),
+                      "updated_at": a["updated_at"].isoformat()} for a in accounts],
+        "assignments": [Assignment(r["id"], r["username"], r["community_id"], r["role"],
+                                   r["team"], r["starts_at"], r["ends_at"]).as_json()
+                        for r in lent]}
