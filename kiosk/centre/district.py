@@ -157,8 +157,9 @@ def _gate(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     dashboard calls it down."""
     health = {**gate_health(row, now), "names": row["names"] or {}}
     synced, beat = row["last_sync_at"], health["kiosk_heartbeat_age_s"]
+    health["kiosk_silent"] = beat is not None and beat > HEARTBEAT_LATE_S
     health["down"] = bool(synced is None or now - synced > SYNC_LATE or health["camera_lost"]
-                          or (beat is not None and beat > HEARTBEAT_LATE_S))
+                          or health["kiosk_silent"])
     return health
 
 
