@@ -92,6 +92,12 @@ def test_an_assignment_lends_a_compound_role_for_its_period_only(two, clock):
     assert act(client) == 403  # ended by itself: no one had to do anything
     assert client.get("/").status_code == 200  # and it still reads, as district staff
 
+    shelf(east, "users", "disable", "cadre")  # at the centre: every site's session ends
+    assert client.get("/", headers={"Accept": "text/html"}).status_code == 302
+    assert sign_in(elsewhere, "cadre")[1].status_code == 200  # refused: the form again
+    shelf(east, "users", "enable", "cadre")
+    assert sign_in(elsewhere, "cadre")[1].status_code == 302
+
 
 def test_district_and_compound_names_never_meet_and_bad_assignments_say_why(two):
     east = two.configs[EAST]

@@ -129,6 +129,8 @@ def _at_centre(args: argparse.Namespace, config: Config, now: datetime, actor: s
             return _list(uow, args.json, district_accounts(conn, now))
         if args.action == "assign" or (args.action == "add" and _district_role(args.role)):
             return _district(args, conn, config, now, actor)
+        if args.action in ("disable", "enable", "reset") and _is_district(conn, args.username):
+            return _district_change(args, conn, now, actor)
         code = _change(args, uow, config, now, actor)
         member = uow.staff.get(args.username.strip())
         if member is not None:
@@ -136,6 +138,30 @@ def _at_centre(args: argparse.Namespace, config: Config, now: datetime, actor: s
                 print(say("centre_sent", gate=issued.gate, command=issued.seq),
                       file=sys.stderr if getattr(args, "json", False) else sys.stdout)
         return code
+
+
+def _is_district(conn: object, username: str) -> bool:
+    from kiosk.centre.district_staff import district_account
+
+    return district_account(conn, username.strip()) is not None
+
+
+def _district_change(args: argparse.Namespace, conn: object, now: datetime,
+                     actor: str) -> int:
+    """`shelf users disable|enable|reset NAME` at the centre, for a district account."""
+    from kiosk.centre.district_staff import change_district_account
+    from kiosk.passwords import hash_password
+
+    if args.action == "reset":
+        member = change_district_account(conn, now, args.username, actor=actor,
+                                         password_hash=hash_password(read_password()))
+        print(say("users_reset", who=_described(member)))
+    else:
+        member = change_district_account(conn, now, args.username, actor=actor,
+                                         disabled=args.action == "disable")
+        print(say("users_disabled_now" if member.disabled else "users_enabled_now",
+                  who=_described(member)))
+    return 0
 
 
 def _district_role(role: str) -> bool:

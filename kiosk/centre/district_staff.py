@@ -228,3 +228,28 @@ def district_accounts(conn: psycopg.Connection, now: datetime) -> dict[str, list
         "assignments": [Assignment(r["id"], r["username"], r["community_id"], r["role"],
                                    r["team"], r["starts_at"], r["ends_at"]).as_json()
                         for r in lent]}
+
+
+def change_district_account(conn: psycopg.Connection, now: datetime, username: str, *,
+                            actor: str, disabled: bool | None = None,
+                            password_hash: str | None = None) -> StaffMember:
+    """Disable or enable a district account, or give it a new password; a disable and a new
+    password end its sessions at every compound's site (its credential moves on)."""
+    with unavailable_as_shelf_error(), conn.transaction():
+        account = conn.execute("SELECT * FROM district_staff WHERE lower(username) = lower(%s)"
+                               " FOR UPDATE", (username.strip(),)).fetchone()
+        if account is None:
+            raise UnknownStaff(f"no district account {username.strip()[:40]!r}")
+        ends = bool(disabled) and not account["disabled"] or password_hash is not None
+        row = conn.execute(
+            "UPDATE district_staff SET disabled = COALESCE(%s, disabled),"
+            " password_hash = COALESCE(%s, password_hash), credential = credential + %s,"
+            " updated_at = %s WHERE username = %s RETURNING *",
+            (disabled, password_hash, int(ends), now, account["username"])).fetchone()
+        if ends:
+            conn.execute("UPDATE sessions SET ended_at = %s WHERE lower(username) = lower(%s)"
+                         " AND ended_at IS NULL", (now, account["username"]))
+        kind = ("district_staff_password_reset" if password_hash is not None else
+                "district_staff_disabled" if disabled else "district_staff_enabled")
+        _district_event(conn, now, kind, actor, username=account["username"])
+    return _member(row)
