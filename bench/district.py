@@ -7,14 +7,16 @@ The issue's scale is 200 compounds x 2 gates x 7 days (about 5 million events). 
    check-ins, pickups by code, door tasks and deliveries, observation changes. Every gate of
    the district starts from a copy of that store (each its own file, config, token).
 2. **Sync**: each gate runs the product's own ``kiosk.sync.gate.sync_once`` over HTTP (its
-   ``HttpLink``) to the centre's site (``web.centre``, served from a thread by werkzeug), which
+   ``HttpLink``) to the centre's site (`shelf web --centre`, its own process), which
    applies each batch in one transaction (``kiosk.centre.intake``). Records per second over the
    whole district, wall clock.
 3. **Bare upsert**: the same rows (as they stand in the centre's ``sync_records`` and mirrors)
    written into a second database of the same schema by psycopg ``executemany`` ``INSERT ...
    ON CONFLICT DO NOTHING``, 500 rows a transaction. The ratio is the sync's overhead.
-4. **Dashboard**: ``district_now`` (what ``/district`` and its poll run) by 20 staff at once,
-   each on its own connection, for a few seconds: p50 and p95.
+4. **Dashboard**: ``district_now`` (what ``/district`` computes) by 20 staff at once, each on
+   its own connection, for a few seconds, uncached: p50 and p95; and ``GET /district/rows``
+   as district.js polls it, 20 signed-in staff over HTTP at once (a poll that finds nothing
+   new reads ``district_stamp`` and answers from the table already made).
 5. **Counts**: ``district_counts`` of the day: the median of a few runs.
 6. **Size**: the database's size per compound-day (``pg_database_size``).
 
@@ -23,11 +25,11 @@ The PostgreSQL is a throwaway cluster made like the tests' (``tests/pg.py``: fsy
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.community import sample_community
+from bench.community import ADMIN_PASSWORD, CHEAP_HASHER, sample_community
 from kiosk.clock import ManualClock
 from kiosk.community import open_store
 from kiosk.config import load_config
@@ -108,24 +110,36 @@ def _gate_folder(template: Path, folder: Path, community: str, gate: str, url: s
     return load_config(path)
 
 
-def _centre_app(template: Path, folder: Path, database: str) -> Any:
+def _centre(template: Path, folder: Path, database: str) -> Path:
+    """The centre's config (the sample's community, teams and site, plus its database)."""
     shutil.copytree(template, folder)
     path = folder / "config.toml"
     text = path.read_text(encoding="utf-8").replace(
         "[community]\n", '[community]\nid = "c000"\n', 1)
     path.write_text(text + f'\n[centre]\ndatabase = "{database}"\n', encoding="utf-8")
-    from web.centre import create_centre_app
-
-    return create_centre_app(load_config(path), clock=ManualClock(DAY + timedelta(hours=14)))
+    return path
 
 
-def _serve(app: Any) -> tuple[str, Any]:
-    from werkzeug.serving import make_server
+def _serve(config: Path) -> tuple[str, subprocess.Popen]:
+    """`shelf web --centre` as its own process (waitress, as deployed): its base URL."""
+    import urllib.request
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}", server
+    from kiosk.app.sim.mailcatcher import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "kiosk.app", "web", "--centre", "--port",
+                               str(port), "--config", str(config)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=5).read()
+            return base, server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("shelf web --centre did not start") from None
+            time.sleep(0.2)
 
 
 def _bare_upsert(source: str, target: str) -> tuple[int, float]:
@@ -192,10 +206,60 @@ def _polls(url: str, fresh_s: int) -> list[float]:
     return times
 
 
+def _signed_in(base: str, username: str) -> Any:
+    """A urllib opener with its own cookies, signed in at the centre's site."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = opener.open(f"{base}/login", timeout=60).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
+    opener.open(f"{base}/login", urllib.parse.urlencode(
+        {"csrf_token": token, "username": username, "password": ADMIN_PASSWORD}).encode(),
+        timeout=60).read()
+    return opener
+
+
+def _route_polls(base: str) -> tuple[list[float], list[float]]:
+    """``/district/rows?since=VERSION`` over HTTP as district.js polls it: one client alone
+    (what a poll costs), then 20 staff at once (sorted times of each)."""
+    import json
+
+    times: list[float] = []
+    lock = threading.Lock()
+    openers = [_signed_in(base, "office") for _ in range(STAFF)]
+    first = json.loads(openers[0].open(f"{base}/district/rows", timeout=60).read())
+    alone = []
+    for _ in range(50):
+        started = time.perf_counter()
+        openers[0].open(f"{base}/district/rows?since={first['version']}", timeout=60).read()
+        alone.append(time.perf_counter() - started)
+    stop = time.monotonic() + POLL_SECONDS
+
+    def staff(opener: Any) -> None:
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            opener.open(f"{base}/district/rows?since={first['version']}", timeout=60).read()
+            with lock:
+                times.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=staff, args=(o,)) for o in openers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(alone), sorted(times)
+
+
 def run() -> dict[str, Any]:
     from kiosk.centre.db import connect
     from kiosk.centre.district import district_counts
+    from kiosk.centre.district_staff import add_district_account
     from kiosk.centre.gates import add_gate
+    from kiosk.passwords import hash_password
     from kiosk.sync.gate import sync_once
     from kiosk.sync.link import HttpLink
 
@@ -210,8 +274,8 @@ def run() -> dict[str, Any]:
         made = time.perf_counter()
         template = _gate_day(work / "template")
         day_s = time.perf_counter() - made
-        app = _centre_app(template, work / "centre", url)
-        base, server = _serve(app)
+        centre = _centre(template, work / "centre", url)
+        base, server = _serve(centre)
         gates = []
         with connect(url) as pg:
             for c in range(COMPOUNDS):
@@ -231,20 +295,28 @@ def run() -> dict[str, Any]:
             finally:
                 conn.close()
         sync_s = time.perf_counter() - started
-        server.shutdown()
+        with connect(url) as pg:
+            add_district_account(pg, DAY, username="office", name="Office",
+                                 role="district_staff", actor="bench",
+                                 password_hash=hash_password(ADMIN_PASSWORD,
+                                                             hasher=CHEAP_HASHER))
+        alone, route = _route_polls(base)
+        server.terminate()
+        server.wait(timeout=60)
         with connect(url) as pg:
             records = pg.execute("SELECT count(*) AS n FROM sync_records").fetchone()["n"]
             events = pg.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
             size = pg.execute("SELECT pg_database_size(current_database()) AS n"
                               ).fetchone()["n"]
         bare_rows, bare_s = _bare_upsert(url, bare)
-        fresh_s = app.config["PICKUP"].fresh_escalate_s
+        config = load_config(centre)
+        fresh_s = config.pickup.fresh_escalate_s
         polls = sorted(_polls(url, fresh_s))
         with connect(url) as pg:
             counted = []
             for _ in range(5):
                 at = time.perf_counter()
-                counts = district_counts(pg, DAY.date(), app.config["COMMUNITY"].timezone)
+                counts = district_counts(pg, DAY.date(), config.community.timezone)
                 counted.append(time.perf_counter() - at)
         assert len(counts["compounds"]) == COMPOUNDS
         # Both write the same rows (each record, and the mirror row it makes): per record.
@@ -253,12 +325,19 @@ def run() -> dict[str, Any]:
         p50 = statistics.median(polls) * 1000
         p95 = polls[int(len(polls) * 0.95)] * 1000
         counts_ms = statistics.median(counted) * 1000
+        route_p50 = statistics.median(route) * 1000
+        alone_p50 = statistics.median(alone) * 1000
+        route_p95 = route[int(len(route) * 0.95)] * 1000
         rows = [{"what": "sync (product path, HTTP)", "records": records,
                  "rows_written": bare_rows, "seconds": sync_s, "records_per_s": sync_rate},
                 {"what": "bare executemany upsert", "records": records,
                  "rows_written": bare_rows, "seconds": bare_s, "records_per_s": bare_rate},
-                {"what": f"dashboard query, {STAFF} staff at once", "p50_ms": p50,
+                {"what": f"dashboard query uncached, {STAFF} at once", "p50_ms": p50,
                  "p95_ms": p95, "polls": len(polls)},
+                {"what": "GET /district/rows, one client", "p50_ms": alone_p50,
+                 "p95_ms": alone[int(len(alone) * 0.95)] * 1000, "polls": len(alone)},
+                {"what": f"GET /district/rows, {STAFF} staff polling", "p50_ms": route_p50,
+                 "p95_ms": route_p95, "polls": len(route)},
                 {"what": "district counts of a day", "median_ms": counts_ms},
                 {"what": "database per compound-day", "bytes": size // COMPOUNDS}]
         ratio = bare_rate / sync_rate
@@ -276,6 +355,8 @@ def run() -> dict[str, Any]:
             "bare_rows_per_s": round(bare_rate),
             "dashboard_polls": len(polls), "dashboard_staff": STAFF,
             "dashboard_p50_ms": round(p50, 1), "dashboard_p95_ms": round(p95, 1),
+            "poll_p50_ms": round(route_p50, 1), "poll_p95_ms": round(route_p95, 1),
+            "poll_alone_p50_ms": round(alone_p50, 1),
             "counts_day_ms": round(counts_ms, 1),
             "db_bytes_per_compound_day": size // COMPOUNDS,
         }

@@ -196,3 +196,25 @@ def district_search(conn: psycopg.Connection, text: str) -> dict[str, Any]:
             "households": [{**h, "phone": mask_phone(h["phone"]),
                             "name": (h["name"][:1] + "*") if h["name"] else ""}
                            for h in households]}
+
+
+def district_stamp(conn: psycopg.Connection) -> tuple[Any, ...]:
+    """What changes whenever ``district_now`` could answer differently, but for time (the
+    caller adds the minute): the records applied from every gate (parcels, tasks and their
+    events arrive only as records), the gates' health as their syncs said it (its ages
+    aside: those move at every sync, and the minute covers them), each gate's last sync to
+    the minute, the compounds, the assignments and the alarms. One small read, for a poll
+    that finds nothing new."""
+    with unavailable_as_shelf_error():
+        row = conn.execute(
+            "SELECT (SELECT coalesce(sum(applied - base), 0) FROM gate_epochs) AS applied,"
+            " (SELECT md5(string_agg(concat_ws(',', community_id, id, pending,"
+            " commands_applied, last_command, date_trunc('minute', last_sync_at),"
+            " status - 'kiosk_heartbeat_age_s' - 'lag_s'), '|' ORDER BY community_id, id))"
+            " FROM gates) AS gates,"
+            " (SELECT md5(string_agg(id || name, '|' ORDER BY id)) FROM communities) AS named,"
+            " (SELECT max(id) FROM assignments) AS lent,"
+            " (SELECT max(id) FROM sync_alarms) AS alarms,"
+            " (SELECT count(*) FROM sync_alarms WHERE resolved_at IS NOT NULL) AS resolved"
+            ).fetchone()
+    return tuple(row.values())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from kiosk.centre.district import (
     district_counts,
     district_now,
     district_search,
+    district_stamp,
     sorted_rows,
 )
 from kiosk.centre.district_staff import live_assignments
@@ -47,10 +49,12 @@ from kiosk.timefmt import local_time
 from web.auth import roles_required
 from web.centre.db import get_pg
 from web.counts import safe_cell
-from web.i18n import t
+from web.i18n import current_language, t
 
 bp = Blueprint("district", __name__, url_prefix="/district")
 POLL_MS = 15_000
+KEPT_TABLES = 32  # orders x languages of the current minute and stamp, with room to spare
+TABLES_LOCK = threading.Lock()
 
 
 def _now():
@@ -77,15 +81,30 @@ def _sort() -> str:
 
 
 def _table() -> tuple[Markup, str]:
-    """Each compound now as its table, rendered, and the table's version: a hash of what it
-    shows (times to the minute), so a poll sends it again only when that changed."""
-    sort = _sort()
-    conn = get_pg()
-    rows = sorted_rows(district_now(conn, _now(), fresh_escalate_s=_fresh_s()), sort)
+    """Each compound now as its table, rendered, and the table's version (a hash of what it
+    shows, times to the minute), so a poll sends it again only when that changed.
+
+    Twenty staff polling see one table: it is computed again only when ``district_stamp``
+    (the gates' last syncs, compounds, assignments, alarms), the minute, the order or the
+    language changed; otherwise a poll costs that one small read.
+    """
+    sort, conn, now = _sort(), get_pg(), _now()
+    key = (sort, current_language(), now.replace(second=0, microsecond=0),
+           district_stamp(conn))
+    kept = current_app.extensions.setdefault("district_tables", {})
+    with TABLES_LOCK:
+        if key in kept:
+            return kept[key]
+    rows = sorted_rows(district_now(conn, now, fresh_escalate_s=_fresh_s()), sort)
     html = Markup(render_template("_district_rows.html", rows=rows, zone=_zone(),
                                   local_time=local_time, sort=sort, sorts=SORTS,
-                                  lent=live_assignments(conn, _now())))
-    return html, hashlib.sha256(str(html).encode()).hexdigest()[:16]
+                                  lent=live_assignments(conn, now)))
+    made = html, hashlib.sha256(str(html).encode()).hexdigest()[:16]
+    with TABLES_LOCK:
+        if len(kept) >= KEPT_TABLES:
+            kept.clear()  # an older minute or stamp: never asked for again
+        kept[key] = made
+    return made
 
 
 @bp.get("")
