@@ -17,18 +17,9 @@ from kiosk.passwords import hash_password
 from kiosk.services import Rules
 from kiosk.staff import add_staff
 from kiosk.store import SqliteUnitOfWork
-from web import auth
 from web.centre import create_centre_app
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-# Who may use each route of the centre's site (tests/test_access.py is the gate's table).
-ACCESS = {
-    "static": "everyone", "auth.login": "everyone", "auth.logout": "everyone",
-    "health.healthz": "everyone", "centre_sync.exchange": "a gate's token",
-    "shelf.index": "signed in", "auth.lockouts": "admin",
-}
-
-
 @pytest.fixture
 def site(tmp_path, community_template, centre_url, clock):
     with compound(tmp_path, community_template, centre_url, ("north", "south"),
@@ -52,19 +43,6 @@ def signed_in(app, username: str):
                                          "password": ADMIN_PASSWORD})
     assert answer.status_code == 302 and answer.location == "/", answer.text[:300]
     return client
-
-
-def test_every_route_of_the_centre_is_in_the_table(site):
-    app, _, _ = site
-    assert {r.endpoint for r in app.url_map.iter_rules()} == set(ACCESS)
-    for endpoint, who in ACCESS.items():
-        declared = auth.declared_access(app, endpoint)
-        if who == "everyone":
-            assert endpoint in auth.PUBLIC_ENDPOINTS
-        elif who == "a gate's token":
-            assert getattr(app.view_functions[endpoint], auth.CREDENTIAL_ATTRIBUTE)
-        else:
-            assert declared is not None, endpoint
 
 
 def test_the_compound_shelf_shows_every_gate_and_what_waits_for_one(site, centre_url,

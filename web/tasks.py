@@ -51,7 +51,7 @@ from kiosk.queries import open_tasks, task_view
 from kiosk.staff import TEAM_ROLES
 from kiosk.tasks import act_on_door, hand_over_due
 from kiosk.timefmt import local_time
-from web.auth import WEB_ACTOR, actor, check_csrf, login_required, upload_limit
+from web.auth import CENTRE_ACTOR, WEB_ACTOR, actor, check_csrf, login_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import has, local, t
 from web.serving import PHOTO_UPLOAD_BYTES
@@ -115,11 +115,13 @@ def team_name(team_id: str | None) -> str:
 
 
 def person_name(actor: str) -> str:
-    """A staff member's name for an event's actor (``alice@web``); other actors as they are."""
-    if actor.endswith(WEB_ACTOR):
-        member = get_uow().staff.get(actor.removesuffix(WEB_ACTOR))
-        if member is not None:
-            return member.name
+    """A staff member's name for an event's actor (``alice@web``, ``alice@centre``: decided
+    at the compound's centre); other actors as they are."""
+    for suffix in (WEB_ACTOR, CENTRE_ACTOR):  # on a gate's site, or at the centre
+        if actor.endswith(suffix):
+            member = get_uow().staff.get(actor.removesuffix(suffix))
+            if member is not None:
+                return member.name
     return actor
 
 
@@ -163,8 +165,14 @@ def _since(since_iso: str) -> str:
 
 
 @bp.app_template_global("task_since")
-def _task_since(since_iso: str) -> str:
+def task_since(since_iso: str) -> str:
     return _since(since_iso)
+
+
+@bp.app_template_global("task_url")
+def task_url(task: dict[str, Any]) -> str:
+    """Where a door task is handled: its page (the compound's centre: its household's visit)."""
+    return url_for("tasks.task", task_id=task["id"])
 
 
 @bp.get("/tasks")
@@ -220,11 +228,11 @@ def _task_page(task_id: int, refusal: dict[str, Any] | None = None) -> Any:
         "task.html", task=view, refusal=refusal, team_name=team_name, person_name=person_name,
         other_team=view["team"] != shown.team and shown.own,
         photo=_site().decoder is not None, photo_mb=PHOTO_UPLOAD_BYTES // (1024 * 1024),
-        wrong_door=_wrong_door(refusal) if refusal else None)
+        wrong_door=wrong_door_words(refusal) if refusal else None)
     return page, status
 
 
-def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
+def wrong_door_words(refusal: dict[str, Any]) -> Markup | None:
     """ "this is 24-2403; the parcel is for 24-2304", both rooms in large type."""
     if refusal.get("code") != "wrong_door":
         return None
@@ -242,9 +250,9 @@ def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
 def door(task_id: int) -> Any:
     """Confirm the door by its sticker (a photo, or what the page read) or the room typed."""
     check_csrf()
-    typed = _typed_door()
+    typed = typed_door()
     if typed is None:
-        read = _door_in_photo()
+        read = door_in_photo()
         if isinstance(read, dict):
             return _task_page(task_id, read)
         typed = read
@@ -264,7 +272,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
         "door_err_photo_too_large", mb=PHOTO_UPLOAD_BYTES // (1024 * 1024))})
 
 
-def _typed_door() -> str | None:
+def typed_door() -> str | None:
     """The door as the page sent it: the sticker's text read in the page, or building and room."""
     read = request.form.get("door", "").strip()
     if read:
@@ -276,7 +284,7 @@ def _typed_door() -> str | None:
     return None
 
 
-def _door_in_photo() -> str | dict[str, Any]:
+def door_in_photo() -> str | dict[str, Any]:
     """The text of the code in the uploaded photo (a door sticker's first), or a refusal."""
     sent = request.files.get("photo")
     if sent is None or not sent.filename:
