@@ -71,7 +71,7 @@ def test_the_compound_shelf_shows_every_gate_and_what_waits_for_one(site, centre
     waiting = client.get("/?lang=en").text
     assert "waiting for the North gate" in waiting
     assert "NORTH-FOOD" in waiting  # still on the north shelf: nothing pretends otherwise
-    assert "等待north门" in client.get("/?lang=zh").text
+    assert "等待北门同步" in client.get("/?lang=zh").text
 
     north.sync(clock)
     done = client.get("/?lang=en").text

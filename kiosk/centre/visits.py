@@ -44,7 +44,7 @@ DELIVERIES = f"""{COMMAND_ROW}
     WHERE community_id = %(c)s AND kind = 'deliver'
       AND (%(h)s::text IS NULL OR payload->>'household' = %(h)s)
       AND (status = 'pending' OR done_at >= %(since)s)
-    ORDER BY seq"""
+    ORDER BY created_at, gate_id, seq"""
 
 
 def open_visits(conn: psycopg.Connection, community: str, now: datetime,

@@ -44,7 +44,7 @@ def search() -> str:
     now = _now()
     for row in (found or {}).get("results", []):
         with_age(row, now)
-    return render_template("search.html", query=query, found=found)
+    return render_template("search.html", query=query, found=found, centre=True)
 
 
 @bp.get("/exceptions")
