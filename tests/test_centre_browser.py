@@ -16,6 +16,7 @@ import pytest
 from conftest import ADMIN_PASSWORD, check_in, phone_page, served
 from test_centre_pages import site  # noqa: F401  (the fixture: two gates and their centre)
 from test_web_tasks_browser import no_sideways_scroll
+from test_web_users_browser import DESKTOP, sign_in
 
 from kiosk.centre.commands import hand_out_at_centre
 from kiosk.centre.db import connect
@@ -23,7 +24,6 @@ from kiosk.store import SqliteUnitOfWork
 
 pytestmark = pytest.mark.browser
 
-DESK = {"width": 1280, "height": 900}
 DAY = 86400
 
 
@@ -35,27 +35,15 @@ def screenshots(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def desk(browser) -> Iterator:
-    context = browser.new_context(viewport=DESK, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
-        yield page
-    finally:
-        context.close()
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture
 def phone(browser) -> Iterator:
     with phone_page(browser) as page:
         yield page
-
-
-def sign_in(page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click(".login-card button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def a_day_at_two_gates(site, clock, centre_url) -> None:  # noqa: F811

@@ -71,6 +71,8 @@ def site(tmp_path, community_template, centre_url, clock):
                 households.read_bytes(), clock.now(), actor="tests", apply=True,
                 rules=Rules.from_config(centre))
             assert report.applied
+        for gate in gates.values():  # each gate has the centre's list before the test begins
+            assert gate.sync(clock).pulled == 1
         app = create_centre_app(centre, clock=clock)
         app.config["TESTING"] = True
         yield Site(app, centre, url, gates["north"], gates["south"])
@@ -426,3 +428,50 @@ def test_a_wrong_door_confirmed_at_the_centre_is_kept_on_record(site, clock, cen
                           " WHERE kind = 'door_refused'").fetchall()
     assert [(r["gate_id"], r["household_id"], r["actor"], r["detail"]) for r in kept] == [
         ("north", "29-1004", "li", {"given": "29-2603", "task": task.id})]
+
+
+def test_the_shelf_says_what_waits_for_a_gate_until_it_applied_it(site, centre_url, clock):
+    from kiosk.centre.commands import confirm_delivery
+
+    north, south = site.north, site.south
+    task = check_in(north.conn, north.config, clock, "29-1004", "NORTH-FOOD").door_task
+    check_in(south.conn, south.config, clock, "2-902", "SOUTH-BOOK")
+    site.sync(clock)
+    anonymous = site.app.test_client().get("/", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 302 and anonymous.location.startswith("/login")
+
+    client = signed_in(site.app, "li")
+    page = client.get("/?lang=en").text
+    assert page.index("North gate") < page.index("NORTH-FOOD") < page.index("South gate") \
+        < page.index("SOUTH-BOOK")
+    assert "waiting for the" not in page
+    with connect(centre_url) as pg:
+        confirm_delivery(pg, COMMUNITY, "north", north.journal().state().epoch, task.id,
+                         "29-1004", site.centre.label_secret, actor="li", now=clock.now())
+    waiting = client.get("/?lang=en").text
+    assert "waiting for the North gate" in waiting
+    assert "NORTH-FOOD" in section(waiting, "north")  # still there: nothing pretends
+    assert "等待北门同步" in client.get("/?lang=zh").text
+    north.sync(clock)
+    done = client.get("/?lang=en").text
+    assert "waiting for the North gate" not in done and "NORTH-FOOD" not in done
+
+
+def test_a_gates_sync_needs_no_session_and_no_csrf_token_but_its_own(site):
+    client = site.app.test_client()
+    answer = client.post("/sync/v1", json={"gate": "north"})
+    assert answer.status_code == 401 and answer.json["error"] == "credential_refused"
+    answer = client.post("/sync/v1", json={"gate": "north"},
+                         headers={"Authorization": f"Bearer {site.north.config.centre.token}"})
+    assert answer.status_code == 403  # names no community: refused, nothing applied
+    assert client.get("/healthz").json["community"] == COMMUNITY
+
+
+def test_a_wrong_password_is_refused_and_the_lockouts_are_the_admins(site):
+    client = site.app.test_client()
+    token = CSRF_RE.search(client.get("/login").text)[1]
+    refused = client.post("/login", data={"csrf_token": token, "username": "li",
+                                          "password": "not it"})
+    assert refused.status_code == 200 and 'role="alert"' in refused.text
+    assert signed_in(site.app, "li").get("/admin/lockouts").status_code == 403
+    assert signed_in(site.app, "admin").get("/admin/lockouts").status_code == 200

@@ -252,7 +252,11 @@ def grid() -> Any:
 
     ``?show=`` is the page's filter, kept by every poll.
     """
-    view = render_grid(chosen_filter())
+    return grid_json(render_grid(chosen_filter()))
+
+
+def grid_json(view: Grid) -> Any:
+    """The grid as shelf.js takes it: its markup only when it differs from ``?since=``."""
     rendered = view.rendered
     body: dict[str, str] = {"version": rendered.version, "generated_at": view.generated_at,
                             "updated": view.updated}

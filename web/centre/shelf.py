@@ -19,7 +19,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup
 
 from kiosk.centre.commands import waiting_commands
@@ -39,6 +39,7 @@ from web.shelf import (
     RenderCache,
     RenderedGrid,
     digest,
+    grid_json,
     local_time,
     matches_filter,
     with_ages,
@@ -147,15 +148,7 @@ def index() -> str:
 @login_required
 def grid() -> Any:
     """The grid for shelf.js; ``?since=VERSION`` leaves the markup out when it is unchanged."""
-    view = render_grid(chosen_filter())
-    rendered = view.rendered
-    body: dict[str, str] = {"version": rendered.version, "generated_at": view.generated_at,
-                            "updated": view.updated}
-    if request.args.get("since") != rendered.version:
-        body |= {"html": str(rendered.html), "summary": rendered.summary}
-    response = jsonify(body)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return grid_json(render_grid(chosen_filter()))
 
 
 @bp.get("/shelf/<gate>/slot/<code>")
