@@ -102,12 +102,17 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         desk.screenshot(path=str(shots / "centre-gates-desktop.png"), full_page=True)
         desk.goto(f"{base}/counts")
         assert desk.locator('table[data-scope="gate"] tbody tr').count() == 2
+        desk.screenshot(path=str(shots / "centre-counts-desktop.png"), full_page=True)
         desk.goto(f"{base}/search?q=24栋2304室")
         found = desk.locator("#search-results li")
         assert found.count() == 3  # 24-2304's at both gates, then 24-2403's (easily confused)
         assert [chip.inner_text() for chip in found.locator(".gate-chip").all()] == [
             "南门", "北门", "南门"]
         desk.screenshot(path=str(shots / "centre-search-desktop.png"), full_page=True)
+
+        desk.click('#search-results a.found-link >> nth=1')  # the north gate's parcel
+        assert "北门" in desk.locator(".page-head .gate-chip").inner_text()
+        desk.screenshot(path=str(shots / "centre-timeline-desktop.png"), full_page=True)
 
         sign_in(phone, base, "li", "li pass")
         no_sideways_scroll(phone)
