@@ -475,3 +475,15 @@ def test_a_wrong_password_is_refused_and_the_lockouts_are_the_admins(site):
     assert refused.status_code == 200 and 'role="alert"' in refused.text
     assert signed_in(site.app, "li").get("/admin/lockouts").status_code == 403
     assert signed_in(site.app, "admin").get("/admin/lockouts").status_code == 200
+
+
+def test_a_gate_that_reports_no_layout_still_shows_what_waits_on_it(site, clock, centre_url):
+    north = site.north
+    check_in(north.conn, north.config, clock, "2-902", "OLD-GATE")
+    site.sync(clock)
+    with connect(centre_url) as pg:  # as a gate of the schema before reports its health
+        pg.execute("UPDATE gates SET status = status - 'layout' WHERE id = 'north'")
+    page = signed_in(site.app, "li").get("/?lang=en").text
+    part = section(page, "north")
+    assert "OLD-GATE" in part and "Shelf not reported" in part
+    assert part.count("<article") == 1  # the slot that holds it: no other slot is known
