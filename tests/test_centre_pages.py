@@ -487,3 +487,16 @@ def test_a_gate_that_reports_no_layout_still_shows_what_waits_on_it(site, clock,
     part = section(page, "north")
     assert "OLD-GATE" in part and "Shelf not reported" in part
     assert part.count("<article") == 1  # the slot that holds it: no other slot is known
+
+
+def test_a_visit_names_a_gates_overflow_place_as_such(site, clock):
+    north = site.north
+    floor = north.config.layout.overflow.code
+    placed = [check_in(north.conn, north.config, clock, "29-1004", f"F{n:03d}")  # observed
+              for n in range(100)]
+    assert any(p.slot == floor for p in placed), "the household's slots never filled up"
+    site.sync(clock)
+    for lang, words in (("en", "North gate overflow area"), ("zh", "北门 暂存区")):
+        tasks = signed_in(site.app, "li").get(f"/tasks?lang={lang}").text
+        visit = tasks.split('data-task="29-1004"')[1].split("</li>")[0]
+        assert words in visit and floor not in visit

@@ -35,7 +35,7 @@ from kiosk.domain import HouseholdId
 from kiosk.errors import ShelfError, StoreUnavailable, UnknownHousehold, WrongDoor
 from web.auth import check_csrf, login_required, upload_limit
 from web.centre.db import get_pg
-from web.centre.gates import gate_label
+from web.centre.gates import gate_label, gates_by_id
 from web.i18n import has, t
 from web.parcels import act_refusal
 from web.serving import PHOTO_UPLOAD_BYTES
@@ -78,8 +78,19 @@ def command_words(command: dict[str, Any]) -> str:
              time=local_time(command["done_at"], "%m-%d %H:%M"))
 
 
-def _dress(visit: dict[str, Any]) -> None:
-    visit["slots"] = [f"{gate_label(gate)} {slot}" for gate, slot in visit["slots"]]
+def _overflow_places() -> set[tuple[str, str]]:
+    """(gate, slot) of each gate's overflow place, as its layout says."""
+    return {(gate, slot["code"]) for gate, row in gates_by_id().items()
+            for slot in ((row["status"] or {}).get("layout") or {}).get("slots") or []
+            if slot.get("overflow")}
+
+
+def _dress(visit: dict[str, Any], floors: set[tuple[str, str]]) -> None:
+    """Word a visit for the list: each place as its gate and slot (the overflow place by
+    name), and where its deliveries confirmed here stand."""
+    on_floor = t("tasks_on_floor")
+    visit["slots"] = [f"{gate_label(gate)} {on_floor if (gate, slot) in floors else slot}"
+                      for gate, slot in visit["slots"]]
     for command in (*visit["waiting"], *visit["refused"]):
         command["words"] = command_words(command)
 
@@ -92,8 +103,9 @@ def index() -> str:
     shown = scope()
     buildings = open_visits(get_pg(), _community(), _now(), shown.team)
     visits = [visit for group in buildings for visit in group["tasks"]]
+    floors = _overflow_places()
     for visit in visits:
-        _dress(visit)
+        _dress(visit, floors)
     refused = recent_refusals(get_pg(), _community(), _now())
     for command in refused:
         command["words"] = command_words(command)
