@@ -185,7 +185,12 @@ def test_a_hand_out_at_the_centre_waits_for_its_gate_and_a_refusal_comes_back(si
     waiting = client.get(done.location + "&lang=en").text
     assert "waiting for the North gate" in waiting and "act_hand_out" not in waiting
     assert 'action="/parcels/north/' not in waiting  # no second hand-out while it waits
-    assert "N-902" in section(client.get("/?lang=en").text, "north")  # still on that shelf
+    shelf = client.get("/?lang=en").text
+    assert "N-902" in section(shelf, "north")  # still on that shelf
+    for page_with_box, box in ((shelf, 'class="waiting-commands"'),
+                               (client.get("/gates?lang=en").text, 'id="waiting"')):
+        waits = page_with_box.split(box)[1].split("</section>")[0]
+        assert "2-902 N-902</a>" in waits  # the parcel as staff know it, not its number
     assert north.conn.execute("SELECT status FROM parcels WHERE id = ?", (kept,)).fetchone()[0] \
         == "waiting"
 

@@ -178,12 +178,17 @@ def hand_out_at_centre(conn: psycopg.Connection, community: str, gate: str, orig
 
 def waiting_commands(conn: psycopg.Connection, community: str) -> list[dict[str, Any]]:
     """Commands no gate has applied yet, oldest first, with the gate's name: what the pages
-    show as "waiting for the north gate" instead of pretending it is done."""
+    show as "waiting for the north gate" instead of pretending it is done. A command about
+    one parcel carries its household and waybill (``parcel_household``, ``parcel_ref``),
+    how staff know the parcel."""
     with unavailable_as_shelf_error():
         return conn.execute(
             "SELECT c.gate_id, g.name AS gate_name, g.status->'names' AS gate_names, c.seq,"
-            " c.kind, c.payload, c.created_at, c.created_by FROM commands c JOIN gates g"
-            " ON g.community_id = c.community_id AND g.id = c.gate_id"
+            " c.kind, c.payload, c.created_at, c.created_by,"
+            " p.household_id AS parcel_household, p.ref AS parcel_ref FROM commands c"
+            " JOIN gates g ON g.community_id = c.community_id AND g.id = c.gate_id"
+            " LEFT JOIN parcels p ON p.community_id = c.community_id AND p.gate_id = c.gate_id"
+            " AND p.origin = c.payload->>'origin' AND p.id = (c.payload->>'parcel')::bigint"
             " WHERE c.community_id = %s AND c.status = 'pending'"
             " ORDER BY c.created_at, c.gate_id, c.seq", (community,)).fetchall()
 
