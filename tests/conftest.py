@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -125,13 +125,64 @@ def factory():
     factory.reset()
 
 
-def wait_for(condition, timeout: float = 2.0) -> None:
-    """Poll until ``condition()`` holds: blinks and beeps run in gpiozero's own threads."""
+def _noted_pin_class():
+    from gpiozero.pins.mock import MockPin
+
+    class NotedPin(MockPin):
+        """A mock pin that notes every value written to it, a repeat too, and the thread that
+        wrote it: a pattern's steps in order, whatever time each took on a busy machine."""
+
+        def __init__(self, factory, info):
+            self.writes: list[tuple[bool, threading.Thread]] = []
+            super().__init__(factory, info)
+
+        def _set_state(self, value):
+            super()._set_state(value)
+            self.writes.append((bool(value), threading.current_thread()))
+
+        def steps(self) -> list[bool]:
+            """The values a pattern's thread wrote (not show() or close() themselves)."""
+            return [value for value, thread in self.writes
+                    if thread is not threading.main_thread()]
+
+    return NotedPin
+
+
+@pytest.fixture
+def noted():
+    """A MockFactory whose pins note every write and its thread (``pin.steps()``), reset after."""
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory(pin_class=_noted_pin_class())
+    yield factory
+    factory.reset()
+
+
+# How long a test waits for something that must happen (a thread's pin change, a process's
+# line, a page's update) before it calls it missing: generous, for a busy machine. Every wait
+# returns as soon as the thing happens, so it costs nothing when all is well.
+PATIENCE_S = 60.0
+
+
+def wait_for(condition, timeout: float = PATIENCE_S, every: float = 0.002) -> None:
+    """Poll ``condition()`` every ``every`` seconds until it holds (blinks and beeps run in
+    gpiozero's own threads, servers in processes of their own)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
+        time.sleep(every)
 
+
+def real_time_since(started: float) -> timedelta:
+    """The real time since ``started`` (a time.monotonic()), a millisecond more for rounding:
+    how far a clock started meanwhile (SHELF_NOW's) can have moved on, however busy the
+    machine was."""
+    return timedelta(seconds=time.monotonic() - started + 0.001)
+
+
+# A page's waits (a selector, a URL, a response) likewise: Playwright's waits return as soon
+# as the thing is there.
+BROWSER_TIMEOUT_MS = int(PATIENCE_S * 1000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -151,7 +202,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                             timeout=BROWSER_TIMEOUT_MS)
         yield browser
         browser.close()
 
@@ -180,10 +232,10 @@ def phone_page(browser, *, init_script: str | None = None) -> Iterator:
     """A page the size of a phone (390 x 844, touch, Chinese first)."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True, locale="zh-CN")
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
-    page.set_default_timeout(10_000)
     try:
         yield page
     finally:

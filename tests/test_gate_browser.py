@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import check_in, pickup_code
+from conftest import BROWSER_TIMEOUT_MS, check_in, pickup_code
 from playwright.sync_api import expect as shows  # the page, retried until it does
 from test_web_browser import live_server  # noqa: F401  (the real app on 127.0.0.1)
 
@@ -24,14 +24,15 @@ from web import gate
 pytestmark = pytest.mark.browser
 
 SCAN_SHOWN_WITHIN_MS = 500  # the issue's promise: a scan is on the screen within half a second
+                            # (timed, so a proof: `make proofs`)
 
 
 @pytest.fixture
 def screen(browser, live_server):  # noqa: F811
     """The gate page at the 7-inch touch screen's size, reading the store's events."""
     context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
-    page.set_default_timeout(5_000)
     page.goto(f"{live_server}/gate")
     page.wait_for_selector("#screen[data-read]")  # its first poll said where to read from
     yield page
@@ -40,6 +41,17 @@ def screen(browser, live_server):  # noqa: F811
 
 def shown(page) -> int:
     return int(page.get_attribute("#screen", "data-shown"))
+
+
+# Note each value the code entry shows, as the page changes it.
+SHOWN_ENTRIES_JS = """() => {
+  const entry = document.getElementById('entry-value');
+  const text = () => entry.innerText.replace(/\\s/g, '');
+  window.shownEntries = [text()];
+  new MutationObserver(() => {
+    if (text() !== window.shownEntries.at(-1)) window.shownEntries.push(text());
+  }).observe(entry, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
 
 
 def tap_code(page, digits: str) -> None:
@@ -56,12 +68,20 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_scan_shows_its_slot_within_half_a_second(screen, conn, community, clock, tmp_path):
-    result = check_in(conn, community, clock, "24-2304", "SF100")
+@pytest.mark.proof
+def test_a_scan_shows_its_slot_within_half_a_second(screen, conn, community, clock):
+    """Timed on the real clock (`make proofs`)."""
+    check_in(conn, community, clock, "24-2304", "SF100")
     committed_ms = time.time() * 1000
     screen.wait_for_selector('#screen[data-state="checkin"]')
     waited_ms = int(screen.get_attribute("#screen", "data-shown-at")) - committed_ms
     assert waited_ms <= SCAN_SHOWN_WITHIN_MS, f"shown {waited_ms:.0f} ms after the commit"
+
+
+def test_a_scan_shows_its_slot_and_the_masked_household(screen, conn, community, clock,
+                                                        tmp_path):
+    result = check_in(conn, community, clock, "24-2304", "SF100")
+    screen.wait_for_selector('#screen[data-state="checkin"]')
     assert screen.inner_text("#slot") == result.slot
     assert screen.inner_text("#household") == "24栋 23**"
     assert screen.inner_text("#instruction") == f"把包裹放进 {result.slot}（亮灯的格子）"
@@ -198,6 +218,7 @@ def test_the_screen_goes_back_to_how_to_use_it(browser, live_server, monkeypatch
     monkeypatch.setattr(gate, "RESULT_MS", 300)
     monkeypatch.setattr(gate, "INPUT_IDLE_MS", 1500)  # "42" stays long enough to be seen
     context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         page = context.new_page()
         page.goto(f"{live_server}/gate")
@@ -205,10 +226,13 @@ def test_the_screen_goes_back_to_how_to_use_it(browser, live_server, monkeypatch
         page.wait_for_selector('#screen[data-state="idle"]')
         assert page.is_visible("#idle") and not page.is_visible("#result")
 
+        page.evaluate(SHOWN_ENTRIES_JS)  # what the entry shows, each time it changes
         page.tap('.key[data-key="4"]')
         page.tap('.key[data-key="2"]')
-        assert page.inner_text("#entry-value").replace("\n", "").strip() == "42"
         page.wait_for_selector("#entry-value .box.filled", state="detached")
+        # "42" was shown, then wiped: judged by what the screen did, in order, and not by
+        # reading it in time (a busy machine may read it only after the wipe)
+        assert page.evaluate("window.shownEntries")[-2:] == ["42", ""]
     finally:
         context.close()
 

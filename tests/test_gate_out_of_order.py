@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import check_in, make_app, served
+from conftest import BROWSER_TIMEOUT_MS, check_in, make_app, served
 from test_backup import DAMAGE, garble_table, shelf
 from test_gate import state
 
@@ -77,7 +77,7 @@ def test_the_screen_says_out_of_order_and_comes_back_after_a_restore(browser, co
     with served(make_app(community, clock)) as url:
         context = browser.new_context(viewport={"width": 800, "height": 480})
         page = context.new_page()
-        page.set_default_timeout(5_000)
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
         page.goto(f"{url}/gate")
         page.wait_for_selector("#screen[data-read]")
         assert page.is_hidden("#out-of-order")

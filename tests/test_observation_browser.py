@@ -7,6 +7,7 @@ Set SHELF_SCREENSHOT=/some/file.png to keep the screenshots (file-observation-*.
 from __future__ import annotations
 
 import pytest
+from conftest import BROWSER_TIMEOUT_MS
 from openpyxl import Workbook
 from test_web_browser import live_server, screenshot_path, sign_in  # noqa: F401  (fixture)
 
@@ -26,7 +27,7 @@ def test_upload_an_xlsx_read_the_difference_and_confirm_it(live_server, browser,
                                                           tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         sign_in(page, live_server)
         page.click("text=居家观察")

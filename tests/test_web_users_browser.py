@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, PHONE, add_member, served
+from conftest import ADMIN_PASSWORD, BROWSER_TIMEOUT_MS, PHONE, add_member, served
 
 from web import create_app
 
@@ -48,7 +48,7 @@ def test_an_admin_adds_and_disables_an_account(browser, site, tmp_path, size, na
     admin = browser.new_context(viewport=size, device_scale_factor=2 if size is PHONE else 1,
                                 is_mobile=size is PHONE, has_touch=size is PHONE,
                                 locale="zh-CN").new_page()
-    admin.set_default_timeout(10_000)
+    admin.set_default_timeout(BROWSER_TIMEOUT_MS)
     sign_in(admin, site, "admin", ADMIN_PASSWORD)
     admin.click("text=账号管理")
     admin.wait_for_url(f"{site}/admin/users")
@@ -65,6 +65,7 @@ def test_an_admin_adds_and_disables_an_account(browser, site, tmp_path, size, na
     admin.screenshot(path=str(screenshots(tmp_path) / f"accounts-{name}.png"), full_page=True)
 
     zhang = browser.new_context(viewport=size, locale="zh-CN").new_page()
+    zhang.set_default_timeout(BROWSER_TIMEOUT_MS)
     sign_in(zhang, site, "zhang", "zhang's pass")
     row.locator("text=停用").click()
     admin.wait_for_selector("text=已停用 zhang，其登录已全部退出。")
