@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import PATIENCE_S
+
 from kiosk.centre.db import connect
 from kiosk.centre.gates import add_gate
 from kiosk.community import open_store
@@ -68,7 +70,7 @@ class Gate:
 
     def sync(self, clock) -> SyncReport:
         centre = self.config.centre
-        return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, 5.0),
+        return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, PATIENCE_S),
                          clock)
 
     def journal(self) -> Journal:

@@ -209,6 +209,21 @@ def browser():
 
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# axe-core's impacts that fail a page: a person cannot use something (issue 20).
+AXE_FAILS = ("serious", "critical")
+
+
+def assert_accessible(page, state: str) -> None:
+    """axe-core (axe-playwright-python's bundled copy) on the page as it is now: no serious
+    or critical violation. ``state`` names the page state in the failure."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    failing = [v for v in found if v["impact"] in AXE_FAILS]
+    assert not failing, f"{state}: axe-core finds " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"][:5]) for v in failing)
 
 
 @contextlib.contextmanager

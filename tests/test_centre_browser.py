@@ -13,10 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, check_in, phone_page, served
+from conftest import (
+    ADMIN_PASSWORD,
+    BROWSER_TIMEOUT_MS,
+    DESKTOP,
+    assert_accessible,
+    check_in,
+    phone_page,
+    served,
+)
 from test_centre_pages import site  # noqa: F401  (the fixture: two gates and their centre)
 from test_web_tasks_browser import no_sideways_scroll
-from test_web_users_browser import DESKTOP, sign_in
+from test_web_users_browser import sign_in
 
 from kiosk.centre.commands import hand_out_at_centre
 from kiosk.centre.db import connect
@@ -36,6 +44,7 @@ def screenshots(tmp_path: Path) -> Path:
 @pytest.fixture
 def desk(browser) -> Iterator:
     context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield context.new_page()
     context.close()
 
@@ -89,6 +98,7 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         assert "摄像头断开" in health and "无响应" not in health
         desk.click('.filters a[data-filter="occupied"]')  # every gate's parcels in one view
         desk.wait_for_url(f"{base}/?show=occupied")
+        assert_accessible(desk, "the compound's shelf on a desk")
         desk.screenshot(path=str(shots / "centre-shelf-desktop.png"), full_page=True)
 
         south = site.south
@@ -112,15 +122,28 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
 
         desk.click('#search-results a.found-link >> nth=1')  # the north gate's parcel
         assert "北门" in desk.locator(".page-head .gate-chip").inner_text()
+        assert_accessible(desk, "a parcel's timeline at the centre")
         desk.screenshot(path=str(shots / "centre-timeline-desktop.png"), full_page=True)
+
+        desk.context.clear_cookies()  # the committee's member at a desk now
+        sign_in(desk, base, "li", "li pass")
+        for lang, gates in (("zh", ["北门 B-03", "南门 B-03"]),
+                            ("en", ["North gate B-03", "South gate B-03"])):
+            desk.goto(f"{base}/tasks?lang={lang}")
+            visit = desk.locator('li.task[data-task="29-1004"]')
+            assert visit.locator(".slot-chip").all_inner_texts() == gates
+            assert_accessible(desk, f"the team's door visits on a desk ({lang})")
+            desk.screenshot(path=str(shots / f"centre-tasks-desktop-{lang}.png"), full_page=True)
 
         sign_in(phone, base, "li", "li pass")
         no_sideways_scroll(phone)
+        assert_accessible(phone, "the compound's shelf on a phone")
         phone.screenshot(path=str(shots / "centre-shelf-phone.png"), full_page=False)
         phone.goto(f"{base}/tasks")
         visit = phone.locator('li.task[data-task="29-1004"]')
         assert visit.locator(".slot-chip").count() == 2  # one trip, a parcel at each gate
         no_sideways_scroll(phone)
+        assert_accessible(phone, "the team's door visits on a phone")
         phone.screenshot(path=str(shots / "centre-tasks-phone.png"), full_page=True)
         visit.locator("a").click()
         phone.fill('input[name="building"]', "29")
@@ -131,4 +154,5 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         assert waiting.count() == 2
         assert "等待北门同步" in waiting.first.inner_text()
         no_sideways_scroll(phone)
+        assert_accessible(phone, "a door visit waiting for two gates on a phone")
         phone.screenshot(path=str(shots / "centre-visit-phone.png"), full_page=True)

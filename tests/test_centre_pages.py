@@ -16,7 +16,7 @@ from datetime import date
 
 import pytest
 from compound import COMMUNITY, Gate, compound
-from conftest import ADMIN_PASSWORD, CHEAP_HASHER, check_in, pickup_code
+from conftest import ADMIN_PASSWORD, CHEAP_HASHER, PATIENCE_S, check_in, pickup_code
 
 from kiosk.centre.db import connect
 from kiosk.centre.lists import import_households_at_centre
@@ -284,7 +284,7 @@ def test_a_delivery_a_gate_refuses_is_shown_as_refused(site, clock):
 
 def shelf_cli(config: Config, *args: str) -> dict:
     done = subprocess.run([sys.executable, "-m", "kiosk.app", *args, "--config",
-                           str(config.path)], capture_output=True, text=True, timeout=120)
+                           str(config.path)], capture_output=True, text=True, timeout=PATIENCE_S)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
 
