@@ -7,6 +7,7 @@ alarms (the administrators')."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -510,3 +511,48 @@ def test_a_visit_names_a_gates_overflow_place_as_such(site, clock):
         tasks = signed_in(site.app, "li").get(f"/tasks?lang={lang}").text
         visit = tasks.split('data-task="29-1004"')[1].split("</li>")[0]
         assert words in visit and floor not in visit
+
+
+def visible_text(page: str) -> str:
+    """What a person reads on a page: scripts, styles and tags dropped, entities decoded."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+WORD_KEY = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # what t() shows for a key it lacks
+ENGLISH = re.compile(r"[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}")  # three English words in a row
+CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def test_every_page_of_the_compound_speaks_each_language_whole(site, clock):
+    north, south = site.north, site.south
+    rules = Rules.from_config(south.config)
+    handed = check_in(north.conn, north.config, clock, "2-902", "N-HAND").parcel
+    check_in(north.conn, north.config, clock, "29-1004", "N-DOOR")  # under observation
+    check_in(south.conn, south.config, clock, "29-1004", "S-DOOR")
+    check_in_carrier("JD0987654321", SqliteUnitOfWork(south.conn), rules, clock)  # a room asked
+    SqliteUnitOfWork(south.conn).events.add("camera_lost", "kiosk", clock.now(),
+                                            reason="unplugged")
+    site.sync(clock)
+    admin = signed_in(site.app, "admin")
+    page = f"/parcels/north/{handed}"
+    assert admin.post(page + "/hand-out", data={"csrf_token": csrf(admin, page),
+                                                "id_checked": "yes",
+                                                "reason": "ID ok"}).status_code == 302
+    assert admin.post("/tasks/29-1004/door", data={"csrf_token": csrf(admin, "/tasks/29-1004"),
+                                                   "building": "29", "room": "1004"}
+                      ).status_code == 302  # both gates to apply it: waiting for each
+    Journal(south.conn).new_epoch()  # restored from a backup: an alarm for the admins
+    check_in(south.conn, south.config, clock, "2-902", "S-AFTER")
+    south.sync(clock)
+    origin = north.conn.execute("SELECT origin FROM parcels WHERE id = ?", (handed,)).fetchone()[0]
+    pages = ["/", "/search?q=2-902", f"{page}?origin={origin}", "/tasks", "/tasks/29-1004",
+             "/exceptions", "/overdue", f"/counts?date={DAY}", "/gates"]
+
+    for path in pages:
+        joined = "&" if "?" in path else "?"
+        chinese = visible_text(admin.get(f"{path}{joined}lang=zh").text)
+        english = visible_text(admin.get(f"{path}{joined}lang=en").text)
+        assert not WORD_KEY.findall(chinese) and not WORD_KEY.findall(english), path
+        assert not ENGLISH.findall(chinese), (path, ENGLISH.findall(chinese))
+        assert CJK.findall(english.replace("中文", "")) == [], (path, english)
