@@ -22,7 +22,7 @@ from kiosk.centre.queries import open_alarms
 from kiosk.queries import HEARTBEAT_STALE_S
 from web.auth import check_csrf, login_required, roles_required
 from web.centre.db import get_pg
-from web.centre.health import gate_health
+from web.centre.health import gate_health, quiet_minutes
 from web.i18n import current_language, t
 
 bp = Blueprint("gates", __name__)
@@ -71,6 +71,7 @@ def index() -> str:
         gate = gate_health(row, now)
         beat = gate["kiosk_heartbeat_age_s"]
         health.append({**gate, "label": gate_label(row["id"]),
+                       "quiet_min": quiet_minutes(row, now),
                        "kiosk_stale": gate["last_sync_at"] is not None
                        and (beat is None or beat > HEARTBEAT_STALE_S)})
     waiting = waiting_commands(get_pg(), current_app.config["COMMUNITY"].id)

@@ -28,7 +28,7 @@ from kiosk.queries import HEARTBEAT_STALE_S
 from web.auth import login_required
 from web.centre.db import get_pg
 from web.centre.gates import admin_alarms, gate_label, gates_by_id
-from web.centre.health import gate_health
+from web.centre.health import gate_health, quiet_minutes
 from web.i18n import current_language, js_strings, t
 from web.shelf import (
     AGES_EVERY_S,
@@ -48,7 +48,6 @@ from web.shelf import (
 bp = Blueprint("shelf", __name__)  # shelf.index: where a sign-in lands, as on a gate
 
 FILTERS = ("all", "occupied", "door", "overdue")  # a gate's, but its lights: they stay there
-SYNC_QUIET_S = 300  # a gate not heard from this long says so in its head
 
 
 @bp.record_once
@@ -70,12 +69,10 @@ def gate_head(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     it has not sent, and what needs a look."""
     health = gate_health(row, now)
     synced = health["last_sync_at"]
-    quiet = (now - row["last_sync_at"]).total_seconds() if synced else None
     beat = health["kiosk_heartbeat_age_s"]
     return {"id": row["id"], "label": gate_label(row["id"]),
             "synced": local_time(synced, "%m-%d %H:%M") if synced else None,
-            "quiet_min": int(quiet // 60) if quiet is not None and quiet >= SYNC_QUIET_S
-            else None,
+            "quiet_min": quiet_minutes(row, now),
             "pending": health["pending"] or 0,
             "kiosk_stale": synced is not None and (beat is None or beat > HEARTBEAT_STALE_S),
             "camera_lost": bool(health["camera_lost"]),
