@@ -164,6 +164,8 @@ def test_search_finds_a_room_in_any_form_a_waybill_and_a_phone_across_gates(site
                      r'class="household">24-2403', by_waybill)[1]
     timeline = client.get(link + "&lang=en").text
     assert "South gate" in timeline and "S-2403" in timeline
+    assert re.search(r'href="/shelf/south/slot/[A-Z]-\d\d">← Back to slot South gate [A-Z]-\d\d<',
+                     timeline)  # both gates have that slot: the way back says whose
     assert "Checked in by the courier" in timeline and 'data-kind="checked_in"' in timeline
     assert client.get("/parcels/south/999?lang=en").status_code == 404
 
