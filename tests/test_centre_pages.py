@@ -12,7 +12,7 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pytest
@@ -570,3 +570,17 @@ def test_every_page_of_the_compound_speaks_each_language_whole(site, clock):
         assert not WORD_KEY.findall(chinese) and not WORD_KEY.findall(english), path
         assert not ENGLISH.findall(chinese), (path, ENGLISH.findall(chinese))
         assert CJK.findall(english.replace("中文", "")) == [], (path, english)
+
+
+def test_the_centres_database_gone_is_a_503_that_keeps_its_password(site, tmp_path, caplog):
+    li = signed_in(site.app, "li")
+    gone = f"postgresql://shelf:s3cret@/shelf?host={tmp_path}&port=5432"  # nothing listens
+    site.app.config["CENTRE"] = replace(site.app.config["CENTRE"], database=gone)
+
+    health = site.app.test_client().get("/healthz")
+    assert (health.status_code, health.json["status"]) == (503, "centre_unavailable")
+    for path in ("/", "/tasks", "/gates", "/search?q=2-902"):
+        page = li.get(path + ("&" if "?" in path else "?") + "lang=en")
+        assert page.status_code == 503, path
+        assert "nothing was saved" in page.text and "Traceback" not in page.text
+    assert "s3cret" not in caplog.text and "shelf:***@" in caplog.text
