@@ -156,3 +156,8 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         no_sideways_scroll(phone)
         assert_accessible(phone, "a door visit waiting for two gates on a phone")
         phone.screenshot(path=str(shots / "centre-visit-phone.png"), full_page=True)
+        for path in ("gates", "counts", "exceptions", "overdue"):
+            phone.goto(f"{base}/{path}")
+            no_sideways_scroll(phone)
+            assert_accessible(phone, f"/{path} at the centre on a phone")
+            phone.screenshot(path=str(shots / f"centre-{path}-phone.png"), full_page=True)
