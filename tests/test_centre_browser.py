@@ -1,6 +1,7 @@
 """The compound's site at its centre in a real headless Chromium, on a phone (390 x 844) and a
 desk (1280 x 900): every gate's grid grouped by gate staying live as a gate syncs, the team's
-one list and a door visit waiting for two gates, search, the gates' health, the counts.
+one list and a door visit waiting for two gates, search, the gates' health, the counts. Each
+state passes axe-core (no serious or critical violation); nothing scrolls sideways on a phone.
 
 Set CENTRE_SCREENSHOTS=DIR to keep the screenshots; the README's are centre-shelf-desktop.png
 and centre-visit-phone.png (copy them into docs/ to refresh it).
