@@ -1,5 +1,5 @@
 """The compound's site at its centre in a real headless Chromium, on a phone (390 x 844) and a
-desk (1280 x 900): every gate's grid grouped by gate staying live as a gate syncs, the team's
+desk (1280 x 800): every gate's grid grouped by gate staying live as a gate syncs, the team's
 one list and a door visit waiting for two gates, search, the gates' health, the counts. Each
 state passes axe-core (no serious or critical violation); nothing scrolls sideways on a phone.
 
