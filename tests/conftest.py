@@ -217,13 +217,63 @@ AXE_FAILS = ("serious", "critical")
 def assert_accessible(page, state: str) -> None:
     """axe-core (axe-playwright-python's bundled copy) on the page as it is now: no serious
     or critical violation. ``state`` names the page state in the failure."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    found = Axe().run(page).response["violations"]
+    found = axe_violations(page)
     failing = [v for v in found if v["impact"] in AXE_FAILS]
     assert not failing, f"{state}: axe-core finds " + "; ".join(
         f"{v['id']} ({v['impact']}): {v['help']} at "
         + ", ".join(" ".join(node["target"]) for node in v["nodes"][:5]) for v in failing)
+
+
+AXE_STEPS = 10_000  # milliseconds of a stopped page's time that axe may take (it takes a few)
+
+
+def axe_violations(page) -> list[dict]:
+    """What axe-core finds on the page as it is now.
+
+    axe waits on the page's timers. On a page whose clock the test holds (``page.clock``,
+    stopped so that nothing on the screen moves while it is checked), axe is started and its
+    timers are run a millisecond at a time until it answers: the page sees no more time pass.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    if not page.evaluate("!!window.__pwClock"):  # time runs by itself here
+        return Axe().run(page).response["violations"]
+    page.evaluate(Axe().axe_script)
+    page.evaluate("""() => {
+        window.__axe = null;
+        axe.run({resultTypes: ["violations"]}).then(
+            (found) => { window.__axe = {violations: found.violations}; },
+            (error) => { window.__axe = {error: String(error)}; });
+    }""")
+    for _ in range(AXE_STEPS):
+        answer = page.evaluate("window.__axe")
+        if answer is not None:
+            assert "error" not in answer, f"axe-core failed: {answer['error']}"
+            return answer["violations"]
+        page.clock.run_for(1)
+    raise AssertionError(f"axe-core did not answer within {AXE_STEPS} ms of the page's time")
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: SHELF_SCREENSHOTS=DIR, else its tmp_path.
+
+    ``SHELF_SCREENSHOTS=docs`` with tests/test_pages_browser.py refreshes the README's."""
+    folder = Path(os.environ.get("SHELF_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, path: Path, *, full_page: bool = True) -> Path:
+    """The page as a PNG of at most 256 colours: the pages' flat colours survive, the file
+    shrinks threefold (docs/ keeps them)."""
+    from PIL import Image
+
+    page.screenshot(path=str(path), full_page=full_page)
+    with Image.open(path) as shot:
+        small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
 
 
 @contextlib.contextmanager

@@ -3,15 +3,13 @@ desk (1280 x 800): every gate's grid grouped by gate staying live as a gate sync
 one list and a door visit waiting for two gates, search, the gates' health, the counts. Each
 state passes axe-core (no serious or critical violation); nothing scrolls sideways on a phone.
 
-Set CENTRE_SCREENSHOTS=DIR to keep the screenshots; the README's are centre-shelf-desktop.png
-and centre-visit-phone.png (copy them into docs/ to refresh it).
+SHELF_SCREENSHOTS=DIR keeps the screenshots (centre-*.png); the README shows two of them from
+docs/ (centre-shelf-desktop.png, centre-visit-phone.png).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import (
@@ -21,6 +19,7 @@ from conftest import (
     assert_accessible,
     check_in,
     phone_page,
+    screenshot,
     served,
 )
 from test_centre_pages import site  # noqa: F401  (the fixture: two gates and their centre)
@@ -34,12 +33,6 @@ from kiosk.store import SqliteUnitOfWork
 pytestmark = pytest.mark.browser
 
 DAY = 86400
-
-
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("CENTRE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -84,9 +77,9 @@ def a_day_at_two_gates(site, clock, centre_url) -> None:  # noqa: F811
 
 
 def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone,  # noqa: F811
-                                            tmp_path):
+                                            screenshots):
     a_day_at_two_gates(site, clock, centre_url)
-    shots = screenshots(tmp_path)
+    shots = screenshots
     with served(site.app) as base:
         sign_in(desk, base, "admin", ADMIN_PASSWORD)
         grid = desk.locator("#grid")
@@ -100,7 +93,7 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         desk.click('.filters a[data-filter="occupied"]')  # every gate's parcels in one view
         desk.wait_for_url(f"{base}/?show=occupied")
         assert_accessible(desk, "the compound's shelf on a desk")
-        desk.screenshot(path=str(shots / "centre-shelf-desktop.png"), full_page=True)
+        screenshot(desk, shots / "centre-shelf-desktop.png")
 
         south = site.south
         check_in(south.conn, south.config, clock, "2-902", "LIVE-0001")
@@ -110,21 +103,21 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         desk.goto(f"{base}/gates")
         rows = desk.locator("table.gate-health-table tbody tr")
         assert rows.count() == 2
-        desk.screenshot(path=str(shots / "centre-gates-desktop.png"), full_page=True)
+        screenshot(desk, shots / "centre-gates-desktop.png")
         desk.goto(f"{base}/counts")
         assert desk.locator('table[data-scope="gate"] tbody tr').count() == 2
-        desk.screenshot(path=str(shots / "centre-counts-desktop.png"), full_page=True)
+        screenshot(desk, shots / "centre-counts-desktop.png")
         desk.goto(f"{base}/search?q=24栋2304室")
         found = desk.locator("#search-results li")
         assert found.count() == 3  # 24-2304's at both gates, then 24-2403's (easily confused)
         assert [chip.inner_text() for chip in found.locator(".gate-chip").all()] == [
             "南门", "北门", "南门"]
-        desk.screenshot(path=str(shots / "centre-search-desktop.png"), full_page=True)
+        screenshot(desk, shots / "centre-search-desktop.png")
 
         desk.click('#search-results a.found-link >> nth=1')  # the north gate's parcel
         assert "北门" in desk.locator(".page-head .gate-chip").inner_text()
         assert_accessible(desk, "a parcel's timeline at the centre")
-        desk.screenshot(path=str(shots / "centre-timeline-desktop.png"), full_page=True)
+        screenshot(desk, shots / "centre-timeline-desktop.png")
 
         desk.context.clear_cookies()  # the committee's member at a desk now
         sign_in(desk, base, "li", "li pass")
@@ -134,18 +127,18 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
             visit = desk.locator('li.task[data-task="29-1004"]')
             assert visit.locator(".slot-chip").all_inner_texts() == gates
             assert_accessible(desk, f"the team's door visits on a desk ({lang})")
-            desk.screenshot(path=str(shots / f"centre-tasks-desktop-{lang}.png"), full_page=True)
+            screenshot(desk, shots / f"centre-tasks-desktop-{lang}.png")
 
         sign_in(phone, base, "li", "li pass")
         no_sideways_scroll(phone)
         assert_accessible(phone, "the compound's shelf on a phone")
-        phone.screenshot(path=str(shots / "centre-shelf-phone.png"), full_page=False)
+        screenshot(phone, shots / "centre-shelf-phone.png", full_page=False)
         phone.goto(f"{base}/tasks")
         visit = phone.locator('li.task[data-task="29-1004"]')
         assert visit.locator(".slot-chip").count() == 2  # one trip, a parcel at each gate
         no_sideways_scroll(phone)
         assert_accessible(phone, "the team's door visits on a phone")
-        phone.screenshot(path=str(shots / "centre-tasks-phone.png"), full_page=True)
+        screenshot(phone, shots / "centre-tasks-phone.png")
         visit.locator("a").click()
         phone.fill('input[name="building"]', "29")
         phone.fill('input[name="room"]', "1004")
@@ -156,9 +149,9 @@ def test_the_compound_on_a_desk_and_a_phone(site, clock, centre_url, desk, phone
         assert "等待北门同步" in waiting.first.inner_text()
         no_sideways_scroll(phone)
         assert_accessible(phone, "a door visit waiting for two gates on a phone")
-        phone.screenshot(path=str(shots / "centre-visit-phone.png"), full_page=True)
+        screenshot(phone, shots / "centre-visit-phone.png")
         for path in ("gates", "counts", "exceptions", "overdue"):
             phone.goto(f"{base}/{path}")
             no_sideways_scroll(phone)
             assert_accessible(phone, f"/{path} at the centre on a phone")
-            phone.screenshot(path=str(shots / f"centre-{path}-phone.png"), full_page=True)
+            screenshot(phone, shots / f"centre-{path}-phone.png")

@@ -362,6 +362,9 @@ def test_exceptions_overdue_and_the_alarms_of_the_sync_across_gates(site, clock)
     asked = check_in_carrier("JD0987654321", SqliteUnitOfWork(south.conn),
                              Rules.from_config(south.config), clock)
     assert asked.action == "needs_room"
+    for gate in (south, north):  # scanned again at the south gate, and once at the north
+        check_in_carrier("JD0987654321", SqliteUnitOfWork(gate.conn),
+                         Rules.from_config(gate.config), clock)
     check_in(south.conn, south.config, clock, "2-902", "OLD-ONE")
     clock.advance(2 * 24 * 3600)
     check_in(north.conn, north.config, clock, "2-902", "NEW-ONE")
@@ -373,6 +376,10 @@ def test_exceptions_overdue_and_the_alarms_of_the_sync_across_gates(site, clock)
     assert "SF1234567890" in unconfirmed and "North gate" in unconfirmed
     refused = exceptions.split('id="exc-refused"')[1].split("</section>")[0]
     assert "JD0987654321" in refused and "South gate" in refused
+    rows = {row.split('class="gate-chip">')[1].split("<")[0]: row
+            for row in refused.split("<li")[1:] if "JD0987654321" in row}
+    assert set(rows) == {"North gate", "South gate"}  # one row a gate, each with how often
+    assert "scanned 2 times" in rows["South gate"] and "scanned" not in rows["North gate"]
     overdue = zhang.get("/overdue?lang=en").text
     assert "OLD-ONE" in overdue and "South gate" in overdue and "NEW-ONE" not in overdue
 

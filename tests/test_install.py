@@ -156,6 +156,7 @@ def test_the_gate_screen_is_chromium_in_kiosk_mode_on_the_gate_page():
     assert re.match(r"^chromium(-browser)? --kiosk ", line), line
     assert line.endswith(" http://127.0.0.1:8080/gate")
     for flag in ("--noerrdialogs", "--disable-session-crashed-bubble", "--no-first-run",
+                 "--disable-pinch",  # no zoom by a stray pinch (the page allows zooming)
                  "--user-data-dir=/home/pi/.config/shelf-gate-chromium"):
         assert flag in line.split(), flag
     assert "--ozone-platform=wayland" not in line

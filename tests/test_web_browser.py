@@ -1,23 +1,23 @@
 """The staff site in a real headless Chromium: sign in, watch the shelf update without reload.
 
 Uses Debian's Chromium (/usr/bin/chromium) through Playwright; no browser is downloaded.
-Set SHELF_SCREENSHOT=/some/file.png to keep the screenshot of the live shelf; those of a
-crowded shelf, in Chinese and English, are kept beside it (file-crowded-zh.png, ...-en.png).
+Each state passes axe-core. SHELF_SCREENSHOTS=DIR keeps the screenshots (shelf-live.png,
+shelf-crowded-zh.png, ...); the README's come from tests/test_pages_browser.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import (
     ADMIN_PASSWORD,
     BROWSER_TIMEOUT_MS,
+    assert_accessible,
     check_in,
     fill_floor,
     pickup_code,
+    screenshot,
     served,
 )
 
@@ -92,14 +92,8 @@ def fill_shelf(conn, config, clock) -> None:
             clock)  # A-07 blinks as it empties
 
 
-def screenshot_path(tmp_path: Path, suffix: str = "") -> Path:
-    shot = Path(os.environ.get("SHELF_SCREENSHOT") or tmp_path / "shelf.png")
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    return shot.with_stem(shot.stem + suffix)
-
-
 def test_shelf_updates_live_after_a_check_in_and_a_pickup(live_server, page, conn, community,
-                                                           clock, tmp_path):
+                                                           clock, screenshots):
     fill_shelf(conn, community, clock)
     sign_in(page, live_server)
 
@@ -125,9 +119,8 @@ def test_shelf_updates_live_after_a_check_in_and_a_pickup(live_server, page, con
     assert page.inner_text("#status") == "更新于 16:00:50"  # the server's time, zh
     assert page.evaluate("window.sameDocument") is True
 
-    shot = screenshot_path(tmp_path)
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
+    assert_accessible(page, "the live shelf")
+    assert screenshot(page, screenshots / "shelf-live.png").stat().st_size > 10_000
 
 
 @pytest.mark.proof
@@ -189,19 +182,21 @@ def test_a_page_signed_out_elsewhere_goes_to_sign_in(live_server, page):
 @pytest.mark.parametrize(("lang", "more"), [("zh", "还有 14 件，查看全部"),
                                             ("en", "+14 more, see all")])
 def test_a_crowded_slot_links_to_its_full_list(live_server, page, conn, community, clock,
-                                               tmp_path, lang, more):
+                                               screenshots, lang, more):
     fill_floor(conn, community, clock, PARCELS_PER_CARD + 14)
     sign_in(page, live_server)
     switch_language(page, live_server, lang)
     floor = page.locator('[data-slot="FLOOR"]')
     assert floor.locator("[data-parcel]").count() == PARCELS_PER_CARD
     assert floor.locator("a.more").inner_text() == more
-    page.screenshot(path=str(screenshot_path(tmp_path, f"-crowded-{lang}")), full_page=True)
+    assert_accessible(page, f"a crowded slot ({lang})")
+    screenshot(page, screenshots / f"shelf-crowded-{lang}.png")
 
     floor.locator("a.more").click()
     page.wait_for_url(f"{live_server}/shelf/slot/FLOOR")
     assert page.locator("[data-parcel]").count() == PARCELS_PER_CARD + 14
-    page.screenshot(path=str(screenshot_path(tmp_path, f"-slot-{lang}")), full_page=True)
+    assert_accessible(page, f"a slot's full list ({lang})")
+    screenshot(page, screenshots / f"shelf-slot-{lang}.png")
     page.click(".back a")
     page.wait_for_url(f"{live_server}/")
 

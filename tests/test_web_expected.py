@@ -15,6 +15,7 @@ import pytest
 from code128 import image as code128_image
 from conftest import ADMIN_PASSWORD, PATIENCE_S
 from test_cli_carrier import one_json, shelf
+from test_web_tasks import text_of
 
 from bench.servers import shelf_web
 from kiosk.services import act_on_carrier
@@ -230,10 +231,11 @@ def test_the_staff_see_who_announced_what_and_withdraw_a_doubtful_one(client, co
     page = client.get("/expected").text
     waiting = page.split('id="expected-open"')[1].split("</section>")[0]
     met = page.split('id="expected-met"')[1].split("</section>")[0]
-    assert "SF1234567890" in waiting and "tools@api" in waiting and "SF5555555555" not in waiting
+    assert "SF1234567890" in waiting and "工具 tools（接口）" in waiting
+    assert "SF5555555555" not in waiting and "tools@api" not in waiting
     assert "SF5555555555" in met and "面单不符：已按面单入架给 24-2304" in met
     story = client.get(f"/parcels/{done.parcel}").text
-    assert "tools@api 曾把这个单号预报给 2-902，与面单不符，已按面单入架" in story
+    assert "工具 tools（接口） 曾把这个单号预报给 2-902，与面单不符，已按面单入架" in text_of(story)
 
     gone = client.post("/expected/SF1234567890/withdraw", data={"csrf_token": csrf},
                        follow_redirects=True)

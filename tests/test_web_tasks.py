@@ -139,7 +139,10 @@ def test_a_team_member_sees_only_the_team_s_tasks_and_an_admin_all(site, day):
 
 def test_the_list_runs_the_hand_overs_due_so_at_17_31_the_tasks_have_moved(site, day, conn):
     day["clock"].current = shanghai("2026-12-03 17:31").current
-    assert "29-1004" not in signed_in(site, "li").get("/tasks").text
+    committee = signed_in(site, "li").get("/tasks").text
+    handed, rest = committee.split('class="handed-over"')[1].split("</section>", 1)
+    assert f'data-task="{day["committee"]}"' in handed  # off duty: handed over, said so
+    assert "29-1004" not in rest
     page = signed_in(site, "zhang").get("/tasks").text
     assert "29-1004" in page and "24-2304" in page
     [moved] = events(conn, "task_handed_over")

@@ -34,6 +34,7 @@ from kiosk.queries import (
     PHONE_TAIL_QUERY,
     REF_PREFIX_ROWS,
     REF_QUERY,
+    once_per_code,
     room_term,
     runs_of_wrong_codes,
 )
@@ -345,7 +346,7 @@ def attention(conn: psycopg.Connection, community: str, since: datetime, *, quie
         rows = [{**r, "at": moment(r["at"])} for r in wrong_codes if r["gate_id"] == gate]
         keypad += [{**run, "gate": gate} for run in runs_of_wrong_codes(rows, quiet, least)]
     return {
-        "refused": [_refusal(r) for r in refused],
+        "refused": once_per_code([_refusal(r) for r in refused]),
         "unreachable": [parcel_row(r, "unreachable") for r in unreachable],
         "failed_notices": sum(r["n"] for r in failed),
         "failed_by_gate": {r["id"]: r["n"] for r in failed},

@@ -33,7 +33,8 @@ from kiosk.centre.commands import confirm_visit
 from kiosk.centre.visits import open_visits, recent_refusals, visit_view
 from kiosk.domain import HouseholdId
 from kiosk.errors import ShelfError, StoreUnavailable, UnknownHousehold, WrongDoor
-from web.auth import check_csrf, login_required, upload_limit
+from web.actors import actor_name
+from web.auth import CENTRE_ACTOR, check_csrf, login_required, upload_limit
 from web.centre.db import get_pg
 from web.centre.gates import gate_label, gates_by_id
 from web.i18n import has, t
@@ -43,7 +44,6 @@ from web.shelf import local_time
 from web.tasks import (
     REFUSAL_STATUS,
     door_in_photo,
-    person_name,
     scope,
     team_name,
     typed_door,
@@ -71,7 +71,8 @@ def command_words(command: dict[str, Any]) -> str:
     """A delivery confirmed here, as the visit tells it: who, when, and where it stands."""
     gate = gate_label(command["gate"])
     if command["status"] == "pending":
-        return t("centre_delivery_waiting", actor=person_name(f"{command['created_by']}@centre"),
+        who = actor_name(f"{command['created_by']}{CENTRE_ACTOR}")
+        return t("centre_delivery_waiting", actor=who,
                  time=local_time(command["created_at"], "%H:%M"), gate=gate)
     why = act_refusal(command["error"] or "", command["message"] or "")["text"]
     return t("centre_command_refused", gate=gate, why=why,
@@ -139,7 +140,7 @@ def _visit_page(household: str, refusal: dict[str, Any] | None = None) -> Any:
     shown = scope()
     status = 200 if refusal is None else REFUSAL_STATUS.get(refusal["code"], 422)
     page = render_template(
-        "task.html", task=view, refusal=refusal, team_name=team_name, person_name=person_name,
+        "task.html", task=view, refusal=refusal, team_name=team_name, actor_name=actor_name,
         other_team=shown.own and shown.team not in view["teams"],
         photo=current_app.extensions["door"].decoder is not None,
         photo_mb=PHOTO_UPLOAD_BYTES // (1024 * 1024),
