@@ -147,7 +147,8 @@ def test_a_dim_frame_is_halved_and_stretched_to_full_contrast_before_reading():
     dusk[:, 320:] = DIM // 3  # a card's white, at dusk
     DecoderChain(first, second, []).decode(dusk)
     [seen] = first.seen
-    assert seen.shape == (240, 320) and seen[:, 160:].min() == 255 and seen[:, :160].max() < 60
+    # Away from the edge between them (the stretched noise is smoothed a little: see decode).
+    assert seen.shape == (240, 320) and seen[:, 162:].min() == 255 and seen[:, :158].max() < 60
     assert second.seen == []  # already at half size
 
 
