@@ -28,6 +28,7 @@ BENCHMARKS = [
     "bench.db_growth",
     "bench.stills",
     "bench.decoding",
+    "bench.labels",
     "bench.presentations",
     "bench.integrity",
     "bench.notices",
