@@ -176,13 +176,15 @@ class DecoderChain:
        or a piece of one, see ``_where``) is that region cut out at full size and given to
        ``rescue`` in order until one reads: zxing-cpp on an adaptive threshold (glare),
        zxing-cpp with its global binarizer, then ZBar. An empty frame almost never gets there.
-    4. And then, with ``fuse`` (the kiosk's), the frames of the last moments in which that
-       code was seen are fused into one image of it and read (``hardware.fusion``): a
-       reflection that moves as the hand shakes leaves each module clear in some frame.
+    4. And then, with ``fuse`` (the kiosk's scan loop only: one camera's frames in order),
+       the frames of the last moments in which that code was seen are fused into one image
+       of it and read (``hardware.fusion``): a reflection that moves as the hand shakes
+       leaves each module clear in some frame. Off by default: a decoder of unrelated photos
+       (the staff site's uploads, on several threads) must not mix one into another.
     """
 
     def __init__(self, first: Reader | None = None, second_look: Reader | None = None,
-                 rescue: Sequence[Decoder] | None = None, *, fuse: bool = True) -> None:
+                 rescue: Sequence[Decoder] | None = None, *, fuse: bool = False) -> None:
         self.first = first or ZxingDecoder()
         self.second_look = second_look or ZxingDecoder(("QRCODE",))
         self.barcodes = ZxingDecoder(("CODE128",), rotate=False)  # dim frames, see decode
