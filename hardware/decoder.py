@@ -201,26 +201,30 @@ class DecoderChain:
         self.frames += 1
         grey = to_grey(frame)
         white = brightness(grey)
+        lift = 1.0
         if white < DIM:
-            grey = cv2.convertScaleAbs(grey, alpha=255.0 / max(white, 1))
+            lift = 255.0 / max(white, 1)
             # The noise a dim sensor adds, stretched with the rest, is smoothed a little more
-            # than halving does: on noise, zxing-cpp finds edges everywhere and is slow. The
-            # bars at full size, smoothed as much as halving would.
-            looks = [(self.first, cv2.GaussianBlur(half(grey), (0, 0), 0.6), 2),
-                     (self.barcodes, cv2.GaussianBlur(grey, (0, 0), 1.0), 1)]
+            # than halving does: on noise, zxing-cpp finds edges everywhere and is slow. Barcodes
+            # (held upright) at full width, each four rows averaged into one: halving would
+            # merge their thin bars, and the full frame costs four times as much.
+            looks = [(self.first, lambda: cv2.GaussianBlur(_lifted(half(grey), lift), (0, 0),
+                                                           0.6), (2, 2)),
+                     (self.barcodes, lambda: _bars(grey, lift), (1, BAR_ROWS))]
         else:
-            looks = [(self.first, grey, 1), (self.second_look, half(grey), 2)]
+            looks = [(self.first, lambda: grey, (1, 1)),
+                     (self.second_look, lambda: half(grey), (2, 2))]
         seen: list[Box] = []
-        for reader, view, scale in looks:
-            read = reader.read(view)
+        for reader, view, (sx, sy) in looks:
+            read = reader.read(view())
             if read.symbols:
                 return self._read(read.symbols)
-            seen += [box.scaled(scale) for box in read.seen]
+            seen += [box.scaled(sx, sy) for box in read.seen]
             if read.undecoded and not read.seen:  # seen, but not said where: all of it
                 seen.append(Box(0, 0, grey.shape[1], grey.shape[0]))
         seen = merged(seen)
         for box in seen:
-            patch = box.grown(RESCUE_MARGIN, grey.shape).cut(grey)
+            patch = _lifted(box.grown(RESCUE_MARGIN, grey.shape).cut(grey), lift)
             for decoder in self.rescue:
                 if symbols := decoder.decode(patch):
                     return self._read(symbols)
@@ -248,3 +252,17 @@ class DecoderChain:
 
 
 RESCUE_MARGIN = 0.15  # of a region's longer side, around it: the quiet zone and a finder's edge
+BAR_ROWS = 4  # a dim frame's rows averaged into one for the barcodes' look
+
+
+def _lifted(grey: Grey, lift: float) -> Grey:
+    """The grey image stretched by ``lift`` (a dim frame's white to full white)."""
+    return grey if lift == 1.0 else cv2.convertScaleAbs(grey, alpha=lift)
+
+
+def _bars(grey: Grey, lift: float) -> Grey:
+    """A dim frame for upright barcodes: full width, ``BAR_ROWS`` rows averaged, stretched,
+    its noise smoothed along the rows (across the bars) a little more."""
+    rows = cv2.resize(grey, (grey.shape[1], max(1, grey.shape[0] // BAR_ROWS)),
+                      interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(_lifted(rows, lift), (0, 0), sigmaX=0.8, sigmaY=0.1)

@@ -60,9 +60,11 @@ class Box:
         return (self.x < other.x + other.w and other.x < self.x + self.w
                 and self.y < other.y + other.h and other.y < self.y + self.h)
 
-    def scaled(self, factor: float) -> Box:
-        return Box(round(self.x * factor), round(self.y * factor), round(self.w * factor),
-                   round(self.h * factor))
+    def scaled(self, fx: float, fy: float | None = None) -> Box:
+        """The box in pixels ``fx`` (across) and ``fy`` (down; ``fx`` if not given) larger."""
+        fy = fx if fy is None else fy
+        return Box(round(self.x * fx), round(self.y * fy), round(self.w * fx),
+                   round(self.h * fy))
 
 
 def merged(boxes: Iterable[Box]) -> list[Box]:
