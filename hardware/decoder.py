@@ -146,6 +146,21 @@ def adaptive_threshold(grey: Grey) -> Grey:
                                  31, 0)
 
 
+def stretched_locally(grey: Grey) -> Grey:
+    """Each pixel placed between the darkest and the lightest around it (15 px), then black
+    and white as ``adaptive_threshold``: under a reflection that leaves a tenth of the
+    contrast, the modules come back to full contrast, where one threshold sees only white."""
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (LOCAL_PX, LOCAL_PX))
+    white = cv2.blur(cv2.dilate(grey, window), (LOCAL_PX, LOCAL_PX)).astype(np.float32)
+    black = cv2.blur(cv2.erode(grey, window), (LOCAL_PX, LOCAL_PX)).astype(np.float32)
+    # A floor under the span: where paper meets paper, noise is not stretched into modules.
+    span = (grey.astype(np.float32) - black) / np.maximum(white - black, 6.0)
+    return adaptive_threshold(np.clip(span * 255, 0, 255).astype(np.uint8))
+
+
+LOCAL_PX = 15  # a few modules of a label at 30-50 cm
+
+
 def half(grey: Grey) -> Grey:
     """The frame at half size, each pixel the mean of four (which halves the noise too)."""
     return cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
@@ -174,8 +189,9 @@ class DecoderChain:
        size, for a quarter of the cost.
     3. Only where a look saw a code it could not read (a failed checksum: glare, cloth, tilt;
        or a piece of one, see ``_where``) is that region cut out at full size and given to
-       ``rescue`` in order until one reads: zxing-cpp on an adaptive threshold (glare),
-       zxing-cpp with its global binarizer, then ZBar. An empty frame almost never gets there.
+       ``rescue`` in order until one reads: zxing-cpp on an adaptive threshold (glare), on
+       the contrast stretched locally first (a stronger glare), zxing-cpp with its global
+       binarizer, then ZBar. An empty frame almost never gets there.
     4. And then, with ``fuse`` (the kiosk's scan loop only: one camera's frames in order),
        the frames of the last moments in which that code was seen are fused into one image
        of it and read (``hardware.fusion``): a reflection that moves as the hand shakes
@@ -190,6 +206,7 @@ class DecoderChain:
         self.barcodes = ZxingDecoder(("CODE128",), rotate=False)  # dim frames, see decode
         self.rescue = list(rescue) if rescue is not None else [
             Preprocessed(ZxingDecoder(), adaptive_threshold),
+            Preprocessed(ZxingDecoder(), stretched_locally),
             ZxingDecoder(binarizer="global"),
             ZbarDecoder(),
         ]

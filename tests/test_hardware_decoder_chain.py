@@ -14,6 +14,7 @@ from hardware.camera import read_image
 from hardware.decoder import DIM, DecoderChain, Read, ZbarDecoder, ZxingDecoder
 from kiosk.app.sim.degrade import PRESETS
 from kiosk.app.sim.label_video import Scene, label_frame
+from kiosk.domain import HouseholdId
 from kiosk.ports import Symbol
 
 LABEL = "DS1:24-2304:SF1234567:KX3M7Q2B9HZA"
@@ -174,3 +175,24 @@ def test_waybills_at_dusk_are_read_where_zxing_alone_reads_none():
                for name, decoder in (("chain", DecoderChain()), ("zxing", ZxingDecoder()))}
     # Measured: chain 9 of 12, zxing-cpp 0.
     assert read_by["chain"] >= read_by["zxing"] + 6, read_by
+
+
+def test_a_strong_glare_is_read_once_the_contrast_is_stretched_locally():
+    """Glare over 10-40 % of the printed label's code: the rescue stretches what contrast the
+    reflection left between the darkest and lightest around each pixel, then thresholds."""
+    from hardware.decoder import Preprocessed, adaptive_threshold
+    from kiosk.app.sim import gate_views
+    from kiosk.labels import make_label
+    from kiosk.printing import LABEL_ERROR
+
+    payload = make_label(b"s", HouseholdId.parse("24-2304"), "SF1234567")
+    printed = gate_views.shelf_label(payload, LABEL_ERROR)
+    rng = np.random.default_rng(23)
+    views = [gate_views.view(printed, "glare", rng, camera=(1280, 720))[0] for _ in range(40)]
+    before = DecoderChain(rescue=[Preprocessed(ZxingDecoder(), adaptive_threshold),
+                                  ZxingDecoder(binarizer="global"), ZbarDecoder()])
+    read_by = {name: sum(Symbol(payload.encode(), "QRCODE") in chain.decode(frame)
+                         for frame in views)
+               for name, chain in (("before", before), ("now", DecoderChain()))}
+    # Measured: 18 of 40 before, 22 now.
+    assert read_by["now"] >= read_by["before"] + 3, read_by
