@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import ADMIN_PASSWORD, add_member, make_app
+from conftest import ADMIN_PASSWORD, CHEAP_HASHER, add_member, make_app
 
 from web import auth
 
@@ -30,6 +30,7 @@ EVERY_ROLE_AND_TOKEN = EVERY_ROLE | {"token"}
 STAFF = frozenset({"admin", "committee", "property"})  # the camera's stills: people at the gate
 APPLIERS = frozenset({"admin", "committee"})
 ADMIN = frozenset({"admin"})
+DISTRICT = frozenset({"district_admin", "district_staff"})  # accounts of the district's own
 
 ACCESS: dict[str, frozenset[str]] = {
     "static": PUBLIC,
@@ -88,9 +89,47 @@ ACCESS: dict[str, frozenset[str]] = {
     "households.preview": APPLIERS,
     "households.apply": APPLIERS,
 }
+# The compound's centre (``web.centre``): its own site, on the centre's accounts. Its pages
+# have the gate's endpoint names; what stays on a gate is not served there. Its one route for
+# machines, a gate's exchange, takes that gate's bearer token and nothing else
+# (tests/test_sync_auth.py): no visitor here gets through.
+GATE_TOKEN_ONLY: frozenset[str] = frozenset()
+CENTRE_ACCESS: dict[str, frozenset[str]] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "health.healthz": PUBLIC,  # every gate's health: times and counts only
+    "centre_sync.exchange": GATE_TOKEN_ONLY,
+    "shelf.index": EVERY_ROLE,
+    "shelf.grid": EVERY_ROLE,
+    "shelf.slot": EVERY_ROLE,
+    "follow.search": STAFF,
+    "follow.exceptions": STAFF,
+    "follow.overdue": STAFF,
+    "parcels.timeline": STAFF,
+    "parcels.hand_out": STAFF,
+    "tasks.index": EVERY_ROLE,
+    "tasks.task": EVERY_ROLE,
+    "tasks.door": EVERY_ROLE,
+    "counts.page": EVERY_ROLE,
+    "counts.download": EVERY_ROLE,
+    "gates.index": EVERY_ROLE,
+    "gates.resolve": ADMIN,  # the sync's alarms are the administrators'
+    "auth.lockouts": ADMIN,
+    # The district's pages (web.centre.district): the district's accounts only, on every
+    # compound's site (tests below: the district's visitors too).
+    "district.index": DISTRICT,
+    "district.rows": DISTRICT,
+    "district.counts": DISTRICT,
+    "district.download": DISTRICT,
+    "district.compound": DISTRICT,
+    "district.search": DISTRICT,
+}
+CENTRE_VISITORS = ("anonymous", *SIGNED_IN, "wrong_token")
 # Values for the rules' placeholders: real enough to reach the view, never an account in use.
 PLACEHOLDERS = {"code": "A-01", "sha256": "0" * 64, "household": "24-2304",
-                "filename": "shelf.css", "username": "nobody"}
+                "filename": "shelf.css", "username": "nobody", "gate": "north",
+                "task_id": "24-2304"}
 
 
 @dataclass(frozen=True)
@@ -115,11 +154,14 @@ def calls(app) -> list[Call]:
     return found
 
 
-def undeclared(app) -> list[str]:
+def undeclared(app, table: dict[str, frozenset[str]] = ACCESS) -> list[str]:
     """Endpoints that neither the table lists nor their view declares: each a failure."""
     problems = []
     for endpoint in sorted({rule.endpoint for rule in app.url_map.iter_rules()}):
-        if endpoint not in ACCESS:
+        if endpoint in table and getattr(app.view_functions[endpoint],
+                                         auth.CREDENTIAL_ATTRIBUTE, False):
+            continue  # checks a credential of its own (a gate's token at the centre)
+        if endpoint not in table:
             problems.append(f"{endpoint}: not in tests/test_access.py ACCESS; add its row")
         elif endpoint not in auth.PUBLIC_ENDPOINTS and auth.declared_access(app, endpoint) is None:
             problems.append(f"{endpoint}: its view declares no role (login_required, "
@@ -174,8 +216,8 @@ def refusal(response) -> str | None:
     return None
 
 
-def expected(call: Call, who: str) -> str | None:
-    allowed = ACCESS[call.endpoint]
+def expected(call: Call, who: str, table: dict[str, frozenset[str]] = ACCESS) -> str | None:
+    allowed = table[call.endpoint]
     if who in allowed and not (who == "gate" and call.method == "POST"
                                and call.endpoint not in auth.PUBLIC_ENDPOINTS):
         return None
@@ -261,26 +303,93 @@ def test_the_gate_role_reads_but_every_post_is_refused(site, community):
     assert client.get("/", headers={"Accept": "text/html"}).status_code == 302
 
 
+# --- the compound's centre -------------------------------------------------------------------
+
+@pytest.fixture
+def centre_site(tmp_path, community_template, centre_url, clock):
+    """The centre's site, with an account of each role (the gate's passwords)."""
+    from compound import COMMUNITY, centre_config
+
+    from kiosk.centre.db import connect
+    from kiosk.centre.gates import add_gate
+    from kiosk.centre.store import CentreUnitOfWork
+    from kiosk.passwords import hash_password
+    from kiosk.staff import add_staff
+    from web.centre import create_centre_app
+
+    centre = centre_config(tmp_path / "centre", community_template, centre_url)
+    app = create_centre_app(centre, clock=clock)
+    with connect(centre_url) as pg:
+        add_gate(pg, COMMUNITY, "north", clock.now(), actor="tests")
+        for role in SIGNED_IN:
+            username = ACCOUNTS.get(role, "admin")
+            password = ADMIN_PASSWORD if role == "admin" else f"{username} pass"
+            add_staff(CentreUnitOfWork(pg, COMMUNITY), clock.now(), username=username,
+                      name=username.title(), role=role, team=None,
+                      password_hash=hash_password(password, hasher=CHEAP_HASHER),
+                      actor="tests", teams=[t.id for t in centre.teams])
+    return app, centre
+
+
+def test_every_route_of_the_centre_is_in_its_table(centre_site):
+    app, _ = centre_site
+    assert undeclared(app, CENTRE_ACCESS) == []
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(CENTRE_ACCESS)
+    assert getattr(app.view_functions["centre_sync.exchange"], auth.CREDENTIAL_ATTRIBUTE)
+
+
+def test_every_route_of_the_centre_answers_each_visitor_as_its_table_says(centre_site):
+    app, centre = centre_site
+    clients = {who: visitor(app, centre, who) for who in CENTRE_VISITORS}
+    seen = 0
+    for call in calls(app):
+        if call.endpoint == "centre_sync.exchange":
+            continue  # a gate's token or nothing: tests/test_sync_auth.py
+        for who in CENTRE_VISITORS:
+            if call.method == "POST":
+                client, headers = visitor(app, centre, who)
+                data = {"csrf_token": csrf_of(client)}
+            else:
+                (client, headers), data = clients[who], None
+            response = client.open(call.path, method=call.method, headers=headers, data=data)
+            got, want = refusal(response), expected(call, who, CENTRE_ACCESS)
+            assert got == want, (f"{call.method} {call.path} ({call.endpoint}) as {who}: "
+                                 f"{response.status_code} {response.get_data(as_text=True)[:200]}")
+            seen += 1
+    assert seen == (len(calls(app)) - 1) * len(CENTRE_VISITORS)
+
+
+def test_the_centres_pages_send_the_anonymous_to_sign_in_and_refuse_posts_without_a_token(
+        centre_site):
+    app, centre = centre_site
+    for call in calls(app):
+        if call.endpoint in auth.PUBLIC_ENDPOINTS or call.endpoint == "centre_sync.exchange":
+            continue
+        if call.method == "GET":
+            response = app.test_client().get(call.path, headers={"Accept": "text/html"})
+            assert response.status_code == 302, call
+            assert response.location.startswith("/login?next="), call
+            continue
+        client, headers = visitor(app, centre, "admin")
+        for data in ({}, {"csrf_token": "forged"}):
+            assert refusal(client.post(call.path, headers=headers, data=data)) == "csrf", call
+
+
 # --- the centre's district pages (web/centre/district), on a real PostgreSQL --------------------
 # Visitors of one compound's site at the centre: its own staff of each role, the district's
 # accounts, and a reinforcement cadre (a district_staff account) lent to this compound as
 # property staff: while lent, this compound's site sees it as its property member, so the
 # district's pages are closed to it here (it reads them at any other compound's site).
-CENTRE_VISITORS = ("anonymous", "admin", "committee", "property", "gate", "district_admin",
-                   "district_staff", "reinforcement")
-DISTRICT = frozenset({"district_admin", "district_staff"})
-DISTRICT_ACCESS: dict[str, frozenset[str]] = {
-    "district.index": DISTRICT,
-    "district.rows": DISTRICT,
-    "district.counts": DISTRICT,
-    "district.download": DISTRICT,
-    "district.compound": DISTRICT,  # with ANOTHER compound's id: its staff are refused
-    "district.search": DISTRICT,
-}
+# (The district's rows of CENTRE_ACCESS; "district.compound" is asked with ANOTHER compound's
+# id: its staff are refused.)
+DISTRICT_VISITORS = ("anonymous", "admin", "committee", "property", "gate", "district_admin",
+                     "district_staff", "reinforcement")
+DISTRICT_ACCESS = {endpoint: who for endpoint, who in CENTRE_ACCESS.items()
+                   if endpoint.startswith("district.")}
 
 
 @pytest.fixture
-def centre_site(tmp_path, community_template, centre_url, clock):
+def district_site(tmp_path, community_template, centre_url, clock):
     from datetime import timedelta
 
     from conftest import CHEAP_HASHER
@@ -315,15 +424,15 @@ def centre_site(tmp_path, community_template, centre_url, clock):
 
 
 def test_every_district_route_answers_each_visitor_of_a_compound_as_the_table_says(
-        centre_site):
+        district_site):
     from district import sign_in
 
-    app, accounts, other_compound = centre_site
+    app, accounts, other_compound = district_site
     endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith(
         "district.")}
     assert endpoints == set(DISTRICT_ACCESS), "a district route is missing from the table"
     clients = {"anonymous": app.test_client()}
-    for who in CENTRE_VISITORS[1:]:
+    for who in DISTRICT_VISITORS[1:]:
         clients[who], answer = sign_in(app, accounts[who])
         assert answer.status_code == 302, f"{who} could not sign in"
     seen = 0
@@ -334,7 +443,7 @@ def test_every_district_route_answers_each_visitor_of_a_compound_as_the_table_sa
             from flask import url_for
 
             path = url_for(rule.endpoint, **{a: other_compound for a in rule.arguments})
-        for who in CENTRE_VISITORS:
+        for who in DISTRICT_VISITORS:
             response = clients[who].get(path, headers=JSON)
             allowed = who in DISTRICT_ACCESS[rule.endpoint]
             want = None if allowed else "login" if who == "anonymous" else "role"
@@ -342,6 +451,6 @@ def test_every_district_route_answers_each_visitor_of_a_compound_as_the_table_sa
             if allowed:
                 assert response.status_code == 200, (path, who)
             seen += 1
-    assert seen == len(DISTRICT_ACCESS) * len(CENTRE_VISITORS)
+    assert seen == len(DISTRICT_ACCESS) * len(DISTRICT_VISITORS)
     district_admin = clients["district_admin"]
     assert district_admin.get("/district/compound/nowhere").status_code == 404

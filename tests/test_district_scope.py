@@ -50,8 +50,8 @@ def test_every_read_of_the_centre_names_one_compound(busy, centre_url, clock):
         for community in COMPOUNDS:
             shelf = compound_shelf(pg, community)
             assert [g["id"] for g in shelf] == sorted(GATES)
-            refs = {p["ref"] for g in shelf for p in g["parcels"] if p["household_id"] in
-                    ("24-2304", "2-902")}
+            refs = {p["ref"] for g in shelf for s in g["slots"] for p in s["parcels"]
+                    if p["household"] in ("24-2304", "2-902")}
             assert refs == {f"{community}-FOOD".upper(), f"{community}-NORTH-BOOK".upper(),
                             f"{community}-SOUTH-BOOK".upper()}
             counts = compound_counts(pg, community, clock.now().date(),

@@ -1,11 +1,12 @@
 """The district's read side: every compound of the centre at once, for the sub-district office.
 
-``district_counts`` is a day of every compound, counted by the compound's own
-``kiosk.centre.queries.gate_counts`` in one snapshot: a district's totals are the sum of its
-compounds', which are the sum of their gates' (the same rows added up, never counted twice
-another way). ``district_now`` is the dashboard: per compound what waits now, what is late,
-what failed, and how its gates fare, compounds needing attention first. ``district_search``
-finds a room, a waybill or a phone's last digits in every compound.
+``district_counts`` is a day of every compound, read by the centre's own
+``kiosk.centre.queries.counted_rows`` in one snapshot and tallied per compound and per gate
+as `shelf counts` tallies (``tallied``, on ``kiosk.queries.tally_counts``): a district's
+totals are the sum of its compounds', which are the sum of their gates' (the same rows added
+up, never counted twice another way). ``district_now`` is the dashboard: per compound what
+waits now, what is late, what failed, and how its gates fare, compounds needing attention
+first. ``district_search`` finds a room, a waybill or a phone's last digits in every compound.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from typing import Any
 
 import psycopg
 
-from kiosk.centre.db import unavailable_as_shelf_error
+from kiosk.centre.db import one_snapshot, unavailable_as_shelf_error
 from kiosk.centre.district_staff import teams_served
 from kiosk.centre.gates import gate_health
-from kiosk.centre.queries import day_span, gate_counts, summed
+from kiosk.centre.queries import counted_rows, summed, tallied
 from kiosk.domain import HouseholdId, mask_phone
 from kiosk.errors import ShelfError
+from kiosk.queries import PERSON_COUNTS, day_span
+from kiosk.timefmt import iso
 
-PEOPLE_KINDS = {"checked_in": "checked_in", "delivered": "delivered",
-                "collected": "handed_out", "handed_out": "handed_out"}  # as daily_counts
-PERSON_COUNTS = ("checked_in", "delivered", "handed_out")
 # A gate is "down" on the dashboard when its last sync is older than this, its camera is
 # lost, or its kiosk's heartbeat is older than this (its sync reports the heartbeat's age).
 SYNC_LATE = timedelta(minutes=10)
@@ -42,45 +42,37 @@ def compounds(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo) -> dict[str, Any]:
     """A day of every compound: ``compounds`` (each with the keys of the centre's `shelf
-    counts`: totals and gates), the district's ``totals``, and ``people``: per person, per
-    compound and team, what they checked in, delivered and handed out (reinforcement staff
-    credited to the team their assignment gave them in that compound)."""
+    counts`: totals, gates, teams, people, and its name), the district's ``totals``, and
+    ``people``: per person, per compound and team, what they checked in, delivered and
+    handed out (reinforcement staff credited to the team their assignment gave them in that
+    compound)."""
     start, end = day_span(day, timezone)
-    zone = getattr(timezone, "key", None) or str(timezone)
-    with unavailable_as_shelf_error(), conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with one_snapshot(conn):
         known = compounds(conn)
-        per_gate = gate_counts(conn, start, end)
-        people = _people(conn, start, end)
-    shown = []
-    for row in known:
-        gates = [{"gate": gate, **c} for (community, gate), c in per_gate.items()
-                 if community == row["id"]]
-        shown.append({"community": row["id"], "name": row["name"], "date": day.isoformat(),
-                      "timezone": zone, "from": start.isoformat(), "to": end.isoformat(),
-                      "totals": summed(gates), "gates": gates})
-    return {"date": day.isoformat(), "timezone": zone, "from": start.isoformat(),
-            "to": end.isoformat(), "compounds": shown,
-            "totals": summed([c["totals"] for c in shown]), "people": people}
+        read = counted_rows(conn, day, timezone)
+        lent = teams_served(conn, start, end)
+    shown = [{**tallied(read, row["id"], day, timezone), "name": row["name"]} for row in known]
+    return {"date": day.isoformat(), "timezone": getattr(timezone, "key", None) or str(timezone),
+            "from": iso(start), "to": iso(end), "compounds": shown,
+            "totals": summed([c["totals"] for c in shown]), "people": _people(shown, lent)}
 
 
-def _people(conn: psycopg.Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT community_id, actor, kind, CASE WHEN kind = 'delivered' THEN detail->>'team'"
-        " END AS team, count(*) AS n FROM events WHERE at >= %s AND at < %s"
-        " AND kind = ANY(%s) GROUP BY community_id, actor, kind, 4",
-        (start, end, list(PEOPLE_KINDS))).fetchall()
-    lent = teams_served(conn, start, end)
+def _people(shown: list[dict[str, Any]],
+            lent: dict[tuple[str, str], str | None]) -> list[dict[str, Any]]:
+    """Every compound's ``people``, each with its compound, a reinforcement's rows under the
+    team they served there; who delivered most first."""
     people: dict[tuple[str, str, str | None], dict[str, Any]] = {}
-    for row in rows:
-        username = row["actor"].split("@", 1)[0].lower()
-        served = lent.get((row["community_id"], username), "")
-        team = row["team"] or served or None
-        key = (row["community_id"], row["actor"], team)
-        person = people.setdefault(key, {
-            "person": row["actor"], "community": row["community_id"], "team": team,
-            "reinforcement": served != "", **dict.fromkeys(PERSON_COUNTS, 0)})
-        person[PEOPLE_KINDS[row["kind"]]] += row["n"]
+    for compound in shown:
+        community = compound["community"]
+        for row in compound["people"]:
+            username = row["person"].split("@", 1)[0].lower()
+            served = lent.get((community, username), "")
+            team = row["team"] or served or None
+            person = people.setdefault((community, row["person"], team), {
+                "person": row["person"], "community": community, "team": team,
+                "reinforcement": served != "", **dict.fromkeys(PERSON_COUNTS, 0)})
+            for key in PERSON_COUNTS:
+                person[key] += row[key]
     return sorted(people.values(), key=lambda p: (-p["delivered"], -p["handed_out"],
                                                   p["community"], p["person"]))
 

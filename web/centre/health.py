@@ -20,6 +20,7 @@ from web.centre.db import get_pg
 
 bp = Blueprint("health", __name__)  # health.healthz: public, as on a gate (web.auth)
 log = logging.getLogger(__name__)
+SYNC_QUIET_S = 300  # a gate not heard from this long says so on the pages (it syncs each minute)
 
 
 @bp.get("/healthz")
@@ -33,3 +34,12 @@ def healthz() -> Any:
     return jsonify(status="ok", community=current_app.config["COMMUNITY"].id,
                    gates=[gate_health(row, now) for row in rows]), 200, {
                        "Cache-Control": "no-store"}
+
+
+def quiet_minutes(row: dict[str, Any], now) -> int | None:
+    """Minutes since the gate's last sync once that is ``SYNC_QUIET_S`` or more (a gate cut
+    off, or its sync stopped); ``None`` while it is heard from, or before it ever synced."""
+    synced = row["last_sync_at"]
+    if synced is None or (now - synced).total_seconds() < SYNC_QUIET_S:
+        return None
+    return int((now - synced).total_seconds() // 60)

@@ -33,7 +33,6 @@ from flask import (
 from markupsafe import Markup
 
 from kiosk.centre.district import (
-    PERSON_COUNTS,
     SORTS,
     compounds,
     district_counts,
@@ -44,6 +43,7 @@ from kiosk.centre.district import (
 )
 from kiosk.centre.district_staff import live_assignments
 from kiosk.centre.queries import TOTALS, compound_shelf, open_alarms
+from kiosk.queries import PERSON_COUNTS
 from kiosk.staff import DISTRICT_ROLES
 from kiosk.timefmt import local_time
 from web.auth import roles_required
@@ -71,7 +71,7 @@ def _clock_time() -> str:
 
 def _fresh_s() -> int:
     """How long fresh food may wait for its door before it is late (the centre's [pickup])."""
-    return current_app.config["PICKUP"].fresh_escalate_s
+    return current_app.config["RULES"].pickup.fresh_escalate_s
 
 
 def _sort() -> str:
@@ -195,8 +195,11 @@ def compound(community: str) -> str:
         abort(404)
     health = {r["community"]: r for r in district_now(conn, _now(),
                                                       fresh_escalate_s=_fresh_s())}
+    gates = compound_shelf(conn, community)  # as the compound's own shelf page reads it
+    lang = current_language()
+    labels = {g["id"]: (g["names"] or {}).get(lang) or g["name"] or g["id"] for g in gates}
     return render_template("district_compound.html", compound=known[community],
-                           row=health[community], gates=compound_shelf(conn, community),
+                           row=health[community], gates=gates, labels=labels,
                            alarms=open_alarms(conn, community), zone=_zone())
 
 

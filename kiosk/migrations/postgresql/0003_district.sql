@@ -1,4 +1,4 @@
--- 2 (issue 22): the district. One centre holds every compound of a sub-district (街道); its
+-- 3 (issue 22): the district. One centre holds every compound of a sub-district (街道); its
 -- own accounts belong to no compound:
 --   district_admin reads every compound and manages the district's accounts;
 --   district_staff reads every compound's pages and counts, and acts nowhere
