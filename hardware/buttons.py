@@ -132,6 +132,7 @@ class ShiftRegisterSlotButtons:
             raise
         self._pressed: set[int] = set()  # positions held down (after debouncing)
         self._runs: dict[int, int] = {}  # position -> reads in a row that disagree with it
+        self._faulty = False  # the last read had every button down (said once)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="165-poll", daemon=True)
         self._thread.start()
@@ -160,6 +161,14 @@ class ShiftRegisterSlotButtons:
             self._debounce(low)
 
     def _debounce(self, low: set[int]) -> None:
+        if len(self._code_at) > 1 and low >= self._code_at.keys():
+            # Every button at once is no person: an unpowered chain or a data line to ground.
+            if not self._faulty:
+                self._faulty = True
+                log.error("the 74HC165 chain reads every button pressed: check its power, "
+                          "its pull-ups and its data line; ignoring it until it reads again")
+            return
+        self._faulty = False
         for position in self._code_at:
             held = position in self._pressed
             if (position in low) == held:

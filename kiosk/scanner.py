@@ -11,6 +11,11 @@ The camera is read on threads of its own (``kiosk.grabber``): the loop always de
 frame and acts on the first one that reads. A live camera that is lost is reopened there; the
 loop records ``camera_lost`` and ``camera_back`` for the gate screen, and keeps the lights right
 meanwhile (a pickup typed on the keypad still blinks its slot).
+
+Slots with a button (``kiosk.placing``): every turn the loop takes the presses noted since the
+last, acts on each in its own transaction and answers at once: a short beep for the right
+slot, the warning beeps and the alarm blink for a wrong one. With buttons the loop waits at
+most ``PRESS_WAIT_S`` for a frame, so that a press is answered within that.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from kiosk.domain import mask_household
 from kiosk.errors import StorageFull, StoreUnavailable
 from kiosk.grabber import Grabber, Recovery
 from kiosk.outcome import Outcome
+from kiosk.placing import Press, press, record_unplaced
 from kiosk.ports import (
     Buzzer,
     Clock,
     Decoder,
     Frame,
     FrameSource,
+    SlotButtons,
     SlotLights,
     StillEncoder,
     UnitOfWork,
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "kiosk"  # who records what became of the camera
 IDLE_WAIT_S = 0.25  # the longest wait for a frame before the loop looks at the lights again
+PRESS_WAIT_S = 0.02  # ... when slots have buttons: a press is answered within this (and a frame)
 
 
 class Debouncer:
@@ -73,8 +81,10 @@ class Scanner:
                  debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
                  refresh_s: float = 1.0, stills: StillEncoder | None = None,
                  recovery: Recovery | None = None,
-                 on_tick: Callable[[], None] | None = None, camera_missing: str = "") -> None:
+                 on_tick: Callable[[], None] | None = None, camera_missing: str = "",
+                 buttons: SlotButtons | None = None) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
+        self.buttons = buttons  # None: no slot has a button
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
         self.on_result = on_result or (lambda result: None)
@@ -146,10 +156,38 @@ class Scanner:
                      ", ".join(result.slots), " (again)" if result.repeat else "")
         self.on_result(result)
 
+    def handle_presses(self) -> list[Press]:
+        """Act on every button pressed since the last call, in order, and answer each."""
+        if self.buttons is None:
+            return []
+        done = []
+        for slot in self.buttons.presses():
+            try:
+                result = press(slot, self.uow, self.rules, self.clock)
+            except StoreUnavailable as exc:  # the press is lost: the slot stays lit, press again
+                self._store_failed(str(exc))
+                continue
+            done.append(result)
+            if result.action == "idle":
+                log.debug("button of %s pressed; nothing waits for it", slot)
+                continue
+            self.refresh_lights()
+            if result.action == "wrong":
+                self.buzzer.warn()
+                log.warning("button of %s pressed; %s was meant", slot, result.expected)
+            else:
+                self.buzzer.confirm()
+                log.info("%s confirmed %s", slot, result.action)
+        return done
+
     def refresh_lights(self) -> None:
         """Show what the store says should be lit; keep the last lights while it cannot say."""
         self._next_refresh = self.clock.monotonic() + self.refresh_s
         try:
+            if self.buttons is not None and self.buttons.slots:
+                late = record_unplaced(self.uow, self.rules, self.clock)
+                if late:
+                    log.warning("%d parcel(s) not confirmed on the shelf", len(late))
             lit = self.uow.signals.active(self.clock.now())
         except StoreUnavailable as exc:
             self._store_failed(str(exc))
@@ -193,6 +231,7 @@ class Scanner:
             while not stop.is_set():
                 grabbed = grabber.take(self._idle_wait())
                 self._record_camera_news(grabber.news())
+                self.handle_presses()
                 if grabbed is not None:
                     frames += 1
                     self.last_frame_at = self.clock.monotonic()
@@ -216,7 +255,8 @@ class Scanner:
 
     def _idle_wait(self) -> float:
         """How long to wait for a frame: not past the next refresh of the lights."""
-        return min(IDLE_WAIT_S, max(0.0, self._next_refresh - self.clock.monotonic()))
+        longest = IDLE_WAIT_S if self.buttons is None else PRESS_WAIT_S
+        return min(longest, max(0.0, self._next_refresh - self.clock.monotonic()))
 
     def _camera_was_lost(self) -> bool:
         """True when the store last heard that the camera was lost (say so when it works)."""
@@ -242,7 +282,8 @@ class Scanner:
     def close(self) -> None:
         """Darken every LED and release the hardware."""
         source = () if self._source_stuck or self.source is None else (self.source,)
-        parts = (self.lights, self.buzzer) + source
+        buttons = () if self.buttons is None else (self.buttons,)
+        parts = (self.lights, self.buzzer) + buttons + source
         for part in parts:
             try:
                 part.close()

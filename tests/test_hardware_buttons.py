@@ -162,6 +162,20 @@ def test_chain_ignores_a_bounce_shorter_than_its_debounce(factory, closing):
     assert buttons.presses() == ["B-01"]
 
 
+def test_chain_reading_every_button_down_is_a_fault_not_presses(factory, closing, caplog):
+    chain = Chain165(factory)
+    buttons = ShiftRegisterSlotButtons({"B-01": 0, "B-02": 1}, DATA, CLOCK, LOAD,
+                                       pin_factory=factory, poll_s=3600)
+    closing(buttons)
+    chain.inputs = [0] * 16  # the data line held low: every input reads pressed
+    for _ in range(5):
+        buttons._debounce(buttons.read_chain())
+    assert buttons.presses() == []
+    assert [r.message for r in caplog.records].count(
+        "the 74HC165 chain reads every button pressed: check its power, its pull-ups and its "
+        "data line; ignoring it until it reads again") == 1
+
+
 def test_chain_refuses_two_slots_on_one_input(factory):
     with pytest.raises(ValueError, match="distinct"):
         ShiftRegisterSlotButtons({"B-01": 3, "B-02": 3}, DATA, CLOCK, LOAD, pin_factory=factory)
