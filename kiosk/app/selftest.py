@@ -121,7 +121,7 @@ def _button_where(config: Config, code: str) -> str:
             n = shelf.button_of[code]
             if shelf.buttons == "gpio":
                 return f"BCM {n}"
-            return f"74HC165 #{n // 8} D{'ABCDEFGH'[n % 8]}"
+            return f"74HC165 #{n // 8} input {'ABCDEFGH'[n % 8]}"
     return "?"
 
 
