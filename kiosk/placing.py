@@ -96,15 +96,25 @@ def _done(uow: UnitOfWork, slot: str) -> None:
 
 def record_unplaced(uow: UnitOfWork, rules: Rules, clock: Clock, *,
                     actor: str = ACTOR) -> list[int]:
-    """Record ``not_placed`` once for each parcel whose slot waited ``place_s`` in vain."""
+    """Record ``not_placed`` once for each parcel whose slot waited ``place_s`` in vain.
+
+    Called every second: it only reads until there is something to record, so the kiosk
+    takes the write lock only then.
+    """
     now = clock.now()
     deadline = now - timedelta(seconds=rules.place_s)
-    with uow:
-        late = [p for p in uow.parcels.unplaced(deadline - LOOK_BACK)
+
+    def late() -> list[ParcelRecord]:
+        return [p for p in uow.parcels.unplaced(deadline - LOOK_BACK)
                 if p.checked_in_at is not None and p.checked_in_at <= deadline
                 and not uow.events.recorded("not_placed", p.id)]
-        for parcel in late:
+
+    if not late():
+        return []
+    with uow:
+        found = late()  # again, in the transaction: another writer may have recorded them
+        for parcel in found:
             uow.events.add("not_placed", actor, now, parcel=parcel.id,
                            household=parcel.household_id, slot=parcel.slot_code,
                            waited_s=rules.place_s)
-    return [p.id for p in late]
+    return [p.id for p in found]
