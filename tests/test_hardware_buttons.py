@@ -4,8 +4,8 @@ bit like the chip does. Presses are decided by the order of pin changes, never b
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
-from gpiozero.pins.mock import MockConnectedPin, MockFactory
+from conftest import PATIENCE_S, wait_for
+from gpiozero.pins.mock import MockFactory
 
 from hardware.buttons import (
     GpioSlotButtons,
@@ -13,6 +13,7 @@ from hardware.buttons import (
     ShiftRegisterSlotButtons,
     build_buttons,
 )
+from hardware.sim import Chain165
 from kiosk.config import Shelf
 from kiosk.domain import Slot
 from kiosk.errors import ConfigError
@@ -31,42 +32,10 @@ def closing():
         buttons.close()
 
 
-class Chain165:
-    """74HC165s made of mock pins: SH/LD low copies the inputs; while it is high, each rising
-    clock edge shifts the next bit to QH (the data pin), as the chip does."""
-
-    def __init__(self, factory: MockFactory, length: int = 16) -> None:
-        self.data = factory.pin(DATA)
-        self.inputs = [1] * length  # index = chain position; pulled up: 1 = not pressed
-        self.shift: list[int] = []  # the bits still to come out, the next one first
-        self.loads = 0  # reads of the whole chain begun
-        clock_in, load_in = factory.pin(CLOCK_PROBE), factory.pin(LOAD_PROBE)
-        factory.pin(CLOCK, pin_class=MockConnectedPin, input_pin=clock_in)
-        factory.pin(LOAD, pin_class=MockConnectedPin, input_pin=load_in)
-        clock_in.when_changed = self.on_clock
-        load_in.when_changed = self.on_load
-
-    def on_load(self, ticks: float, state: bool) -> None:
-        if not state:  # parallel load: chip 0's H comes out first, then G .. A, then chip 1's
-            self.shift = [self.inputs[8 * chip + 7 - i] for chip in range(len(self.inputs) // 8)
-                          for i in range(8)]
-            self.loads += 1
-            self._out()
-
-    def on_clock(self, ticks: float, state: bool) -> None:
-        if state and self.shift:
-            self.shift.pop(0)
-            self._out()
-
-    def _out(self) -> None:
-        bit = self.shift[0] if self.shift else 1  # SER of the last chip: pulled up
-        if bit:
-            self.data.drive_high()
-        else:
-            self.data.drive_low()
-
-    def after_reads(self, n: int) -> int:
-        return self.loads + n
+def sim_chain(factory: MockFactory, length: int = 16) -> Chain165:
+    """The simulated chain on this file's pins (``hardware.sim``)."""
+    return Chain165(factory, data=DATA, clock=CLOCK, load=LOAD, clock_probe=CLOCK_PROBE,
+                       load_probe=LOAD_PROBE, length=length)
 
 
 def shelf_a(**button_of: int) -> Shelf:
@@ -117,7 +86,7 @@ def test_close_releases_the_pins(factory):
 # A 74HC165 chain -------------------------------------------------------------------------------
 
 def test_chain_reads_each_position_where_the_chip_puts_it(factory, closing):
-    chain = Chain165(factory)
+    chain = sim_chain(factory)
     # chip 1 wired back to front, as a person might
     button_of = {f"B-{i + 1:02d}": i if i < 8 else 23 - i for i in range(16)}
     buttons = ShiftRegisterSlotButtons(button_of, DATA, CLOCK, LOAD, pin_factory=factory)
@@ -130,14 +99,13 @@ def test_chain_reads_each_position_where_the_chip_puts_it(factory, closing):
 
 
 def test_chain_notes_a_press_once_it_is_steady(factory, closing):
-    chain = Chain165(factory)
+    chain = sim_chain(factory)
     buttons = ShiftRegisterSlotButtons({"B-01": 0, "B-02": 1, "B-12": 11}, DATA, CLOCK, LOAD,
                                        pin_factory=factory, poll_s=0.001)
     closing(buttons)
     chain.inputs[11] = 0
     wait_for(lambda: buttons.presses() == ["B-12"])
-    reads = chain.after_reads(5)
-    wait_for(lambda: chain.loads >= reads)  # held down: still one press
+    assert chain.wait_reads(5, PATIENCE_S)  # held down: still one press
     assert buttons.presses() == []
     chain.inputs[11] = 1
     chain.inputs[0] = 0  # B-12 released and B-01 pressed
@@ -145,7 +113,7 @@ def test_chain_notes_a_press_once_it_is_steady(factory, closing):
 
 
 def test_chain_ignores_a_bounce_shorter_than_its_debounce(factory, closing):
-    chain = Chain165(factory)
+    chain = sim_chain(factory)
     buttons = ShiftRegisterSlotButtons({"B-01": 0}, DATA, CLOCK, LOAD, pin_factory=factory)
     closing(buttons)
     buttons.close()  # read the chain by hand, without the thread: one read at a time
@@ -163,7 +131,7 @@ def test_chain_ignores_a_bounce_shorter_than_its_debounce(factory, closing):
 
 
 def test_chain_reading_every_button_down_is_a_fault_not_presses(factory, closing, caplog):
-    chain = Chain165(factory)
+    chain = sim_chain(factory)
     buttons = ShiftRegisterSlotButtons({"B-01": 0, "B-02": 1}, DATA, CLOCK, LOAD,
                                        pin_factory=factory, poll_s=3600)
     closing(buttons)
@@ -191,7 +159,7 @@ def test_no_button_configured_claims_no_pin(factory):
 
 
 def test_build_buttons_joins_the_shelves(factory, closing):
-    chain = Chain165(factory)
+    chain = sim_chain(factory)
     b_slots = (Slot("B-01", "B", 3, 3, button=True),)
     shelf_b = Shelf("B", "Gate shelf B", "74hc595", b_slots, {"B-01": 0},
                     {"data": 17, "clock": 27, "latch": 22}, buttons="74hc165",
