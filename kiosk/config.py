@@ -652,6 +652,9 @@ def _shelf(section: Section, known: frozenset[int], first_position: int,
         for role in ("button_data_pin", "button_clock_pin", "button_load_pin"):
             button_pins[role.removeprefix("button_").removesuffix("_pin")] = section.int(
                 role, minval=2, maxval=27)
+        if button_pins["data"] in (2, 3):  # I2C: fixed 1.8 kΩ pull-ups the chip would fight
+            section.fail(f"[{section.name}] button_data_pin = {button_pins['data']}: GPIO 2 and "
+                         "3 have fixed pull-ups; allowed GPIO pins are 4 to 27")
     section.done()
     return Shelf(shelf_id, name, leds, tuple(slots), led_of, chain, buttons, button_of,
                  button_pins)

@@ -71,6 +71,9 @@ CHAIN = ('latch_pin = 22\n', 'latch_pin = 22\nbuttons = "74hc165"\nbutton_data_p
     ([('latch_pin = 22\n', 'latch_pin = 22\nbuttons = "74hc165"\nbutton_data_pin = 17\n'
        'button_clock_pin = 11\nbutton_load_pin = 10\n')],
      r"GPIO 17 is used twice: by shelf B data and by shelf B button_data_pin"),
+    ([('latch_pin = 22\n', 'latch_pin = 22\nbuttons = "74hc165"\nbutton_data_pin = 2\n'
+       'button_clock_pin = 11\nbutton_load_pin = 10\n')],
+     r"button_data_pin = 2: GPIO 2 and 3 have fixed pull-ups; allowed GPIO pins are 4 to 27"),
     ([("place_seconds = 60", "place_seconds = 1")],
      r"\[kiosk\] place_seconds = 1: allowed range is 5 to 600"),
 ])

@@ -91,6 +91,7 @@ def test_the_loop_answers_a_press_while_it_runs(kiosk, config, clock, factory):
         wait_for(lambda: conn.execute("SELECT placed_at FROM parcels").fetchone()[0])
         wait_for(lambda: not factory.pin(LEDS["A-12"]).state)
     finally:
+        scanner.source.close()  # its end ends the loop at once
         stop.set()
         loop.join()
 
