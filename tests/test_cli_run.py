@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -66,6 +67,8 @@ def test_a_looping_replay_plays_again_until_sigterm(community, tmp_path):
     video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
                               hold_s=0.5, gap_s=2.5)  # out of view longer than the debounce
     kiosk = start(community, "--camera", f"video:{video}")
+    give_up = threading.Timer(PATIENCE_S, kiosk.kill)  # a second pass never seen: no hang
+    give_up.start()
     try:
         seen = []
         for line in kiosk.stderr:
@@ -75,6 +78,7 @@ def test_a_looping_replay_plays_again_until_sigterm(community, tmp_path):
         kiosk.send_signal(signal.SIGTERM)
         _, err = kiosk.communicate(timeout=PATIENCE_S)
     finally:
+        give_up.cancel()
         kiosk.kill()
     assert any("(again)" in line for line in seen), "".join(seen) + err
     assert kiosk.returncode == 0, err
