@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from gpiozero import Button, DigitalOutputDevice, InputDevice
@@ -42,6 +42,7 @@ class OwnedButtons(Protocol):
     """Buttons that say which slot codes they read, so ShelfButtons can join them."""
 
     slots: frozenset[str]
+    on_press: Callable[[], None] | None
 
     def presses(self) -> list[str]: ...
 
@@ -49,13 +50,17 @@ class OwnedButtons(Protocol):
 
 
 class _Presses:
-    """The presses not yet taken, from any thread, oldest first."""
+    """The presses not yet taken, from any thread, oldest first; ``on_press`` is told of each
+    (the kiosk loop stops waiting for a frame)."""
 
     def __init__(self) -> None:
         self._queue: deque[str] = deque()
+        self.on_press: Callable[[], None] | None = None
 
     def add(self, code: str) -> None:
         self._queue.append(code)  # deque.append is atomic: safe from gpiozero's threads
+        if self.on_press is not None:
+            self.on_press()
 
     def take(self) -> list[str]:
         taken = []
@@ -84,6 +89,15 @@ class GpioSlotButtons:
 
     def _noter(self, code: str):
         return lambda: self._presses.add(code)
+
+    @property
+    def on_press(self) -> Callable[[], None] | None:
+        """Called (on the button's thread) after each press is noted."""
+        return self._presses.on_press
+
+    @on_press.setter
+    def on_press(self, call: Callable[[], None] | None) -> None:
+        self._presses.on_press = call
 
     def presses(self) -> list[str]:
         """The slots pressed since the last call, oldest first."""
@@ -184,6 +198,15 @@ class ShiftRegisterSlotButtons:
                 self._pressed.add(position)
                 self._presses.add(self._code_at[position])
 
+    @property
+    def on_press(self) -> Callable[[], None] | None:
+        """Called (on the button's thread) after each press is noted."""
+        return self._presses.on_press
+
+    @on_press.setter
+    def on_press(self, call: Callable[[], None] | None) -> None:
+        self._presses.on_press = call
+
     def presses(self) -> list[str]:
         """The slots pressed since the last call, oldest first."""
         return self._presses.take()
@@ -212,6 +235,18 @@ class ShelfButtons:
                 raise ValueError(f"slot {min(seen & part.slots)} has two buttons")
             seen |= part.slots
         self.slots = frozenset(seen)
+        self._on_press: Callable[[], None] | None = None
+
+    @property
+    def on_press(self) -> Callable[[], None] | None:
+        """Called (on a button's thread) after each press is noted, whatever its part."""
+        return self._on_press
+
+    @on_press.setter
+    def on_press(self, call: Callable[[], None] | None) -> None:
+        self._on_press = call
+        for part in self.parts:
+            part.on_press = call
 
     def presses(self) -> list[str]:
         """The slots pressed since the last call (each part's in its own order)."""

@@ -79,6 +79,7 @@ class SlotButtons(Protocol):
     """The slots' buttons (hardware/buttons.py): which slots have one, and what was pressed."""
 
     slots: frozenset[str]
+    on_press: Callable[[], None] | None  # told of each press, on the button's own thread
 
     def presses(self) -> list[str]:
         """The slots whose button was pressed since the last call, oldest first."""

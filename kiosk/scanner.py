@@ -14,8 +14,8 @@ meanwhile (a pickup typed on the keypad still blinks its slot).
 
 Slots with a button (``kiosk.placing``): every turn the loop takes the presses noted since the
 last, acts on each in its own transaction and answers at once: a short beep for the right
-slot, the warning beeps and the alarm blink for a wrong one. With buttons the loop waits at
-most ``PRESS_WAIT_S`` for a frame, so that a press is answered within that.
+slot, the warning beeps and the alarm blink for a wrong one. A press ends the loop's wait for
+a frame at once (``Grabber.nudge``), so it is answered without waiting for the camera.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 ACTOR = "kiosk"  # who records what became of the camera
 IDLE_WAIT_S = 0.25  # the longest wait for a frame before the loop looks at the lights again
-PRESS_WAIT_S = 0.02  # ... when slots have buttons: a press is answered within this (and a frame)
 
 
 class Debouncer:
@@ -227,6 +226,8 @@ class Scanner:
         grabber = Grabber(self.source, stop=stop, recovery=self.recovery,
                           lost=self._camera_was_lost(), missing=self.camera_missing)
         grabber.start()
+        if self.buttons is not None:
+            self.buttons.on_press = grabber.nudge
         try:
             while not stop.is_set():
                 grabbed = grabber.take(self._idle_wait())
@@ -245,6 +246,8 @@ class Scanner:
                 if self.backoff_s:
                     stop.wait(self.backoff_s)
         finally:
+            if self.buttons is not None:
+                self.buttons.on_press = None
             self._source_stuck = not grabber.stop()
             self.source = grabber.source  # the camera reopened last is the one to close
             self.grabbed, self.dropped = grabber.grabbed, grabber.dropped
@@ -255,8 +258,7 @@ class Scanner:
 
     def _idle_wait(self) -> float:
         """How long to wait for a frame: not past the next refresh of the lights."""
-        longest = IDLE_WAIT_S if self.buttons is None else PRESS_WAIT_S
-        return min(longest, max(0.0, self._next_refresh - self.clock.monotonic()))
+        return min(IDLE_WAIT_S, max(0.0, self._next_refresh - self.clock.monotonic()))
 
     def _camera_was_lost(self) -> bool:
         """True when the store last heard that the camera was lost (say so when it works)."""

@@ -7,10 +7,11 @@ import threading
 
 import pytest
 from buttons import CHAIN_PINS, GPIO_BUTTONS, LEDS, add_buttons
-from conftest import check_in, wait_for
+from conftest import PATIENCE_S, check_in, wait_for
 
 from kiosk.app.wiring import build_scanner
 from kiosk.community import open_store
+from kiosk.grabber import Mailbox
 
 BUZZER = 18  # the sample's
 
@@ -105,3 +106,20 @@ def test_without_buttons_no_button_pin_is_claimed(community, clock, factory):
     finally:
         scanner.close()
         conn.close()
+
+
+def test_a_press_ends_the_loops_wait_for_a_frame_even_one_not_begun_yet():
+    box = Mailbox()
+    box.nudge()  # a press noted just before the loop waits: its wait must not start
+    waited = threading.Thread(target=box.take, args=(PATIENCE_S * 10,))
+    waited.start()
+    waited.join(PATIENCE_S)
+    assert not waited.is_alive()
+    box.nudge()
+    assert box.take(0) is None  # nudged, not a frame
+    returned = []
+    later = threading.Thread(target=lambda: returned.append(box.take(PATIENCE_S * 10)))
+    later.start()  # waiting now (or about to): a press from another thread ends it
+    box.nudge()
+    later.join(PATIENCE_S)
+    assert returned == [None]
