@@ -1,4 +1,5 @@
-"""A 74HC165 chain made of gpiozero's mock pins: the buttons of the tests and the proofs.
+"""Simulated parts for the tests and the proofs: a 74HC165 chain made of gpiozero's mock pins
+(the slot buttons), and a camera that shows nothing (the kiosk loop then only watches them).
 
 It answers the kiosk's reads as the chips do: SH/LD low copies every input at once; while it is
 high, each rising clock edge shifts the next bit out to the data pin (chip 0's H first, then
@@ -61,3 +62,20 @@ class Chain165:
             self.data.drive_high()
         else:
             self.data.drive_low()
+
+
+class QuietCamera:
+    """A live camera (paced) that delivers no frame until it is closed; closing it ends the
+    kiosk loop at once (its source ended)."""
+
+    paced = True
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def read(self) -> None:
+        self.closed.wait()
+        return None
+
+    def close(self) -> None:
+        self.closed.set()

@@ -9,27 +9,12 @@ import pytest
 from buttons import CHAIN_PINS, GPIO_BUTTONS, LEDS, add_buttons
 from conftest import PATIENCE_S, check_in, wait_for
 
+from hardware.sim import QuietCamera
 from kiosk.app.wiring import build_scanner
 from kiosk.community import open_store
 from kiosk.grabber import Mailbox
 
 BUZZER = 18  # the sample's
-
-
-class NoFrames:
-    """A camera that never delivers (the loop then only watches the buttons)."""
-
-    paced = True
-
-    def __init__(self) -> None:
-        self.closed = threading.Event()
-
-    def read(self):
-        self.closed.wait()
-        return None
-
-    def close(self) -> None:
-        self.closed.set()
 
 
 @pytest.fixture
@@ -41,7 +26,7 @@ def config(community):
 def kiosk(config, clock, factory):
     factory.pin(CHAIN_PINS["data"]).drive_high()  # shelf B's chain, idle: nothing pressed
     conn = open_store(config)
-    scanner = build_scanner(config, conn, clock, source=NoFrames(), pin_factory=factory)
+    scanner = build_scanner(config, conn, clock, source=QuietCamera(), pin_factory=factory)
     yield scanner, conn
     scanner.close()
     conn.close()
@@ -99,7 +84,7 @@ def test_the_loop_answers_a_press_while_it_runs(kiosk, config, clock, factory):
 
 def test_without_buttons_no_button_pin_is_claimed(community, clock, factory):
     conn = open_store(community)
-    scanner = build_scanner(community, conn, clock, source=NoFrames(), pin_factory=factory)
+    scanner = build_scanner(community, conn, clock, source=QuietCamera(), pin_factory=factory)
     try:
         assert scanner.buttons is None
         assert not any(pin in factory.pins for pin in GPIO_BUTTONS.values())
