@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import PATIENCE_S
+
 from kiosk.centre.db import connect
 from kiosk.centre.gates import add_gate
 from kiosk.community import open_store
@@ -20,6 +22,7 @@ from kiosk.sync.link import HttpLink
 
 COMMUNITY = "sample-garden"
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing answers there
+GATE_NAMES = {"north": "北门", "south": "南门", "east": "东门"}  # as a compound calls them
 
 
 def _with_id(text: str, community: str) -> str:
@@ -42,7 +45,8 @@ def gate_config(folder: Path, template: Path, gate: str, url: str, token: str,
     shutil.copytree(template, folder)
     path = folder / "config.toml"
     text = _with_id(path.read_text(encoding="utf-8"), community)
-    path.write_text(text + f'\n[gate]\nid = "{gate}"\nname = {{ zh = "{gate}门", en = '
+    zh = GATE_NAMES.get(gate, f"{gate}门")
+    path.write_text(text + f'\n[gate]\nid = "{gate}"\nname = {{ zh = "{zh}", en = '
                     f'"{gate.title()} gate" }}\n\n[centre]\nurl = "{url}"\ntoken = "{token}"\n'
                     'sync_seconds = 1\n', encoding="utf-8")
     return load_config(path)
@@ -66,7 +70,7 @@ class Gate:
 
     def sync(self, clock) -> SyncReport:
         centre = self.config.centre
-        return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, 5.0),
+        return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, PATIENCE_S),
                          clock)
 
     def journal(self) -> Journal:
