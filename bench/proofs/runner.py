@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import staff_page
-from bench.proofs import body_flood, fuzz, kill9, login_flood, proxy_attacks, uploads
+from bench.proofs import (
+    body_flood,
+    fuzz,
+    kill9,
+    login_flood,
+    proxy_attacks,
+    uploads,
+    wrong_puts,
+)
 from bench.proofs.verdict import Verdict
 
 
@@ -47,6 +55,7 @@ PROOFS = [
     Proof("body-flood", body_flood.prove),
     Proof("uploads", uploads.prove),
     Proof("staff-page", staff_page_load),
+    Proof("wrong-puts", wrong_puts.prove),
     Proof("timed-tests", timed_tests),
 ]
 
