@@ -21,7 +21,7 @@ from kiosk.centre.commands import confirm_delivery, hand_out_at_centre
 from kiosk.centre.db import connect
 from kiosk.centre.district_staff import add_district_account, assign
 from kiosk.centre.gates import ensure_community
-from kiosk.centre.queries import TOTALS
+from kiosk.centre.queries import TOTALS, compound_counts
 from kiosk.observation import set_observation
 from kiosk.passwords import hash_password
 from kiosk.queries import daily_counts
@@ -75,7 +75,8 @@ def day_of_work(tmp_path, community_template, centre_url, clock):
         yield d
 
 
-def test_district_totals_are_the_compounds_which_are_their_gates_own(day_of_work, clock):
+def test_district_totals_are_the_compounds_which_are_their_gates_own(day_of_work, clock,
+                                                                    centre_url):
     d = day_of_work
     done = subprocess.run([sys.executable, "-m", "kiosk.app", "district", "counts", "--date",
                            "2026-11-29", "--json", "--config", str(d.configs[EAST].path)],
@@ -93,6 +94,11 @@ def test_district_totals_are_the_compounds_which_are_their_gates_own(day_of_work
         assert compound["totals"] == {k: sum(g[k] for g in compound["gates"]) for k in TOTALS}
     assert counts["totals"] == {k: sum(c["totals"][k] for c in counts["compounds"])
                                 for k in TOTALS}
+    with connect(centre_url) as pg:  # each compound as its own centre's `shelf counts` says
+        for compound in counts["compounds"]:
+            own = compound_counts(pg, compound["community"], day,
+                                  d.configs[EAST].community.timezone)
+            assert {k: v for k, v in compound.items() if k != "name"} == own
     assert counts["totals"]["checked_in"] == sum(n + 3 if n % 2 == 0 else n + 2
                                                  for n in range(6))  # books, parcel, food
     assert counts["totals"]["delivered"] == 1 and counts["totals"]["handed_out"] > 3
