@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import staff_page
-from bench.proofs import body_flood, fuzz, kill9, login_flood, proxy_attacks, uploads
+from bench.proofs import (
+    body_flood,
+    fuzz,
+    kill9,
+    login_flood,
+    proxy_attacks,
+    sync_kill9,
+    uploads,
+)
 from bench.proofs.verdict import Verdict
 
 
@@ -41,6 +49,7 @@ def timed_tests() -> Verdict:
 
 PROOFS = [
     Proof("kill-9", kill9.prove),
+    Proof("sync-kill-9", sync_kill9.prove),
     Proof("fuzz", fuzz.prove),
     Proof("login-flood", login_flood.prove),
     Proof("proxy", proxy_attacks.prove),
