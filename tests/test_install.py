@@ -211,6 +211,18 @@ def test_install_twice_changes_nothing_and_uninstall_keeps_the_data(tmp_path):
     assert second.stdout.splitlines() == ["install: no change: everything was in place"]
     assert snapshot(root) == before
 
+    # The gate joins a compound: the next install enables its sync (the unit is there already).
+    sync_wants = root / "etc/systemd/system/multi-user.target.wants/shelf-sync.service"
+    assert not sync_wants.exists()
+    config_file.write_text(text.replace("[community]\n", '[community]\nid = "sample-garden"\n')
+                           + '\n[gate]\nid = "north"\n\n[centre]\nurl = "https://centre.example"'
+                           '\ntoken = "t"\n')
+    assert load_config(config_file).centre.url == "https://centre.example"
+    joined = install(root)
+    assert "install: enabled shelf-sync.service" in joined.stdout.splitlines()
+    assert sync_wants.is_symlink()
+    config_file.write_text(text)
+
     for unit in UNITS:
         done = subprocess.run(["systemd-analyze", "verify", f"--root={root}",
                                f"/etc/systemd/system/{unit}"], capture_output=True, text=True)
