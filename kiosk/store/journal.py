@@ -1,9 +1,10 @@
-"""The gate's journal for its centre (migration 21): what it owns, numbered, and its epochs.
+"""The gate's journal for its centre (migration 22): what it owns, numbered, and its epochs.
 
 Triggers write the journal in the very transaction of each change (``sync_journal``); this
 module reads it for pushing, records what the centre acknowledged and which of the centre's
-commands were applied, and starts a new epoch: at every `shelf restore` (``new_epoch``), and
-when the centre finds the store rewound (an SD card copied back: ``rewind_epoch``).
+commands were applied, starts a new epoch: at every `shelf restore` (``new_epoch``), and
+when the centre finds the store rewound (an SD card copied back: ``rewind_epoch``), and
+prunes what the centre has held for long enough (``prune``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ SNAPSHOT = {
         LEFT JOIN door_tasks t ON t.id = json_extract(e.detail, '$.task') ORDER BY e.id""",
 }
 NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
+PRUNE_CHUNK = 2000  # records deleted per transaction: the kiosk's writes wait one chunk at most
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,52 @@ class Journal:
         with translated_errors():
             self.conn.execute("UPDATE sync_state SET commands = ? WHERE commands < ?",
                               (seq, seq))
+
+    def prune(self, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete the records the centre has acknowledged that were written before ``before``,
+        a chunk per transaction; return how many.
+
+        Kept: every record the centre has not acknowledged; the acknowledged ones younger
+        than ``before`` (a centre restored from a backup asks for them again: `[centre]
+        journal_days` must reach back further than its backups); and, of parcels and of door
+        tasks, the record with the highest id among those it would delete, so that a store
+        copied back still tells its older rows from those made since (``_made_since``).
+        """
+        keep = []
+        with translated_errors():
+            for kind in ("parcels", "door_tasks"):
+                row = self.conn.execute(
+                    "SELECT seq FROM sync_journal WHERE seq <= (SELECT acked FROM sync_state)"
+                    " AND at < ? AND kind = ? ORDER BY json_extract(data, '$.id') DESC, seq"
+                    " DESC LIMIT 1", (iso(before), kind)).fetchone()
+                keep += [row["seq"]] if row else []
+            deleted = 0
+            while True:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    done = self.conn.execute(
+                        "DELETE FROM sync_journal WHERE seq IN (SELECT seq FROM sync_journal"
+                        " WHERE seq <= (SELECT acked FROM sync_state) AND at < ? AND seq NOT IN"
+                        " (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?)",
+                        (iso(before), json.dumps(keep), chunk)).rowcount
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                deleted += done
+                if done < chunk:
+                    return deleted
+
+    def first_missing(self) -> int | None:
+        """The seq the centre needs next when this journal no longer holds it (pruned after
+        the centre acknowledged it, and the centre then went back: restored from an older
+        backup); None when the next record to send is there (or none waits)."""
+        with translated_errors():
+            row = self.conn.execute(
+                "SELECT s.acked + 1 AS wanted, (SELECT min(seq) FROM sync_journal"
+                " WHERE seq > s.acked) AS first FROM sync_state s").fetchone()
+        return row["wanted"] if row["first"] is not None and row["first"] > row["wanted"] \
+            else None
 
     def new_epoch(self) -> str:
         """Start a new epoch after the newest seq (`shelf restore`); return its id.
