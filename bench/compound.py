@@ -1,11 +1,15 @@
-"""A compound's configs on one machine: the centre's and each gate's, copied from a sample
-community (its config file and SQLite store), for the tests, the benchmark and the proofs."""
+"""A compound on one machine: the centre's config and each gate's, copied from a sample
+community (its config file and SQLite store), and its gates' `shelf sync` processes, for the
+tests, the benchmark and the proofs."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
+from kiosk.backup import lock_path
 from kiosk.config import Config, load_config
 
 COMMUNITY = "sample-garden"
@@ -45,3 +49,28 @@ def point_at(config: Config, url: str) -> Config:
     text = text.replace(f'url = "{config.centre.url}"', f'url = "{url}"')
     config.path.write_text(text, encoding="utf-8")
     return load_config(config.path)
+
+
+def wait_until_syncing(sync: subprocess.Popen[bytes], gate: Config, log: Path) -> None:
+    """Until a `shelf sync` process holds its lock: started (Python's imports done), about to
+    push. Read from /proc/locks, since probing the lock could make the sync fail to take it."""
+    lock = lock_path(gate.database, "sync")
+    deadline = time.monotonic() + 120
+    while not holds_flock(sync.pid, lock):
+        if sync.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"`shelf sync` did not start: see {log}")
+        time.sleep(0.02)
+
+
+def holds_flock(pid: int, path: Path) -> bool:
+    """Does process ``pid`` hold a flock on ``path`` (``/proc/locks``: pid, dev:ino)?"""
+    try:
+        inode = path.stat().st_ino
+    except FileNotFoundError:
+        return False
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "FLOCK" in fields and str(pid) in fields and any(
+                f.count(":") == 2 and f.rsplit(":", 1)[1] == str(inode) for f in fields):
+            return True
+    return False

@@ -32,6 +32,7 @@ BENCHMARKS = [
     "bench.integrity",
     "bench.notices",
     "bench.keypad",
+    "bench.sync",
 ]
 
 

@@ -35,13 +35,12 @@ from pathlib import Path
 import psycopg
 
 from bench.community import sample_community
-from bench.compound import COMMUNITY, centre_config, gate_config
+from bench.compound import COMMUNITY, centre_config, gate_config, wait_until_syncing
 from bench.pg import Cluster, make_cluster, remove_cluster
 from bench.proofs.invariants import broken_rules
 from bench.proofs.sync_invariants import at_any_moment, caught_up
 from bench.proofs.verdict import Verdict
 from bench.servers import shelf_web
-from kiosk.backup import lock_path
 from kiosk.centre.commands import confirm_delivery, hand_out_at_centre
 from kiosk.centre.db import CentreUnavailable, connect
 from kiosk.centre.gates import add_gate
@@ -151,18 +150,8 @@ class Run:
             [sys.executable, "-m", "kiosk.app", "--config", str(self.gate.path), "sync"],
             stdout=subprocess.DEVNULL, stderr=log, env=self.env)
         log.close()
-        self._wait_until_syncing()
-
-    def _wait_until_syncing(self) -> None:
-        """Until the new sync holds its lock (it is about to push): a kill while Python
-        imports proves nothing. Read from /proc/locks: a probe of the lock could make it fail."""
-        assert self.sync is not None
-        lock = lock_path(self.gate.database, "sync")
-        deadline = time.monotonic() + 120
-        while not _holds_flock(self.sync.pid, lock):
-            if self.sync.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"`shelf sync` did not start: see {self.root / 'sync.log'}")
-            time.sleep(0.02)
+        # A kill while Python imports proves nothing: from when it is about to push.
+        wait_until_syncing(self.sync, self.gate, self.root / "sync.log")
 
     def _kill(self, target: str) -> None:
         if target == "sync":
@@ -356,20 +345,6 @@ def _server_processes(cluster: Cluster) -> dict[int, str]:
         if parent == main:
             found[int(entry.name)] = title
     return found
-
-
-def _holds_flock(pid: int, path: Path) -> bool:
-    """Does process ``pid`` hold a flock on ``path`` (``/proc/locks``: pid, dev:ino)?"""
-    try:
-        inode = path.stat().st_ino
-    except FileNotFoundError:
-        return False
-    for line in Path("/proc/locks").read_text().splitlines():
-        fields = line.split()
-        if "FLOCK" in fields and str(pid) in fields and any(
-                f.count(":") == 2 and f.rsplit(":", 1)[1] == str(inode) for f in fields):
-            return True
-    return False
 
 
 def _sigkill(pid: int) -> None:
