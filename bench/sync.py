@@ -12,7 +12,10 @@ their doors, a few moved by staff. Then:
   this process (no HTTP, no gate): records a second into PostgreSQL;
 - **check-in beside a sync**: the gate's ``act_on_payload`` every 10 ms, while that `shelf
   sync` runs and, in the same round, while none does (the order alternates from round to
-  round, so the machine's load falls on both alike); the goal is a p95 within 1.1x.
+  round, so the machine's load falls on both alike); the goal is a p95 within 1.1x;
+- **a gate with a history joins**: a store with 20,000 collected parcels of history
+  (``bench.history``) joins its centre (`shelf sync --once`: its snapshot, then the push)
+  while its kiosk checks parcels in: the longest a check-in waited.
 
 The centre runs on this same machine: its PostgreSQL and waitress take CPU the gate's Pi
 would not share with them, so the ratio here is an upper bound.
@@ -37,6 +40,7 @@ import psycopg
 
 from bench.community import sample_community
 from bench.compound import COMMUNITY, centre_config, gate_config, wait_until_syncing
+from bench.history import build_store
 from bench.pg import make_cluster, remove_cluster
 from bench.servers import shelf_web
 from bench.stats import percentile, summary_ms, timed
@@ -64,6 +68,7 @@ ROUNDS = 4
 PACE_S = 0.01  # a check-in every 10 ms while measuring
 CALM = 150  # check-ins per round with no sync running
 GOAL_RATIO = 1.1
+HISTORY = 20_000  # collected parcels behind the gate that joins
 SEED = 902
 
 
@@ -75,7 +80,8 @@ def run(rounds: int = ROUNDS) -> dict[str, Any]:
         with shelf_web(centre.path, root / "centre.log") as web, connect(url) as pg:
             day = _applied_alone(pg, root, template, web.base)
             rows = [_round(n, pg, root, template, web.base) for n in range(rounds)]
-    return _figures(day, rows)
+            joined = _joining(pg, root, web.base)
+    return _figures(day, rows, joined)
 
 
 @contextlib.contextmanager
@@ -220,12 +226,12 @@ def _round(n: int, pg: psycopg.Connection, root: Path, template: Path,
 class CheckIns:
     """The gate's check-ins, timed, on a connection of their own (as the kiosk's)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, households: list[str] | None = None) -> None:
         self.config = config
         self.conn = open_store(config)
         self.uow, self.rules = SqliteUnitOfWork(self.conn), Rules.from_config(config)
         self.clock = SystemClock()
-        self.households = [h for h in _households(self.conn) if h not in DOORS]
+        self.households = households or [h for h in _households(self.conn) if h not in DOORS]
         self.rng = random.Random(SEED)
         self.peak_rss_mb = 0.0  # the sync's, as the kernel counts it (VmHWM)
 
@@ -265,9 +271,38 @@ class CheckIns:
         self.conn.close()
 
 
+# -- a gate with a history joins its centre --------------------------------------------
+
+def _joining(pg: psycopg.Connection, root: Path, url: str) -> dict[str, Any]:
+    """A `shelf sync --once` of a gate that never synced, with HISTORY parcels behind it,
+    beside the kiosk's check-ins: how long the longest of them waited."""
+    store = build_store(root / "history", "history", HISTORY)
+    token = add_gate(pg, COMMUNITY, "veteran", datetime.now(UTC), actor="bench").token
+    config = gate_config(root / "veteran", store.config.path.parent, "veteran", url, token)
+    bench = CheckIns(config, list(store.probe_households))
+    try:
+        with open(root / "veteran.log", "wb") as err:
+            started = time.perf_counter()
+            sync = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config",
+                                     str(config.path), "sync", "--once", "--json"],
+                                    stdout=subprocess.PIPE, stderr=err)
+        samples = []
+        while sync.poll() is None:
+            samples.append(bench.once())
+        took = time.perf_counter() - started
+        report = json.loads(sync.communicate()[0] or "{}")
+    finally:
+        bench.close()
+    if report.get("centre") != "reachable" or report.get("error"):  # the last few check-ins
+        raise RuntimeError(f"the veteran gate did not catch up: {report}")  # may wait
+    return {"history": HISTORY, "records": report["pushed"], "seconds": took,
+            "check_ins": summary_ms(samples)}
+
+
 # -- the figures -------------------------------------------------------------------------
 
-def _figures(day: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _figures(day: dict[str, Any], rows: list[dict[str, Any]],
+             joined: dict[str, Any]) -> dict[str, Any]:
     calm = [s for r in rows for s in r["calm"]]
     beside = [s for r in rows for s in r["beside"]]
     catch_up = sorted(r["catch_up_s"] for r in rows)
@@ -290,6 +325,10 @@ def _figures(day: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
              "records_per_s": round(day["records"] / day["sync_s"])},
             {"what": "check-in, no sync running", **summary_ms(calm)},
             {"what": "check-in beside a running sync", **summary_ms(beside)},
+            {"what": f"check-in while a gate with {joined['history']:,} parcels of history"
+                     " joins (`shelf sync --once`)", "seconds": round(joined["seconds"], 2),
+             "records_per_s": round(joined["records"] / joined["seconds"]),
+             **joined["check_ins"]},
         ],
         "ratios": [{"what": "check-in p95 beside a sync / without", "ratio": ratio,
                     "goal": GOAL_RATIO, "ok": ratio <= GOAL_RATIO}],
@@ -298,4 +337,5 @@ def _figures(day: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "batches": day["batches"]},
         "catch_up_s": [round(s, 2) for s in catch_up],
         "sync_peak_rss_mb": max(r["sync_rss_mb"] for r in rows),
+        "join": joined,
     }

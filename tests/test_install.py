@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import stat
 import subprocess
@@ -216,7 +217,7 @@ def test_install_twice_changes_nothing_and_uninstall_keeps_the_data(tmp_path):
     assert not sync_wants.exists()
     config_file.write_text(text.replace("[community]\n", '[community]\nid = "sample-garden"\n')
                            + '\n[gate]\nid = "north"\n\n[centre]\nurl = "https://centre.example"'
-                           '\ntoken = "t"\n')
+                           f'\ntoken = "{secrets.token_urlsafe(32)}"\n')
     assert load_config(config_file).centre.url == "https://centre.example"
     joined = install(root)
     assert "install: enabled shelf-sync.service" in joined.stdout.splitlines()
