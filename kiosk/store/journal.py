@@ -123,8 +123,8 @@ class Journal:
         for kind, (after, last) in plan.items():
             key, rows = SNAPSHOT[kind]
             while after < last:
-                upto = min(after + chunk, last)
                 with self._transaction():
+                    upto = self._chunk_end(kind, after, last, chunk)
                     written += self.conn.execute(
                         "INSERT INTO sync_journal (epoch, at, kind, data) SELECT"
                         f" (SELECT epoch FROM sync_state), {NOW}, '{kind}', {rows}"
@@ -137,6 +137,17 @@ class Journal:
             with self._transaction():
                 self.conn.execute("UPDATE sync_state SET joining = NULL")
         return written
+
+    def _chunk_end(self, kind: str, after: int, last: int, chunk: int) -> int:
+        """The key of the ``chunk``-th row of ``kind`` after ``after`` (``last`` at most).
+
+        A chunk counts rows, not ids: ids are 64-bit, and a store whose ids jump (one far
+        past the others) joins in as many transactions as it has rows, not ids.
+        """
+        end = self.conn.execute(
+            f"SELECT max(k) FROM (SELECT rowid AS k FROM {kind} WHERE rowid > ? AND rowid <= ?"
+            " ORDER BY rowid LIMIT ?)", (after, last, chunk)).fetchone()[0]
+        return last if end is None else end
 
     def _joining(self) -> dict[str, list[int]]:
         """Turn journaling on, or find the join under way: each kind's [done up to, last];
