@@ -15,9 +15,9 @@ class GpioBuzzer:
     def __init__(self, pin: int, pin_factory: Factory | None = None) -> None:
         self._buzzer = Buzzer(pin, pin_factory=pin_factory)
 
-    def confirm(self) -> None:
-        """One short beep; returns at once."""
-        self._buzzer.beep(on_time=BEEP_S, off_time=BEEP_S, n=1, background=True)
+    def confirm(self, *, wait: bool = False) -> None:
+        """One short beep; returns at once, or with ``wait`` once it and its pause are over."""
+        self._buzzer.beep(on_time=BEEP_S, off_time=BEEP_S, n=1, background=not wait)
 
     def warn(self) -> None:
         """Three short beeps; returns at once (a new beep cuts a running pattern short)."""
@@ -33,7 +33,7 @@ class GpioBuzzer:
 class SilentBuzzer:
     """The Buzzer port when no buzzer is fitted (``buzzer_pin = 0``)."""
 
-    def confirm(self) -> None:
+    def confirm(self, *, wait: bool = False) -> None:
         pass
 
     def warn(self) -> None:

@@ -4,8 +4,9 @@ The kiosk's ``camera`` setting picks one: ``device:0`` (USB, V4L2), ``picamera2`
 ``picamera2:N`` (a CSI camera module through libcamera, on Raspberry Pi OS), ``video:FILE`` or
 ``images:DIR``. A replayed video can be paced like a live camera, which is how the demo and CI
 run the kiosk. A live camera that fails is reopened by the kiosk (``kiosk.grabber``) with
-``reopener(spec)``; a replay that ends ends the run. A live camera that is not there when the
-kiosk starts raises CameraUnavailable, and the kiosk waits for it as for a lost one.
+``reopener(spec)``; a replay that ends ends the run, unless it loops ([kiosk] replay = "loop").
+A live camera that is not there when the kiosk starts raises CameraUnavailable, and the kiosk
+waits for it as for a lost one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 DEFAULT_FPS = 10.0  # when a video file does not say its frame rate
 LIVE_KINDS = ("device", "picamera2")  # cameras that are reopened when lost
 FORMS = "device:0, picamera2, picamera2:0, video:FILE, images:DIR"
+# What the kiosk's unit hides (ProtectHome=yes, PrivateTmp=yes): a replay there is not found.
+HIDDEN_FROM_SERVICES = ("/home", "/root", "/run/user", "/tmp", "/var/tmp")
+LOOP_FPS = 2.0  # a folder of images replayed in a loop: images a second (not a busy loop)
 
 
 class CameraUnavailable(ConfigError):
@@ -82,7 +86,7 @@ class VideoFileSource:
 
     def __init__(self, path: str | Path, speed: float | None = None, loop: bool = False) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
+        if not _found(self.path, f"video:{path}", Path.is_file):
             raise ConfigError(f"camera video:{path}: no such file")
         self._capture = cv2.VideoCapture(str(self.path))
         if not self._capture.isOpened():
@@ -123,32 +127,60 @@ class VideoFileSource:
 
 
 class ImageFolderSource:
-    """The image files of a folder in name order, one frame each; unreadable files are skipped."""
+    """The image files of a folder in name order, one frame each; unreadable files are skipped.
 
-    def __init__(self, directory: str | Path) -> None:
+    Read once, as fast as the reader asks; with ``loop``, from the first again after the last,
+    paced at ``LOOP_FPS`` like a slow camera (a loop read flat out would only burn the CPU).
+    """
+
+    def __init__(self, directory: str | Path, loop: bool = False) -> None:
         self.directory = Path(directory)
-        if not self.directory.is_dir():
+        if not _found(self.directory, f"images:{directory}", Path.is_dir):
             raise ConfigError(f"camera images:{directory}: no such folder")
         self.files = sorted(p for p in self.directory.iterdir()
                             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.files:
             allowed = ", ".join(IMAGE_SUFFIXES)
             raise ConfigError(f"camera images:{directory}: no image files ({allowed}) in it")
+        self.loop = self.paced = loop
         self._next = 0
+        self._due = 0.0  # time.monotonic() when the next looped image is due
+        self._closed = False
 
     def read(self) -> Frame | None:
-        """The next readable image, or None after the last one."""
-        while self._next < len(self.files):
+        """The next readable image; None after the last one (never, looping a readable one)."""
+        delivered = True  # since the last pass began (a pass without one ends a loop too)
+        while not self._closed:
+            if self._next == len(self.files):
+                if not (self.loop and delivered):
+                    return None
+                self._next, delivered = 0, False
             path = self.files[self._next]
             self._next += 1
             frame = _imread(path)
             if frame is not None:
+                if self.loop:
+                    self._pace()
                 return frame
             log.warning("skipping %s: not an image that can be read", path)
         return None
 
+    def _pace(self) -> None:
+        now = time.monotonic()
+        if now < self._due:
+            time.sleep(self._due - now)
+        self._due = max(now, self._due) + 1 / LOOP_FPS
+
     def close(self) -> None:
-        self._next = len(self.files)
+        self._closed = True
+
+
+def _found(path: Path, spec: str, test: Callable[[Path], bool]) -> bool:
+    """``test(path)``, or a ConfigError naming what the OS said (a folder it may not enter)."""
+    try:
+        return test(path)
+    except OSError as exc:
+        raise ConfigError(f"camera {spec}: {(exc.strerror or str(exc)).lower()}") from None
 
 
 class Picamera2Source:
@@ -206,18 +238,30 @@ def _picamera2_class() -> Callable[..., Any]:
     return Picamera2
 
 
-def open_source(spec: str, speed: float | None = 1.0) -> FrameSource:
-    """Open the source named by a ``camera`` setting (see FORMS)."""
+def open_source(spec: str, speed: float | None = 1.0, *, loop: bool = False) -> FrameSource:
+    """Open the source named by a ``camera`` setting (see FORMS); ``loop``: a replay's end
+    starts it again ([kiosk] replay = "loop")."""
     kind, _, where = spec.partition(":")
     if kind == "device" and where.isdigit():
         return DeviceCamera(int(where))
     if kind == "picamera2" and (where.isdigit() or not where):
         return Picamera2Source(int(where or 0))
-    if kind == "video" and where:
-        return VideoFileSource(where, speed=speed)
-    if kind == "images" and where:
-        return ImageFolderSource(where)
+    try:
+        if kind == "video" and where:
+            return VideoFileSource(where, speed=speed, loop=loop)
+        if kind == "images" and where:
+            return ImageFolderSource(where, loop=loop)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}{hidden_from_the_service(where)}") from None
     raise ConfigError(f"camera = {spec!r}: allowed forms are {FORMS}")
+
+
+def hidden_from_the_service(path: str) -> str:
+    """A hint when ``path`` lies where the kiosk's unit sees nothing of the system's ("")."""
+    if not any(Path(path).is_relative_to(hidden) for hidden in HIDDEN_FROM_SERVICES):
+        return ""
+    return ("; the kiosk's service sees no /home, /root or /tmp (ProtectHome, PrivateTmp): "
+            "put replays in /var/lib/shelf or /srv")
 
 
 def reopener(spec: str, speed: float | None = 1.0) -> Callable[[], FrameSource] | None:

@@ -33,6 +33,7 @@ GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
+REPLAYS = ("once", "loop")  # [kiosk] replay
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a community's or a gate's id
 # The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
 TRUSTABLE_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
@@ -100,6 +101,7 @@ class KioskSettings:
     stills_days: int = 14  # days a scan's still is kept; 0 = none is taken
     collect_s: int = 120  # how long a team's slots blink "collect" (kiosk.collect)
     camera_freeze_s: float = 5.0  # a live camera silent this long is lost, and reopened
+    replay: str = "once"  # a video:/images: camera's end: "once" ends the run, "loop" restarts
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         camera = f"{kind}:{(path.parent / where).resolve()}"
     # A live camera that delivers no new frame for this long is lost: it is closed and reopened.
     freeze_s = kiosk.float("camera_freeze_seconds", 5.0, minval=0.5, maxval=300)
+    # A replayed camera (video:, images:) at its end: "once" ends `shelf run` (exit 0, which
+    # the kiosk's unit does not restart), "loop" plays it again from the start, for ever.
+    replay = kiosk.str("replay", "once", choices=REPLAYS)
     debounce = kiosk.float("debounce_seconds", 2.0, minval=0.1, maxval=60)  # label out of view
     light_s = kiosk.int("light_seconds", 30, minval=1, maxval=600)  # how long a slot stays lit
     buzzer = kiosk.int("buzzer_pin", 18, minval=0, maxval=27)  # 0 = no buzzer
@@ -420,7 +425,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days, max_wait,
                            ask_room_from),
         kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s,
-                            freeze_s),
+                            freeze_s, replay),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,

@@ -44,7 +44,9 @@ class Grabbed:
 class Recovery:
     """How a live camera is brought back: ``reopen`` opens it anew (or raises).
 
-    ``wait(seconds)`` sleeps between tries; tests pass one that returns at once.
+    ``wait(seconds)`` sleeps between tries; tests pass one that returns at once. A read is
+    frozen when ``monotonic()`` has moved on ``freeze_s`` since it began; tests pass a clock
+    of their own, so that only a read they freeze is ever found frozen.
     """
 
     reopen: Callable[[], FrameSource]
@@ -52,6 +54,7 @@ class Recovery:
     first_backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     wait: Callable[[float], object] | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
 
 def is_paced(source: FrameSource) -> bool:
@@ -105,7 +108,7 @@ class _Reader:
 
     def __init__(self, source: FrameSource, target: Callable[[_Reader], None]) -> None:
         self.source = source
-        self.reading_since: float | None = None  # time.monotonic() when the current read began
+        self.reading_since: float | None = None  # Recovery.monotonic() when the read began
         self.ended = threading.Event()
         self.why = ""  # why reading ended
         self.error: Exception | None = None  # what the read raised
@@ -186,11 +189,6 @@ class Grabber:
             news, self._news = self._news, []
         return news
 
-    @property
-    def next_try_s(self) -> float:
-        """The wait before the next try to reopen the camera (while it is away)."""
-        return self._backoff_s
-
     def stop(self) -> bool:
         """Stop reading and join the camera threads; False when a read is stuck (left behind)."""
         if not self.paced:
@@ -243,7 +241,7 @@ class Grabber:
                 return None
             since = reader.reading_since
             if freeze_s is not None and since is not None and \
-                    time.monotonic() - since > freeze_s:
+                    self._monotonic() - since > freeze_s:
                 reader.abandoned = True
                 return f"no frame for {freeze_s:g} s"
         return None if self._stopping() else reader.why
@@ -300,9 +298,12 @@ class Grabber:
 
     # --- the reader thread ---------------------------------------------------------------
 
+    def _monotonic(self) -> float:
+        return self.recovery.monotonic() if self.recovery else time.monotonic()
+
     def _read(self, reader: _Reader) -> None:
         while not self._stopping():
-            reader.reading_since = time.monotonic()
+            reader.reading_since = self._monotonic()
             try:
                 frame = reader.source.read()
             except Exception as exc:  # the driver's own error: the camera is lost

@@ -43,13 +43,13 @@ WAITING_COUNTS = """
     GROUP BY slot_code"""
 WAITING_PARCELS = """
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
-           p.kind, p.room_confirmed
+           p.kind, p.room_confirmed, p.fresh
     FROM parcels p JOIN households h ON h.id = p.household_id
     WHERE p.status = 'waiting' ORDER BY p.id"""
 # One slot's: through the waiting-parcels index, however long the collected history grows.
 SLOT_WAITING_PARCELS = """
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
-           p.kind, p.room_confirmed
+           p.kind, p.room_confirmed, p.fresh
     FROM parcels p JOIN households h ON h.id = p.household_id
     WHERE p.status = 'waiting' AND p.slot_code = :slot ORDER BY p.id"""
 # The oldest ``:limit`` waiting parcels of every slot, slot by slot: a slot's subquery reads
@@ -60,7 +60,7 @@ SLOT_WAITING_PARCELS = """
 # same rows but sorts every waiting parcel first: 6 times slower here.
 FIRST_WAITING_PARCELS = """
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
-           p.kind, p.room_confirmed
+           p.kind, p.room_confirmed, p.fresh
     FROM slots s
     CROSS JOIN parcels p ON p.id IN (
         SELECT id FROM parcels
@@ -127,6 +127,7 @@ def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None, parcels_sq
             "door_delivery": bool(p["under_observation"]),
             "kind": p["kind"],  # shelf (our label) or carrier (its tracking number is the ref)
             "room_confirmed": bool(p["room_confirmed"]),  # False: typed at the gate; check it
+            "fresh": bool(p["fresh"]),  # fresh food: collect or deliver it first
         })
     return [
         {
@@ -311,7 +312,7 @@ def last_event_id(conn: sqlite3.Connection) -> int:
 # any length of history.
 PARCEL = """
     SELECT p.id, p.kind, p.ref, p.household_id, p.slot_code, p.status, p.checked_in_at,
-           p.closed_at, p.room_confirmed, h.under_observation
+           p.closed_at, p.room_confirmed, p.fresh, h.under_observation
     FROM parcels p JOIN households h ON h.id = p.household_id WHERE p.id = ?"""
 PARCEL_EVENTS = """
     SELECT e.id, e.at, e.kind, e.actor, e.slot_code, e.detail, s.taken_at AS still_taken_at,
@@ -344,6 +345,7 @@ def parcel_timeline(conn: sqlite3.Connection, parcel_id: int) -> dict[str, Any] 
         "checked_in_at": parcel["checked_in_at"],
         "closed_at": parcel["closed_at"],
         "room_confirmed": bool(parcel["room_confirmed"]),
+        "fresh": bool(parcel["fresh"]),
         "door_delivery": bool(parcel["under_observation"]),
         "events": [_timeline_event(r) for r in events],
     }
@@ -526,6 +528,29 @@ def open_tasks(conn: sqlite3.Connection, team: str | None = None) -> list[dict[s
             "parcels": items,
         })
     return [{"building": b, "tasks": items} for b, items in buildings.items()]
+
+
+# The open tasks another team holds now that ``:team`` handed over when it went off duty: the
+# latest hand-over of each open task, through its task's events (events_task).
+HANDED_OVER = """
+    SELECT t.id, t.household_id, t.team, t.assigned_at, t.fresh_since,
+           (SELECT COUNT(*) FROM door_task_parcels tp JOIN parcels p ON p.id = tp.parcel_id
+            WHERE tp.task_id = t.id AND p.status = 'waiting') AS parcels
+    FROM door_tasks t
+    WHERE t.status = 'open' AND t.team != :team
+      AND (SELECT json_extract(e.detail, '$.from') FROM events e
+           WHERE json_extract(e.detail, '$.task') = t.id AND e.kind = 'task_handed_over'
+           ORDER BY e.id DESC LIMIT 1) = :team
+    ORDER BY t.fresh_since IS NULL, t.id"""
+
+
+def handed_over_from(conn: sqlite3.Connection, team: str) -> list[dict[str, Any]]:
+    """The open door tasks ``team`` handed over (going off duty) that another team holds now:
+    what its members' /tasks says instead of "nothing to deliver"."""
+    return [{"id": r["id"], "household": r["household_id"], "team": r["team"],
+             "handed_at": r["assigned_at"], "fresh": r["fresh_since"] is not None,
+             "parcels": r["parcels"]}
+            for r in conn.execute(HANDED_OVER, {"team": team})]
 
 
 def task_view(conn: sqlite3.Connection, task_id: int) -> dict[str, Any] | None:
@@ -843,9 +868,11 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
               limit: int = 200) -> dict[str, Any]:
     """What needs a staff member's look now: the exceptions list.
 
-    ``refused``: the gate's refusals since ``since`` (newest first, at most ``limit``): forged,
-    unknown household, garbage ... (``ATTENTION_ERRORS``), and carrier codes the gate asked a
-    room for that never checked in (``needs_room``); each with its still's state.
+    ``refused``: the gate's refusals since ``since`` (newest first, of the ``limit`` newest):
+    forged, unknown household, garbage ... (``ATTENTION_ERRORS``), and carrier codes the gate
+    asked a room for that never checked in (``needs_room``); each with its still's state; a
+    tracking number refused for one reason several times is one row, the newest, with
+    ``times``.
     ``unreachable``: waiting parcels whose household no channel reaches. ``failed_notices``:
     how many notices gave up. ``overflow``: parcels waiting in the overflow place.
     ``unconfirmed``: waiting parcels whose room was typed at the gate and not settled.
@@ -857,12 +884,29 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
         spilled = conn.execute(IN_SLOT, (overflow,)).fetchall()
         failed = failed_notice_count(conn)
     return {
-        "refused": [_refusal(r) for r in refused],
+        "refused": _once_per_code([_refusal(r) for r in refused]),
         "unreachable": [_parcel_row(r, "unreachable") for r in unreachable],
         "failed_notices": failed,
         "overflow": [_parcel_row(r, "overflow") for r in spilled],
         "unconfirmed": [_parcel_row(r, "unconfirmed") for r in unconfirmed],
     }
+
+
+def _once_per_code(refusals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per tracking number and reason, the newest, with how often (``times``): a
+    courier who scanned a waybill three times left one thing to look at, not three."""
+    kept: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for refusal in refusals:  # newest first
+        key = (refusal["error"], refusal["code"])
+        if refusal["code"] and key in seen:
+            seen[key]["times"] += 1
+            continue
+        refusal["times"] = 1
+        kept.append(refusal)
+        if refusal["code"]:
+            seen[key] = refusal
+    return kept
 
 
 # What a guesser leaves at a keypad (kiosk.keypad): wrong pickup codes typed there, and codes

@@ -96,7 +96,6 @@ class Scanner:
         self.last_frame_at: float | None = None
         self.store_answered_at: float | None = None
         self.camera_away = ""  # why the camera is away while it is reopened ("": it delivers)
-        self.camera_next_try_s = 0.0  # and the wait before the next try
 
     def process_frame(self, frame: Frame, *, debounce: bool = True) -> list[Outcome]:
         """Decode one frame and act on every new code in it, keeping the frame's still."""
@@ -202,7 +201,7 @@ class Scanner:
                     break
                 if self.clock.monotonic() >= self._next_refresh:
                     self.refresh_lights()
-                self.camera_away, self.camera_next_try_s = grabber.away, grabber.next_try_s
+                self.camera_away = grabber.away
                 self.on_tick()
                 if self.backoff_s:
                     stop.wait(self.backoff_s)

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -125,13 +125,64 @@ def factory():
     factory.reset()
 
 
-def wait_for(condition, timeout: float = 2.0) -> None:
-    """Poll until ``condition()`` holds: blinks and beeps run in gpiozero's own threads."""
+def _noted_pin_class():
+    from gpiozero.pins.mock import MockPin
+
+    class NotedPin(MockPin):
+        """A mock pin that notes every value written to it, a repeat too, and the thread that
+        wrote it: a pattern's steps in order, whatever time each took on a busy machine."""
+
+        def __init__(self, factory, info):
+            self.writes: list[tuple[bool, threading.Thread]] = []
+            super().__init__(factory, info)
+
+        def _set_state(self, value):
+            super()._set_state(value)
+            self.writes.append((bool(value), threading.current_thread()))
+
+        def steps(self) -> list[bool]:
+            """The values a pattern's thread wrote (not show() or close() themselves)."""
+            return [value for value, thread in self.writes
+                    if thread is not threading.main_thread()]
+
+    return NotedPin
+
+
+@pytest.fixture
+def noted():
+    """A MockFactory whose pins note every write and its thread (``pin.steps()``), reset after."""
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory(pin_class=_noted_pin_class())
+    yield factory
+    factory.reset()
+
+
+# How long a test waits for something that must happen (a thread's pin change, a process's
+# line, a page's update) before it calls it missing: generous, for a busy machine. Every wait
+# returns as soon as the thing happens, so it costs nothing when all is well.
+PATIENCE_S = 60.0
+
+
+def wait_for(condition, timeout: float = PATIENCE_S, every: float = 0.002) -> None:
+    """Poll ``condition()`` every ``every`` seconds until it holds (blinks and beeps run in
+    gpiozero's own threads, servers in processes of their own)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
+        time.sleep(every)
 
+
+def real_time_since(started: float) -> timedelta:
+    """The real time since ``started`` (a time.monotonic()), a millisecond more for rounding:
+    how far a clock started meanwhile (SHELF_NOW's) can have moved on, however busy the
+    machine was."""
+    return timedelta(seconds=time.monotonic() - started + 0.001)
+
+
+# A page's waits (a selector, a URL, a response) likewise: Playwright's waits return as soon
+# as the thing is there.
+BROWSER_TIMEOUT_MS = int(PATIENCE_S * 1000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -151,12 +202,78 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                             timeout=BROWSER_TIMEOUT_MS)
         yield browser
         browser.close()
 
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# axe-core's impacts that fail a page: a person cannot use something (issue 20).
+AXE_FAILS = ("serious", "critical")
+
+
+def assert_accessible(page, state: str) -> None:
+    """axe-core (axe-playwright-python's bundled copy) on the page as it is now: no serious
+    or critical violation. ``state`` names the page state in the failure."""
+    found = axe_violations(page)
+    failing = [v for v in found if v["impact"] in AXE_FAILS]
+    assert not failing, f"{state}: axe-core finds " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"][:5]) for v in failing)
+
+
+AXE_STEPS = 10_000  # milliseconds of a stopped page's time that axe may take (it takes a few)
+
+
+def axe_violations(page) -> list[dict]:
+    """What axe-core finds on the page as it is now.
+
+    axe waits on the page's timers. On a page whose clock the test holds (``page.clock``,
+    stopped so that nothing on the screen moves while it is checked), axe is started and its
+    timers are run a millisecond at a time until it answers: the page sees no more time pass.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    if not page.evaluate("!!window.__pwClock"):  # time runs by itself here
+        return Axe().run(page).response["violations"]
+    page.evaluate(Axe().axe_script)
+    page.evaluate("""() => {
+        window.__axe = null;
+        axe.run({resultTypes: ["violations"]}).then(
+            (found) => { window.__axe = {violations: found.violations}; },
+            (error) => { window.__axe = {error: String(error)}; });
+    }""")
+    for _ in range(AXE_STEPS):
+        answer = page.evaluate("window.__axe")
+        if answer is not None:
+            assert "error" not in answer, f"axe-core failed: {answer['error']}"
+            return answer["violations"]
+        page.clock.run_for(1)
+    raise AssertionError(f"axe-core did not answer within {AXE_STEPS} ms of the page's time")
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: SHELF_SCREENSHOTS=DIR, else its tmp_path.
+
+    ``SHELF_SCREENSHOTS=docs`` with tests/test_pages_browser.py refreshes the README's."""
+    folder = Path(os.environ.get("SHELF_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, path: Path, *, full_page: bool = True) -> Path:
+    """The page as a PNG of at most 256 colours: the pages' flat colours survive, the file
+    shrinks threefold (docs/ keeps them)."""
+    from PIL import Image
+
+    page.screenshot(path=str(path), full_page=full_page)
+    with Image.open(path) as shot:
+        small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
 
 
 @contextlib.contextmanager
@@ -180,10 +297,10 @@ def phone_page(browser, *, init_script: str | None = None) -> Iterator:
     """A page the size of a phone (390 x 844, touch, Chinese first)."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True, locale="zh-CN")
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
-    page.set_default_timeout(10_000)
     try:
         yield page
     finally:

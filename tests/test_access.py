@@ -67,6 +67,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "auth.lockouts": ADMIN,
     "users.index": ADMIN,
     "users.add": ADMIN,
+    "users.confirm_disable": ADMIN,  # asks before disabling (a page, no script needed)
     "users.disable": ADMIN,
     "users.enable": ADMIN,
     "users.reset": ADMIN,

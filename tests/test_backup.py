@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import pytest
-from conftest import check_in
+from conftest import PATIENCE_S, check_in, real_time_since
 
 from kiosk.app.sim.label_video import Scene, qr_matrix, write_label_video
-from kiosk.backup import hold_lock
+from kiosk.backup import hold_lock, make_backup
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
 from kiosk.store import integrity_problems
@@ -34,6 +37,19 @@ def shelf(config, *args: str, now: str = NOW, env: dict | None = None,
     return subprocess.run([sys.executable, "-m", "kiosk.app", "--config", str(config.path),
                            *args], capture_output=True, text=True, timeout=timeout,
                           env={**ENV, "SHELF_NOW": now, **(env or {})})
+
+
+def stamped(name: str) -> datetime:
+    """The moment in a backup's or a set-aside file's name (``...20261128T190000Z...``)."""
+    return datetime.strptime(re.search(r"\d{8}T\d{6}Z", name)[0], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=UTC)
+
+
+def at_shelf_now(name: str, now: str, started: float) -> bool:
+    """The name is stamped at SHELF_NOW ``now``, moved on by no more than the command took
+    since ``started`` (SHELF_NOW runs on: a busy machine's slow start moves it a second)."""
+    moved_on = stamped(name) - datetime.fromisoformat(now)
+    return timedelta(0) <= moved_on <= real_time_since(started)
 
 
 def parcels(path: Path) -> list[tuple[str, str]]:
@@ -93,10 +109,13 @@ def with_backup_settings(config, text: str):
 
 def test_backup_copies_the_store_checks_it_and_prints_its_path_last(community, conn, clock):
     check_in(conn, community, clock, "24-2304")
+    started = time.monotonic()
     done = shelf(community, "backup")
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.splitlines()[-1])
-    assert path == community.database.parent / "backups" / "shelf-20261128T190000Z.db"
+    assert path.parent == community.database.parent / "backups"
+    assert re.fullmatch(r"shelf-\d{8}T\d{6}Z\.db", path.name)
+    assert at_shelf_now(path.name, NOW, started), path.name  # shelf-20261128T190000Z.db
     assert parcels(path) == [("24-2304", "A-12")]
     assert integrity_problems(path, quick=False) == []
     assert not path.with_name(path.name + "-wal").exists()  # one file, to carry away
@@ -141,23 +160,23 @@ def test_backup_keeps_the_newest_generations(community, tmp_path):
     for now in times:
         done = shelf(community, "backup", "--dest", str(dest), "--keep", "2", now=now)
         assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in dest.iterdir()) == ["shelf-20261126T190000Z.db",
-                                                      "shelf-20261127T190000Z.db"]
+    kept = sorted(p.name for p in dest.iterdir())  # shelf-20261126T190000Z.db, ...27T...
+    assert [stamped(name).date() for name in kept] == [date(2026, 11, 26), date(2026, 11, 27)]
     assert "removed the old backup" in done.stdout
 
 
-def test_backups_of_the_same_second_are_kept_newest_last(community, tmp_path):
+def test_backups_of_the_same_second_are_kept_newest_last(conn, tmp_path):
     """Two backups in one second are ``...Z.db`` then ``...Z-2.db``; "-" sorts before "."
-    and "-10" before "-2" by name: the newest must never be the one removed."""
+    and "-10" before "-2" by name: the newest must never be the one removed.
+
+    Made by `shelf backup`'s own function at one moment: the command under SHELF_NOW runs on
+    from it, and a busy machine would carry some of the eleven into the next second."""
     dest = tmp_path / "kept"
-    now = "2026-11-28T03:00:00+08:00"
-    printed = []
+    now = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)
     for _ in range(11):
-        done = shelf(community, "backup", "--dest", str(dest), "--keep", "1", now=now)
-        assert done.returncode == 0, done.stderr
-        printed.append(done.stdout.splitlines()[-1])
-        assert [str(p) for p in dest.iterdir()] == [printed[-1]]  # the one just made is kept
-    assert Path(printed[-1]).name == "shelf-20261127T190000Z-11.db"
+        made = make_backup(conn, dest, now, keep=1).path
+        assert list(dest.iterdir()) == [made]  # the one just made is kept
+    assert made.name == "shelf-20261127T190000Z-11.db"
 
 
 def test_backup_copies_to_a_mounted_stick_and_warns_when_it_is_missing(community, tmp_path):
@@ -239,9 +258,12 @@ def test_restore_brings_a_damaged_store_back_and_keeps_the_damaged_file(communit
     DAMAGE[damage](community.database)
     damaged = community.database.read_bytes()
     community.database.with_name("shelf.db-shm").write_bytes(b"stale")
+    started = time.monotonic()
     done = shelf(community, "restore", str(backup), now="2026-11-29T09:30:00+08:00")
     assert done.returncode == 0, done.stderr
-    aside = community.database.with_name("shelf.db.corrupt-20261129T013000Z")
+    [aside] = [p for p in community.database.parent.iterdir()  # ...corrupt-20261129T013000Z
+               if re.fullmatch(r"shelf\.db\.corrupt-\d{8}T\d{6}Z", p.name)]
+    assert at_shelf_now(aside.name, "2026-11-29T09:30:00+08:00", started), aside.name
     assert aside.read_bytes() == damaged  # kept, never deleted
     assert f"kept as {aside}" in done.stdout and "removed the stale" in done.stdout
     assert not community.database.with_name("shelf.db-shm").exists()
@@ -301,7 +323,7 @@ def test_restore_stop_stops_the_running_kiosk_first(community, tmp_path):
         done = shelf(community, "restore", str(backup), "--stop",
                      env={"SHELF_STOP_COMMAND": f"kill -TERM {kiosk.pid}"})
         assert done.returncode == 0, done.stderr
-        assert kiosk.wait(timeout=15) == 0
+        assert kiosk.wait(timeout=PATIENCE_S) == 0
         assert f"stopping the services: kill -TERM {kiosk.pid}" in done.stdout
         assert "start the services again" in done.stdout
         assert parcels(community.database) == []  # the backup's state: made before any scan

@@ -1,7 +1,10 @@
 """The camera on its own thread: the newest frame is decoded, and a lost camera comes back.
 
 The cameras here are FrameSources of our own (the port), paced like a live camera; the store,
-the services and the loop are the real ones. Back-off waits are recorded, not slept.
+the services and the loop are the real ones. Back-off waits are recorded, not slept; a frozen
+read is found on a clock of the test's own, which only the frozen read moves on. A label is
+held in view until the kiosk acts on it, as a courier holds it until the beep: a busy machine
+that decodes few frames still gets to read it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from conftest import PATIENCE_S, wait_for
 from test_scanner import RecordingBuzzer, RecordingLights, TableDecoder
 
 from kiosk import queries
@@ -28,29 +32,48 @@ class FakeCamera:
     """A live camera of our own: its frames at its own pace, then what ``then`` says.
 
     ``then``: "none" (the driver returns no frame), "raise" (its read fails), "freeze" (the
-    read never returns until the test ends), or "stop" (the run is stopped: the test is over).
+    read never returns until the test ends; ``on_freeze()`` is called as it freezes), or "stop"
+    (the run is stopped: the test is over). ``held_until``: the last frame goes on being
+    delivered until ``held_until()`` holds (a courier holding the label up until the beep).
     """
 
     paced = True
 
-    def __init__(self, frames, then="none", *, stop=None, interval_s=0.002):
+    def __init__(self, frames, then="none", *, stop=None, interval_s=0.002, held_until=None,
+                 on_freeze=None):
         self.frames, self.then, self.stop, self.interval_s = list(frames), then, stop, interval_s
+        self.held_until, self.on_freeze = held_until, on_freeze
+        self.total = len(self.frames)
         self.delivered = 0
         self.closed = threading.Event()
         self.release = threading.Event()  # ends a frozen read when the test is done
+        self._held_since: float | None = None
 
     def read(self):
         if self.frames:
             time.sleep(self.interval_s)
             self.delivered += 1
-            return self.frames.pop(0)
+            if len(self.frames) > 1 or not self._holding():
+                return self.frames.pop(0)
+            return self.frames[0]
         if self.then == "raise":
             raise OSError("VIDIOC_DQBUF: No such device")
         if self.then == "freeze":
+            if self.on_freeze is not None:
+                self.on_freeze()
             self.release.wait()
         if self.then == "stop":
             self.stop.set()
         return None
+
+    def _holding(self) -> bool:
+        """The last frame stays in view: ``held_until`` does not hold yet (nor, lest a broken
+        kiosk hang the test, has it been held for PATIENCE_S)."""
+        if self.held_until is None or self.held_until():
+            return False
+        if self._held_since is None:
+            self._held_since = time.monotonic()
+        return time.monotonic() - self._held_since < PATIENCE_S
 
     def close(self):
         self.closed.set()
@@ -110,26 +133,28 @@ def test_mailbox_keeps_only_the_newest_frame_and_counts_the_others():
 
 
 class SlowDecoder(TableDecoder):
-    """Takes longer than the camera's frame interval, and notes which frames it saw."""
+    """Slower than the camera: each frame is decoded only once the camera has delivered three
+    more (or all it had), whatever the machine's speed. Notes which frames it saw."""
 
-    def __init__(self):
-        self.seen = []
+    def __init__(self, camera: FakeCamera):
+        self.camera, self.seen = camera, []
 
     def decode(self, frame):
         self.seen.append(frame[0])
-        time.sleep(0.02)
+        camera = self.camera
+        wait_for(lambda: camera.delivered >= min(frame[0] + 4, camera.total))
         return super().decode(frame[1:])
 
 
 def test_a_camera_faster_than_the_decoder_has_its_newest_frame_decoded(conn, community,
                                                                         clock):
-    """Frames arrive every 2 ms, decoding takes 20: the loop skips to the newest frame each
-    time (dropping, and counting, those in between) and acts on the label once."""
+    """The camera delivers three frames while one is decoded: the loop skips to the newest
+    frame each time (dropping, and counting, those in between) and acts on the label once."""
     payload = label(community)
     frames = [[i] for i in range(30)] + [[i, payload] for i in range(30, 60)]
-    decoder = SlowDecoder()
-    scanner, lights, results = scanner_on(community, conn, clock, FakeCamera(frames),
-                                          decoder=decoder)
+    camera = FakeCamera(frames)
+    decoder = SlowDecoder(camera)
+    scanner, lights, results = scanner_on(community, conn, clock, camera, decoder=decoder)
     decoded = scanner.run(threading.Event())
     assert decoded == len(decoder.seen) < 60
     assert decoder.seen == sorted(set(decoder.seen))  # never an older frame after a newer one
@@ -154,6 +179,7 @@ def test_a_lost_camera_is_reopened_with_backoff_and_reads_again(conn, community,
     lost = FakeCamera([[]] * 5, failure)
     scanner, lights, results = scanner_on(community, conn, clock, lost,
                                           Recovery(reopen, wait=waits.append))
+    back.held_until = lambda: results
     with caplog.at_level(logging.INFO, logger="kiosk"):
         scanner.run(stop)
     assert waits == [1.0, 2.0, 4.0] and reopen.tries == 3
@@ -184,24 +210,33 @@ def test_backoff_doubles_to_thirty_seconds_and_starts_again_after_a_frame(conn, 
     assert [kind for kind, _, _ in camera_events(conn)] == ["camera_lost", "camera_back"] * 2
 
 
+def run_until_stopped(scanner, stop) -> threading.Thread:
+    """Run the scanner's loop on a thread until ``stop``; joined (given PATIENCE_S) and
+    returned, to show that the loop ended."""
+    runner = threading.Thread(target=scanner.run, args=(stop,))
+    runner.start()
+    runner.join(PATIENCE_S)
+    return runner
+
+
 def test_a_frozen_read_does_not_hang_the_kiosk(conn, community, clock, frozen_cameras, caplog):
-    """The driver's read never returns: after freeze_s the camera is lost, closed from
-    another thread, reopened, and the label held up afterwards checks in."""
+    """The driver's read never returns: once freeze_s has passed (on the kiosk's clock, which
+    the frozen read moves on) the camera is lost, closed from another thread, reopened, and
+    the label held up afterwards checks in."""
     stop = threading.Event()
-    frozen = FakeCamera([[]] * 3, "freeze")
+    frozen = FakeCamera([[]] * 3, "freeze", on_freeze=lambda: clock.advance(1.0))
     frozen_cameras.append(frozen)
     back = FakeCamera([[label(community)]] * 5, "stop", stop=stop)
     scanner, lights, results = scanner_on(community, conn, clock, frozen,
-                                          # 0.5 s, not less: a loaded machine can take a
-                                          # good read longer than 0.2 s (a flake under load)
                                           Recovery(Reopen([back]), freeze_s=0.5,
-                                                   wait=lambda s: None))
-    started = time.monotonic()
+                                                   wait=lambda s: None,
+                                                   monotonic=clock.monotonic))
+    back.held_until = lambda: results
     with caplog.at_level(logging.WARNING, logger="kiosk"):
-        scanner.run(stop)
-    assert time.monotonic() - started < 5
+        runner = run_until_stopped(scanner, stop)
+    assert not runner.is_alive()  # the loop went on past the frozen read, and ended
     assert "camera lost (no frame for 0.5 s); reopening it in 1 s" in caplog.messages
-    assert frozen.closed.wait(2)
+    assert frozen.closed.wait(PATIENCE_S)
     assert [r.action for r in results] == ["checkin"]
     assert [kind for kind, _, _ in camera_events(conn)] == ["camera_lost", "camera_back"]
 
@@ -211,38 +246,51 @@ def test_while_the_camera_is_lost_the_lights_follow_the_store(conn, community, c
     stop = threading.Event()
     waits = threading.Event()
     scanner, lights, _ = scanner_on(community, conn, clock, FakeCamera([], "none"),
-                                    Recovery(Reopen([]), wait=lambda s: waits.wait(5)))
+                                    Recovery(Reopen([]),
+                                             wait=lambda s: waits.wait(PATIENCE_S)))
     scanner.refresh_s = 0.0
     runner = threading.Thread(target=scanner.run, args=(stop,))
     runner.start()
     try:
         with SqliteUnitOfWork(connect(community.database)) as keypad:
             keypad.signals.set("B-03", "blink", clock.now() + timedelta(seconds=30), "pickup")
-        deadline = time.monotonic() + 5
-        while {"B-03": "blink"} not in lights.shown and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert {"B-03": "blink"} in lights.shown
+        wait_for(lambda: {"B-03": "blink"} in lights.shown)
     finally:
         stop.set()
         waits.set()
-        runner.join(5)
+        runner.join(PATIENCE_S)
     assert not runner.is_alive()
 
 
-def test_stop_is_prompt_and_joins_the_camera_threads(conn, community, clock):
+def stop_a_running_camera(conn, community, clock):
+    """A camera with frames for 1,000 s, stopped once it delivers: (the camera, the loop's
+    thread, seconds from the stop to the loop's end)."""
     camera = FakeCamera([[]] * 100_000, interval_s=0.01)
     scanner, _, _ = scanner_on(community, conn, clock, camera,
                                Recovery(Reopen([]), wait=lambda s: None))
     stop = threading.Event()
     runner = threading.Thread(target=scanner.run, args=(stop,))
     runner.start()
-    time.sleep(0.2)
+    wait_for(lambda: camera.delivered > 0)
     stopped = time.monotonic()
     stop.set()
-    runner.join(5)
-    assert not runner.is_alive() and time.monotonic() - stopped < 1.0
+    runner.join(PATIENCE_S)
+    return camera, runner, time.monotonic() - stopped
+
+
+def test_stop_ends_the_loop_and_joins_the_camera_threads(conn, community, clock):
+    camera, runner, _ = stop_a_running_camera(conn, community, clock)
+    assert not runner.is_alive()
     assert not [t.name for t in threading.enumerate() if t.name.startswith("camera")]
-    assert 0 < camera.delivered < 100_000
+    assert 0 < camera.delivered < 100_000  # it did not read on to the camera's end
+
+
+@pytest.mark.proof
+def test_stop_is_prompt(conn, community, clock):
+    """Timed on the real clock (`make proofs`): the loop and its camera threads end within a
+    second of the stop."""
+    _, runner, seconds = stop_a_running_camera(conn, community, clock)
+    assert not runner.is_alive() and seconds < 1.0
 
 
 def test_a_kiosk_restarted_while_the_camera_was_lost_says_it_is_back(conn, community, clock):
@@ -258,10 +306,12 @@ def test_a_kiosk_restarted_while_the_camera_was_lost_says_it_is_back(conn, commu
 
 
 def label_then_sigterm(community):
-    """(a frame without a label, a camera): the camera shows nothing for 3 frames, 24-2403's
-    label for 5, then sends this process SIGTERM, as systemd stops the kiosk."""
+    """(a frame without a label, a camera): the camera shows nothing for 3 frames, then
+    24-2403's label until its parcel is in the store; then it sends this process SIGTERM, as
+    systemd stops the kiosk, and shows nothing until it is closed."""
     import os
     import signal
+    import sqlite3
 
     import numpy as np
 
@@ -271,13 +321,26 @@ def label_then_sigterm(community):
     empty = label_frame(Scene(None), rng)
     held = label_frame(Scene(label(community, "24-2403").decode()), rng)
 
-    class Terminating(FakeCamera):
-        def read(self):
-            if self.delivered == 8:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return super().read()
+    def checked_in() -> bool:
+        store = sqlite3.connect(community.database)
+        try:
+            return store.execute("SELECT COUNT(*) FROM parcels").fetchone()[0] > 0
+        finally:
+            store.close()
 
-    return empty, Terminating([empty] * 3 + [held] * 5 + [empty] * 200, interval_s=0.01)
+    class Terminating(FakeCamera):
+        terminated = False
+
+        def read(self):
+            if self.frames:
+                return super().read()
+            if not self.terminated:  # the label was read and taken away
+                self.terminated = True
+                os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(self.interval_s)
+            return empty
+
+    return empty, Terminating([empty] * 3 + [held], interval_s=0.01, held_until=checked_in)
 
 
 def run_kiosk_in_process(community, camera: str) -> int:
@@ -306,7 +369,7 @@ def test_shelf_run_brings_back_a_camera_unplugged_under_it(community, monkeypatc
     cameras = [FakeCamera([empty] * 3, "none"), camera]
     opened = []
     monkeypatch.setattr(hardware.camera, "open_source",
-                        lambda spec, speed=1.0: opened.append(spec) or cameras.pop(0))
+                        lambda spec, speed=1.0, loop=False: opened.append(spec) or cameras.pop(0))
     with caplog.at_level(logging.INFO):
         code = run_kiosk_in_process(community, "device:0")
     assert code == 0

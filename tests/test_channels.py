@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE_S
 
 from kiosk.app.sim.receiver import Receiver
 from kiosk.channels.apprise_urls import AppriseChannel
@@ -51,7 +52,7 @@ def with_channels(community: Config, channels_toml: str, *, team_notify: str = "
 def sms(url: str, **options) -> WebhookChannel:
     defaults = {"headers": {"Authorization": "Bearer {token}"}, "token": "T0KEN",
                 "body": {"sign": "示例花园", "content": "{text}"}, "phone_field": "to.mobile",
-                "ok_field": "code", "ok_values": ["0"], "timeout": 2}
+                "ok_field": "code", "ok_values": ["0"], "timeout": PATIENCE_S}
     return WebhookChannel("sms", url, **(defaults | options))
 
 
@@ -79,7 +80,7 @@ def test_webhook_takes_its_token_from_the_environment_and_refuses_to_start_witho
 
 
 def test_webhook_fails_on_http_500_on_an_error_code_in_a_200_down_and_hanging(http):
-    channel = sms(http.url, timeout=1)
+    channel = sms(http.url)
     http.answer("fail")
     with pytest.raises(NoticeError, match="answered HTTP 500"):
         channel.send(NOTICE)
@@ -87,9 +88,10 @@ def test_webhook_fails_on_http_500_on_an_error_code_in_a_200_down_and_hanging(ht
     http.answer_body = {"code": 1024, "msg": "insufficient balance"}  # HTTP 200, yet refused
     with pytest.raises(NoticeError, match=r"answered code = '1024', not one of \['0'\]"):
         channel.send(NOTICE)
-    http.answer("hang")
+    http.answer("hang")  # no answer ever comes: a second is enough to tell
     with pytest.raises(NoticeError, match="cannot reach http://127.0.0.1:.*timed out"):
-        channel.send(NOTICE)
+        sms(http.url, timeout=1).send(NOTICE)
+    http.wait_for(3, timeout=PATIENCE_S)  # the held request arrived, however late
     http.stop()
     with pytest.raises(NoticeError, match="cannot reach http://127.0.0.1:.*refused"):
         channel.send(NOTICE)
@@ -107,7 +109,7 @@ def test_webhook_cuts_a_long_text_to_max_chars(http):
 # --- group bots -------------------------------------------------------------------------------
 
 def test_wecom_bot_posts_text_to_its_key_and_checks_the_errcode(http):
-    bot = WeComBotChannel("wecom", api_base=http.url, timeout=2)
+    bot = WeComBotChannel("wecom", api_base=http.url, timeout=PATIENCE_S)
     bot.send(TEAM)
 
     [request] = http.requests
@@ -130,7 +132,7 @@ def test_wecom_bot_cuts_a_message_to_what_the_bot_takes(http):
 
 def test_dingtalk_bot_signs_with_its_secret_adds_its_keyword_and_checks_the_errcode(http):
     bot = DingTalkBotChannel("dingtalk", api_base=http.url, secret="SECabc", keyword="快递",
-                             timeout=2)
+                             timeout=PATIENCE_S)
     bot.send(TEAM)
 
     [request] = http.requests

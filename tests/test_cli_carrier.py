@@ -8,9 +8,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 
 import cv2
 from code128 import image as code128_image
+from conftest import real_time_since
 from test_cli_scan import KEYS
 
 ENV = {"GPIOZERO_PIN_FACTORY": "mock", "PATH": "/usr/bin:/bin"}
@@ -150,10 +153,13 @@ def test_checkin_without_a_room_says_it_needs_one_and_a_refusal_names_the_rooms_
 
 
 def test_checkin_runs_at_shelf_now(community):
+    started = time.monotonic()
     done = shelf(community, "checkin", "--code", "EMS1234567", "--room", "24-501", "--json",
                  now="2026-12-03T21:10:00+08:00")
     assert one_json(done)["action"] == "checkin"
-    at = sqlite3.connect(community.database).execute(
-        "SELECT checked_in_at FROM parcels").fetchone()[0]
-    assert at.startswith("2026-12-03T13:10:0")
+    at = datetime.fromisoformat(sqlite3.connect(community.database).execute(
+        "SELECT checked_in_at FROM parcels").fetchone()[0])
+    # at SHELF_NOW, moved on by no more than the command took
+    assert timedelta(0) <= at - datetime(2026, 12, 3, 13, 10, tzinfo=UTC) \
+        <= real_time_since(started), at
     assert os.environ.get("SHELF_NOW") is None  # the test's own process runs on real time

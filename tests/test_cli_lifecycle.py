@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli_run import labels
+from conftest import PATIENCE_S
+from test_cli_run import label_images, labels
 
-from kiosk.app.sim.label_video import write_label_video
 from kiosk.config import load_config
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
@@ -144,11 +144,10 @@ def kiosk_on_a_full_disk(tiny_disk, community, tmp_path, *, free_after: str):
     Return the kiosk's log and the households checked in, in order.
     """
     config = load_config(tiny_disk.path / "community" / "config.toml")
-    video = write_label_video(tmp_path / "gate.avi", labels(config, *HOUSEHOLDS),
-                              hold_s=0.7, gap_s=0.4)
+    frames = label_images(tmp_path / "gate", labels(config, *HOUSEHOLDS))
     tiny_disk.fill()
     kiosk = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(config.path),
-                              "run", "--camera", f"video:{video}"], stderr=subprocess.PIPE,
+                              "run", "--camera", f"images:{frames}"], stderr=subprocess.PIPE,
                              text=True, env=ENV)
     seen = []
     for line in kiosk.stderr:
@@ -156,7 +155,7 @@ def kiosk_on_a_full_disk(tiny_disk, community, tmp_path, *, free_after: str):
         if free_after in line:
             break
     tiny_disk.free()
-    _, rest = kiosk.communicate(timeout=60)
+    _, rest = kiosk.communicate(timeout=PATIENCE_S)
     log = "".join(seen) + rest
     assert kiosk.returncode == 0, log
     assert "Traceback" not in log and "kiosk stopped after" in log

@@ -63,6 +63,8 @@ def edit(path, old, new):
     ("camera_freeze_seconds = 5", "camera_freeze_seconds = 0",
      r"\[kiosk\] camera_freeze_seconds = 0: allowed range is 0.5 to 300"),
     ("camera_freeze_seconds = 5", "camera_freeze_secs = 5", r"unknown key 'camera_freeze_secs'"),
+    ('replay = "once"', 'replay = "forever"',
+     r"\[kiosk\] replay = 'forever': allowed values are 'once', 'loop'"),
     ('hours = "08:30-17:30"', 'hours = "8.30-17.30"', r"expected HH:MM-HH:MM"),
     ('code = "A-02"', 'code = "A-01"', r"'A-01' appears twice"),
     ('capacity = 4', 'capacity = 0', r"capacity = 0: allowed range is 1 to 50"),
@@ -159,6 +161,12 @@ def test_a_csi_camera_and_the_freeze_time_are_read(sample):
     edit(sample, "camera_freeze_seconds = 5", "camera_freeze_seconds = 2.5")
     kiosk = load_config(sample).kiosk
     assert (kiosk.camera, kiosk.camera_freeze_s) == ("picamera2:1", 2.5)  # not a file path
+
+
+def test_a_replay_plays_once_unless_it_loops(sample):
+    assert load_config(sample).kiosk.replay == "once"
+    edit(sample, 'replay = "once"', 'replay = "loop"')
+    assert load_config(sample).kiosk.replay == "loop"
 
 
 def test_a_pickup_section_of_before_reads_as_the_keypads_new_rules(sample):

@@ -4,15 +4,22 @@ TCP listener, gpiozero's mock pins, an image folder as the camera), and the comm
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import make_app
 from gpiozero import LED
 from test_backup import garble, shelf
+from test_camera_at_start import ABSENT, heard_starting, start
+from test_sdnotify import Listener
 
 from kiosk.app.doctor import (
     FAIL,
@@ -25,6 +32,7 @@ from kiosk.app.doctor import (
     check_database,
     check_disk,
     check_pins,
+    check_services,
     check_timezone,
     check_tokens,
     configured_pins,
@@ -32,9 +40,11 @@ from kiosk.app.doctor import (
 from kiosk.app.sim.label_video import Scene, label_frame
 from kiosk.app.sim.mailcatcher import MailCatcher
 from kiosk.backup import backup_name, hold_lock
+from kiosk.clock import SystemClock
 from kiosk.config import ChannelConfig
 from kiosk.domain import HouseholdId
 from kiosk.labels import make_label
+from kiosk.store import SqliteUnitOfWork, record_heartbeat
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 
@@ -85,12 +95,13 @@ def test_pins_are_claimed_and_released_or_named_when_in_use(community, factory):
     assert check_pins(pins, community.database, pin_factory=factory).status == OK  # released
 
 
-def test_pins_and_camera_held_by_the_running_kiosk_are_left_alone(community, factory):
+def test_pins_and_camera_held_by_the_running_kiosk_are_left_alone(community, conn, factory):
     held = LED(13, pin_factory=factory)
     try:
         with hold_lock(community.database, "run"):
+            record_heartbeat(conn, NOW, NOW)  # the kiosk beats, its camera delivers
             pins = check_pins([13], community.database, pin_factory=factory)
-            camera = check_camera("device:0", community.database)
+            camera = check_camera("device:0", community.database, now=NOW)
     finally:
         held.close()
     assert pins.status == OK and "running kiosk" in pins.detail
@@ -179,3 +190,116 @@ def test_the_command_prints_one_line_per_check_and_fails_on_a_failure(community,
     as_json = json.loads(shelf(community, "doctor", "--json").stdout)
     assert as_json["ok"] is False
     assert [c["name"] for c in as_json["checks"]][-1] == "backups"
+
+
+def test_doctor_says_what_the_running_kiosk_says_of_its_camera(community, client):
+    """The real `shelf run` waiting for a camera that is not there holds the camera: doctor
+    does not open it, and reports it lost, with why, as GET /healthz does (not "ok")."""
+    listener = Listener(f"@shelf-test-{uuid.uuid4().hex}")
+    kiosk = start(community, listener, ABSENT)
+    try:
+        heard_starting(listener, "READY=1", kiosk)
+        env = {k: v for k, v in os.environ.items() if k != "SHELF_NOW"}
+        done = subprocess.run([sys.executable, "-m", "kiosk.app", "--config",
+                               str(community.path), "doctor", "--json"], capture_output=True,
+                              text=True, timeout=60, env={**env, "SHELF_LANG": "en"})
+        health = make_app(community, SystemClock()).test_client().get("/healthz").get_json()
+    finally:
+        kiosk.terminate()
+        kiosk.communicate(timeout=20)
+        listener.close()
+    camera = json.loads(done.stdout)["checks"][0]
+    assert camera["name"] == "camera"
+    assert camera["status"] == FAIL, camera
+    assert "the running kiosk waits for it: not found at start" in camera["detail"]
+    assert "/dev/video97" in camera["detail"] and "camera_lost" in camera["detail"]
+    assert health["status"] == "camera_lost"
+
+
+def test_the_kiosk_s_camera_as_its_heartbeat_and_events_tell(community, conn):
+    with hold_lock(community.database, "run"):
+        starting = check_camera("device:0", community.database, now=NOW)
+        record_heartbeat(conn, NOW - timedelta(seconds=95), None)
+        stale = check_camera("device:0", community.database, now=NOW)
+        with SqliteUnitOfWork(conn) as uow:
+            uow.events.add("camera_lost", "kiosk", NOW - timedelta(minutes=3),
+                           reason="no frame for 5 s")
+        record_heartbeat(conn, NOW, NOW - timedelta(minutes=3))
+        lost = check_camera("device:0", community.database, now=NOW)
+        with SqliteUnitOfWork(conn) as uow:
+            uow.events.add("camera_back", "kiosk", NOW)
+        back = check_camera("device:0", community.database, now=NOW)
+    assert (starting.status, starting.key) == (WARN, "doctor_camera_kiosk_starting")
+    assert stale.status == FAIL and "has not reported for 95 s" in stale.detail
+    assert lost.status == FAIL
+    assert lost.detail.startswith("lost for 3.0 min, the running kiosk waits for it: "
+                                  "no frame for 5 s")
+    assert back.status == OK and "running kiosk" in back.detail
+
+
+@pytest.mark.parametrize("spec", ["images:/home/pi/labels", "video:/tmp/gate.avi"])
+def test_a_replay_the_kiosk_s_service_cannot_see_fails_and_says_where_to_put_it(
+        community, spec, tmp_path):
+    unit = tmp_path / "shelf-kiosk.service"
+    unit.touch()  # installed: the kiosk runs as that service
+    check = check_camera(spec, community.database, unit=unit)
+    assert check.status == FAIL
+    assert "put replays in /var/lib/shelf or /srv" in check.detail
+
+
+# What systemd 252 says (`systemctl show shelf-kiosk.service shelf-web.service
+# shelf-notices.service --property ...`): the kiosk stopped on a configuration error, the
+# site up, the worker between two restarts.
+SHOWN = """LoadState=loaded
+ActiveState=failed
+SubState=failed
+Result=exit-code
+ExecMainStatus=2
+StatusText=stopped: camera images:/srv/shelf/labels: no such folder
+NRestarts=0
+
+LoadState=loaded
+ActiveState=active
+SubState=running
+Result=success
+ExecMainStatus=0
+StatusText=
+NRestarts=0
+
+LoadState=loaded
+ActiveState=activating
+SubState=auto-restart
+Result=exit-code
+ExecMainStatus=1
+StatusText=
+NRestarts=7
+"""
+
+
+def test_each_service_as_systemd_sees_it(tmp_path):
+    booted = tmp_path / "system"
+    asked = []
+
+    def ask(command):
+        asked.append(command)
+        return SHOWN
+
+    assert check_services(booted, ask) == []  # no systemd here: no line
+    booted.mkdir()
+    kiosk, web, notices = check_services(booted, ask)
+    assert asked[0][:2] == ["systemctl", "show"]
+    assert (kiosk.name, kiosk.status) == ("service shelf-kiosk", FAIL)
+    assert kiosk.detail == ("stopped on a configuration error, not restarted: camera "
+                            "images:/srv/shelf/labels: no such folder; fix it, then: sudo "
+                            "systemctl restart shelf-kiosk")
+    assert (web.status, web.detail) == (OK, "running")
+    assert notices.status == FAIL and "restarting after failures (7 so far)" in notices.detail
+
+
+def test_services_not_installed_are_left_out(tmp_path):
+    shown = "LoadState=not-found\nActiveState=inactive\n\n" * 2 + (
+        "LoadState=loaded\nActiveState=active\nSubState=running\n"
+        "StatusText=waiting for the camera: not found at start\n")
+    checks = check_services(tmp_path, lambda command: shown)
+    assert [(c.name, c.status, c.detail) for c in checks] == [
+        ("service shelf-notices", OK, "running: waiting for the camera: not found at start")]

@@ -2,18 +2,16 @@
 filter and staying live with it, the exceptions list with a room confirmed there, a parcel's
 timeline.
 
-Set FOLLOW_SCREENSHOTS=DIR to keep the screenshots (shelf-filter-phone.png,
-exceptions-phone.png, timeline-phone.png); `FOLLOW_SCREENSHOTS=docs` refreshes the README's.
+Each state passes axe-core (no serious or critical violation). SHELF_SCREENSHOTS=DIR keeps the
+screenshots (follow-*.png); the README's come from tests/test_pages_browser.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import phone_page, served
+from conftest import assert_accessible, phone_page, screenshot, served
 from test_web_tasks import observe, scan, shanghai, with_staff
 from test_web_tasks_browser import MIN_TOUCH_PX, no_sideways_scroll
 
@@ -27,12 +25,6 @@ pytestmark = pytest.mark.browser
 
 DAY = 86400
 STAFF = {"li": "committee"}
-
-
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("FOLLOW_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -82,9 +74,9 @@ def a_week_at_the_gate(community, conn, clock) -> dict[str, int]:
 
 
 def test_the_shelf_filtered_on_a_phone_stays_live_and_the_exceptions_are_one_tap_away(
-        site, phone, community, conn, clock, tmp_path):
+        site, phone, community, conn, clock, screenshots):
     made = a_week_at_the_gate(community, conn, clock)
-    page, shots = phone, screenshots(tmp_path)
+    page, shots = phone, screenshots
     page.goto(f"{site}/")
     page.fill("#username", "li")
     page.fill("#password", "li pass")
@@ -112,8 +104,10 @@ def test_the_shelf_filtered_on_a_phone_stays_live_and_the_exceptions_are_one_tap
     assert page.locator("article.slot").count() == 2  # 2-902's and 13-1102's door parcels
     page.click('.filters a[data-filter="occupied"]')
     page.wait_for_url(f"{site}/?show=occupied")
-    page.screenshot(path=str(shots / "shelf-filter-phone.png"), full_page=False)
+    assert_accessible(page, "the shelf, filtered")
+    screenshot(page, shots / "follow-shelf-filter.png", full_page=False)
 
+    page.click(".menu > summary")  # on a phone the links are in the menu
     page.click("text=待处理")
     page.wait_for_url(f"{site}/exceptions")
     no_sideways_scroll(page)
@@ -122,7 +116,8 @@ def test_the_shelf_filtered_on_a_phone_stays_live_and_the_exceptions_are_one_tap
     assert sorted(errors) == ["forged", "needs_room"]
     assert page.locator("#exc-unreachable .found").count() == 1
     assert page.locator("#exc-unconfirmed .found").count() == 1
-    page.screenshot(path=str(shots / "exceptions-phone.png"), full_page=True)
+    assert_accessible(page, "the exceptions")
+    screenshot(page, shots / "follow-exceptions.png")
 
     box = page.locator(f"#confirm-{made['typed']}")
     box.fill("面单写的是 24-2403，手机尾号 2403")
@@ -147,4 +142,5 @@ def test_the_shelf_filtered_on_a_phone_stays_live_and_the_exceptions_are_one_tap
     assert words[0].startswith("快递员在键盘扫描入架，放入 B-12（房号由门岗手输"), words
     assert "Li核对了面单，确认房号。说明：面单写的是 24-2403，手机尾号 2403" in words
     assert "Li把包裹从 B-12 移到 B-13。原因：B-12 漏雨" in words
-    page.screenshot(path=str(shots / "timeline-phone.png"), full_page=True)
+    assert_accessible(page, "a parcel's record after a move")
+    screenshot(page, shots / "follow-timeline.png")

@@ -330,6 +330,17 @@ def test_the_page_opens_in_english_when_asked(client):
     assert page_data(response)["default_lang"] == "zh"
 
 
+def test_the_page_is_headed_by_where_it_is_and_may_be_zoomed(client):
+    """Issue 20: an h1 (the community and what the gate does), and a viewport that lets people
+    zoom; on the kiosk itself Chromium's --disable-pinch (scripts/gate-screen) stops a
+    gloved pinch from zooming the screen by accident."""
+    text = client.get("/gate").text
+    [heading] = re.findall(r"<h1\b.*?</h1>", text, re.S)
+    assert "示例花园" in heading and "快递投递与取件" in heading
+    [viewport] = re.findall(r'<meta name="viewport" content="([^"]*)">', text)
+    assert "user-scalable" not in viewport and "maximum-scale" not in viewport
+
+
 def test_the_page_has_no_staff_data(client, conn, community, clock):
     check_in(conn, community, clock, "24-2304", "SF100")
     text = client.get("/gate").text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_gate_browser import screen, screenshots  # noqa: F401  (the page at 800x480)
+from test_gate_browser import look, screen  # noqa: F401  (the page at 800x480)
 from test_web_browser import live_server  # noqa: F401
 
 from kiosk.store import SqliteUnitOfWork
@@ -34,9 +34,8 @@ def test_the_screen_shows_a_banner_in_both_languages_until_the_camera_is_back(
     camera(conn, clock, "camera_lost", reason="no frame for 5 s")
     banner.wait_for(state="visible")
     assert banner.inner_text().startswith("摄像头暂时无法使用")
-    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-zh-camera-lost.png"))
+    look(screen, "camera-lost", tmp_path)
     screen.tap("#lang")
     assert banner.inner_text().startswith("The camera is not working")
-    screen.screenshot(path=str(screenshots(tmp_path) / "gate-800x480-en-camera-lost.png"))
     camera(conn, clock, "camera_back")
     banner.wait_for(state="hidden")

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import check_in, make_app, served
+from conftest import BROWSER_TIMEOUT_MS, check_in, make_app, served
 from test_backup import DAMAGE, garble_table, shelf
 from test_gate import state
+from test_gate_browser import look
 
 from kiosk.backup import restore
 
@@ -70,14 +71,15 @@ def test_a_restore_puts_the_gate_back_in_service(community, clock):
 
 @pytest.mark.browser
 def test_the_screen_says_out_of_order_and_comes_back_after_a_restore(browser, community, conn,
-                                                                      clock):
+                                                                      clock, screenshots):
     check_in(conn, community, clock, "24-2304")
     backup = shelf(community, "backup").stdout.splitlines()[-1]
     conn.close()
     with served(make_app(community, clock)) as url:
         context = browser.new_context(viewport={"width": 800, "height": 480})
         page = context.new_page()
-        page.set_default_timeout(5_000)
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
+        page.clock.install()  # time runs by itself; look holds it
         page.goto(f"{url}/gate")
         page.wait_for_selector("#screen[data-read]")
         assert page.is_hidden("#out-of-order")
@@ -87,6 +89,7 @@ def test_the_screen_says_out_of_order_and_comes_back_after_a_restore(browser, co
         page.wait_for_selector("#out-of-order", state="visible")
         text = page.inner_text("#out-of-order")
         assert ZH in text and EN in text
+        look(page, "out-of-order", screenshots, languages=("zh",))  # both at once
         restore(Path(backup), community.database, clock.now())
         page.wait_for_selector("#out-of-order", state="hidden")
         context.close()

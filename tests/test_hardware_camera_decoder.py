@@ -6,6 +6,7 @@ import csv
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,13 @@ import numpy as np
 import pytest
 import segno
 
-from hardware.camera import ImageFolderSource, VideoFileSource, open_source, read_image
+from hardware.camera import (
+    LOOP_FPS,
+    ImageFolderSource,
+    VideoFileSource,
+    open_source,
+    read_image,
+)
 from hardware.decoder import ZbarDecoder
 from kiosk.errors import ConfigError, ImageUnreadable
 from kiosk.ports import Symbol
@@ -141,7 +148,52 @@ def test_video_frames_hold_the_label_only_while_it_was_shown(label_video, decode
     assert seen == [False] * 4 + [True] * 6 + [False] * 4
 
 
-def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
+class StepClock:
+    """The time a replay is paced on (``hardware.camera.time``), kept by the test: a sleep
+    moves it on at once, and reading a frame takes no time unless the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video, monkeypatch):
+    import hardware.camera
+
+    clock = StepClock()
+    monkeypatch.setattr(hardware.camera, "time", clock)
+    source = open_source(f"video:{label_video}")
+    for _ in range(4):
+        assert source.read() is not None
+    assert clock.now == pytest.approx(0.3)  # frames 0-3 at 10 fps span 0.3 s
+    source.close()
+    faster = open_source(f"video:{label_video}", speed=4)
+    started = clock.now
+    for _ in range(5):
+        assert faster.read() is not None
+    assert clock.now - started == pytest.approx(0.1)  # frames 0-4 at 40 fps span 0.1 s
+    faster.close()
+    slow_reader = open_source(f"video:{label_video}")
+    started = clock.now
+    assert slow_reader.read() is not None
+    clock.now += 0.25  # decoding frame 0 took two and a half frames' time
+    for _ in range(3):  # frames 1 and 2 were due already; frame 3 is at 0.3 s, as planned
+        assert slow_reader.read() is not None
+    assert clock.now - started == pytest.approx(0.3)  # caught up, not drifted to 0.55 s
+    slow_reader.close()
+    looping = VideoFileSource(label_video, loop=True)
+    assert all(looping.read() is not None for _ in range(20))
+    looping.close()
+
+
+@pytest.mark.proof
+def test_realtime_video_keeps_time_on_the_real_clock(label_video):
+    """Timed on the real clock (`make proofs`)."""
     source = open_source(f"video:{label_video}")
     started = time.monotonic()
     for _ in range(4):
@@ -154,9 +206,30 @@ def test_realtime_video_is_paced_like_a_camera_and_can_loop(label_video):
         assert faster.read() is not None
     assert 0.09 <= time.monotonic() - started < 0.28  # frames 0-4 at 40 fps span 0.1 s
     faster.close()
-    looping = VideoFileSource(label_video, loop=True)
-    assert all(looping.read() is not None for _ in range(20))
-    looping.close()
+
+
+def test_a_looped_image_folder_starts_again_at_a_camera_s_pace(tmp_path):
+    """[kiosk] replay = "loop": the images again and again (an unreadable one skipped), two a
+    second rather than as fast as the CPU goes; close() ends it."""
+    cv2.imwrite(str(tmp_path / "1.png"), np.full((48, 64, 3), 10, np.uint8))
+    (tmp_path / "2.png").write_text("not an image")
+    cv2.imwrite(str(tmp_path / "3.png"), np.full((48, 64, 3), 200, np.uint8))
+    source = open_source(f"images:{tmp_path}", loop=True)
+    started = time.monotonic()
+    shades = [int(source.read()[0, 0, 0]) for _ in range(5)]
+    assert shades == [10, 200, 10, 200, 10]
+    assert time.monotonic() - started >= 4 / LOOP_FPS - 0.05  # paced: never faster
+    source.close()
+    assert source.read() is None
+    once = open_source(f"images:{tmp_path}")
+    assert [once.read() is not None for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize("spec", ["images:/tmp/shelf-replay-{n}", "video:/home/pi/{n}.avi",
+                                  "video:/root/{n}.avi"])
+def test_a_replay_where_the_service_sees_nothing_says_where_to_put_it(spec):
+    with pytest.raises(ConfigError, match="put replays in /var/lib/shelf or /srv"):
+        open_source(spec.format(n=uuid.uuid4().hex))
 
 
 @pytest.mark.parametrize(("spec", "message"), [

@@ -438,8 +438,10 @@ def test_the_notice_worker_reminds_when_quiet_hours_end(community):
         checked = one_json(shelf(community, "checkin", "--code", "SF1234567890", "--room",
                                  "2-2603", "--json", now="2026-12-03T23:00:00+08:00"))
         assert checked["action"] == "checkin", checked
+        # 06:30, not 06:59:59: SHELF_NOW runs on, and a busy machine's slow start would carry
+        # the command past 07:00 (the second before it is checked with a clock set by hand).
         for now in ("2026-12-03T23:00:00+08:00", "2026-12-04T23:00:00+08:00",
-                    "2026-12-05T06:59:59+08:00", "2026-12-05T07:00:00+08:00",
+                    "2026-12-05T06:30:00+08:00", "2026-12-05T07:00:00+08:00",
                     "2026-12-05T07:00:05+08:00"):
             done = shelf(community, "notices", "--once", now=now)
             assert done.returncode == 0, done.stderr

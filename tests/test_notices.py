@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import cv2
 import numpy as np
 import pytest
+from conftest import PATIENCE_S
 from pyzbar.pyzbar import decode
 
 from kiosk.app.sim.mailcatcher import MailCatcher
@@ -391,7 +392,8 @@ def test_refused_recipient_is_retried_without_leaking_the_address(
 
 
 def test_email_channel_wraps_failures_in_notice_error(mail):
-    channel = EmailChannel("email", "127.0.0.1", mail.port, "shelf@example.org", timeout=2)
+    channel = EmailChannel("email", "127.0.0.1", mail.port, "shelf@example.org",
+                           timeout=PATIENCE_S)
     mail.refused.add("nobody@example.org")
     with pytest.raises(NoticeError, match="refused the recipient: 550"):
         channel.send(Notice("nobody@example.org", "subject", "body"))
@@ -408,10 +410,10 @@ def test_worker_delivers_until_stopped(conn, community, clock, mail, channels):
                               kwargs={"interval": 0.05, "timezone": community.community.timezone})
     worker.start()
     try:
-        mail.wait_for(1, timeout=5)
+        mail.wait_for(1, timeout=PATIENCE_S)
     finally:
         stop.set()
-        worker.join(5)
+        worker.join(PATIENCE_S)
     assert not worker.is_alive()
     assert len(mail.messages) == 1
     [row] = outbox_rows(conn, parcel.parcel)
@@ -437,10 +439,10 @@ def test_a_round_that_fails_stops_neither_the_others_nor_the_sending(conn, commu
                                       "each_pass": (broken, reminders)})
     worker.start()
     try:
-        mail.wait_for(1, timeout=5)
+        mail.wait_for(1, timeout=PATIENCE_S)
     finally:
         stop.set()
-        worker.join(5)
+        worker.join(PATIENCE_S)
     assert ran and len(mail.messages) == 1
 
 

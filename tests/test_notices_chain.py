@@ -48,7 +48,7 @@ def sms_then_mail(community: Config, http: Receiver, mail: MailServer) -> Config
 type = "webhook"
 id = "sms"
 url = "{http.url}/sms"
-timeout_seconds = 2
+timeout_seconds = 60  # a busy machine's local gateway answers late, yet answers
 
 [[channels]]
 type = "email"

@@ -8,7 +8,7 @@ import base64
 import json
 
 import pytest
-from conftest import check_in
+from conftest import PATIENCE_S, check_in
 from test_notices import MailServer, _pointed_at, qr_payloads
 from test_notices_sms import LIN, by_sms, sent_one
 
@@ -69,8 +69,8 @@ def test_a_bot_sends_a_pickup_notice_as_text_without_drawing_the_qr(community, c
     facts = pickup_facts(conn)
     notice = render("pickup_ready", facts, "BOT-KEY-1", community.community.timezone)
     assert [a.inline_id for a in notice.attachments] == [QR_ID]  # the QR is there to take
-    channel = (WeComBotChannel("wecom", api_base=http.url, timeout=2) if bot == "wecom"
-               else DingTalkBotChannel("dingtalk", api_base=http.url, timeout=2))
+    channel = (WeComBotChannel("wecom", api_base=http.url, timeout=PATIENCE_S) if bot == "wecom"
+               else DingTalkBotChannel("dingtalk", api_base=http.url, timeout=PATIENCE_S))
 
     channel.send(notice)
 

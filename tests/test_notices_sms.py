@@ -34,7 +34,7 @@ def by_sms(community: Config, http: Receiver, *, language: str = "zh",
     path.write_text(path.read_text().replace('language = "zh"', f'language = "{language}"'))
     channel = (f'type = "apprise"\nid = "sms"\naddress = "phone"\n'
                f'urls = ["json://127.0.0.1:{http.port}/sms/{{to}}"]' if apprise else
-               f'type = "webhook"\nid = "sms"\nurl = "{http.url}/sms"\ntimeout_seconds = 2')
+               f'type = "webhook"\nid = "sms"\nurl = "{http.url}/sms"\ntimeout_seconds = 60')
     # The teams' mail stays; Lin has no e-mail address: the SMS is its one contact.
     with_channels(community, f"[[channels]]\n{channel}\n\n[[channels]]\ntype = \"email\"\n"
                              'from = "shelf@sample-garden.example"\n')

@@ -43,12 +43,12 @@ def with_bots(community: Config, http: Receiver) -> Config:
 type = "webhook"
 id = "sms"
 url = "{http.url}/sms"
-timeout_seconds = 2
+timeout_seconds = 60
 
 [[channels]]
 type = "wecom"
 api_base = "{http.url}"
-timeout_seconds = 2
+timeout_seconds = 60
 """, team_notify='{ channel = "wecom", to = "PROPERTY-BOT" }')
 
 

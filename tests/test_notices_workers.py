@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import check_in
+from conftest import PATIENCE_S, check_in, wait_for
 from test_channels import with_channels
 
 from kiosk.app.sim.receiver import Receiver
@@ -53,15 +53,8 @@ def worker(config: Config, now) -> subprocess.Popen:
 
 def stop(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=20)
+    _, err = process.communicate(timeout=PATIENCE_S)
     return err
-
-
-def wait_until(test, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not test():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def sent(conn) -> int:
@@ -80,11 +73,11 @@ def test_a_worker_killed_between_send_and_mark_sends_that_notice_at_most_twice(
     http.answer("hang")  # the gateway takes the first notice and holds its answer
     first = worker(config, clock.now())
     try:
-        http.wait_for(1, timeout=30)
+        http.wait_for(1, timeout=PATIENCE_S)
         assert len(http.requests) == 1
     finally:
         first.send_signal(signal.SIGKILL)  # between the send and the mark
-        first.wait(10)
+        first.wait(PATIENCE_S)
     http.release()
     [held] = phones(http)
     claim = conn.execute("SELECT status, claimed_by, lease_until FROM outbox"
@@ -94,7 +87,7 @@ def test_a_worker_killed_between_send_and_mark_sends_that_notice_at_most_twice(
     # A worker started at once sends the rest and leaves the dead worker's claim alone ...
     second = worker(config, clock.now())
     try:
-        wait_until(lambda: sent(conn) == 2)
+        wait_for(lambda: sent(conn) == 2)
         time.sleep(0.5)
     finally:
         stop(second)
@@ -103,7 +96,7 @@ def test_a_worker_killed_between_send_and_mark_sends_that_notice_at_most_twice(
     # ... and one started after the lease ran out sends that notice again: once more.
     third = worker(config, clock.now() + timedelta(seconds=360))  # the 300 s lease is over
     try:
-        wait_until(lambda: sent(conn) == 3)
+        wait_for(lambda: sent(conn) == 3)
     finally:
         stop(third)
     told = phones(http)
@@ -119,11 +112,11 @@ def test_two_workers_at_once_send_each_notice_exactly_once(community, conn, cloc
     one = worker(config, clock.now())
     two = worker(config, clock.now())
     try:
-        http.wait_for(2, timeout=30)  # each holds a notice of its own
+        http.wait_for(2, timeout=PATIENCE_S)  # each holds a notice of its own
         assert len(set(phones(http))) == 2
         http.delay = 0.05
         http.release()
-        wait_until(lambda: sent(conn) == len(HOUSEHOLDS))
+        wait_for(lambda: sent(conn) == len(HOUSEHOLDS))
         time.sleep(0.5)  # a worker sending a notice twice would do so now
     finally:
         logs = [stop(one), stop(two)]

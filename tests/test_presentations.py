@@ -7,6 +7,7 @@ Thresholds sit a little under what was measured, so that noise does not flake th
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 
@@ -55,18 +56,20 @@ def test_glare_sweeps_across_a_held_label(payloads):
     assert max(brightest) - min(brightest) > 60  # the reflection moves over the card
 
 
-def test_the_kiosk_acts_on_the_first_frame_that_reads(community):
+def test_the_kiosk_acts_on_the_first_frame_that_reads(community, caplog):
     """Frame by frame (every frame decoded), the slot's LED goes high while the first frame
     the kiosk's decoder reads is being handled: not one frame later."""
     presentations = draw_many(labels(community, 16), 31)
-    run = Rig(community, presentations, paced=False).run()
+    with caplog.at_level(logging.INFO, logger="kiosk"):
+        run = Rig(community, presentations, paced=False).run()
     assert sum(s.read for s in run.scores) >= 15, run.scores  # measured: 16 of 16
     for score in run.scores:
         if score.read:
             assert score.acted_on == score.first_own == score.led_at, score
             assert score.first_readable is not None and score.first_readable <= score.acted_on
     assert run.dropped == 0 and run.decoded == run.grabbed
-    assert all(s.outcomes in ([], ["checkin"]) for s in run.scores)
+    assert all(s.outcomes in ([], ["checkin"]) for s in run.scores), (
+        run.scores, [m for m in caplog.messages if not m.startswith("checkin ")])
 
 
 def test_a_replayed_video_of_presentations_checks_every_label_in(community, tmp_path, factory):

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE_S, wait_for
 from test_cli_run import labels
 
 from kiosk.app.sdnotify import notify, watchdog_interval
@@ -54,7 +55,7 @@ class Listener:
     def when(self, line: str) -> list[float]:
         return [at for at, said in self.messages if said == line]
 
-    def wait_for(self, line: str, timeout: float = 30.0) -> float:
+    def wait_for(self, line: str, timeout: float = PATIENCE_S) -> float:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.when(line):
@@ -80,7 +81,7 @@ def test_notify_sends_one_datagram_to_a_socket_file():
     heard = Listener(f"{folder}/notify")
     try:
         assert notify("READY=1", "STATUS=scanning", environ={"NOTIFY_SOCKET": heard.address})
-        heard.wait_for("STATUS=scanning", timeout=5)
+        heard.wait_for("STATUS=scanning")
         assert heard.lines() == ["READY=1", "STATUS=scanning"]
     finally:
         heard.close()
@@ -90,7 +91,7 @@ def test_notify_sends_one_datagram_to_a_socket_file():
 
 def test_notify_reaches_an_abstract_socket_and_is_silent_outside_systemd(listener):
     assert notify("WATCHDOG=1", environ={"NOTIFY_SOCKET": listener.address})
-    listener.wait_for("WATCHDOG=1", timeout=5)
+    listener.wait_for("WATCHDOG=1")
     assert not notify("READY=1", environ={})
     assert not notify("READY=1", environ={"NOTIFY_SOCKET": "@nobody-listens-here"})
 
@@ -149,26 +150,29 @@ def set_freeze_seconds(community, seconds):
                                            f"camera_freeze_seconds = {seconds}"))
 
 
-def test_run_is_ready_after_the_first_frame_pings_while_scanning_and_says_stopping(
-        community, tmp_path, listener):
+def run_until_pinged(community, tmp_path, listener, pings: int) -> str:
+    """`shelf run` under a WatchdogSec of 1 s, stopped by SIGTERM once it has pinged ``pings``
+    times; its log (it must exit 0)."""
     video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304", "24-2403",
                                                             "24-2304"), hold_s=1.0, gap_s=1.0)
     kiosk = start_kiosk(community, tmp_path, listener, video)
     try:
-        ready = listener.wait_for("READY=1")
-        time.sleep(2.5)  # pings at half of WatchdogSec (1 s): about five by now
+        wait_for(lambda: len(listener.when("WATCHDOG=1")) >= pings)
         kiosk.send_signal(signal.SIGTERM)
-        _, err = kiosk.communicate(timeout=20)
+        _, err = kiosk.communicate(timeout=PATIENCE_S)
     finally:
         kiosk.kill()
     assert kiosk.returncode == 0, err
+    return err
+
+
+def test_run_is_ready_after_the_first_frame_pings_while_scanning_and_says_stopping(
+        community, tmp_path, listener):
+    err = run_until_pinged(community, tmp_path, listener, 3)
     heard = listener.lines()
     assert heard[0] == "STATUS=starting: waiting for the first frame"
-    assert "STATUS=scanning" in heard
-    pings = listener.when("WATCHDOG=1")
-    assert len(pings) >= 3, heard
-    assert min(pings) >= ready  # never fed before it is ready
-    assert all(b - a < 0.9 for a, b in zip(pings, pings[1:], strict=False)), pings
+    assert heard.index("READY=1") < heard.index("STATUS=scanning") < heard.index("WATCHDOG=1")
+    # never fed before it is ready, and not after it said it is stopping
     assert heard.index("STOPPING=1") > max(i for i, line in enumerate(heard)
                                             if line == "WATCHDOG=1")
     assert "kiosk ready: the first frame is read and the lights are restored" in err
@@ -177,23 +181,37 @@ def test_run_is_ready_after_the_first_frame_pings_while_scanning_and_says_stoppi
     assert not wal.exists() or wal.stat().st_size == 0  # the log is in the database file
 
 
+@pytest.mark.proof
+def test_run_pings_at_half_of_watchdog_sec(community, tmp_path, listener):
+    """Timed on the real clock (`make proofs`): pings every 0.5 s under a WatchdogSec of 1 s,
+    never a gap that lets it run out."""
+    run_until_pinged(community, tmp_path, listener, 5)
+    pings = listener.when("WATCHDOG=1")
+    assert all(b - a < 0.9 for a, b in zip(pings, pings[1:], strict=False)), pings
+
+
 def test_a_stuck_camera_stops_the_pings_and_says_why(community, tmp_path, listener):
     set_freeze_seconds(community, 1)
     video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
                               hold_s=4.0, gap_s=4.0)
     kiosk = start_kiosk(community, tmp_path, listener, video, stall_after=30)  # about 1 s
+    stuck = "STATUS=unwell: no frame from the camera for more than 1 s"
     try:
         listener.wait_for("READY=1")
-        unwell = listener.wait_for("STATUS=unwell: no frame from the camera for more than 1 s",
-                                   timeout=20)
-        time.sleep(2.0)  # four pings' worth of time, had it still been fed
+        listener.wait_for(stuck)
+        time.sleep(2.0)  # four pings' worth of time: a kiosk still fed would ping meanwhile
         kiosk.send_signal(signal.SIGTERM)
-        _, err = kiosk.communicate(timeout=20)
+        _, err = kiosk.communicate(timeout=PATIENCE_S)
     finally:
         kiosk.kill()
-    pings = listener.when("WATCHDOG=1")
-    assert pings, listener.lines()  # it was fed while frames came
-    assert max(pings) < unwell  # and never after the camera got stuck
+    heard = listener.lines()
+    # A machine too busy to hand over a frame for 1 s makes the kiosk unwell early, and well
+    # again: what counts is that it was fed while frames came, and never after it got stuck.
+    last_stuck = max(i for i, line in enumerate(heard) if line == stuck)
+    assert "WATCHDOG=1" in heard[:last_stuck], heard
+    assert "WATCHDOG=1" not in heard[last_stuck:], heard
+    assert [line for line in heard[last_stuck:] if line.startswith("STATUS=")
+            and not line.startswith("STATUS=stopping")] == [stuck], heard  # never well again
     assert "kiosk unwell: no frame from the camera" in err
     assert kiosk.returncode == 0, err  # SIGTERM still stops it cleanly, stuck read and all
 
@@ -204,7 +222,7 @@ def test_without_notify_socket_the_kiosk_runs_as_before(community, tmp_path):
     video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
                               hold_s=0.5, gap_s=0.3)
     env_free = start(community, "--camera", f"video:{video}")
-    _, err = env_free.communicate(timeout=60)
+    _, err = env_free.communicate(timeout=PATIENCE_S)
     assert env_free.returncode == 0, err
     assert "kiosk stopped: LEDs off, camera released, database closed" in err
 
@@ -232,18 +250,30 @@ def test_a_store_that_stops_answering_stops_the_pings(community, clock, listener
         watch.tick()
         clock.advance(1.0)
         scanner.last_frame_at = clock.monotonic()
-    listener.wait_for("WATCHDOG=1", timeout=5)
+    listener.wait_for("WATCHDOG=1")
     conn.close()  # the store stops answering; frames still come
     for _ in range(12):
         scanner.refresh_lights()
         watch.tick()
         clock.advance(1.0)
         scanner.last_frame_at = clock.monotonic()
-    listener.wait_for("STATUS=unwell: the store does not answer", timeout=5)
-    time.sleep(0.3)  # let every datagram arrive
-    heard = listener.lines()
+    listener.wait_for("STATUS=unwell: the store does not answer")  # the last one sent:
+    heard = listener.lines()  # every datagram before it has arrived too (in order)
     assert heard[:2] == ["READY=1", "STATUS=scanning"]
     # Fed while the store's last answer was under stale_s (5 s) old, then never again: the
     # last 7 of those 12 seconds passed without a ping, and systemd's WatchdogSec runs out.
     assert heard.count("WATCHDOG=1") == 3 + 5
     assert heard[-1] == "STATUS=unwell: the store does not answer"
+
+
+def test_a_replay_that_ends_stops_cleanly_and_says_so(community, tmp_path, listener):
+    """Exit 0, which the kiosk's unit (Restart=on-failure) leaves be: `systemctl status`
+    keeps the reason as its last STATUS."""
+    video = write_label_video(tmp_path / "gate.avi", labels(community, "24-2304"),
+                              hold_s=0.5, gap_s=0.3)
+    kiosk = start_kiosk(community, tmp_path, listener, video)
+    _, err = kiosk.communicate(timeout=60)
+    assert kiosk.returncode == 0, err
+    last = listener.wait_for(f"STATUS=stopped: the replay video:{video} ended", timeout=5)
+    assert last == max(at for at, _ in listener.messages)
+    assert listener.when("STOPPING=1")[0] < last

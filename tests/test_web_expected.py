@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,10 +13,11 @@ from collections.abc import Iterator
 import cv2
 import pytest
 from code128 import image as code128_image
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, PATIENCE_S
 from test_cli_carrier import one_json, shelf
+from test_web_tasks import text_of
 
-from kiosk.app.sim.mailcatcher import free_port
+from bench.servers import shelf_web
 from kiosk.services import act_on_carrier
 
 ANNOUNCEMENT = {"household": "24-2304", "code": "SF1234567890"}
@@ -93,7 +90,7 @@ def post(url, body, token):
                                      headers={"Authorization": f"Bearer {token}",
                                               "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=PATIENCE_S) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as refused:
         return refused.code, json.loads(refused.read())
@@ -121,24 +118,8 @@ def test_a_parcel_announced_over_http_checks_in_once_its_phone_is_confirmed(comm
 @contextlib.contextmanager
 def running_web(community) -> Iterator[str]:
     """The real `shelf web` (waitress, in its own process) on a free port: its base URL."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(community.path),
-                               "web", "--port", str(port)], stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=5).close()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers (a 503 while the kiosk is not running): it is up
-            except urllib.error.URLError:
-                assert server.poll() is None, server.stderr.read()
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=10)
+    with shelf_web(community.path, community.path.parent / "web.log") as web:
+        yield web.base
 
 
 def gate_post(base, path, body):
@@ -147,7 +128,7 @@ def gate_post(base, path, body):
                                      method="POST",
                                      headers={"Content-Type": "application/json",
                                               "Origin": base, "Sec-Fetch-Site": "same-origin"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
+    with urllib.request.urlopen(request, timeout=PATIENCE_S) as answer:
         return json.loads(answer.read())["view"]
 
 
@@ -190,7 +171,7 @@ def scoped_token(community) -> None:
 
 def get(url, token):
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
+    with urllib.request.urlopen(request, timeout=PATIENCE_S) as answer:
         return json.loads(answer.read())
 
 
@@ -250,10 +231,11 @@ def test_the_staff_see_who_announced_what_and_withdraw_a_doubtful_one(client, co
     page = client.get("/expected").text
     waiting = page.split('id="expected-open"')[1].split("</section>")[0]
     met = page.split('id="expected-met"')[1].split("</section>")[0]
-    assert "SF1234567890" in waiting and "tools@api" in waiting and "SF5555555555" not in waiting
+    assert "SF1234567890" in waiting and "工具 tools（接口）" in waiting
+    assert "SF5555555555" not in waiting and "tools@api" not in waiting
     assert "SF5555555555" in met and "面单不符：已按面单入架给 24-2304" in met
     story = client.get(f"/parcels/{done.parcel}").text
-    assert "tools@api 曾把这个单号预报给 2-902，与面单不符，已按面单入架" in story
+    assert "工具 tools（接口） 曾把这个单号预报给 2-902，与面单不符，已按面单入架" in text_of(story)
 
     gone = client.post("/expected/SF1234567890/withdraw", data={"csrf_token": csrf},
                        follow_redirects=True)

@@ -1,19 +1,17 @@
 """The household list on a phone (390 x 844) in a real headless Chromium: find a flat by its
 phone's last digits, open it, correct a phone.
 
-Set HOUSEHOLDS_SCREENSHOTS=DIR to keep the screenshot (households-phone.png);
-`HOUSEHOLDS_SCREENSHOTS=docs` refreshes the README's.
+Each state passes axe-core. SHELF_SCREENSHOTS=DIR keeps the screenshot (households-find.png);
+the README's come from tests/test_pages_browser.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import PHONE, check_in, phone_page, served
+from conftest import PHONE, assert_accessible, check_in, phone_page, screenshot, served
 
 from kiosk.config import User
 from kiosk.observation import set_observation
@@ -43,7 +41,7 @@ def phone(browser):
 
 
 def test_find_a_household_and_correct_its_phone_on_a_phone(site, phone, community, conn, clock,
-                                                            tmp_path):
+                                                            screenshots):
     check_in(conn, community, clock, "24-2304")
     check_in(conn, community, clock, "24-2304")
     set_observation("24-2003", True, SqliteUnitOfWork(conn), Rules.from_config(community), clock,
@@ -65,9 +63,8 @@ def test_find_a_household_and_correct_its_phone_on_a_phone(site, phone, communit
     assert "138****2304" in chen.inner_text() and "待取 2 件" in chen.inner_text()
     assert "居家观察中" in page.locator('.hh-list li[data-household="24-2003"]').inner_text()
     assert chen.locator(".hh-id").bounding_box()["height"] >= 20
-    folder = Path(os.environ.get("HOUSEHOLDS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / "households-phone.png"))
+    assert_accessible(page, "the households of building 24")
+    screenshot(page, screenshots / "households-find.png", full_page=False)
 
     page.fill("#hh-q", "2403")
     page.press("#hh-q", "Enter")

@@ -12,6 +12,7 @@ import pytest
 from conftest import make_app
 from openpyxl import Workbook
 from test_web import AuthActions
+from test_web_tasks import text_of
 
 from kiosk.config import User
 from kiosk.observation import set_observation
@@ -70,14 +71,17 @@ def test_upload_see_the_difference_confirm_then_read_the_history(client, auth, c
     entry = conn.execute("SELECT actor, source, list_date, file_name FROM observation_lists"
                          ).fetchone()
     assert tuple(entry) == ("admin@web", "committee", "2026-11-29", "11月29日.csv")
-    assert "11月29日.csv" in done.text and "admin@web" in done.text  # the register lists it
+    register = text_of(done.text.split('obs-register"')[1])
+    assert "11月29日.csv" in register  # the register lists it: who and from where, in words
+    assert "Administrator" in register and "居委会" in register
+    assert "admin@web" not in register and "committee" not in register
 
     history = client.get("/observation/household/24-2304").text
     assert "24-2304 的居家观察记录" in history and "目前：居家观察中" in history
-    assert "新增居家观察" in history and "11月29日.csv" in history and "admin@web" in history
+    assert "新增居家观察" in history and "11月29日.csv" in history and "Administrator" in history
 
     again = client.post("/observation/apply", data=confirm_form(page), follow_redirects=True)
-    assert "这份名单已由 admin@web 生效过（登记第 1 号），没有新的变动。" in again.text
+    assert "这份名单已由 Administrator 生效过（登记第 1 号），没有新的变动。" in again.text
     assert conn.execute("SELECT COUNT(*) FROM observation_lists").fetchone()[0] == 1
     kept = client.get("/observation/file/" + entry_sha(conn))
     assert kept.data == GBK_LIST and "attachment" in kept.headers["Content-Disposition"]

@@ -139,7 +139,10 @@ def test_a_team_member_sees_only_the_team_s_tasks_and_an_admin_all(site, day):
 
 def test_the_list_runs_the_hand_overs_due_so_at_17_31_the_tasks_have_moved(site, day, conn):
     day["clock"].current = shanghai("2026-12-03 17:31").current
-    assert "29-1004" not in signed_in(site, "li").get("/tasks").text
+    committee = signed_in(site, "li").get("/tasks").text
+    handed, rest = committee.split('class="handed-over"')[1].split("</section>", 1)
+    assert f'data-task="{day["committee"]}"' in handed  # off duty: handed over, said so
+    assert "29-1004" not in rest
     page = signed_in(site, "zhang").get("/tasks").text
     assert "29-1004" in page and "24-2304" in page
     [moved] = events(conn, "task_handed_over")
@@ -181,7 +184,7 @@ def test_a_role_that_names_no_team_sees_every_team_s_tasks_and_is_told_why(commu
 # --- collect ----------------------------------------------------------------------------------
 
 def test_collect_double_blinks_the_team_s_slots_down_to_the_led_pins(site, day, community,
-                                                                     conn, factory):
+                                                                     conn, noted):
     client = signed_in(site, "zhang")
     assert client.post("/tasks/collect", data={}).status_code == 400  # no CSRF token
     done = client.post("/tasks/collect", data={"csrf_token": csrf(client)},
@@ -203,22 +206,17 @@ def test_collect_double_blinks_the_team_s_slots_down_to_the_led_pins(site, day, 
     assert 'class="slot lit lit-collect" data-slot="A-12"' in grid
     assert "取件双闪" in grid and "双闪：工作人员取送货上门的包裹" in grid
 
-    # The kiosk process: the store's signals, shown on the LEDs (gpiozero's mock pins).
-    lights = build_lights(community.layout.shelves, pin_factory=factory)
+    # The kiosk process: the store's signals, shown on the LEDs (gpiozero's mock pins, each
+    # step of the pattern noted in order).
+    lights = build_lights(community.layout.shelves, pin_factory=noted)
     try:
-        pin = factory.pin(community.layout.shelves[0].led_of["A-12"])
-        pin.clear_states()
+        pin = noted.pin(community.layout.shelves[0].led_of["A-12"])
         lights.show(SqliteUnitOfWork(conn).signals.active(day["clock"].now()))
-        wait_for(lambda: len(pin.states) >= 8, timeout=3)
+        wait_for(lambda: len(pin.steps()) >= 8)
     finally:
         lights.close()
-    # Two flashes of 0.125 s, a rest of 0.625 s: not the resident's 0.25 s on, 0.25 s off.
-    assert [s.state for s in pin.states[:8]] == [False, True, False, True, False, True, False,
-                                                  True]
-    flash_1, gap, flash_2, rest, flash_3, _ = (s.timestamp for s in pin.states[2:8])
-    # Told apart by shape: a loaded machine delays one of gpiozero's switches by 0.1 s or so.
-    short = sorted((flash_1, gap, flash_2, flash_3))
-    assert short[-1] < 0.4 and rest > 3 * short[1], pin.states  # short[1]: a typical flash
+    # Two flashes, then a rest of five steps: not the resident's blink (on two, off two).
+    assert pin.steps()[:8] == [True, False, True, False, False, False, False, False]
 
 
 def test_an_admin_collects_for_the_team_chosen_or_for_every_team(site, day, conn):

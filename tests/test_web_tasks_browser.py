@@ -2,18 +2,16 @@
 photo of the wrong door's sticker, shrunk in the page, read by the kiosk's decoder, refused
 with both rooms in large type; then the right door.
 
-Set TASKS_SCREENSHOTS=DIR to keep the screenshots (tasks-phone.png, wrong-door-phone.png,
-delivered-phone.png, counts-phone.png); `TASKS_SCREENSHOTS=docs` refreshes the README's.
+Each state passes axe-core. SHELF_SCREENSHOTS=DIR keeps the screenshots (door-*.png); the
+README's come from tests/test_pages_browser.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import PHONE, phone_page, served
+from conftest import PHONE, assert_accessible, phone_page, screenshot, served
 from test_web_tasks import STAFF, door_photo, observe, scan, shanghai, with_staff
 from test_web_tasks import day as day  # noqa: F401  (fixture)
 
@@ -49,18 +47,12 @@ def phone(browser):
         yield page
 
 
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("TASKS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def no_sideways_scroll(page) -> None:
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
 
 
 def test_the_list_and_the_wrong_door_on_a_phone(phone_site, phone, day, community, conn,  # noqa: F811
-                                                tmp_path):
+                                                tmp_path, screenshots):
     site, posted = phone_site
     clock = day["clock"]
     observe(community, conn, clock, "2-902")
@@ -69,7 +61,7 @@ def test_the_list_and_the_wrong_door_on_a_phone(phone_site, phone, day, communit
     observe(community, conn, clock, "13-1102")
     scan(community, conn, clock, "13-1102", "YT7788123")
     clock.current = shanghai("2026-12-03 11:52").current  # the fresh task escalated at 11:40
-    page, shots = phone, screenshots(tmp_path)
+    page, shots = phone, screenshots
     page.goto(f"{site}/tasks")
     page.fill("#username", "zhang")
     page.fill("#password", "zhang pass")
@@ -84,7 +76,8 @@ def test_the_list_and_the_wrong_door_on_a_phone(phone_site, phone, day, communit
     for target in (".collect-button", ".task-link >> nth=0", ".task-link >> nth=2"):
         assert page.locator(target).bounding_box()["height"] >= MIN_TOUCH_PX, target
     assert page.locator(".collect-button").bounding_box()["width"] >= 300
-    page.screenshot(path=str(shots / "tasks-phone.png"), full_page=True)
+    assert_accessible(page, "the team's tasks")
+    screenshot(page, shots / "door-tasks.png")
 
     page.click(f'[data-task="{day["property"]}"] .task-link')
     page.wait_for_url(f"{site}/tasks/{day['property']}")
@@ -106,19 +99,23 @@ def test_the_list_and_the_wrong_door_on_a_phone(phone_site, phone, day, communit
         ".door-rooms .room", "rooms => rooms.map(r => parseFloat(getComputedStyle(r).fontSize))")
     assert min(sizes) >= 40  # px: readable at arm's length, at a dim door
     no_sideways_scroll(page)
-    page.screenshot(path=str(shots / "wrong-door-phone.png"), full_page=True)
+    assert_accessible(page, "the wrong door")
+    screenshot(page, shots / "door-wrong.png")
 
     page.fill("input[name=building]", "24")
     page.fill("input[name=room]", "2304")
     page.click(".confirm-button")
     page.wait_for_selector(".door-done")
     assert page.inner_text(".door-done-title") == "✓ 已送达 24-2304：2 件"
-    page.screenshot(path=str(shots / "delivered-phone.png"), full_page=True)
+    assert_accessible(page, "delivered")
+    screenshot(page, shots / "door-delivered.png")
     statuses = conn.execute("SELECT status FROM parcels WHERE id IN (?, ?)", day["parcels"])
     assert [r[0] for r in statuses] == ["collected", "collected"]
 
+    page.click(".menu > summary")  # on a phone the links are in the menu
     page.click("text=当日统计")  # and the day's numbers, to compare with the committee's
     page.wait_for_selector(".count-tiles")
     assert page.inner_text('[data-scope=total] [data-count=delivered] dd') == "2"
     no_sideways_scroll(page)
-    page.screenshot(path=str(shots / "counts-phone.png"), full_page=True)
+    assert_accessible(page, "the day's counts")
+    screenshot(page, shots / "door-counts.png")

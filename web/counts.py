@@ -15,10 +15,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from kiosk.queries import PERSON_COUNTS, TEAM_COUNTS, daily_counts
+from web.actors import actor_name, is_person
 from web.auth import login_required
 from web.db import get_db
 from web.i18n import t
-from web.tasks import person_name, team_name
+from web.tasks import team_name
 
 bp = Blueprint("counts", __name__)
 
@@ -47,8 +48,13 @@ def _counts(day: date) -> dict[str, Any]:
 def page() -> str:
     day = _day()
     counts = _counts(day)
+    # Couriers and residents at the gate have no account: their numbers are the gate's
+    # self-service, not a person's.
+    people = [row for row in counts["people"] if is_person(row["person"])]
+    gate = [row for row in counts["people"] if not is_person(row["person"])]
     return render_template(
-        "counts.html", counts=counts, day=day, team_name=team_name, person_name=person_name,
+        "counts.html", counts=counts, people=people, self_service=gate, day=day,
+        team_name=team_name, actor_name=actor_name,
         totals=TOTAL_COUNTS, team_counts=TEAM_COUNTS, person_counts=PERSON_COUNTS,
         prev_url=url_for(".page", date=(day - timedelta(days=1)).isoformat()),
         next_url=url_for(".page", date=(day + timedelta(days=1)).isoformat()),
@@ -79,8 +85,9 @@ def _rows(counts: dict[str, Any]) -> list[tuple[str, str, str, str, dict[str, in
     rows = [("total", "", "", "", counts["totals"])]
     rows += [("team", team["team"], "", team_name(team["team"]), team)
              for team in counts["teams"]]
-    rows += [("person", person["team"] or "", person["person"], person_name(person["person"]),
-              person) for person in counts["people"]]
+    rows += [("person" if is_person(person["person"]) else "self_service", person["team"] or "",
+              person["person"], actor_name(person["person"]), person)
+             for person in counts["people"]]
     return rows
 
 

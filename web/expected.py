@@ -35,10 +35,11 @@ from flask import (
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.queries import announcements
 from kiosk.services import expect, withdraw_announcement
+from web.actors import actor_name
 from web.auth import actor, check_csrf, login_required, roles_required, token_scope
 from web.db import get_db, get_uow
 from web.i18n import t
-from web.parcels import ACTION_ROLES, STAFF_ROLES, actor_name
+from web.parcels import ACTION_ROLES, STAFF_ROLES
 
 bp = Blueprint("expected", __name__)
 

@@ -100,11 +100,14 @@ def _with_age(row: dict[str, Any], now: datetime) -> None:
 
 
 def refusal_words(refusal: dict[str, Any]) -> str:
-    """A refusal at the gate in the page's words: the gate's own, else the core's words for its
-    code, else (a code nobody worded yet) as recorded."""
+    """A refusal at the gate in the staff's words: the site's own for what the core says to
+    the command line (``exc_err_<code>``), else the core's words for its code, else a word for
+    any refusal; never the core's English message, nor the gate's words to couriers ("ask the
+    staff")."""
     if refusal["kind"] == "needs_room":
         return t("exc_needs_room")
-    key = f"gate_err_{refusal['error']}"
+    key = f"exc_err_{refusal['error']}"
     if has(key):
         return t(key)
-    return why(refusal["error"]) or refusal["message"] or refusal["error"]
+    said = why(refusal["error"])
+    return said[:1].upper() + said[1:] if said else t("exc_err_other")  # a headline: capital

@@ -53,11 +53,12 @@ from kiosk.queries import (
     households_in_building,
 )
 from kiosk.sheets import EncodingError, ListTooLarge
+from web.actors import actor_name
 from web.auth import actor, check_csrf, roles_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import current_language, t
 from web.serving import LIST_UPLOAD_BYTES
-from web.tasks import person_name, team_name
+from web.tasks import team_name
 from web.uploads import deleted_text, list_body_too_large, too_large
 
 bp = Blueprint("households", __name__)
@@ -137,7 +138,7 @@ def _household_page(target: HouseholdId, *, typed: dict[str, str] | None = None,
     return render_template(
         "household.html", h=view, typed=typed or {c: view[c] for c in ("name", "phone", "email")},
         seen=contact_version(found), error=error, may_edit=g.user.role in EDIT_ROLES,
-        team_name=team_name, person_name=person_name), status
+        team_name=team_name, actor_name=actor_name), status
 
 
 @bp.post("/households/<household>")

@@ -61,6 +61,13 @@ def t(key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def word(prefix: str, value: str) -> str:
+    """The words for a stored value (a channel's id, a source): ``t(prefix + value)``, else the
+    value as it is (one nobody has worded yet)."""
+    key = f"{prefix}{value}".replace(" ", "_").replace("-", "_")
+    return t(key) if has(key) else value
+
+
 def local(name: str) -> str:
     """A configured name (community, shelf, team, overflow place) in this request's language."""
     return in_language(name, current_language())

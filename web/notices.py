@@ -14,7 +14,7 @@ from kiosk.notices.delivery import requeue_failed
 from kiosk.queries import failed_notices
 from web.auth import actor, check_csrf, login_required
 from web.db import get_db, get_uow
-from web.i18n import t
+from web.i18n import t, word
 
 bp = Blueprint("notices", __name__)
 
@@ -22,7 +22,10 @@ bp = Blueprint("notices", __name__)
 @bp.get("/notices/failed")
 @login_required
 def failed() -> str:
-    return render_template("notices.html", notices=failed_notices(get_db()))
+    notices = failed_notices(get_db())
+    for notice in notices:
+        notice["channel_name"] = word("channel_", notice["channel"])
+    return render_template("notices.html", notices=notices)
 
 
 @bp.post("/notices/retry")

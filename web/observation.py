@@ -36,9 +36,10 @@ from kiosk.ports import ListFile
 from kiosk.queries import observation_history, observation_register, under_observation
 from kiosk.report_words import near_text, problem_text
 from kiosk.sheets import ListTooLarge
+from web.actors import actor_name
 from web.auth import actor, check_csrf, login_required, roles_required, upload_limit
 from web.db import get_db, get_uow
-from web.i18n import current_language, t
+from web.i18n import current_language, local, t
 from web.serving import LIST_UPLOAD_BYTES
 from web.uploads import deleted, list_body_too_large, too_large
 
@@ -78,12 +79,13 @@ def _source(text: str | None) -> str:
 def register() -> str:
     conn = get_db()
     lists = observation_register(conn)
-    role = g.user.role
+    teams = [team.id for team in current_app.config["RULES"].teams]
+    earlier = sorted({x["source"] for x in lists if x["source"]} - set(teams))
     return render_template(
         "observation.html", lists=lists, under=under_observation(conn), today=_today(),
         uploads_days=current_app.config["WEB"].uploads_days,
-        source=role if role in ("committee", "property") else "",
-        sources=sorted({"committee", "property", *(x["source"] for x in lists if x["source"])}))
+        source=g.user.team if g.user.team in teams else "", sources=[*teams, *earlier],
+        actor_name=actor_name)
 
 
 @bp.post("/observation/upload")
@@ -167,7 +169,8 @@ def apply() -> Any:
                 released=len(report.released)), "ok")
         return redirect(url_for(".register"))
     if report.already is not None:
-        flash(t("obs_already", id=report.already.id, actor=report.already.actor), "ok")
+        flash(t("obs_already", id=report.already.id, actor=actor_name(report.already.actor)),
+              "ok")
         return redirect(url_for(".register"))
     flash(t("obs_stale" if report.stale else "obs_needs_confirm"), "error")
     return redirect(url_for(".preview", sha256=sha256, date=day.isoformat(), source=source))
@@ -204,6 +207,13 @@ def household(household: str) -> str:
     if found is None:
         abort(404)
     return render_template("observation_household.html", household=str(target),
-                           under=found.under_observation,
+                           under=found.under_observation, actor_name=actor_name,
                            uploads_days=current_app.config["WEB"].uploads_days,
                            history=observation_history(get_db(), str(target)))
+
+
+@bp.app_template_global("list_source")
+def list_source(source: str) -> str:
+    """Where a list came from, as people say it: a team by its name, any other as typed."""
+    teams = {team.id: team for team in current_app.config["RULES"].teams}
+    return local(teams[source].name) if source in teams else source

@@ -35,11 +35,12 @@ from kiosk import staff_actions
 from kiosk.errors import ShelfError, StoreUnavailable
 from kiosk.queries import parcel_story, slots_view, still_jpeg
 from kiosk.staff_actions import Done
+from web.actors import actor_name
 from web.auth import actor, check_csrf, roles_required, safe_next
 from web.db import get_db, get_uow
-from web.i18n import has, t
+from web.i18n import has, t, word
 from web.shelf import age_band, local_time
-from web.tasks import person_name, team_name, waited
+from web.tasks import team_name, waited
 
 bp = Blueprint("parcels", __name__)
 
@@ -74,6 +75,9 @@ def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
         entry["what"] = event_name(entry["kind"])
         entry["words"] = describe(entry)
         entry["when"] = local_time(entry["at"], "%Y-%m-%d %H:%M:%S")
+        source = entry.get("source")  # a refusal's actor is its source: said once
+        entry["who"] = (t("actor_at", actor=actor_name(entry["actor"]), source=source_name(source))
+                        if source and source != entry["actor"] else actor_name(entry["actor"]))
     for task in story["tasks"]:
         task["team_name"] = team_name(task["team"])
     now = current_app.config["CLOCK"].now()
@@ -205,13 +209,15 @@ def describe(entry: dict[str, Any]) -> str:
     if entry["kind"] == "task_handed_over":  # from one team to another (a move: slot codes)
         values["from"], values["to"] = (team_name(str(values[k])) for k in ("from", "to"))
     if entry["kind"] == "notice_fell_back":  # from one channel to another: their ids
-        values["from"], values["to"] = (_word("channel_", str(values[k])) for k in ("from", "to"))
+        values["from"], values["to"] = (word("channel_", str(values[k])) for k in ("from", "to"))
     if values["notice_kind"]:
-        values["notice_kind"] = _word("notice_kind_", str(values["notice_kind"]))
+        values["notice_kind"] = word("notice_kind_", str(values["notice_kind"]))
     if values["via"]:
-        values["via"] = _word("via_", str(values["via"]))
+        values["via"] = word("via_", str(values["via"]))
+    if values["channel"]:
+        values["channel"] = word("channel_", str(values["channel"]))
     if entry["kind"] in ("task_cancelled", "pickup_code_revoked"):
-        values["reason"] = _word("why_", str(values["reason"] or "observation"))
+        values["reason"] = word("why_", str(values["reason"] or "observation"))
     sentence = t(key, **values)
     if entry["kind"] == "checked_in" and detail.get("announced_by"):
         who = actor_name(str(detail["announced_by"]))
@@ -223,19 +229,6 @@ def describe(entry: dict[str, Any]) -> str:
     return sentence
 
 
-def actor_name(actor: str) -> str:
-    """Who did it, as people say: a staff member's name, "the courier", "the system"."""
-    key = f"actor_{actor.split('@')[0]}" if actor.endswith("@kiosk") else f"actor_{actor}"
-    if has(key):
-        return t(key)
-    return person_name(actor)
-
-
 def source_name(source: str) -> str:
     """Where it was done: the camera, the gate's keypad, the command line, the staff site."""
-    return _word("src_", source) if source else ""
-
-
-def _word(prefix: str, value: str) -> str:
-    key = f"{prefix}{value}".replace(" ", "_").replace("-", "_")
-    return t(key) if has(key) else value
+    return word("src_", source) if source else ""

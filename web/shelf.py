@@ -176,10 +176,12 @@ def chosen_filter() -> str:
 
 
 def _with_ages(slots: list[dict[str, Any]], now: datetime) -> None:
-    """Give each card's parcels, and the card (by its oldest), their colour band."""
+    """Give each card's parcels their colour band and whole days waited, and the card (by its
+    oldest) its band."""
     for slot in slots:
         for parcel in slot["parcels"]:
             parcel["age"] = age_band(parcel["checked_in_at"], now)
+            parcel["days"] = (now - datetime.fromisoformat(parcel["checked_in_at"])).days
         slot["age"] = slot["parcels"][0]["age"] if slot["parcels"] else None
 
 
@@ -267,9 +269,11 @@ def grid() -> Any:
 @login_required
 def slot(code: str) -> str:
     """Every parcel waiting in one slot: where a card's "+K more" leads."""
-    found = slot_view(get_db(), _now(), code)
+    now = _now()
+    found = slot_view(get_db(), now, code)
     if found is None:
         abort(404)
+    _with_ages([found], now)
     return render_template("slot.html", slot=found)
 
 

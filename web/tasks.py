@@ -25,7 +25,7 @@ import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from flask import (
@@ -47,11 +47,14 @@ from kiosk.collect import collect
 from kiosk.config import Team
 from kiosk.outcome import Outcome
 from kiosk.ports import Decoder, Frame, Symbol
-from kiosk.queries import open_tasks, task_view
+from kiosk.queries import handed_over_from, open_tasks, task_view
+from kiosk.routing import local_time as wall_clock
+from kiosk.routing import on_duty
 from kiosk.staff import TEAM_ROLES
 from kiosk.tasks import act_on_door, hand_over_due
 from kiosk.timefmt import local_time
-from web.auth import WEB_ACTOR, actor, check_csrf, login_required, upload_limit
+from web.actors import actor_name
+from web.auth import actor, check_csrf, login_required, upload_limit
 from web.db import get_db, get_uow
 from web.i18n import has, local, t
 from web.serving import PHOTO_UPLOAD_BYTES
@@ -114,15 +117,6 @@ def team_name(team_id: str | None) -> str:
     return local(found.name) if found else (team_id or t("tasks_all_teams"))
 
 
-def person_name(actor: str) -> str:
-    """A staff member's name for an event's actor (``alice@web``); other actors as they are."""
-    if actor.endswith(WEB_ACTOR):
-        member = get_uow().staff.get(actor.removesuffix(WEB_ACTOR))
-        if member is not None:
-            return member.name
-    return actor
-
-
 @dataclass(frozen=True)
 class Scope:
     """Whose tasks the signed-in member sees: ``team`` (None: every team's)."""
@@ -176,10 +170,22 @@ def index() -> str:
     buildings = open_tasks(get_db(), shown.team)
     tasks = [task for group in buildings for task in group["tasks"]]
     floor = current_app.config["LAYOUT"].overflow.code
+    handed = handed_over_from(get_db(), shown.team) if shown.own and shown.team else []
     return render_template(
         "tasks.html", buildings=buildings, scope=shown, teams=_teams(), floor=floor,
         task_count=len(tasks), parcel_count=sum(len(task["parcels"]) for task in tasks),
-        collect_minutes=max(1, round(_site().collect_s / 60)), team_name=team_name)
+        collect_minutes=max(1, round(_site().collect_s / 60)), team_name=team_name,
+        off_duty=_off_duty(shown), handed_over=handed,
+        handed_to=t("hh_list_sep").join(dict.fromkeys(team_name(x["team"]) for x in handed)))
+
+
+def _off_duty(shown: Scope) -> str | None:
+    """The hours of the member's own team when it is off duty now (its tasks passed on)."""
+    team = _teams().get(shown.team or "") if shown.own else None
+    if team is None or on_duty(team, wall_clock(_clock().now(), _rules().timezone)):
+        return None
+    closes = "24:00" if team.closes == time.max else team.closes.strftime("%H:%M")
+    return f"{team.opens.strftime('%H:%M')}-{closes}"
 
 
 @bp.post("/tasks/collect")
@@ -217,7 +223,7 @@ def _task_page(task_id: int, refusal: dict[str, Any] | None = None) -> Any:
     status = 200 if refusal is None else REFUSAL_STATUS.get(refusal["code"], 422)
     shown = scope()
     page = render_template(
-        "task.html", task=view, refusal=refusal, team_name=team_name, person_name=person_name,
+        "task.html", task=view, refusal=refusal, team_name=team_name, actor_name=actor_name,
         other_team=view["team"] != shown.team and shown.own,
         photo=_site().decoder is not None, photo_mb=PHOTO_UPLOAD_BYTES // (1024 * 1024),
         wrong_door=_wrong_door(refusal) if refusal else None)
@@ -345,6 +351,6 @@ def _refusal(outcome: Outcome, task_id: int) -> dict[str, Any]:
         zone = current_app.config["COMMUNITY"].timezone
         when = local_time(view["closed_at"], zone, "%m-%d %H:%M") if view.get("closed_at") else ""
         return {"code": code, "text": t("door_err_task_closed", time=when,
-                                        actor=person_name(view.get("closed_by") or ""))}
+                                        actor=actor_name(view.get("closed_by") or ""))}
     key = f"door_err_{code}"
     return {"code": code, "text": t(key if has(key) else "door_err_internal")}

@@ -3,6 +3,8 @@
 The same use cases as ``shelf users`` (``kiosk.staff``), each an event naming the admin; a
 disable, a reset and a new role end that person's sessions at once. Passwords are typed by the
 admin and hashed here, outside any transaction, one at a time (``web.auth.PASSWORD_CHECKS``).
+Disabling asks first, on a page of its own (``GET .../disable``: it works without a script); a
+new account is read-only (``gate``) unless the admin chooses more.
 """
 
 from __future__ import annotations
@@ -10,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from kiosk.passwords import MIN_PASSWORD, hash_password
 from kiosk.ports import StaffMember
@@ -27,9 +39,11 @@ from kiosk.staff import (
 )
 from web.auth import PASSWORD_CHECK_WAIT_S, PASSWORD_CHECKS, actor, roles_required
 from web.db import get_uow
-from web.i18n import t
+from web.i18n import local, t
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
+
+LEAST_ROLE = "gate"  # what a new account may do unless the admin chooses more: read only
 
 
 def _now() -> Any:
@@ -63,9 +77,13 @@ def _refused(exc: StaffError) -> Any:
 @bp.get("")
 @roles_required("admin")
 def index() -> str:
-    teams = {team.id: team.name for team in current_app.config["RULES"].teams}
     return render_template("users.html", members=get_uow().staff.all(), roles=ROLES,
-                           team_roles=TEAM_ROLES, teams=teams, min_password=MIN_PASSWORD)
+                           team_roles=TEAM_ROLES, teams=_team_names(), min_password=MIN_PASSWORD,
+                           default_role=LEAST_ROLE)
+
+
+def _team_names() -> dict[str, str]:
+    return {team.id: local(team.name) for team in current_app.config["RULES"].teams}
 
 
 @bp.post("")
@@ -84,6 +102,16 @@ def add() -> Any:
         return _refused(exc)
     flash(t("users_added", username=member.username), "ok")
     return redirect(url_for(".index"))
+
+
+@bp.get("/<username>/disable")
+@roles_required("admin")
+def confirm_disable(username: str) -> str:
+    """Ask before disabling: it signs the person out everywhere, at once (no script needed)."""
+    member = get_uow().staff.get(username)
+    if member is None:
+        abort(404)
+    return render_template("users_disable.html", member=member, teams=_team_names())
 
 
 @bp.post("/<username>/disable")

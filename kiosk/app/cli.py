@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
+from kiosk.app.sdnotify import notify
 from kiosk.app.signals import stop_on_signals
 from kiosk.app.words import (
     choose_language,
@@ -50,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         # What the person starting the shelf can fix gets one line; -v shows where it came from.
         log.debug("the error's traceback:", exc_info=exc)
         print(say("error", text=_one_line(exc)), file=sys.stderr)
+        # Under systemd (the kiosk's unit) the line stays in `systemctl status` and for `shelf
+        # doctor`: exit 2 is not restarted (RestartPreventExitStatus=2).
+        notify(f"STATUS=stopped: {_one_line(exc)}")
         code = 2
     sys.exit(code or 0)
 
@@ -483,7 +487,6 @@ def _held(config: Config, name: str, *, shared: bool = False):
 
 def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
                conn: sqlite3.Connection, stop: threading.Event) -> int:
-    from kiosk.app.sdnotify import notify
     from kiosk.app.watchdog import KioskWatch
     from kiosk.app.wiring import build_scanner
     from kiosk.store import close_store
@@ -493,7 +496,8 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
     except BaseException:
         conn.close()
         raise
-    # systemd (Type=notify) hears READY once a frame is read and the lights are restored,
+    # systemd (Type=notify) hears READY once a frame is read and the lights are restored (or
+    # once a camera missing at start is being waited for: the boot does not wait for it),
     # then WATCHDOG=1 pings while frames keep coming and the store answers.
     scanner.on_tick = KioskWatch(scanner, conn, clock,
                                  stale_s=config.kiosk.camera_freeze_s).tick
@@ -503,6 +507,7 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
     pruner = _prune_meanwhile(config, clock, stop)
     try:
         frames = scanner.run(stop)
+        ended = not stop.is_set()  # not asked to stop: a replay ended (a live camera never does)
     finally:
         notify("STOPPING=1", "STATUS=stopping: LEDs off, camera released, database closed")
         stop.set()  # the source may have ended by itself: the pruner stops with the kiosk
@@ -513,6 +518,11 @@ def _run_kiosk(args: argparse.Namespace, config: Config, clock: Clock,
                  "" if checkpointed else " (its write-ahead log still in use by another process)")
     log.info("kiosk stopped after %d frames (%d more arrived while one was being decoded)",
              frames, scanner.dropped)
+    if ended:
+        camera = args.camera or config.kiosk.camera
+        notify(f"STATUS=stopped: the replay {camera} ended")
+        log.info("the replay %s ended: the kiosk stops, and systemd leaves a clean stop be "
+                 "([kiosk] replay = \"loop\" plays it again and again)", camera)
     return 0
 
 

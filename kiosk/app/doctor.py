@@ -16,7 +16,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +27,8 @@ from kiosk.backup import backup_age, running
 from kiosk.config import ApiToken, ChannelConfig, Config, Shelf, backup_dir
 from kiosk.errors import StoreUnavailable
 from kiosk.ports import Clock
-from kiosk.store import integrity_problems
+from kiosk.queries import camera_lost, kiosk_health
+from kiosk.store import connect, integrity_problems
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 BACKUP_MAX_AGE = timedelta(days=2)
@@ -36,6 +37,11 @@ DISK_WARN_BYTES = 1024 * 2**20
 CONNECT_TIMEOUT_S = 3.0
 FRAME_WAIT_S = 5.0
 SYNC_FLAG = Path("/run/systemd/timesync/synchronized")  # systemd-timesyncd's "synchronised"
+KIOSK_UNIT = Path("/etc/systemd/system/shelf-kiosk.service")  # installed by scripts/install
+SYSTEMD_BOOTED = Path("/run/systemd/system")  # there while systemd runs the system (sd_booted)
+SERVICES = ("shelf-kiosk", "shelf-web", "shelf-notices")  # systemd/*.service
+UNIT_PROPERTIES = ("LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus",
+                   "StatusText", "NRestarts")
 LOCALTIME = Path("/etc/localtime")
 
 
@@ -69,10 +75,18 @@ class Check:
 # ---- the checks --------------------------------------------------------------------------
 
 def check_camera(spec: str, database: Path,
-                 open_source: Callable[[str], Any] | None = None) -> Check:
-    """The camera opens and delivers a frame (unless the running kiosk holds it)."""
+                 open_source: Callable[[str], Any] | None = None, *,
+                 now: datetime | None = None, unit: Path = KIOSK_UNIT) -> Check:
+    """The camera opens and delivers a frame; while the running kiosk holds it, what the kiosk
+    says of it (as GET /healthz does: lost and why, or the kiosk no longer heard). Where the
+    kiosk's ``unit`` is installed, a replay is where that service can see it."""
     if "run" in running(database):
-        return Check("camera", OK, "doctor_camera_held")
+        return camera_of_the_kiosk(database, now or datetime.now(UTC))
+    from hardware.camera import hidden_from_the_service
+
+    kind, _, where = spec.partition(":")
+    if kind in ("video", "images") and unit.exists() and hidden_from_the_service(where):
+        return Check("camera", FAIL, "doctor_camera_hidden", {"spec": spec})
     if open_source is None:
         from hardware.camera import open_source as open_hardware
 
@@ -96,6 +110,28 @@ def check_camera(spec: str, database: Path,
         return Check("camera", FAIL, "doctor_camera_fails", {"spec": spec, "why": _said(exc)})
     finally:
         source.close()
+
+
+def camera_of_the_kiosk(database: Path, now: datetime) -> Check:
+    """The camera as the running kiosk reports it: its heartbeat and camera events."""
+    try:
+        conn = connect(database)
+        try:
+            health, lost = kiosk_health(conn, now), camera_lost(conn)
+        finally:
+            conn.close()
+    except StoreUnavailable as exc:  # the database check says what is wrong with it
+        return Check("camera", WARN, "doctor_camera_unheard", {"why": str(exc)})
+    if health["status"] == "kiosk_stale":
+        age = health["kiosk_heartbeat_age_s"]
+        if age is None:
+            return Check("camera", WARN, "doctor_camera_kiosk_starting")
+        return Check("camera", FAIL, "doctor_camera_kiosk_stale", {"seconds": f"{age:.0f}"})
+    if lost is not None:
+        minutes = (now - datetime.fromisoformat(lost["since"])).total_seconds() / 60
+        return Check("camera", FAIL, "doctor_camera_lost",
+                     {"minutes": f"{max(minutes, 0):.1f}", "why": lost["reason"] or "?"})
+    return Check("camera", OK, "doctor_camera_held")
 
 
 def configured_pins(shelves: Sequence[Shelf], buzzer_pin: int | None) -> list[int]:
@@ -229,6 +265,45 @@ def check_tokens(tokens: Sequence[ApiToken]) -> Check:
                  {"count": len(tokens), "names": ", ".join(t.name for t in tokens)})
 
 
+def check_services(booted: Path = SYSTEMD_BOOTED,
+                   ask: Callable[[Sequence[str]], str] | None = None) -> list[Check]:
+    """Each installed service as systemd sees it: running, or why not. Nothing without
+    systemd, or for a unit not installed (a laptop, CI)."""
+    if not booted.exists():
+        return []
+    try:
+        answer = (ask or _output)(["systemctl", "show", *(f"{unit}.service" for unit in SERVICES),
+                                   "--property", ",".join(UNIT_PROPERTIES)])
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [Check("services", WARN, "doctor_services_unknown", {"why": _said(exc)})]
+    blocks = [dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
+              for block in answer.strip().split("\n\n")]
+    return [service_check(unit, shown) for unit, shown in zip(SERVICES, blocks, strict=False)
+            if shown.get("LoadState") == "loaded"]
+
+
+def service_check(unit: str, shown: Mapping[str, str]) -> Check:
+    """One service's line from what `systemctl show` says of it."""
+    name, state, sub = f"service {unit}", shown.get("ActiveState"), shown.get("SubState")
+    said = shown.get("StatusText", "")
+    values = {"unit": unit, "status": said or sub}
+    if state == "active":
+        return Check(name, OK, "doctor_service_active" if said else "doctor_service_running",
+                     values)
+    if state == "failed" and shown.get("ExecMainStatus") == "2":
+        return Check(name, FAIL, "doctor_service_config",
+                     {**values, "status": said.removeprefix("stopped: ") or "?"})
+    if state == "failed":
+        return Check(name, FAIL, "doctor_service_failed",
+                     {**values, "result": shown.get("Result", "?")})
+    if sub == "auto-restart":
+        return Check(name, FAIL, "doctor_service_restarting",
+                     {**values, "restarts": shown.get("NRestarts", "?")})
+    if state == "inactive":
+        return Check(name, WARN, "doctor_service_stopped", values)
+    return Check(name, WARN, "doctor_service_state", {**values, "state": f"{state} ({sub})"})
+
+
 def check_backups(folder: Path, now: datetime) -> Check:
     """The newest backup is younger than two days."""
     age = backup_age(folder, now)
@@ -246,7 +321,7 @@ def check_backups(folder: Path, now: datetime) -> Check:
 
 def run_checks(config: Config, now: datetime) -> list[Check]:
     database = config.database
-    checks = [check_camera(config.kiosk.camera, database),
+    checks = [check_camera(config.kiosk.camera, database, now=now),
               check_pins(configured_pins(config.layout.shelves, config.kiosk.buzzer_pin),
                          database),
               check_database(database), check_disk(database.parent), check_clock(),
@@ -254,7 +329,7 @@ def run_checks(config: Config, now: datetime) -> list[Check]:
     checks += check_channels(config.channels)
     checks.append(check_tokens(config.web.tokens))
     checks.append(check_backups(backup_dir(config), now))
-    return checks
+    return checks + check_services()
 
 
 def cmd_doctor(args: argparse.Namespace, clock: Clock,

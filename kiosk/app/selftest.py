@@ -1,8 +1,8 @@
 """`shelf selftest`: each slot lights in turn with a beep, so a volunteer checks the wiring.
 
 The slots go in the configuration's order (shelf A's first, then B's), one at a time, each
-lit for ``seconds`` while the buzzer beeps once; at the end every LED is dark and the pins are
-released. It drives the pins itself, so the kiosk must not be running (it is refused then).
+lit while the buzzer beeps once and for ``seconds`` after; at the end every LED is dark and the
+pins are released. It drives the pins itself, so the kiosk must not be running (it is refused then).
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ def run_selftest(config: Config, *, seconds: float, pin_factory=None,
             if stop.is_set():
                 break
             lights.show({slot.code: "on"})
-            buzzer.confirm()
             say(words("selftest_slot", number=number, count=len(slots), slot=slot.code,
                       where=_where(config, slot.code)))
+            # Beep here, not in the background: a background beep a busy Pi runs late is cut
+            # short by the next slot's, and the two are heard as one long tone.
+            buzzer.confirm(wait=True)
             lit.append(slot.code)
             stop.wait(seconds)
         lights.show({})

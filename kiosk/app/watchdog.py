@@ -4,8 +4,9 @@ Called by the scanner's loop once a turn (``Scanner.on_tick``), so a loop that h
 stops everything here by itself. A ping is sent only while frames keep coming and the store
 answers: a camera that is stuck, or a store that stopped answering, lets `WatchdogSec=` run
 out and systemd restarts the kiosk (after the camera's own reopening had its chance). A camera
-that is not there at start is waited for: STATUS says so, and EXTEND_TIMEOUT_USEC keeps the
-start from timing out (no READY until its first frame).
+that is not there at start is waited for without holding anything up: the kiosk is READY
+(the boot finishes, `systemctl start` returns), STATUS says what it waits for, and the pings
+go on while the loop turns and the store answers; `/healthz` says ``camera_lost`` meanwhile.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from kiosk.store import record_heartbeat
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 10.0  # GET /healthz calls the kiosk stale after three missed beats
-EXTEND_EVERY_S = 10.0  # while waiting for the camera at start, systemd hears again this often
-EXTEND_MARGIN_S = 30.0  # beyond the next back-off: the try itself, and the loop's turns
 
 
 class KioskWatch:
@@ -39,9 +38,7 @@ class KioskWatch:
         self.heartbeat_every_s = heartbeat_every_s
         self.ready = False
         self._next_ping = self._next_beat = 0.0
-        self._trouble = ""  # what was wrong at the last turn
-        self._waiting = ""  # the STATUS last sent while waiting for the camera at start
-        self._next_extend = 0.0
+        self._status = ""  # the STATUS= last sent
 
     def tick(self) -> None:
         """Once a turn of the loop: beat, and tell systemd what holds."""
@@ -49,43 +46,57 @@ class KioskWatch:
         if now >= self._next_beat:
             self._next_beat = now + self.heartbeat_every_s
             self._beat(now)
-        trouble = self.trouble(now)
+        waiting, trouble = self.waiting(), self.trouble(now)
         if not self.ready:
-            if trouble:
-                self._wait_for_camera(now)
+            if trouble and not waiting:  # the first frame is on its way: systemd waits
                 return
             self.ready = True
-            notify("READY=1", "STATUS=scanning")
-            log.info("kiosk ready: the first frame is read and the lights are restored")
-        elif trouble != self._trouble:
-            notify(f"STATUS=unwell: {trouble}" if trouble else "STATUS=scanning")
-            if trouble:
-                log.warning("kiosk unwell: %s; the watchdog is not fed meanwhile", trouble)
+            self._status = self.status(waiting, trouble)
+            notify("READY=1", self._status)
+            if waiting:
+                log.warning("kiosk ready without its camera, which it waits for: %s", waiting)
             else:
-                log.info("kiosk well again: the watchdog is fed")
-        self._trouble = trouble
+                log.info("kiosk ready: the first frame is read and the lights are restored")
+        else:
+            self._say(self.status(waiting, trouble), trouble)
         if not trouble and self.ping_every_s and now >= self._next_ping:
             self._next_ping = now + self.ping_every_s
             notify("WATCHDOG=1")
 
-    def _wait_for_camera(self, now: float) -> None:
-        """Not ready and the camera away: say why, and extend the start past the next try."""
-        away = self.scanner.camera_away
-        if not away:
+    def waiting(self) -> str:
+        """Why the camera is awaited, while it has been away since the start ("": it is not)."""
+        return self.scanner.camera_away if self.scanner.last_frame_at is None else ""
+
+    @staticmethod
+    def status(waiting: str, trouble: str) -> str:
+        """The STATUS= line for systemd (`systemctl status shelf-kiosk`)."""
+        if trouble:
+            return f"STATUS=unwell: {trouble}"
+        if waiting:
+            return f"STATUS=waiting for the camera: {waiting}"
+        return "STATUS=scanning"
+
+    def _say(self, status: str, trouble: str) -> None:
+        """Send a STATUS= that changed, and log the change in health."""
+        if status == self._status:
             return
-        status = f"STATUS=waiting for the camera: {away}"
-        if status == self._waiting and now < self._next_extend:
-            return
-        self._waiting, self._next_extend = status, now + EXTEND_EVERY_S
-        extend_s = self.scanner.camera_next_try_s + EXTEND_MARGIN_S
-        notify(status, f"EXTEND_TIMEOUT_USEC={int(extend_s * 1_000_000)}")
+        was_unwell = self._status.startswith("STATUS=unwell")
+        self._status = status
+        notify(status)
+        if trouble:
+            log.warning("kiosk unwell: %s; the watchdog is not fed meanwhile", trouble)
+        elif was_unwell:
+            log.info("kiosk well again: the watchdog is fed")
+        elif status == "STATUS=scanning":
+            log.info("camera found: the kiosk scans")
 
     def trouble(self, now: float) -> str:
-        """Why the kiosk is not well now (empty: it is)."""
+        """Why the kiosk is not well now (empty: it is, or it waits for a camera away at start)."""
         frame, store = self.scanner.last_frame_at, self.scanner.store_answered_at
         if frame is None:
-            return "no frame from the camera yet"
-        if now - frame > self.stale_s:
+            if not self.waiting():
+                return "no frame from the camera yet"
+        elif now - frame > self.stale_s:
             return f"no frame from the camera for more than {self.stale_s:g} s"
         if store is None or now - store > self.stale_s:
             return "the store does not answer"

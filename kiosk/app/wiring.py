@@ -49,7 +49,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
         if recovery is None and reopen is not None:
             recovery = Recovery(reopen, freeze_s=settings.camera_freeze_s)
         try:
-            source = open_source(spec, speed=speed)
+            source = open_source(spec, speed=speed, loop=settings.replay == "loop")
         except CameraUnavailable as exc:
             if recovery is None:
                 raise

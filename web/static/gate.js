@@ -9,8 +9,10 @@
   function $(id) { return document.getElementById(id); }
   var screenEl = $("screen"), idleEl = $("idle"), resultEl = $("result");
   var headlineEl = $("headline"), slotEl = $("slot"), householdEl = $("household");
-  var instructionEl = $("instruction"), choicesEl = $("choices");
+  var instructionEl = $("instruction"), noteEl = $("note"), choicesEl = $("choices");
+  var bodyEl = document.querySelector("main.body");
   var padEl = $("pad"), labelEl = $("entry-label"), valueEl = $("entry-value");
+  var keyEls = padEl.querySelectorAll("[data-key]");
   var okKey = padEl.querySelector('[data-key="ok"]'), cancelEl = $("cancel");
   var statusEl = $("status"), langEl = $("lang"), cameraEl = $("camera-lost");
   var brokenEl = $("out-of-order");
@@ -133,9 +135,8 @@
   function instruction(v) {
     var slot = v.slots[0] || "";
     if (v.kind === "checkin") {
-      var put = v.overflow ? say("gate_put_overflow", { place: v.place })
-                           : say(v.repeat ? "gate_put_again" : "gate_put_in", { slot: slot });
-      return v.room_confirmed === false ? put + "\n" + say("gate_unconfirmed") : put;
+      return v.overflow ? say("gate_put_overflow", { place: v.place })
+                        : say(v.repeat ? "gate_put_again" : "gate_put_in", { slot: slot });
     }
     if (v.kind === "pickup") {
       var many = v.slots.length > 1 || v.parcels > 1;
@@ -150,6 +151,11 @@
     }
     if (v.kind === "needs_room") return say("gate_needs_room");
     return errorText(v);
+  }
+
+  // Under a check-in whose room no phone settled: staff will check it.
+  function roomNote(v) {
+    return v.kind === "checkin" && v.room_confirmed === false ? say("gate_unconfirmed") : "";
   }
 
   // A carrier flow's question (which room? which phone?) is not a refusal: it names the waybill.
@@ -194,7 +200,9 @@
     householdEl.textContent = household(view.household);
     var left = waitLeft();  // "1 分钟" never breaks either
     write(instructionEl, instruction(view), view.slots.concat(left ? [duration(left)] : []));
-    resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good");
+    noteEl.textContent = roomNote(view);
+    resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good") +
+                         (noteEl.textContent ? " noted" : "");
     drawFresh();
     choicesEl.textContent = "";
     choices(view).forEach(function (choice) {
@@ -204,7 +212,16 @@
       if (choice.room) button.setAttribute("data-room", choice.room.id);
       if (choice.keep) button.setAttribute("data-keep", "");
       if (choice.typeRoom) button.setAttribute("data-type-room", "");
-      button.textContent = choice.label;
+      var label = document.createElement("span");
+      label.className = "label";
+      label.textContent = choice.label;
+      button.appendChild(label);
+      if (choice.keep) {  // the parcel goes there unconfirmed: the courier sees it before choosing
+        var mark = document.createElement("span");
+        mark.className = "mark";
+        mark.textContent = say("gate_unconfirmed_mark");
+        button.appendChild(mark);
+      }
       button.addEventListener("click", function () { choose(choice); });
       choicesEl.appendChild(button);
     });
@@ -268,6 +285,9 @@
 
   function drawPad() {
     var waits = padWaits();
+    // Which room? is answered by its buttons alone: no keypad to press in vain meanwhile.
+    padEl.hidden = pad.mode === "choose";
+    bodyEl.classList.toggle("wide", padEl.hidden);
     padEl.setAttribute("data-mode", pad.mode);
     padEl.classList.toggle("busy", busy);
     padEl.classList.toggle("waiting", waits);
@@ -289,6 +309,7 @@
   }
 
   function drawKeys() {
+    Array.prototype.forEach.call(keyEls, function (key) { key.disabled = busy; });
     var next = pad.mode === "building";
     okKey.setAttribute("data-t", next ? "gate_key_next" : "gate_key_ok");
     okKey.textContent = say(next ? "gate_key_next" : "gate_key_ok");
@@ -341,6 +362,8 @@
       if (v.error in FLOW_ERRORS) pad.mode = FLOW_ERRORS[v.error];
       if (v.error === "unknown_household") pad.room = "";
       if (v.error === "confusable_room") pad.tail = "";
+      // A lost answer takes the room buttons with it: OK sends the room again (tail kept).
+      if (v.error in RETRYABLE && pad.mode === "choose") pad.mode = "room";
     } else {
       flow = null;
       pickup = null;
@@ -515,7 +538,7 @@
     }
   }
 
-  Array.prototype.forEach.call(padEl.querySelectorAll("[data-key]"), function (button) {
+  Array.prototype.forEach.call(keyEls, function (button) {
     button.addEventListener("click", function () { press(button.getAttribute("data-key")); });
   });
   cancelEl.addEventListener("click", function () { if (!busy) idle(); });
