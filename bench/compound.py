@@ -14,6 +14,7 @@ from kiosk.config import Config, load_config
 
 COMMUNITY = "sample-garden"
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing answers there
+GATE_NAMES = {"north": "北门", "south": "南门", "east": "东门"}  # as a compound calls them
 
 
 def _with_id(text: str, community: str) -> str:
@@ -36,7 +37,8 @@ def gate_config(folder: Path, template: Path, gate: str, url: str, token: str,
     shutil.copytree(template, folder)
     path = folder / "config.toml"
     text = _with_id(path.read_text(encoding="utf-8"), community)
-    path.write_text(text + f'\n[gate]\nid = "{gate}"\nname = {{ zh = "{gate}门", en = '
+    zh = GATE_NAMES.get(gate, f"{gate}门")
+    path.write_text(text + f'\n[gate]\nid = "{gate}"\nname = {{ zh = "{zh}", en = '
                     f'"{gate.title()} gate" }}\n\n[centre]\nurl = "{url}"\ntoken = "{token}"\n'
                     f'sync_seconds = {sync_seconds}\n', encoding="utf-8")
     return load_config(path)

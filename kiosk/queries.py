@@ -10,7 +10,7 @@ import json
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -90,6 +90,17 @@ def slot_view(conn: sqlite3.Connection, now: datetime, code: str) -> dict[str, A
     """One active slot with all its waiting parcels, shaped like an item of ``slots_view``."""
     found = _slots(conn, now, code, SLOT_WAITING_PARCELS, {"slot": code})
     return found[0] if found else None
+
+
+def slot_layout(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The active slots in shelf order, without parcels or lights (the keys of a
+    ``slots_view`` item): what a gate of a compound tells its centre (``kiosk.sync``), so
+    that the compound's shelf page draws the gate's own grid."""
+    rows = conn.execute("SELECT code, shelf, capacity, buildings, overflow FROM slots"
+                        " WHERE active = 1 ORDER BY overflow, position").fetchall()
+    return [{"code": r["code"], "shelf": r["shelf"],
+             "capacity": None if r["overflow"] else r["capacity"],
+             "buildings": r["buildings"], "overflow": bool(r["overflow"])} for r in rows]
 
 
 @contextmanager
@@ -605,6 +616,12 @@ TEAM_COUNTS = ("door_tasks", "checked_in", "delivered", "waiting", "escalated")
 PERSON_COUNTS = ("checked_in", "delivered", "handed_out")
 
 
+def day_span(day: date, timezone: tzinfo) -> tuple[datetime, datetime]:
+    """The community's ``day``: from its midnight to the next, as aware datetimes."""
+    return (datetime.combine(day, time(0), timezone),
+            datetime.combine(day + timedelta(days=1), time(0), timezone))
+
+
 def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
                  teams: Sequence[str] = ()) -> dict[str, Any]:
     """A day's numbers (the community's day), for staff to compare as they did by hand.
@@ -615,25 +632,39 @@ def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
     and escalations, each credited to the team holding the task at that moment (as its event
     says), and the parcels of the tasks it held at the day's end still waiting then.
     ``people``: per person (the event's actor) and team, what they checked in, delivered and
-    handed out. Reads the day's events through their time index.
+    handed out. Reads the day's events through their time index; ``tally_counts`` counts.
     """
-    start = datetime.combine(day, time(0), timezone)
-    end = datetime.combine(day + timedelta(days=1), time(0), timezone)
+    start, end = day_span(day, timezone)
     span = {"start": iso(start), "end": iso(end)}
-    kinds = (*COUNTED_EVENTS, "task_joined", "task_escalated")
-    marks = ",".join("?" * len(kinds))
+    marks = ",".join("?" * len(COUNTED_KINDS))
     with _one_snapshot(conn):
         events = conn.execute(
             f"""SELECT kind, actor, json_extract(detail, '$.team') AS team,
                        COUNT(*) AS n, COUNT(DISTINCT json_extract(detail, '$.task')) AS tasks
                 FROM events WHERE at >= ? AND at < ? AND kind IN ({marks})
-                GROUP BY kind, actor, team""", (span["start"], span["end"], *kinds)).fetchall()
+                GROUP BY kind, actor, team""",
+            (span["start"], span["end"], *COUNTED_KINDS)).fetchall()
         waiting = conn.execute(
             """SELECT COUNT(*) FROM parcels WHERE checked_in_at < :end
                AND (closed_at IS NULL OR closed_at >= :end)""", span).fetchone()[0]
         team_waiting = conn.execute(TEAM_WAITING, span).fetchall()
-    totals = dict.fromkeys(("checked_in", "door_tasks", "delivered", "handed_out", "waiting",
-                            "escalated"), 0)
+    return tally_counts(day, timezone, events, waiting, team_waiting, teams)
+
+
+# The events a day's counts read: those counted, and the door tasks' joins and escalations.
+COUNTED_KINDS = (*COUNTED_EVENTS, "task_joined", "task_escalated")
+TOTAL_COUNTS = ("checked_in", "door_tasks", "delivered", "handed_out", "waiting", "escalated")
+
+
+def tally_counts(day: date, timezone: tzinfo, events: Iterable[Mapping[str, Any]],
+                 waiting: int, team_waiting: Iterable[Mapping[str, Any]],
+                 teams: Sequence[str] = ()) -> dict[str, Any]:
+    """Count a day from its events grouped by kind, actor and team (``n`` events, ``tasks``
+    distinct door tasks; rows of several gates may name the same group: they add up), the
+    parcels ``waiting`` at its end and those of each team's tasks (``team``, ``n``): the
+    shape of ``daily_counts``, whichever store the rows came from."""
+    start, end = day_span(day, timezone)
+    totals = dict.fromkeys(TOTAL_COUNTS, 0)
     totals["waiting"] = waiting
     per_team = {team: dict.fromkeys(TEAM_COUNTS, 0) for team in teams}
     people: dict[tuple[str, str | None], dict[str, int]] = {}
@@ -662,11 +693,12 @@ def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
         if team:
             per_team.setdefault(team, dict.fromkeys(TEAM_COUNTS, 0))["escalated"] += n
     for row in team_waiting:
-        per_team.setdefault(row["team"], dict.fromkeys(TEAM_COUNTS, 0))["waiting"] = row["n"]
+        counts = per_team.setdefault(row["team"], dict.fromkeys(TEAM_COUNTS, 0))
+        counts["waiting"] += row["n"]
     return {
         "date": day.isoformat(),
         "timezone": getattr(timezone, "key", None) or str(timezone),
-        "from": span["start"], "to": span["end"],
+        "from": iso(start), "to": iso(end),
         "totals": totals,
         "teams": [{"team": team, **counts} for team, counts in per_team.items()],
         "people": [{"person": actor, "team": team, **counts}
@@ -750,7 +782,7 @@ def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> 
             found.setdefault(row["id"], _parcel_row(row, match, matched))
 
     with _one_snapshot(conn):
-        room = _room_term(term)
+        room = room_term(term)
         near: list[str] = []
         if room is not None:
             understood.append("room")
@@ -783,7 +815,7 @@ def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> 
             "more": max(0, len(results) - limit)}
 
 
-def _room_term(term: str) -> str | None:
+def room_term(term: str) -> str | None:
     """The household a typed building-room names (``24栋2304`` -> ``24-2304``), or None."""
     try:
         return str(HouseholdId.parse(term))
@@ -884,7 +916,7 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
         spilled = conn.execute(IN_SLOT, (overflow,)).fetchall()
         failed = failed_notice_count(conn)
     return {
-        "refused": _once_per_code([_refusal(r) for r in refused]),
+        "refused": once_per_code([_refusal(r) for r in refused]),
         "unreachable": [_parcel_row(r, "unreachable") for r in unreachable],
         "failed_notices": failed,
         "overflow": [_parcel_row(r, "overflow") for r in spilled],
@@ -892,13 +924,14 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
     }
 
 
-def _once_per_code(refusals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per tracking number and reason, the newest, with how often (``times``): a
-    courier who scanned a waybill three times left one thing to look at, not three."""
+def once_per_code(refusals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per tracking number and reason (and gate, at the compound's centre), the
+    newest, with how often (``times``): a courier who scanned a waybill three times left one
+    thing to look at, not three."""
     kept: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: dict[tuple[str | None, str, str], dict[str, Any]] = {}
     for refusal in refusals:  # newest first
-        key = (refusal["error"], refusal["code"])
+        key = (refusal.get("gate"), refusal["error"], refusal["code"])
         if refusal["code"] and key in seen:
             seen[key]["times"] += 1
             continue
@@ -932,9 +965,16 @@ def keypad_runs(conn: sqlite3.Connection, since: datetime, quiet: timedelta,
     ``source`` (the keypad), ``wrong`` codes, ``while_waiting`` (typed while it waited, not
     checked), ``first`` and ``last`` (ISO), ``longest_wait_s``.
     """
+    return runs_of_wrong_codes(conn.execute(KEYPAD_REFUSALS, (iso(since),)), quiet, least)
+
+
+def runs_of_wrong_codes(refusals: Iterable[Mapping[str, Any]], quiet: timedelta,
+                        least: int) -> list[dict[str, Any]]:
+    """``keypad_runs`` from a keypad's refused codes in time order (``at`` ISO text, ``actor``:
+    the keypad, ``error``, ``wait_s``), whichever store they came from."""
     runs: dict[str, dict[str, Any]] = {}  # the open run of each keypad
     done: list[dict[str, Any]] = []
-    for row in conn.execute(KEYPAD_REFUSALS, (iso(since),)):
+    for row in refusals:
         run = runs.get(row["actor"])
         if run is None or (datetime.fromisoformat(row["at"])
                            - datetime.fromisoformat(run["last"]) >= quiet):

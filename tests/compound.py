@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import PATIENCE_S
+
 from bench.compound import COMMUNITY, NOWHERE, centre_config, gate_config, point_at
 from kiosk.centre.db import connect
 from kiosk.centre.gates import add_gate
@@ -29,7 +31,7 @@ class Gate:
 
     def sync(self, clock) -> SyncReport:
         centre = self.config.centre
-        return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, 5.0),
+        return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, PATIENCE_S),
                          clock)
 
     def journal(self) -> Journal:

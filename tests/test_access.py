@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import ADMIN_PASSWORD, add_member, make_app
+from conftest import ADMIN_PASSWORD, CHEAP_HASHER, add_member, make_app
 
 from web import auth
 
@@ -88,9 +88,39 @@ ACCESS: dict[str, frozenset[str]] = {
     "households.preview": APPLIERS,
     "households.apply": APPLIERS,
 }
+# The compound's centre (``web.centre``): its own site, on the centre's accounts. Its pages
+# have the gate's endpoint names; what stays on a gate is not served there. Its one route for
+# machines, a gate's exchange, takes that gate's bearer token and nothing else
+# (tests/test_sync_auth.py): no visitor here gets through.
+GATE_TOKEN_ONLY: frozenset[str] = frozenset()
+CENTRE_ACCESS: dict[str, frozenset[str]] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "health.healthz": PUBLIC,  # every gate's health: times and counts only
+    "centre_sync.exchange": GATE_TOKEN_ONLY,
+    "shelf.index": EVERY_ROLE,
+    "shelf.grid": EVERY_ROLE,
+    "shelf.slot": EVERY_ROLE,
+    "follow.search": STAFF,
+    "follow.exceptions": STAFF,
+    "follow.overdue": STAFF,
+    "parcels.timeline": STAFF,
+    "parcels.hand_out": STAFF,
+    "tasks.index": EVERY_ROLE,
+    "tasks.task": EVERY_ROLE,
+    "tasks.door": EVERY_ROLE,
+    "counts.page": EVERY_ROLE,
+    "counts.download": EVERY_ROLE,
+    "gates.index": EVERY_ROLE,
+    "gates.resolve": ADMIN,  # the sync's alarms are the administrators'
+    "auth.lockouts": ADMIN,
+}
+CENTRE_VISITORS = ("anonymous", *SIGNED_IN, "wrong_token")
 # Values for the rules' placeholders: real enough to reach the view, never an account in use.
 PLACEHOLDERS = {"code": "A-01", "sha256": "0" * 64, "household": "24-2304",
-                "filename": "shelf.css", "username": "nobody"}
+                "filename": "shelf.css", "username": "nobody", "gate": "north",
+                "task_id": "24-2304"}
 
 
 @dataclass(frozen=True)
@@ -115,11 +145,14 @@ def calls(app) -> list[Call]:
     return found
 
 
-def undeclared(app) -> list[str]:
+def undeclared(app, table: dict[str, frozenset[str]] = ACCESS) -> list[str]:
     """Endpoints that neither the table lists nor their view declares: each a failure."""
     problems = []
     for endpoint in sorted({rule.endpoint for rule in app.url_map.iter_rules()}):
-        if endpoint not in ACCESS:
+        if endpoint in table and getattr(app.view_functions[endpoint],
+                                         auth.CREDENTIAL_ATTRIBUTE, False):
+            continue  # checks a credential of its own (a gate's token at the centre)
+        if endpoint not in table:
             problems.append(f"{endpoint}: not in tests/test_access.py ACCESS; add its row")
         elif endpoint not in auth.PUBLIC_ENDPOINTS and auth.declared_access(app, endpoint) is None:
             problems.append(f"{endpoint}: its view declares no role (login_required, "
@@ -174,8 +207,8 @@ def refusal(response) -> str | None:
     return None
 
 
-def expected(call: Call, who: str) -> str | None:
-    allowed = ACCESS[call.endpoint]
+def expected(call: Call, who: str, table: dict[str, frozenset[str]] = ACCESS) -> str | None:
+    allowed = table[call.endpoint]
     if who in allowed and not (who == "gate" and call.method == "POST"
                                and call.endpoint not in auth.PUBLIC_ENDPOINTS):
         return None
@@ -259,3 +292,75 @@ def test_the_gate_role_reads_but_every_post_is_refused(site, community):
                        headers=JSON).json == {"error": "not allowed for your role"}
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302  # signs out
     assert client.get("/", headers={"Accept": "text/html"}).status_code == 302
+
+
+# --- the compound's centre -------------------------------------------------------------------
+
+@pytest.fixture
+def centre_site(tmp_path, community_template, centre_url, clock):
+    """The centre's site, with an account of each role (the gate's passwords)."""
+    from compound import COMMUNITY, centre_config
+
+    from kiosk.centre.db import connect
+    from kiosk.centre.gates import add_gate
+    from kiosk.centre.store import CentreUnitOfWork
+    from kiosk.passwords import hash_password
+    from kiosk.staff import add_staff
+    from web.centre import create_centre_app
+
+    centre = centre_config(tmp_path / "centre", community_template, centre_url)
+    app = create_centre_app(centre, clock=clock)
+    with connect(centre_url) as pg:
+        add_gate(pg, COMMUNITY, "north", clock.now(), actor="tests")
+        for role in SIGNED_IN:
+            username = ACCOUNTS.get(role, "admin")
+            password = ADMIN_PASSWORD if role == "admin" else f"{username} pass"
+            add_staff(CentreUnitOfWork(pg, COMMUNITY), clock.now(), username=username,
+                      name=username.title(), role=role, team=None,
+                      password_hash=hash_password(password, hasher=CHEAP_HASHER),
+                      actor="tests", teams=[t.id for t in centre.teams])
+    return app, centre
+
+
+def test_every_route_of_the_centre_is_in_its_table(centre_site):
+    app, _ = centre_site
+    assert undeclared(app, CENTRE_ACCESS) == []
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(CENTRE_ACCESS)
+    assert getattr(app.view_functions["centre_sync.exchange"], auth.CREDENTIAL_ATTRIBUTE)
+
+
+def test_every_route_of_the_centre_answers_each_visitor_as_its_table_says(centre_site):
+    app, centre = centre_site
+    clients = {who: visitor(app, centre, who) for who in CENTRE_VISITORS}
+    seen = 0
+    for call in calls(app):
+        if call.endpoint == "centre_sync.exchange":
+            continue  # a gate's token or nothing: tests/test_sync_auth.py
+        for who in CENTRE_VISITORS:
+            if call.method == "POST":
+                client, headers = visitor(app, centre, who)
+                data = {"csrf_token": csrf_of(client)}
+            else:
+                (client, headers), data = clients[who], None
+            response = client.open(call.path, method=call.method, headers=headers, data=data)
+            got, want = refusal(response), expected(call, who, CENTRE_ACCESS)
+            assert got == want, (f"{call.method} {call.path} ({call.endpoint}) as {who}: "
+                                 f"{response.status_code} {response.get_data(as_text=True)[:200]}")
+            seen += 1
+    assert seen == (len(calls(app)) - 1) * len(CENTRE_VISITORS)
+
+
+def test_the_centres_pages_send_the_anonymous_to_sign_in_and_refuse_posts_without_a_token(
+        centre_site):
+    app, centre = centre_site
+    for call in calls(app):
+        if call.endpoint in auth.PUBLIC_ENDPOINTS or call.endpoint == "centre_sync.exchange":
+            continue
+        if call.method == "GET":
+            response = app.test_client().get(call.path, headers={"Accept": "text/html"})
+            assert response.status_code == 302, call
+            assert response.location.startswith("/login?next="), call
+            continue
+        client, headers = visitor(app, centre, "admin")
+        for data in ({}, {"csrf_token": "forged"}):
+            assert refusal(client.post(call.path, headers=headers, data=data)) == "csrf", call

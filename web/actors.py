@@ -1,6 +1,7 @@
 """Who did something, as the staff pages say it: the one way an event's actor is worded.
 
-Events name their actor as ``li@web`` (a staff member on the site), ``root@shell`` (a command
+Events name their actor as ``li@web`` (a staff member on the site; ``li@centre``: what they
+decided at the compound's centre, applied by a gate), ``root@shell`` (a command
 run by that system user), ``bot@api`` (a tool's named token), ``courier@kiosk`` and
 ``resident@kiosk`` (people at the gate, who have no account). A page shows the staff member's
 name, "the command line (root)", "the tool bot", "the courier" ... never the raw actor.
@@ -8,7 +9,7 @@ name, "the command line (root)", "the tool bot", "the courier" ... never the raw
 
 from __future__ import annotations
 
-from web.auth import API_ACTOR, WEB_ACTOR
+from web.auth import API_ACTOR, CENTRE_ACTOR, WEB_ACTOR
 from web.db import get_uow
 from web.i18n import has, t
 
@@ -21,7 +22,7 @@ def actor_name(actor: str) -> str:
     name, at, where = actor.rpartition("@")
     if not at:
         return t(f"actor_{actor}") if has(f"actor_{actor}") else actor
-    if f"@{where}" == WEB_ACTOR:
+    if f"@{where}" in (WEB_ACTOR, CENTRE_ACTOR):  # on a gate's site, or at the centre
         member = get_uow().staff.get(name)
         return member.name if member is not None and member.name else name
     if f"@{where}" == KIOSK_ACTOR and has(f"actor_{name}"):

@@ -90,6 +90,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
 SESSION_FIELD = "_user_id"  # Flask-Login's key in the cookie: the sign-in's token
 WEB_ACTOR = "@web"  # a signed-in member's events name them as ``li@web``
+CENTRE_ACTOR = "@centre"  # ... and a gate's events, what they decided at the centre: ``li@centre``
 API_ACTOR = "@api"  # a bearer token's events name it by its [[web.tokens]] name: ``bot@api``
 # Open to anyone: each guards itself (the sign-in throttle; the gate's own display only).
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout",

@@ -1,8 +1,10 @@
 """The day's counts on the staff site, per team and person, and as a CSV both sides can compare.
 
 Everything comes from ``kiosk.queries.daily_counts`` (as ``shelf counts --json`` does), for the
-community's day. Every signed-in member sees every team's numbers: comparing them is the point.
-The CSV is UTF-8 with a byte-order mark, so Excel opens its Chinese as Chinese.
+community's day; the compound's centre draws its own (every gate's, and each gate's totals)
+with the same page and CSV (``render_counts``, ``counts_csv``). Every signed-in member sees
+every team's numbers: comparing them is the point. The CSV is UTF-8 with a byte-order mark,
+so Excel opens its Chinese as Chinese.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from kiosk.queries import PERSON_COUNTS, TEAM_COUNTS, daily_counts
+from kiosk.queries import PERSON_COUNTS, TEAM_COUNTS, TOTAL_COUNTS, daily_counts
 from web.actors import actor_name, is_person
 from web.auth import login_required
 from web.db import get_db
@@ -23,12 +25,11 @@ from web.tasks import team_name
 
 bp = Blueprint("counts", __name__)
 
-TOTAL_COUNTS = ("checked_in", "door_tasks", "delivered", "handed_out", "waiting", "escalated")
 # Excel runs a cell starting with these as a formula: such a text is written with a quote first.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _day() -> date:
+def chosen_day() -> date:
     """The day asked for (``?date=2026-12-03``), else today in the community's time."""
     try:
         return date.fromisoformat(request.args.get("date", "").strip())
@@ -46,8 +47,12 @@ def _counts(day: date) -> dict[str, Any]:
 @bp.get("/counts")
 @login_required
 def page() -> str:
-    day = _day()
-    counts = _counts(day)
+    day = chosen_day()
+    return render_counts(day, _counts(day))
+
+
+def render_counts(day: date, counts: dict[str, Any]) -> str:
+    """The day's counts page (a gate's, or the compound's with its ``gates``)."""
     # Couriers and residents at the gate have no account: their numbers are the gate's
     # self-service, not a person's.
     people = [row for row in counts["people"] if is_person(row["person"])]
@@ -64,14 +69,19 @@ def page() -> str:
 @bp.get("/counts.csv")
 @login_required
 def download() -> Response:
-    """The day's counts as one table: the totals, each team, each person (a row each)."""
-    day = _day()
+    day = chosen_day()
+    return counts_csv(day, _counts(day))
+
+
+def counts_csv(day: date, counts: dict[str, Any]) -> Response:
+    """The day's counts as one table: the totals, each gate (the compound's), each team, each
+    person (a row each)."""
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads UTF-8 only after a byte-order mark
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([t("counts_date"), t("counts_scope"), t("counts_team"), t("counts_person"),
                      t("counts_name"), *(t(f"counts_{key}") for key in TOTAL_COUNTS)])
-    for scope, team, person, name, numbers in _rows(_counts(day)):
+    for scope, team, person, name, numbers in _rows(counts):
         writer.writerow([day.isoformat(), t(f"counts_scope_{scope}"), _cell(team),
                          _cell(person), _cell(name),
                          *(numbers.get(key, "") for key in TOTAL_COUNTS)])
@@ -83,6 +93,8 @@ def download() -> Response:
 
 def _rows(counts: dict[str, Any]) -> list[tuple[str, str, str, str, dict[str, int]]]:
     rows = [("total", "", "", "", counts["totals"])]
+    rows += [("gate", "", "", gate.get("name") or gate["gate"], gate)  # the compound's
+             for gate in counts.get("gates", [])]
     rows += [("team", team["team"], "", team_name(team["team"]), team)
              for team in counts["teams"]]
     rows += [("person" if is_person(person["person"]) else "self_service", person["team"] or "",

@@ -10,7 +10,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 
 from kiosk.domain import mask_path
 from kiosk.errors import StorageFull, StoreUnavailable
@@ -27,6 +27,9 @@ def store_unavailable(exc: StoreUnavailable) -> Any:
     headers = {"Retry-After": str(RETRY_AFTER_S)}
     if request.path.startswith("/api/"):
         return jsonify(error=t(key), code=exc.code), 503, headers
+    if "_login_user" not in g:  # the store failed while the member was looked up (the
+        # centre's database gone): the page's header would ask it again, so draw it for nobody
+        g._login_user = current_app.login_manager.anonymous_user()
     return render_template("unavailable.html", message_key=key), 503, headers
 
 

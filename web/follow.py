@@ -26,7 +26,7 @@ from flask import Blueprint, current_app, g, render_template, request
 from kiosk.queries import attention, keypad_runs, overdue_parcels, search_parcels
 from web.auth import roles_required
 from web.db import get_db
-from web.i18n import has, t, why
+from web.i18n import has, local, t, why
 from web.parcels import ACTION_ROLES, REASON_CHARS, STAFF_ROLES, source_name
 from web.shelf import OVERDUE_AFTER, age_band, return_after
 from web.tasks import waited
@@ -50,7 +50,7 @@ def search() -> str:
     found = search_parcels(get_db(), query) if query else None
     now = _now()
     for row in (found or {}).get("results", []):
-        _with_age(row, now)
+        with_age(row, now)
     return render_template("search.html", query=query, found=found)
 
 
@@ -58,10 +58,7 @@ def search() -> str:
 @roles_required(*STAFF_ROLES)
 def exceptions() -> str:
     """What needs a look now, each with its time and a way to the parcel."""
-    try:
-        days = min(MAX_EXCEPTION_DAYS, max(1, int(request.args.get("days", EXCEPTION_DAYS))))
-    except ValueError:
-        days = EXCEPTION_DAYS
+    days = exception_days()
     now = _now()
     found = attention(get_db(), now - timedelta(days=days),
                       current_app.config["LAYOUT"].overflow.code)
@@ -72,10 +69,19 @@ def exceptions() -> str:
                                   timedelta(seconds=pickup.window_s), pickup.max_failures)
     for key in ("unreachable", "overflow", "unconfirmed"):
         for row in found[key]:
-            _with_age(row, now)
+            with_age(row, now)
     return render_template("exceptions.html", found=found, days=days,
                            reason_chars=REASON_CHARS, can_act=g.user.role in ACTION_ROLES,
-                           source_name=source_name)
+                           source_name=source_name,
+                           overflow_name=local(current_app.config["LAYOUT"].overflow_name))
+
+
+def exception_days() -> int:
+    """How many days back the exceptions list looks: ``?days=`` (1 to 31), else a week."""
+    try:
+        return min(MAX_EXCEPTION_DAYS, max(1, int(request.args.get("days", EXCEPTION_DAYS))))
+    except ValueError:
+        return EXCEPTION_DAYS
 
 
 @bp.get("/overdue")
@@ -85,14 +91,14 @@ def overdue() -> str:
     now = _now()
     rows = overdue_parcels(get_db(), now - OVERDUE_AFTER)
     for row in rows:
-        _with_age(row, now)
+        with_age(row, now)
     due = [r for r in rows if r["age"] == "return"]
     return render_template("overdue.html", due=due, waiting=[r for r in rows if r not in due],
                            days=return_after().days, reason_chars=REASON_CHARS,
                            can_act=g.user.role in ACTION_ROLES)
 
 
-def _with_age(row: dict[str, Any], now: datetime) -> None:
+def with_age(row: dict[str, Any], now: datetime) -> None:
     """How long a parcel has waited (or did, until it left), in words, and its colour band."""
     left = row["status"] != "waiting" and row["closed_at"]
     row["waited"] = waited(row["checked_in_at"], datetime.fromisoformat(left) if left else now)

@@ -67,6 +67,18 @@ def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
     story = parcel_story(get_db(), parcel_id)
     if story is None:
         abort(404)
+    dress(story)
+    status = 200 if refusal is None else REFUSAL_STATUS.get(refusal["code"], 422)
+    can_act = g.user.role in ACTION_ROLES and story["status"] == "waiting"
+    return render_template("parcel.html", parcel=story, refusal=refusal, can_act=can_act,
+                           slots=_move_targets(story["slot"]) if can_act else [],
+                           reason_chars=REASON_CHARS), status
+
+
+def dress(story: dict[str, Any]) -> None:
+    """Word a parcel's story (``kiosk.queries.parcel_story``'s shape) for its page: each
+    moment's name, sentence and local time (one scan's still shown once), its tasks' teams,
+    how long it waited and its colour band."""
     shown: set[int] = set()
     for entry in story["entries"]:
         if entry["still_id"] in shown:  # one scan, several events: its still shown once
@@ -85,11 +97,12 @@ def _page(parcel_id: int, refusal: dict[str, str] | None = None) -> Any:
     story["waited"] = waited(story["checked_in_at"],
                              datetime.fromisoformat(left) if left else now)
     story["age"] = None if left else age_band(story["checked_in_at"], now)
-    status = 200 if refusal is None else REFUSAL_STATUS.get(refusal["code"], 422)
-    can_act = g.user.role in ACTION_ROLES and story["status"] == "waiting"
-    return render_template("parcel.html", parcel=story, refusal=refusal, can_act=can_act,
-                           slots=_move_targets(story["slot"]) if can_act else [],
-                           reason_chars=REASON_CHARS), status
+
+
+@bp.app_template_global("parcel_url")
+def parcel_url(parcel: dict[str, Any], action: str = "timeline") -> str:
+    """Where a parcel's record (or one of its actions: ``hand_out``, ``move`` ...) is."""
+    return url_for(f"parcels.{action}", parcel_id=parcel["id"])
 
 
 def _move_targets(current: str) -> list[dict[str, Any]]:
@@ -119,9 +132,7 @@ def _act(parcel_id: int, action: Callable[..., Done], done_key: str, **form: Any
     except StoreUnavailable:
         raise  # web/errors.py: the 503 page, nothing saved
     except ShelfError as refused:
-        key = f"act_err_{refused.code}"
-        text = t(key) if has(key) else str(refused)
-        return _page(parcel_id, {"code": refused.code, "text": text})
+        return _page(parcel_id, act_refusal(refused.code, str(refused)))
     flash(t(done_key, slot=done.slot, id=parcel_id), "ok")
     if done.code_withdrawn:
         flash(t("act_code_withdrawn"), "ok")
@@ -177,6 +188,12 @@ def still(event_id: int) -> Any:
     response = Response(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = STILL_CACHE_CONTROL
     return response
+
+
+def act_refusal(code: str, message: str) -> dict[str, str]:
+    """A staff action refused (here, or by the parcel's gate), in the page's words."""
+    key = f"act_err_{code}"
+    return {"code": code, "text": t(key) if has(key) else message}
 
 
 def event_name(kind: str) -> str:

@@ -175,7 +175,7 @@ def chosen_filter() -> str:
     return asked if asked in FILTERS else "all"
 
 
-def _with_ages(slots: list[dict[str, Any]], now: datetime) -> None:
+def with_ages(slots: list[dict[str, Any]], now: datetime) -> None:
     """Give each card's parcels their colour band and whole days waited, and the card (by its
     oldest) its band."""
     for slot in slots:
@@ -185,7 +185,7 @@ def _with_ages(slots: list[dict[str, Any]], now: datetime) -> None:
         slot["age"] = slot["parcels"][0]["age"] if slot["parcels"] else None
 
 
-def _matches(slot: dict[str, Any], show: str, flags: dict[str, dict[str, Any]]) -> bool:
+def matches_filter(slot: dict[str, Any], show: str, flags: dict[str, dict[str, Any]]) -> bool:
     if show == "occupied":
         return slot["count"] > 0
     if show == "lit":
@@ -209,7 +209,7 @@ def render_grid(show: str = "all") -> Grid:
     state = json.dumps([grid_state(get_db(), now), current_language(), request.script_root,
                         show, int(now.timestamp()) // AGES_EVERY_S])
     cache: RenderCache = current_app.extensions["shelf.grids"]
-    rendered = cache.get(_digest(state), lambda: _read_and_render(now, show))
+    rendered = cache.get(digest(state), lambda: _read_and_render(now, show))
     generated_at = _utc_text(now)
     return Grid(rendered, generated_at, t("updated", time=local_time(generated_at, "%H:%M:%S")))
 
@@ -218,9 +218,9 @@ def _read_and_render(now: datetime, show: str) -> RenderedGrid:
     slots = slots_view(get_db(), now, parcels_per_slot=PARCELS_PER_CARD)
     flags = slot_flags(get_db())
     failed = failed_notice_count(get_db())
-    _with_ages(slots, now)
-    counts = {name: sum(1 for s in slots if _matches(s, name, flags)) for name in FILTERS}
-    shown = [s for s in slots if _matches(s, show, flags)]
+    with_ages(slots, now)
+    counts = {name: sum(1 for s in slots if matches_filter(s, name, flags)) for name in FILTERS}
+    shown = [s for s in slots if matches_filter(s, show, flags)]
     return _render(slots, shown, failed, show, counts)
 
 
@@ -231,10 +231,10 @@ def _render(slots: list[dict[str, Any]], shown: list[dict[str, Any]], failed_not
                                   failed_notices=failed_notices, show=show, counts=counts,
                                   filters=FILTERS))
     totals = t("summary", **summary(slots))
-    return RenderedGrid(html, totals, _digest(f"{totals}\n{html}"))
+    return RenderedGrid(html, totals, digest(f"{totals}\n{html}"))
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -254,7 +254,11 @@ def grid() -> Any:
 
     ``?show=`` is the page's filter, kept by every poll.
     """
-    view = render_grid(chosen_filter())
+    return grid_json(render_grid(chosen_filter()))
+
+
+def grid_json(view: Grid) -> Any:
+    """The grid as shelf.js takes it: its markup only when it differs from ``?since=``."""
     rendered = view.rendered
     body: dict[str, str] = {"version": rendered.version, "generated_at": view.generated_at,
                             "updated": view.updated}
@@ -273,7 +277,7 @@ def slot(code: str) -> str:
     found = slot_view(get_db(), now, code)
     if found is None:
         abort(404)
-    _with_ages([found], now)
+    with_ages([found], now)
     return render_template("slot.html", slot=found)
 
 

@@ -157,8 +157,14 @@ def _since(since_iso: str) -> str:
 
 
 @bp.app_template_global("task_since")
-def _task_since(since_iso: str) -> str:
+def task_since(since_iso: str) -> str:
     return _since(since_iso)
+
+
+@bp.app_template_global("task_url")
+def task_url(task: dict[str, Any]) -> str:
+    """Where a door task is handled: its page (the compound's centre: its household's visit)."""
+    return url_for("tasks.task", task_id=task["id"])
 
 
 @bp.get("/tasks")
@@ -226,11 +232,11 @@ def _task_page(task_id: int, refusal: dict[str, Any] | None = None) -> Any:
         "task.html", task=view, refusal=refusal, team_name=team_name, actor_name=actor_name,
         other_team=view["team"] != shown.team and shown.own,
         photo=_site().decoder is not None, photo_mb=PHOTO_UPLOAD_BYTES // (1024 * 1024),
-        wrong_door=_wrong_door(refusal) if refusal else None)
+        wrong_door=wrong_door_words(refusal) if refusal else None)
     return page, status
 
 
-def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
+def wrong_door_words(refusal: dict[str, Any]) -> Markup | None:
     """ "this is 24-2403; the parcel is for 24-2304", both rooms in large type."""
     if refusal.get("code") != "wrong_door":
         return None
@@ -248,9 +254,9 @@ def _wrong_door(refusal: dict[str, Any]) -> Markup | None:
 def door(task_id: int) -> Any:
     """Confirm the door by its sticker (a photo, or what the page read) or the room typed."""
     check_csrf()
-    typed = _typed_door()
+    typed = typed_door()
     if typed is None:
-        read = _door_in_photo()
+        read = door_in_photo()
         if isinstance(read, dict):
             return _task_page(task_id, read)
         typed = read
@@ -270,7 +276,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
         "door_err_photo_too_large", mb=PHOTO_UPLOAD_BYTES // (1024 * 1024))})
 
 
-def _typed_door() -> str | None:
+def typed_door() -> str | None:
     """The door as the page sent it: the sticker's text read in the page, or building and room."""
     read = request.form.get("door", "").strip()
     if read:
@@ -282,7 +288,7 @@ def _typed_door() -> str | None:
     return None
 
 
-def _door_in_photo() -> str | dict[str, Any]:
+def door_in_photo() -> str | dict[str, Any]:
     """The text of the code in the uploaded photo (a door sticker's first), or a refusal."""
     sent = request.files.get("photo")
     if sent is None or not sent.filename:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from kiosk.app.sdnotify import notify
 from kiosk.app.signals import stop_on_signals
@@ -657,7 +658,7 @@ def cmd_web(args: argparse.Namespace, clock: Clock) -> int:
     if is_centre:  # the compound's site, from its PostgreSQL
         from web.centre import create_centre_app
 
-        app = create_centre_app(config, clock=clock)
+        app = create_centre_app(config, clock=clock, decoder=DecoderChain())
     else:
         # The kiosk's decoder reads the door stickers staff photograph at the door. A damaged
         # store: the site serves all the same (the gate says "out of order, see staff").
@@ -875,13 +876,7 @@ def cmd_counts(args: argparse.Namespace, clock: Clock) -> int:
         print(json.dumps(counts, ensure_ascii=False))
         return 0
     print(f"{counts['date']}: " + _counted(counts["totals"]))
-    for team in counts["teams"]:
-        print(say("counts_team", team=_team(config, team["team"])) + _counted(team))
-    for person in counts["people"]:
-        who = (say("counts_person_team", person=person["person"],
-                   team=_team(config, person["team"])) if person["team"]
-               else say("counts_person", person=person["person"]))
-        print(who + _counted(person))
+    _print_teams_and_people(config, counts)
     return 0
 
 
@@ -892,14 +887,28 @@ def _centre_counts(config: Config, day: date, as_json: bool) -> int:
 
     assert config.centre is not None
     with connect(config.centre.database) as conn:
-        counts = compound_counts(conn, config.community.id, day, config.community.timezone)
+        counts = compound_counts(conn, config.community.id, day, config.community.timezone,
+                                 [t.id for t in config.teams])
     if as_json:
         print(json.dumps(counts, ensure_ascii=False))
         return 0
     print(f"{counts['date']}: " + _counted(counts["totals"]))
     for gate in counts["gates"]:
         print(say("counts_gate", gate=gate["gate"]) + _counted(gate))
+    _print_teams_and_people(config, counts)
     return 0
+
+
+def _print_teams_and_people(config: Config, counts: dict[str, Any]) -> None:
+    """The lines of `shelf counts` for each team and each person (a gate's, or the
+    compound's: every gate's summed)."""
+    for team in counts["teams"]:
+        print(say("counts_team", team=_team(config, team["team"])) + _counted(team))
+    for person in counts["people"]:
+        who = (say("counts_person_team", person=person["person"],
+                   team=_team(config, person["team"])) if person["team"]
+               else say("counts_person", person=person["person"]))
+        print(who + _counted(person))
 
 
 def _counted(counts: dict[str, object]) -> str:

@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 
 from kiosk.centre.db import centre_event, unavailable_as_shelf_error
 from kiosk.centre.gates import UnknownGate
-from kiosk.domain import mask_household
+from kiosk.domain import HouseholdId, mask_household
 from kiosk.errors import (
     IdNotChecked,
     ParcelNotWaiting,
@@ -106,18 +106,47 @@ def confirm_delivery(conn: psycopg.Connection, community: str, gate: str, origin
                              f"{task['closed_by']})")
         if task["status"] == "cancelled":
             raise TaskCancelled(f"door task {task_id} was cancelled: nothing to carry")
-        if str(given) != task["household_id"]:
-            centre_event(conn, community, gate, now, "door_refused", actor,
-                         household=task["household_id"], task=task_id, given=str(given))
-            raise WrongDoor(f"wrong door: this is {given.masked()}, task {task_id} is for "
-                            f"{mask_household(task['household_id'])}; take the parcels to "
-                            "that door", expected=task["household_id"], given=str(given))
-        already = _pending(conn, community, gate, "deliver", "task", task_id)
-        if already is not None:
-            return Issued(gate, already, "deliver", repeat=True)
-        return issue(conn, community, gate, "deliver",
-                     {"task": task_id, "origin": origin, "door": door.strip(),
-                      "household": task["household_id"]}, actor, now)
+        if str(given) == task["household_id"]:
+            already = _pending(conn, community, gate, "deliver", "task", task_id)
+            if already is not None:
+                return Issued(gate, already, "deliver", repeat=True)
+            return issue(conn, community, gate, "deliver",
+                         {"task": task_id, "origin": origin, "door": door.strip(),
+                          "household": task["household_id"]}, actor, now)
+    raise _wrong_door(conn, community, gate, task["household_id"], given, actor, now,
+                      task=task_id)
+
+
+def _wrong_door(conn: psycopg.Connection, community: str, gate: str | None, expected: str,
+                given: HouseholdId, actor: str, now: datetime, **detail: Any) -> WrongDoor:
+    """Record a door refused (in its own transaction: the refusal is kept) and say why."""
+    with unavailable_as_shelf_error(), conn.transaction():
+        centre_event(conn, community, gate, now, "door_refused", actor, household=expected,
+                     given=str(given), **detail)
+    return WrongDoor(f"wrong door: this is {given.masked()}, the parcels are for "
+                     f"{mask_household(expected)}; take them to that door",
+                     expected=expected, given=str(given))
+
+
+def confirm_visit(conn: psycopg.Connection, community: str, household: str, door: str,
+                  secret: bytes, *, actor: str, now: datetime) -> list[Issued]:
+    """A team confirms at a household's door, on a phone that talks to the centre: check the
+    door once, then command each gate with an open door task for that household to deliver
+    it (one command per gate's task, in one transaction; one already given is not given
+    again). A household with parcels at two gates is one visit, and one confirmation."""
+    given, _via = read_door(door, secret)
+    if str(given) != household:
+        raise _wrong_door(conn, community, None, household, given, actor, now)
+    with unavailable_as_shelf_error(), conn.transaction():
+        tasks = conn.execute(
+            "SELECT gate_id, origin, id FROM door_tasks WHERE community_id = %s"
+            " AND household_id = %s AND status = 'open' ORDER BY gate_id, id",
+            (community, household)).fetchall()
+        if not tasks:
+            raise TaskClosed(f"nothing is open to deliver to {mask_household(household)}: "
+                             "its door tasks were delivered or cancelled")
+        return [confirm_delivery(conn, community, t["gate_id"], t["origin"], t["id"], door,
+                                 secret, actor=actor, now=now) for t in tasks]
 
 
 def hand_out_at_centre(conn: psycopg.Connection, community: str, gate: str, origin: str,
@@ -149,12 +178,17 @@ def hand_out_at_centre(conn: psycopg.Connection, community: str, gate: str, orig
 
 def waiting_commands(conn: psycopg.Connection, community: str) -> list[dict[str, Any]]:
     """Commands no gate has applied yet, oldest first, with the gate's name: what the pages
-    show as "waiting for the north gate" instead of pretending it is done."""
+    show as "waiting for the north gate" instead of pretending it is done. A command about
+    one parcel carries its household and waybill (``parcel_household``, ``parcel_ref``),
+    how staff know the parcel."""
     with unavailable_as_shelf_error():
         return conn.execute(
             "SELECT c.gate_id, g.name AS gate_name, g.status->'names' AS gate_names, c.seq,"
-            " c.kind, c.payload, c.created_at, c.created_by FROM commands c JOIN gates g"
-            " ON g.community_id = c.community_id AND g.id = c.gate_id"
+            " c.kind, c.payload, c.created_at, c.created_by,"
+            " p.household_id AS parcel_household, p.ref AS parcel_ref FROM commands c"
+            " JOIN gates g ON g.community_id = c.community_id AND g.id = c.gate_id"
+            " LEFT JOIN parcels p ON p.community_id = c.community_id AND p.gate_id = c.gate_id"
+            " AND p.origin = c.payload->>'origin' AND p.id = (c.payload->>'parcel')::bigint"
             " WHERE c.community_id = %s AND c.status = 'pending'"
             " ORDER BY c.created_at, c.gate_id, c.seq", (community,)).fetchall()
 

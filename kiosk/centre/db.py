@@ -67,6 +67,20 @@ def unavailable_as_shelf_error() -> Iterator[None]:
                                 "nothing was saved") from exc
 
 
+@contextmanager
+def one_snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """Let every statement inside read the same committed state (a read-only REPEATABLE READ
+    transaction; inside the caller's own transaction, that one's), the connection's loss
+    turned into the shelf's own error."""
+    with unavailable_as_shelf_error():
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            yield
+            return
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+
+
 def migrate(conn: psycopg.Connection, *, target: int | None = None) -> int:
     """Apply the migrations of ``kiosk/migrations/postgresql/`` not applied yet; the version."""
     with unavailable_as_shelf_error():

@@ -132,3 +132,18 @@ def gates_of(conn: psycopg.Connection, community: str) -> list[dict[str, object]
             " last_command, commands_applied, status FROM gates WHERE community_id = %s"
             " ORDER BY id", (community,)).fetchall()
 
+
+
+def resolve_alarm(conn: psycopg.Connection, community: str, alarm_id: int, *, actor: str,
+                  now: datetime) -> bool:
+    """Mark an alarm of the sync seen and dealt with (it leaves the lists; its row and the
+    centre's history keep who did, and when). False: no such open alarm."""
+    with unavailable_as_shelf_error(), conn.transaction():
+        row = conn.execute("UPDATE sync_alarms SET resolved_at = %s, resolved_by = %s"
+                           " WHERE community_id = %s AND id = %s AND resolved_at IS NULL"
+                           " RETURNING gate_id, kind", (now, actor[:200], community, alarm_id)
+                           ).fetchone()
+        if row is not None:
+            centre_event(conn, community, row["gate_id"], now, "alarm_resolved", actor,
+                         alarm=alarm_id, alarm_kind=row["kind"])
+    return row is not None

@@ -20,7 +20,7 @@ from typing import Any
 from kiosk.config import Config, names_in_languages
 from kiosk.migrations import load
 from kiosk.ports import Clock
-from kiosk.queries import kiosk_health
+from kiosk.queries import kiosk_health, slot_layout
 from kiosk.store import SqliteUnitOfWork
 from kiosk.store.journal import Journal, Record
 from kiosk.sync.commands import Command, apply_command
@@ -160,10 +160,19 @@ def _request(conn: sqlite3.Connection, config: Config, journal: Journal,
         "status": {"pending": pending, "oldest_pending_at": oldest, "lag_s": lag_s,
                    "teams": [t.id for t in config.teams], "reported_at": clock.now().isoformat(),
                    "names": names_in_languages(gate=config.gate.name)["gate"],
+                   "layout": _layout(conn, config),  # the compound's shelf draws this grid
                    **{k: health[k] for k in ("camera_lost", "kiosk_heartbeat_age_s",
                                              "last_frame_at", "outbox_pending",
                                              "outbox_failed", "last_backup_at")}},
     }
+
+
+def _layout(conn: sqlite3.Connection, config: Config) -> dict[str, Any]:
+    """The gate's slots, its shelves' and its overflow place's names in every language."""
+    layout = config.layout
+    return {"slots": slot_layout(conn),
+            "shelves": names_in_languages(**{s.id: s.name for s in layout.shelves}),
+            "overflow": names_in_languages(overflow=layout.overflow_name)["overflow"]}
 
 
 def run_sync(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock,

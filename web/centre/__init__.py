@@ -2,9 +2,15 @@
 
 ``shelf web`` serves it when the config's ``[centre]`` names a ``database`` (``--centre``
 insists on it). It answers the gates' exchanges (``/sync/v1``, each gate by its own token),
-the compound's health (``/healthz``: every gate's), and the staff: sign-in with the
-compound's accounts (``web.auth`` on the centre's store) and the compound's shelf, every
-gate's parcels grouped by gate. The gate's own pages stay on the gate.
+the compound's health (``/healthz``: every gate's), and the staff, signed in with the
+compound's accounts (``web.auth`` on the centre's store): the shelf of every gate grouped by
+gate (``shelf``), search, the exceptions and overdue parcels across gates (``follow``), a
+parcel's timeline wherever it was and a hand-out decided here (``parcels``), the door visits
+of the whole compound (``tasks``), the day's counts (``counts``) and each gate's health and
+the sync's alarms (``gates``). Each page is the gate's template, drawn from the centre's read
+models of the same names and shapes (``kiosk.centre.queries``, ``follow``, ``visits``); the
+endpoints have the gate's names, so the templates' links lead to the centre's pages. The
+gate screen, the stills, the lights and what only a gate decides stay on the gate.
 """
 
 from __future__ import annotations
@@ -16,13 +22,19 @@ from kiosk.centre.gates import ensure_community
 from kiosk.centre.store import CentreUnitOfWork
 from kiosk.clock import clock_from_env
 from kiosk.config import Config
-from kiosk.ports import Clock
+from kiosk.ports import Clock, Decoder
+from kiosk.services import Rules
 from web import SecureOverHttps, security_headers
 from web.serving import LARGEST_UPLOAD_BYTES
 
 
-def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
-    """Build the centre's site for ``config`` (its [centre] database); migrate it first."""
+def create_centre_app(config: Config, *, clock: Clock | None = None,
+                      decoder: Decoder | None = None) -> Flask:
+    """Build the centre's site for ``config`` (its [centre] database); migrate it first.
+
+    ``decoder`` reads the door stickers staff photograph at a door (as on a gate's site);
+    without one, staff type the room or the page reads the sticker itself.
+    """
     assert config.centre is not None and config.centre.is_centre
     clock = clock or clock_from_env()
     with connect(config.centre.database) as conn:  # the schema up to date before any request
@@ -37,6 +49,9 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
         TEAMS=config.teams,
         CLOCK=clock,
         LABEL_SECRET=config.label_secret,
+        # The compound's [[teams]] (the same on every gate) and [pickup] (how long a parcel
+        # waits before it goes back: the age bands of every gate's parcels here).
+        RULES=Rules.from_config(config),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.web.cookie_secure,
@@ -49,7 +64,9 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
     app.session_interface = SecureOverHttps()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from web import auth, errors, i18n
-    from web.centre import db, health, shelf, sync
+    from web.centre import counts, db, follow, gates, health, parcels, shelf, sync, tasks
+    from web.shelf import local_time
+    from web.tasks import DoorSite, task_since
 
     community = config.community.id
     app.config["UNIT_OF_WORK"] = lambda: CentreUnitOfWork(db.get_pg(), community)
@@ -58,9 +75,12 @@ def create_centre_app(config: Config, *, clock: Clock | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)  # the compound's staff sign in with the centre's accounts
-    app.register_blueprint(sync.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(shelf.bp)
+    app.extensions["door"] = DoorSite(decoder, config.kiosk.collect_s)
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_global(task_since, "task_since")
+    for blueprint in (sync.bp, health.bp, shelf.bp, follow.bp, parcels.bp, tasks.bp,
+                      counts.bp, gates.bp):
+        app.register_blueprint(blueprint)
     app.after_request(security_headers)
     return app
 

@@ -20,6 +20,7 @@ from web.centre.db import get_pg
 
 bp = Blueprint("health", __name__)  # health.healthz: public, as on a gate (web.auth)
 log = logging.getLogger(__name__)
+SYNC_QUIET_S = 300  # a gate not heard from this long says so on the pages (it syncs each minute)
 
 
 @bp.get("/healthz")
@@ -54,3 +55,12 @@ def gate_health(row: dict[str, Any], now) -> dict[str, Any]:
         "failed_notices": status.get("outbox_failed"),
         "commands_waiting": row["last_command"] - row["commands_applied"],
     }
+
+
+def quiet_minutes(row: dict[str, Any], now) -> int | None:
+    """Minutes since the gate's last sync once that is ``SYNC_QUIET_S`` or more (a gate cut
+    off, or its sync stopped); ``None`` while it is heard from, or before it ever synced."""
+    synced = row["last_sync_at"]
+    if synced is None or (now - synced).total_seconds() < SYNC_QUIET_S:
+        return None
+    return int((now - synced).total_seconds() // 60)
