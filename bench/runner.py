@@ -28,6 +28,8 @@ BENCHMARKS = [
     "bench.db_growth",
     "bench.stills",
     "bench.decoding",
+    "bench.unseen",
+    "bench.labels",
     "bench.presentations",
     "bench.integrity",
     "bench.notices",
@@ -77,8 +79,9 @@ def format_result(name: str, result: dict[str, Any]) -> str:
     lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True))
               for r in cells]
     for ratio in result.get("ratios", []):
+        bound = ">=" if ratio.get("at_least") else "<="
         goal = ("" if ratio["goal"] is None else
-                f"  (goal <= {ratio['goal']}: {'met' if ratio['ok'] else 'MISSED'})")
+                f"  (goal {bound} {ratio['goal']}: {'met' if ratio['ok'] else 'MISSED'})")
         lines.append(f"  {ratio['what']}: {ratio['ratio']:.2f}{goal}")
     walks = result.get("history_walks")
     if walks is not None:

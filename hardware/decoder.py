@@ -18,6 +18,8 @@ import numpy as np
 import zxingcpp
 from pyzbar.pyzbar import ZBarSymbol, decode
 
+from hardware.fusion import Fusion
+from hardware.regions import Box, merged
 from kiosk.ports import Decoder, Frame, Symbol
 
 Grey = np.ndarray
@@ -54,6 +56,7 @@ class Read:
 
     symbols: list[Symbol] = field(default_factory=list)
     undecoded: int = 0  # found (finder patterns, a start pattern) but failed (a checksum)
+    seen: list[Box] = field(default_factory=list)  # where those were, in the look's pixels
 
 
 class Reader(Protocol):
@@ -79,7 +82,7 @@ class ZxingDecoder:
     """
 
     def __init__(self, symbols: Iterable[str] = ("QRCODE", "CODE128"), *,
-                 binarizer: str = "local") -> None:
+                 binarizer: str = "local", rotate: bool = True) -> None:
         names = list(symbols)
         unknown = [n for n in names if n not in _ZXING_FORMATS]
         if unknown or binarizer not in _BINARIZERS:
@@ -87,19 +90,43 @@ class ZxingDecoder:
                              f"{', '.join(_ZXING_FORMATS)}; {', '.join(_BINARIZERS)}")
         self.formats = tuple(_ZXING_FORMATS[n] for n in names)
         self.binarizer = _BINARIZERS[binarizer]
+        self.rotate = rotate  # False: barcodes only as held, bars upright (half the work)
 
     def read(self, grey: Grey) -> Read:
         found = zxingcpp.read_barcodes(grey, formats=self.formats, binarizer=self.binarizer,
-                                       text_mode=zxingcpp.TextMode.Plain, return_errors=True)
+                                       text_mode=zxingcpp.TextMode.Plain, return_errors=True,
+                                       try_rotate=self.rotate)
         # Plain text: the code's characters (its ECI or a guessed charset applied), as ZBar
         # gives them, in UTF-8: not the "human readable" form (GS1 brackets, <SOH>).
+        failed = [b for b in found if not b.valid]
         return Read([Symbol(b.text.encode("utf-8"), _KINDS[b.symbology])
-                     for b in found if b.valid],
-                    sum(not b.valid for b in found))
+                     for b in found if b.valid], len(failed),
+                    [_where(b) for b in failed])
 
     def decode(self, frame: Frame) -> list[Symbol]:
         """Every code in a BGR or grayscale frame, as UTF-8 bytes and symbology name."""
         return self.read(to_grey(frame)).symbols
+
+
+def _where(barcode: zxingcpp.Barcode) -> Box:
+    """Where a code that was seen but not read may lie, from what zxing-cpp found of it.
+
+    A QR code's corners are the code. A Micro QR or rMQR "found" in a frame of the shelf's
+    labels is a piece of a larger QR code (a finder pattern and what glare left around it):
+    the code may reach 1.25 times that piece's size further, on any side. A barcode's
+    position is the line it was read along: the bars stand above and below it.
+    """
+    position = barcode.position
+    box = Box.around([(p.x, p.y) for p in (position.top_left, position.top_right,
+                                           position.bottom_right, position.bottom_left)])
+    if barcode.format in _PIECES:
+        return box.widened(1.25 * max(box.w, box.h), 1.25 * max(box.w, box.h))
+    if barcode.format == zxingcpp.BarcodeFormat.Code128:
+        return box.widened(0, max(0.0, 0.3 * box.w - box.h / 2))
+    return box
+
+
+_PIECES = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 
 
 class Preprocessed:
@@ -117,6 +144,21 @@ def adaptive_threshold(grey: Grey) -> Grey:
     modules around it readable (31 px: a few modules of a label at arm's length)."""
     return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY,
                                  31, 0)
+
+
+def stretched_locally(grey: Grey) -> Grey:
+    """Each pixel placed between the darkest and the lightest around it (15 px), then black
+    and white as ``adaptive_threshold``: under a reflection that leaves a tenth of the
+    contrast, the modules come back to full contrast, where one threshold sees only white."""
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (LOCAL_PX, LOCAL_PX))
+    white = cv2.blur(cv2.dilate(grey, window), (LOCAL_PX, LOCAL_PX)).astype(np.float32)
+    black = cv2.blur(cv2.erode(grey, window), (LOCAL_PX, LOCAL_PX)).astype(np.float32)
+    # A floor under the span: where paper meets paper, noise is not stretched into modules.
+    span = (grey.astype(np.float32) - black) / np.maximum(white - black, 6.0)
+    return adaptive_threshold(np.clip(span * 255, 0, 255).astype(np.uint8))
+
+
+LOCAL_PX = 15  # a few modules of a label at 30-50 cm
 
 
 def half(grey: Grey) -> Grey:
@@ -139,42 +181,105 @@ class DecoderChain:
 
     1. A dim frame (dusk, a dark corner: its white under ``DIM``) is halved and stretched to
        full contrast first: zxing-cpp ignores contrast that faint, and the halving both
-       averages the noise a dim sensor adds and keeps the frame's cost down.
+       averages the noise a dim sensor adds and keeps the frame's cost down. Barcodes held
+       upright are then looked for at full size too (stretched, the noise smoothed): halving
+       would merge their thin bars.
     2. ``first`` (zxing-cpp) reads the frame; if it reads nothing, ``second_look`` (zxing-cpp,
        QR only) reads it at half size, which catches codes too coarse or too noisy at full
        size, for a quarter of the cost.
-    3. Only when a look saw a code it could not read does the chain try ``rescue``, in order,
-       until one reads: zxing-cpp on an adaptive threshold (glare), zxing-cpp with its global
-       binarizer, then ZBar. An empty frame almost never gets that far.
+    3. Only where a look saw a code it could not read (a failed checksum: glare, cloth, tilt;
+       or a piece of one, see ``_where``) is that region cut out at full size and given to
+       ``rescue`` in order until one reads: zxing-cpp on an adaptive threshold (glare), on
+       the contrast stretched locally first (a stronger glare), zxing-cpp with its global
+       binarizer, then ZBar. An empty frame almost never gets there.
+    4. And then, with ``fuse`` (the kiosk's scan loop only: one camera's frames in order),
+       the frames of the last moments in which that code was seen are fused into one image
+       of it and read (``hardware.fusion``): a reflection that moves as the hand shakes
+       leaves each module clear in some frame. Off by default: a decoder of unrelated photos
+       (the staff site's uploads, on several threads) must not mix one into another.
     """
 
     def __init__(self, first: Reader | None = None, second_look: Reader | None = None,
-                 rescue: Sequence[Decoder] | None = None) -> None:
+                 rescue: Sequence[Decoder] | None = None, *, fuse: bool = False) -> None:
         self.first = first or ZxingDecoder()
         self.second_look = second_look or ZxingDecoder(("QRCODE",))
+        self.barcodes = ZxingDecoder(("CODE128",), rotate=False)  # dim frames, see decode
         self.rescue = list(rescue) if rescue is not None else [
             Preprocessed(ZxingDecoder(), adaptive_threshold),
+            Preprocessed(ZxingDecoder(), stretched_locally),
             ZxingDecoder(binarizer="global"),
             ZbarDecoder(),
         ]
+        self.fusion = Fusion() if fuse else None
+        self.frames = 0  # frames decoded so far: the fusion's clock
 
     def decode(self, frame: Frame) -> list[Symbol]:
         """Every code in a BGR or grayscale frame, from the first step that reads any."""
+        self.frames += 1
         grey = to_grey(frame)
         white = brightness(grey)
+        lift = 1.0
         if white < DIM:
-            grey = cv2.convertScaleAbs(half(grey), alpha=255.0 / max(white, 1))
-            looks = [(self.first, grey)]
+            lift = 255.0 / max(white, 1)
+            # The noise a dim sensor adds, stretched with the rest, is smoothed a little more
+            # than halving does: on noise, zxing-cpp finds edges everywhere and is slow. Barcodes
+            # (held upright) at full width, each four rows averaged into one: halving would
+            # merge their thin bars, and the full frame costs four times as much.
+            looks = [(self.first, lambda: cv2.GaussianBlur(_lifted(half(grey), lift), (0, 0),
+                                                           0.6), (2, 2)),
+                     (self.barcodes, lambda: _bars(grey, lift), (1, BAR_ROWS))]
         else:
-            looks = [(self.first, grey), (self.second_look, half(grey))]
-        undecoded = 0
-        for reader, view in looks:
-            read = reader.read(view)
+            looks = [(self.first, lambda: grey, (1, 1)),
+                     (self.second_look, lambda: half(grey), (2, 2))]
+        seen: list[Box] = []
+        for reader, view, (sx, sy) in looks:
+            read = reader.read(view())
             if read.symbols:
-                return read.symbols
-            undecoded += read.undecoded
-        if undecoded:
+                return self._read(read.symbols)
+            seen += [box.scaled(sx, sy) for box in read.seen]
+            if read.undecoded and not read.seen:  # seen, but not said where: all of it
+                seen.append(Box(0, 0, grey.shape[1], grey.shape[0]))
+        seen = merged(seen)
+        for box in seen:
+            patch = _lifted(box.grown(RESCUE_MARGIN, grey.shape).cut(grey), lift)
             for decoder in self.rescue:
-                if symbols := decoder.decode(grey):
-                    return symbols
+                if symbols := decoder.decode(patch):
+                    return self._read(symbols)
+        return self._fused(frame, grey, seen)
+
+    def _read(self, symbols: list[Symbol]) -> list[Symbol]:
+        if self.fusion is not None:
+            self.fusion.clear()  # that code is done: the next one starts afresh
+        return symbols
+
+    def _fused(self, frame: Frame, grey: Grey, seen: list[Box]) -> list[Symbol]:
+        """Keep the frame if a code was seen in it (or lately), and read the kept ones fused."""
+        if self.fusion is None:
+            return []
+        own = grey.copy() if grey is frame else grey  # a camera may reuse its buffer
+        if not self.fusion.keep(self.frames, own, seen):
+            return []
+        fused = self.fusion.fused()
+        if fused is None:
+            return []
+        for decoder in (self.first, *self.rescue):
+            if symbols := decoder.decode(fused):
+                return self._read(symbols)
         return []
+
+
+RESCUE_MARGIN = 0.15  # of a region's longer side, around it: the quiet zone and a finder's edge
+BAR_ROWS = 4  # a dim frame's rows averaged into one for the barcodes' look
+
+
+def _lifted(grey: Grey, lift: float) -> Grey:
+    """The grey image stretched by ``lift`` (a dim frame's white to full white)."""
+    return grey if lift == 1.0 else cv2.convertScaleAbs(grey, alpha=lift)
+
+
+def _bars(grey: Grey, lift: float) -> Grey:
+    """A dim frame for upright barcodes: full width, ``BAR_ROWS`` rows averaged, stretched,
+    its noise smoothed along the rows (across the bars) a little more."""
+    rows = cv2.resize(grey, (grey.shape[1], max(1, grey.shape[0] // BAR_ROWS)),
+                      interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(_lifted(rows, lift), (0, 0), sigmaX=0.8, sigmaY=0.1)

@@ -153,9 +153,10 @@ def _verify(secret: bytes, body: str, mac: str) -> None:
 
 
 def qr_image(payload: str, kind: str = "png", scale: int = 8) -> bytes:
-    """Render a payload as a QR code image (``png``, ``pdf`` or ``svg``)."""
+    """Render a payload as a QR code image (``png``, ``pdf`` or ``svg``), at level M: a phone
+    shows a pickup pass on its own lit screen, at whatever size its owner zooms to."""
     buffer = io.BytesIO()
-    _qr(payload).save(buffer, kind=kind, scale=scale, border=4)
+    _qr(payload, "m").save(buffer, kind=kind, scale=scale, border=4)
     return buffer.getvalue()
 
 
@@ -188,15 +189,14 @@ def parse_door(data: bytes | str, secret: bytes) -> HouseholdId:
     return HouseholdId.parse(match[1])
 
 
-def qr_modules(payload: str) -> tuple[tuple[bool, ...], ...]:
-    """The QR code of a payload as rows of dark (True) modules, without its quiet zone.
-
-    The same symbol as ``qr_image``, for drawing it at any size (printed labels).
-    """
-    return tuple(tuple(bool(module) for module in row) for row in _qr(payload).matrix)
+def qr_modules(payload: str, error: str = "m") -> tuple[tuple[bool, ...], ...]:
+    """The QR code of a payload as rows of dark (True) modules, without its quiet zone, at
+    error correction level ``error`` (l, m, q, h) or better, for drawing it at any size."""
+    return tuple(tuple(bool(module) for module in row) for row in _qr(payload, error).matrix)
 
 
-def _qr(payload: str) -> segno.QRCode:
+def _qr(payload: str, error: str) -> segno.QRCode:
     import segno  # pure Python; imported here so the scanner's hot path never pays for it
 
-    return segno.make(payload, error="m", micro=False)
+    # segno raises the level by itself where the symbol stays the same size (boost_error).
+    return segno.make(payload, error=error, micro=False)

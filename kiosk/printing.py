@@ -41,6 +41,12 @@ FONT_FILES = (  # TrueType CJK fonts as Debian (and Raspberry Pi OS) installs th
 )
 PDF_FONT = "ShelfCJK"
 QUIET_MODULES = 4  # the white border a QR code needs around it to be found
+# QR error correction of what is printed (segno's levels: l, m, q, h), measured by
+# `python -m bench labels` (the README's table says why): the label's 36 mm code stays at M (Q
+# and H give it 29 modules for 25, too fine at 640x480 and under a smear); the door sticker's
+# 50 mm code at H reads more under glare, its modules still 2.6 px at 60 cm on a phone.
+LABEL_ERROR = "m"
+STICKER_ERROR = "h"
 COLUMNS = {  # a sheet's column names (lower-cased) -> what they hold
     "household": "household", "住户": "household", "户号": "household",
     "building": "building", "楼栋": "building", "栋": "building",
@@ -216,10 +222,11 @@ class _Surface(Protocol):
         """Fill a black rectangle whose bottom-left corner is (x, y)."""
 
 
-def draw_label(surface: _Surface, label: PrintedLabel, width: float, height: float) -> None:
+def draw_label(surface: _Surface, label: PrintedLabel, width: float, height: float, *,
+               error: str = LABEL_ERROR) -> None:
     """Lay out one label: the QR code on the left, the text for people on the right."""
     side = height - 2 * MM  # the code's square, its quiet zone included
-    _draw_qr(surface, label.payload, 1 * MM, height - 1 * MM, side)
+    _draw_qr(surface, label.payload, 1 * MM, height - 1 * MM, side, error)
     x = 1 * MM + side + 0.5 * MM
     column = width - x - 2.5 * MM
     household = label.parcel.household
@@ -249,8 +256,9 @@ def _fitted(surface: _Surface, text: str, size: float, width: float) -> tuple[st
     return text, fitted
 
 
-def _draw_qr(surface: _Surface, payload: str, left: float, top: float, side: float) -> None:
-    modules = qr_modules(payload)
+def _draw_qr(surface: _Surface, payload: str, left: float, top: float, side: float,
+             error: str) -> None:
+    modules = qr_modules(payload, error)
     step = side / (len(modules) + 2 * QUIET_MODULES)
     x0, y0 = left + QUIET_MODULES * step, top - QUIET_MODULES * step
     for r, row in enumerate(modules):
@@ -318,10 +326,15 @@ class _PngSurface:
         self.draw.rectangle((left, top, right - 1, bottom - 1), fill=0)
 
 
-def label_png(label: PrintedLabel, dpi: int = 300) -> bytes:
+def label_png(label: PrintedLabel, dpi: int = 300, *, error: str = LABEL_ERROR) -> bytes:
     """One label as a PNG the size of a sheet's label (99.1 x 38.1 mm at ``dpi``)."""
-    surface = _PngSurface(SHEET.width * MM, SHEET.height * MM, dpi, cjk_font())
-    draw_label(surface, label, SHEET.width * MM, SHEET.height * MM)
+    return _png(draw_label, label, SHEET, dpi, error)
+
+
+def _png(draw: Callable[..., None], item: Any, grid: Grid, dpi: int, error: str) -> bytes:
+    """``item`` drawn by ``draw`` as a PNG of one ``grid`` cell at ``dpi``."""
+    surface = _PngSurface(grid.width * MM, grid.height * MM, dpi, cjk_font())
+    draw(surface, item, grid.width * MM, grid.height * MM, error=error)
     out = io.BytesIO()
     surface.image.save(out, format="PNG", dpi=(dpi, dpi))
     return out.getvalue()
@@ -417,7 +430,8 @@ def building_stickers(uow: UnitOfWork, config: Config, building: int) -> list[Do
             for h in rooms]
 
 
-def draw_sticker(surface: _Surface, sticker: DoorSticker, width: float, height: float) -> None:
+def draw_sticker(surface: _Surface, sticker: DoorSticker, width: float, height: float, *,
+                 error: str = STICKER_ERROR) -> None:
     """Lay out one sticker: the community, the QR code, the room in large type, what it is for."""
     def centred(text: str, y: float, size: float) -> None:
         text, size = _fitted(surface, text, size, width - 8 * MM)
@@ -426,10 +440,15 @@ def draw_sticker(surface: _Surface, sticker: DoorSticker, width: float, height: 
     household = sticker.household
     side = 50 * MM  # the code's square, its quiet zone included
     centred(sticker.community, height - 7 * MM, 10)
-    _draw_qr(surface, sticker.payload, (width - side) / 2, height - 9 * MM, side)
+    _draw_qr(surface, sticker.payload, (width - side) / 2, height - 9 * MM, side, error)
     centred(f"{household.building}栋 {household.room}", 18 * MM, 36)
     centred(f"{household} · 门贴 Door sticker", 10 * MM, 12)
     centred("送货上门时请扫码确认门牌 Staff: scan this at the door when delivering", 4 * MM, 7.5)
+
+
+def sticker_png(sticker: DoorSticker, dpi: int = 300, *, error: str = STICKER_ERROR) -> bytes:
+    """One door sticker as a PNG (90 x 90 mm at ``dpi``)."""
+    return _png(draw_sticker, sticker, STICKERS, dpi, error)
 
 
 def sticker_pdf(stickers: Sequence[DoorSticker], grid: Grid = STICKERS) -> bytes:

@@ -14,6 +14,7 @@ from hardware.camera import read_image
 from hardware.decoder import DIM, DecoderChain, Read, ZbarDecoder, ZxingDecoder
 from kiosk.app.sim.degrade import PRESETS
 from kiosk.app.sim.label_video import Scene, label_frame
+from kiosk.domain import HouseholdId
 from kiosk.ports import Symbol
 
 LABEL = "DS1:24-2304:SF1234567:KX3M7Q2B9HZA"
@@ -147,7 +148,8 @@ def test_a_dim_frame_is_halved_and_stretched_to_full_contrast_before_reading():
     dusk[:, 320:] = DIM // 3  # a card's white, at dusk
     DecoderChain(first, second, []).decode(dusk)
     [seen] = first.seen
-    assert seen.shape == (240, 320) and seen[:, 160:].min() == 255 and seen[:, :160].max() < 60
+    # Away from the edge between them (the stretched noise is smoothed a little: see decode).
+    assert seen.shape == (240, 320) and seen[:, 162:].min() == 255 and seen[:, :158].max() < 60
     assert second.seen == []  # already at half size
 
 
@@ -159,3 +161,38 @@ def test_rendered_empty_views_never_reach_the_rescue():
         for _ in range(4):
             assert chain.decode(PRESETS[name](label_frame(Scene(None), rng), rng)) == []
     assert rescue.seen == 0
+
+
+def test_waybills_at_dusk_are_read_where_zxing_alone_reads_none():
+    """A dim frame's barcodes are looked for at full width, four rows averaged into one."""
+    from kiosk.app.sim import gate_views
+
+    rng = np.random.default_rng(2304)
+    views = [(gate_views.view(gate_views.waybill(f"SF{1400000000 + n}"), "dusk", rng)[0],
+              f"SF{1400000000 + n}") for n in range(12)]
+    read_by = {name: sum(Symbol(text.encode(), "CODE128") in decoder.decode(frame)
+                         for frame, text in views)
+               for name, decoder in (("chain", DecoderChain()), ("zxing", ZxingDecoder()))}
+    # Measured: chain 9 of 12, zxing-cpp 0.
+    assert read_by["chain"] >= read_by["zxing"] + 6, read_by
+
+
+def test_a_strong_glare_is_read_once_the_contrast_is_stretched_locally():
+    """Glare over 10-40 % of the printed label's code: the rescue stretches what contrast the
+    reflection left between the darkest and lightest around each pixel, then thresholds."""
+    from hardware.decoder import Preprocessed, adaptive_threshold
+    from kiosk.app.sim import gate_views
+    from kiosk.labels import make_label
+    from kiosk.printing import LABEL_ERROR
+
+    payload = make_label(b"s", HouseholdId.parse("24-2304"), "SF1234567")
+    printed = gate_views.shelf_label(payload, LABEL_ERROR)
+    rng = np.random.default_rng(23)
+    views = [gate_views.view(printed, "glare", rng, camera=(1280, 720))[0] for _ in range(40)]
+    before = DecoderChain(rescue=[Preprocessed(ZxingDecoder(), adaptive_threshold),
+                                  ZxingDecoder(binarizer="global"), ZbarDecoder()])
+    read_by = {name: sum(Symbol(payload.encode(), "QRCODE") in chain.decode(frame)
+                         for frame in views)
+               for name, chain in (("before", before), ("now", DecoderChain()))}
+    # Measured: 18 of 40 before, 22 now.
+    assert read_by["now"] >= read_by["before"] + 3, read_by

@@ -198,3 +198,23 @@ def test_the_sheet_fits_a4_and_every_label_stays_on_its_page():
     assert right <= width - grid.left + 1e-9 and bottom <= height - grid.top + 1e-9
     assert grid.pitch_x >= grid.width and grid.pitch_y >= grid.height  # labels never overlap
     assert [printing.pages(n) for n in (1, 14, 15, 28, 29)] == [1, 1, 2, 2, 3]
+
+
+def test_labels_and_door_stickers_are_printed_at_the_error_correction_chosen_for_them(
+        community, tmp_path):
+    """`python -m bench labels` chose the levels (README, "Labels that survive the gate")."""
+    import segno
+    import zxingcpp
+
+    png, pdf = tmp_path / "label.png", tmp_path / "doors.pdf"
+    done = shelf(community, "label", "--household", "24-2304", "--ref", "sf9", "--png", png)
+    assert done.returncode == 0, done.stderr
+    [label] = zxingcpp.read_barcodes(read_image(png))
+    # segno raises the level by itself where the symbol keeps its size: M asked, Q printed.
+    expected = segno.make(done.stdout.strip(), error=printing.LABEL_ERROR, micro=False)
+    assert (label.text, label.ec_level) == (done.stdout.strip(), expected.error)
+    done = shelf(community, "stickers", "--building", 24, "--pdf", pdf)
+    assert done.returncode == 0, done.stderr
+    [page, *_] = rasterise(pdf, tmp_path / "pages")
+    levels = {code.ec_level for code in zxingcpp.read_barcodes(read_image(page))}
+    assert printing.STICKER_ERROR == "h" and levels == {"H"}

@@ -54,7 +54,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
             if recovery is None:
                 raise
             missing = f"not found at start ({' '.join(str(exc).split())})"
-    return Scanner(source=source, decoder=DecoderChain(), lights=lights, buzzer=buzzer,
+    return Scanner(source=source, decoder=DecoderChain(fuse=True), lights=lights, buzzer=buzzer,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
                    debounce_s=settings.debounce_s, on_result=on_result,
                    stills=JpegStills() if settings.stills_days else None, recovery=recovery,

@@ -57,6 +57,20 @@ def motion_blur(frame: np.ndarray, length: int, angle: float = 0.0) -> np.ndarra
     return cv2.filter2D(frame, -1, kernel, borderType=cv2.BORDER_REPLICATE)
 
 
+def defocus(frame: np.ndarray, radius: float) -> np.ndarray:
+    """A lens focused elsewhere: each point spread over a disc of ``radius`` pixels."""
+    if radius < 0.5:
+        return frame.copy()
+    size = 2 * math.ceil(radius) + 1
+    centre = size // 2
+    # The disc drawn 8x larger and shrunk, so a fractional radius still counts.
+    big = np.zeros((size * 8, size * 8), np.uint8)
+    cv2.circle(big, (centre * 8 + 4, centre * 8 + 4), round(radius * 8), 255, -1)
+    kernel = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    kernel /= kernel.sum()
+    return cv2.filter2D(frame, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
 def perspective(frame: np.ndarray, tilt_x: float = 0.0, tilt_y: float = 0.0, *,
                 fov: float = 60.0) -> np.ndarray:
     """The frame as seen with the card tilted ``tilt_x`` degrees about the vertical axis and

@@ -6,8 +6,11 @@ hand's jitter. Its kind says what else happens: ``slide_in`` (held square-on), `
 (held at 25-50 degrees), ``glare`` (a reflection sweeps across the card while it is held),
 ``tilted_glare`` (both). The frames are drawn from the label card of ``label_video`` and spoiled
 with ``degrade`` (tilt, glare, motion blur), so the benchmark and the tests measure the kiosk
-on what a camera at the gate would see. A presentation is a small frozen recipe: its frames
-are rendered on demand (``frames``), the same ones for the same recipe.
+on what a camera at the gate would see. ``held_hard`` is another kind of second: the shelf's
+label as printed, seen one hard way (``gate_views``: glare over up to 40 % of the code, a
+smear, defocus, a steep tilt, dusk...) and held still for ``HELD_FRAMES`` frames, only the
+hand's shake, the light and the noise changing. A presentation is a small frozen recipe: its
+frames are rendered on demand (``frames``), the same ones for the same recipe.
 
 ``write_presentations_video`` writes them as an MJPG video, a replayed camera for
 ``shelf run``; ``PresentationCamera`` replays them straight from memory, paced like a camera or
@@ -29,10 +32,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kiosk.app.sim import gate_views
 from kiosk.app.sim.degrade import glare, motion_blur, perspective
 from kiosk.app.sim.label_video import FRAME_SIZE, qr_matrix
 
-KINDS = ("slide_in", "tilted", "glare", "tilted_glare")
+KINDS = ("slide_in", "tilted", "glare", "tilted_glare")  # the card moves into view
+HELD_HARD = "held_hard"  # one hard view of the shelf's printed label, held still
+HELD_FRAMES = 10
+HARD_VIEWS = tuple(k for k in gate_views.KINDS if k != "held")
 DEFAULT_FPS = 25
 NOISE_BANK = 4  # sensor noise fields drawn once and reused (drawing it per frame is slow) ...
 NOISE_ROWS = 64  # ... each from a row picked at random
@@ -61,14 +68,28 @@ class Presentation:
     glare_strength: float
     light: float  # how much light reaches the card (1: full)
     caption: str = ""
+    camera: tuple[int, int] = FRAME_SIZE  # the frames' width and height
+    view: str = ""  # held_hard: the hard view (a kind of gate_views) that is held
 
 
 def draw(payload: str, kind: str, rng: np.random.Generator, *, fps: int = DEFAULT_FPS,
-         seconds: float = 1.0, caption: str = "") -> Presentation:
-    """A presentation of ``kind`` with its details drawn from ``rng``."""
+         seconds: float = 1.0, caption: str = "",
+         camera: tuple[int, int] = FRAME_SIZE) -> Presentation:
+    """A presentation of ``kind`` with its details drawn from ``rng``.
+
+    ``held_hard``: the shelf's label as printed, seen as one of ``HARD_VIEWS`` (drawn), held
+    still for ``HELD_FRAMES`` frames by a hand (``gate_views.held``): the hand's shake, the
+    light and the noise change from frame to frame, and a reflection moves as the card turns.
+    """
+    if kind == HELD_HARD:
+        view = HARD_VIEWS[int(rng.integers(len(HARD_VIEWS)))]
+        return Presentation(payload, kind, HELD_FRAMES, int(rng.integers(2**31)), 0,
+                            (0.0, 0.0), (0.0, 0.0), 0.0, 1.0, (0.0, 0.0), None, None, 0.0,
+                            0.0, 1.0, caption, camera, view)
     if kind not in KINDS:
-        raise ValueError(f"unknown presentation kind {kind!r}; kinds: {', '.join(KINDS)}")
-    width, height = FRAME_SIZE
+        raise ValueError(f"unknown presentation kind {kind!r}; kinds: "
+                         f"{', '.join((*KINDS, HELD_HARD))}")
+    width, height = camera
     count = max(8, round(fps * seconds))
     held = (width / 2 + float(rng.uniform(-70, 70)), height / 2 + float(rng.uniform(-35, 35)))
     side = float(rng.uniform(0, 2 * math.pi))  # the card comes in from any side, out of view
@@ -90,23 +111,28 @@ def draw(payload: str, kind: str, rng: np.random.Generator, *, fps: int = DEFAUL
         scale=float(rng.uniform(0.8, 1.05)), tilt=tilt, glare_from=glare_from,
         glare_to=glare_to, glare_radius=float(rng.uniform(0.1, 0.2)),
         glare_strength=float(rng.uniform(0.8, 1.0)), light=float(rng.uniform(0.7, 1.0)),
-        caption=caption)
+        caption=caption, camera=camera)
 
 
-def draw_many(payloads: Sequence[str], seed: int, *, fps: int = DEFAULT_FPS) -> list[Presentation]:
+def draw_many(payloads: Sequence[str], seed: int, *, fps: int = DEFAULT_FPS,
+              kinds: Sequence[str] = KINDS,
+              camera: tuple[int, int] = FRAME_SIZE) -> list[Presentation]:
     """One presentation per payload, the kinds taken in turn."""
     rng = np.random.default_rng(seed)
-    return [draw(payload, KINDS[i % len(KINDS)], rng, fps=fps)
+    return [draw(payload, kinds[i % len(kinds)], rng, fps=fps, camera=camera)
             for i, payload in enumerate(payloads)]
 
 
 def frames(presentation: Presentation) -> Iterator[np.ndarray]:
-    """The presentation's BGR frames (640x480), rendered one by one."""
+    """The presentation's BGR frames (``presentation.camera`` in size), rendered one by one."""
     p = presentation
     rng = np.random.default_rng(p.seed)
+    if p.kind == HELD_HARD:
+        yield from _held_hard(p, rng)
+        return
     card, mask = _tilted_card(p.payload, p.caption, p.tilt)
     card = (card.astype(np.float32) * p.light).astype(np.uint8)  # the light on the card
-    desk = _desk(rng)
+    desk = _desk(rng, p.camera)
     pose = np.array(p.held)
     previous: np.ndarray | None = None
     sweep = max(1, p.frames_count - p.enter_frames + 1)
@@ -134,6 +160,16 @@ def frames(presentation: Presentation) -> Iterator[np.ndarray]:
         yield _noisy(frame, rng)
 
 
+def _held_hard(p: Presentation, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    from kiosk.printing import LABEL_ERROR
+
+    printed = gate_views.shelf_label(p.payload, LABEL_ERROR)
+    recipe = gate_views.draw_view(printed, p.view, rng, camera=p.camera)
+    for _ in range(p.frames_count):
+        yield gate_views.render(recipe, rng)[0]
+        recipe = gate_views.shaken(recipe, rng)
+
+
 def readable_by_any(frame: np.ndarray, payload: str, *, zbar: bool = True) -> bool:
     """True when zxing-cpp or ZBar reads ``payload`` in the frame (the kiosk's ideal).
 
@@ -154,7 +190,10 @@ def readable_by_any(frame: np.ndarray, payload: str, *, zbar: bool = True) -> bo
 def write_presentations_video(path: Path, presentations: Sequence[Presentation], *,
                               fps: int = DEFAULT_FPS) -> Path:
     """Write the presentations one after another as an MJPG .avi at ``path``."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, FRAME_SIZE)
+    size = presentations[0].camera if presentations else FRAME_SIZE
+    if any(p.camera != size for p in presentations):
+        raise ValueError("a video's presentations must all be of one frame size")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write a video at {path}")
     try:
@@ -257,24 +296,24 @@ def _zbar(make):  # one decoder per process: ZBar's symbol table is built once
 
 
 @cache
-def _noise_bank() -> tuple[np.ndarray, np.ndarray]:
+def _noise_bank(camera: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Fields of sensor noise, split into what brightens and what darkens (saturating adds)."""
-    width, height = FRAME_SIZE
+    width, height = camera
     rng = np.random.default_rng(2304)
     noise = rng.normal(0, NOISE_SIGMA, (NOISE_BANK, height + NOISE_ROWS, width, 3))
     return (np.clip(noise, 0, 255).astype(np.uint8), np.clip(-noise, 0, 255).astype(np.uint8))
 
 
 def _noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    brighter, darker = _noise_bank()
+    brighter, darker = _noise_bank((frame.shape[1], frame.shape[0]))
     field, row = int(rng.integers(NOISE_BANK)), int(rng.integers(NOISE_ROWS))
     rows = slice(row, row + frame.shape[0])
     return cv2.subtract(cv2.add(frame, brighter[field, rows]), darker[field, rows])
 
 
-def _desk(rng: np.random.Generator) -> np.ndarray:
+def _desk(rng: np.random.Generator, camera: tuple[int, int]) -> np.ndarray:
     """The empty view: a dim desk, lit unevenly from one side."""
-    width, height = FRAME_SIZE
+    width, height = camera
     desk = np.full((height, width, 3), (90, 105, 120), dtype=np.float32)
     gradient = np.linspace(float(rng.uniform(0.75, 0.9)), 1.0, width)[None, :, None]
     if rng.random() < 0.5:
@@ -307,7 +346,7 @@ def _place(desk: np.ndarray, card: np.ndarray, mask: np.ndarray, centre: np.ndar
            angle: float, scale: float) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
     """The desk with the card laid on it at ``centre``, rotated and scaled; and the box
     (x, y, w, h) the card covers in the view (None when it is out of view)."""
-    width, height = FRAME_SIZE
+    height, width = desk.shape[:2]
     ch, cw = card.shape[:2]
     matrix = cv2.getRotationMatrix2D((cw / 2, ch / 2), angle, scale)
     matrix[:, 2] += (centre[0] - cw / 2, centre[1] - ch / 2)

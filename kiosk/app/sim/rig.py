@@ -65,6 +65,7 @@ class Score:
     led_at: int | None = None  # the newest frame handed over when the slot's LED went high
     scan_to_led_s: float | None = None  # acted-on frame handed over -> LED pin high
     outcomes: list[str] = field(default_factory=list)
+    camera: tuple[int, int] = (640, 480)  # the frames' width and height
 
     @property
     def frames_to_led(self) -> int | None:
@@ -137,7 +138,7 @@ class Rig:
                  paced: bool, fps: int = DEFAULT_FPS) -> None:
         self.config, self.presentations, self.paced = config, presentations, paced
         self.clock = ManualClock()
-        self.scores = [Score(p.kind, p.frames_count) for p in presentations]
+        self.scores = [Score(p.kind, p.frames_count, camera=p.camera) for p in presentations]
         self.camera = PresentationCamera(presentations, fps=fps, paced=paced,
                                          between=self._between, tail_frames=3 if paced else 0)
         # Frame by frame, each presentation's first readable frame is found from the frames
