@@ -33,6 +33,7 @@ GPIO_PINS = range(2, 28)  # BCM numbers on the Pi's 40-pin header
 ROLES = ("admin", "committee", "property")
 LANGUAGES = ("zh", "en")
 LED_KINDS = ("gpio", "74hc595")
+BUTTON_KINDS = ("gpio", "74hc165")
 REPLAYS = ("once", "loop")  # [kiosk] replay
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a community's or a gate's id
 # The forwarding headers waitress can believe from a trusted proxy (its trusted_proxy_headers).
@@ -102,6 +103,7 @@ class KioskSettings:
     collect_s: int = 120  # how long a team's slots blink "collect" (kiosk.collect)
     camera_freeze_s: float = 5.0  # a live camera silent this long is lost, and reopened
     replay: str = "once"  # a video:/images: camera's end: "once" ends the run, "loop" restarts
+    place_s: int = 60  # a slot with a button waits this long for it after a check-in
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,10 @@ class Shelf:
     slots: tuple[Slot, ...]
     led_of: dict[str, int]  # slot code -> GPIO pin (gpio) or chain position (74hc595)
     chain_pins: dict[str, int] = field(default_factory=dict)  # data, clock, latch
+    buttons: str = "gpio"  # "gpio" or "74hc165"
+    button_of: dict[str, int] = field(default_factory=dict)  # slot code -> pin or position;
+    # only the slots that have a button
+    button_pins: dict[str, int] = field(default_factory=dict)  # 74hc165: data, clock, load
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     stills_days = kiosk.int("stills_days", 14, minval=0, maxval=365)
     # Staff fetching their door-delivery parcels: their slots blink this long ("collect").
     collect_s = kiosk.int("collect_seconds", 120, minval=10, maxval=1800)
+    # A slot with a button stays lit this long after a check-in, waiting for the courier to
+    # press it; then the gate screen and the staff pages say the parcel is not confirmed.
+    place_s = kiosk.int("place_seconds", 60, minval=5, maxval=600)
     kiosk.done()
 
     teams = tuple(_team(t, buildings, language) for t in top.tables("teams"))
@@ -425,7 +434,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         pickup=PickupRules(max_failures, window_min * 60, fresh_min * 60, return_days, max_wait,
                            ask_room_from),
         kiosk=KioskSettings(camera, debounce, light_s, buzzer or None, stills_days, collect_s,
-                            freeze_s, replay),
+                            freeze_s, replay, place_s),
         teams=teams,
         layout=Layout(tuple(shelves), overflow, overflow_name),
         channels=channels,
@@ -623,7 +632,10 @@ def _shelf(section: Section, known: frozenset[int], first_position: int,
     if leds == "74hc595":
         for role in ("data_pin", "clock_pin", "latch_pin"):
             chain[role.removesuffix("_pin")] = section.int(role, minval=2, maxval=27)
-    slots, led_of = [], {}
+    # The slots' buttons (hardware/buttons.py): one pin per slot, or a 74HC165 chain read by
+    # three pins of its own. A slot without ``button`` has none: it works as before.
+    buttons = section.str("buttons", "gpio", choices=BUTTON_KINDS)
+    slots, led_of, button_of = [], {}, {}
     for i, slot_t in enumerate(section.tables("slots")):
         code = slot_t.str("code")  # printed on the shelf, e.g. A-07
         if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{0,9}", code):
@@ -632,21 +644,40 @@ def _shelf(section: Section, known: frozenset[int], first_position: int,
             led = slot_t.int("led", minval=2, maxval=27)  # BCM GPIO pin of this slot's LED
         else:
             led = slot_t.int("led", minval=0, maxval=255)  # output position on the chain
+        if "button" in slot_t.data:  # BCM GPIO pin (gpio) or input position (74hc165)
+            button_of[code] = (slot_t.int("button", minval=2, maxval=27) if buttons == "gpio"
+                               else slot_t.int("button", minval=0, maxval=255))
         capacity = slot_t.int("capacity", 4, minval=1, maxval=50)  # parcels it holds
         zone = slot_t.buildings("buildings", known, "")  # empty: any building
         slot_t.done()
-        slots.append(Slot(code, shelf_id, first_position + i, capacity, zone))
+        slots.append(Slot(code, shelf_id, first_position + i, capacity, zone,
+                          button=code in button_of))
         led_of[code] = led
+    button_pins: dict[str, int] = {}
+    if buttons == "74hc165":
+        for role in ("button_data_pin", "button_clock_pin", "button_load_pin"):
+            button_pins[role.removeprefix("button_").removesuffix("_pin")] = section.int(
+                role, minval=2, maxval=27)
+        if button_pins["data"] in (2, 3):  # I2C: fixed 1.8 kΩ pull-ups the chip would fight
+            section.fail(f"[{section.name}] button_data_pin = {button_pins['data']}: GPIO 2 and "
+                         "3 have fixed pull-ups; allowed GPIO pins are 4 to 27")
     section.done()
-    return Shelf(shelf_id, name, leds, tuple(slots), led_of, chain)
+    return Shelf(shelf_id, name, leds, tuple(slots), led_of, chain, buttons, button_of,
+                 button_pins)
 
 
 def _check_pins(top: Section, shelves: tuple[Shelf, ...], buzzer: int) -> None:
     owner: dict[int, str] = {buzzer: "[kiosk] buzzer_pin"} if buzzer else {}
     for shelf in shelves:
-        pins = dict(shelf.chain_pins) if shelf.leds == "74hc595" else shelf.led_of
+        pins = dict(shelf.chain_pins) if shelf.leds == "74hc595" else dict(shelf.led_of)
+        pins = {f"{'slot ' if shelf.leds == 'gpio' else ''}{who}": pin
+                for who, pin in pins.items()}
+        if shelf.buttons == "74hc165":
+            pins |= {f"button_{role}_pin": pin for role, pin in shelf.button_pins.items()}
+        else:
+            pins |= {f"slot {code} button": pin for code, pin in shelf.button_of.items()}
         for who, pin in pins.items():
-            what = f"shelf {shelf.id} {'slot ' if shelf.leds == 'gpio' else ''}{who}"
+            what = f"shelf {shelf.id} {who}"
             if pin in owner:
                 top.fail(f"GPIO {pin} is used twice: by {owner[pin]} and by {what}")
             owner[pin] = what
@@ -654,6 +685,10 @@ def _check_pins(top: Section, shelves: tuple[Shelf, ...], buzzer: int) -> None:
             positions = list(shelf.led_of.values())
             if len(set(positions)) != len(positions):
                 top.fail(f"shelf {shelf.id}: two slots share one chain position")
+        if shelf.buttons == "74hc165":
+            positions = list(shelf.button_of.values())
+            if len(set(positions)) != len(positions):
+                top.fail(f"shelf {shelf.id}: two slots' buttons share one 74HC165 input")
 
 
 def _channel(section: Section) -> ChannelConfig:

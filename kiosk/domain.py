@@ -289,6 +289,7 @@ class Slot:
     capacity: int
     buildings: frozenset[int] = field(default_factory=frozenset)
     overflow: bool = False
+    button: bool = False  # a button confirms what goes in and out (hardware/buttons.py)
 
     def serves(self, building: int) -> bool:
         return not self.buildings or building in self.buildings

@@ -69,6 +69,7 @@ class Mailbox:
         self._changed = threading.Condition()
         self._item: Grabbed | None = None
         self._closed = False
+        self._nudged = False  # something besides a frame wants the taker (a slot's button)
         self.dropped = 0
 
     def put(self, item: Grabbed) -> bool:
@@ -83,12 +84,19 @@ class Mailbox:
             return True
 
     def take(self, timeout: float) -> Grabbed | None:
-        """The newest item, waiting up to ``timeout`` seconds for one; None when there is none."""
+        """The newest item, waiting up to ``timeout`` seconds for one (or a nudge); None when
+        there is none."""
         with self._changed:
-            if self._item is None and not self._closed:
+            if self._item is None and not self._closed and not self._nudged:
                 self._changed.wait(timeout)
-            item, self._item = self._item, None
+            item, self._item, self._nudged = self._item, None, False
             return item
+
+    def nudge(self) -> None:
+        """End the taker's wait now, or its next one: something else needs it (from any thread)."""
+        with self._changed:
+            self._nudged = True
+            self._changed.notify_all()
 
     def close(self) -> None:
         """Refuse further items and wake whoever waits; an item already there can still be taken."""
@@ -172,6 +180,10 @@ class Grabber:
             return None
         self.grabbed += 1
         return Grabbed(self.grabbed, frame)
+
+    def nudge(self) -> None:
+        """End the scanner's wait for a frame now (a slot's button was pressed)."""
+        self.mailbox.nudge()
 
     @property
     def finished(self) -> bool:

@@ -29,8 +29,9 @@ from kiosk.domain import (
 )
 
 # "on": a courier's check-in; "blink": a resident's pickup; "collect": a team fetching its
-# door-delivery parcels (a double blink of its own, kiosk.collect).
-LightMode = Literal["on", "blink", "collect"]
+# door-delivery parcels (a double blink of its own, kiosk.collect); "alarm": a fast blink on
+# a slot whose button was pressed by mistake and on the slot meant (kiosk.placing).
+LightMode = Literal["on", "blink", "collect", "alarm"]
 
 # A camera frame: a numpy array (BGR or grayscale). Typed loosely so kiosk needs no cv2.
 Frame = Any
@@ -72,6 +73,18 @@ class SlotLights(Protocol):
 
     def close(self) -> None:
         """Switch everything off and release the pins."""
+
+
+class SlotButtons(Protocol):
+    """The slots' buttons (hardware/buttons.py): which slots have one, and what was pressed."""
+
+    slots: frozenset[str]
+    on_press: Callable[[], None] | None  # told of each press, on the button's own thread
+
+    def presses(self) -> list[str]:
+        """The slots whose button was pressed since the last call, oldest first."""
+
+    def close(self) -> None: ...
 
 
 class Buzzer(Protocol):
@@ -177,6 +190,13 @@ class Parcels(Protocol):
 
     def close(self, parcel_id: int, now: datetime) -> None: ...
 
+    def unplaced(self, since: datetime) -> list[ParcelRecord]:
+        """Waiting parcels checked in after ``since`` to a slot with a button not yet pressed
+        for them, oldest first."""
+
+    def place(self, parcel_id: int, now: datetime) -> None:
+        """Record that the slot's button confirmed the parcel in it."""
+
     def load(self) -> dict[str, SlotLoad]:
         """How full each slot is now, from the waiting parcels."""
 
@@ -240,6 +260,9 @@ class Events(Protocol):
     def add(self, kind: str, actor: str, now: datetime, *, parcel: int | None = None,
             household: str | None = None, slot: str | None = None, **detail: Any) -> None: ...
 
+    def recorded(self, kind: str, parcel: int) -> bool:
+        """True when an event of ``kind`` names ``parcel``."""
+
     def camera_lost(self) -> bool:
         """True when the newest of the ``camera_lost``/``camera_back`` events is a loss."""
 
@@ -282,6 +305,12 @@ class Outbox(Protocol):
 
 class Signals(Protocol):
     def set(self, slot: str, mode: LightMode, until: datetime, reason: str) -> None: ...
+
+    def lit_for(self, reason: str, now: datetime) -> dict[str, datetime]:
+        """Slot code -> until when, for the gate's lights of ``reason`` lasting at ``now``."""
+
+    def clear(self, slot: str | None = None, *, reason: str | None = None) -> None:
+        """Darken the gate's light of ``slot``, or every gate light of ``reason``."""
 
     def active(self, now: datetime) -> dict[str, LightMode]:
         """Slot code -> mode for every slot that should be lit at ``now``.

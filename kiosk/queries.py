@@ -37,19 +37,22 @@ ACTIVE_SLOTS = """
     FROM slots s
     WHERE s.active = 1 AND (:slot IS NULL OR s.code = :slot)
     ORDER BY s.overflow, s.position"""
+# A parcel's slot button said it is in (1), not yet (0); NULL: its slot has no button.
+PLACED = """CASE WHEN (SELECT b.button FROM slots b WHERE b.code = p.slot_code) = 1
+                THEN p.placed_at IS NOT NULL END AS placed"""
 WAITING_COUNTS = """
     SELECT slot_code, COUNT(*) AS waiting FROM parcels
     WHERE status = 'waiting' AND (:slot IS NULL OR slot_code = :slot)
     GROUP BY slot_code"""
-WAITING_PARCELS = """
+WAITING_PARCELS = f"""
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
-           p.kind, p.room_confirmed, p.fresh
+           p.kind, p.room_confirmed, p.fresh, {PLACED}
     FROM parcels p JOIN households h ON h.id = p.household_id
     WHERE p.status = 'waiting' ORDER BY p.id"""
 # One slot's: through the waiting-parcels index, however long the collected history grows.
-SLOT_WAITING_PARCELS = """
+SLOT_WAITING_PARCELS = f"""
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
-           p.kind, p.room_confirmed, p.fresh
+           p.kind, p.room_confirmed, p.fresh, {PLACED}
     FROM parcels p JOIN households h ON h.id = p.household_id
     WHERE p.status = 'waiting' AND p.slot_code = :slot ORDER BY p.id"""
 # The oldest ``:limit`` waiting parcels of every slot, slot by slot: a slot's subquery reads
@@ -58,9 +61,9 @@ SLOT_WAITING_PARCELS = """
 # (slots outside); a plain JOIN let it scan every parcel per slot, 1,000 times slower at
 # 2,000 parcels. A ROW_NUMBER() OVER (PARTITION BY slot_code ORDER BY id) window gives the
 # same rows but sorts every waiting parcel first: 6 times slower here.
-FIRST_WAITING_PARCELS = """
+FIRST_WAITING_PARCELS = f"""
     SELECT p.id, p.slot_code, p.household_id, p.ref, p.checked_in_at, h.under_observation,
-           p.kind, p.room_confirmed, p.fresh
+           p.kind, p.room_confirmed, p.fresh, {PLACED}
     FROM slots s
     CROSS JOIN parcels p ON p.id IN (
         SELECT id FROM parcels
@@ -139,6 +142,8 @@ def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None, parcels_sq
             "kind": p["kind"],  # shelf (our label) or carrier (its tracking number is the ref)
             "room_confirmed": bool(p["room_confirmed"]),  # False: typed at the gate; check it
             "fresh": bool(p["fresh"]),  # fresh food: collect or deliver it first
+            # its slot's button confirmed it in (kiosk.placing); None: the slot has no button
+            "placed": None if p["placed"] is None else bool(p["placed"]),
         })
     return [
         {
@@ -209,7 +214,8 @@ def failed_notice_count(conn: sqlite3.Connection) -> int:
 
 
 # What the gate's screen shows: every outcome at the gate, in order.
-GATE_EVENT_KINDS = ("checked_in", "rescanned", "collected", "scan_refused", "needs_room")
+GATE_EVENT_KINDS = ("checked_in", "rescanned", "collected", "scan_refused", "needs_room",
+                    "placed", "taken", "wrong_slot", "not_placed")  # the last four: buttons
 
 
 def gate_events(conn: sqlite3.Connection, after_id: int, limit: int = 20) -> list[dict[str, Any]]:
@@ -248,6 +254,7 @@ def _gate_event(row: sqlite3.Row) -> dict[str, Any]:
         "fresh": bool(detail.get("fresh")),  # checked in fresh (its label or announcement)
         # needs_room: the household the code was announced for; a check-in: the same
         "announced": detail.get("announced") or detail.get("announced_for"),
+        "expected": detail.get("expected"),  # wrong_slot: the slot that was meant
     }
 
 
@@ -892,6 +899,12 @@ UNREACHABLE = f"""{PARCEL_ROW}
     WHERE p.status = 'waiting' GROUP BY p.id ORDER BY p.id"""
 UNCONFIRMED = f"""{PARCEL_ROW}
     WHERE p.room_confirmed = 0 AND p.status = 'waiting' ORDER BY p.id"""
+# Waiting parcels whose slot's button nobody pressed in time (kiosk.placing): is the parcel
+# in its slot at all? Through the unplaced-parcels index (migration 23).
+NOT_PLACED = f"""{PARCEL_ROW}
+    WHERE p.status = 'waiting' AND p.placed_at IS NULL
+      AND EXISTS (SELECT 1 FROM events e WHERE e.parcel_id = p.id AND e.kind = 'not_placed')
+    ORDER BY p.id"""
 IN_SLOT = f"""{PARCEL_ROW}
     WHERE p.status = 'waiting' AND p.slot_code = ? ORDER BY p.id"""
 
@@ -908,11 +921,14 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
     ``unreachable``: waiting parcels whose household no channel reaches. ``failed_notices``:
     how many notices gave up. ``overflow``: parcels waiting in the overflow place.
     ``unconfirmed``: waiting parcels whose room was typed at the gate and not settled.
+    ``not_placed``: waiting parcels their slot's button never confirmed ("not confirmed on
+    the shelf").
     """
     with _one_snapshot(conn):
         refused = conn.execute(REFUSED_SCANS, {"since": iso(since), "limit": limit}).fetchall()
         unreachable = conn.execute(UNREACHABLE).fetchall()
         unconfirmed = conn.execute(UNCONFIRMED).fetchall()
+        not_placed = conn.execute(NOT_PLACED).fetchall()
         spilled = conn.execute(IN_SLOT, (overflow,)).fetchall()
         failed = failed_notice_count(conn)
     return {
@@ -921,6 +937,7 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
         "failed_notices": failed,
         "overflow": [_parcel_row(r, "overflow") for r in spilled],
         "unconfirmed": [_parcel_row(r, "unconfirmed") for r in unconfirmed],
+        "not_placed": [_parcel_row(r, "not_placed") for r in not_placed],
     }
 
 

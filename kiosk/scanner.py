@@ -11,6 +11,11 @@ The camera is read on threads of its own (``kiosk.grabber``): the loop always de
 frame and acts on the first one that reads. A live camera that is lost is reopened there; the
 loop records ``camera_lost`` and ``camera_back`` for the gate screen, and keeps the lights right
 meanwhile (a pickup typed on the keypad still blinks its slot).
+
+Slots with a button (``kiosk.placing``): every turn the loop takes the presses noted since the
+last, acts on each in its own transaction and answers at once: a short beep for the right
+slot, the warning beeps and the alarm blink for a wrong one. A press ends the loop's wait for
+a frame at once (``Grabber.nudge``), so it is answered without waiting for the camera.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from kiosk.domain import mask_household
 from kiosk.errors import StorageFull, StoreUnavailable
 from kiosk.grabber import Grabber, Recovery
 from kiosk.outcome import Outcome
+from kiosk.placing import Press, press, record_unplaced
 from kiosk.ports import (
     Buzzer,
     Clock,
     Decoder,
     Frame,
     FrameSource,
+    SlotButtons,
     SlotLights,
     StillEncoder,
     UnitOfWork,
@@ -73,8 +80,10 @@ class Scanner:
                  debounce_s: float, on_result: Callable[[Outcome], None] | None = None,
                  refresh_s: float = 1.0, stills: StillEncoder | None = None,
                  recovery: Recovery | None = None,
-                 on_tick: Callable[[], None] | None = None, camera_missing: str = "") -> None:
+                 on_tick: Callable[[], None] | None = None, camera_missing: str = "",
+                 buttons: SlotButtons | None = None) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
+        self.buttons = buttons  # None: no slot has a button
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
         self.on_result = on_result or (lambda result: None)
@@ -146,10 +155,38 @@ class Scanner:
                      ", ".join(result.slots), " (again)" if result.repeat else "")
         self.on_result(result)
 
+    def handle_presses(self) -> list[Press]:
+        """Act on every button pressed since the last call, in order, and answer each."""
+        if self.buttons is None:
+            return []
+        done = []
+        for slot in self.buttons.presses():
+            try:
+                result = press(slot, self.uow, self.rules, self.clock)
+            except StoreUnavailable as exc:  # the press is lost: the slot stays lit, press again
+                self._store_failed(str(exc))
+                continue
+            done.append(result)
+            if result.action == "idle":
+                log.debug("button of %s pressed; nothing waits for it", slot)
+                continue
+            self.refresh_lights()
+            if result.action == "wrong":
+                self.buzzer.warn()
+                log.warning("button of %s pressed; %s was meant", slot, result.expected)
+            else:
+                self.buzzer.confirm()
+                log.info("%s confirmed %s", slot, result.action)
+        return done
+
     def refresh_lights(self) -> None:
         """Show what the store says should be lit; keep the last lights while it cannot say."""
         self._next_refresh = self.clock.monotonic() + self.refresh_s
         try:
+            if self.buttons is not None and self.buttons.slots:
+                late = record_unplaced(self.uow, self.rules, self.clock)
+                if late:
+                    log.warning("%d parcel(s) not confirmed on the shelf", len(late))
             lit = self.uow.signals.active(self.clock.now())
         except StoreUnavailable as exc:
             self._store_failed(str(exc))
@@ -189,10 +226,13 @@ class Scanner:
         grabber = Grabber(self.source, stop=stop, recovery=self.recovery,
                           lost=self._camera_was_lost(), missing=self.camera_missing)
         grabber.start()
+        if self.buttons is not None:
+            self.buttons.on_press = grabber.nudge
         try:
             while not stop.is_set():
                 grabbed = grabber.take(self._idle_wait())
                 self._record_camera_news(grabber.news())
+                self.handle_presses()
                 if grabbed is not None:
                     frames += 1
                     self.last_frame_at = self.clock.monotonic()
@@ -206,6 +246,8 @@ class Scanner:
                 if self.backoff_s:
                     stop.wait(self.backoff_s)
         finally:
+            if self.buttons is not None:
+                self.buttons.on_press = None
             self._source_stuck = not grabber.stop()
             self.source = grabber.source  # the camera reopened last is the one to close
             self.grabbed, self.dropped = grabber.grabbed, grabber.dropped
@@ -242,7 +284,8 @@ class Scanner:
     def close(self) -> None:
         """Darken every LED and release the hardware."""
         source = () if self._source_stuck or self.source is None else (self.source,)
-        parts = (self.lights, self.buzzer) + source
+        buttons = () if self.buttons is None else (self.buttons,)
+        parts = (self.lights, self.buzzer) + buttons + source
         for part in parts:
             try:
                 part.close()

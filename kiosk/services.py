@@ -96,12 +96,13 @@ class Rules:
     channels: tuple[ChannelConfig, ...]
     timezone: tzinfo  # the community's: times told to people (a pass used at 18:04)
     teams: tuple[Team, ...] = ()  # who carries parcels to the door, when (kiosk.tasks)
+    place_s: int = 60  # a slot with a button waits this long for it after a check-in
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
         return cls(config.community.name, config.label_secret, config.pickup,
                    config.kiosk.light_s, config.layout, config.channels,
-                   config.community.timezone, config.teams)
+                   config.community.timezone, config.teams, config.kiosk.place_s)
 
 
 def act_on_payload(data: bytes, uow: UnitOfWork, rules: Rules, clock: Clock, *,
@@ -334,7 +335,9 @@ def _place(uow: UnitOfWork, rules: Rules, household: Household, key: str, ref: s
                   code and make_pass(rules.label_secret, hid, code.id, code.code),
                   code and code.code, now, keep_days=rules.pickup.return_after_days,
                   fresh=fresh, carrier=kind is ParcelKind.CARRIER)
-    light_slot(uow, rules, slot.code, "on", now, "checkin")
+    # A slot with a button stays lit until it is pressed (kiosk.placing), or place_s at most.
+    light_slot(uow, rules, slot.code, "on", now, "checkin",
+               seconds=rules.place_s if slot.button else None)
     return Outcome("checkin", hid, slot.code, parcel, (slot.code,), (parcel,),
                    door_delivery=household.under_observation, door_task=task)
 
@@ -591,10 +594,12 @@ def _handed_out(outcome: Outcome) -> Outcome:
 
 
 def light_slot(uow: UnitOfWork, rules: Rules, slot: str, mode: LightMode, now: datetime,
-               reason: str) -> None:
-    """Light ``slot`` in ``mode`` for ``[kiosk] light_seconds`` (the kiosk follows the store)."""
+               reason: str, *, seconds: int | None = None) -> None:
+    """Light ``slot`` in ``mode`` for ``seconds`` (default ``[kiosk] light_seconds``); the
+    kiosk follows the store."""
     if slot != rules.layout.overflow.code:  # the overflow place has no LED
-        uow.signals.set(slot, mode, now + timedelta(seconds=rules.light_s), reason)
+        lasting = timedelta(seconds=rules.light_s if seconds is None else seconds)
+        uow.signals.set(slot, mode, now + lasting, reason)
 
 
 def release_from_observation(household: HouseholdId | str, uow: UnitOfWork, rules: Rules,

@@ -35,6 +35,7 @@ from kiosk.app.doctor import (
     check_services,
     check_timezone,
     check_tokens,
+    configured_inputs,
     configured_pins,
 )
 from kiosk.app.sim.label_video import Scene, label_frame
@@ -93,6 +94,25 @@ def test_pins_are_claimed_and_released_or_named_when_in_use(community, factory):
         held.close()
     assert busy.status == FAIL and "BCM 13" in busy.detail and "BCM 12" not in busy.detail
     assert check_pins(pins, community.database, pin_factory=factory).status == OK  # released
+
+
+def test_button_pins_are_checked_as_inputs(community, factory):
+    from buttons import add_buttons
+
+    config = add_buttons(community.path)
+    pins = configured_pins(config.layout.shelves, config.kiosk.buzzer_pin)
+    inputs = configured_inputs(config.layout.shelves)
+    assert {11, 14} <= set(pins)  # the 74HC165's clock and load are driven
+    assert sorted(inputs) == [4, 7, 10]  # A-11's and A-12's buttons, the chain's data pin
+    held = LED(7, pin_factory=factory)
+    try:
+        busy = check_pins(pins, config.database, pin_factory=factory, inputs=inputs)
+    finally:
+        held.close()
+    assert busy.status == FAIL and "BCM 7" in busy.detail
+    free = check_pins(pins, config.database, pin_factory=factory, inputs=inputs)
+    assert free.status == OK and "4, 5, 6" in free.detail
+    assert all(factory.pin(pin).state for pin in inputs)  # pulled up, never driven low
 
 
 def test_pins_and_camera_held_by_the_running_kiosk_are_left_alone(community, conn, factory):

@@ -89,7 +89,9 @@ def test_api_slots_adds_fresh_and_keeps_every_key(site, community, conn, clock):
     slots = signed_in(site).get("/api/slots").json["slots"]
     parcels = {p["id"]: p for slot in slots for p in slot["parcels"]}
     assert set(parcels[plain.parcel]) == {"id", "household", "ref", "checked_in_at",
-                                          "door_delivery", "kind", "room_confirmed", "fresh"}
+                                          "door_delivery", "kind", "room_confirmed", "fresh",
+                                          "placed"}  # issue 24: null without a slot button
+    assert parcels[plain.parcel]["placed"] is None
     assert (parcels[fresh.parcel]["fresh"], parcels[plain.parcel]["fresh"]) == (True, False)
 
 

@@ -67,7 +67,7 @@ def exceptions() -> str:
     pickup = current_app.config["RULES"].pickup
     found["keypad"] = keypad_runs(get_db(), now - timedelta(days=days),
                                   timedelta(seconds=pickup.window_s), pickup.max_failures)
-    for key in ("unreachable", "overflow", "unconfirmed"):
+    for key in ("unreachable", "overflow", "unconfirmed", "not_placed"):
         for row in found[key]:
             with_age(row, now)
     return render_template("exceptions.html", found=found, days=days,

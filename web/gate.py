@@ -62,7 +62,10 @@ FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-For
 
 # What an event means on the screen; other events (staff work) are not the gate's business.
 EVENT_KINDS = {"checked_in": "checkin", "rescanned": "checkin", "collected": "pickup",
-               "scan_refused": "refused", "needs_room": "needs_room"}
+               "scan_refused": "refused", "needs_room": "needs_room",
+               # a slot's button (kiosk.placing): confirmed, pressed by mistake, never pressed
+               "placed": "placed", "taken": "taken", "wrong_slot": "wrong_slot",
+               "not_placed": "not_placed"}
 OUTCOME_KINDS = {"checkin": "checkin", "pickup": "pickup", "rejected": "refused",
                  "needs_room": "needs_room"}
 
@@ -399,9 +402,11 @@ def _same_pickup(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _event_view(group: list[dict[str, Any]]) -> dict[str, Any]:
     first = group[0]
+    slots = tuple(dict.fromkeys(e["slot"] for e in group if e["slot"]))
+    if first["kind"] == "wrong_slot":  # the slot pressed, then the slot meant
+        slots = (first["slot"], first["expected"])
     return _view(EVENT_KINDS[first["kind"]], event_id=group[-1]["id"],
-                 household=first["household"],
-                 slots=tuple(dict.fromkeys(e["slot"] for e in group if e["slot"])),
+                 household=first["household"], slots=slots,
                  parcels=len(group), repeat=first["kind"] == "rescanned", error=first["error"],
                  wait_s=first["retry_after_s"], tries_left=first["tries_left"],
                  code=first["code"],

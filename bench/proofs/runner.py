@@ -18,6 +18,7 @@ from bench.proofs import (
     proxy_attacks,
     sync_kill9,
     uploads,
+    wrong_puts,
 )
 from bench.proofs.verdict import Verdict
 
@@ -56,6 +57,7 @@ PROOFS = [
     Proof("body-flood", body_flood.prove),
     Proof("uploads", uploads.prove),
     Proof("staff-page", staff_page_load),
+    Proof("wrong-puts", wrong_puts.prove),
     Proof("timed-tests", timed_tests),
 ]
 

@@ -135,19 +135,35 @@ def camera_of_the_kiosk(database: Path, now: datetime) -> Check:
 
 
 def configured_pins(shelves: Sequence[Shelf], buzzer_pin: int | None) -> list[int]:
-    """Every GPIO pin the configuration drives: slot LEDs, chain pins, the buzzer."""
+    """Every GPIO pin the configuration drives: slot LEDs, chain pins, the buzzer, and a
+    74HC165 button chain's clock and load."""
     pins: list[int] = []
     for shelf in shelves:
         pins += list(shelf.led_of.values()) if shelf.leds == "gpio" else list(
             shelf.chain_pins.values())
+        if shelf.buttons == "74hc165":
+            pins += [shelf.button_pins["clock"], shelf.button_pins["load"]]
     return pins + ([buzzer_pin] if buzzer_pin else [])
 
 
-def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None) -> Check:
-    """Each configured pin can be claimed (and is released again at once)."""
+def configured_inputs(shelves: Sequence[Shelf]) -> list[int]:
+    """Every GPIO pin the configuration reads: slot buttons, a 74HC165 chain's data pin."""
+    pins: list[int] = []
+    for shelf in shelves:
+        if shelf.buttons == "74hc165":
+            pins.append(shelf.button_pins["data"])
+        else:
+            pins += list(shelf.button_of.values())
+    return pins
+
+
+def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None, *,
+               inputs: Sequence[int] = ()) -> Check:
+    """Each configured pin can be claimed (and is released again at once); ``inputs`` are
+    claimed as inputs, never driven (a button or a chip drives them)."""
     if "run" in running(database):
         return Check("pins", OK, "doctor_pins_held")
-    from gpiozero import DigitalOutputDevice
+    from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
     from hardware.pins import default_pin_factory
 
@@ -155,15 +171,19 @@ def check_pins(pins: Sequence[int], database: Path, pin_factory: Any = None) -> 
     if pin_factory is None and factory is not None:  # mock pins: no GPIO on this machine
         return Check("pins", WARN, "doctor_pins_no_gpio")
     busy = []
-    for pin in pins:
+    claims = [(pin, lambda p: DigitalOutputDevice(p, pin_factory=factory)) for pin in pins] + [
+        (pin, lambda p: DigitalInputDevice(p, pull_up=True, pin_factory=factory))
+        for pin in inputs]  # pulled up, as the buttons are wired
+    for pin, claim in claims:
         try:
-            DigitalOutputDevice(pin, pin_factory=factory).close()
+            claim(pin).close()
         except Exception as exc:  # noqa: BLE001 - in use, no permission, no such pin
             busy.append(f"BCM {pin} ({_said(exc)})")
     if busy:
         return Check("pins", FAIL, "doctor_pins_busy", {"pins": "; ".join(busy)})
+    every = [*pins, *inputs]
     return Check("pins", OK, "doctor_pins_free",
-                 {"count": len(pins), "pins": ", ".join(map(str, sorted(pins)))})
+                 {"count": len(every), "pins": ", ".join(map(str, sorted(every)))})
 
 
 def check_database(database: Path) -> Check:
@@ -323,7 +343,7 @@ def run_checks(config: Config, now: datetime) -> list[Check]:
     database = config.database
     checks = [check_camera(config.kiosk.camera, database, now=now),
               check_pins(configured_pins(config.layout.shelves, config.kiosk.buzzer_pin),
-                         database),
+                         database, inputs=configured_inputs(config.layout.shelves)),
               check_database(database), check_disk(database.parent), check_clock(),
               check_timezone(config.community.timezone, now)]
     checks += check_channels(config.channels)

@@ -58,6 +58,8 @@ def add_ops_commands(command: Command, config: Callable[[argparse.Namespace], Co
 
     p = command("selftest", lambda a, c: cmd_selftest(a, c, config), say("help_selftest"))
     p.add_argument("--seconds", type=float, default=0.5, help=say("help_selftest_seconds"))
+    p.add_argument("--button-seconds", type=float, default=15.0,
+                   help=say("help_selftest_button_seconds"))
 
 
 def cmd_backup(args: argparse.Namespace, clock: Clock,

@@ -30,6 +30,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     that cannot be opened now is waited for the same way; a replay that is not there, or a
     setting that does not parse, raises ConfigError.
     """
+    from hardware.buttons import build_buttons
     from hardware.buzzer import GpioBuzzer, SilentBuzzer
     from hardware.camera import CameraUnavailable, open_source, reopener
     from hardware.decoder import DecoderChain
@@ -40,6 +41,11 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     settings = config.kiosk
     factory = pin_factory or default_pin_factory()
     lights = build_lights(config.layout.shelves, pin_factory=factory)
+    try:
+        buttons = build_buttons(config.layout.shelves, pin_factory=factory)
+    except Exception:
+        lights.close()  # its pins are free again for the next try
+        raise
     buzzer = (GpioBuzzer(settings.buzzer_pin, pin_factory=factory) if settings.buzzer_pin
               else SilentBuzzer())
     missing = ""  # why a live camera could not be opened at start
@@ -58,4 +64,4 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
                    debounce_s=settings.debounce_s, on_result=on_result,
                    stills=JpegStills() if settings.stills_days else None, recovery=recovery,
-                   camera_missing=missing)
+                   camera_missing=missing, buttons=buttons if buttons.slots else None)

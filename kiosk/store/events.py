@@ -32,6 +32,11 @@ class Events:
         if self.stills is not None:
             self.stills.link(int(cur.lastrowid), now)
 
+    def recorded(self, kind: str, parcel: int) -> bool:
+        """True when an event of ``kind`` names ``parcel`` (through the parcel's index)."""
+        return self.db.execute("SELECT 1 FROM events WHERE parcel_id = ? AND kind = ? LIMIT 1",
+                               (parcel, kind)).fetchone() is not None
+
     def camera_lost(self) -> bool:
         """True when the newest camera event is ``camera_lost`` (through its partial index)."""
         row = self.db.execute(

@@ -53,6 +53,21 @@ class Parcels:
             " WHERE household_id = ? AND status = 'waiting' ORDER BY id", (household,)).fetchall()
         return [parcel_record(r) for r in rows]
 
+    def unplaced(self, since: datetime) -> list[ParcelRecord]:
+        """Waiting parcels checked in after ``since`` into a slot with a button that nobody has
+        pressed for them yet, oldest first (through the unplaced-parcels index)."""
+        rows = self.db.execute(
+            f"""SELECT {PARCEL_COLUMNS} FROM parcels
+                WHERE status = 'waiting' AND placed_at IS NULL AND checked_in_at > ?
+                  AND slot_code IN (SELECT code FROM slots WHERE button = 1)
+                ORDER BY checked_in_at, id""", (iso(since),)).fetchall()
+        return [parcel_record(r) for r in rows]
+
+    def place(self, parcel_id: int, now: datetime) -> None:
+        """Record that the slot's button confirmed the parcel in it."""
+        self.db.execute("UPDATE parcels SET placed_at = ? WHERE id = ? AND placed_at IS NULL",
+                        (iso(now), parcel_id))
+
     def close(self, parcel_id: int, now: datetime) -> None:
         self.db.execute("UPDATE parcels SET status = ?, closed_at = ? WHERE id = ?",
                           (ParcelStatus.COLLECTED, iso(now), parcel_id))

@@ -21,13 +21,15 @@ class Slots:
         for slot in slots:
             codes.append(slot.code)
             self.db.execute(
-                """INSERT INTO slots (code, shelf, position, capacity, buildings, overflow, active)
-                   VALUES (?, ?, ?, ?, ?, ?, 1)
+                """INSERT INTO slots (code, shelf, position, capacity, buildings, overflow, active,
+                                      button)
+                   VALUES (?, ?, ?, ?, ?, ?, 1, ?)
                    ON CONFLICT (code) DO UPDATE SET shelf = excluded.shelf,
                        position = excluded.position, capacity = excluded.capacity,
-                       buildings = excluded.buildings, overflow = excluded.overflow, active = 1""",
+                       buildings = excluded.buildings, overflow = excluded.overflow, active = 1,
+                       button = excluded.button""",
                 (slot.code, slot.shelf, slot.position, slot.capacity,
-                 format_buildings(slot.buildings), int(slot.overflow)))
+                 format_buildings(slot.buildings), int(slot.overflow), int(slot.button)))
         marks = ",".join("?" * len(codes))
         self.db.execute(f"UPDATE slots SET active = 0 WHERE code NOT IN ({marks})", codes)
 
@@ -49,8 +51,22 @@ class Signals:
                    until = excluded.until, reason = excluded.reason""",
             (slot, signal_layer(mode), mode, iso(until), reason))
 
+    def lit_for(self, reason: str, now: datetime) -> dict[str, datetime]:
+        """Slot code -> until when, for the gate's lights of ``reason`` lasting at ``now``."""
+        rows = self.db.execute(
+            """SELECT slot_code, until FROM signals
+               WHERE layer = 'gate' AND reason = ? AND until > ?""",
+            (reason, iso(now))).fetchall()
+        return {r["slot_code"]: datetime.fromisoformat(r["until"]) for r in rows}
+
+    def clear(self, slot: str | None = None, *, reason: str | None = None) -> None:
+        """Darken the gate's light of ``slot``, or every gate light of ``reason``."""
+        self.db.execute(
+            """DELETE FROM signals WHERE layer = 'gate' AND (?1 IS NULL OR slot_code = ?1)
+               AND (?2 IS NULL OR reason = ?2)""", (slot, reason))
+
     def active(self, now: datetime) -> dict[str, LightMode]:
-        """Slot code -> 'on', 'blink' or 'collect' for every slot that should be lit at ``now``."""
+        """Slot code -> its mode for every slot that should be lit at ``now``."""
         rows = self.db.execute(
             "SELECT slot_code, mode FROM signals WHERE until > ? ORDER BY layer = 'gate'",
             (iso(now),)).fetchall()

@@ -132,8 +132,21 @@
     return [];
   }
 
+  // What a slot's button said (kiosk.placing): the slot meant is the one shown large.
+  var BUTTON_KINDS = { placed: 1, taken: 1, wrong_slot: 1, not_placed: 1 };
+
+  function shownSlots(v) {
+    if (v.kind === "checkin" || v.kind === "pickup") return v.slots;
+    if (v.kind === "wrong_slot") return v.slots.slice(1);
+    return v.kind in BUTTON_KINDS ? v.slots.slice(0, 1) : [];
+  }
+
   function instruction(v) {
     var slot = v.slots[0] || "";
+    if (v.kind === "wrong_slot") return say("gate_wrong_slot", { pressed: slot, slot: v.slots[1] });
+    if (v.kind === "not_placed") return say("gate_not_placed", { slot: slot });
+    if (v.kind === "placed") return say("gate_placed", { slot: slot });
+    if (v.kind === "taken") return say("gate_taken", { slot: slot });
     if (v.kind === "checkin") {
       return v.overflow ? say("gate_put_overflow", { place: v.place })
                         : say(v.repeat ? "gate_put_again" : "gate_put_in", { slot: slot });
@@ -166,6 +179,7 @@
   }
 
   function headline(v) {
+    if (v.kind in BUTTON_KINDS) return say("gate_" + v.kind + "_title");
     if (v.kind === "checkin") return say("gate_checkin_title");
     if (v.kind === "pickup") return say("gate_pickup_title");
     if (v.error === "room_required") return say("gate_room_title");
@@ -194,14 +208,15 @@
     screenEl.setAttribute("data-error", view && view.error || "");
     if (!view) return;
     headlineEl.textContent = headline(view);
-    var slots = view.kind === "checkin" || view.kind === "pickup" ? view.slots : [];
+    var slots = shownSlots(view);
     write(slotEl, slots.join(" "), slots);
     slotEl.className = "slot" + (slots.length > 1 ? " many" : "");
     householdEl.textContent = household(view.household);
     var left = waitLeft();  // "1 分钟" never breaks either
     write(instructionEl, instruction(view), view.slots.concat(left ? [duration(left)] : []));
     noteEl.textContent = roomNote(view);
-    resultEl.className = "result " + (asking(view) ? "ask" : view.kind === "refused" ? "bad" : "good") +
+    var bad = view.kind === "refused" || view.kind === "wrong_slot" || view.kind === "not_placed";
+    resultEl.className = "result " + (asking(view) ? "ask" : bad ? "bad" : "good") +
                          (noteEl.textContent ? " noted" : "");
     drawFresh();
     choicesEl.textContent = "";
