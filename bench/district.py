@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.community import ADMIN_PASSWORD, CHEAP_HASHER, sample_community
+from bench.pg import make_cluster, remove_cluster
 from kiosk.clock import ManualClock
 from kiosk.community import open_store
 from kiosk.config import load_config
@@ -57,13 +58,6 @@ POLL_SECONDS = 5.0
 BATCH = 500
 GOAL_RATIO = 3.0  # the product's sync within 3x of the bare upsert (issue 22)
 DAY = datetime(2026, 11, 29, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
-
-
-def _cluster() -> Any:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from pg import make_cluster  # the tests' throwaway cluster: one way to make one
-
-    return make_cluster()
 
 
 def _gate_day(directory: Path) -> Path:
@@ -263,7 +257,7 @@ def run() -> dict[str, Any]:
     from kiosk.sync.gate import sync_once
     from kiosk.sync.link import HttpLink
 
-    cluster = _cluster()
+    cluster = make_cluster()  # the tests' cluster (fsync off): sync and bare upsert alike
     work = Path(tempfile.mkdtemp(prefix="shelf-bench-district-"))
     try:
         with connect(cluster.url(), migrate_schema=False) as admin:
@@ -361,7 +355,5 @@ def run() -> dict[str, Any]:
             "db_bytes_per_compound_day": size // COMPOUNDS,
         }
     finally:
-        from pg import remove_cluster
-
         remove_cluster(cluster)
         shutil.rmtree(work, ignore_errors=True)

@@ -34,6 +34,7 @@ BENCHMARKS = [
     "bench.integrity",
     "bench.notices",
     "bench.keypad",
+    "bench.sync",
     "bench.district",
 ]
 

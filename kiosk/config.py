@@ -72,6 +72,7 @@ class CentreSettings:
     # password)
     sync_s: int = 10  # a gate pushes and pulls this often (and sooner after a failure's back-off)
     timeout_s: float = 10.0  # one exchange with the centre may take this long
+    journal_days: int = 30  # a gate keeps what its centre acknowledged this long, then prunes
 
     @property
     def is_centre(self) -> bool:
@@ -464,6 +465,10 @@ def _centre(top: Section, community_id: str,
     # it waits longer, doubling up to 30 times this, then tries on).
     sync_s = section.int("sync_seconds", 10, minval=1, maxval=3600)
     timeout_s = section.float("timeout_seconds", 10.0, minval=1, maxval=300)
+    # A gate keeps the records its centre has acknowledged this long, then prunes them: a
+    # centre restored from a backup asks for what it lost again, so keep them longer than
+    # the age of the centre's oldest backup you would restore from.
+    journal_days = section.int("journal_days", 30, minval=1, maxval=3650)
     section.done()
     if not community_id:
         top.fail("[community] id is missing: with [centre], the compound needs a stable id "
@@ -487,7 +492,8 @@ def _centre(top: Section, community_id: str,
         gate = _gate(top.table("gate"), language)
     elif "gate" in top.data:
         top.fail("[gate] is a gate's section: the centre (with [centre] database) has none")
-    return CentreSettings(url.rstrip("/"), token, database, sync_s, timeout_s), gate
+    return CentreSettings(url.rstrip("/"), token, database, sync_s, timeout_s,
+                          journal_days), gate
 
 
 def _shown(url: str) -> str:

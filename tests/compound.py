@@ -4,7 +4,6 @@ from a thread) and gates (real copies of the sample community: config file and S
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,52 +11,14 @@ from pathlib import Path
 
 from conftest import PATIENCE_S
 
+from bench.compound import COMMUNITY, NOWHERE, centre_config, gate_config, point_at
 from kiosk.centre.db import connect
 from kiosk.centre.gates import add_gate
 from kiosk.community import open_store
-from kiosk.config import Config, load_config
+from kiosk.config import Config
 from kiosk.store.journal import Journal
 from kiosk.sync.gate import SyncReport, sync_once
 from kiosk.sync.link import HttpLink
-
-COMMUNITY = "sample-garden"
-NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing answers there
-GATE_NAMES = {"north": "北门", "south": "南门", "east": "东门"}  # as a compound calls them
-
-
-def _with_id(text: str, community: str) -> str:
-    return text.replace("[community]\n", f'[community]\nid = "{community}"\n', 1)
-
-
-def centre_config(folder: Path, template: Path, database: str,
-                  community: str = COMMUNITY) -> Config:
-    """The centre's config: the sample's community, teams and site, plus [centre] database."""
-    shutil.copytree(template, folder)
-    path = folder / "config.toml"
-    text = _with_id(path.read_text(encoding="utf-8"), community)
-    path.write_text(text + f'\n[centre]\ndatabase = "{database}"\n', encoding="utf-8")
-    return load_config(path)
-
-
-def gate_config(folder: Path, template: Path, gate: str, url: str, token: str,
-                community: str = COMMUNITY) -> Config:
-    """A gate of the compound: its own copy of the sample (config and SQLite file)."""
-    shutil.copytree(template, folder)
-    path = folder / "config.toml"
-    text = _with_id(path.read_text(encoding="utf-8"), community)
-    zh = GATE_NAMES.get(gate, f"{gate}门")
-    path.write_text(text + f'\n[gate]\nid = "{gate}"\nname = {{ zh = "{zh}", en = '
-                    f'"{gate.title()} gate" }}\n\n[centre]\nurl = "{url}"\ntoken = "{token}"\n'
-                    'sync_seconds = 1\n', encoding="utf-8")
-    return load_config(path)
-
-
-def point_at(config: Config, url: str) -> Config:
-    """The same gate with its [centre] url changed (cut off: NOWHERE; back: the centre)."""
-    text = config.path.read_text(encoding="utf-8")
-    text = text.replace(f'url = "{config.centre.url}"', f'url = "{url}"')
-    config.path.write_text(text, encoding="utf-8")
-    return load_config(config.path)
 
 
 @dataclass

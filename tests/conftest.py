@@ -386,12 +386,12 @@ def add_member(config: Config, username: str, role: str, password: str | None = 
 os.environ["SHELF_LANG"] = "en"
 
 
-# --- the compound's centre: a real PostgreSQL, started by the tests (tests/pg.py) -------------
+# --- the compound's centre: a real PostgreSQL, started by the tests (bench/pg.py) -------------
 
 @pytest.fixture(scope="session")
 def pg_cluster():
     """One throwaway cluster per test process (per xdist worker), removed at the end."""
-    from pg import make_cluster, remove_cluster
+    from bench.pg import make_cluster, remove_cluster
 
     cluster = make_cluster()
     yield cluster

@@ -1,4 +1,4 @@
-"""The centre's PostgreSQL: a real server (tests/pg.py), migrated by the one runner."""
+"""The centre's PostgreSQL: a real server (bench/pg.py), migrated by the one runner."""
 
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ import urllib.error
 import urllib.request
 from datetime import UTC, date, datetime
 
-from compound import NOWHERE, centre_config, gate_config, point_at
 from conftest import check_in
 
+from bench.compound import NOWHERE, centre_config, gate_config, point_at
 from kiosk.app.sim.mailcatcher import free_port
 from kiosk.clock import ManualClock
 from kiosk.community import open_store

@@ -70,8 +70,8 @@ def test_the_centre_needs_no_shelves_of_its_own(sample):
     (GATE.replace("[gate]\nid", "[gate]\nidd"), 'id = "x"',
      r"\[gate\] is missing the key 'id' .*is 'idd' a typo"),
     (GATE.replace("sync_seconds", "sync_second"), 'id = "x"',
-     r"\[centre\] has unknown key 'sync_second'; allowed keys: database, sync_seconds, "
-     r"timeout_seconds, token, url"),
+     r"\[centre\] has unknown key 'sync_second'; allowed keys: database, journal_days, "
+     r"sync_seconds, timeout_seconds, token, url"),
     (GATE.replace("sync_seconds = 5", "sync_seconds = 0"), 'id = "x"',
      r"sync_seconds = 0: allowed range is 1 to 3600"),
     (GATE.replace("https://centre", "ftp://centre"), 'id = "x"',

@@ -11,6 +11,7 @@ import importlib.machinery
 import importlib.util
 import os
 import re
+import secrets
 import shutil
 import stat
 import subprocess
@@ -116,7 +117,8 @@ def test_a_second_install_asks_nothing_of_units_up_or_on_their_way_up():
     READY) is on its way: `start` again would be a change said for nothing."""
     states = {WEB: "active", KIOSK: "activating", NOTICES: "reloading", TIMER: "active"}
     assert installer().service_actions(states, set()) == []
-    assert installer().RUNNING_CODE == (WEB, KIOSK, NOTICES)  # what new code restarts
+    # What new code restarts: shelf-sync too, on a gate of a compound (where it runs).
+    assert installer().RUNNING_CODE == (WEB, KIOSK, NOTICES, "shelf-sync.service")
 
 
 def test_a_change_restarts_the_units_it_concerns_whatever_their_state():
@@ -265,6 +267,18 @@ def test_install_twice_changes_nothing_and_uninstall_keeps_the_data(tmp_path):
     second = install(root)
     assert second.stdout.splitlines() == ["install: no change: everything was in place"]
     assert snapshot(root) == before
+
+    # The gate joins a compound: the next install enables its sync (the unit is there already).
+    sync_wants = root / "etc/systemd/system/multi-user.target.wants/shelf-sync.service"
+    assert not sync_wants.exists()
+    config_file.write_text(text.replace("[community]\n", '[community]\nid = "sample-garden"\n')
+                           + '\n[gate]\nid = "north"\n\n[centre]\nurl = "https://centre.example"'
+                           f'\ntoken = "{secrets.token_urlsafe(32)}"\n')
+    assert load_config(config_file).centre.url == "https://centre.example"
+    joined = install(root)
+    assert "install: enabled shelf-sync.service" in joined.stdout.splitlines()
+    assert sync_wants.is_symlink()
+    config_file.write_text(text)
 
     for unit in UNITS:
         done = subprocess.run(["systemd-analyze", "verify", f"--root={root}",

@@ -7,6 +7,8 @@ dropped as a duplicate, and the centre flags what happened.
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -102,3 +104,37 @@ def test_an_sd_card_copied_back_is_found_out_and_its_new_records_kept(
         kinds = [a["kind"] for a in pg.execute("SELECT kind FROM sync_alarms ORDER BY id")]
     assert "conflict" in kinds or "rewound" in kinds
     assert "restored" in kinds
+
+
+def test_restore_stop_stops_the_gates_sync_and_says_to_start_it_again(
+        tmp_path, community_template):
+    from bench.compound import NOWHERE, gate_config, wait_until_syncing
+    from kiosk.app.ops_cli import services
+    from kiosk.config import load_config
+
+    gate = gate_config(tmp_path / "north", community_template, "north", NOWHERE,
+                       secrets.token_urlsafe(32))
+    backup = shelf(gate, "backup").stdout.strip().splitlines()[-1]
+    sync = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config", str(gate.path),
+                             "sync"], stderr=subprocess.DEVNULL)
+    try:
+        wait_until_syncing(sync, gate, tmp_path / "no log")  # backing off: the centre is away
+        refused = subprocess.run([sys.executable, "-m", "kiosk.app", "restore", backup,
+                                  "--config", str(gate.path)], capture_output=True, text=True,
+                                 timeout=120)
+        assert refused.returncode == 2 and "(shelf sync)" in refused.stderr
+        done = subprocess.run([sys.executable, "-m", "kiosk.app", "restore", backup, "--stop",
+                               "--config", str(gate.path)], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "SHELF_LANG": "en",
+                                                "SHELF_STOP_COMMAND": f"kill -TERM {sync.pid}"})
+        assert done.returncode == 0, done.stderr
+        assert sync.wait(timeout=30) == 0  # a clean stop: SIGTERM ends its wait at once
+        assert ("start the services again: sudo systemctl start shelf-kiosk shelf-notices "
+                "shelf-web shelf-sync") in done.stdout
+    finally:
+        sync.kill()
+        sync.wait()
+    # Without SHELF_STOP_COMMAND, what systemctl is asked to stop: the sync only on a gate.
+    assert services(gate) == ("shelf-kiosk", "shelf-notices", "shelf-web", "shelf-sync")
+    assert services(load_config(community_template / "config.toml")) == (
+        "shelf-kiosk", "shelf-notices", "shelf-web")

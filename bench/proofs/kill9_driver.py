@@ -10,6 +10,10 @@ returned, exactly when a courier, a resident or a staff member would be told "do
     delivered <parcel id>,<parcel id>...
     observed <household> <1|0>
     staff <action> <parcel id> [<slot>]   (moved, handed_out, returned, checkin_undone)
+
+``... CONFIG SEED --gate PACE_S``: the gate of a compound (the sync proof's): no observation
+changes and no door deliveries (its centre decides those, by commands: the lists, the team's
+phone), and an action every PACE_S seconds at most.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import sys
+import time
 
 from kiosk import staff_actions
 from kiosk.clock import SystemClock
@@ -42,7 +47,7 @@ STAFF = "kill9@proof"
 STILL = bytes(range(256)) * 32  # 8 KB, a typical still's size
 
 
-def main(config_path: str, seed: int) -> None:
+def main(config_path: str, seed: int, *, alone: bool = True, pace_s: float = 0.0) -> None:
     config = load_config(config_path)
     conn = open_store(config)
     uow, rules, clock = SqliteUnitOfWork(conn), Rules.from_config(config), SystemClock()
@@ -58,6 +63,8 @@ def main(config_path: str, seed: int) -> None:
                 outcome = act_on_payload(label.encode(), uow, rules, clock)
             if outcome.action == "checkin":
                 print(f"checkin {label}", flush=True)
+        elif roll < CHECKIN_SHARE + DELIVER_SHARE + OBSERVE_SHARE and not alone:
+            continue  # the centre decides: its commands come in beside this child
         elif roll < CHECKIN_SHARE + DELIVER_SHARE:
             deliver(conn, uow, rules, clock, rng)
         elif roll < CHECKIN_SHARE + DELIVER_SHARE + OBSERVE_SHARE:
@@ -69,6 +76,8 @@ def main(config_path: str, seed: int) -> None:
             staff_action(conn, uow, rules, clock, rng)
         else:
             pick_up(conn, uow, rules, clock, rng)
+        if pace_s:
+            time.sleep(pace_s)
 
 
 def pick_up(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules, clock: SystemClock,
@@ -127,4 +136,6 @@ def staff_action(conn: sqlite3.Connection, uow: SqliteUnitOfWork, rules: Rules,
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    gate = sys.argv[3:4] == ["--gate"]
+    main(sys.argv[1], int(sys.argv[2]), alone=not gate,
+         pace_s=float(sys.argv[4]) if gate else 0.0)

@@ -16,6 +16,7 @@ from bench.proofs import (
     kill9,
     login_flood,
     proxy_attacks,
+    sync_kill9,
     uploads,
     wrong_puts,
 )
@@ -49,6 +50,7 @@ def timed_tests() -> Verdict:
 
 PROOFS = [
     Proof("kill-9", kill9.prove),
+    Proof("sync-kill-9", sync_kill9.prove),
     Proof("fuzz", fuzz.prove),
     Proof("login-flood", login_flood.prove),
     Proof("proxy", proxy_attacks.prove),

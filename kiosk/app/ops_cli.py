@@ -1,7 +1,8 @@
 """`shelf backup`, `shelf restore`, `shelf doctor`, `shelf selftest`: looking after the Pi.
 
-The stopping command of `shelf restore --stop` is ``systemctl stop`` of the three services;
-``SHELF_STOP_COMMAND`` replaces it (the tests stop their own `shelf run` with it).
+The stopping command of `shelf restore --stop` is ``systemctl stop`` of the shelf's services
+(``services``: shelf-sync too on a gate of a compound); ``SHELF_STOP_COMMAND`` replaces it
+(the tests stop their own `shelf run` with it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kiosk.ports import Clock
 
 Command = Callable[..., argparse.ArgumentParser]
 SERVICES = ("shelf-kiosk", "shelf-notices", "shelf-web")
+COMPOUND_GATE = ("shelf-sync",)  # a gate of a compound runs its sync beside them
 STOP_ENV = "SHELF_STOP_COMMAND"
 STOP_WAIT_S = 30.0  # a stopped kiosk turns its LEDs off and closes the camera first
 
@@ -46,7 +48,7 @@ def add_ops_commands(command: Command, config: Callable[[argparse.Namespace], Co
     p = command("restore", lambda a, c: cmd_restore(a, c, config), say("help_restore"))
     p.add_argument("file", type=Path, help=say("help_restore_file"))
     p.add_argument("--stop", action="store_true",
-                   help=say("help_restore_stop", services=" ".join(SERVICES)))
+                   help=say("help_restore_stop", services=" ".join(SERVICES + COMPOUND_GATE)))
 
     from kiosk.app.doctor import cmd_doctor
     from kiosk.app.selftest import cmd_selftest
@@ -95,7 +97,7 @@ def cmd_restore(args: argparse.Namespace, clock: Clock,
     try:
         check_backup(args.file)  # before anything is stopped
         if args.stop:
-            _stop_services(config.database)
+            _stop_services(config)
         report = restore(args.file, config.database, clock.now())
     except RestoreRefused as exc:
         raise RestoreRefused(_worded(str(exc), exc.words)) from exc
@@ -107,8 +109,15 @@ def cmd_restore(args: argparse.Namespace, clock: Clock,
     if report.epoch and config.centre is not None:  # a gate of a compound
         print(say("restore_epoch", epoch=report.epoch))
     if args.stop:
-        print(say("restore_start", services=" ".join(SERVICES)))
+        print(say("restore_start", services=" ".join(services(config))))
     return 0
+
+
+def services(config: Config) -> tuple[str, ...]:
+    """The shelf's services on this machine: the three, and the sync on a gate of a compound
+    (elsewhere it is not enabled, and started it would only stop on its config error)."""
+    gate = config.centre is not None and not config.centre.is_centre
+    return SERVICES + (COMPOUND_GATE if gate else ())
 
 
 def _worded(english: str, words: Words | None) -> str:
@@ -119,9 +128,11 @@ def _worded(english: str, words: Words | None) -> str:
     return say(key, **values)
 
 
-def _stop_services(database: Path) -> None:
+def _stop_services(config: Config) -> None:
     """Run the stopping command; wait until no shelf process holds the database."""
-    command = shlex.split(os.environ.get(STOP_ENV, "")) or ["systemctl", "stop", *SERVICES]
+    database = config.database
+    command = shlex.split(os.environ.get(STOP_ENV, "")) or ["systemctl", "stop",
+                                                            *services(config)]
     print(say("restore_stopping", command=" ".join(command)))
     done = subprocess.run(command, check=False)
     if done.returncode != 0:

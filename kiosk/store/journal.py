@@ -1,9 +1,10 @@
-"""The gate's journal for its centre (migration 21): what it owns, numbered, and its epochs.
+"""The gate's journal for its centre (migration 22): what it owns, numbered, and its epochs.
 
 Triggers write the journal in the very transaction of each change (``sync_journal``); this
 module reads it for pushing, records what the centre acknowledged and which of the centre's
-commands were applied, and starts a new epoch: at every `shelf restore` (``new_epoch``), and
-when the centre finds the store rewound (an SD card copied back: ``rewind_epoch``).
+commands were applied, starts a new epoch: at every `shelf restore` (``new_epoch``), and
+when the centre finds the store rewound (an SD card copied back: ``rewind_epoch``), and
+prunes what the centre has held for long enough (``prune``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,32 +23,38 @@ from kiosk.timefmt import iso
 
 KINDS = ("parcels", "door_tasks", "door_task_parcels", "events")
 # What a journal row of each kind carries (the triggers' json_object, as the columns are now),
-# for the snapshot a gate sends when it joins: each kind in the order of its ids.
+# for the snapshot a gate sends when it joins: the key the rows are taken in, and the rows.
 SNAPSHOT = {
-    "parcels": """json_object(
+    "parcels": ("id", """json_object(
         'id', id, 'origin', origin, 'label', label, 'ref', ref, 'household_id', household_id,
         'slot_code', slot_code, 'status', status, 'kind', kind, 'symbology', symbology,
         'room_confirmed', room_confirmed, 'fresh', fresh, 'checked_in_at', checked_in_at,
-        'closed_at', closed_at) FROM parcels ORDER BY id""",
-    "door_tasks": """json_object(
+        'closed_at', closed_at) FROM parcels"""),
+    "door_tasks": ("id", """json_object(
         'id', id, 'origin', origin, 'household_id', household_id, 'team', team,
         'status', status, 'created_at', created_at, 'assigned_at', assigned_at,
         'fresh_since', fresh_since, 'escalations', escalations, 'closed_at', closed_at,
         'closed_by', closed_by, 'closed_reason', closed_reason, 'told_at', told_at)
-        FROM door_tasks ORDER BY id""",
-    "door_task_parcels": """json_object(
+        FROM door_tasks"""),
+    "door_task_parcels": ("l.rowid", """json_object(
         'task_id', l.task_id, 'task_origin', t.origin, 'parcel_id', l.parcel_id,
         'parcel_origin', p.origin) FROM door_task_parcels l
-        JOIN door_tasks t ON t.id = l.task_id JOIN parcels p ON p.id = l.parcel_id
-        ORDER BY l.task_id, l.parcel_id""",
-    "events": """json_object(
+        JOIN door_tasks t ON t.id = l.task_id JOIN parcels p ON p.id = l.parcel_id"""),
+    "events": ("e.id", """json_object(
         'id', e.id, 'at', e.at, 'kind', e.kind, 'actor', e.actor, 'parcel_id', e.parcel_id,
         'parcel_origin', p.origin, 'household_id', e.household_id, 'slot_code', e.slot_code,
         'detail', json(e.detail), 'task_origin', t.origin)
         FROM events e LEFT JOIN parcels p ON p.id = e.parcel_id
-        LEFT JOIN door_tasks t ON t.id = json_extract(e.detail, '$.task') ORDER BY e.id""",
+        LEFT JOIN door_tasks t ON t.id = json_extract(e.detail, '$.task')"""),
 }
+# Each table's last row when the gate joins: the snapshot's end (the triggers take the rest).
+LAST_ROW = {"parcels": "SELECT max(id) FROM parcels",
+            "door_tasks": "SELECT max(id) FROM door_tasks",
+            "door_task_parcels": "SELECT max(rowid) FROM door_task_parcels",
+            "events": "SELECT max(id) FROM events"}
+JOIN_CHUNK = 2000  # rows journaled per transaction while joining: the kiosk waits one at most
 NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
+PRUNE_CHUNK = 2000  # records deleted per transaction: the kiosk's writes wait one chunk at most
 
 
 @dataclass(frozen=True)
@@ -97,27 +106,73 @@ class Journal:
                          row["acked"], row["commands"], holds[0] if holds else 0,
                          datetime.fromisoformat(synced) if synced else None, row["last_error"])
 
-    def join(self) -> int:
-        """Start journaling (a gate joining its centre): the rows it holds now are journaled
-        first, as a snapshot, in the same transaction. Returns the records written (0 when
-        the gate had joined already)."""
+    def join(self, *, chunk: int = JOIN_CHUNK) -> int:
+        """Start journaling (a gate joining its centre) and journal what the store holds
+        first, as a snapshot, ``chunk`` rows per transaction: the kiosk's writes wait for one
+        chunk at most, never for a long history. Returns the records written (0 when the gate
+        had joined already).
+
+        The first transaction turns the triggers on and notes each table's last row: rows
+        after it are journaled by the triggers, rows up to it by the snapshot. A row changed
+        meanwhile is journaled by its trigger as well, and since the centre applies records
+        in their order (each a whole row), it ends with the newest state either way. Where the
+        snapshot has got to is kept (``sync_state.joining``): a join cut short goes on there.
+        """
+        written = 0
+        plan = self._joining()
+        for kind, (after, last) in plan.items():
+            key, rows = SNAPSHOT[kind]
+            while after < last:
+                with self._transaction():
+                    upto = self._chunk_end(kind, after, last, chunk)
+                    written += self.conn.execute(
+                        "INSERT INTO sync_journal (epoch, at, kind, data) SELECT"
+                        f" (SELECT epoch FROM sync_state), {NOW}, '{kind}', {rows}"
+                        f" WHERE {key} > ? AND {key} <= ? ORDER BY {key}", (after, upto)
+                    ).rowcount
+                    plan[kind] = [upto, last]
+                    self.conn.execute("UPDATE sync_state SET joining = ?", (json.dumps(plan),))
+                after = upto
+        if plan:
+            with self._transaction():
+                self.conn.execute("UPDATE sync_state SET joining = NULL")
+        return written
+
+    def _chunk_end(self, kind: str, after: int, last: int, chunk: int) -> int:
+        """The key of the ``chunk``-th row of ``kind`` after ``after`` (``last`` at most).
+
+        A chunk counts rows, not ids: ids are 64-bit, and a store whose ids jump (one far
+        past the others) joins in as many transactions as it has rows, not ids.
+        """
+        end = self.conn.execute(
+            f"SELECT max(k) FROM (SELECT rowid AS k FROM {kind} WHERE rowid > ? AND rowid <= ?"
+            " ORDER BY rowid LIMIT ?)", (after, last, chunk)).fetchone()[0]
+        return last if end is None else end
+
+    def _joining(self) -> dict[str, list[int]]:
+        """Turn journaling on, or find the join under way: each kind's [done up to, last];
+        {} when the gate had joined."""
+        with self._transaction():
+            row = self.conn.execute("SELECT journaling, joining FROM sync_state").fetchone()
+            if row["journaling"]:
+                return json.loads(row["joining"]) if row["joining"] else {}
+            plan = {kind: [0, self.conn.execute(sql).fetchone()[0] or 0]
+                    for kind, sql in LAST_ROW.items()}
+            self.conn.execute("UPDATE sync_state SET journaling = 1, joining = ?",
+                              (json.dumps(plan),))
+        return plan
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE), committed, or rolled back on any error."""
         with translated_errors():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                if self.conn.execute("SELECT journaling FROM sync_state").fetchone()[0]:
-                    self.conn.execute("ROLLBACK")
-                    return 0
-                written = 0
-                for kind, rows in SNAPSHOT.items():
-                    written += self.conn.execute(
-                        "INSERT INTO sync_journal (epoch, at, kind, data) SELECT"
-                        f" (SELECT epoch FROM sync_state), {NOW}, '{kind}', {rows}").rowcount
-                self.conn.execute("UPDATE sync_state SET journaling = 1")
+                yield
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
-        return written
 
     def pending(self, limit: int) -> list[Record]:
         """The oldest records the centre has not acknowledged, all of one epoch, in order."""
@@ -162,6 +217,47 @@ class Journal:
             self.conn.execute("UPDATE sync_state SET commands = ? WHERE commands < ?",
                               (seq, seq))
 
+    def prune(self, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete the records the centre has acknowledged that were written before ``before``,
+        a chunk per transaction; return how many.
+
+        Kept: every record the centre has not acknowledged; the acknowledged ones younger
+        than ``before`` (a centre restored from a backup asks for them again: `[centre]
+        journal_days` must reach back further than its backups); and, of parcels and of door
+        tasks, the record with the highest id among those it would delete, so that a store
+        copied back still tells its older rows from those made since (``_made_since``).
+        """
+        acked, keep = self.state().acked, []  # what is pruned is decided once, here
+        with translated_errors():
+            for kind in ("parcels", "door_tasks"):
+                row = self.conn.execute(
+                    "SELECT seq FROM sync_journal WHERE seq <= ? AND at < ? AND kind = ?"
+                    " ORDER BY json_extract(data, '$.id') DESC, seq DESC LIMIT 1",
+                    (acked, iso(before), kind)).fetchone()
+                keep += [row["seq"]] if row else []
+        deleted = 0
+        while True:
+            with self._transaction():
+                done = self.conn.execute(
+                    "DELETE FROM sync_journal WHERE seq IN (SELECT seq FROM sync_journal"
+                    " WHERE seq <= ? AND at < ? AND seq NOT IN (SELECT value FROM json_each(?))"
+                    " ORDER BY seq LIMIT ?)", (acked, iso(before), json.dumps(keep), chunk)
+                ).rowcount
+            deleted += done
+            if done < chunk:
+                return deleted
+
+    def first_missing(self) -> int | None:
+        """The seq the centre needs next when this journal no longer holds it (pruned after
+        the centre acknowledged it, and the centre then went back: restored from an older
+        backup); None when the next record to send is there (or none waits)."""
+        with translated_errors():
+            row = self.conn.execute(
+                "SELECT s.acked + 1 AS wanted, (SELECT min(seq) FROM sync_journal"
+                " WHERE seq > s.acked) AS first FROM sync_state s").fetchone()
+        return row["wanted"] if row["first"] is not None and row["first"] > row["wanted"] \
+            else None
+
     def new_epoch(self) -> str:
         """Start a new epoch after the newest seq (`shelf restore`); return its id.
 
@@ -169,17 +265,10 @@ class Journal:
         epoch, so nothing it writes reuses a key the centre holds from the store's lost days.
         """
         epoch = new_epoch_id()
-        with translated_errors():
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.execute(
-                    "UPDATE sync_state SET parent = epoch, epoch = ?, base = COALESCE("
-                    "(SELECT seq FROM sqlite_sequence WHERE name = 'sync_journal'), 0)",
-                    (epoch,))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self.conn.execute(
+                "UPDATE sync_state SET parent = epoch, epoch = ?, base = COALESCE("
+                "(SELECT seq FROM sqlite_sequence WHERE name = 'sync_journal'), 0)", (epoch,))
         return epoch
 
     def rewind_epoch(self, old: str, first: int) -> str:
@@ -188,20 +277,13 @@ class Journal:
         tasks they made, into a new epoch, so they reach the centre under keys of their own.
         Returns the new epoch (this store's current one if ``old`` was)."""
         epoch = new_epoch_id()
-        with translated_errors():
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                made = {kind: self._made_since(kind, old, first)
-                        for kind in ("parcels", "door_tasks")}
-                self._rekey(old, epoch, first, made)
-                self.conn.execute(
-                    "UPDATE sync_state SET parent = epoch, epoch = ?, base = ? WHERE epoch = ?",
-                    (epoch, first - 1, old))
-                self.conn.execute("UPDATE sync_state SET acked = MIN(acked, ?)", (first - 1,))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            made = {kind: self._made_since(kind, old, first) for kind in ("parcels", "door_tasks")}
+            self._rekey(old, epoch, first, made)
+            self.conn.execute(
+                "UPDATE sync_state SET parent = epoch, epoch = ?, base = ? WHERE epoch = ?",
+                (epoch, first - 1, old))
+            self.conn.execute("UPDATE sync_state SET acked = MIN(acked, ?)", (first - 1,))
         return epoch
 
     def _made_since(self, kind: str, epoch: str, first: int) -> set[int]:

@@ -16,8 +16,9 @@ The rules (README "Several gates, one compound"), and where each is enforced:
   transaction of each change; records move in batches keyed by (gate, epoch, seq); the centre
   applies a batch only where the last one ended, in one transaction with its tracking row,
   and answers with what it holds; a record sent again is compared, never silently skipped.
-- **A gate never waits on the network.** The sync runs on its own (``shelf sync``, or its
-  thread in ``shelf run``); check-in and pickup only ever write SQLite.
+- **A gate never waits on the network.** The sync runs on its own (``shelf sync``, a process
+  of its own: the kiosk's has no network, README says why); check-in and pickup only ever
+  write SQLite.
 
 ``protocol`` holds the messages' shapes, ``link`` the HTTP transport, ``gate`` the loop.
 """

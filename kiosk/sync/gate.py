@@ -2,8 +2,9 @@
 
 ``sync_once`` runs exchanges until the journal is acknowledged and no command waits (or the
 centre cannot be reached); ``run_sync`` does that on a timer, with back-off after a failure,
-whether or not anything new was written (a quiet gate at night still catches up). Neither
-ever holds a write lock while it waits for the network: the kiosk's check-ins go on.
+whether or not anything new was written (a quiet gate at night still catches up), and prunes
+the journal of what the centre has held for ``[centre] journal_days``. Neither ever holds a
+write lock while it waits for the network: the kiosk's check-ins go on.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kiosk.config import Config, names_in_languages
@@ -27,6 +29,7 @@ from kiosk.sync.protocol import (
     BATCH,
     PROTOCOL,
     CentreUnreachable,
+    JournalPruned,
     SyncError,
 )
 
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 10_000  # exchanges in one sync_once: a week offline is ~30 batches
 BACKOFF_LIMIT = 30  # after failures the wait doubles, up to this many times sync_seconds
+PRUNE_EVERY = timedelta(hours=1)  # the journal is pruned at the start, then this often
 
 
 @dataclass
@@ -67,7 +71,8 @@ def sync_once(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock
         log.info("joined the centre: %d records of what this gate holds go first", written)
     for _ in range(max_rounds):
         state = journal.state()
-        records = journal.pending(batch)
+        pruned = _pruned_too_soon(journal, state.epoch)
+        records = [] if pruned else journal.pending(batch)  # the commands still come down
         try:
             answer = link.exchange(_request(conn, config, journal, records, clock))
         except SyncError as exc:
@@ -76,6 +81,9 @@ def sync_once(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock
             journal.synced(clock.now(), str(exc))
             log.warning("sync: %s", exc)
             break
+        if pruned is not None:
+            report.centre, report.error = "refused", str(pruned)
+            log.error("sync: %s", pruned)
         moved = _acknowledge(journal, state.acked, records, answer, report)
         commands = [Command.from_json(c) for c in answer.get("commands") or []]
         for command in commands:
@@ -85,11 +93,25 @@ def sync_once(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock
                 if outcome["status"] == "refused":
                     report.refused.append({"command": command.seq, **outcome})
         if not (moved or commands):
-            journal.synced(clock.now(), None)
+            journal.synced(clock.now(), report.error)
             break
     report.pending, report.lag_s = _backlog(journal)
     report.epoch = journal.state().epoch
     return report
+
+
+def _pruned_too_soon(journal: Journal, epoch: str) -> JournalPruned | None:
+    """The centre needs records this journal has pruned: say so, and send nothing more (the
+    centre would take nothing after the gap); a silent stall would leave every later record
+    unsent and the compound's pages wrong without a word."""
+    missing = journal.first_missing()
+    if missing is None:
+        return None
+    return JournalPruned(
+        f"the centre lacks this gate's records from seq {missing} on (epoch {epoch}), which "
+        "this gate pruned after the centre had acknowledged them: was the centre restored from "
+        "a backup older than [centre] journal_days? Restore it from a newer one; until then "
+        "nothing more of this gate reaches it")
 
 
 def _backlog(journal: Journal) -> tuple[int, float | None]:
@@ -154,12 +176,18 @@ def _layout(conn: sqlite3.Connection, config: Config) -> dict[str, Any]:
 
 
 def run_sync(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock,
-             stop: threading.Event) -> None:
+             stop: threading.Event, *, wait: Callable[[float], object] | None = None) -> None:
     """Sync now and every ``[centre] sync_seconds`` until ``stop``; after a failure, wait
-    twice as long each time (up to 30 times as long), then the usual period again."""
+    twice as long each time (up to 30 times as long, then that long for as long as the centre
+    is away: it is tried again however many days that takes), then the usual period again.
+
+    The journal is pruned at the start and every hour (``PRUNE_EVERY`` on ``clock``).
+    ``wait(seconds)`` is ``stop.wait`` unless given (the tests' days pass in a moment).
+    """
     assert config.centre is not None
-    period = config.centre.sync_s
-    failures = 0
+    period, pause = config.centre.sync_s, wait or stop.wait
+    journal_kept = timedelta(days=config.centre.journal_days)
+    failures, pruned_at = 0, None
     while not stop.is_set():
         try:
             report = sync_once(conn, config, link, clock)
@@ -167,4 +195,14 @@ def run_sync(conn: sqlite3.Connection, config: Config, link: Link, clock: Clock,
         except Exception:  # one bad pass must not end the sync: logged, tried again later
             log.exception("sync: the pass failed; trying again later")
             failures += 1
-        stop.wait(period * min(2 ** failures, BACKOFF_LIMIT) if failures else period)
+        now = clock.now()
+        if pruned_at is None or now - pruned_at >= PRUNE_EVERY:
+            pruned_at = now
+            try:
+                pruned = Journal(conn).prune(now - journal_kept)
+                if pruned:
+                    log.info("sync: pruned %d records the centre has held for %d days",
+                             pruned, journal_kept.days)
+            except Exception:  # the push matters more: pruned again next hour
+                log.exception("sync: pruning the journal failed")
+        pause(period * min(2 ** min(failures, 16), BACKOFF_LIMIT) if failures else period)

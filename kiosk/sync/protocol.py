@@ -57,6 +57,12 @@ class UpgradeRequired(SyncError):
     code = "upgrade_required"
 
 
+class JournalPruned(SyncError):
+    """The centre needs records this gate no longer keeps (pruned after it acknowledged them)."""
+
+    code = "journal_pruned"
+
+
 class NotThisGate(SyncError):
     """A request names another gate or community than its token's: refused, not applied."""
 
