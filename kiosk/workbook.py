@@ -20,6 +20,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from abc import ABC, abstractmethod
 from datetime import datetime
 from xml.parsers import expat
 
@@ -216,7 +217,7 @@ class _BookInfo(_Handler):
             self.date1904 = attrs.get("date1904", "").lower() in ("1", "true")
 
 
-class _Text(_Handler):
+class _Text(_Handler, ABC):
     """Collects the text of ``<t>`` elements, leaving out phonetic guides (``<rPh>``)."""
 
     def __init__(self) -> None:
@@ -240,8 +241,9 @@ class _Text(_Handler):
         if self.parts is not None:
             self.parts.append(data)
 
+    @abstractmethod
     def taken(self, text: str) -> None:
-        raise NotImplementedError
+        """Keep the text of one ``<t>`` (each kind of part keeps it where it belongs)."""
 
 
 class _SharedStrings(_Text):
