@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from kiosk.channels import email
@@ -94,18 +93,21 @@ class AppriseChannel:
             raise NoticeError(f"{self.id}: {reason[:300]}")
 
 
-@cache
 def _keep_apprise_to_itself() -> None:
     """Keep Apprise's log records out of the shelf's log: it logs the URLs it posts to and the
     addresses it mails (a resident's phone in ``ntfy://host/shelf-{to}``, an e-mail address)
     at INFO and DEBUG, and so does urllib3 under it (each request's path, at DEBUG; nothing
     else here uses urllib3). Apprise's warnings still reach the notice's error (``LogCapture``
     has its own handler), which the outbox keeps with the addresses scrubbed. The NullHandler
-    keeps Python's last-resort handler from printing them to stderr instead."""
+    keeps Python's last-resort handler from printing them to stderr instead.
+
+    Set again before each use, not once per process: a logger is process-wide state, and a
+    test run once saw Apprise's records reach the root logger after an earlier setting."""
     for name in ("apprise", "urllib3"):
         records = logging.getLogger(name)
         records.propagate = False
-        records.addHandler(logging.NullHandler())
+        if not any(isinstance(h, logging.NullHandler) for h in records.handlers):
+            records.addHandler(logging.NullHandler())
 
 
 def _filled(url: str, to: str) -> str:
