@@ -166,18 +166,19 @@ def _apply(conn: psycopg.Connection, gate: GateRef, tracking: dict[str, Any],
     fresh = [r for r in records if r.seq > applied]
     if not fresh:
         return applied, None
-    key = (gate.community, gate.gate, epoch)
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO sync_records (community_id, gate_id, epoch, seq, at, kind, data,"
-            " received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [(*key, r.seq, r.at, r.kind, Jsonb(r.data), now) for r in fresh])
-        for kind, apply in MIRRORS.items():
-            rows = [r for r in fresh if r.kind == kind]
-            if rows:
-                apply(cur, gate, epoch, rows)
-    conn.execute("UPDATE gate_epochs SET applied = %s WHERE community_id = %s AND gate_id = %s"
-                 " AND epoch = %s", (last, *key))
+    span = {"c": gate.community, "g": gate.gate, "e": epoch, "first": fresh[0].seq,
+            "last": last, "now": now}
+    # The whole batch in one statement (the server parses it: no statement per record), then
+    # each mirror from it in one statement more; a handful of round trips a batch.
+    conn.execute(WRITE_RECORDS, {**span, "records": Jsonb(
+        [{"seq": r.seq, "at": r.at.isoformat(), "kind": r.kind, "data": r.data}
+         for r in fresh])})
+    for kind, statement in MIRRORS.items():
+        if any(r.kind == kind for r in fresh):
+            conn.execute(statement, span)
+    _commands_done(conn, gate, [r for r in fresh if r.kind == "events"])
+    conn.execute("UPDATE gate_epochs SET applied = %(last)s WHERE community_id = %(c)s"
+                 " AND gate_id = %(g)s AND epoch = %(e)s", span)
     return last, None
 
 
@@ -254,72 +255,60 @@ def _commands(conn: psycopg.Connection, gate: GateRef, after: int) -> list[dict[
 
 
 # --- the mirrors: each record kind into the centre's copy of the gate's table -----------------
+#
+# Each mirror row is made from the batch's records just written to ``sync_records``, by
+# PostgreSQL's ``jsonb_populate_record`` (a record's keys are the gate table's columns; its
+# 0/1 become booleans, its ISO times timestamptz, its nulls NULL). A row written by several
+# records of one batch takes the last one's values, as applying them one after the other
+# would (every column but the key is replaced): one row per key, so one statement can upsert.
 
-def _moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _parcels(cur: psycopg.Cursor, gate: GateRef, epoch: str, rows: list[Incoming]) -> None:
-    cur.executemany(
-        "INSERT INTO parcels (community_id, gate_id, origin, id, label, ref, household_id,"
-        " slot_code, status, kind, symbology, room_confirmed, fresh, checked_in_at, closed_at,"
-        " seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (community_id, gate_id, origin, id) DO UPDATE SET label = EXCLUDED.label,"
-        " ref = EXCLUDED.ref, household_id = EXCLUDED.household_id,"
-        " slot_code = EXCLUDED.slot_code, status = EXCLUDED.status, kind = EXCLUDED.kind,"
-        " symbology = EXCLUDED.symbology, room_confirmed = EXCLUDED.room_confirmed,"
-        " fresh = EXCLUDED.fresh, checked_in_at = EXCLUDED.checked_in_at,"
-        " closed_at = EXCLUDED.closed_at, seq = EXCLUDED.seq",
-        [(gate.community, gate.gate, d["origin"], d["id"], d["label"], d["ref"],
-          d["household_id"], d["slot_code"], d["status"], d["kind"], d["symbology"],
-          bool(d["room_confirmed"]), bool(d["fresh"]), _moment(d["checked_in_at"]),
-          _moment(d["closed_at"]), r.seq) for r in rows for d in (r.data,)])
+WRITE_RECORDS = """
+    INSERT INTO sync_records (community_id, gate_id, epoch, seq, at, kind, data, received_at)
+    SELECT %(c)s, %(g)s, %(e)s, r.seq, r.at, r.kind, r.data, %(now)s
+    FROM jsonb_to_recordset(%(records)s) AS r(seq BIGINT, at TIMESTAMPTZ, kind TEXT, data JSONB)
+    ORDER BY r.seq"""
 
 
-def _door_tasks(cur: psycopg.Cursor, gate: GateRef, epoch: str, rows: list[Incoming]) -> None:
-    cur.executemany(
-        "INSERT INTO door_tasks (community_id, gate_id, origin, id, household_id, team, status,"
-        " created_at, assigned_at, fresh_since, escalations, closed_at, closed_by,"
-        " closed_reason, told_at, seq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, %s, %s) ON CONFLICT (community_id, gate_id, origin, id) DO UPDATE SET"
-        " household_id = EXCLUDED.household_id, team = EXCLUDED.team,"
-        " status = EXCLUDED.status, created_at = EXCLUDED.created_at,"
-        " assigned_at = EXCLUDED.assigned_at, fresh_since = EXCLUDED.fresh_since,"
-        " escalations = EXCLUDED.escalations, closed_at = EXCLUDED.closed_at,"
-        " closed_by = EXCLUDED.closed_by, closed_reason = EXCLUDED.closed_reason,"
-        " told_at = EXCLUDED.told_at, seq = EXCLUDED.seq",
-        [(gate.community, gate.gate, d["origin"], d["id"], d["household_id"], d["team"],
-          d["status"], _moment(d["created_at"]), _moment(d["assigned_at"]),
-          _moment(d["fresh_since"]), d["escalations"], _moment(d["closed_at"]),
-          d["closed_by"], d["closed_reason"], _moment(d["told_at"]), r.seq)
-         for r in rows for d in (r.data,)])
+def _mirror(table: str, key: tuple[str, ...], columns: tuple[str, ...], *,
+            replace: bool) -> str:
+    """The statement that writes the batch's records of kind ``table`` into its mirror:
+    ``replace`` a row held under the same key (else keep it, DO NOTHING)."""
+    taken = {"seq": "r.seq", "epoch": "r.epoch", "detail": "r.data->'detail'"}
+    shown = [taken.get(c, f"m.{c}") for c in (*key, *columns)]
+    last = f"DISTINCT ON ({', '.join(f'm.{k}' for k in key)}) " if replace else ""
+    order = f" ORDER BY {', '.join(f'm.{k}' for k in key)}, r.seq DESC" if replace else ""
+    outcome = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+               if replace else "DO NOTHING")
+    return (f"INSERT INTO {table} (community_id, gate_id, {', '.join((*key, *columns))})"
+            f" SELECT {last}%(c)s, %(g)s, {', '.join(shown)}"
+            f" FROM sync_records r, jsonb_populate_record(NULL::{table}, r.data) m"
+            " WHERE r.community_id = %(c)s AND r.gate_id = %(g)s AND r.epoch = %(e)s"
+            f" AND r.seq BETWEEN %(first)s AND %(last)s AND r.kind = '{table}'{order}"
+            f" ON CONFLICT (community_id, gate_id, {', '.join(key)}) {outcome}")
 
 
-def _door_task_parcels(cur: psycopg.Cursor, gate: GateRef, epoch: str,
-                       rows: list[Incoming]) -> None:
-    cur.executemany(
-        "INSERT INTO door_task_parcels (community_id, gate_id, task_origin, task_id,"
-        " parcel_origin, parcel_id) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        [(gate.community, gate.gate, d["task_origin"], d["task_id"], d["parcel_origin"],
-          d["parcel_id"]) for r in rows for d in (r.data,)])
+MIRRORS = {
+    "parcels": _mirror("parcels", ("origin", "id"), (
+        "label", "ref", "household_id", "slot_code", "status", "kind", "symbology",
+        "room_confirmed", "fresh", "checked_in_at", "closed_at", "seq"), replace=True),
+    "door_tasks": _mirror("door_tasks", ("origin", "id"), (
+        "household_id", "team", "status", "created_at", "assigned_at", "fresh_since",
+        "escalations", "closed_at", "closed_by", "closed_reason", "told_at", "seq"),
+        replace=True),
+    "door_task_parcels": _mirror("door_task_parcels", (
+        "task_origin", "task_id", "parcel_origin", "parcel_id"), (), replace=False),
+    "events": _mirror("events", ("epoch", "seq"), (
+        "id", "at", "kind", "actor", "parcel_origin", "parcel_id", "household_id",
+        "slot_code", "detail"), replace=False),
+}
 
 
-def _events(cur: psycopg.Cursor, gate: GateRef, epoch: str, rows: list[Incoming]) -> None:
-    cur.executemany(
-        "INSERT INTO events (community_id, gate_id, epoch, seq, id, at, kind, actor,"
-        " parcel_origin, parcel_id, household_id, slot_code, detail) VALUES (%s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        [(gate.community, gate.gate, epoch, r.seq, d["id"], _moment(d["at"]), d["kind"],
-          d["actor"], d["parcel_origin"], d["parcel_id"], d["household_id"], d["slot_code"],
-          Jsonb(d["detail"])) for r in rows for d in (r.data,)])
-    # A command's outcome, as the gate recorded it: the command is done (or refused).
-    done = [(COMMAND_RESULTS[d["kind"]], Jsonb(d["detail"]), _moment(d["at"]), gate.community,
-             gate.gate, d["detail"].get("command")) for r in rows for d in (r.data,)
-            if d["kind"] in COMMAND_RESULTS]
+def _commands_done(conn: psycopg.Connection, gate: GateRef, events: list[Incoming]) -> None:
+    """A command's outcome, as the gate recorded it: the command is done (or refused)."""
+    done = [(COMMAND_RESULTS[d["kind"]], Jsonb(d["detail"]), datetime.fromisoformat(d["at"]),
+             gate.community, gate.gate, d["detail"].get("command"))
+            for r in events for d in (r.data,) if d["kind"] in COMMAND_RESULTS]
     if done:
-        cur.executemany("UPDATE commands SET status = %s, result = %s, done_at = %s"
-                        " WHERE community_id = %s AND gate_id = %s AND seq = %s", done)
-
-
-MIRRORS = {"parcels": _parcels, "door_tasks": _door_tasks,
-           "door_task_parcels": _door_task_parcels, "events": _events}
+        with conn.cursor() as cur:
+            cur.executemany("UPDATE commands SET status = %s, result = %s, done_at = %s"
+                            " WHERE community_id = %s AND gate_id = %s AND seq = %s", done)
