@@ -18,6 +18,10 @@ from kiosk.migrations import Migration, load, upgrade
 MIGRATION_LOCK = 0x53484C46  # "SHLF", as the SQLite stores' application_id
 CONNECT_TIMEOUT_S = 10
 SECRET_IN_URL = re.compile(r"(//[^:/@]*:)[^@]*@")
+# Every connection to the centre, alone or pooled: autocommit (each change is an explicit
+# transaction), rows as dicts, named in pg_stat_activity.
+SESSION = {"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S,
+           "application_name": "shelf"}
 
 
 class CentreUnavailable(StoreUnavailable):
@@ -38,9 +42,7 @@ def connect(url: str, *, migrate_schema: bool = True) -> psycopg.Connection:
     init` migrates itself, and says so).
     """
     try:
-        conn = psycopg.connect(url, autocommit=True, row_factory=dict_row,
-                               connect_timeout=CONNECT_TIMEOUT_S,
-                               application_name="shelf")
+        conn = psycopg.connect(url, **SESSION)
     except psycopg.Error as exc:
         raise CentreUnavailable(f"cannot reach the centre's database {shown_url(url)}: "
                                 f"{_first_line(exc)}") from None

@@ -1,24 +1,69 @@
-"""One connection to the centre's PostgreSQL per request, kept in ``g``, closed at its end."""
+"""The centre's PostgreSQL for the site: a pool of connections per database URL, one lent to
+each request that needs it (kept in ``g``) and given back at its end.
+
+A request used to open a connection of its own: connecting costs more than most of the
+queries a page or a gate's exchange runs (issue 22: 20 staff polling the district's
+dashboard, 400 gates syncing).
+"""
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import psycopg
 from flask import Flask, current_app, g
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from kiosk.centre.db import connect
+from kiosk.centre.db import CONNECT_TIMEOUT_S, SESSION, CentreUnavailable, connect, shown_url
+from web.serving import THREADS
+
+# A request holds one connection at most, and waitress serves THREADS requests at once.
+POOL_SIZE = THREADS
+_opening = threading.Lock()
 
 
 def get_pg() -> psycopg.Connection:
     """The request's connection to the centre (its schema was migrated at start)."""
     if "pg" not in g:
-        g.pg = connect(current_app.config["CENTRE"].database, migrate_schema=False)
+        pool = _pool()
+        try:
+            g.pg = pool.getconn()
+        except PoolTimeout:
+            raise CentreUnavailable(
+                f"the centre's database {shown_url(pool.conninfo)} gave no connection within "
+                f"{CONNECT_TIMEOUT_S} s; nothing was saved") from None
+        g.pg_pool = pool
     return g.pg
 
 
+def _pool() -> ConnectionPool:
+    """The app's pool for the database its config names now (made at the first request)."""
+    url = current_app.config["CENTRE"].database
+    pools = current_app.extensions.setdefault("centre_pools", {})
+    with _opening:
+        if url not in pools:
+            pools[url] = open_pool(url, POOL_SIZE)
+            # The pool's thread and connections end with the app (or the process).
+            weakref.finalize(current_app._get_current_object(), pools[url].close)  # type: ignore[attr-defined]
+    return pools[url]
+
+
+def open_pool(url: str, size: int) -> ConnectionPool:
+    """Connections to the centre kept open for the site's requests (``size`` at most), each
+    checked before it is lent, so one the server dropped (restarted, killed) is replaced
+    rather than failing a request. The database is reached once first: an unreachable one is
+    the shelf's own error at once (its URL shown without its password), not a wait."""
+    connect(url, migrate_schema=False).close()
+    return ConnectionPool(url, kwargs=SESSION, min_size=1, max_size=size, open=True,
+                          check=ConnectionPool.check_connection, timeout=CONNECT_TIMEOUT_S,
+                          num_workers=1, name="centre")
+
+
 def close_pg(exc: BaseException | None = None) -> None:
-    conn = g.pop("pg", None)
+    conn, pool = g.pop("pg", None), g.pop("pg_pool", None)
     if conn is not None:
-        conn.close()
+        pool.putconn(conn)  # rolled back if a transaction was left open; dropped if broken
 
 
 def init_app(app: Flask) -> None:
