@@ -132,3 +132,43 @@ def test_district_counts_page_and_csv(day_of_work):
     checked = rows[0].index("Checked in")
     assert int(rows[1][checked]) == sum(int(r[checked]) for r in compound_rows) == sum(
         int(r[checked]) for r in rows if r[1] == "gate")
+
+
+def test_a_closed_day_is_kept_and_counted_again_when_a_gate_syncs_it_late(
+        tmp_path, community_template, centre_url, clock):
+    """A day over is read from the counts kept per gate; a gate offline that day sends its
+    records days later, and the district's day changes with them: still each gate's own."""
+    from kiosk.centre.district import district_counts
+
+    with district(tmp_path, community_template, centre_url, clock, COMPOUNDS[:2]) as d, \
+            connect(centre_url) as pg:
+        zone = d.configs[EAST].community.timezone
+        day = clock.now().astimezone(zone).date()
+        late = d.gates[(EAST, "south")]
+        late.cut_off()  # its uplink is down all day
+        for n, g in enumerate(d.gates.values()):
+            for i in range(n + 1):
+                check_in(g.conn, g.config, clock, "2-902", f"BOOK-{n}-{i}")
+            assert g.sync(clock).centre == ("unreachable" if g is late else "reachable")
+        clock.advance(2 * 86400)
+
+        before = district_counts(pg, day, zone, clock.now())
+        kept = pg.execute("SELECT community_id, gate_id FROM day_counts WHERE day = %s",
+                          (day,)).fetchall()
+        assert len(kept) == len(d.gates)  # every gate's day kept, the silent one's too
+        assert before == district_counts(pg, day, zone, clock.now())  # read from what was kept
+        late.reconnect(d.url)
+        assert late.sync(clock).pending == 0  # two days late
+        after = district_counts(pg, day, zone, clock.now())
+        kept_after = pg.execute("SELECT gate_id, community_id FROM day_counts"
+                                " WHERE day = %s", (day,)).fetchall()
+        own = {key: daily_counts(g.conn, day, zone)["totals"] for key, g in d.gates.items()}
+
+    late_books = list(d.gates).index((EAST, "south")) + 1
+    assert before["totals"]["checked_in"] == sum(t["checked_in"] for t in own.values()) \
+        - late_books
+    assert after["totals"]["checked_in"] == sum(t["checked_in"] for t in own.values())
+    for compound in after["compounds"]:
+        for gate in compound["gates"]:
+            assert {k: gate[k] for k in TOTALS} == own[(compound["community"], gate["gate"])]
+    assert len(kept_after) == len(d.gates)  # counted again and kept again

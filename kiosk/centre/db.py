@@ -16,6 +16,10 @@ from kiosk.migrations import Migration, load, upgrade
 
 # pg_advisory_xact_lock's key for migrating: two processes starting at once migrate once.
 MIGRATION_LOCK = 0x53484C46  # "SHLF", as the SQLite stores' application_id
+# Taken shared by every exchange that applies a gate's batch, and alone by whoever keeps a
+# closed day's counts (kiosk.centre.queries.kept_rows): counts are never kept from a reading
+# that a batch committed meanwhile would have changed.
+COUNTS_LOCK = 0x53484C43
 CONNECT_TIMEOUT_S = 10
 SECRET_IN_URL = re.compile(r"(//[^:/@]*:)[^@]*@")
 # Every connection to the centre, alone or pooled: autocommit (each change is an explicit

@@ -20,7 +20,14 @@ import psycopg
 from kiosk.centre.db import one_snapshot, unavailable_as_shelf_error
 from kiosk.centre.district_staff import teams_served
 from kiosk.centre.gates import gate_health
-from kiosk.centre.queries import counted_rows, summed, tallied
+from kiosk.centre.queries import (
+    counted_rows,
+    kept_rows,
+    split_by_community,
+    summed,
+    tallied,
+    zone_name,
+)
 from kiosk.domain import HouseholdId, mask_phone
 from kiosk.errors import ShelfError
 from kiosk.queries import PERSON_COUNTS, day_span
@@ -40,19 +47,24 @@ def compounds(conn: psycopg.Connection) -> list[dict[str, Any]]:
             " WHERE g.community_id = c.id) ORDER BY c.id").fetchall()
 
 
-def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo) -> dict[str, Any]:
+def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo,
+                    now: datetime) -> dict[str, Any]:
     """A day of every compound: ``compounds`` (each with the keys of the centre's `shelf
     counts`: totals, gates, teams, people, and its name), the district's ``totals``, and
     ``people``: per person, per compound and team, what they checked in, delivered and
     handed out (reinforcement staff credited to the team their assignment gave them in that
-    compound)."""
+    compound). A day over by ``now`` is read from what was kept of it (``kept_rows``), today
+    live."""
     start, end = day_span(day, timezone)
+    read = kept_rows(conn, day, timezone) if end <= now else None
     with one_snapshot(conn):
         known = compounds(conn)
-        read = counted_rows(conn, day, timezone)
+        read = read or counted_rows(conn, day, timezone)
         lent = teams_served(conn, start, end)
-    shown = [{**tallied(read, row["id"], day, timezone), "name": row["name"]} for row in known]
-    return {"date": day.isoformat(), "timezone": getattr(timezone, "key", None) or str(timezone),
+    parts = split_by_community(read)
+    shown = [{**tallied(parts.get(row["id"], read), row["id"], day, timezone),
+              "name": row["name"]} for row in known]
+    return {"date": day.isoformat(), "timezone": zone_name(timezone),
             "from": iso(start), "to": iso(end), "compounds": shown,
             "totals": summed([c["totals"] for c in shown]), "people": _people(shown, lent)}
 

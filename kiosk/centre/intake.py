@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kiosk.centre.db import unavailable_as_shelf_error
+from kiosk.centre.db import COUNTS_LOCK, unavailable_as_shelf_error
 from kiosk.centre.gates import GateRef
 from kiosk.migrations import load
 from kiosk.sync.protocol import (
@@ -68,6 +68,8 @@ def exchange(conn: psycopg.Connection, gate: GateRef, request: dict[str, Any],
         raise ValueError(f"not an exchange of protocol {PROTOCOL}: {exc!r}") from None
     answer: dict[str, Any] = {"protocol": PROTOCOL, "applied": None, "rewound": None}
     with unavailable_as_shelf_error(), conn.transaction():
+        # First, before any row lock: a closed day's counts are not being kept right now.
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (COUNTS_LOCK,))
         current = _tracking(conn, gate, request["epoch"], now, parent=request.get("parent"),
                             base=int(request.get("base") or 0))
         if records:
@@ -177,6 +179,7 @@ def _apply(conn: psycopg.Connection, gate: GateRef, tracking: dict[str, Any],
         if any(r.kind == kind for r in fresh):
             conn.execute(statement, span)
     _commands_done(conn, gate, [r for r in fresh if r.kind == "events"])
+    conn.execute(FORGET_COUNTS, span)
     conn.execute("UPDATE gate_epochs SET applied = %(last)s WHERE community_id = %(c)s"
                  " AND gate_id = %(g)s AND epoch = %(e)s", span)
     return last, None
@@ -267,6 +270,23 @@ WRITE_RECORDS = """
     SELECT %(c)s, %(g)s, %(e)s, r.seq, r.at, r.kind, r.data, %(now)s
     FROM jsonb_to_recordset(%(records)s) AS r(seq BIGINT, at TIMESTAMPTZ, kind TEXT, data JSONB)
     ORDER BY r.seq"""
+
+
+# The gate's kept days (kiosk.centre.queries.kept_rows) that the batch may change: those ending
+# after the earliest moment it speaks of. A row's moments are never earlier than its first
+# (a parcel's check-in, a task's opening, an event's time; a task's parcel: the task's
+# opening), and a day counts only what began before its end. A record naming no moment (a
+# task's parcel whose task is not here) drops them all.
+FORGET_COUNTS = """
+    DELETE FROM day_counts WHERE community_id = %(c)s AND gate_id = %(g)s AND ends_at > (
+        SELECT COALESCE(min(least((r.data->>'checked_in_at')::timestamptz,
+                                  (r.data->>'created_at')::timestamptz,
+                                  (r.data->>'at')::timestamptz, t.created_at)), '-infinity')
+        FROM sync_records r LEFT JOIN door_tasks t ON r.kind = 'door_task_parcels'
+          AND t.community_id = r.community_id AND t.gate_id = r.gate_id
+          AND t.origin = r.data->>'task_origin' AND t.id = (r.data->>'task_id')::bigint
+        WHERE r.community_id = %(c)s AND r.gate_id = %(g)s AND r.epoch = %(e)s
+          AND r.seq BETWEEN %(first)s AND %(last)s)"""
 
 
 def _mirror(table: str, key: tuple[str, ...], columns: tuple[str, ...], *,

@@ -18,8 +18,9 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from kiosk.centre.db import one_snapshot, unavailable_as_shelf_error
+from kiosk.centre.db import COUNTS_LOCK, one_snapshot, unavailable_as_shelf_error
 from kiosk.queries import COUNTED_KINDS, TOTAL_COUNTS, day_span, tally_counts
 from kiosk.timefmt import iso
 
@@ -166,6 +167,74 @@ def counted_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
             TEAM_WAITING.format(scope=scope.replace("community_id", "t.community_id")),
             span).fetchall(),
     }
+
+
+def zone_name(timezone: tzinfo) -> str:
+    """How a day's timezone is named in what is shown and kept (``Asia/Shanghai``)."""
+    return getattr(timezone, "key", None) or str(timezone)
+
+
+def kept_rows(conn: psycopg.Connection, day: date, timezone: tzinfo) -> dict[str, Any]:
+    """``counted_rows`` of every community for a day that is over, from what was kept of it
+    per gate (``day_counts``). When a gate's is missing (the day never asked for yet, or a
+    batch of the gate changed it since: ``kiosk.centre.intake`` drops it), the day is read
+    again and kept for every gate, under COUNTS_LOCK taken alone: no batch is applied while
+    it is read, so what is kept misses none (the batches after it drop what they change)."""
+    args = {"day": day, "zone": zone_name(timezone)}
+    with one_snapshot(conn):
+        gates = [(r["community_id"], r["id"]) for r in conn.execute(
+            "SELECT community_id, id FROM gates ORDER BY community_id, id")]
+        kept = {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
+            "SELECT community_id, gate_id, counted FROM day_counts"
+            " WHERE day = %(day)s AND timezone = %(zone)s", args)}
+    if not set(gates) <= set(kept):
+        with unavailable_as_shelf_error(), conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (COUNTS_LOCK,))
+            read = counted_rows(conn, day, timezone)  # read committed, nothing committing
+            _keep(conn, day, timezone, read)
+        return read
+    return {"gates": gates, "events": [e for c in kept.values() for e in c["events"]],
+            "waiting": {gate: c["waiting"] for gate, c in kept.items() if c["waiting"]},
+            "team_waiting": [t for c in kept.values() for t in c["team_waiting"]]}
+
+
+def _keep(conn: psycopg.Connection, day: date, timezone: tzinfo, read: dict[str, Any]) -> None:
+    """Keep ``read`` (the whole district's) per gate, in place of what was kept of the day."""
+    end = day_span(day, timezone)[1]
+    parts = split_by_community(read)
+    rows = []
+    for community, gate in read["gates"]:
+        part = parts[community]
+        rows.append((community, gate, day, zone_name(timezone), end, Jsonb({
+            "events": [e for e in part["events"] if e["gate_id"] == gate],
+            "waiting": part["waiting"].get((community, gate), 0),
+            "team_waiting": [t for t in part["team_waiting"] if t["gate_id"] == gate]})))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO day_counts (community_id, gate_id, day, timezone, ends_at, counted,"
+            " counted_at) VALUES (%s, %s, %s, %s, %s, %s, now()) ON CONFLICT (day, timezone,"
+            " community_id, gate_id) DO UPDATE SET ends_at = EXCLUDED.ends_at,"
+            " counted = EXCLUDED.counted, counted_at = EXCLUDED.counted_at", rows)
+
+
+def split_by_community(read: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``counted_rows`` of several communities as one of each (``tallied`` then reads each
+    compound's own rows, not the district's again for every compound)."""
+    parts: dict[str, dict[str, Any]] = {}
+
+    def part(community: str) -> dict[str, Any]:
+        return parts.setdefault(community, {"gates": [], "events": [], "waiting": {},
+                                            "team_waiting": []})
+
+    for community, gate in read["gates"]:
+        part(community)["gates"].append((community, gate))
+    for row in read["events"]:
+        part(row["community_id"])["events"].append(row)
+    for (community, gate), n in read["waiting"].items():
+        part(community)["waiting"][(community, gate)] = n
+    for row in read["team_waiting"]:
+        part(row["community_id"])["team_waiting"].append(row)
+    return parts
 
 
 def tallied(read: dict[str, Any], community: str, day: date, timezone: tzinfo,
