@@ -124,9 +124,10 @@ def district_now(conn: psycopg.Connection, now: datetime, *,
         alarms = _by_community(conn.execute(
             "SELECT community_id, count(*) AS n FROM sync_alarms WHERE resolved_at IS NULL"
             " GROUP BY community_id"))
+        # A gate's status without its layout (its slots: most of its size, not shown here).
         gates = conn.execute(
             "SELECT community_id, id, name, status->'names' AS names, last_sync_at, pending,"
-            " last_command, commands_applied, status FROM gates"
+            " last_command, commands_applied, status - 'layout' AS status FROM gates"
             " ORDER BY community_id, id").fetchall()
     rows = []
     for row in known:
