@@ -268,6 +268,7 @@ def run() -> dict[str, Any]:
     from kiosk.sync.gate import sync_once
     from kiosk.sync.link import HttpLink
 
+    load_before = os.getloadavg()
     cluster = make_cluster()  # the tests' cluster (fsync off): sync and bare upsert alike
     work = Path(tempfile.mkdtemp(prefix="shelf-bench-district-"))
     try:
@@ -362,11 +363,15 @@ def run() -> dict[str, Any]:
         ratio = bare_rate / sync_rate
         return {
             "title": f"district (REDUCED: {COMPOUNDS} compounds x {len(GATES)} gates x 1 day "
-                     f"of {PARCELS} parcels a gate, not 200 x 2 x 7)",
+                     f"of {PARCELS} parcels a gate, not 200 x 2 x 7; {SYNCING} gates syncing "
+                     "at once)",
             "rows": rows,
             "ratios": [{"what": "bare upsert rows/s over sync records/s", "ratio": ratio,
                         "goal": GOAL_RATIO, "ok": ratio <= GOAL_RATIO}],
-            "compounds": COMPOUNDS, "gates": COMPOUNDS * len(GATES),
+            "compounds": COMPOUNDS, "gates": COMPOUNDS * len(GATES), "syncing": SYNCING,
+            # The machine's load average (1, 5, 15 min) as the run began and ended.
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
             "gate_day_records": records // (COMPOUNDS * len(GATES)),
             "gate_day_events": events // (COMPOUNDS * len(GATES)),
             "gate_day_made_s": round(day_s, 1),
