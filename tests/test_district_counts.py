@@ -160,6 +160,9 @@ def test_a_closed_day_is_kept_and_counted_again_when_a_gate_syncs_it_late(
         late.reconnect(d.url)
         assert late.sync(clock).pending == 0  # two days late
         after = district_counts(pg, day, zone, clock.now())
+        assert district_counts(pg, day, zone, clock.now()) == after  # kept again
+        live = district_counts(pg, day, zone, clock.now() - timedelta(days=2))  # as today
+        assert live == after
         kept_after = pg.execute("SELECT gate_id, community_id FROM day_counts"
                                 " WHERE day = %s", (day,)).fetchall()
         own = {key: daily_counts(g.conn, day, zone)["totals"] for key, g in d.gates.items()}

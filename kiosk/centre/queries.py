@@ -154,13 +154,15 @@ def counted_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
         "gates": [(r["community_id"], r["id"]) for r in conn.execute(
             f"SELECT community_id, id FROM gates WHERE {scope} TRUE"
             " ORDER BY community_id, id", span)],
-        # By task first, then without (a count(DISTINCT) would sort the day's events whole).
+        # By task first, then without (a count(DISTINCT) would sort the day's events whole);
+        # in order, as the teams acting that day are listed in the order met.
         "events": conn.execute(
             "SELECT community_id, gate_id, kind, actor, team, sum(n)::bigint AS n,"
             " count(task) AS tasks FROM (SELECT community_id, gate_id, kind, actor,"
             " detail->>'team' AS team, detail->>'task' AS task, count(*) AS n FROM events"
             f" WHERE {scope} at >= %(start)s AND at < %(end)s AND kind = ANY(%(kinds)s)"
-            " GROUP BY 1, 2, 3, 4, 5, 6) by_task GROUP BY 1, 2, 3, 4, 5", span).fetchall(),
+            " GROUP BY 1, 2, 3, 4, 5, 6) by_task GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+            span).fetchall(),
         "waiting": {(r["community_id"], r["gate_id"]): r["n"] for r in conn.execute(
             f"SELECT community_id, gate_id, count(*) AS n FROM parcels WHERE {scope}"
             " checked_in_at < %(end)s AND (closed_at IS NULL OR closed_at >= %(end)s)"
@@ -188,7 +190,8 @@ def kept_rows(conn: psycopg.Connection, day: date, timezone: tzinfo) -> dict[str
             "SELECT community_id, id FROM gates ORDER BY community_id, id")]
         kept = {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
             "SELECT community_id, gate_id, counted FROM day_counts"
-            " WHERE day = %(day)s AND timezone = %(zone)s", args)}
+            " WHERE day = %(day)s AND timezone = %(zone)s ORDER BY community_id, gate_id",
+            args)}  # in counted_rows' order: each gate's events are kept in it
     if not set(gates) <= set(kept):
         with unavailable_as_shelf_error(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (COUNTS_LOCK,))
