@@ -129,10 +129,13 @@ def district_now(conn: psycopg.Connection, now: datetime, *,
             "SELECT community_id, id, name, status->'names' AS names, last_sync_at, pending,"
             " last_command, commands_applied, status - 'layout' AS status FROM gates"
             " ORDER BY community_id, id").fetchall()
+    by_community: dict[str, list[dict[str, Any]]] = {}
+    for g in gates:
+        by_community.setdefault(g["community_id"], []).append(_gate(g, now))
     rows = []
     for row in known:
         community = row["id"]
-        own = [_gate(g, now) for g in gates if g["community_id"] == community]
+        own = by_community.get(community, [])
         open_tasks = tasks.get(community, {})
         oldest = open_tasks.get("oldest")
         shown = {
@@ -209,13 +212,15 @@ def district_stamp(conn: psycopg.Connection) -> tuple[Any, ...]:
     events arrive only as records), the gates' health as their syncs said it (its ages
     aside: those move at every sync, and the minute covers them), each gate's last sync to
     the minute, the compounds, the assignments and the alarms. One small read, for a poll
-    that finds nothing new."""
+    that finds nothing new: of a gate's status only what the dashboard shows (``_gate``),
+    never its layout (most of its size)."""
     with unavailable_as_shelf_error():
         row = conn.execute(
             "SELECT (SELECT coalesce(sum(applied - base), 0) FROM gate_epochs) AS applied,"
-            " (SELECT md5(string_agg(concat_ws(',', community_id, id, pending,"
+            " (SELECT md5(string_agg(concat_ws(',', community_id, id, name, pending,"
             " commands_applied, last_command, date_trunc('minute', last_sync_at),"
-            " status - 'kiosk_heartbeat_age_s' - 'lag_s'), '|' ORDER BY community_id, id))"
+            " status->'names', status->'camera_lost', status->'outbox_failed'), '|'"
+            " ORDER BY community_id, id))"
             " FROM gates) AS gates,"
             " (SELECT md5(string_agg(id || name, '|' ORDER BY id)) FROM communities) AS named,"
             " (SELECT max(id) FROM assignments) AS lent,"
