@@ -59,6 +59,7 @@ def create_centre_app(config: Config, *, clock: Clock | None = None,
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from web import auth, errors, i18n
     from web.centre import counts, db, district, follow, gates, health, parcels, shelf, sync, tasks
+    from web.centre.district import accounts
     from web.shelf import local_time
     from web.tasks import DoorSite, task_since
 
@@ -72,9 +73,10 @@ def create_centre_app(config: Config, *, clock: Clock | None = None,
     app.extensions["door"] = DoorSite(decoder, config.kiosk.collect_s)
     app.add_template_filter(local_time, "local_time")
     app.add_template_global(task_since, "task_since")
-    # district.bp: the district's pages, for district roles only (web.auth)
+    # district.bp: the district's pages, for district roles only (web.auth); accounts.bp:
+    # its accounts and who is lent where, for district_admin
     for blueprint in (sync.bp, health.bp, shelf.bp, follow.bp, parcels.bp, tasks.bp,
-                      counts.bp, gates.bp, district.bp):
+                      counts.bp, gates.bp, district.bp, accounts.bp):
         app.register_blueprint(blueprint)
     app.after_request(security_headers)
     return app
