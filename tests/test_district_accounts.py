@@ -67,7 +67,9 @@ def test_an_administrator_lends_an_account_and_ends_it_and_it_acts_only_while_le
     page = chief.get("/district/accounts?lang=en").text
     [row] = lent_rows(page)
     assert f"Lent wang to {EAST}." in page
-    assert f"<small>{EAST}</small>" in page.split(f'data-assignment="{row}"')[1].split("</tr>")[0]
+    shown = page.split(f'data-assignment="{row}"')[1].split("</tr>")[0]
+    assert f"<small>{EAST}</small>" in shown
+    assert shown.count(f"<td>{day}</td>") == 2  # one whole day: from that day, until that day
 
     east = acting_site(d.configs[EAST], clock)
     wang, _ = sign_in(east, "wang")

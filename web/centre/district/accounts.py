@@ -12,7 +12,7 @@ compound's own staff never reach these pages.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -31,7 +31,6 @@ from kiosk.centre.district_staff import (
 from kiosk.errors import ShelfError
 from kiosk.passwords import MIN_PASSWORD
 from kiosk.staff import DISTRICT_ROLES, StaffError
-from kiosk.timefmt import local_time
 from web.auth import actor, district_office
 from web.centre.db import get_pg
 from web.i18n import t
@@ -63,11 +62,21 @@ def index() -> str:
     known = district_accounts(conn, now)
     names = {c["id"]: c["name"] or c["id"] for c in compounds(conn)}
     today = now.astimezone(_zone()).date().isoformat()
+    lent = [{**a, "shown": _days(a["from"], a["until"])} for a in known["assignments"]]
     return render_template(
-        "district_accounts.html", accounts=known["district"], names=names,
-        lent=known["assignments"], roles=DISTRICT_ROLES, lend_roles=ASSIGNABLE_ROLES,
-        min_password=MIN_PASSWORD, today=today, zone=_zone(), local_time=local_time,
-        now=now.astimezone(UTC).isoformat())
+        "district_accounts.html", accounts=known["district"], names=names, lent=lent,
+        roles=DISTRICT_ROLES, lend_roles=ASSIGNABLE_ROLES, min_password=MIN_PASSWORD,
+        today=today, now=now.astimezone(UTC).isoformat())
+
+
+def _days(starts: str, ends: str) -> tuple[str, str]:
+    """A lending's first and last moment as people say them: whole days as their dates (the
+    last day, not the midnight after it), other moments with their time."""
+    start = datetime.fromisoformat(starts).astimezone(_zone())
+    end = datetime.fromisoformat(ends).astimezone(_zone())
+    if start.time() == end.time() == time(0):
+        return start.date().isoformat(), (end - timedelta(days=1)).date().isoformat()
+    return start.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M")
 
 
 @bp.post("")
