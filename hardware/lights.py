@@ -41,6 +41,7 @@ PATTERNS: dict[LightMode, tuple[bool, ...]] = {
     "alarm": (True, False),
     "audit": (True, True, True, True, True, True, False, False),
 }
+SOURCED: tuple[LightMode, ...] = ("collect", "audit")  # on a single pin: stepped by gpiozero
 
 
 class OwnedLights(SlotLights, Protocol):
@@ -89,18 +90,16 @@ class GpioSlotLights:
             mode = wanted.get(code)
             if mode == self._shown[code]:
                 continue  # re-calling blink() would restart its thread and break the rhythm
-            if self._shown[code] == "collect":
+            if self._shown[code] in SOURCED:
                 led.source = None  # stop the pattern's thread before anything else drives it
             if mode == "blink":
                 led.blink(on_time=self.blink_s, off_time=self.blink_s)
             elif mode == "alarm":
                 led.blink(on_time=self.blink_s / 2, off_time=self.blink_s / 2)
-            elif mode == "audit":
-                led.blink(on_time=self.blink_s * 3, off_time=self.blink_s)
-            elif mode == "collect":
+            elif mode in SOURCED:
                 # gpiozero's own way to drive an output from a sequence, in its own thread
                 led.source_delay = self.blink_s / 2
-                led.source = itertools.cycle(PATTERNS["collect"])
+                led.source = itertools.cycle(PATTERNS[mode])
             elif mode == "on":
                 led.on()
             else:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from buttons import add_buttons
-from conftest import check_in, pickup_code
+from conftest import check_in, pickup_code, wait_for
 
 from kiosk import audit
 from kiosk.community import open_store
@@ -252,3 +252,39 @@ def test_every_audit_event_names_its_audit(store, config, clock):
     assert {json.loads(r[1])["audit"] for r in rows} == {step.audit}
     ended = store.execute("SELECT slots_left, ended_by FROM audits").fetchone()
     assert ended["slots_left"] >= 1 and ended["ended_by"] == "root@shell"
+
+
+def test_the_kiosk_blinks_the_audited_slot_and_its_button_confirms_it(config, clock, factory):
+    """On gpiozero's mock pins, through the kiosk loop's own steps: the web (here: this test)
+    writes the audit to the store, the kiosk lights it at its next refresh, and the slot's
+    button is "all here" with the short beep."""
+    from buttons import CHAIN_PINS, GPIO_BUTTONS, LEDS
+
+    from hardware.sim import QuietCamera
+    from kiosk.app.wiring import build_scanner
+
+    factory.pin(CHAIN_PINS["data"]).drive_high()  # shelf B's chain, idle
+    conn = open_store(config)
+    scanner = build_scanner(config, conn, clock, source=QuietCamera(), pin_factory=factory)
+    try:
+        parcel = check_in(conn, config, clock, "24-2304", "AU-K")
+        clock.advance(config.kiosk.place_s + 1)
+        SqliteUnitOfWork(conn).signals.clear()
+        other = SqliteUnitOfWork(open_store(config))  # the staff site's own connection
+        audit.start(other, clock, STAFF)
+        other.conn.close()
+        led = factory.pin(LEDS[parcel.slot])
+        scanner.refresh_lights()
+        assert scanner.lights.parts[0]._shown[parcel.slot] == "audit"
+        assert led.state  # its pattern starts lit
+        buzzer = factory.pin(18)
+        factory.pin(GPIO_BUTTONS[parcel.slot]).drive_low()
+        assert [p.action for p in scanner.handle_presses()] == ["audit"]
+        wait_for(lambda: [s.state for s in buzzer.states].count(True) == 1)  # one short beep
+        status = conn.execute("SELECT status FROM audits").fetchone()[0]
+        assert status == "done"  # the only slot holding parcels: the audit ended
+        scanner.refresh_lights()
+        assert scanner.lights.parts[0]._shown[parcel.slot] is None
+    finally:
+        scanner.close()
+        conn.close()
