@@ -37,7 +37,7 @@ from kiosk.ports import Clock, UnitOfWork
 from web.actors import actor_name
 from web.auth import actor, check_csrf, login_required, roles_required
 from web.db import get_db, get_uow
-from web.i18n import t
+from web.i18n import t, why
 
 bp = Blueprint("audit", __name__)
 
@@ -63,6 +63,7 @@ def _page(refusal: str | None = None) -> Any:
     now = audit_now(get_db())
     return render_template("audit.html", now=now, recent=recent_audits(get_db(), RECENT),
                            can_act=g.user.role in AUDIT_ROLES, refusal=refusal,
+                           refusal_text=refusal and (why(refusal) or refusal),
                            version=_version(now), poll_ms=POLL_MS), \
         REFUSAL_STATUS.get(refusal or "", 200)
 

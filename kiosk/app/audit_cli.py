@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk import audit
-from kiosk.app.words import say
+from kiosk.app.words import say, why
 from kiosk.audit_views import audit_now, audit_report, recent_audits
 from kiosk.config import Config
 from kiosk.ports import Clock
@@ -68,7 +68,7 @@ def cmd_audit(args: argparse.Namespace, clock: Clock,
                 print(json.dumps({"error": refused.code, "message": str(refused)},
                                  ensure_ascii=False))
             else:
-                print(say("error", text=say(f"audit_err_{refused.code}")), file=sys.stderr)
+                print(say("error", text=why(refused.code) or str(refused)), file=sys.stderr)
             return 1
         _status(conn, args.json)
         return 0
