@@ -288,3 +288,22 @@ def test_the_kiosk_blinks_the_audited_slot_and_its_button_confirms_it(config, cl
     finally:
         scanner.close()
         conn.close()
+
+
+def test_the_audits_light_shows_over_a_teams_collect_and_under_the_gates(store, config,
+                                                                          clock):
+    held = fill(store, config, clock)
+    uow = SqliteUnitOfWork(store)
+    slot = audit.start(uow, clock, STAFF).slot
+    until = clock.now().replace(year=clock.now().year + 1)
+    with uow:
+        uow.signals.set(slot, "collect", until, "task")
+    assert lights(store, clock)[slot] == "audit"
+    with uow:
+        uow.signals.set(slot, "blink", until, "pickup")
+    assert lights(store, clock)[slot] == "blink"
+    audit.pause(uow, clock, STAFF)
+    with uow:
+        uow.signals.clear(slot)
+    assert lights(store, clock) == {slot: "collect"}  # paused: the team's pattern again
+    assert slot in held
