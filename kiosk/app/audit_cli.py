@@ -27,8 +27,10 @@ from kiosk.audit_views import audit_now, audit_report, recent_audits
 from kiosk.config import Config
 from kiosk.ports import Clock
 from kiosk.store import SqliteUnitOfWork
+from kiosk.timefmt import local_time
 
 Command = Callable[..., argparse.ArgumentParser]
+TIME_FORMAT = "%Y-%m-%d %H:%M"  # the report's times, in the community's time zone
 ACTIONS = ("start", "status", "next", "missing", "extra", "pause", "resume", "end", "report")
 
 
@@ -56,12 +58,13 @@ def cmd_audit(args: argparse.Namespace, clock: Clock,
               shell_actor: Callable[[], str]) -> int:
     from kiosk.community import open_store
 
-    conn = open_store(load(args))
+    config = load(args)
+    conn = open_store(config)
     try:
         uow, by = SqliteUnitOfWork(conn), shell_actor()
         try:
             if args.action == "report":
-                return _report(conn, args)
+                return _report(conn, args, config)
             _act(args, uow, clock, by)
         except audit.AuditRefused as refused:
             if args.json:
@@ -134,10 +137,11 @@ def _status(conn: Any, as_json: bool) -> None:
 def _problem_line(problem: dict[str, Any]) -> str:
     return say(f"audit_problem_{problem['kind']}", slot=problem["slot"],
                home=problem["home_slot"] or "", parcel=problem["parcel"] or "",
-               household=problem["household"] or "", waybill=problem["waybill_tail"] or "")
+               household=problem["household"] or "",
+               waybill=problem["waybill_tail"] or "").rstrip()
 
 
-def _report(conn: Any, args: argparse.Namespace) -> int:
+def _report(conn: Any, args: argparse.Namespace, config: Config) -> int:
     audit_id = args.id
     if audit_id is None:
         newest = recent_audits(conn, 1)
@@ -148,9 +152,12 @@ def _report(conn: Any, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
+    def local(stored: str | None) -> str:
+        return local_time(stored, config.community.timezone, TIME_FORMAT) if stored else "-"
+
     print(say("audit_report_head", audit=report["audit"], status=say(
-        f"audit_state_{report['status']}"), started=report["started_at"],
-        by=report["started_by"], ended=report["ended_at"] or "-"))
+        f"audit_state_{report['status']}"), started=local(report["started_at"]),
+        by=report["started_by"], ended=local(report["ended_at"])))
     print(say("audit_report_counts", checked=report["slots_checked"],
               left=report["slots_left"], problems=len(report["problems"]),
               people=", ".join(report["people"])))
