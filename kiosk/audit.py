@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk.domain import AuditRecord, ParcelRecord, ParcelStatus, Problem
+from kiosk.domain import AuditRecord, ParcelStatus, Problem
 from kiosk.errors import ShelfError
 from kiosk.ports import Clock, UnitOfWork
 
@@ -126,7 +126,7 @@ def resume(uow: UnitOfWork, clock: Clock, by: str) -> Step:
         if audit.status == "paused":
             uow.audits.set_status(audit.id, "running")
             uow.events.add("audit_resumed", by, now, slot=audit.slot, audit=audit.id)
-        if audit.slot is None or not _still_holds(uow, audit.slot):
+        if audit.slot is None or not uow.audits.listed(audit.slot):
             return _advance(uow, audit.id, audit.slot, by, now)  # emptied meanwhile
     return Step(audit.id, "running", audit.slot)
 
@@ -207,15 +207,6 @@ def end(uow: UnitOfWork, clock: Clock, by: str) -> Step:
     return Step(audit.id, "done", None)
 
 
-def listed_now(uow: UnitOfWork, audit: AuditRecord) -> tuple[list[ParcelRecord], set[int]]:
-    """The parcels the slot being checked should hold, and those of them already found in
-    another slot by this audit (shown as moved, not to be looked for here)."""
-    if audit.slot is None:
-        return [], set()
-    return (uow.audits.listed(audit.slot),
-            _found_elsewhere(uow.audits.problems(audit.id), audit.slot))
-
-
 def _advance(uow: UnitOfWork, audit: int, after: str | None, by: str,
              now: datetime) -> Step:
     """Go to the next slot holding parcels not yet confirmed; end the audit after the last."""
@@ -243,10 +234,6 @@ def _running(uow: UnitOfWork, slot: str | None) -> AuditRecord:
     if slot is not None and slot != audit.slot:
         raise WrongSlot(f"{slot} is not the slot being checked ({audit.slot})")
     return audit
-
-
-def _still_holds(uow: UnitOfWork, slot: str) -> bool:
-    return bool(uow.audits.listed(slot))
 
 
 def _problem_of(uow: UnitOfWork, audit: int, parcel: int) -> Problem | None:

@@ -12,6 +12,7 @@ from buttons import add_buttons
 from conftest import check_in, pickup_code, wait_for
 
 from kiosk import audit
+from kiosk.audit_views import audit_now
 from kiosk.community import open_store
 from kiosk.placing import press
 from kiosk.services import Rules, pick_up
@@ -94,8 +95,9 @@ def test_planted_discrepancies_are_each_reported_once(store, config, clock):
     assert step.slot == second
     # At the moved parcel's own slot it is not looked for, and not called missing again.
     assert audit.missing(uow, clock, STAFF, moved).kind == "moved"
-    listed, elsewhere = audit.listed_now(uow, uow.audits.open())
-    assert moved in {p.id for p in listed} and elsewhere == {moved}
+    listed = {p["parcel"]: p for p in audit_now(store)["listed"]}
+    assert listed[moved]["found_in"] == first  # on the list, shown found elsewhere
+    assert [p for p, shown in listed.items() if shown["found_in"]] == [moved]
     while step.slot is not None:
         step = audit.all_here(uow, clock, STAFF, "phone")
     problems = store.execute("SELECT kind, slot_code, parcel_id, home_slot, waybill "
