@@ -48,7 +48,7 @@ from bench.community import sample_community
 from bench.compound import COMMUNITY, centre_config, gate_config, wait_until_syncing
 from bench.history import build_store
 from bench.pg import make_cluster, remove_cluster
-from bench.servers import shelf_web
+from bench.servers import shelf_web, unit_nice
 from bench.stats import percentile, summary_ms, timed
 from kiosk.centre import intake
 from kiosk.centre.db import connect
@@ -75,6 +75,7 @@ SHARED_ROUNDS = 2  # every process on every core (the upper bound)
 PACE_S = 0.01  # a check-in every 10 ms while measuring
 CALM = 150  # check-ins per round with no sync running
 GOAL_RATIO = 1.1
+SYNC_NICE = unit_nice("shelf-sync.service")  # the sync runs as its unit runs it
 HISTORY = 20_000  # collected parcels behind the gate that joins
 SEED = 902
 
@@ -132,6 +133,14 @@ class Cores:
             yield
         finally:
             os.sched_setaffinity(0, self.all)
+
+
+def as_the_sync_unit(cores: set[int] | None) -> None:
+    """In a `shelf sync` about to start: the ``Nice=`` of systemd/shelf-sync.service, and
+    ``cores`` (None: any)."""
+    if cores is not None:
+        os.sched_setaffinity(0, cores)
+    os.nice(SYNC_NICE)
 
 
 def _set_cores(pid: int | None, cores: set[int]) -> None:
@@ -320,7 +329,7 @@ class CheckIns:
         with open(log, "wb") as err:
             sync = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config",
                                      str(self.config.path), "sync"], stderr=err,
-                                    preexec_fn=lambda: os.sched_setaffinity(0, cores))
+                                    preexec_fn=lambda: as_the_sync_unit(cores))
         try:
             wait_until_syncing(sync, self.config, log)
             day_ends = Journal(self.conn).state().holds
@@ -354,7 +363,8 @@ def _joining(pg: psycopg.Connection, root: Path, url: str) -> dict[str, Any]:
             started = time.perf_counter()
             sync = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--config",
                                      str(config.path), "sync", "--once", "--json"],
-                                    stdout=subprocess.PIPE, stderr=err)
+                                    stdout=subprocess.PIPE, stderr=err,
+                                    preexec_fn=lambda: as_the_sync_unit(None))
         samples = []
         while sync.poll() is None:
             samples.append(bench.once())
@@ -381,7 +391,8 @@ def _figures(day: dict[str, Any], rows: list[dict[str, Any]], shared: list[dict[
     median = catch_up[len(catch_up) // 2]
     ratio = round(percentile(beside, 95) / percentile(calm, 95), 2)
     placement = (f"check-ins on core {sorted(cores.kiosk)}, the sync and the centre on"
-                 f" {sorted(cores.rest)}" if cores.apart else "every process on the one core")
+                 f" {sorted(cores.rest)}" if cores.apart else "every process on the one core"
+                 ) + f"; the sync at nice {SYNC_NICE} (systemd/shelf-sync.service)"
     upper = []
     if shared:
         calm_shared = [s for r in shared for s in r["calm"]]
