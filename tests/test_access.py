@@ -89,6 +89,18 @@ ACCESS: dict[str, frozenset[str]] = {
     "households.upload": APPLIERS,
     "households.preview": APPLIERS,
     "households.apply": APPLIERS,
+    # The shelf audit (web.audit): staff who act audit; the read-only gate role follows it
+    # and reads its reports (households masked there, as on the gate screen).
+    "audit.page": EVERY_ROLE,
+    "audit.state": EVERY_ROLE,
+    "audit.report": EVERY_ROLE,
+    "audit.start": STAFF,
+    "audit.all_here": STAFF,
+    "audit.missing": STAFF,
+    "audit.extra": STAFF,
+    "audit.pause": STAFF,
+    "audit.resume": STAFF,
+    "audit.end": STAFF,
 }
 # The compound's centre (``web.centre``): its own site, on the centre's accounts. Its pages
 # have the gate's endpoint names; what stays on a gate is not served there. Its one route for

@@ -109,6 +109,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
     from web import households  # the household list: find, see, edit, import
 
     app.register_blueprint(households.bp)
+    from web import audit  # the shelf audit on a phone, and its printable reports
+
+    app.register_blueprint(audit.bp)
     from web import health  # GET /healthz: the kiosk's heartbeat, the outbox, the last backup
 
     app.register_blueprint(health.bp)
