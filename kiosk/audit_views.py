@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.domain import mask_household
-from kiosk.queries import _one_snapshot
+from kiosk.queries import read_snapshot
 from kiosk.timefmt import iso
 
 TAIL = 4  # a waybill's characters shown
@@ -35,7 +35,7 @@ def audit_now(conn: sqlite3.Connection) -> dict[str, Any] | None:
     of them for its household there, ``waybill_tail``, ``door_delivery``, ``found_in``: the
     slot this audit found it in instead, or None). ``problems``: noted at this slot.
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         row = conn.execute("SELECT * FROM audits WHERE status != 'done'").fetchone()
         if row is None:
             return None
@@ -105,7 +105,7 @@ def audit_report(conn: sqlite3.Connection, audit_id: int) -> dict[str, Any] | No
     ``slots_left``: slots holding parcels it did not check (when it ended; while open, now);
     ``people``: everyone who started, checked, noted or ended it.
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         row = conn.execute("SELECT * FROM audits WHERE id = ?", (audit_id,)).fetchone()
         if row is None:
             return None
