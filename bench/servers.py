@@ -34,6 +34,14 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 START_S = 30
 
 
+def unit_nice(service: str) -> int:
+    """The ``Nice=`` our systemd unit ``service`` runs at (0 where it says none): a process
+    started here as that unit would be runs at it too."""
+    unit = README.parent / "systemd" / service
+    found = re.findall(r"^Nice=(-?\d+)$", unit.read_text(encoding="utf-8"), re.M)
+    return int(found[-1]) if found else 0
+
+
 def proxy_blocks() -> dict[str, str]:
     """The README's Caddy and nginx blocks, by name ("caddy", "nginx")."""
     text = README.read_text(encoding="utf-8")

@@ -9,7 +9,8 @@ Three modes: ``on`` (a courier puts a parcel in), ``blink`` (a resident takes on
 and ``collect`` (staff fetch their door-delivery parcels: two quick flashes, then a rest, once
 a second), so the people at the shelf can tell the staff's slots from their own. A fourth,
 ``alarm`` (4 Hz, twice as fast as ``blink``), marks a slot whose button was pressed by mistake
-and the slot meant (``kiosk.placing``).
+and the slot meant (``kiosk.placing``). A fifth, ``audit`` (0.75 s on, 0.25 s off: long and
+steady-looking, with a beat), marks the slot a shelf audit is checking (``kiosk.audit``).
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from kiosk.ports import LightMode, SlotLights
 log = logging.getLogger(__name__)
 
 BLINK_S = 0.25  # on and off time of a blinking LED: 2 Hz, noticeable across a lobby
-MODES: tuple[LightMode, ...] = ("on", "blink", "collect", "alarm")
+MODES: tuple[LightMode, ...] = ("on", "blink", "collect", "alarm", "audit")
 # The patterned modes, as the LED's state in each step of half ``blink_s`` (0.125 s): "blink"
-# is 0.25 s on, 0.25 s off; "collect" flashes twice (0.125 s each) and rests 0.625 s.
+# is 0.25 s on, 0.25 s off; "collect" flashes twice (0.125 s each) and rests 0.625 s;
+# "alarm" is twice as fast as "blink"; "audit" is on 0.75 s, off 0.25 s.
 PATTERNS: dict[LightMode, tuple[bool, ...]] = {
     "blink": (True, True, False, False),
     "collect": (True, False, True, False, False, False, False, False),
     "alarm": (True, False),
+    "audit": (True, True, True, True, True, True, False, False),
 }
+SOURCED: tuple[LightMode, ...] = ("collect", "audit")  # on a single pin: stepped by gpiozero
 
 
 class OwnedLights(SlotLights, Protocol):
@@ -86,16 +90,16 @@ class GpioSlotLights:
             mode = wanted.get(code)
             if mode == self._shown[code]:
                 continue  # re-calling blink() would restart its thread and break the rhythm
-            if self._shown[code] == "collect":
+            if self._shown[code] in SOURCED:
                 led.source = None  # stop the pattern's thread before anything else drives it
             if mode == "blink":
                 led.blink(on_time=self.blink_s, off_time=self.blink_s)
             elif mode == "alarm":
                 led.blink(on_time=self.blink_s / 2, off_time=self.blink_s / 2)
-            elif mode == "collect":
+            elif mode in SOURCED:
                 # gpiozero's own way to drive an output from a sequence, in its own thread
                 led.source_delay = self.blink_s / 2
-                led.source = itertools.cycle(PATTERNS["collect"])
+                led.source = itertools.cycle(PATTERNS[mode])
             elif mode == "on":
                 led.on()
             else:

@@ -480,3 +480,26 @@ class DoorTask:
     @property
     def fresh(self) -> bool:
         return self.fresh_since is not None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An audit as the store knows it; ``slot``: the slot being checked (None once done)."""
+
+    id: int
+    status: str  # running, paused, done
+    slot: str | None
+    started_at: datetime
+    started_by: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A discrepancy an audit noted (``kind``: missing, extra, moved)."""
+
+    id: int
+    kind: str
+    slot: str
+    parcel: int | None
+    home_slot: str | None
+    waybill: str | None

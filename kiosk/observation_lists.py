@@ -133,7 +133,7 @@ def read_list(data: bytes, name: str, day: date | None = None,
     """
     digest = sha256_of(data)
     try:
-        records, encoding, other_sheets = _records(data, name, reading)
+        records, encoding, other_sheets = sheet_records(data, name, reading)
     except ListTooLarge as exc:
         return DayList(name, digest, "", "", (), (Problem(None, "too_large", str(exc),
                                                           text=exc.kind),))
@@ -146,7 +146,7 @@ def read_list(data: bytes, name: str, day: date | None = None,
         problems.append(Problem(None, "other_sheets", f"the workbook has more sheets ({shown}): "
                                 "only the first is read; put the whole list on the first sheet",
                                 text=shown))
-    found = _header(records)
+    found = header_row(records)
     if found is None:
         first = records[0][1] if records else ()
         names = ", ".join(repr(n) for n in first if n.strip()) or "none"
@@ -168,21 +168,22 @@ def read_list(data: bytes, name: str, day: date | None = None,
     return DayList(name, digest, kind, encoding, tuple(rows), tuple(problems), len(body))
 
 
-def _records(data: bytes, name: str, reading: str | None
+def sheet_records(data: bytes, name: str, reading: str | None
              ) -> tuple[list[tuple[int, tuple[str, ...]]], str, list[str]]:
     """The non-blank rows (line, fields as text) of a CSV file or a workbook's first sheet, its
     encoding, and the names of any later sheets that hold something (they are not read)."""
     sheet = read_sheet(data, name, reading)
-    records = [(line, tuple(_text(f) for f in fields)) for line, fields in sheet.records]
+    records = [(line, tuple(cell_text(f) for f in fields)) for line, fields in sheet.records]
     return records, sheet.encoding, list(sheet.other_sheets)
 
 
-def _text(value: str) -> str:
+def cell_text(value: str) -> str:
     """A cell as compared: full-width digits and letters made plain, spaces trimmed."""
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def _header(records: Sequence[tuple[int, tuple[str, ...]]]) -> tuple[int, dict[str, int]] | None:
+def header_row(records: Sequence[tuple[int, tuple[str, ...]]]
+               ) -> tuple[int, dict[str, int]] | None:
     """(index of the header row, canonical column -> position) for the first row naming a
     household or a building and a room, among the first few (titles may stand above it)."""
     for index, (_, fields) in enumerate(records[:TITLE_ROWS + 1]):

@@ -9,10 +9,15 @@ rules in this order:
    each is ``placed`` (the time is kept), the slot goes dark, any alarm stops.
 2. The slot blinks for a pickup: the parcels were ``taken``; the slot goes dark, any alarm
    stops.
-3. Some other slot waits (the newest check-in not yet confirmed; else a slot blinking for a
+3. The slot is the one a running shelf audit is checking (``kiosk.audit``): "all here", the
+   audit goes on to its next slot. Rules 1 and 2 come first: a check-in into the audited
+   slot (or a pickup from it) takes its press, and the next press confirms the audit's.
+4. Some other slot waits (the newest check-in not yet confirmed; else a slot blinking for a
    pickup): a ``wrong_slot``. Both slots blink the alarm until the one meant stops waiting,
-   and the event names both, for the gate screen ("This is B-07. Put it in A-12").
-4. Nothing waits for a button: the press means nothing and nothing is recorded.
+   and the event names both, for the gate screen ("This is B-07. Put it in A-12"). The
+   audited slot's press is never wrong: staff checking the shelf while a courier places a
+   parcel elsewhere do not set off the courier's alarm.
+5. Nothing waits for a button: the press means nothing and nothing is recorded.
 
 A slot still unconfirmed ``place_s`` after its check-in is recorded ``not_placed`` once
 (``record_unplaced``, from the kiosk loop): the gate screen says so and the staff's
@@ -24,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kiosk.audit import all_here
 from kiosk.domain import ParcelRecord
 from kiosk.ports import Clock, UnitOfWork
 from kiosk.services import Rules
@@ -35,8 +41,9 @@ LOOK_BACK = timedelta(days=1)  # how far back record_unplaced looks (a kiosk off
 
 @dataclass(frozen=True)
 class Press:
-    """What a press meant: ``placed``, ``taken``, ``wrong`` or ``idle``; ``expected``: the slot
-    meant (a wrong press); ``parcels``: those confirmed, or the one a wrong press was for."""
+    """What a press meant: ``placed``, ``taken``, ``audit`` (all here), ``wrong`` or ``idle``;
+    ``expected``: the slot meant (a wrong press); ``parcels``: those confirmed, or the one a
+    wrong press was for."""
 
     action: str
     slot: str
@@ -63,6 +70,10 @@ def press(slot: str, uow: UnitOfWork, rules: Rules, clock: Clock, *,
             uow.events.add("taken", actor, now, slot=slot)
             _done(uow, slot)
             return Press("taken", slot)
+        audit = uow.audits.open()
+        if audit is not None and audit.status == "running" and audit.slot == slot:
+            all_here(uow, clock, actor, "button", slot)
+            return Press("audit", slot)
         meant = _meant(waiting, pickups, rules)
         if meant is None:
             return Press("idle", slot)

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from kiosk.domain import (
     Announcement,
+    AuditRecord,
     DoorTask,
     Household,
     HouseholdId,
@@ -22,6 +23,7 @@ from kiosk.domain import (
     ParcelRecord,
     ParcelStatus,
     PickupCode,
+    Problem,
     QueuedNotice,
     Slot,
     SlotLoad,
@@ -30,8 +32,9 @@ from kiosk.domain import (
 
 # "on": a courier's check-in; "blink": a resident's pickup; "collect": a team fetching its
 # door-delivery parcels (a double blink of its own, kiosk.collect); "alarm": a fast blink on
-# a slot whose button was pressed by mistake and on the slot meant (kiosk.placing).
-LightMode = Literal["on", "blink", "collect", "alarm"]
+# a slot whose button was pressed by mistake and on the slot meant (kiosk.placing); "audit":
+# the slot a shelf audit is checking (kiosk.audit), long on and briefly off, once a second.
+LightMode = Literal["on", "blink", "collect", "alarm", "audit"]
 
 # A camera frame: a numpy array (BGR or grayscale). Typed loosely so kiosk needs no cv2.
 Frame = Any
@@ -494,10 +497,47 @@ class UnitOfWork(Protocol):
     staff: Staff
     sessions: StaffSessions
     reminders: Reminders
+    audits: Audits
 
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
+
+
+class Audits(Protocol):
+    """The shelf audits (kiosk.audit): the open one, its slots, its problems (SQLite only:
+    audits stay on their gate)."""
+
+    def open(self) -> AuditRecord | None:
+        """The running or paused audit, if any."""
+
+    def get(self, audit_id: int) -> AuditRecord | None: ...
+
+    def start(self, by: str, now: datetime) -> int: ...
+
+    def go_to(self, audit_id: int, slot: str | None) -> None: ...
+
+    def set_status(self, audit_id: int, status: str) -> None: ...
+
+    def end(self, audit_id: int, by: str, now: datetime, slots_left: int) -> None: ...
+
+    def check(self, audit_id: int, slot: str, by: str, how: str, listed: int,
+              now: datetime) -> None: ...
+
+    def to_check(self, audit_id: int, after: str | None) -> list[str]:
+        """Slots holding parcels not confirmed yet, in shelf order after ``after``."""
+
+    def listed(self, slot: str) -> list[ParcelRecord]:
+        """The parcels the store says ``slot`` holds, oldest first."""
+
+    def find_parcel(self, text: str) -> ParcelRecord | None:
+        """The newest parcel whose waybill or label is ``text``."""
+
+    def note(self, audit_id: int, kind: str, slot: str, now: datetime, by: str, *,
+             parcel: int | None = None, home_slot: str | None = None,
+             waybill: str | None = None) -> None: ...
+
+    def problems(self, audit_id: int) -> list[Problem]: ...
 
 
 class Reminders(Protocol):

@@ -107,7 +107,7 @@ def slot_layout(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def _one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """Let every statement inside read the same committed state (in WAL, writers go on).
 
     A check-in committing between two of a view's statements would otherwise make a slot's
@@ -126,7 +126,7 @@ def _one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 def _slots(conn: sqlite3.Connection, now: datetime, slot: str | None, parcels_sql: str,
            params: dict[str, Any]) -> list[dict[str, Any]]:
     """The active slots (all, or ``slot`` alone), each with its share of the parcels."""
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         parcels = conn.execute(parcels_sql, params).fetchall()
         counts = {r["slot_code"]: r["waiting"]
                   for r in conn.execute(WAITING_COUNTS, {"slot": slot})}
@@ -272,7 +272,7 @@ def announcements(conn: sqlite3.Connection, met_since: datetime,
     Each names who announced it (``announced_by``: ``li@web``, ``bot@api``) and, once met,
     where its parcel went (``parcel_household``: another household when the waybill said so).
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         waiting = conn.execute(f"""{ANNOUNCEMENT_ROW} WHERE e.used_at IS NULL
                                    ORDER BY e.announced_at DESC LIMIT ?""", (limit,)).fetchall()
         met = conn.execute(f"""{ANNOUNCEMENT_ROW} WHERE e.used_at >= ?
@@ -311,7 +311,7 @@ def grid_state(conn: sqlite3.Connection, now: datetime) -> tuple[Any, ...]:
     pickup, move, hand-out, observation change and door delivery records one in its own
     transaction, and events are never deleted), a light coming on or going out, a notice
     giving up. Three small reads, so a poll that finds nothing changed skips the shelf."""
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         newest = last_event_id(conn)
         lights = conn.execute(
             "SELECT slot_code, layer, mode FROM signals WHERE until > ? ORDER BY 1, 2",
@@ -348,7 +348,7 @@ def parcel_timeline(conn: sqlite3.Connection, parcel_id: int) -> dict[str, Any] 
     ``deleted`` (``still_kept_days``: how old it was when deleted) or None (no camera scan).
     ``household`` is as stored: the staff pages show it whole, as the slot page does.
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         parcel = conn.execute(PARCEL, (parcel_id,)).fetchone()
         events = conn.execute(PARCEL_EVENTS, (parcel_id,)).fetchall() if parcel else []
     if parcel is None:
@@ -381,7 +381,7 @@ def parcel_story(conn: sqlite3.Connection, parcel_id: int) -> dict[str, Any] | N
     ``tasks`` are its door tasks (``task_view``). Each read goes through the parcel's, its
     tasks' or its household's own index: the same cost at any length of history.
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         story = parcel_timeline(conn, parcel_id)
         if story is None:
             return None
@@ -522,7 +522,7 @@ def open_tasks(conn: sqlite3.Connection, team: str | None = None) -> list[dict[s
     does. Each task lists its waiting parcels and their slots. Households are whole: only
     signed-in staff see this.
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         tasks = conn.execute(OPEN_TASKS, {"team": team}).fetchall()
         parcels = conn.execute(OPEN_TASK_PARCELS, {"team": team}).fetchall()
     by_task: dict[int, list[dict[str, Any]]] = {}
@@ -573,7 +573,7 @@ def handed_over_from(conn: sqlite3.Connection, team: str) -> list[dict[str, Any]
 
 def task_view(conn: sqlite3.Connection, task_id: int) -> dict[str, Any] | None:
     """One door task whatever its status, with all its parcels: the door confirmation page."""
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         t = conn.execute("SELECT * FROM door_tasks WHERE id = ?", (task_id,)).fetchone()
         parcels = conn.execute(
             """SELECT p.id, p.ref, p.slot_code, p.status, p.fresh, p.checked_in_at, p.closed_at
@@ -644,7 +644,7 @@ def daily_counts(conn: sqlite3.Connection, day: date, timezone: tzinfo,
     start, end = day_span(day, timezone)
     span = {"start": iso(start), "end": iso(end)}
     marks = ",".join("?" * len(COUNTED_KINDS))
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         events = conn.execute(
             f"""SELECT kind, actor, json_extract(detail, '$.team') AS team,
                        COUNT(*) AS n, COUNT(DISTINCT json_extract(detail, '$.task')) AS tasks
@@ -788,7 +788,7 @@ def search_parcels(conn: sqlite3.Connection, text: str, *, limit: int = 100) -> 
         for row in rows:
             found.setdefault(row["id"], _parcel_row(row, match, matched))
 
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         room = room_term(term)
         near: list[str] = []
         if room is not None:
@@ -924,7 +924,7 @@ def attention(conn: sqlite3.Connection, since: datetime, overflow: str,
     ``not_placed``: waiting parcels their slot's button never confirmed ("not confirmed on
     the shelf").
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         refused = conn.execute(REFUSED_SCANS, {"since": iso(since), "limit": limit}).fetchall()
         unreachable = conn.execute(UNREACHABLE).fetchall()
         unconfirmed = conn.execute(UNCONFIRMED).fetchall()
@@ -1132,7 +1132,7 @@ def kiosk_health(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
     on, waiting for the camera, but checks nothing in: "camera_lost"); else ``status`` is "ok".
     Ages in seconds (None: never), times in UTC ISO-8601.
     """
-    with _one_snapshot(conn):
+    with read_snapshot(conn):
         beat = conn.execute("SELECT beat_at, last_frame_at FROM kiosk_heartbeat"
                             " WHERE id = 1").fetchone()
         oldest = conn.execute("SELECT MIN(created_at) FROM outbox"

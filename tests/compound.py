@@ -29,10 +29,11 @@ class Gate:
     config: Config
     conn: object
 
-    def sync(self, clock) -> SyncReport:
+    def sync(self, clock, **limits: int) -> SyncReport:
+        """One ``shelf sync --once``; ``limits`` (``batch``, ``max_rounds``) cut it short."""
         centre = self.config.centre
         return sync_once(self.conn, self.config, HttpLink(centre.url, centre.token, PATIENCE_S),
-                         clock)
+                         clock, **limits)
 
     def journal(self) -> Journal:
         return Journal(self.conn)

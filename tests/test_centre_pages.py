@@ -443,6 +443,42 @@ def test_each_gates_health_on_its_page_and_in_healthz(site, clock):
     shelf = signed_in(site.app, "li").get("/?lang=en").text
     assert "not heard from for 10 min" in section(shelf, "north")
     assert "not heard from" not in section(shelf, "south")
+    gates = {g["gate"]: g for g in site.app.test_client().get("/healthz").json["gates"]}
+    # The north sent all it had ten minutes ago; what it did since is unknown here: the
+    # centre's copy of it may be ten minutes behind, and says so.
+    assert (gates["north"]["pending"], gates["north"]["lag_s"], gates["north"]["quiet"]) == (
+        0, 600.0, True)
+    assert (gates["south"]["pending"], gates["south"]["lag_s"], gates["south"]["quiet"]) == (
+        0, 0.0, False)
+
+
+def test_a_quiet_gates_lag_grows_from_what_it_had_not_sent(site, clock, centre_url):
+    """A gate that had records it had not sent when last heard from: their age, carried
+    forward; heard from with nothing pending: 0; quiet from SYNC_QUIET on, not before."""
+    from kiosk.centre.gates import SYNC_QUIET
+
+    north = site.north
+    site.sync(clock)
+    health = site.app.test_client().get("/healthz").json
+    assert [(g["gate"], g["lag_s"], g["quiet"]) for g in health["gates"]] == [
+        ("north", 0.0, False), ("south", 0.0, False)]
+    for n in range(3):
+        check_in(north.conn, north.config, clock, "2-902", f"LATE-{n}")
+    cut_short = north.sync(clock, batch=1, max_rounds=1)  # then the network went
+    assert cut_short.pending > 0  # a check-in journals more than one record
+    with connect(centre_url) as pg:  # what the centre knows the north had not yet sent
+        said = pg.execute("SELECT pending, status FROM gates WHERE id = 'north'").fetchone()
+    assert said["pending"] == cut_short.pending and said["status"]["lag_s"] is not None
+    quiet = SYNC_QUIET.total_seconds()
+    clock.advance(quiet - 1)
+    gates = {g["gate"]: g for g in site.app.test_client().get("/healthz").json["gates"]}
+    assert (gates["north"]["lag_s"], gates["north"]["quiet"]) == (
+        round(said["status"]["lag_s"] + quiet - 1, 1), False)
+    assert (gates["south"]["lag_s"], gates["south"]["quiet"]) == (0.0, False)
+    clock.advance(1)
+    gates = {g["gate"]: g for g in site.app.test_client().get("/healthz").json["gates"]}
+    assert (gates["south"]["lag_s"], gates["south"]["quiet"]) == (quiet, True)
+    assert gates["north"]["quiet"] is True
 
 
 def test_a_wrong_door_confirmed_at_the_centre_is_kept_on_record(site, clock, centre_url):

@@ -323,3 +323,48 @@ def test_services_not_installed_are_left_out(tmp_path):
     checks = check_services(tmp_path, lambda command: shown)
     assert [(c.name, c.status, c.detail) for c in checks] == [
         ("service shelf-notices", OK, "running: waiting for the camera: not found at start")]
+
+
+def aimed_at(community, tmp_path, module_px: int | None) -> None:
+    """The community's camera: a folder holding one frame of a label whose modules span
+    ``module_px`` pixels on the desk (None: the desk alone)."""
+    import cv2
+    import numpy as np
+
+    from kiosk.app.sim.label_video import qr_matrix
+
+    folder = tmp_path / f"aim-{module_px}"
+    folder.mkdir()
+    frame = np.full((480, 640, 3), (90, 105, 120), dtype=np.uint8)
+    if module_px is not None:
+        label = make_label(community.label_secret, HouseholdId.parse("24-2304"))
+        code = qr_matrix(label, module_px)
+        frame[40:40 + code.shape[0], 60:60 + code.shape[1]] = code[:, :, None]
+    cv2.imwrite(str(folder / "0001.png"), frame)
+    text = community.path.read_text()
+    community.path.write_text(text.replace('camera = "device:0"', f'camera = "images:{folder}"'))
+
+
+@pytest.mark.parametrize(("module_px", "verdict", "code"), [(5, "good", 0), (3, "far", 1),
+                                                            (2, "too_far", 1)])
+def test_aiming_says_how_many_pixels_a_module_spans_and_whether_that_reads(
+        community, tmp_path, module_px, verdict, code):
+    aimed_at(community, tmp_path, module_px)
+    done = shelf(community, "doctor", "--aim", "1", "--json")
+    assert done.returncode == code, done.stderr
+    said = json.loads(done.stdout)
+    assert said["ok"] is (code == 0) and said["aim"], said
+    [seen] = said["aim"][-1]["codes"]
+    assert (seen["kind"], seen["read"], seen["verdict"]) == ("qr", True, verdict)
+    assert seen["module_px"] == pytest.approx(module_px, abs=0.2)
+    assert "24-2304" not in done.stdout  # what a label says stays on it
+    told = shelf(community, "doctor", "--aim", "1", env={"SHELF_LANG": "zh"})
+    assert f"每个模块 {module_px}." in told.stdout.splitlines()[0], told.stdout
+
+
+def test_aiming_at_nothing_says_to_hold_a_label_up(community, tmp_path):
+    aimed_at(community, tmp_path, None)
+    done = shelf(community, "doctor", "--aim", "1", env={"SHELF_LANG": "en"})
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0].startswith("no code in view")
+    assert "hold a shelf label where couriers hold parcels" in done.stdout

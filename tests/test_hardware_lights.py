@@ -311,3 +311,35 @@ def test_shelf_lights_refuses_a_slot_with_two_leds(factory, closing):
     closing(second)
     with pytest.raises(ValueError, match="A-01"):
         ShelfLights([first, second])
+
+
+def test_gpio_audit_is_long_on_short_off_unlike_every_other_pattern(noted, closing):
+    """The slot a shelf audit checks must not look like a check-in (on), a pickup (blink), a
+    team's collect or the alarm: on for six steps, off for two, on a pin of its own."""
+    lights = GpioSlotLights(GPIO_PINS, pin_factory=noted, blink_s=0.02)
+    closing(lights)
+    audit = noted.pin(GPIO_PINS["A-03"])
+    lights.show({"A-03": "audit"})
+    wait_for(lambda: len(audit.steps()) >= 16)
+    lights.show({})
+    assert not audit.state  # out of the audit: dark, its pattern's thread stopped
+    steps = audit.steps()[:16]
+    assert steps == [True] * 6 + [False] * 2 + [True] * 6 + [False] * 2
+    patterns = {mode: PATTERNS[mode] for mode in ("blink", "collect", "alarm", "audit")}
+    assert len(set(patterns.values())) == 4 and all(any(p) and not all(p)
+                                                    for p in patterns.values())
+
+
+def test_chain_audit_steps_with_the_other_patterns(factory, closing):
+    chain = Chain595(factory)
+    lights = ShiftRegisterSlotLights(shelf_b().led_of, DATA, CLOCK, LATCH, pin_factory=factory,
+                                     blink_s=0.03)
+    closing(lights)
+    lights.show({"B-01": "audit", "B-02": "blink"})
+    wait_for(lambda: len(chain.latched) >= 6)
+    lights.close()
+    audit, blink = 0, 1
+    # Steps of 15 ms: blink on two, off two; audit on six (through blink's dark steps), off
+    # two (with blink's); a step that changes nothing is not latched again.
+    assert chain.latched[1:6] == [frozenset(s) for s in (
+        {audit, blink}, {audit}, {audit, blink}, set(), {audit, blink})]

@@ -58,6 +58,15 @@ def test_every_service_is_hardened_to_an_exposure_of_5_or_less(service):
     assert exposure(REPO / "systemd" / service) <= MAX_EXPOSURE
 
 
+def test_the_background_work_yields_the_cpu_to_the_kiosk():
+    """The sync and the backup run niced: on a busy Pi a check-in never queues behind them."""
+    from bench.servers import unit_nice
+
+    kiosk = unit_nice("shelf-kiosk.service")
+    assert kiosk == 0
+    assert unit_nice("shelf-sync.service") > kiosk and unit_nice("shelf-backup.service") > kiosk
+
+
 def test_the_kiosk_unit_is_a_notify_service_with_a_watchdog_and_its_devices():
     text = (REPO / "systemd" / "shelf-kiosk.service").read_text()
     for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30", "Restart=on-failure",

@@ -67,24 +67,13 @@ def create_app(config: Config, *, clock: Clock | None = None,
         # The use cases' rules, label secret included (it verifies pickup passes): only the
         # gate's endpoints use them, and those answer the gate's own display alone (web/gate.py).
         RULES=Rules.from_config(config),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        # Secure always with [web] cookie_secure; otherwise on a request that came over HTTPS
-        # (SecureOverHttps): the browser then never sends it over plain HTTP.
-        SESSION_COOKIE_SECURE=config.web.cookie_secure,
-        REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SAMESITE="Lax",
         # A bigger body is refused unread (413); uploads declare their own (web.auth).
         MAX_CONTENT_LENGTH=FORM_BYTES,
     )
-    app.session_interface = SecureOverHttps()
+    secure_sessions(app, config.web.cookie_secure)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in curl
 
     from web import auth, db, errors, gate, i18n, notices, shelf
-
-    # The signed cookie itself expires with the longest a session may live.
-    app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
 
     db.init_app(app)
     errors.init_app(app)
@@ -120,10 +109,28 @@ def create_app(config: Config, *, clock: Clock | None = None,
     from web import households  # the household list: find, see, edit, import
 
     app.register_blueprint(households.bp)
+    from web import audit  # the shelf audit on a phone, and its printable reports
+
+    app.register_blueprint(audit.bp)
     from web import health  # GET /healthz: the kiosk's heartbeat, the outbox, the last backup
 
     app.register_blueprint(health.bp)
     return app
+
+
+def secure_sessions(app: Flask, cookie_secure: bool) -> None:
+    """The session's cookie and Flask-Login's remember cookie, on a gate's site and the
+    centre's alike: HttpOnly, SameSite=Lax, Secure always with ``[web] cookie_secure`` and
+    otherwise on a request that came over HTTPS (``SecureOverHttps``: the browser then never
+    sends it over plain HTTP); the signed cookie expires with the longest a session may live."""
+    from web.auth import SESSION_LIFETIME
+
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=cookie_secure, REMEMBER_COOKIE_SECURE=cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
+    app.session_interface = SecureOverHttps()
 
 
 class SecureOverHttps(SecureCookieSessionInterface):

@@ -139,6 +139,9 @@ class Access:
 
     roles: frozenset[str]
     api_token: bool = False
+    # The district office's own business (its accounts, who is lent where): the one place a
+    # district role writes; in a compound it acts only through an assignment's role.
+    district_office: bool = False
 
 
 class StaffUser(UserMixin):
@@ -232,6 +235,12 @@ def login_required(view: View) -> View:
     return _declare(view, Access(frozenset(SITE_ROLES), api_token=True))
 
 
+def district_office(view: View) -> View:
+    """Let ``district_admin`` alone through, and let it write here (``Access.district_office``):
+    the district's accounts and lendings, which no compound's role may touch."""
+    return _declare(view, Access(frozenset({"district_admin"}), district_office=True))
+
+
 def roles_required(*roles: str) -> Callable[[View], View]:
     """Let through only signed-in staff with one of ``roles`` (bearer tokens have no role)."""
     unknown = [r for r in roles if r not in SITE_ROLES]
@@ -305,7 +314,7 @@ def guard() -> Response | None:
         return _refuse()
     if g.user.role not in access.roles:
         return _forbidden()
-    if request.method not in SAFE_METHODS and g.user.read_only:
+    if request.method not in SAFE_METHODS and g.user.read_only and not access.district_office:
         return _forbidden()
     limit = getattr(current_app.view_functions[endpoint], UPLOAD_ATTRIBUTE, None)
     if limit is not None:

@@ -8,7 +8,9 @@
   unknown household, garbage; carrier codes the gate asked a room for that never checked in),
   runs of wrong pickup codes at a keypad (how many, when, which keypad; never the codes),
   parcels whose household no channel reaches, notices that gave up, parcels in the overflow
-  place, rooms typed at the gate and not settled (with "confirm room" right there).
+  place, rooms typed at the gate and not settled (with "confirm room" right there), what a
+  shelf audit found (missing, extra, moved parcels, each with its audit's id) and nobody has
+  settled since (collected, moved, returned).
 - ``/overdue`` lists the parcels waiting a day or more, oldest first, each with how long; those
   past ``[pickup] return_after_days`` come first, to return to the courier (with the action).
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, request
 
+from kiosk.audit_views import audit_exceptions
 from kiosk.queries import attention, keypad_runs, overdue_parcels, search_parcels
 from web.auth import roles_required
 from web.db import get_db
@@ -67,6 +70,7 @@ def exceptions() -> str:
     pickup = current_app.config["RULES"].pickup
     found["keypad"] = keypad_runs(get_db(), now - timedelta(days=days),
                                   timedelta(seconds=pickup.window_s), pickup.max_failures)
+    found["audit"] = audit_exceptions(get_db(), now - timedelta(days=days))
     for key in ("unreachable", "overflow", "unconfirmed", "not_placed"):
         for row in found[key]:
             with_age(row, now)

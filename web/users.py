@@ -54,7 +54,7 @@ def _team_ids() -> list[str]:
     return [team.id for team in current_app.config["RULES"].teams]
 
 
-def _hashed(password: str) -> str | None:
+def hashed_password(password: str) -> str | None:
     """The password's hash, made when this process's turn comes; None when busy (flashed)."""
     check_password_text(password)
     if not PASSWORD_CHECKS.acquire(timeout=PASSWORD_CHECK_WAIT_S):
@@ -91,7 +91,7 @@ def _team_names() -> dict[str, str]:
 def add() -> Any:
     form = request.form
     try:
-        password_hash = _hashed(form.get("password", ""))
+        password_hash = hashed_password(form.get("password", ""))
         if password_hash is None:
             return redirect(url_for(".index"))
         member = add_staff(get_uow(), _now(), username=form.get("username", ""),
@@ -140,7 +140,7 @@ def _switch(use_case: Callable[..., StaffMember], username: str, done_key: str) 
 @roles_required("admin")
 def reset(username: str) -> Any:
     try:
-        password_hash = _hashed(request.form.get("password", ""))
+        password_hash = hashed_password(request.form.get("password", ""))
         if password_hash is None:
             return redirect(url_for(".index"))
         member = reset_password(get_uow(), _now(), username, password_hash, actor())

@@ -16,6 +16,7 @@ from bench.proofs import (
     kill9,
     login_flood,
     proxy_attacks,
+    shelf_audit,
     sync_kill9,
     uploads,
     wrong_puts,
@@ -58,6 +59,7 @@ PROOFS = [
     Proof("uploads", uploads.prove),
     Proof("staff-page", staff_page_load),
     Proof("wrong-puts", wrong_puts.prove),
+    Proof("shelf-audit", shelf_audit.prove),
     Proof("timed-tests", timed_tests),
 ]
 

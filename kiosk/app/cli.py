@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _observation_parser(command("observation", cmd_observation, say("help_observation")), common)
 
+    from kiosk.app.audit_cli import add_audit_command  # shelf audit start|status|next ...
+
+    add_audit_command(command, common, _config, _shell_actor)
+
     from kiosk.app.ops_cli import add_ops_commands  # shelf backup|restore|doctor|selftest
 
     add_ops_commands(command, _config)

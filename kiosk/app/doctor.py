@@ -354,6 +354,10 @@ def run_checks(config: Config, now: datetime) -> list[Check]:
 
 def cmd_doctor(args: argparse.Namespace, clock: Clock,
                load: Callable[[argparse.Namespace], Config]) -> int:
+    if getattr(args, "aim", None) is not None:
+        from kiosk.app.aim import cmd_aim
+
+        return cmd_aim(args, load(args))
     checks = run_checks(load(args), clock.now())
     failed = any(c.status == FAIL for c in checks)
     if args.json:

@@ -55,6 +55,8 @@ def add_ops_commands(command: Command, config: Callable[[argparse.Namespace], Co
 
     p = command("doctor", lambda a, c: cmd_doctor(a, c, config), say("help_doctor"))
     p.add_argument("--json", action="store_true", help=say("help_doctor_json"))
+    p.add_argument("--aim", type=float, nargs="?", const=30.0, metavar="SECONDS",
+                   help=say("help_doctor_aim"))
 
     p = command("selftest", lambda a, c: cmd_selftest(a, c, config), say("help_selftest"))
     p.add_argument("--seconds", type=float, default=0.5, help=say("help_selftest_seconds"))

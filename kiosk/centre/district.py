@@ -33,9 +33,9 @@ from kiosk.errors import ShelfError
 from kiosk.queries import PERSON_COUNTS, day_span
 from kiosk.timefmt import iso
 
-# A gate is "down" on the dashboard when its last sync is older than this, its camera is
-# lost, or its kiosk's heartbeat is older than this (its sync reports the heartbeat's age).
-SYNC_LATE = timedelta(minutes=10)
+# A gate is "down" on the dashboard when it is quiet (``kiosk.centre.gates.SYNC_QUIET``), its
+# camera is lost, or its kiosk's heartbeat is older than this (its sync reports the heartbeat's
+# age).
 HEARTBEAT_LATE_S = 300.0
 
 
@@ -164,10 +164,9 @@ def _gate(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A gate's health (as the centre's /healthz says it), with its names, and whether the
     dashboard calls it down."""
     health = {**gate_health(row, now), "names": row["names"] or {}}
-    synced, beat = row["last_sync_at"], health["kiosk_heartbeat_age_s"]
+    beat = health["kiosk_heartbeat_age_s"]
     health["kiosk_silent"] = beat is not None and beat > HEARTBEAT_LATE_S
-    health["down"] = bool(synced is None or now - synced > SYNC_LATE or health["camera_lost"]
-                          or health["kiosk_silent"])
+    health["down"] = bool(health["quiet"] or health["camera_lost"] or health["kiosk_silent"])
     return health
 
 

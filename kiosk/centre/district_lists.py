@@ -24,8 +24,8 @@ import psycopg
 
 from kiosk.centre.district import compounds
 from kiosk.centre.lists import apply_observation_at_centre
-from kiosk.csvfile import column_key, read_sheet
-from kiosk.observation_lists import _header, _text
+from kiosk.csvfile import column_key
+from kiosk.observation_lists import cell_text, header_row, sheet_records
 from kiosk.services import Rules
 from kiosk.sheets import CsvError
 
@@ -88,11 +88,10 @@ def split_list(data: bytes, name: str, known: list[dict[str, Any]]
     """The district's list as one CSV per compound it names (header and rows kept, the
     compound column left out), and the rows that name no known compound."""
     try:
-        records = [(line, tuple(_text(f) for f in fields))
-                   for line, fields in read_sheet(data, name).records]
+        records, _, _ = sheet_records(data, name, None)
     except CsvError as exc:
         return [], [{"line": None, "kind": "unreadable", "text": str(exc)}]
-    found = _header(records)
+    found = header_row(records)
     column = None if found is None else next(
         (i for i, text in enumerate(records[found[0]][1]) if column_key(text) in COMPOUND_NAMES),
         None)
@@ -101,7 +100,7 @@ def split_list(data: bytes, name: str, known: list[dict[str, Any]]
                      "text": "name the compound in a column (小区 or compound: its id or name)"}]
     names: dict[str, set[str]] = {}
     for c in known:
-        names.setdefault(_text(c["name"]), set()).add(c["id"])
+        names.setdefault(cell_text(c["name"]), set()).add(c["id"])
     # An id names its compound; a name only when no other compound has it too.
     by_name = {n: ids.pop() for n, ids in names.items() if n and len(ids) == 1} | {
         c["id"]: c["id"] for c in known}

@@ -184,6 +184,29 @@ def assign(conn: psycopg.Connection, now: datetime, *, username: str, community:
                       ends_at)
 
 
+def end_assignment(conn: psycopg.Connection, now: datetime, assignment_id: int, *,
+                   actor: str) -> Assignment | None:
+    """End a lending now: one running ends at ``now`` (the account acts there no more, from
+    its next request; what it did there still counts for the team it served); one not yet
+    begun is withdrawn (it served nowhere). None: no such assignment that has not ended."""
+    with unavailable_as_shelf_error(), conn.transaction():
+        row = conn.execute("SELECT * FROM assignments WHERE id = %s AND ends_at > %s"
+                           " FOR UPDATE", (assignment_id, now)).fetchone()
+        if row is None:
+            return None
+        if row["starts_at"] < now:
+            conn.execute("UPDATE assignments SET ends_at = %s WHERE id = %s",
+                         (now, assignment_id))
+            kind, ends_at = "staff_assignment_ended", now
+        else:
+            conn.execute("DELETE FROM assignments WHERE id = %s", (assignment_id,))
+            kind, ends_at = "staff_assignment_withdrawn", row["ends_at"]
+        centre_event(conn, row["community_id"], None, now, kind, actor,
+                     username=row["username"], assignment=assignment_id)
+    return Assignment(row["id"], row["username"], row["community_id"], row["role"],
+                      row["team"], row["starts_at"], ends_at)
+
+
 def teams_served(conn: psycopg.Connection, start: datetime,
                  end: datetime) -> dict[tuple[str, str], str | None]:
     """(community, lower(username)) -> the team an assignment overlapping [start, end) gave:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -20,6 +20,11 @@ import psycopg
 from kiosk.centre.db import centre_event, unavailable_as_shelf_error
 from kiosk.config import SLUG
 from kiosk.errors import ShelfError
+
+# A gate pushes each minute (and at once after a check-in). Not heard from for this long, it
+# is "quiet" wherever its health shows: the compound's pages, /healthz, the district's
+# dashboard (which calls it down). One rule, here.
+SYNC_QUIET = timedelta(minutes=5)
 
 
 class GateExists(ShelfError):
@@ -134,19 +139,46 @@ def gates_of(conn: psycopg.Connection, community: str) -> list[dict[str, object]
             " ORDER BY id", (community,)).fetchall()
 
 
+def quiet_for(row: dict[str, Any], now: datetime) -> timedelta | None:
+    """How long the gate has not been heard from, once that is ``SYNC_QUIET`` or more (a gate
+    cut off, or its sync stopped); None while it is heard from, or before it ever synced."""
+    synced = row["last_sync_at"]
+    if synced is None or now - synced < SYNC_QUIET:
+        return None
+    return now - synced
+
+
+def quiet_minutes(row: dict[str, Any], now: datetime) -> int | None:
+    """``quiet_for`` in whole minutes, as the pages say it."""
+    quiet = quiet_for(row, now)
+    return None if quiet is None else int(quiet.total_seconds() // 60)
+
+
 def gate_health(row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """One gate's health as its last sync reported it, ages carried forward to ``now``."""
+    """One gate's health as its last sync reported it, ages carried forward to ``now``.
+
+    ``lag_s`` is how far behind the centre's copy of the gate may be: the age of the oldest
+    record the gate had not yet sent when last heard from, carried forward; once the gate is
+    quiet (``SYNC_QUIET``) with nothing pending then, the time since that sync, since all it
+    did after is unknown here. A gate heard from with nothing pending: 0."""
     synced = row["last_sync_at"]
     since = (now - synced).total_seconds() if synced else None
     status = row["status"] or {}
     beat = status.get("kiosk_heartbeat_age_s")
     lag = status.get("lag_s")
+    quiet = quiet_for(row, now)
+    if since is None:
+        behind = None
+    elif lag is not None and row["pending"]:
+        behind = round(lag + since, 1)
+    else:
+        behind = round(since, 1) if quiet is not None else 0.0
     return {
         "gate": row["id"], "name": row["name"],
         "last_sync_at": synced.isoformat() if synced else None,
         "pending": row["pending"] if synced else None,
-        "lag_s": None if since is None else round(lag + since, 1) if lag is not None
-        and row["pending"] else 0.0,
+        "lag_s": behind,
+        "quiet": synced is None or quiet is not None,
         "kiosk_heartbeat_age_s": round(beat + since, 1) if beat is not None and since is not
         None else None,
         "camera_lost": status.get("camera_lost"),

@@ -66,11 +66,19 @@ class Signals:
                AND (?2 IS NULL OR reason = ?2)""", (slot, reason))
 
     def active(self, now: datetime) -> dict[str, LightMode]:
-        """Slot code -> its mode for every slot that should be lit at ``now``."""
+        """Slot code -> its mode for every slot that should be lit at ``now``.
+
+        A running audit's slot (migration 25) blinks ``audit``: over a team's ``collect``,
+        under the gate's light (a check-in into the slot being audited shows while it lasts).
+        """
         rows = self.db.execute(
-            "SELECT slot_code, mode FROM signals WHERE until > ? ORDER BY layer = 'gate'",
-            (iso(now),)).fetchall()
-        return {r["slot_code"]: r["mode"] for r in rows}  # the gate's rows last: they win
+            """SELECT slot_code, mode, CASE layer WHEN 'gate' THEN 2 ELSE 0 END AS rank
+               FROM signals WHERE until > ?
+               UNION ALL
+               SELECT slot_code, 'audit', 1 FROM audits
+               WHERE status = 'running' AND slot_code IS NOT NULL
+               ORDER BY rank""", (iso(now),)).fetchall()
+        return {r["slot_code"]: r["mode"] for r in rows}  # the higher rank last: it wins
 
 
 def signal_layer(mode: LightMode) -> str:

@@ -7,6 +7,7 @@ from contextlib import suppress
 from typing import Any
 
 from kiosk.errors import StoreUnavailable
+from kiosk.store.audits import Audits
 from kiosk.store.db import Db, translated_errors
 from kiosk.store.events import Events, Stills
 from kiosk.store.households import Households, ObservationRegister
@@ -39,6 +40,7 @@ class SqliteUnitOfWork:
         self.tasks = DoorTasks(db)
         self.staff = StaffAccounts(db)
         self.reminders = Reminders(db)
+        self.audits = Audits(db)
         self._depth = 0
 
     def __enter__(self) -> SqliteUnitOfWork:

@@ -24,7 +24,7 @@ from kiosk.clock import clock_from_env
 from kiosk.config import Config
 from kiosk.ports import Clock, Decoder
 from kiosk.services import Rules
-from web import SecureOverHttps, security_headers
+from web import secure_sessions, security_headers
 from web.serving import LARGEST_UPLOAD_BYTES
 
 
@@ -52,26 +52,20 @@ def create_centre_app(config: Config, *, clock: Clock | None = None,
         # The compound's [[teams]] (the same on every gate) and [pickup] (how long a parcel
         # waits before it goes back: the age bands of every gate's parcels here).
         RULES=Rules.from_config(config),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.web.cookie_secure,
-        REMEMBER_COOKIE_SECURE=config.web.cookie_secure,
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SAMESITE="Lax",
         # A gate's batch (500 records, their texts capped) is far below what waitress takes.
         MAX_CONTENT_LENGTH=LARGEST_UPLOAD_BYTES,
     )
-    app.session_interface = SecureOverHttps()
+    secure_sessions(app, config.web.cookie_secure)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from web import auth, errors, i18n
     from web.centre import counts, db, district, follow, gates, health, parcels, shelf, sync, tasks
+    from web.centre.district import accounts
     from web.shelf import local_time
     from web.tasks import DoorSite, task_since
 
     community = config.community.id
     # The district's accounts sign in here too, with the role an assignment lends them now.
     app.config["UNIT_OF_WORK"] = lambda: CentreUnitOfWork(db.get_pg(), community, clock)
-    app.config["PERMANENT_SESSION_LIFETIME"] = auth.SESSION_LIFETIME
     db.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
@@ -79,9 +73,10 @@ def create_centre_app(config: Config, *, clock: Clock | None = None,
     app.extensions["door"] = DoorSite(decoder, config.kiosk.collect_s)
     app.add_template_filter(local_time, "local_time")
     app.add_template_global(task_since, "task_since")
-    # district.bp: the district's pages, for district roles only (web.auth)
+    # district.bp: the district's pages, for district roles only (web.auth); accounts.bp:
+    # its accounts and who is lent where, for district_admin
     for blueprint in (sync.bp, health.bp, shelf.bp, follow.bp, parcels.bp, tasks.bp,
-                      counts.bp, gates.bp, district.bp):
+                      counts.bp, gates.bp, district.bp, accounts.bp):
         app.register_blueprint(blueprint)
     app.after_request(security_headers)
     return app

@@ -17,12 +17,11 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 
 from kiosk.centre.commands import waiting_commands
-from kiosk.centre.gates import gate_health, gates_of, resolve_alarm
+from kiosk.centre.gates import gate_health, gates_of, quiet_minutes, resolve_alarm
 from kiosk.centre.queries import open_alarms
 from kiosk.queries import HEARTBEAT_STALE_S
 from web.auth import check_csrf, login_required, roles_required
 from web.centre.db import get_pg
-from web.centre.health import quiet_minutes
 from web.i18n import current_language, t
 
 bp = Blueprint("gates", __name__)

@@ -23,13 +23,12 @@ from flask import Blueprint, abort, current_app, g, render_template, request, ur
 from markupsafe import Markup
 
 from kiosk.centre.commands import waiting_commands
-from kiosk.centre.gates import gate_health
+from kiosk.centre.gates import gate_health, quiet_minutes
 from kiosk.centre.queries import compound_shelf, grid_state
 from kiosk.queries import HEARTBEAT_STALE_S
 from web.auth import login_required
 from web.centre.db import get_pg
 from web.centre.gates import admin_alarms, gate_label, gates_by_id
-from web.centre.health import quiet_minutes
 from web.i18n import current_language, js_strings, t
 from web.shelf import (
     AGES_EVERY_S,
