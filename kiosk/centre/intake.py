@@ -279,14 +279,15 @@ WRITE_RECORDS = """
 # task's parcel whose task is not here) drops them all.
 FORGET_COUNTS = """
     DELETE FROM day_counts WHERE community_id = %(c)s AND gate_id = %(g)s AND ends_at > (
-        SELECT COALESCE(min(least((r.data->>'checked_in_at')::timestamptz,
-                                  (r.data->>'created_at')::timestamptz,
-                                  (r.data->>'at')::timestamptz, t.created_at)), '-infinity')
-        FROM sync_records r LEFT JOIN door_tasks t ON r.kind = 'door_task_parcels'
-          AND t.community_id = r.community_id AND t.gate_id = r.gate_id
-          AND t.origin = r.data->>'task_origin' AND t.id = (r.data->>'task_id')::bigint
-        WHERE r.community_id = %(c)s AND r.gate_id = %(g)s AND r.epoch = %(e)s
-          AND r.seq BETWEEN %(first)s AND %(last)s)"""
+        SELECT CASE WHEN count(*) > count(first) THEN '-infinity' ELSE min(first) END
+        FROM (SELECT least((r.data->>'checked_in_at')::timestamptz,
+                           (r.data->>'created_at')::timestamptz,
+                           (r.data->>'at')::timestamptz, t.created_at) AS first
+              FROM sync_records r LEFT JOIN door_tasks t ON r.kind = 'door_task_parcels'
+                AND t.community_id = r.community_id AND t.gate_id = r.gate_id
+                AND t.origin = r.data->>'task_origin' AND t.id = (r.data->>'task_id')::bigint
+              WHERE r.community_id = %(c)s AND r.gate_id = %(g)s AND r.epoch = %(e)s
+                AND r.seq BETWEEN %(first)s AND %(last)s) batch)"""
 
 
 def _mirror(table: str, key: tuple[str, ...], columns: tuple[str, ...], *,
