@@ -89,3 +89,16 @@ def _seen(barcode: zxingcpp.Barcode) -> Seen:
                  for a, b in zip(corners, corners[1:] + corners[:1], strict=True)]
         module_px = round(sum(sides) / 4 / (17 + 4 * int(version)), 1)
     return Seen("qr", corners, module_px, barcode.valid)
+
+
+class AimingLook:
+    """The CameraLook port: the frame as a JPEG of at most 640 x 480 for the staff site's
+    camera view, and ``look``'s figures in the frame's own pixels."""
+
+    def __init__(self) -> None:
+        from hardware.stills import JpegStills
+
+        self.jpeg = JpegStills(max_width=640, max_height=480, max_bytes=80 * 1024)
+
+    def look(self, frame: Frame) -> tuple[bytes, dict[str, object]]:
+        return self.jpeg.encode(frame), look(frame).as_json()

@@ -69,7 +69,27 @@ class _Presses:
         return taken
 
 
-class GpioSlotButtons:
+class _NotesPresses:
+    """What both wirings share: their presses noted in order (``_presses``), taken by the
+    kiosk loop, which is told of each."""
+
+    _presses: _Presses
+
+    @property
+    def on_press(self) -> Callable[[], None] | None:
+        """Called (on the button's thread) after each press is noted."""
+        return self._presses.on_press
+
+    @on_press.setter
+    def on_press(self, call: Callable[[], None] | None) -> None:
+        self._presses.on_press = call
+
+    def presses(self) -> list[str]:
+        """The slots pressed since the last call, oldest first."""
+        return self._presses.take()
+
+
+class GpioSlotButtons(_NotesPresses):
     """One button per slot, each between its own GPIO pin (BCM number) and ground."""
 
     def __init__(self, button_of: Mapping[str, int], pin_factory: Factory | None = None, *,
@@ -90,19 +110,6 @@ class GpioSlotButtons:
     def _noter(self, code: str):
         return lambda: self._presses.add(code)
 
-    @property
-    def on_press(self) -> Callable[[], None] | None:
-        """Called (on the button's thread) after each press is noted."""
-        return self._presses.on_press
-
-    @on_press.setter
-    def on_press(self, call: Callable[[], None] | None) -> None:
-        self._presses.on_press = call
-
-    def presses(self) -> list[str]:
-        """The slots pressed since the last call, oldest first."""
-        return self._presses.take()
-
     def close(self) -> None:
         """Release every pin."""
         buttons, self._buttons = self._buttons, {}
@@ -110,7 +117,7 @@ class GpioSlotButtons:
             button.close()
 
 
-class ShiftRegisterSlotButtons:
+class ShiftRegisterSlotButtons(_NotesPresses):
     """Buttons on the inputs of a chain of 74HC165s, read by a load, a clock and a data pin.
 
     Chain position ``p`` is input ``D(p % 8)`` (A = 0 .. H = 7) of chip ``p // 8``; chip 0 is
@@ -197,19 +204,6 @@ class ShiftRegisterSlotButtons:
             else:
                 self._pressed.add(position)
                 self._presses.add(self._code_at[position])
-
-    @property
-    def on_press(self) -> Callable[[], None] | None:
-        """Called (on the button's thread) after each press is noted."""
-        return self._presses.on_press
-
-    @on_press.setter
-    def on_press(self, call: Callable[[], None] | None) -> None:
-        self._presses.on_press = call
-
-    def presses(self) -> list[str]:
-        """The slots pressed since the last call, oldest first."""
-        return self._presses.take()
 
     def close(self) -> None:
         """Stop reading and release the three pins."""

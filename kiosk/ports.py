@@ -70,6 +70,12 @@ class StillEncoder(Protocol):
         """Return the frame as a small JPEG (a still kept with the scan's events)."""
 
 
+class CameraLook(Protocol):
+    def look(self, frame: Frame) -> tuple[bytes, dict[str, Any]]:
+        """The frame as a JPEG for the camera view, and what an installer needs of it (the
+        codes' outlines and pixels per module, the frame's white and glare; no code's text)."""
+
+
 class SlotLights(Protocol):
     def show(self, states: Mapping[str, LightMode]) -> None:
         """Light exactly these slots (by slot code) in these modes; every other slot goes dark."""

@@ -81,9 +81,11 @@ class Scanner:
                  refresh_s: float = 1.0, stills: StillEncoder | None = None,
                  recovery: Recovery | None = None,
                  on_tick: Callable[[], None] | None = None, camera_missing: str = "",
-                 buttons: SlotButtons | None = None) -> None:
+                 buttons: SlotButtons | None = None,
+                 viewer: Callable[[Frame], object] | None = None) -> None:
         self.source, self.decoder, self.lights, self.buzzer = source, decoder, lights, buzzer
         self.buttons = buttons  # None: no slot has a button
+        self.viewer = viewer  # offered each frame decoded (kiosk.camera_view); None: no view
         self.uow, self.rules, self.clock = uow, rules, clock
         self.debouncer = Debouncer(debounce_s)
         self.on_result = on_result or (lambda result: None)
@@ -237,6 +239,8 @@ class Scanner:
                     frames += 1
                     self.last_frame_at = self.clock.monotonic()
                     self.process_frame(grabbed.frame)
+                    if self.viewer is not None:
+                        self.viewer(grabbed.frame)
                 elif grabber.finished:
                     break
                 if self.clock.monotonic() >= self._next_refresh:

@@ -54,6 +54,10 @@ ACCESS: dict[str, frozenset[str]] = {
     "notices.retry": EVERY_ROLE,
     "parcels.timeline": STAFF,
     "parcels.still": STAFF,
+    "camera.page": STAFF,  # what the camera sees: people at the gate, as the stills
+    "camera.watch": STAFF,
+    "camera.view": STAFF,
+    "camera.frame": STAFF,
     "observation.register": EVERY_ROLE,
     "observation.upload_list": EVERY_ROLE,
     "observation.preview": EVERY_ROLE,

@@ -309,3 +309,56 @@ def test_the_audits_light_shows_over_a_teams_collect_and_under_the_gates(store, 
         uow.signals.clear(slot)
     assert lights(store, clock) == {slot: "collect"}  # paused: the team's pattern again
     assert slot in held
+
+
+def test_a_courier_checks_in_during_an_audit_through_the_kiosk_loop(config, clock, factory):
+    """The camera reads a courier's label for the household whose slot is being audited, on
+    mock pins through the kiosk's own steps: the check-in's light takes the slot while it
+    waits, its button's first press places the parcel, the next is the audit's "all here"."""
+    import numpy as np
+    from buttons import CHAIN_PINS, GPIO_BUTTONS
+
+    from hardware.sim import QuietCamera
+    from kiosk.app.sim.label_video import Scene, label_frame
+    from kiosk.app.wiring import build_scanner
+    from kiosk.domain import HouseholdId
+    from kiosk.labels import make_label
+
+    factory.pin(CHAIN_PINS["data"]).drive_high()  # shelf B's chain, idle
+    conn = open_store(config)
+    scanner = build_scanner(config, conn, clock, source=QuietCamera(), pin_factory=factory)
+    try:
+        held = check_in(conn, config, clock, "24-2304", "AU-HELD")
+        clock.advance(config.kiosk.place_s + 1)
+        SqliteUnitOfWork(conn).signals.clear()
+        other = SqliteUnitOfWork(open_store(config))  # the staff site's own connection
+        assert audit.start(other, clock, STAFF).slot == held.slot
+        other.conn.close()
+        scanner.refresh_lights()
+        assert scanner.lights.parts[0]._shown[held.slot] == "audit"
+
+        label = make_label(config.label_secret, HouseholdId.parse("24-2304"), "AU-NEW")
+        frame = label_frame(Scene(label), np.random.default_rng(7))
+        [came] = scanner.process_frame(frame)
+        assert (came.action, came.slot) == ("checkin", held.slot)
+        scanner.refresh_lights()
+        assert scanner.lights.parts[0]._shown[held.slot] not in (None, "audit", "alarm")
+
+        button = factory.pin(GPIO_BUTTONS[held.slot])
+        button.drive_low()
+        assert [p.action for p in scanner.handle_presses()] == ["placed"]
+        button.drive_high()
+        placed = conn.execute("SELECT placed_at FROM parcels WHERE id = ?",
+                              (came.parcel,)).fetchone()[0]
+        assert placed is not None
+        assert conn.execute("SELECT status FROM audits").fetchone()[0] == "running"
+        scanner.refresh_lights()
+        assert scanner.lights.parts[0]._shown[held.slot] == "audit"  # the audit's again
+        button.drive_low()
+        assert [p.action for p in scanner.handle_presses()] == ["audit"]
+        assert conn.execute("SELECT status FROM audits").fetchone()[0] == "done"
+        assert conn.execute("SELECT count(*) FROM events WHERE kind = 'wrong_slot'"
+                            ).fetchone()[0] == 0
+    finally:
+        scanner.close()
+        conn.close()

@@ -112,6 +112,9 @@ def create_app(config: Config, *, clock: Clock | None = None,
     from web import audit  # the shelf audit on a phone, and its printable reports
 
     app.register_blueprint(audit.bp)
+    from web import camera  # the camera view: what the kiosk's camera sees, for aiming it
+
+    app.register_blueprint(camera.bp)
     from web import health  # GET /healthz: the kiosk's heartbeat, the outbox, the last backup
 
     app.register_blueprint(health.bp)

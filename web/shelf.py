@@ -241,10 +241,16 @@ def digest(text: str) -> str:
 @bp.get("/")
 @login_required
 def index() -> str:
+    return shelf_page("shelf.html", render_grid)
+
+
+def shelf_page(template: str, render: Callable[[str], Grid]) -> str:
+    """The shelf's page (a gate's, or the compound's at the centre: ``render`` draws its grid),
+    with what shelf.js needs to keep it live: where the grid is, how often to ask."""
     show = chosen_filter()
     page_data = {"grid": url_for("shelf.grid", show=None if show == "all" else show),
                  "poll_ms": POLL_MS, "strings": js_strings()}
-    return render_template("shelf.html", grid=render_grid(show), page_data=page_data)
+    return render_template(template, grid=render(show), page_data=page_data)
 
 
 @bp.get("/shelf/grid")

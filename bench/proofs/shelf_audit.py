@@ -20,21 +20,13 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from gpiozero.pins.mock import MockFactory
-
-from bench.community import sample_community
 from bench.proofs.verdict import Verdict
-from bench.proofs.wrong_puts import PATIENCE_S, Rig, with_chained_buttons
+from bench.proofs.wrong_puts import PATIENCE_S, Rig, kiosk_on_a_rig
 from bench.stats import percentile
-from hardware.sim import QuietCamera
 from kiosk import audit
-from kiosk.app.wiring import build_scanner
 from kiosk.audit_views import audit_now, audit_report
 from kiosk.clock import SystemClock
 from kiosk.community import open_store
@@ -47,27 +39,8 @@ STRAY = "SF-STRAY-0001"  # the waybill of the parcel the shelf never had
 
 
 def prove() -> Verdict:
-    with tempfile.TemporaryDirectory(prefix="shelf-audit-") as tmp:
-        config = with_chained_buttons(sample_community(Path(tmp) / "community",
-                                                       real_hash=False))
-        factory = MockFactory()
-        rig = Rig(config, factory)
-        clock = SystemClock()
-        kiosk_conn = open_store(config)
-        camera = QuietCamera()
-        scanner = build_scanner(config, kiosk_conn, clock, source=camera, pin_factory=factory)
-        stop = threading.Event()
-        loop = threading.Thread(target=scanner.run, args=(stop,), name="kiosk")
-        loop.start()
-        try:
-            return _audit(config, rig, clock)
-        finally:
-            camera.close()
-            stop.set()
-            loop.join()
-            scanner.close()
-            kiosk_conn.close()
-            factory.reset()
+    with kiosk_on_a_rig("shelf-audit-") as (config, rig, clock):
+        return _audit(config, rig, clock)
 
 
 def _fill(conn: sqlite3.Connection, slots: list[str]) -> dict[str, list[int]]:

@@ -15,11 +15,13 @@ the chain's poll (10 ms), its debounce (three reads), the loop's wait and the tr
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from gpiozero.pins.mock import MockConnectedPin, MockFactory
@@ -125,7 +127,15 @@ def _last_event(conn: sqlite3.Connection) -> int:
 
 
 def prove() -> Verdict:
-    with tempfile.TemporaryDirectory(prefix="shelf-wrong-puts-") as tmp:
+    with kiosk_on_a_rig("shelf-wrong-puts-") as (config, rig, clock):
+        return _put(config, rig, clock)
+
+
+@contextlib.contextmanager
+def kiosk_on_a_rig(prefix: str) -> Iterator[tuple[Config, Rig, SystemClock]]:
+    """The sample community with every slot's button on the simulated chains, its kiosk loop
+    running on gpiozero's mock pins in a thread of its own (the real clock), until the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         config = with_chained_buttons(sample_community(Path(tmp) / "community",
                                                        real_hash=False))
         factory = MockFactory()
@@ -138,7 +148,7 @@ def prove() -> Verdict:
         loop = threading.Thread(target=scanner.run, args=(stop,), name="kiosk")
         loop.start()
         try:
-            return _put(config, rig, clock)
+            yield config, rig, clock
         finally:
             camera.close()  # its end ends the loop at once
             stop.set()

@@ -20,6 +20,7 @@ from kiosk.backup import running
 from kiosk.config import Config
 
 LOOK_EVERY_S = 0.5
+FIRST_FRAME_S = 30.0  # however short the aim, one look at least: a camera may start slowly
 
 
 def cmd_aim(args: argparse.Namespace, config: Config,
@@ -41,8 +42,10 @@ def cmd_aim(args: argparse.Namespace, config: Config,
         return 1
     sights, last_good = [], False
     try:
-        ends, next_look = time.monotonic() + args.aim, 0.0
-        while time.monotonic() < ends:
+        started = time.monotonic()
+        ends, next_look = started + args.aim, 0.0
+        while time.monotonic() < ends or (not sights and
+                                          time.monotonic() < started + FIRST_FRAME_S):
             frame = source.read()
             if frame is None or time.monotonic() < next_look:
                 continue

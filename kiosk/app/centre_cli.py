@@ -64,16 +64,7 @@ def add_centre_commands(command: Command, common: argparse.ArgumentParser, load:
 
     o = sub(what, "observation", "help_centre_observation")
     o_acts = o.add_subparsers(dest="action", required=True, metavar="ACTION")
-    oa = sub(o_acts, "apply", "help_centre_observation")
-    oa.add_argument("file", type=Path, help=say("help_observation_apply_file"))
-    oa.add_argument("--date", required=True, type=date.fromisoformat,
-                    help=say("help_observation_apply_date"))
-    oa.add_argument("--source", default="", help=say("help_observation_apply_source"))
-    oa.add_argument("--dry-run", action="store_true",
-                    help=say("help_observation_apply_dry_run"))
-    oa.add_argument("--apply-valid-rows", action="store_true",
-                    help=say("help_observation_apply_apply_valid_rows"))
-    oa.add_argument("--json", action="store_true", help=say("help_centre_json"))
+    _list_options(sub(o_acts, "apply", "help_centre_observation"), "help_observation_apply_file")
 
     d = command("district", lambda a, c: cmd_district(a, c, load, actor), say("help_district"))
     d_what = d.add_subparsers(dest="what", required=True, metavar="WHAT")
@@ -82,21 +73,25 @@ def add_centre_commands(command: Command, common: argparse.ArgumentParser, load:
     dc.add_argument("--json", action="store_true", help=say("help_district_counts_json"))
     do = sub(d_what, "observation", "help_district_observation")
     do_acts = do.add_subparsers(dest="action", required=True, metavar="ACTION")
-    da = sub(do_acts, "apply", "help_district_observation")
-    da.add_argument("file", type=Path, help=say("help_district_observation_file"))
-    da.add_argument("--date", required=True, type=date.fromisoformat,
-                    help=say("help_observation_apply_date"))
-    da.add_argument("--source", default="", help=say("help_observation_apply_source"))
-    da.add_argument("--dry-run", action="store_true",
-                    help=say("help_observation_apply_dry_run"))
-    da.add_argument("--apply-valid-rows", action="store_true",
-                    help=say("help_observation_apply_apply_valid_rows"))
-    da.add_argument("--json", action="store_true", help=say("help_centre_json"))
+    _list_options(sub(do_acts, "apply", "help_district_observation"),
+                  "help_district_observation_file")
 
     s = command("sync", lambda a, c: cmd_sync(a, c, load), say("help_sync"))
     s.add_argument("--once", action="store_true", help=say("help_sync_once"))
     s.add_argument("--json", action="store_true", help=say("help_sync_json"))
 
+
+def _list_options(apply: argparse.ArgumentParser, file_help: str) -> None:
+    """An observation list's options, the same at a compound's centre and the district's."""
+    apply.add_argument("file", type=Path, help=say(file_help))
+    apply.add_argument("--date", required=True, type=date.fromisoformat,
+                       help=say("help_observation_apply_date"))
+    apply.add_argument("--source", default="", help=say("help_observation_apply_source"))
+    apply.add_argument("--dry-run", action="store_true",
+                       help=say("help_observation_apply_dry_run"))
+    apply.add_argument("--apply-valid-rows", action="store_true",
+                       help=say("help_observation_apply_apply_valid_rows"))
+    apply.add_argument("--json", action="store_true", help=say("help_centre_json"))
 
 def _database(args: argparse.Namespace, load: Load) -> tuple[str, Config | None]:
     """``--database``, else the config's [centre] database."""

@@ -30,6 +30,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     that cannot be opened now is waited for the same way; a replay that is not there, or a
     setting that does not parse, raises ConfigError.
     """
+    from hardware.aiming import AimingLook
     from hardware.buttons import build_buttons
     from hardware.buzzer import GpioBuzzer, SilentBuzzer
     from hardware.camera import CameraUnavailable, open_source, reopener
@@ -37,6 +38,7 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
     from hardware.lights import build_lights
     from hardware.pins import default_pin_factory
     from hardware.stills import JpegStills
+    from kiosk.camera_view import CameraViewer
 
     settings = config.kiosk
     factory = pin_factory or default_pin_factory()
@@ -64,4 +66,5 @@ def build_scanner(config: Config, conn: sqlite3.Connection, clock: Clock, *,
                    uow=SqliteUnitOfWork(conn), rules=Rules.from_config(config), clock=clock,
                    debounce_s=settings.debounce_s, on_result=on_result,
                    stills=JpegStills() if settings.stills_days else None, recovery=recovery,
-                   camera_missing=missing, buttons=buttons if buttons.slots else None)
+                   camera_missing=missing, buttons=buttons if buttons.slots else None,
+                   viewer=CameraViewer(conn, AimingLook(), clock).offer)

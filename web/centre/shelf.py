@@ -19,7 +19,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request
 from markupsafe import Markup
 
 from kiosk.centre.commands import waiting_commands
@@ -29,11 +29,10 @@ from kiosk.queries import HEARTBEAT_STALE_S
 from web.auth import login_required
 from web.centre.db import get_pg
 from web.centre.gates import admin_alarms, gate_label, gates_by_id
-from web.i18n import current_language, js_strings, t
+from web.i18n import current_language, t
 from web.shelf import (
     AGES_EVERY_S,
     PARCELS_PER_CARD,
-    POLL_MS,
     RENDERED_GRIDS_KEPT,
     Grid,
     RenderCache,
@@ -42,6 +41,7 @@ from web.shelf import (
     grid_json,
     local_time,
     matches_filter,
+    shelf_page,
     with_ages,
 )
 
@@ -135,10 +135,7 @@ def _read_and_render(now: datetime, show: str,
 @bp.get("/")
 @login_required
 def index() -> str:
-    show = chosen_filter()
-    page_data = {"grid": url_for("shelf.grid", show=None if show == "all" else show),
-                 "poll_ms": POLL_MS, "strings": js_strings()}
-    return render_template("centre_shelf.html", grid=render_grid(show), page_data=page_data)
+    return shelf_page("centre_shelf.html", render_grid)
 
 
 @bp.get("/shelf/grid")
