@@ -13,10 +13,11 @@ The issue's scale is 200 compounds x 2 gates x 7 days (about 5 million events). 
 3. **Bare upsert**: the same rows (as they stand in the centre's ``sync_records`` and mirrors)
    written into a second database of the same schema by psycopg ``executemany`` ``INSERT ...
    ON CONFLICT DO NOTHING``, 500 rows a transaction. The ratio is the sync's overhead.
-4. **Dashboard**: ``district_now`` (what ``/district`` computes) by 20 staff at once, each on
-   its own connection, for a few seconds, uncached: p50 and p95; and ``GET /district/rows``
-   as district.js polls it, 20 signed-in staff over HTTP at once (a poll that finds nothing
-   new reads ``district_stamp`` and answers from the table already made).
+4. **Dashboard**: ``district_now`` (what ``/district`` computes) by one staff member alone,
+   then by 20 staff at once, each on its own connection, for a few seconds, uncached: p50 and
+   p95; and ``GET /district/rows`` as district.js polls it, 20 signed-in staff over HTTP at
+   once (a poll that finds nothing new reads ``district_stamp`` and answers from the table
+   already made).
 5. **Counts**: ``district_counts`` of the day while it is today (live), then once it is
    over: its first reading (counted and kept per gate), then what was kept; medians.
 6. **Size**: the database's size per compound-day (``pg_database_size``).
@@ -261,7 +262,7 @@ def _route_polls(base: str) -> tuple[list[float], list[float]]:
 
 def run() -> dict[str, Any]:
     from kiosk.centre.db import connect
-    from kiosk.centre.district import district_counts
+    from kiosk.centre.district import district_counts, district_now
     from kiosk.centre.district_staff import add_district_account
     from kiosk.centre.gates import add_gate
     from kiosk.passwords import hash_password
@@ -321,6 +322,9 @@ def run() -> dict[str, Any]:
         bare_rows, bare_s = _bare_upsert(url, bare)
         config = load_config(centre)
         fresh_s = config.pickup.fresh_escalate_s
+        with connect(url, migrate_schema=False) as pg:  # one staff member alone: its cost
+            alone_now = sorted(_timed(lambda: district_now(
+                pg, DAY + timedelta(hours=14), fresh_escalate_s=fresh_s)) for _ in range(20))
         polls = sorted(_polls(url, fresh_s))
         zone = config.community.timezone
         with connect(url) as pg:
@@ -349,6 +353,10 @@ def run() -> dict[str, Any]:
                  "rows_written": bare_rows, "seconds": sync_s, "records_per_s": sync_rate},
                 {"what": "bare executemany upsert", "records": records,
                  "rows_written": bare_rows, "seconds": bare_s, "records_per_s": bare_rate},
+                {"what": "dashboard query uncached, one at a time",
+                 "p50_ms": statistics.median(alone_now) * 1000,
+                 "p95_ms": alone_now[int(len(alone_now) * 0.95)] * 1000,
+                 "polls": len(alone_now)},
                 {"what": f"dashboard query uncached, {STAFF} at once", "p50_ms": p50,
                  "p95_ms": p95, "polls": len(polls)},
                 {"what": "GET /district/rows, one client", "p50_ms": alone_p50,
@@ -379,6 +387,7 @@ def run() -> dict[str, Any]:
             "bare_rows_per_s": round(bare_rate),
             "dashboard_polls": len(polls), "dashboard_staff": STAFF,
             "dashboard_p50_ms": round(p50, 1), "dashboard_p95_ms": round(p95, 1),
+            "dashboard_alone_p50_ms": round(statistics.median(alone_now) * 1000, 1),
             "poll_p50_ms": round(route_p50, 1), "poll_p95_ms": round(route_p95, 1),
             "poll_alone_p50_ms": round(alone_p50, 1),
             "counts_day_ms": round(counts_ms, 1),
