@@ -18,8 +18,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from kiosk.centre.db import CONNECT_TIMEOUT_S, SESSION, CentreUnavailable, connect, shown_url
 from web.serving import THREADS
 
-# A request holds one connection at most, and waitress serves THREADS requests at once.
-POOL_SIZE = THREADS
+# A request holds one connection at most, and waitress serves THREADS requests at once (twice
+# that: a development server's threads are not counted).
+POOL_SIZE = 2 * THREADS
+# How long a request waits for a connection: never for a busy one (more than threads), so only
+# while the database is away. Then it is a 503 at once, as a failed connect was: a gate's
+# exchange held back for seconds could reach the database after its sync was killed and a
+# newer exchange of the same gate applied (its stale ``holds`` then reads as a store rewound:
+# a false alarm; found by the sync-kill-9 proof).
+WAIT_S = 1.0
 _opening = threading.Lock()
 
 
@@ -28,11 +35,11 @@ def get_pg() -> psycopg.Connection:
     if "pg" not in g:
         pool = _pool()
         try:
-            g.pg = pool.getconn()
+            g.pg = pool.getconn(timeout=WAIT_S)
         except PoolTimeout:
             raise CentreUnavailable(
                 f"the centre's database {shown_url(pool.conninfo)} gave no connection within "
-                f"{CONNECT_TIMEOUT_S} s; nothing was saved") from None
+                f"{WAIT_S} s; nothing was saved") from None
         g.pg_pool = pool
     return g.pg
 
