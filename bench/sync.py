@@ -70,8 +70,8 @@ from kiosk.tasks import act_on_door
 PARCELS = 300
 COLLECTED = 240
 DOORS = ("24-2304", "24-2403", "24-501")  # under observation all day: 30 parcels to the door
-ROUNDS = 4  # the check-ins on a core of their own (the goal's measure)
-SHARED_ROUNDS = 2  # every process on every core (the upper bound)
+ROUNDS = 8  # the check-ins on a core of their own (the goal's measure)
+SHARED_ROUNDS = 4  # every process on every core (the upper bound)
 PACE_S = 0.01  # a check-in every 10 ms while measuring
 CALM = 150  # check-ins per round with no sync running
 GOAL_RATIO = 1.1

@@ -269,3 +269,23 @@ def test_the_centre_keeps_every_id_and_sequence_in_64_bits(centre_url):
             " 'commands_applied', 'credential') OR column_name LIKE '%%\\_id'"
             " OR column_name LIKE '%%\\_seq')").fetchall()
     assert [r["col"] for r in narrow] == []
+
+
+def test_an_acknowledgement_lost_to_a_power_cut_only_sends_the_same_again(two_gates,
+                                                                          centre_url, clock):
+    """The sync's acknowledgements are written without an fsync (the kiosk never queues behind
+    them): one taken back by a power cut sends those records again, and the centre takes
+    them as the same. The store's own commits stay FULL."""
+    north = two_gates[2]["north"]
+    check_in(north.conn, north.config, clock, "2-902", "ACK-1")
+    first = north.sync(clock)
+    assert first.pending == 0 and first.pushed > 0
+    assert north.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    with connect(centre_url) as pg:
+        before = pg.execute("SELECT count(*) AS n FROM sync_records").fetchone()["n"]
+    north.journal().acknowledge(0)  # as if the acknowledgements never reached the SD card
+    again = north.sync(clock)
+    assert (again.pushed, again.pending, again.centre) == (0, 0, "reachable")
+    with connect(centre_url) as pg:
+        assert pg.execute("SELECT count(*) AS n FROM sync_records").fetchone()["n"] == before
+        assert pg.execute("SELECT count(*) AS n FROM sync_alarms").fetchone()["n"] == 0

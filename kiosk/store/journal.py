@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kiosk.store.db import translated_errors
+from kiosk.store.db import translated_errors, without_waiting_for_the_disk
 from kiosk.timefmt import iso
 
 KINDS = ("parcels", "door_tasks", "door_task_parcels", "events")
@@ -194,18 +194,34 @@ class Journal:
         return row["n"], row["oldest"]
 
     def acknowledge(self, through: int) -> None:
-        """The centre holds the journal through ``through`` (lower: it lacks some; resend)."""
-        with translated_errors():
+        """The centre holds the journal through ``through`` (lower: it lacks some; resend).
+
+        Written without an fsync (``_bookkeeping``): an acknowledgement a power cut takes back
+        only makes the gate send those records again, which the centre takes as the same
+        (same key, same payload: nothing changes), while the kiosk's check-ins never queue
+        behind the sync's writes to the SD card."""
+        with self._bookkeeping():
             self.conn.execute("UPDATE sync_state SET acked = ?", (through,))
 
     def synced(self, now: datetime, error: str | None) -> None:
         """Remember the last exchange: answered (``error`` None) or why it failed."""
-        with translated_errors():
+        with self._bookkeeping():
             if error is None:
                 self.conn.execute("UPDATE sync_state SET last_sync_at = ?, last_error = NULL",
                                   (iso(now),))
             else:
                 self.conn.execute("UPDATE sync_state SET last_error = ?", (error[:500],))
+
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[None]:
+        """The sync's own notes, committed without an fsync unless inside a caller's
+        transaction (whose commit decides)."""
+        if self.conn.in_transaction:
+            with translated_errors():
+                yield
+            return
+        with without_waiting_for_the_disk(self.conn), translated_errors():
+            yield
 
     def commands_applied(self) -> int:
         with translated_errors():
