@@ -72,7 +72,8 @@ def look(frame: Frame) -> Sight:
     found = zxingcpp.read_barcodes(grey, return_errors=True, try_rotate=True)
     codes = tuple(_seen(b) for b in found
                   if b.format in (zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128))
-    burnt = float(np.count_nonzero(grey[::2, ::2] >= BURNT)) / grey[::2, ::2].size
+    sample = grey[::2, ::2]  # every fourth pixel: enough for a share, a quarter of the work
+    burnt = float(np.count_nonzero(sample >= BURNT)) / sample.size
     return Sight(width, height, brightness(grey), burnt, codes)
 
 

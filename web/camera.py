@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
 
 from kiosk.staff import STAFF_ROLES
 from kiosk.store.camera_view import latest_view, want_view
@@ -41,7 +41,7 @@ def page() -> str:
         "read", "unread", "good", "far", "too_far", "unknown", "qr", "barcode", "none",
         "stale", "frame", "waiting")}
     return render_template("camera.html", page_data={
-        "watch": "/camera/watch", "view": "/camera/view", "frame": "/camera/frame.jpg",
+        "watch": url_for(".watch"), "view": url_for(".view"), "frame": url_for(".frame"),
         "ask_ms": ASK_EVERY_MS, "show_ms": SHOW_EVERY_MS, "stale_s": STALE_S,
         "words": words})
 
