@@ -101,8 +101,8 @@ def _keep_apprise_to_itself() -> None:
     has its own handler), which the outbox keeps with the addresses scrubbed. The NullHandler
     keeps Python's last-resort handler from printing them to stderr instead.
 
-    Set again before each use, not once per process: a logger is process-wide state, and a
-    test run once saw Apprise's records reach the root logger after an earlier setting."""
+    Set again before each use (cheap, idempotent): a logger is process-wide state that
+    anything in the process may change."""
     for name in ("apprise", "urllib3"):
         records = logging.getLogger(name)
         records.propagate = False
