@@ -19,10 +19,9 @@ zero, and only if its data parse to whole segments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import math
 
 import cv2
 import numpy as np
