@@ -18,7 +18,7 @@ import numpy as np
 import zxingcpp
 from pyzbar.pyzbar import ZBarSymbol, decode
 
-from hardware import qr_erasure
+from hardware import qr_erasure, qr_finders
 from hardware.fusion import Fusion
 from hardware.regions import Box, merged
 from kiosk.ports import Decoder, Frame, Symbol
@@ -58,10 +58,12 @@ class Outline:
 
     corners: np.ndarray
     version: int
+    guesses: int = 1  # of how many outlines guessed for one code this is one (1: found)
 
     def moved(self, scale: float = 1.0, x: float = 0.0, y: float = 0.0) -> Outline:
         """The outline in the pixels of an image ``scale`` times larger, offset by (x, y)."""
-        return Outline(self.corners * scale + np.array([x, y], np.float32), self.version)
+        return Outline(self.corners * scale + np.array([x, y], np.float32), self.version,
+                       self.guesses)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ _PIECES = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 
 def _outline(barcode: zxingcpp.Barcode) -> Outline | None:
     """A failed QR code's corners and version (zxing-cpp read its format, not its data)."""
-    version = str(barcode.extra.get("Version", ""))
+    version = str((barcode.extra or {}).get("Version", ""))
     if barcode.format != zxingcpp.BarcodeFormat.QRCode or not version.isdigit():
         return None
     position = barcode.position
@@ -290,7 +292,7 @@ class DecoderChain:
                 if read.symbols:
                     return self._read(read.symbols)
                 outlines += [outline.moved(1.0, cut.x, cut.y) for outline in read.outlines]
-        if symbols := _erasures(grey, outlines):
+        if symbols := _erasures(grey, outlines) or _erasures(grey, _guessed(grey, seen)):
             return self._read(symbols)
         return self._fused(frame, grey, seen)
 
@@ -320,7 +322,8 @@ class DecoderChain:
 
 def _erasures(grey: Grey, outlines: list[Outline]) -> list[Symbol]:
     """The first QR code outlined that Reed-Solomon decoding with erasures reads
-    (``hardware.qr_erasure``): a glare's washed-out modules are erased, not guessed."""
+    (``hardware.qr_erasure``): a glare's washed-out modules are erased, not guessed.
+    Outlines guessed (``Outline.guesses``) raise the bar of the verification."""
     tried: list[Outline] = []
     for outline in outlines:
         if any(o.version == outline.version and
@@ -328,9 +331,23 @@ def _erasures(grey: Grey, outlines: list[Outline]) -> list[Symbol]:
                for o in tried):
             continue
         tried.append(outline)
-        if (text := qr_erasure.read(grey, outline.corners, outline.version)) is not None:
+        text = qr_erasure.read(grey, outline.corners, outline.version,
+                               guesses=outline.guesses)
+        if text is not None:
             return [Symbol(text, "QRCODE")]
     return []
+
+
+def _guessed(grey: Grey, seen: list[Box]) -> list[Outline]:
+    """Where a QR code may lie in each region where a piece of one was seen, from the finder
+    patterns a glare left (``hardware.qr_finders``): each a guess, counted as such."""
+    out: list[Outline] = []
+    for box in seen:
+        cut = box.grown(RESCUE_MARGIN, grey.shape)
+        found = qr_finders.finders(adaptive_threshold(cut.cut(grey)))
+        out += [Outline(corners, version).moved(1.0, cut.x, cut.y)
+                for corners, version in qr_finders.outlines(found)]
+    return [Outline(o.corners, o.version, len(out)) for o in out]
 
 
 SAME_OUTLINE_PX = 1.5  # corners this close: the same code found again (a rescue's look)

@@ -61,14 +61,17 @@ class Grid:
         return self.dark.shape[0]
 
 
-def read(grey: Grey, corners: Quad, version: int) -> bytes | None:
-    """The payload (UTF-8) of the version ``version`` QR code whose corners are given, or None."""
+def read(grey: Grey, corners: Quad, version: int, *, guesses: int = 1) -> bytes | None:
+    """The payload (UTF-8) of the version ``version`` QR code whose corners are given, or None.
+
+    ``guesses``: of how many outlines guessed for the same code this is one (each is one
+    more chance for a random word to pass, so the bar is raised as many times)."""
     if not 1 <= version <= 40:
         return None
     grid = sample(grey, corners, 17 + 4 * version)
     if grid is None:
         return None
-    return decode(grid)
+    return decode(grid, guesses=guesses)
 
 
 def sample(grey: Grey, corners: Quad, size: int) -> Grid | None:
@@ -99,7 +102,7 @@ def sample(grey: Grey, corners: Quad, size: int) -> Grid | None:
     return Grid(values < middle, share * apart)
 
 
-def decode(grid: Grid) -> bytes | None:
+def decode(grid: Grid, *, guesses: int = 1) -> bytes | None:
     """The payload of a sampled grid, or None where it cannot be verified."""
     size = grid.size
     version = (size - 17) // 4
@@ -117,7 +120,7 @@ def decode(grid: Grid) -> bytes | None:
     values = bits[order[:, 0], order[:, 1]].reshape(total, 8)
     words = np.packbits(values, axis=1).ravel()
     sure = grid.confidence[order[:, 0], order[:, 1]].reshape(total, 8).min(axis=1)
-    data, chance = bytearray(), 1.0
+    data, chance = bytearray(), float(guesses)
     for block_words, block_sure, data_len in _blocks(words, sure, blocks):
         corrected = _corrected(block_words, block_sure, len(block_words) - data_len)
         if corrected is None:
