@@ -32,7 +32,7 @@ Grey = np.ndarray
 Quad = np.ndarray  # 4 x 2: the symbol's outer corners, top left, top right, bottom right, left
 
 SAMPLES = 6  # pixels a module when the code is straightened out for sampling
-NEAR = 5  # the modules (a side) around one whose darkest and lightest set its threshold
+NEAR = 3  # the modules (a side) around one whose darkest and lightest set its threshold
 FALSE_READ = 1e-9  # the most a random word may have of passing every check and being read
 FORMAT_ERRORS = 3  # the format's BCH code corrects 3 bits of 15
 
@@ -176,6 +176,33 @@ def function_modules(version: int) -> np.ndarray:
     if version >= 7:
         used[:6, size - 11:size - 8] = used[size - 11:size - 8, :6] = True
     return used
+
+
+def function_pattern(version: int) -> tuple[np.ndarray, np.ndarray]:
+    """The modules of a version's symbol whose colour the standard fixes (finders and their
+    separators, timing, alignment; True), and which of those are dark."""
+    size = 17 + 4 * version
+    known = np.zeros((size, size), bool)
+    dark = np.zeros((size, size), bool)
+    ring = np.maximum(*np.abs(np.indices((7, 7)) - 3))  # the rings of a finder: 0..3
+    for r, c in ((0, 0), (0, size - 7), (size - 7, 0)):
+        dark[r:r + 7, c:c + 7] = ring != 2
+        known[max(0, r - 1):r + 8, max(0, c - 1):c + 8] = True  # with its light separator
+    known[6, 8:size - 8] = known[8:size - 8, 6] = True
+    dark[6, 8:size - 8:2] = dark[8:size - 8:2, 6] = True
+    if version >= 2:
+        centres = consts.ALIGNMENT_POS[version - 2]
+        small = np.maximum(*np.abs(np.indices((5, 5)) - 2)) != 1
+        for r in centres:
+            for c in centres:
+                if not known[r, c] or (r == 6 or c == 6) and not _in_finder(r, c, size):
+                    known[r - 2:r + 3, c - 2:c + 3] = True
+                    dark[r - 2:r + 3, c - 2:c + 3] = small
+    return known, dark
+
+
+def _in_finder(r: int, c: int, size: int) -> bool:
+    return (r < 9 and c < 9) or (r < 9 and c >= size - 8) or (r >= size - 8 and c < 9)
 
 
 def placement(function: np.ndarray) -> np.ndarray:

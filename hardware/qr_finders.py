@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
+
+from hardware.qr_erasure import function_pattern
 
 Grey = np.ndarray
 
@@ -122,3 +125,54 @@ def _corners(tl: np.ndarray, tr: np.ndarray, bl: np.ndarray, version: int) -> np
                                     np.array([tl, tr, bl], np.float32))
     square = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32)
     return cv2.transform(square[None], affine)[0]
+
+
+def fit(grey: Grey, corners: np.ndarray, version: int) -> float:
+    """How well the modules whose colour the standard fixes (finders, timing, alignment)
+    match the image through these corners: the correlation of their grey with their colour."""
+    points, light = _fixed(version)
+    size = 17 + 4 * version
+    square = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32)
+    try:
+        warp = cv2.getPerspectiveTransform(square, np.asarray(corners, np.float32))
+    except cv2.error:
+        return -1.0
+    seen = cv2.perspectiveTransform(points[None], warp)[0]
+    values = cv2.remap(grey, seen[:, 0].reshape(1, -1), seen[:, 1].reshape(1, -1),
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
+    if values.std() == 0:
+        return -1.0
+    return float(np.corrcoef(values.astype(np.float32), light)[0, 1])
+
+
+@cache
+def _fixed(version: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centres (in modules) of a version's fixed modules, and which of them are light."""
+    known, dark = function_pattern(version)
+    rows, cols = np.nonzero(known)
+    points = np.stack([cols + 0.5, rows + 0.5], axis=1).astype(np.float32)
+    return points, (~dark[rows, cols]).astype(np.float32)
+
+
+def refined(grey: Grey, corners: np.ndarray, version: int) -> tuple[np.ndarray, float]:
+    """The corners moved, one at a time and by ever smaller steps, while the fixed modules
+    fit better (a guess from two finders ignores the perspective: the far corners drift)."""
+    best = np.asarray(corners, np.float32).copy()
+    score = fit(grey, best, version)
+    module = float(np.linalg.norm(best[1] - best[0])) / (17 + 4 * version)
+    for step in REFINE_STEPS:
+        for _ in range(REFINE_ROUNDS):
+            moved = False
+            for corner in range(4):
+                for shift in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    trial = best.copy()
+                    trial[corner] += np.array(shift, np.float32) * step * module
+                    if (trial_score := fit(grey, trial, version)) > score:
+                        best, score, moved = trial, trial_score, True
+            if not moved:
+                break
+    return best, score
+
+
+REFINE_STEPS = (1.0, 0.5, 0.25)  # modules
+REFINE_ROUNDS = 8  # at most, at each step
