@@ -20,12 +20,12 @@ zero, and only if its data parse to whole segments.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from reedsolo import ReedSolomonError, RSCodec, rs_check
+from reedsolo import ReedSolomonError, RSCodec
 from segno import consts
 
 Grey = np.ndarray
@@ -33,6 +33,9 @@ Quad = np.ndarray  # 4 x 2: the symbol's outer corners, top left, top right, bot
 
 SAMPLES = 6  # pixels a module when the code is straightened out for sampling
 NEAR = 3  # the modules (a side) around one whose darkest and lightest set its threshold
+WIDE = 7  # ... where those are all of one colour (their span under NARROW_SHARE of this one's)
+NARROW_SHARE = 0.25
+FULL_SHARE = 0.8  # of the code's contrast: a neighbourhood no glare washed
 FALSE_READ = 1e-9  # the most a random word may have of passing every check and being read
 FORMAT_ERRORS = 3  # the format's BCH code corrects 3 bits of 15
 
@@ -87,51 +90,81 @@ def sample(grey: Grey, corners: Quad, size: int) -> Grid | None:
     # The middle of each module only: its edges blur into the neighbours.
     inner = slice(SAMPLES // 3, SAMPLES - SAMPLES // 3)
     values = flat.reshape(size, SAMPLES, size, SAMPLES)[:, inner, :, inner].mean(axis=(1, 3))
-    window = cv2.getStructuringElement(cv2.MORPH_RECT, (NEAR, NEAR))
-    light = cv2.dilate(values, window, borderType=cv2.BORDER_REPLICATE)
-    dark = cv2.erode(values, window, borderType=cv2.BORDER_REPLICATE)
-    span = light - dark
     contrast = float(np.percentile(values, 95) - np.percentile(values, 5))
     if contrast <= 0:
         return None
+    light, dark = _extremes(values, NEAR)
+    span = light - dark
     middle = (light + dark) / 2
+    # Where the nearest modules are all of one colour, their middle is noise: such a module
+    # is told by the wider neighbourhood's, which holds both colours (it stays unsure).
+    wide_light, wide_dark = _extremes(values, WIDE)
+    wide_span = wide_light - wide_dark
+    uniform = (span < NARROW_SHARE * wide_span) & (wide_span >= FULL_SHARE * contrast)
+    told_by = np.where(uniform, (wide_light + wide_dark) / 2, middle)
     # Sure where the neighbourhood keeps the code's contrast and the module is far from the
     # middle of it; a glare's wash leaves a small span: those modules are the erasures.
     share = np.clip(span / contrast, 0.0, 1.0)
     apart = np.clip(2 * np.abs(values - middle) / np.maximum(span, 1.0), 0.0, 1.0)
-    return Grid(values < middle, share * apart)
+    return Grid(values < told_by, share * apart)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One Reed-Solomon block as read: its codewords, how sure each is, its data's length."""
+
+    words: np.ndarray  # uint8
+    sure: np.ndarray  # float, the least sure of each codeword's 8 modules
+    data: int
+
+    @property
+    def check(self) -> int:
+        return len(self.words) - self.data
+
+
+def _extremes(values: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lightest and the darkest module of the ``side`` x ``side`` around each."""
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+    return (cv2.dilate(values, window, borderType=cv2.BORDER_REPLICATE),
+            cv2.erode(values, window, borderType=cv2.BORDER_REPLICATE))
 
 
 def decode(grid: Grid, *, guesses: int = 1) -> bytes | None:
     """The payload of a sampled grid, or None where it cannot be verified."""
+    read = blocks(grid)
+    if read is None:
+        return None
+    data, chance = bytearray(), float(guesses)
+    for block in read:
+        corrected = _corrected(block.words, block.sure, block.check)
+        if corrected is None:
+            return None
+        data += corrected[0][:block.data]
+        chance *= corrected[1]
+    parsed = parse(bytes(data), (grid.size - 17) // 4)
+    if parsed is None:
+        return None
+    text, checked_bits = parsed
+    return text if chance * 2.0 ** -checked_bits <= FALSE_READ else None
+
+
+def blocks(grid: Grid) -> list[Block] | None:
+    """The grid's codewords, unmasked and de-interleaved into their blocks (None where its
+    format information cannot be read)."""
     size = grid.size
     version = (size - 17) // 4
     fmt = _format(grid)
     if fmt is None:
         return None
     level, mask = fmt
-    function = function_modules(version)
     rows, cols = np.indices((size, size))
-    flip = _MASKS[mask](rows, cols)
-    bits = grid.dark ^ flip
-    blocks = consts.ECC[version][consts.ERROR_MAPPING[level]]
-    total = sum(b.num_blocks * b.num_total for b in blocks)
-    order = placement(function)[: total * 8]
-    values = bits[order[:, 0], order[:, 1]].reshape(total, 8)
-    words = np.packbits(values, axis=1).ravel()
+    bits = grid.dark ^ _MASKS[mask](rows, cols)
+    shape = consts.ECC[version][consts.ERROR_MAPPING[level]]
+    total = sum(b.num_blocks * b.num_total for b in shape)
+    order = placement(function_modules(version))[: total * 8]
+    words = np.packbits(bits[order[:, 0], order[:, 1]].reshape(total, 8), axis=1).ravel()
     sure = grid.confidence[order[:, 0], order[:, 1]].reshape(total, 8).min(axis=1)
-    data, chance = bytearray(), float(guesses)
-    for block_words, block_sure, data_len in _blocks(words, sure, blocks):
-        corrected = _corrected(block_words, block_sure, len(block_words) - data_len)
-        if corrected is None:
-            return None
-        data += corrected[0][:data_len]
-        chance *= corrected[1]
-    parsed = parse(bytes(data), version)
-    if parsed is None:
-        return None
-    text, checked_bits = parsed
-    return text if chance * 2.0 ** -checked_bits <= FALSE_READ else None
+    return list(_blocks(words, sure, shape))
 
 
 def _format(grid: Grid) -> tuple[str, int] | None:
@@ -224,9 +257,9 @@ def placement(function: np.ndarray) -> np.ndarray:
     return np.array(out, int)
 
 
-def _blocks(words: np.ndarray, sure: np.ndarray, blocks: Sequence[consts.EC]):
-    """Each block's codewords, confidences and data length, de-interleaved."""
-    shapes = [(b.num_total, b.num_data) for b in blocks for _ in range(b.num_blocks)]
+def _blocks(words: np.ndarray, sure: np.ndarray, shape: Sequence[consts.EC]) -> Iterator[Block]:
+    """Each block, de-interleaved (the standard's order: data codewords in turn, then check)."""
+    shapes = [(b.num_total, b.num_data) for b in shape for _ in range(b.num_blocks)]
     members: list[list[int]] = [[] for _ in shapes]
     position = 0
     for i in range(max(d for _, d in shapes)):
@@ -240,7 +273,7 @@ def _blocks(words: np.ndarray, sure: np.ndarray, blocks: Sequence[consts.EC]):
                 members[block].append(position)
                 position += 1
     for index, (_, data_len) in zip(members, shapes, strict=True):
-        yield words[index], sure[index], data_len
+        yield Block(words[index], sure[index], data_len)
 
 
 def _corrected(words: np.ndarray, sure: np.ndarray, ec: int) -> tuple[bytes, float] | None:
@@ -260,7 +293,7 @@ def _corrected(words: np.ndarray, sure: np.ndarray, ec: int) -> tuple[bytes, flo
         except ReedSolomonError:
             continue
         errors = len(set(errata) - set(erase))
-        if erased + 2 * errors <= ec and rs_check(whole, ec):
+        if erased + 2 * errors <= ec and codec.check(whole)[0]:
             return bytes(whole), len(trials) * _passing(len(words) - erased, ec - erased, errors)
     return None
 
