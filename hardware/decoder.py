@@ -341,23 +341,16 @@ def _erasures(grey: Grey, outlines: list[Outline]) -> list[Symbol]:
 def _guessed(grey: Grey, seen: list[Box]) -> list[Outline]:
     """Where a QR code may lie in each region where a piece of one was seen, from the finder
     patterns a glare left (``hardware.qr_finders``): each a guess, counted as such."""
-    out: list[tuple[float, Outline]] = []
+    out: list[Outline] = []
     for box in seen:
         cut = box.grown(RESCUE_MARGIN, grey.shape)
         patch = cut.cut(grey)
         found = qr_finders.finders(adaptive_threshold(patch))
-        out += [(qr_finders.fit(patch, corners, version),
-                 Outline(corners, version).moved(1.0, cut.x, cut.y))
-                for corners, version in qr_finders.outlines(found)]
-    # The guesses whose fixed modules (finders, timing, alignment) fit best, their corners
-    # then fitted to those modules: chosen without looking at the data, so only the guesses
-    # decoded count against the verification.
-    best = [o for _, o in sorted(out, key=lambda pair: -pair[0])[:GUESSES_DECODED]]
-    return [Outline(qr_finders.refined(grey, o.corners, o.version)[0], o.version, len(best))
-            for o in best]
+        out += [Outline(corners, version).moved(1.0, cut.x, cut.y)
+                for corners, version in qr_finders.placed(patch, found)]
+    return [Outline(o.corners, o.version, len(out)) for o in out]
 
 
-GUESSES_DECODED = 3  # of the outlines guessed from finders, the best fitting decoded
 SAME_OUTLINE_PX = 1.5  # corners this close: the same code found again (a rescue's look)
 RESCUE_MARGIN = 0.15  # of a region's longer side, around it: the quiet zone and a finder's edge
 BAR_ROWS = 4  # a dim frame's rows averaged into one for the barcodes' look

@@ -86,6 +86,22 @@ def outlines(found: list[Finder]) -> list[tuple[np.ndarray, int]]:
     return out
 
 
+def placed(grey: Grey, found: list[Finder]) -> list[tuple[np.ndarray, int]]:
+    """The outlines of ``outlines`` whose fixed modules (finders, timing, alignment) fit the
+    image best, each refitted (``refined``), the best fitting first: ``DECODED`` of them.
+
+    They are chosen without looking at a data module, so only those decoded count as guesses
+    against the decoder's verification."""
+    guesses = sorted(outlines(found), key=lambda o: -fit(grey, *o))[:REFINED]
+    fitted = [(*refined(grey, corners, version), version) for corners, version in guesses]
+    fitted.sort(key=lambda f: -f[1])
+    return [(corners, version) for corners, _, version in fitted[:DECODED]]
+
+
+REFINED = 3  # the best fitting guesses refitted
+DECODED = 3  # ... and of those, the best fitting decoded
+
+
 def _from_pair(a: Finder, b: Finder) -> list[tuple[np.ndarray, int]]:
     """The outlines of a code two of whose finders are ``a`` and ``b``: side by side (the
     third square to either, on either side) or across (the top left between them)."""
