@@ -37,6 +37,7 @@ WIDE = 7  # ... where those are all of one colour (their span under NARROW_SHARE
 NARROW_SHARE = 0.25
 FULL_SHARE = 0.8  # of the code's contrast: a neighbourhood no glare washed
 FALSE_READ = 1e-9  # the most a random word may have of passing every check and being read
+MAX_VERSION = 10  # larger codes have many blocks: their trials would cost a second in Python
 FORMAT_ERRORS = 3  # the format's BCH code corrects 3 bits of 15
 
 _ERROR_LEVELS = {bits: level for level, bits in consts.ERROR_MAPPING.items()}  # 0 -> "M"
@@ -69,7 +70,7 @@ def read(grey: Grey, corners: Quad, version: int, *, guesses: int = 1) -> bytes 
 
     ``guesses``: of how many outlines guessed for the same code this is one (each is one
     more chance for a random word to pass, so the bar is raised as many times)."""
-    if not 1 <= version <= 40:
+    if not 1 <= version <= MAX_VERSION:
         return None
     grid = sample(grey, corners, 17 + 4 * version)
     if grid is None:

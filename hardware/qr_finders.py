@@ -20,12 +20,11 @@ from functools import cache
 import cv2
 import numpy as np
 
-from hardware.qr_erasure import function_pattern
+from hardware.qr_erasure import MAX_VERSION, function_pattern
 
 Grey = np.ndarray
 
 MAX_FINDERS = 4  # in one region: more is a pattern of squares, not a code
-MAX_VERSION = 10  # a label, a sticker, a waybill's QR code: larger codes are not guessed
 
 
 @dataclass(frozen=True)
