@@ -11,10 +11,12 @@ the standard's placement order and split into their blocks; each block is decode
 least confident codewords erased (generalised minimum distance decoding: 0, 2, 4 ... erased,
 the rest corrected as errors), and the data segments parsed into the payload.
 
-A false read is worse than none (a carrier's QR code carries no signature), so a block is
-accepted only with ``SPARE`` check codewords to spare beyond what the erasures and the
-errors used (``erasures + 2 * errors <= ec - SPARE``), after a decode whose syndromes are
-zero, and only if its data parse to whole segments.
+A false read is worse than none (a carrier's QR code carries no signature). Every block must
+decode to a codeword (its syndromes zero, ``erasures + 2 * errors <= ec``), the data must
+parse into whole segments followed by the standard's terminator and pad codewords, and the
+chance that a random word would have passed all that (each block's trials counted, each
+guessed outline too) must be under ``FALSE_READ``: with many erasures few check codewords
+are left to verify, and such a decode is refused.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ Quad = np.ndarray  # 4 x 2: the symbol's outer corners, top left, top right, bot
 
 SAMPLES = 6  # pixels a module when the code is straightened out for sampling
 NEAR = 3  # the modules (a side) around one whose darkest and lightest set its threshold
-WIDE = 7  # ... where those are all of one colour (their span under NARROW_SHARE of this one's)
-NARROW_SHARE = 0.25
-FULL_SHARE = 0.8  # of the code's contrast: a neighbourhood no glare washed
+WIDE = 7  # ... unless those are all of one colour: their span under NARROW_SHARE of the
+NARROW_SHARE = 0.25  # WIDE one's, which keeps FULL_SHARE of the code's contrast (no glare)
+FULL_SHARE = 0.8
 FALSE_READ = 1e-9  # the most a random word may have of passing every check and being read
 MAX_VERSION = 10  # larger codes have many blocks: their trials would cost a second in Python
 FORMAT_ERRORS = 3  # the format's BCH code corrects 3 bits of 15
@@ -137,7 +139,7 @@ def decode(grid: Grid, *, guesses: int = 1) -> bytes | None:
         return None
     data, chance = bytearray(), float(guesses)
     for block in read:
-        corrected = _corrected(block.words, block.sure, block.check)
+        corrected = _corrected(block)
         if corrected is None:
             return None
         data += corrected[0][:block.data]
@@ -277,15 +279,16 @@ def _blocks(words: np.ndarray, sure: np.ndarray, shape: Sequence[consts.EC]) -> 
         yield Block(words[index], sure[index], data_len)
 
 
-def _corrected(words: np.ndarray, sure: np.ndarray, ec: int) -> tuple[bytes, float] | None:
+def _corrected(block: Block) -> tuple[bytes, float] | None:
     """The block corrected with its least sure codewords erased, and the chance that a random
     word would have passed as it did; None if no trial decodes.
 
     Trials erase 0, 2, 4 ... codewords, the least sure first, and correct what errors the
     rest of the check codewords allow (``erasures + 2 * errors <= ec``)."""
+    ec = block.check
     codec = RSCodec(ec)
-    received = bytearray(words.tobytes())
-    by_doubt = [int(i) for i in np.argsort(sure, kind="stable")]
+    received = bytearray(block.words.tobytes())
+    by_doubt = [int(i) for i in np.argsort(block.sure, kind="stable")]
     trials = range(0, ec - 1, 2)  # at least two check codewords left to verify with
     for erased in trials:
         erase = sorted(by_doubt[:erased])
@@ -295,7 +298,8 @@ def _corrected(words: np.ndarray, sure: np.ndarray, ec: int) -> tuple[bytes, flo
             continue
         errors = len(set(errata) - set(erase))
         if erased + 2 * errors <= ec and codec.check(whole)[0]:
-            return bytes(whole), len(trials) * _passing(len(words) - erased, ec - erased, errors)
+            return bytes(whole), len(trials) * _passing(len(received) - erased, ec - erased,
+                                                        errors)
     return None
 
 
