@@ -112,7 +112,8 @@ def test_printed_labels_under_glare_that_nothing_else_reads_are_read_by_erasures
         monkeypatch, kind, camera, gained):
     """The chain reads these views only through the erasure decoder: without it (the rest of
     the chain as it is) it reads none of them, and zxing-cpp alone none either."""
-    views = [label_views(kind, camera)[i] for i in gained]
+    rendered = label_views(kind, camera, max(gained) + 1)
+    views = [rendered[i] for i in gained]
     assert [READ in DecoderChain().decode(frame) for frame in views] == [True] * len(views)
     assert [READ in ZxingDecoder().decode(frame) for frame in views] == [False] * len(views)
     monkeypatch.setattr(qr_erasure, "read", lambda *args, **kwargs: None)
