@@ -20,7 +20,7 @@ from pyzbar.pyzbar import ZBarSymbol, decode
 
 from hardware import qr_erasure, qr_finders
 from hardware.fusion import Fusion
-from hardware.regions import Box, merged
+from hardware.regions import Box, Outline, merged
 from kiosk.ports import Decoder, Frame, Symbol
 
 Grey = np.ndarray
@@ -49,21 +49,6 @@ class ZbarDecoder:
         # pyzbar would keep only the blue channel of a colour frame: convert properly.
         return [Symbol(data=found.data, kind=found.type)
                 for found in decode(to_grey(frame), symbols=self.symbols)]
-
-
-@dataclass(frozen=True)
-class Outline:
-    """A QR code found but not read: its four outer corners (top left, top right, bottom
-    right, bottom left of the symbol, in a look's pixels) and its version."""
-
-    corners: np.ndarray
-    version: int
-    guesses: int = 1  # of how many outlines guessed for one code this is one (1: found)
-
-    def moved(self, scale: float = 1.0, x: float = 0.0, y: float = 0.0) -> Outline:
-        """The outline in the pixels of an image ``scale`` times larger, offset by (x, y)."""
-        return Outline(self.corners * scale + np.array([x, y], np.float32), self.version,
-                       self.guesses)
 
 
 @dataclass(frozen=True)
@@ -292,22 +277,29 @@ class DecoderChain:
                 if read.symbols:
                     return self._read(read.symbols)
                 outlines += [outline.moved(1.0, cut.x, cut.y) for outline in read.outlines]
-        if symbols := _erasures(grey, outlines) or _erasures(grey, _guessed(grey, seen)):
+        if symbols := _erasures(grey, outlines):
             return self._read(symbols)
-        return self._fused(frame, grey, seen)
+        guessed = _guessed(grey, seen)
+        if symbols := _erasures(grey, guessed):
+            return self._read(symbols)
+        return self._fused(frame, grey, seen, outlines + guessed)
 
     def _read(self, symbols: list[Symbol]) -> list[Symbol]:
         if self.fusion is not None:
             self.fusion.clear()  # that code is done: the next one starts afresh
         return symbols
 
-    def _fused(self, frame: Frame, grey: Grey, seen: list[Box]) -> list[Symbol]:
-        """Keep the frame if a code was seen in it (or lately), and read the kept ones fused."""
+    def _fused(self, frame: Frame, grey: Grey, seen: list[Box],
+               outlines: list[Outline]) -> list[Symbol]:
+        """Keep the frame if a code was seen in it (or lately), and read the kept ones: their
+        module grids voted, else the frames fused."""
         if self.fusion is None:
             return []
         own = grey.copy() if grey is frame else grey  # a camera may reuse its buffer
-        if not self.fusion.keep(self.frames, own, seen):
+        if not self.fusion.keep(self.frames, own, seen, outlines):
             return []
+        if (text := self.fusion.voted()) is not None:
+            return self._read([Symbol(text, "QRCODE")])
         fused = self.fusion.fused()
         if fused is None:
             return []

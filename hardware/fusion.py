@@ -15,36 +15,69 @@ of the darker half of the frames (a reflection only ever brightens: it is left o
 lies on fewer than half of them, and the mean of the rest averages the noise away). The fused
 cut is then read like any patch (``DecoderChain``'s rescue).
 
+Before that, the module grids are voted (``voted``): in each kept frame where the QR code's
+outline is known (zxing-cpp's corners of a code it could not read, or one placed from the
+finders a glare left, ``hardware.qr_finders``), its grid is sampled through that outline
+(``qr_erasure.sample``: each module dark or light and how sure), so the frames need no
+aligning; per module the frames' confidences are weighed (``qr_erasure.vote``) and the voted
+grid is decoded with its least sure codewords erased, under the same verification as one
+frame's (each version voted, and the guessed outlines in it, raise the bar).
+
 An empty view costs nothing here: frames are kept only once a code was seen.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from hardware.regions import Box
+from hardware import qr_erasure, qr_finders
+from hardware.regions import Box, Outline
 
 Grey = np.ndarray
 
 DEPTH = 10  # frames fused at most: 0.4 s at 25 fps
 LINGER = 4  # frames still kept after the last one in which a code was seen
 MIN_FRAMES = 3  # fewer frames than this fuse into nothing better than one
+MIN_VOTERS = 2  # frames of one placement: two already let a glare in one be outvoted
+MAX_VOTES = 4  # placements voted at most: the code found, and a few guessed from two finders
+SAME_PLACE = 2.0  # modules: outlines whose corners lie this close place the code alike
 SEARCH_MARGIN = 0.25  # of the region's longer side: room for the hand's shake
 MIN_MATCH = 0.05  # phase correlation's peak below this: the cut shows something else
 WHITE_PX = 31  # the window (px) in which a cut's local white is measured
 
 
 @dataclass(frozen=True)
+class Sampled:
+    """A QR code's module grid sampled in one kept frame through an outline found there."""
+
+    number: int  # the frame's
+    outline: Outline
+    grid: qr_erasure.Grid
+
+    def near(self, other: Sampled) -> bool:
+        """The same version, its corners within ``SAME_PLACE`` modules: the same code placed
+        the same way (a guess turned a quarter has its corners a side away)."""
+        size = 17 + 4 * self.outline.version
+        module = float(np.linalg.norm(self.outline.corners[1] - self.outline.corners[0])) / size
+        return (other.outline.version == self.outline.version and
+                float(np.abs(other.outline.corners - self.outline.corners).max())
+                < SAME_PLACE * module)
+
+
+@dataclass(frozen=True)
 class Kept:
-    """A frame kept for fusion: its number, the grey image, where codes were seen in it."""
+    """A frame kept for fusion: its number, the grey image, where codes were seen in it, and
+    the grids of the QR codes outlined in it."""
 
     number: int
     grey: Grey
     seen: tuple[Box, ...]
+    sampled: tuple[Sampled, ...] = ()
 
 
 class Fusion:
@@ -55,8 +88,11 @@ class Fusion:
         self.linger = linger
         self.last_seen = -10**9  # the number of the last frame in which a code was seen
 
-    def keep(self, number: int, grey: Grey, seen: list[Box]) -> bool:
-        """Keep frame ``number`` if a code was seen in it, or lately; True when kept."""
+    def keep(self, number: int, grey: Grey, seen: list[Box],
+             outlines: Sequence[Outline] = ()) -> bool:
+        """Keep frame ``number`` if a code was seen in it, or lately; True when kept.
+
+        ``outlines``: the QR codes outlined in it (found or guessed), sampled for the vote."""
         if seen:
             self.last_seen = number
         elif number - self.last_seen > self.linger:
@@ -64,8 +100,34 @@ class Fusion:
             return False
         if self.frames and number - self.frames[-1].number > self.linger:
             self.frames.clear()
-        self.frames.append(Kept(number, grey, tuple(seen)))
+        self.frames.append(Kept(number, grey, tuple(seen), _sampled(number, grey, outlines)))
         return True
+
+    def voted(self) -> bytes | None:
+        """The QR code read from the kept frames' module grids voted module by module, or None.
+
+        The outlines of the kept frames that lie in the same place (``Sampled.near``: frame
+        to frame, the hand moves the code by a pixel or two) are one placement of the code;
+        each placement outlined in ``MIN_VOTERS`` frames or more (``MAX_VOTES`` of them, the
+        most outlined first) is voted and decoded. Each such decode is one more chance for a
+        random word to pass: the bar of every decode is raised by their number."""
+        placements: list[list[Sampled]] = []
+        for kept in self.frames:
+            for sampled in kept.sampled:
+                placement = next((p for p in placements if p[-1].number != kept.number and
+                                  p[-1].near(sampled)), None)
+                if placement is None:
+                    placements.append([sampled])
+                else:
+                    placement.append(sampled)
+        votes = sorted((p for p in placements if len(p) >= MIN_VOTERS), key=len,
+                       reverse=True)[:MAX_VOTES]
+        for placement in votes:
+            text = qr_erasure.decode(qr_erasure.vote([s.grid for s in placement]),
+                                     guesses=len(votes))
+            if text is not None:
+                return text
+        return None
 
     def clear(self) -> None:
         """Forget every frame (a code was read: the next one starts afresh)."""
@@ -109,6 +171,28 @@ class Fusion:
         if len(cuts) < MIN_FRAMES:
             return None
         return _darker_half_mean(np.stack(cuts))
+
+
+def _sampled(number: int, grey: Grey, outlines: Sequence[Outline]) -> tuple[Sampled, ...]:
+    """The module grid through each of a frame's outlines in a place of its own: of those
+    in one place (the looks' outlines of one code differ by a module or so), the one whose
+    fixed modules (finders, timing, alignment) fit the frame best, chosen without a data
+    module."""
+    best: list[tuple[float, Sampled]] = []
+    for outline in outlines:
+        if not 1 <= outline.version <= qr_erasure.MAX_VERSION:
+            continue
+        grid = qr_erasure.sample(grey, outline.corners, 17 + 4 * outline.version)
+        if grid is None:
+            continue
+        sampled = Sampled(number, outline, grid)
+        fit = qr_finders.fit(grey, outline.corners, outline.version)
+        same = next((i for i, (_, known) in enumerate(best) if known.near(sampled)), None)
+        if same is None:
+            best.append((fit, sampled))
+        elif fit > best[same][0]:
+            best[same] = (fit, sampled)
+    return tuple(sampled for _, sampled in best)
 
 
 def _edges(cut: Grey) -> np.ndarray:

@@ -112,6 +112,16 @@ def sample(grey: Grey, corners: Quad, size: int) -> Grid | None:
     return Grid(values < told_by, share * apart)
 
 
+def vote(grids: Sequence[Grid]) -> Grid:
+    """One grid from several samplings of the same code (frames of it, each sampled through
+    its own outline): each module the colour its frames' confidences weigh more for, as sure
+    as the frames agree and are sure (a module a glare washes out in one frame, unsure there,
+    is taken from the frames where it is not; two sure frames that disagree leave it unsure)."""
+    sides = np.where(np.stack([g.dark for g in grids]), 1.0, -1.0)
+    weighed = (sides * np.stack([g.confidence for g in grids])).sum(axis=0)
+    return Grid(weighed > 0, np.abs(weighed) / len(grids))
+
+
 @dataclass(frozen=True)
 class Block:
     """One Reed-Solomon block as read: its codewords, how sure each is, its data's length."""

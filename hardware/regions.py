@@ -67,6 +67,21 @@ class Box:
                    round(self.h * fy))
 
 
+@dataclass(frozen=True)
+class Outline:
+    """A QR code found but not read: its four outer corners (top left, top right, bottom
+    right, bottom left of the symbol, in a look's pixels) and its version."""
+
+    corners: np.ndarray
+    version: int
+    guesses: int = 1  # of how many outlines guessed for one code this is one (1: found)
+
+    def moved(self, scale: float = 1.0, x: float = 0.0, y: float = 0.0) -> Outline:
+        """The outline in the pixels of an image ``scale`` times larger, offset by (x, y)."""
+        return Outline(self.corners * scale + np.array([x, y], np.float32), self.version,
+                       self.guesses)
+
+
 def merged(boxes: Iterable[Box]) -> list[Box]:
     """The boxes, those that overlap joined into one, the largest first (``MAX_REGIONS``)."""
     out: list[Box] = []
