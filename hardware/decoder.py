@@ -220,10 +220,12 @@ class DecoderChain:
        the contrast stretched locally first (a stronger glare), zxing-cpp with its global
        binarizer, then ZBar. An empty frame almost never gets there.
     4. And then, with ``fuse`` (the kiosk's scan loop only: one camera's frames in order),
-       the frames of the last moments in which that code was seen are fused into one image
-       of it and read (``hardware.fusion``): a reflection that moves as the hand shakes
-       leaves each module clear in some frame. Off by default: a decoder of unrelated photos
-       (the staff site's uploads, on several threads) must not mix one into another.
+       the frames of the last moments in which that code was seen are read together
+       (``hardware.fusion``): the QR code's module grids, each sampled through the outline
+       found or guessed in its frame, voted module by module; else the frames fused into one
+       image of it. A reflection that moves as the hand shakes leaves each module clear in
+       some frame. Off by default: a decoder of unrelated photos (the staff site's uploads,
+       on several threads) must not mix one into another.
     """
 
     def __init__(self, first: Reader | None = None, second_look: Reader | None = None,

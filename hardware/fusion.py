@@ -19,9 +19,10 @@ Before that, the module grids are voted (``voted``): in each kept frame where th
 outline is known (zxing-cpp's corners of a code it could not read, or one placed from the
 finders a glare left, ``hardware.qr_finders``), its grid is sampled through that outline
 (``qr_erasure.sample``: each module dark or light and how sure), so the frames need no
-aligning; per module the frames' confidences are weighed (``qr_erasure.vote``) and the voted
-grid is decoded with its least sure codewords erased, under the same verification as one
-frame's (each version voted, and the guessed outlines in it, raise the bar).
+aligning and a card turning in the hand (which a shift cannot align) does not blur it; per
+module the frames' confidences are weighed (``qr_erasure.vote``), and the voted grid is
+decoded with its least sure codewords erased, under the same verification as one frame's,
+the bar raised by the number of placements voted. Two frames are enough to vote.
 
 An empty view costs nothing here: frames are kept only once a code was seen.
 """
