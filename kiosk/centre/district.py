@@ -47,16 +47,17 @@ def compounds(conn: psycopg.Connection) -> list[dict[str, Any]]:
             " WHERE g.community_id = c.id) ORDER BY c.id").fetchall()
 
 
-def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo,
-                    now: datetime) -> dict[str, Any]:
+def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo, *,
+                    live: bool = False) -> dict[str, Any]:
     """A day of every compound: ``compounds`` (each with the keys of the centre's `shelf
     counts`: totals, gates, teams, people, and its name), the district's ``totals``, and
     ``people``: per person, per compound and team, what they checked in, delivered and
     handed out (reinforcement staff credited to the team their assignment gave them in that
-    compound). A day over by ``now`` is read from what was kept of it (``kept_rows``), today
-    live."""
+    compound). Each gate's day is read from what was kept of it (``kept_rows``: today's too,
+    counted again only for the gates that sent records since), or, ``live``, counted again
+    for every gate in one snapshot and kept nowhere (what the kept days are checked against)."""
     start, end = day_span(day, timezone)
-    read = kept_rows(conn, day, timezone) if end <= now else None
+    read = None if live else kept_rows(conn, day, timezone)
     with one_snapshot(conn):
         known = compounds(conn)
         read = read or counted_rows(conn, day, timezone)

@@ -145,7 +145,7 @@ def _day() -> date:
 def counts() -> str:
     day = _day()
     return render_template(
-        "district_counts.html", counts=district_counts(get_pg(), day, _zone(), _now()), day=day,
+        "district_counts.html", counts=district_counts(get_pg(), day, _zone()), day=day,
         totals=TOTALS, person_counts=PERSON_COUNTS,
         prev_url=url_for(".counts", date=(day - timedelta(days=1)).isoformat()),
         next_url=url_for(".counts", date=(day + timedelta(days=1)).isoformat()),
@@ -157,7 +157,7 @@ def counts() -> str:
 def download() -> Response:
     """The day as one table: the district, each compound, each gate, each person."""
     day = _day()
-    found = district_counts(get_pg(), day, _zone(), _now())
+    found = district_counts(get_pg(), day, _zone())
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads UTF-8 only after a byte-order mark
     writer = csv.writer(out, lineterminator="\r\n")
