@@ -194,12 +194,16 @@ def kept_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
     compound's is the sum of its gates', as ever."""
     args = {"c": community, "day": day, "zone": zone_name(timezone)}
     with one_snapshot(conn):
-        gates, kept = _kept(conn, args)
-    if not set(gates) <= set(kept):
+        gates = [(r["community_id"], r["id"]) for r in conn.execute(
+            "SELECT community_id, id FROM gates WHERE (%(c)s::text IS NULL"
+            " OR community_id = %(c)s) ORDER BY community_id, id", args)]
+        kept = _kept(conn, args)
+    missing = [gate for gate in gates if gate not in kept]
+    if missing:
         with unavailable_as_shelf_error(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (COUNTS_LOCK,))
-            gates, kept = _kept(conn, args)  # with what other readings kept meanwhile
-            missing = [gate for gate in gates if gate not in kept]
+            kept.update(_kept(conn, args, missing))  # what other readings kept meanwhile
+            missing = [gate for gate in missing if gate not in kept]
             if missing:  # read committed, nothing committing
                 kept.update(_keep(conn, day, timezone,
                                   counted_rows(conn, day, timezone, gates=missing)))
@@ -209,17 +213,16 @@ def kept_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
             "team_waiting": [t for g in gates for t in kept[g]["team_waiting"]]}
 
 
-def _kept(conn: psycopg.Connection,
-          args: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[tuple[str, str], Any]]:
-    """The gates (of ``args["c"]``, or all), and what is kept of the day for each."""
-    scope = "community_id = %(c)s AND" if args["c"] is not None else ""
-    gates = [(r["community_id"], r["id"]) for r in conn.execute(
-        f"SELECT community_id, id FROM gates WHERE {scope} TRUE ORDER BY community_id, id",
-        args)]
-    kept = {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
-        "SELECT community_id, gate_id, counted FROM day_counts"
-        f" WHERE {scope} day = %(day)s AND timezone = %(zone)s", args)}
-    return gates, kept
+def _kept(conn: psycopg.Connection, args: dict[str, Any],
+          gates: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
+    """What is kept of the day (``args``) for each gate of ``args["c"]`` (None: every one), or
+    of ``gates``, that has it."""
+    only = (" AND (community_id, gate_id) IN (SELECT * FROM unnest(%(cs)s::text[],"
+            " %(gs)s::text[]))" if gates is not None else "")
+    return {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
+        "SELECT community_id, gate_id, counted FROM day_counts WHERE day = %(day)s"
+        " AND timezone = %(zone)s AND (%(c)s::text IS NULL OR community_id = %(c)s)" + only,
+        {**args, "cs": [c for c, _ in gates or ()], "gs": [g for _, g in gates or ()]})}
 
 
 def _keep(conn: psycopg.Connection, day: date, timezone: tzinfo,
