@@ -18,6 +18,7 @@ import numpy as np
 import zxingcpp
 from pyzbar.pyzbar import ZBarSymbol, decode
 
+from hardware import qr_erasure, qr_finders
 from hardware.fusion import Fusion
 from hardware.regions import Box, merged
 from kiosk.ports import Decoder, Frame, Symbol
@@ -51,12 +52,28 @@ class ZbarDecoder:
 
 
 @dataclass(frozen=True)
+class Outline:
+    """A QR code found but not read: its four outer corners (top left, top right, bottom
+    right, bottom left of the symbol, in a look's pixels) and its version."""
+
+    corners: np.ndarray
+    version: int
+    guesses: int = 1  # of how many outlines guessed for one code this is one (1: found)
+
+    def moved(self, scale: float = 1.0, x: float = 0.0, y: float = 0.0) -> Outline:
+        """The outline in the pixels of an image ``scale`` times larger, offset by (x, y)."""
+        return Outline(self.corners * scale + np.array([x, y], np.float32), self.version,
+                       self.guesses)
+
+
+@dataclass(frozen=True)
 class Read:
     """What one look at a frame gave: the codes read, and how many were seen but not read."""
 
     symbols: list[Symbol] = field(default_factory=list)
     undecoded: int = 0  # found (finder patterns, a start pattern) but failed (a checksum)
     seen: list[Box] = field(default_factory=list)  # where those were, in the look's pixels
+    outlines: list[Outline] = field(default_factory=list)  # the QR codes among them
 
 
 class Reader(Protocol):
@@ -101,7 +118,8 @@ class ZxingDecoder:
         failed = [b for b in found if not b.valid]
         return Read([Symbol(b.text.encode("utf-8"), _KINDS[b.symbology])
                      for b in found if b.valid], len(failed),
-                    [_where(b) for b in failed])
+                    [_where(b) for b in failed],
+                    [outline for b in failed if (outline := _outline(b)) is not None])
 
     def decode(self, frame: Frame) -> list[Symbol]:
         """Every code in a BGR or grayscale frame, as UTF-8 bytes and symbology name."""
@@ -129,6 +147,18 @@ def _where(barcode: zxingcpp.Barcode) -> Box:
 _PIECES = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 
 
+def _outline(barcode: zxingcpp.Barcode) -> Outline | None:
+    """A failed QR code's corners and version (zxing-cpp read its format, not its data)."""
+    version = str((barcode.extra or {}).get("Version", ""))
+    if barcode.format != zxingcpp.BarcodeFormat.QRCode or not version.isdigit():
+        return None
+    position = barcode.position
+    corners = np.array([(p.x, p.y) for p in (position.top_left, position.top_right,
+                                             position.bottom_right, position.bottom_left)],
+                       np.float32)
+    return Outline(corners, int(version))
+
+
 class Preprocessed:
     """A decoder that reads a transformed copy of the frame (a threshold, a contrast lift)."""
 
@@ -137,6 +167,18 @@ class Preprocessed:
 
     def decode(self, frame: Frame) -> list[Symbol]:
         return self.decoder.decode(self.transform(to_grey(frame)))
+
+    def read(self, grey: Grey) -> Read:
+        """The transformed copy read, the QR codes seen in it outlined (where the decoder
+        can say so)."""
+        return _look(self.decoder, self.transform(grey))
+
+
+def _look(decoder: Decoder, grey: Grey) -> Read:
+    """A decoder's read of a grey image: with what it saw but could not read, if it says."""
+    if isinstance(decoder, ZxingDecoder | Preprocessed):
+        return decoder.read(grey)
+    return Read(decoder.decode(grey))
 
 
 def adaptive_threshold(grey: Grey) -> Grey:
@@ -232,19 +274,26 @@ class DecoderChain:
             looks = [(self.first, lambda: grey, (1, 1)),
                      (self.second_look, lambda: half(grey), (2, 2))]
         seen: list[Box] = []
+        outlines: list[Outline] = []
         for reader, view, (sx, sy) in looks:
             read = reader.read(view())
             if read.symbols:
                 return self._read(read.symbols)
             seen += [box.scaled(sx, sy) for box in read.seen]
+            outlines += [outline.moved(sx) for outline in read.outlines if sx == sy]
             if read.undecoded and not read.seen:  # seen, but not said where: all of it
                 seen.append(Box(0, 0, grey.shape[1], grey.shape[0]))
         seen = merged(seen)
         for box in seen:
-            patch = _lifted(box.grown(RESCUE_MARGIN, grey.shape).cut(grey), lift)
+            cut = box.grown(RESCUE_MARGIN, grey.shape)
+            patch = _lifted(cut.cut(grey), lift)
             for decoder in self.rescue:
-                if symbols := decoder.decode(patch):
-                    return self._read(symbols)
+                read = _look(decoder, patch)
+                if read.symbols:
+                    return self._read(read.symbols)
+                outlines += [outline.moved(1.0, cut.x, cut.y) for outline in read.outlines]
+        if symbols := _erasures(grey, outlines) or _erasures(grey, _guessed(grey, seen)):
+            return self._read(symbols)
         return self._fused(frame, grey, seen)
 
     def _read(self, symbols: list[Symbol]) -> list[Symbol]:
@@ -262,12 +311,47 @@ class DecoderChain:
         fused = self.fusion.fused()
         if fused is None:
             return []
+        outlines: list[Outline] = []
         for decoder in (self.first, *self.rescue):
-            if symbols := decoder.decode(fused):
-                return self._read(symbols)
-        return []
+            read = _look(decoder, fused)
+            if read.symbols:
+                return self._read(read.symbols)
+            outlines += read.outlines
+        return self._read(symbols) if (symbols := _erasures(fused, outlines)) else []
 
 
+def _erasures(grey: Grey, outlines: list[Outline]) -> list[Symbol]:
+    """The first QR code outlined that Reed-Solomon decoding with erasures reads
+    (``hardware.qr_erasure``): a glare's washed-out modules are erased, not guessed.
+    Outlines guessed (``Outline.guesses``) raise the bar of the verification."""
+    tried: list[Outline] = []
+    for outline in outlines:
+        if any(o.version == outline.version and
+               float(np.abs(o.corners - outline.corners).max()) < SAME_OUTLINE_PX
+               for o in tried):
+            continue
+        tried.append(outline)
+        text = qr_erasure.read(grey, outline.corners, outline.version,
+                               guesses=outline.guesses)
+        if text is not None:
+            return [Symbol(text, "QRCODE")]
+    return []
+
+
+def _guessed(grey: Grey, seen: list[Box]) -> list[Outline]:
+    """Where a QR code may lie in each region where a piece of one was seen, from the finder
+    patterns a glare left (``hardware.qr_finders``): each a guess, counted as such."""
+    out: list[Outline] = []
+    for box in seen:
+        cut = box.grown(RESCUE_MARGIN, grey.shape)
+        patch = cut.cut(grey)
+        found = qr_finders.finders(adaptive_threshold(patch))
+        out += [Outline(corners, version).moved(1.0, cut.x, cut.y)
+                for corners, version in qr_finders.placed(patch, found)]
+    return [Outline(o.corners, o.version, len(out)) for o in out]
+
+
+SAME_OUTLINE_PX = 1.5  # corners this close: the same code found again (a rescue's look)
 RESCUE_MARGIN = 0.15  # of a region's longer side, around it: the quiet zone and a finder's edge
 BAR_ROWS = 4  # a dim frame's rows averaged into one for the barcodes' look
 

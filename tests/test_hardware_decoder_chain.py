@@ -177,9 +177,12 @@ def test_waybills_at_dusk_are_read_where_zxing_alone_reads_none():
     assert read_by["chain"] >= read_by["zxing"] + 6, read_by
 
 
-def test_a_strong_glare_is_read_once_the_contrast_is_stretched_locally():
+def test_a_strong_glare_is_read_once_the_contrast_is_stretched_locally(monkeypatch):
     """Glare over 10-40 % of the printed label's code: the rescue stretches what contrast the
-    reflection left between the darkest and lightest around each pixel, then thresholds."""
+    reflection left between the darkest and lightest around each pixel, then thresholds
+    (the erasure decoder behind the rescue left out: it reads more of these views still,
+    tests/test_hardware_qr_erasure.py)."""
+    from hardware import qr_erasure
     from hardware.decoder import Preprocessed, adaptive_threshold
     from kiosk.app.sim import gate_views
     from kiosk.labels import make_label
@@ -189,6 +192,7 @@ def test_a_strong_glare_is_read_once_the_contrast_is_stretched_locally():
     printed = gate_views.shelf_label(payload, LABEL_ERROR)
     rng = np.random.default_rng(23)
     views = [gate_views.view(printed, "glare", rng, camera=(1280, 720))[0] for _ in range(40)]
+    monkeypatch.setattr(qr_erasure, "read", lambda *args, **kwargs: None)
     before = DecoderChain(rescue=[Preprocessed(ZxingDecoder(), adaptive_threshold),
                                   ZxingDecoder(binarizer="global"), ZbarDecoder()])
     read_by = {name: sum(Symbol(payload.encode(), "QRCODE") in chain.decode(frame)
