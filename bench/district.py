@@ -15,11 +15,15 @@ The issue's scale is 200 compounds x 2 gates x 7 days (about 5 million events). 
    ON CONFLICT DO NOTHING``, 500 rows a transaction. The ratio is the sync's overhead.
 4. **Dashboard**: ``district_now`` (what ``/district`` computes) by one staff member alone,
    then by 20 staff at once, each on its own connection, for a few seconds, uncached: p50 and
-   p95; and ``GET /district/rows`` as district.js polls it, 20 signed-in staff over HTTP at
-   once (a poll that finds nothing new reads ``district_stamp`` and answers from the table
-   already made).
-5. **Counts**: ``district_counts`` of the day while it is today (live), then once it is
-   over: its first reading (counted and kept per gate), then what was kept; medians.
+   p95; ``GET /district/rows`` as district.js polls it, 20 signed-in staff over HTTP at once
+   (a poll that finds nothing new reads ``district_stamp`` and answers from the table already
+   made); and the same 20 while the gates check parcels in and sync one after another, so
+   nearly every poll finds the table changed (the site makes it one reading at a time and
+   shares it: ``web.centre.district.board``).
+5. **Counts**: ``district_counts`` of the day: counted afresh for every gate (nothing kept);
+   its first reading (every gate counted and kept, as when every gate sent records since the
+   last); after 4 gates checked a parcel in and synced (those 4 counted again); with nothing
+   sent since (all kept); medians.
 6. **Size**: the database's size per compound-day (``pg_database_size``).
 
 The PostgreSQL is a throwaway cluster made like the tests' (``tests/pg.py``: fsync off).
@@ -260,6 +264,83 @@ def _route_polls(base: str) -> tuple[list[float], list[float]]:
     return sorted(alone), sorted(times)
 
 
+def _check_in_one(config: Any, clock: ManualClock, ref: str) -> None:
+    """One more parcel checked in at a gate, through the real services (its next sync sends
+    it, and its kept day at the centre is dropped)."""
+    conn = open_store(config)
+    try:
+        household = conn.execute("SELECT id FROM households ORDER BY id LIMIT 1").fetchone()[0]
+        label = make_label(config.label_secret, HouseholdId.parse(household), ref)
+        act_on_payload(label.encode(), SqliteUnitOfWork(conn), Rules.from_config(config), clock)
+    finally:
+        conn.close()
+
+
+def _afresh_polls(base: str, gates: list[Any], clock: ManualClock,
+                  sync: Any) -> tuple[list[float], int]:
+    """``/district/rows`` as district.js polls it (``since`` its last version), 20 staff at
+    once, while the gates check parcels in and sync one after another: nearly every poll finds
+    the table changed and made afresh. Sorted times, and how many gates synced meanwhile."""
+    import json
+
+    times: list[float] = []
+    lock = threading.Lock()
+    openers = [_signed_in(base, "office") for _ in range(STAFF)]
+    stop = time.monotonic() + POLL_SECONDS
+    synced = 0
+
+    def gates_at_work() -> None:
+        nonlocal synced
+        while time.monotonic() < stop:
+            config = gates[synced % len(gates)]
+            _check_in_one(config, clock, f"AF{synced:08d}")
+            sync(config)
+            synced += 1
+
+    def staff(opener: Any) -> None:
+        version = ""
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            body = json.loads(opener.open(f"{base}/district/rows?since={version}",
+                                          timeout=60).read())
+            with lock:
+                times.append(time.perf_counter() - started)
+            version = body["version"]
+
+    threads = [threading.Thread(target=gates_at_work),
+               *(threading.Thread(target=staff, args=(o,)) for o in openers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(times), synced
+
+
+def _today_counts(pg: Any, gates: list[Any], clock: ManualClock, sync: Any,
+                  zone: Any) -> dict[str, list[float]]:
+    """A day's district counts, each reading timed: ``live`` (every gate counted afresh,
+    nothing kept); ``first`` (the day never read: every gate counted and kept, as when every
+    gate sent records since the last reading: their kept days are dropped here as their
+    batches drop them); ``few`` (after 4 gates checked a parcel in and synced, over HTTP);
+    ``none`` (nothing sent since)."""
+    from kiosk.centre.district import district_counts
+
+    day, rng = DAY.date(), random.Random(2304)
+    taken: dict[str, list[float]] = {"live": [], "first": [], "few": [], "none": []}
+    for _ in range(3):
+        taken["live"].append(_timed(lambda: district_counts(pg, day, zone, live=True)))
+        pg.execute("DELETE FROM day_counts WHERE day = %s", (day,))
+        taken["first"].append(_timed(lambda: district_counts(pg, day, zone)))
+    for n in range(5):
+        for config in rng.sample(gates, 4):
+            _check_in_one(config, clock, f"LT{n:08d}")
+            sync(config)
+        taken["few"].append(_timed(lambda: district_counts(pg, day, zone)))
+    taken["none"] = [_timed(lambda: district_counts(pg, day, zone)) for _ in range(5)]
+    assert district_counts(pg, day, zone) == district_counts(pg, day, zone, live=True)
+    return taken
+
+
 def run() -> dict[str, Any]:
     from kiosk.centre.db import connect
     from kiosk.centre.district import district_counts, district_now
@@ -327,25 +408,27 @@ def run() -> dict[str, Any]:
                 pg, DAY + timedelta(hours=14), fresh_escalate_s=fresh_s)) for _ in range(20))
         polls = sorted(_polls(url, fresh_s))
         zone = config.community.timezone
+        # The centre's site again, for what needs gates at work beside it: the dashboard
+        # while they sync, and the day's counts as they send records.
+        base, server = _serve(centre)
+        afresh, synced = _afresh_polls(base, gates, clock, sync)
         with connect(url) as pg:
-            # Today (the evening's report), counted live; then the day once it is over: the
-            # first reading counts it and keeps it per gate, the next ones read what was kept.
-            counted = [_timed(lambda: district_counts(pg, DAY.date(), zone, clock.now()))
-                       for _ in range(5)]
-            after = DAY + timedelta(days=2)
-            first_closed = _timed(lambda: district_counts(pg, DAY.date(), zone, after))
-            closed = [_timed(lambda: district_counts(pg, DAY.date(), zone, after))
-                      for _ in range(5)]
-            counts = district_counts(pg, DAY.date(), zone, after)
-            assert counts == district_counts(pg, DAY.date(), zone, clock.now())
+            today = _today_counts(pg, gates, clock, sync, zone)
+            counts = district_counts(pg, DAY.date(), zone)
+        server.terminate()
+        server.wait(timeout=60)
         assert len(counts["compounds"]) == COMPOUNDS
         # Both write the same rows (each record, and the mirror row it makes): per record.
         sync_rate = records / sync_s
         bare_rate = records / bare_s
         p50 = statistics.median(polls) * 1000
         p95 = polls[int(len(polls) * 0.95)] * 1000
-        counts_ms = statistics.median(counted) * 1000
-        closed_ms = statistics.median(closed) * 1000
+        counts_ms = statistics.median(today["few"]) * 1000
+        first_ms = statistics.median(today["first"]) * 1000
+        closed_ms = statistics.median(today["none"]) * 1000
+        live_ms = statistics.median(today["live"]) * 1000
+        afresh_p50 = statistics.median(afresh) * 1000
+        afresh_p95 = afresh[int(len(afresh) * 0.95)] * 1000
         route_p50 = statistics.median(route) * 1000
         alone_p50 = statistics.median(alone) * 1000
         route_p95 = route[int(len(route) * 0.95)] * 1000
@@ -363,10 +446,17 @@ def run() -> dict[str, Any]:
                  "p95_ms": alone[int(len(alone) * 0.95)] * 1000, "polls": len(alone)},
                 {"what": f"GET /district/rows, {STAFF} staff polling", "p50_ms": route_p50,
                  "p95_ms": route_p95, "polls": len(route)},
-                {"what": "district counts of today (live)", "median_ms": counts_ms},
-                {"what": "district counts of a closed day, first reading (kept)",
-                 "median_ms": first_closed * 1000},
-                {"what": "district counts of a closed day (kept)", "median_ms": closed_ms},
+                {"what": f"GET /district/rows, {STAFF} staff polling while gates sync "
+                         f"({synced} syncs): the table afresh", "p50_ms": afresh_p50,
+                 "p95_ms": afresh_p95, "polls": len(afresh)},
+                {"what": "district counts of today, 4 gates sent records since the last",
+                 "median_ms": counts_ms},
+                {"what": "district counts of a day, every gate counted and kept (first "
+                         "reading, or every gate sent records since)", "median_ms": first_ms},
+                {"what": "district counts of a day, nothing sent since (kept)",
+                 "median_ms": closed_ms},
+                {"what": "district counts of a day, every gate counted afresh, nothing kept",
+                 "median_ms": live_ms},
                 {"what": "database per compound-day", "bytes": size // COMPOUNDS}]
         ratio = bare_rate / sync_rate
         return {
@@ -390,9 +480,20 @@ def run() -> dict[str, Any]:
             "dashboard_alone_p50_ms": round(statistics.median(alone_now) * 1000, 1),
             "poll_p50_ms": round(route_p50, 1), "poll_p95_ms": round(route_p95, 1),
             "poll_alone_p50_ms": round(alone_p50, 1),
+            "poll_afresh_p50_ms": round(afresh_p50, 1),
+            "poll_afresh_p95_ms": round(afresh_p95, 1),
+            "poll_afresh_syncs": synced,
+            # Today's counts as the office reads them: 4 of the district's gates sent records
+            # since the last reading (their kept days dropped, counted again).
             "counts_day_ms": round(counts_ms, 1),
-            "counts_closed_day_first_ms": round(first_closed * 1000, 1),
+            # A day's first reading (or after every gate sent records): counted and kept.
+            "counts_closed_day_first_ms": round(first_ms, 1),
+            "counts_day_all_changed_ms": round(first_ms, 1),
+            # Nothing sent since the last reading: every gate's kept day (today's or closed).
             "counts_closed_day_ms": round(closed_ms, 1),
+            "counts_day_unchanged_ms": round(closed_ms, 1),
+            # Every gate counted afresh in one snapshot, nothing kept (what today cost before).
+            "counts_day_live_ms": round(live_ms, 1),
             "db_bytes_per_compound_day": size // COMPOUNDS,
         }
     finally:

@@ -20,7 +20,8 @@ from district import COMPOUNDS, district, sign_in
 from kiosk.centre.commands import confirm_delivery, hand_out_at_centre
 from kiosk.centre.db import connect
 from kiosk.centre.district_staff import add_district_account, assign
-from kiosk.centre.gates import ensure_community
+from kiosk.centre.gates import GateRef, ensure_community
+from kiosk.centre.intake import exchange
 from kiosk.centre.queries import TOTALS, compound_counts
 from kiosk.observation import set_observation
 from kiosk.passwords import hash_password
@@ -28,6 +29,8 @@ from kiosk.queries import daily_counts
 from kiosk.services import Rules, pick_up
 from kiosk.staff_actions import hand_out
 from kiosk.store import SqliteUnitOfWork
+from kiosk.store.journal import Journal
+from kiosk.sync.gate import _request
 
 NOW = {**os.environ, "SHELF_NOW": "2026-11-29T16:00:00+08:00"}  # the clock fixture's moment
 EAST = COMPOUNDS[0]
@@ -152,17 +155,16 @@ def test_a_closed_day_is_kept_and_counted_again_when_a_gate_syncs_it_late(
             assert g.sync(clock).centre == ("unreachable" if g is late else "reachable")
         clock.advance(2 * 86400)
 
-        before = district_counts(pg, day, zone, clock.now())
+        before = district_counts(pg, day, zone)
         kept = pg.execute("SELECT community_id, gate_id FROM day_counts WHERE day = %s",
                           (day,)).fetchall()
         assert len(kept) == len(d.gates)  # every gate's day kept, the silent one's too
-        assert before == district_counts(pg, day, zone, clock.now())  # read from what was kept
+        assert before == district_counts(pg, day, zone)  # read from what was kept
         late.reconnect(d.url)
         assert late.sync(clock).pending == 0  # two days late
-        after = district_counts(pg, day, zone, clock.now())
-        assert district_counts(pg, day, zone, clock.now()) == after  # kept again
-        live = district_counts(pg, day, zone, clock.now() - timedelta(days=2))  # as today
-        assert live == after
+        after = district_counts(pg, day, zone)
+        assert district_counts(pg, day, zone) == after  # kept again
+        assert district_counts(pg, day, zone, live=True) == after  # as counted afresh
         kept_after = pg.execute("SELECT gate_id, community_id FROM day_counts"
                                 " WHERE day = %s", (day,)).fetchall()
         own = {key: daily_counts(g.conn, day, zone)["totals"] for key, g in d.gates.items()}
@@ -175,3 +177,59 @@ def test_a_closed_day_is_kept_and_counted_again_when_a_gate_syncs_it_late(
         for gate in compound["gates"]:
             assert {k: gate[k] for k in TOTALS} == own[(compound["community"], gate["gate"])]
     assert len(kept_after) == len(d.gates)  # counted again and kept again
+
+
+def test_today_is_kept_per_gate_and_counted_again_only_where_a_batch_came(
+        tmp_path, community_template, centre_url, clock):
+    """Today's counts are kept per gate too: a gate that sends records drops its own (in the
+    batch's transaction), and the next reading counts that gate again, not the others; a batch
+    sent twice changes nothing. At every step the district equals each gate's own counts."""
+    from kiosk.centre.district import district_counts
+
+    def kept_at(pg) -> dict[tuple[str, str], object]:
+        return {(r["community_id"], r["gate_id"]): r["counted_at"] for r in pg.execute(
+            "SELECT community_id, gate_id, counted_at FROM day_counts WHERE day = %s",
+            (day,))}
+
+    def each_gate(counts) -> dict[tuple[str, str], dict[str, int]]:
+        return {(c["community"], g["gate"]): {k: g[k] for k in TOTALS}
+                for c in counts["compounds"] for g in c["gates"]}
+
+    with district(tmp_path, community_template, centre_url, clock, COMPOUNDS[:2]) as d, \
+            connect(centre_url) as pg:
+        zone = d.configs[EAST].community.timezone
+        day = clock.now().astimezone(zone).date()
+        for n, g in enumerate(d.gates.values()):
+            for i in range(n + 1):
+                check_in(g.conn, g.config, clock, "2-902", f"BOOK-{n}-{i}")
+            assert g.sync(clock).pending == 0
+        first = district_counts(pg, day, zone)
+        kept = kept_at(pg)
+        assert set(kept) == set(d.gates)  # today's kept for every gate
+        busy = d.gates[(EAST, "north")]
+        check_in(busy.conn, busy.config, clock, "3-301", "ONE-MORE")
+        pick_up(pickup_code(busy.conn, "2-902"), SqliteUnitOfWork(busy.conn),
+                Rules.from_config(busy.config), clock)
+        journal = Journal(busy.conn)
+        sent = _request(busy.conn, busy.config, journal, journal.pending(10_000), clock)
+        assert busy.sync(clock).pending == 0
+        assert set(kept_at(pg)) == set(d.gates) - {(EAST, "north")}  # dropped by its batch
+        second = district_counts(pg, day, zone)
+        again = kept_at(pg)
+        assert {k: v for k, v in again.items() if k != (EAST, "north")} == {
+            k: v for k, v in kept.items() if k != (EAST, "north")}  # the others not recounted
+        assert again[(EAST, "north")] > kept[(EAST, "north")]
+        assert second == district_counts(pg, day, zone, live=True)
+        for key, totals in each_gate(second).items():
+            assert totals == daily_counts(d.gates[key].conn, day, zone)["totals"], key
+        assert each_gate(second)[(EAST, "north")]["checked_in"] == \
+            each_gate(first)[(EAST, "north")]["checked_in"] + 1
+        assert second["totals"] == {k: sum(c["totals"][k] for c in second["compounds"])
+                                    for k in TOTALS}
+        assert compound_counts(pg, EAST, day, zone) == {
+            k: v for k, v in next(c for c in second["compounds"]
+                                  if c["community"] == EAST).items() if k != "name"}
+        answer = exchange(pg, GateRef(EAST, "north"), sent, clock.now())  # sent again
+        assert answer["applied"]["new"] == 0 and answer["rewound"] is None
+        assert kept_at(pg) == again  # nothing dropped, nothing counted twice
+        assert district_counts(pg, day, zone) == second

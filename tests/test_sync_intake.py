@@ -120,3 +120,31 @@ def test_a_batch_after_a_gap_is_not_applied(north, centre_url, clock):
                                      "new": 0}
         assert held(pg) == before
         assert exchange(pg, NORTH, request, clock.now())["applied"]["new"] == len(records)
+
+
+def test_an_exchange_held_back_behind_a_newer_one_is_no_store_copied_back(north, centre_url,
+                                                                          clock):
+    """An exchange that reaches the database after a newer exchange of its gate was applied
+    (held back while PostgreSQL restarted; its sync killed and started again meanwhile) holds
+    an older ``holds``: no "rewound" alarm, and its older health is not noted. The same
+    ``holds`` from an exchange that arrives after the newer one is a store copied back."""
+    a_busy_quarter_hour(north, clock)
+    held_back = whole_batch(north, clock)  # sent, then held back on its way
+    sent_at = clock.now()
+    clock.advance(5)
+    check_in(north.conn, north.config, clock, "2-902", "AFTER")
+    newer = whole_batch(north, clock)
+    assert newer["holds"] > held_back["holds"]
+    with connect(centre_url) as pg:
+        assert exchange(pg, NORTH, newer, clock.now())["rewound"] is None
+        health = pg.execute("SELECT last_sync_at, status FROM gates").fetchone()
+        late = exchange(pg, NORTH, held_back, sent_at)  # reaches the database only now
+        assert late["rewound"] is None and late["applied"]["new"] == 0
+        assert pg.execute("SELECT count(*) AS n FROM sync_alarms").fetchone()["n"] == 0
+        assert pg.execute("SELECT last_sync_at, status FROM gates").fetchone() == health
+
+        clock.advance(5)  # the same store's older state arriving after: copied back
+        copied = exchange(pg, NORTH, {**held_back, "batch": None}, clock.now())
+        alarms = pg.execute("SELECT kind, seq FROM sync_alarms").fetchall()
+    assert copied["rewound"] == {"epoch": held_back["epoch"], "from": held_back["holds"] + 1}
+    assert [a["kind"] for a in alarms] == ["rewound"]

@@ -217,7 +217,7 @@ def cmd_district(args: argparse.Namespace, clock: Clock, load: Load,
     except ValueError:
         raise ValueError(say("bad_date", text=args.date)) from None
     with connect(url) as conn:
-        counts = district_counts(conn, day, zone, clock.now())
+        counts = district_counts(conn, day, zone)
     if args.json:
         print(json.dumps(counts, ensure_ascii=False))
         return 0

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from kiosk.catalogue import LANGUAGES
 from kiosk.centre.db import one_snapshot, unavailable_as_shelf_error
 from kiosk.centre.district_staff import teams_served
 from kiosk.centre.gates import gate_health
@@ -47,16 +48,17 @@ def compounds(conn: psycopg.Connection) -> list[dict[str, Any]]:
             " WHERE g.community_id = c.id) ORDER BY c.id").fetchall()
 
 
-def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo,
-                    now: datetime) -> dict[str, Any]:
+def district_counts(conn: psycopg.Connection, day: date, timezone: tzinfo, *,
+                    live: bool = False) -> dict[str, Any]:
     """A day of every compound: ``compounds`` (each with the keys of the centre's `shelf
     counts`: totals, gates, teams, people, and its name), the district's ``totals``, and
     ``people``: per person, per compound and team, what they checked in, delivered and
     handed out (reinforcement staff credited to the team their assignment gave them in that
-    compound). A day over by ``now`` is read from what was kept of it (``kept_rows``), today
-    live."""
+    compound). Each gate's day is read from what was kept of it (``kept_rows``: today's too,
+    counted again only for the gates that sent records since), or, ``live``, counted again
+    for every gate in one snapshot and kept nowhere (what the kept days are checked against)."""
     start, end = day_span(day, timezone)
-    read = kept_rows(conn, day, timezone) if end <= now else None
+    read = None if live else kept_rows(conn, day, timezone)
     with one_snapshot(conn):
         known = compounds(conn)
         read = read or counted_rows(conn, day, timezone)
@@ -111,8 +113,7 @@ def district_now(conn: psycopg.Connection, now: datetime, *,
     longer than ``fresh_escalate_s``, failed notices, open sync alarms, and its gates (as
     their last sync said); those needing attention first, then by id."""
     late = now - timedelta(seconds=fresh_escalate_s)
-    with unavailable_as_shelf_error(), conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with one_snapshot(conn):
         known = compounds(conn)
         waiting = _by_community(conn.execute(
             "SELECT community_id, count(*) AS n FROM parcels WHERE status = 'waiting'"
@@ -124,11 +125,7 @@ def district_now(conn: psycopg.Connection, now: datetime, *,
         alarms = _by_community(conn.execute(
             "SELECT community_id, count(*) AS n FROM sync_alarms WHERE resolved_at IS NULL"
             " GROUP BY community_id"))
-        # A gate's status without its layout (its slots: most of its size, not shown here).
-        gates = conn.execute(
-            "SELECT community_id, id, name, status->'names' AS names, last_sync_at, pending,"
-            " last_command, commands_applied, status - 'layout' AS status FROM gates"
-            " ORDER BY community_id, id").fetchall()
+        gates = conn.execute(GATE_HEALTH).fetchall()
     by_community: dict[str, list[dict[str, Any]]] = {}
     for g in gates:
         by_community.setdefault(g["community_id"], []).append(_gate(g, now))
@@ -160,10 +157,36 @@ def _by_community(rows: psycopg.Cursor) -> dict[str, int]:
     return {r["community_id"]: r["n"] for r in rows}
 
 
+def _typed(key: str, json_type: str, sql_type: str) -> str:
+    """A field of a gate's status as a column of its type (NULL unless the gate sent that)."""
+    return (f"CASE WHEN jsonb_typeof(status->'{key}') = '{json_type}'"
+            f" THEN (status->>'{key}')::{sql_type} END AS {key}")
+
+
+# Each gate with only the fields of its status the dashboard shows, each a column of its type:
+# at 400 gates, decoding each gate's status (most of a dashboard's cost, with its layout left
+# out) took longer than PostgreSQL's whole reading. The status is read once per gate, without
+# its layout (OFFSET 0 keeps the planner from reading the whole value again for every field).
+STATUS_SHOWN = {"camera_lost": ("boolean", "boolean"), "lag_s": ("number", "float8"),
+                "kiosk_heartbeat_age_s": ("number", "float8"),
+                "outbox_failed": ("number", "numeric")}
+GATE_HEALTH = (
+    "SELECT community_id, id, name, last_sync_at, pending, last_command, commands_applied, "
+    + ", ".join(f"status->'names'->>'{lang}' AS name_{lang}" for lang in LANGUAGES) + ", "
+    + ", ".join(_typed(key, *types) for key, types in STATUS_SHOWN.items())
+    + " FROM (SELECT community_id, id, name, last_sync_at, pending, last_command,"
+    " commands_applied, status - 'layout' AS status FROM gates OFFSET 0) g"
+    " ORDER BY community_id, id")
+
+
 def _gate(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A gate's health (as the centre's /healthz says it), with its names, and whether the
     dashboard calls it down."""
-    health = {**gate_health(row, now), "names": row["names"] or {}}
+    status = {key: row[key] for key in STATUS_SHOWN if row[key] is not None}
+    if "outbox_failed" in status:
+        status["outbox_failed"] = int(status["outbox_failed"])
+    names = {lang: row[f"name_{lang}"] for lang in LANGUAGES if row[f"name_{lang}"]}
+    health = {**gate_health({**row, "status": status}, now), "names": names}
     beat = health["kiosk_heartbeat_age_s"]
     health["kiosk_silent"] = beat is not None and beat > HEARTBEAT_LATE_S
     health["down"] = bool(health["quiet"] or health["camera_lost"] or health["kiosk_silent"])
@@ -219,8 +242,9 @@ def district_stamp(conn: psycopg.Connection) -> tuple[Any, ...]:
             " (SELECT md5(string_agg(concat_ws(',', community_id, id, name, pending,"
             " commands_applied, last_command, date_trunc('minute', last_sync_at),"
             " status->'names', status->'camera_lost', status->'outbox_failed'), '|'"
-            " ORDER BY community_id, id))"
-            " FROM gates) AS gates,"
+            " ORDER BY community_id, id)) FROM (SELECT community_id, id, name, pending,"
+            " commands_applied, last_command, last_sync_at, status - 'layout' AS status"
+            " FROM gates OFFSET 0) g) AS gates,"  # each status read once (GATE_HEALTH)
             " (SELECT md5(string_agg(id || name, '|' ORDER BY id)) FROM communities) AS named,"
             " (SELECT max(id) FROM assignments) AS lent,"
             " (SELECT max(id) FROM sync_alarms) AS alarms,"

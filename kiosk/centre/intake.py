@@ -13,6 +13,10 @@ Enforced here (README "Several gates, one compound"):
   record the centre holds already is compared with the one it holds: the same, nothing
   happens (a batch sent twice changes nothing); different, it is an alarm and the gate is
   told the store was rewound from there, so it moves its own records under a new epoch.
+- **A stale exchange is not judged.** One that arrived before an exchange of the same gate
+  already heard (held back on its way while a newer one was applied) says nothing of the
+  gate's store or health: its ``holds`` is older than what the centre holds, not a store
+  copied back (``gates.heard_at``).
 - **A restored gate is flagged.** A new epoch of a gate that had one is an alarm saying how
   many of the old epoch's records the restored store no longer holds.
 - **Versions.** The centre takes the gate schemas of its own program and the one before;
@@ -82,9 +86,10 @@ def exchange(conn: psycopg.Connection, gate: GateRef, request: dict[str, Any],
                                  "new": max(0, through - before)}
             if conflict is not None:
                 answer["rewound"] = {"epoch": epoch, "from": conflict}
-        if answer["rewound"] is None:
-            answer["rewound"] = _rewound(conn, gate, request, now)
-        _note_health(conn, gate, request, now, len(records))
+        if _newest_heard(conn, gate, now):
+            if answer["rewound"] is None:
+                answer["rewound"] = _rewound(conn, gate, request, now)
+            _note_health(conn, gate, request, now, len(records))
     answer["commands"] = _commands(conn, gate, int(request.get("commands_applied") or 0))
     return answer
 
@@ -202,6 +207,17 @@ def _compare(conn: psycopg.Connection, gate: GateRef, epoch: str, held: list[Inc
                    sent={"at": record.at.isoformat(), "data": record.data})
             return record.seq
     return None
+
+
+def _newest_heard(conn: psycopg.Connection, gate: GateRef, now: datetime) -> bool:
+    """Note that an exchange of ``gate`` arrived at ``now``; False when one that arrived later
+    was heard already: this one was held back on its way (its sync may since have been killed
+    and started again), so what it says of the gate's store (``holds``) and health is older
+    than what the centre knows, and is not judged (its records are, as any batch's)."""
+    row = conn.execute("UPDATE gates SET heard_at = greatest(heard_at, %s) WHERE community_id"
+                       " = %s AND id = %s RETURNING heard_at", (now, gate.community, gate.gate)
+                       ).fetchone()
+    return row is None or row["heard_at"] <= now
 
 
 def _rewound(conn: psycopg.Connection, gate: GateRef, request: dict[str, Any],

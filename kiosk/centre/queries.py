@@ -135,24 +135,29 @@ def compound_counts(conn: psycopg.Connection, community: str, day: date, timezon
     """A day's numbers for the whole compound, with ``kiosk.queries.daily_counts``'s keys
     (``totals``, ``teams``, ``people``) counted by its very ``tally_counts`` from the gates'
     events, plus ``gates``: each gate's totals. The compound's numbers are the sum of what
-    each gate's own `shelf counts` says for the day."""
-    with one_snapshot(conn):
-        read = counted_rows(conn, day, timezone, community)
-    return tallied(read, community, day, timezone, teams)
+    each gate's own `shelf counts` says for the day (each gate's as ``kept_rows`` keeps it)."""
+    return tallied(kept_rows(conn, day, timezone, community), community, day, timezone, teams)
 
 
 def counted_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
-                 community: str | None = None) -> dict[str, Any]:
+                 community: str | None = None, *,
+                 gates: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """What a day's counts are tallied from, for one community or (None) every one (the
-    district): ``gates`` (community, gate) registered, the day's ``events`` grouped by
-    community, gate, kind, actor and team, the parcels ``waiting`` at its end per gate and
-    those of each team's tasks (``team_waiting``). Run it inside a snapshot."""
+    district), or only ``gates`` (community, gate) of those: ``gates`` registered, the day's
+    ``events`` grouped by community, gate, kind, actor and team, the parcels ``waiting`` at
+    its end per gate and those of each team's tasks (``team_waiting``). Run it inside a
+    snapshot."""
     start, end = day_span(day, timezone)
-    scope = "community_id = %(c)s AND" if community is not None else ""
-    span = {"c": community, "start": start, "end": end, "kinds": list(COUNTED_KINDS)}
+    scope = "{t}community_id = %(c)s AND" if community is not None else ""
+    if gates is not None:  # a join on the gates asked for (a few, or most of the district)
+        scope += (" ({t}community_id, {t}gate_id) IN (SELECT * FROM unnest(%(cs)s::text[],"
+                  " %(gs)s::text[])) AND")
+    span = {"c": community, "start": start, "end": end, "kinds": list(COUNTED_KINDS),
+            "cs": [c for c, _ in gates or ()], "gs": [g for _, g in gates or ()]}
+    mine = scope.format(t="")
     return {
         "gates": [(r["community_id"], r["id"]) for r in conn.execute(
-            f"SELECT community_id, id FROM gates WHERE {scope} TRUE"
+            f"SELECT community_id, id FROM gates WHERE {mine.replace('gate_id', 'id')} TRUE"
             " ORDER BY community_id, id", span)],
         # By task first, then without (a count(DISTINCT) would sort the day's events whole);
         # in order, as the teams acting that day are listed in the order met.
@@ -160,16 +165,15 @@ def counted_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
             "SELECT community_id, gate_id, kind, actor, team, sum(n)::bigint AS n,"
             " count(task) AS tasks FROM (SELECT community_id, gate_id, kind, actor,"
             " detail->>'team' AS team, detail->>'task' AS task, count(*) AS n FROM events"
-            f" WHERE {scope} at >= %(start)s AND at < %(end)s AND kind = ANY(%(kinds)s)"
+            f" WHERE {mine} at >= %(start)s AND at < %(end)s AND kind = ANY(%(kinds)s)"
             " GROUP BY 1, 2, 3, 4, 5, 6) by_task GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
             span).fetchall(),
         "waiting": {(r["community_id"], r["gate_id"]): r["n"] for r in conn.execute(
-            f"SELECT community_id, gate_id, count(*) AS n FROM parcels WHERE {scope}"
+            f"SELECT community_id, gate_id, count(*) AS n FROM parcels WHERE {mine}"
             " checked_in_at < %(end)s AND (closed_at IS NULL OR closed_at >= %(end)s)"
             " GROUP BY community_id, gate_id", span)},
-        "team_waiting": conn.execute(
-            TEAM_WAITING.format(scope=scope.replace("community_id", "t.community_id")),
-            span).fetchall(),
+        "team_waiting": conn.execute(TEAM_WAITING.format(scope=scope.format(t="t.")),
+                                     span).fetchall(),
     }
 
 
@@ -178,48 +182,70 @@ def zone_name(timezone: tzinfo) -> str:
     return getattr(timezone, "key", None) or str(timezone)
 
 
-def kept_rows(conn: psycopg.Connection, day: date, timezone: tzinfo) -> dict[str, Any]:
-    """``counted_rows`` of every community for a day that is over, from what was kept of it
-    per gate (``day_counts``). When a gate's is missing (the day never asked for yet, or a
-    batch of the gate changed it since: ``kiosk.centre.intake`` drops it), the day is read
-    again and kept for every gate, under COUNTS_LOCK taken alone: no batch is applied while
-    it is read, so what is kept misses none (the batches after it drop what they change)."""
-    args = {"day": day, "zone": zone_name(timezone)}
+def kept_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
+              community: str | None = None) -> dict[str, Any]:
+    """``counted_rows`` of one community or (None) every one, from what was kept of the day
+    per gate (``day_counts``): today's as well as a closed day's. A gate's kept day stays
+    until a batch of that gate could change it (``kiosk.centre.intake`` drops it in the
+    batch's own transaction: today's at every batch the gate sends today), so only the gates
+    whose kept day is missing are counted again, and kept, under COUNTS_LOCK taken alone: no
+    batch is applied while they are read, so what is kept misses none (the batches after it
+    drop what they change). Each gate's numbers are its own as of one moment; the sum of a
+    compound's is the sum of its gates', as ever."""
+    args = {"c": community, "day": day, "zone": zone_name(timezone)}
     with one_snapshot(conn):
         gates = [(r["community_id"], r["id"]) for r in conn.execute(
-            "SELECT community_id, id FROM gates ORDER BY community_id, id")]
-        kept = {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
-            "SELECT community_id, gate_id, counted FROM day_counts"
-            " WHERE day = %(day)s AND timezone = %(zone)s ORDER BY community_id, gate_id",
-            args)}  # in counted_rows' order: each gate's events are kept in it
-    if not set(gates) <= set(kept):
+            "SELECT community_id, id FROM gates WHERE (%(c)s::text IS NULL"
+            " OR community_id = %(c)s) ORDER BY community_id, id", args)]
+        kept = _kept(conn, args)
+    missing = [gate for gate in gates if gate not in kept]
+    if missing:
         with unavailable_as_shelf_error(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (COUNTS_LOCK,))
-            read = counted_rows(conn, day, timezone)  # read committed, nothing committing
-            _keep(conn, day, timezone, read)
-        return read
-    return {"gates": gates, "events": [e for c in kept.values() for e in c["events"]],
-            "waiting": {gate: c["waiting"] for gate, c in kept.items() if c["waiting"]},
-            "team_waiting": [t for c in kept.values() for t in c["team_waiting"]]}
+            kept.update(_kept(conn, args, missing))  # what other readings kept meanwhile
+            missing = [gate for gate in missing if gate not in kept]
+            if missing:  # read committed, nothing committing
+                kept.update(_keep(conn, day, timezone,
+                                  counted_rows(conn, day, timezone, gates=missing)))
+    # In counted_rows' order (by community, gate): each gate's events are kept in it.
+    return {"gates": gates, "events": [e for g in gates for e in kept[g]["events"]],
+            "waiting": {g: kept[g]["waiting"] for g in gates if kept[g]["waiting"]},
+            "team_waiting": [t for g in gates for t in kept[g]["team_waiting"]]}
 
 
-def _keep(conn: psycopg.Connection, day: date, timezone: tzinfo, read: dict[str, Any]) -> None:
-    """Keep ``read`` (the whole district's) per gate, in place of what was kept of the day."""
+def _kept(conn: psycopg.Connection, args: dict[str, Any],
+          gates: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
+    """What is kept of the day (``args``) for each gate of ``args["c"]`` (None: every one), or
+    of ``gates``, that has it."""
+    only = (" AND (community_id, gate_id) IN (SELECT * FROM unnest(%(cs)s::text[],"
+            " %(gs)s::text[]))" if gates is not None else "")
+    return {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
+        "SELECT community_id, gate_id, counted FROM day_counts WHERE day = %(day)s"
+        " AND timezone = %(zone)s AND (%(c)s::text IS NULL OR community_id = %(c)s)" + only,
+        {**args, "cs": [c for c, _ in gates or ()], "gs": [g for _, g in gates or ()]})}
+
+
+def _keep(conn: psycopg.Connection, day: date, timezone: tzinfo,
+          read: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Keep ``read`` per gate, in place of what was kept of the day; what each gate's is."""
     end = day_span(day, timezone)[1]
     parts = split_by_community(read)
-    rows = []
+    counted: dict[tuple[str, str], dict[str, Any]] = {}
     for community, gate in read["gates"]:
         part = parts[community]
-        rows.append((community, gate, day, zone_name(timezone), end, Jsonb({
+        counted[(community, gate)] = {
             "events": [e for e in part["events"] if e["gate_id"] == gate],
             "waiting": part["waiting"].get((community, gate), 0),
-            "team_waiting": [t for t in part["team_waiting"] if t["gate_id"] == gate]})))
+            "team_waiting": [t for t in part["team_waiting"] if t["gate_id"] == gate]}
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO day_counts (community_id, gate_id, day, timezone, ends_at, counted,"
             " counted_at) VALUES (%s, %s, %s, %s, %s, %s, now()) ON CONFLICT (day, timezone,"
             " community_id, gate_id) DO UPDATE SET ends_at = EXCLUDED.ends_at,"
-            " counted = EXCLUDED.counted, counted_at = EXCLUDED.counted_at", rows)
+            " counted = EXCLUDED.counted, counted_at = EXCLUDED.counted_at",
+            [(community, gate, day, zone_name(timezone), end, Jsonb(c))
+             for (community, gate), c in counted.items()])
+    return counted
 
 
 def split_by_community(read: dict[str, Any]) -> dict[str, dict[str, Any]]:

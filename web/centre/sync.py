@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 @bp.post("/sync/v1")
 @own_credential  # the gate's bearer token, checked below; no session, no CSRF token
 def exchange() -> Any:
+    # The exchange's moment is its arrival, before any wait for a connection: two exchanges
+    # of one gate are told apart by it (kiosk.centre.intake judges only the newest heard).
+    now = current_app.config["CLOCK"].now()
     try:
         conn = get_pg()
         gate = authenticate(conn, request.headers.get("Authorization", ""))
@@ -35,7 +38,7 @@ def exchange() -> Any:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return jsonify(error="invalid", message="a JSON object is expected"), 400
-        answer = apply_exchange(conn, gate, body, current_app.config["CLOCK"].now())
+        answer = apply_exchange(conn, gate, body, now)
     except NotThisGate as exc:
         log.warning("sync refused: %s", exc)
         return jsonify(error=exc.code, message=str(exc)), 403

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from flask import (
 )
 from markupsafe import Markup
 
+from kiosk.centre.db import one_snapshot
 from kiosk.centre.district import (
     SORTS,
     compounds,
@@ -48,13 +48,17 @@ from kiosk.staff import DISTRICT_ROLES
 from kiosk.timefmt import local_time
 from web.auth import roles_required
 from web.centre.db import get_pg
+from web.centre.district.board import Board, SharedBoard
 from web.counts import safe_cell
 from web.i18n import current_language, t
 
 bp = Blueprint("district", __name__, url_prefix="/district")
 POLL_MS = 15_000
-KEPT_TABLES = 32  # orders x languages of the current minute and stamp, with room to spare
-TABLES_LOCK = threading.Lock()
+
+
+@bp.record_once
+def _share_the_board(state: Any) -> None:
+    state.app.extensions["district_board"] = SharedBoard()
 
 
 def _now():
@@ -80,31 +84,39 @@ def _sort() -> str:
     return sort if sort in SORTS else "attention"
 
 
-def _table() -> tuple[Markup, str]:
-    """Each compound now as its table, rendered, and the table's version (a hash of what it
-    shows, times to the minute), so a poll sends it again only when that changed.
+def _board() -> Board:
+    """Each compound now (and who is lent where), as fresh as a reading begun now: shared by
+    every district request (``board.SharedBoard``), computed again only when
+    ``district_stamp`` (the gates' records and health, compounds, assignments, alarms) or the
+    minute changed, one computation at a time."""
+    conn, now = get_pg(), _now()
+    minute = now.replace(second=0, microsecond=0)
 
-    Twenty staff polling see one table: it is computed again only when ``district_stamp``
-    (the gates' last syncs, compounds, assignments, alarms), the minute, the order or the
-    language changed; otherwise a poll costs that one small read.
-    """
-    sort, conn, now = _sort(), get_pg(), _now()
-    key = (sort, current_language(), now.replace(second=0, microsecond=0),
-           district_stamp(conn))
-    kept = current_app.extensions.setdefault("district_tables", {})
-    with TABLES_LOCK:
-        if key in kept:
-            return kept[key]
-    rows = sorted_rows(district_now(conn, now, fresh_escalate_s=_fresh_s()), sort)
-    html = Markup(render_template("_district_rows.html", rows=rows, zone=_zone(),
-                                  local_time=local_time, sort=sort, sorts=SORTS,
-                                  lent=live_assignments(conn, now)))
-    made = html, hashlib.sha256(str(html).encode()).hexdigest()[:16]
-    with TABLES_LOCK:
-        if len(kept) >= KEPT_TABLES:
-            kept.clear()  # an older minute or stamp: never asked for again
-        kept[key] = made
-    return made
+    def compute() -> tuple[Any, Any]:
+        with one_snapshot(conn):
+            stamp = district_stamp(conn)
+            rows = district_now(conn, now, fresh_escalate_s=_fresh_s())
+            lent = live_assignments(conn, now)
+        return (minute, stamp), (rows, lent)
+
+    return current_app.extensions["district_board"].board((minute, district_stamp(conn)),
+                                                          compute)
+
+
+def _table() -> tuple[Markup, str]:
+    """Each compound now as its table, rendered in the order and language asked for, and the
+    table's version (a hash of what it shows, times to the minute), so a poll sends it again
+    only when that changed. Twenty staff polling see one table, rendered once."""
+    sort = _sort()
+
+    def render(found: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> tuple[Markup, str]:
+        rows, lent = found
+        html = Markup(render_template("_district_rows.html", rows=sorted_rows(rows, sort),
+                                      zone=_zone(), local_time=local_time, sort=sort,
+                                      sorts=SORTS, lent=lent))
+        return html, hashlib.sha256(str(html).encode()).hexdigest()[:16]
+
+    return _board().table((sort, current_language()), render)
 
 
 @bp.get("")
@@ -145,7 +157,7 @@ def _day() -> date:
 def counts() -> str:
     day = _day()
     return render_template(
-        "district_counts.html", counts=district_counts(get_pg(), day, _zone(), _now()), day=day,
+        "district_counts.html", counts=district_counts(get_pg(), day, _zone()), day=day,
         totals=TOTALS, person_counts=PERSON_COUNTS,
         prev_url=url_for(".counts", date=(day - timedelta(days=1)).isoformat()),
         next_url=url_for(".counts", date=(day + timedelta(days=1)).isoformat()),
@@ -157,7 +169,7 @@ def counts() -> str:
 def download() -> Response:
     """The day as one table: the district, each compound, each gate, each person."""
     day = _day()
-    found = district_counts(get_pg(), day, _zone(), _now())
+    found = district_counts(get_pg(), day, _zone())
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads UTF-8 only after a byte-order mark
     writer = csv.writer(out, lineterminator="\r\n")
@@ -193,8 +205,7 @@ def compound(community: str) -> str:
     known = {c["id"]: c for c in compounds(conn)}
     if community not in known:
         abort(404)
-    health = {r["community"]: r for r in district_now(conn, _now(),
-                                                      fresh_escalate_s=_fresh_s())}
+    health = {r["community"]: r for r in _board().rows[0]}
     gates = compound_shelf(conn, community)  # as the compound's own shelf page reads it
     lang = current_language()
     labels = {g["id"]: (g["names"] or {}).get(lang) or g["name"] or g["id"] for g in gates}
