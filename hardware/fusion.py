@@ -60,14 +60,6 @@ class Sampled:
     outline: Outline
     grid: qr_erasure.Grid
 
-    def near(self, other: Sampled) -> bool:
-        """The same version, its corners within ``SAME_PLACE`` modules: the same code placed
-        the same way (a guess turned a quarter has its corners a side away)."""
-        size = 17 + 4 * self.outline.version
-        module = float(np.linalg.norm(self.outline.corners[1] - self.outline.corners[0])) / size
-        return (other.outline.version == self.outline.version and
-                float(np.abs(other.outline.corners - self.outline.corners).max())
-                < SAME_PLACE * module)
 
 
 @dataclass(frozen=True)
@@ -107,7 +99,7 @@ class Fusion:
     def voted(self) -> bytes | None:
         """The QR code read from the kept frames' module grids voted module by module, or None.
 
-        The outlines of the kept frames that lie in the same place (``Sampled.near``: frame
+        The outlines of the kept frames that lie in the same place (``_same_place``: frame
         to frame, the hand moves the code by a pixel or two) are one placement of the code;
         each placement outlined in ``MIN_VOTERS`` frames or more (``MAX_VOTES`` of them, the
         most outlined first) is voted and decoded. Each such decode is one more chance for a
@@ -116,7 +108,7 @@ class Fusion:
         for kept in self.frames:
             for sampled in kept.sampled:
                 placement = next((p for p in placements if p[-1].number != kept.number and
-                                  p[-1].near(sampled)), None)
+                                  _same_place(p[-1].outline, sampled.outline)), None)
                 if placement is None:
                     placements.append([sampled])
                 else:
@@ -179,21 +171,31 @@ def _sampled(number: int, grey: Grey, outlines: Sequence[Outline]) -> tuple[Samp
     in one place (the looks' outlines of one code differ by a module or so), the one whose
     fixed modules (finders, timing, alignment) fit the frame best, chosen without a data
     module."""
-    best: list[tuple[float, Sampled]] = []
+    best: list[tuple[float, Outline]] = []
     for outline in outlines:
         if not 1 <= outline.version <= qr_erasure.MAX_VERSION:
             continue
-        grid = qr_erasure.sample(grey, outline.corners, 17 + 4 * outline.version)
-        if grid is None:
-            continue
-        sampled = Sampled(number, outline, grid)
         fit = qr_finders.fit(grey, outline.corners, outline.version)
-        same = next((i for i, (_, known) in enumerate(best) if known.near(sampled)), None)
+        same = next((i for i, (_, known) in enumerate(best) if _same_place(known, outline)),
+                    None)
         if same is None:
-            best.append((fit, sampled))
+            best.append((fit, outline))
         elif fit > best[same][0]:
-            best[same] = (fit, sampled)
-    return tuple(sampled for _, sampled in best)
+            best[same] = (fit, outline)
+    out = []
+    for _, outline in best:
+        grid = qr_erasure.sample(grey, outline.corners, 17 + 4 * outline.version)
+        if grid is not None:
+            out.append(Sampled(number, outline, grid))
+    return tuple(out)
+
+
+def _same_place(one: Outline, other: Outline) -> bool:
+    """The same version, the corners within ``SAME_PLACE`` modules: the same code placed the
+    same way (a guess turned a quarter has its corners a side away)."""
+    module = float(np.linalg.norm(one.corners[1] - one.corners[0])) / (17 + 4 * one.version)
+    return (other.version == one.version and
+            float(np.abs(other.corners - one.corners).max()) < SAME_PLACE * module)
 
 
 def _edges(cut: Grey) -> np.ndarray:
