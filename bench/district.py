@@ -154,36 +154,36 @@ def _serve(config: Path) -> tuple[str, subprocess.Popen]:
 
 
 def _bare_upsert(source: str, target: str) -> tuple[int, float]:
-    """The centre's rows copied by plain batched upserts into an empty centre: (rows, s)."""
+    """The centre's rows copied by plain batched upserts into an empty centre: (rows, s of
+    writing). Read a slice at a time (a week of a district does not fit in memory twice);
+    only the writes are timed."""
     from kiosk.centre.db import connect
 
     tables = ("sync_records", "parcels", "door_tasks", "door_task_parcels", "events")
-    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
-    with connect(source) as src:
-        for table in tables:
+    with connect(source) as src, connect(target) as dst:
+        for table in ("communities", "gates", "gate_epochs"):
             found = src.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 (ours)
-            columns = list(found[0]) if found else []
-            rows[table] = (columns, [tuple(_adapt(r[c]) for c in columns) for r in found])
-        needed = src.execute("SELECT * FROM communities").fetchall(), src.execute(
-            "SELECT * FROM gates").fetchall(), src.execute("SELECT * FROM gate_epochs"
-                                                          ).fetchall()
-    with connect(target) as dst:
-        for table, found in zip(("communities", "gates", "gate_epochs"), needed, strict=True):
             columns = list(found[0])
             with dst.transaction(), dst.cursor() as cur:
                 cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                                 f"({', '.join(['%s'] * len(columns))})",
                                 [tuple(_adapt(r[c]) for c in columns) for r in found])
-        started, count = time.perf_counter(), 0
+        writing, count = 0.0, 0
         for table in tables:
-            columns, values = rows[table]
-            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                   f"({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING")
-            for at in range(0, len(values), BATCH):
-                with dst.transaction(), dst.cursor() as cur:
-                    cur.executemany(sql, values[at:at + BATCH])
-            count += len(values)
-        return count, time.perf_counter() - started
+            with src.transaction(), src.cursor(name=f"bare_{table}") as rows:
+                rows.execute(f"SELECT * FROM {table}")  # noqa: S608 (ours)
+                while found := rows.fetchmany(BATCH * 20):
+                    columns = list(found[0])
+                    values = [tuple(_adapt(r[c]) for c in columns) for r in found]
+                    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                           f"({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING")
+                    started = time.perf_counter()
+                    for at in range(0, len(values), BATCH):
+                        with dst.transaction(), dst.cursor() as cur:
+                            cur.executemany(sql, values[at:at + BATCH])
+                    writing += time.perf_counter() - started
+                    count += len(values)
+        return count, writing
 
 
 def _adapt(value: Any) -> Any:
@@ -394,6 +394,8 @@ def run() -> dict[str, Any]:
         with ThreadPoolExecutor(SYNCING) as syncing:
             list(syncing.map(sync, gates))
         sync_s = time.perf_counter() - started
+        print(f"district: {len(gates)} gates x {DAYS} day(s) synced in {sync_s:.1f} s",
+              file=sys.stderr, flush=True)
         with connect(url) as pg:
             add_district_account(pg, DAY, username="office", name="Office",
                                  role="district_staff", actor="bench",
