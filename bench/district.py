@@ -1,11 +1,13 @@
 """``python -m bench district``: a district's gates synced into one PostgreSQL, at a REDUCED scale.
 
-The issue's scale is 200 compounds x 2 gates x 7 days (about 5 million events). This run is
-``COMPOUNDS`` x 2 gates x 1 day (set ``SHELF_BENCH_COMPOUNDS`` for more), on this machine:
+The issue's scale is 200 compounds x 2 gates x 7 days. This run is ``COMPOUNDS`` x 2 gates x
+``DAYS`` days (20 x 2 x 1 unless ``SHELF_BENCH_COMPOUNDS`` and ``SHELF_BENCH_DAYS`` say more),
+on this machine:
 
-1. One gate's lockdown day is made through the real services on a real SQLite store: 300
-   check-ins, pickups by code, door tasks and deliveries, observation changes. Every gate of
-   the district starts from a copy of that store (each its own file, config, token).
+1. One gate's lockdown days are made through the real services on a real SQLite store, each
+   day 300 check-ins, pickups by code, door tasks and deliveries, observation changes. Every
+   gate of the district starts from a copy of that store (each its own file, config, token).
+   The dashboard and the counts are read on the last day, at 22:30 in Shanghai.
 2. **Sync**: each gate runs the product's own ``kiosk.sync.gate.sync_once`` over HTTP (its
    ``HttpLink``) to the centre's site (`shelf web --centre`, its own process), which
    applies each batch in one transaction (``kiosk.centre.intake``); ``SHELF_BENCH_SYNCING``
@@ -58,6 +60,7 @@ from kiosk.store import SqliteUnitOfWork
 from kiosk.tasks import deliver
 
 COMPOUNDS = int(os.environ.get("SHELF_BENCH_COMPOUNDS", "20"))
+DAYS = int(os.environ.get("SHELF_BENCH_DAYS", "1"))
 GATES = ("north", "south")
 PARCELS = 300
 STAFF = 20
@@ -67,37 +70,41 @@ SYNCING = int(os.environ.get("SHELF_BENCH_SYNCING", "4"))
 POLL_SECONDS = 5.0
 BATCH = 500
 GOAL_RATIO = 3.0  # the product's sync within 3x of the bare upsert (issue 22)
-DAY = datetime(2026, 11, 29, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+DAY = datetime(2026, 11, 29, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, the first day
+LAST = DAY + timedelta(days=DAYS - 1)  # the day the dashboard and the counts are read
 
 
 def _gate_day(directory: Path) -> Path:
-    """A gate's lockdown day through the real services: the store, checkpointed into one
-    file. Returns the community folder."""
+    """A gate's ``DAYS`` lockdown days through the real services: the store, checkpointed
+    into one file. Returns the community folder."""
     config = sample_community(directory, real_hash=False)
     conn = open_store(config)
-    clock = ManualClock(DAY)
     rules = Rules.from_config(config)
     uow = SqliteUnitOfWork(conn)
     households = [str(h.id) for h in uow.households.all()]
-    observed = [h for h in households if uow.households.get(HouseholdId.parse(h))
-                .under_observation]
+    observed = {h for h in households if uow.households.get(HouseholdId.parse(h))
+                .under_observation}
     rng = random.Random(22)
-    for i in range(PARCELS):
-        clock.advance(rng.uniform(60, 150))
-        household = rng.choice(households)
-        label = make_label(config.label_secret, HouseholdId.parse(household), f"SF{i:08d}")
-        act_on_payload(label.encode(), uow, rules, clock)
-        if i % 3 == 2:  # residents come down for what waits
-            for (code,) in conn.execute("SELECT code FROM pickup_codes WHERE used_at IS NULL"
-                                        " ORDER BY household_id LIMIT 2").fetchall():
-                pick_up(code, uow, rules, clock)
-        if i % 25 == 24:  # a door round: every open task delivered; the list changes
-            for task in conn.execute("SELECT id, household_id FROM door_tasks"
-                                     " WHERE status = 'open'").fetchall():
-                deliver(task["id"], task["household_id"], uow, rules, clock,
-                        actor="zhang@web")
-            flip = rng.choice(households)
-            set_observation(flip, flip not in observed, uow, rules, clock, actor="list")
+    for day in range(DAYS):
+        clock = ManualClock(DAY + timedelta(days=day))
+        for i in range(PARCELS):
+            clock.advance(rng.uniform(60, 150))
+            household = rng.choice(households)
+            label = make_label(config.label_secret, HouseholdId.parse(household),
+                               f"SF{day:02d}{i:06d}")
+            act_on_payload(label.encode(), uow, rules, clock)
+            if i % 3 == 2:  # residents come down for what waits
+                for (code,) in conn.execute("SELECT code FROM pickup_codes WHERE used_at IS"
+                                            " NULL ORDER BY household_id LIMIT 2").fetchall():
+                    pick_up(code, uow, rules, clock)
+            if i % 25 == 24:  # a door round: every open task delivered; the list changes
+                for task in conn.execute("SELECT id, household_id FROM door_tasks"
+                                         " WHERE status = 'open'").fetchall():
+                    deliver(task["id"], task["household_id"], uow, rules, clock,
+                            actor="zhang@web")
+                flip = rng.choice(households)
+                set_observation(flip, flip not in observed, uow, rules, clock, actor="list")
+                observed ^= {flip}
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return directory
@@ -147,36 +154,36 @@ def _serve(config: Path) -> tuple[str, subprocess.Popen]:
 
 
 def _bare_upsert(source: str, target: str) -> tuple[int, float]:
-    """The centre's rows copied by plain batched upserts into an empty centre: (rows, s)."""
+    """The centre's rows copied by plain batched upserts into an empty centre: (rows, s of
+    writing). Read a slice at a time (a week of a district does not fit in memory twice);
+    only the writes are timed."""
     from kiosk.centre.db import connect
 
     tables = ("sync_records", "parcels", "door_tasks", "door_task_parcels", "events")
-    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
-    with connect(source) as src:
-        for table in tables:
+    with connect(source) as src, connect(target) as dst:
+        for table in ("communities", "gates", "gate_epochs"):
             found = src.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 (ours)
-            columns = list(found[0]) if found else []
-            rows[table] = (columns, [tuple(_adapt(r[c]) for c in columns) for r in found])
-        needed = src.execute("SELECT * FROM communities").fetchall(), src.execute(
-            "SELECT * FROM gates").fetchall(), src.execute("SELECT * FROM gate_epochs"
-                                                          ).fetchall()
-    with connect(target) as dst:
-        for table, found in zip(("communities", "gates", "gate_epochs"), needed, strict=True):
             columns = list(found[0])
             with dst.transaction(), dst.cursor() as cur:
                 cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                                 f"({', '.join(['%s'] * len(columns))})",
                                 [tuple(_adapt(r[c]) for c in columns) for r in found])
-        started, count = time.perf_counter(), 0
+        writing, count = 0.0, 0
         for table in tables:
-            columns, values = rows[table]
-            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                   f"({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING")
-            for at in range(0, len(values), BATCH):
-                with dst.transaction(), dst.cursor() as cur:
-                    cur.executemany(sql, values[at:at + BATCH])
-            count += len(values)
-        return count, time.perf_counter() - started
+            with src.transaction(), src.cursor(name=f"bare_{table}") as rows:
+                rows.execute(f"SELECT * FROM {table}")  # noqa: S608 (ours)
+                while found := rows.fetchmany(BATCH * 20):
+                    columns = list(found[0])
+                    values = [tuple(_adapt(r[c]) for c in columns) for r in found]
+                    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                           f"({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING")
+                    started = time.perf_counter()
+                    for at in range(0, len(values), BATCH):
+                        with dst.transaction(), dst.cursor() as cur:
+                            cur.executemany(sql, values[at:at + BATCH])
+                    writing += time.perf_counter() - started
+                    count += len(values)
+        return count, writing
 
 
 def _adapt(value: Any) -> Any:
@@ -204,7 +211,7 @@ def _polls(url: str, fresh_s: int) -> list[float]:
         with connect(url, migrate_schema=False) as conn:
             while time.monotonic() < stop:
                 started = time.perf_counter()
-                district_now(conn, DAY + timedelta(hours=14), fresh_escalate_s=fresh_s)
+                district_now(conn, LAST + timedelta(hours=14), fresh_escalate_s=fresh_s)
                 with lock:
                     times.append(time.perf_counter() - started)
 
@@ -325,7 +332,7 @@ def _today_counts(pg: Any, gates: list[Any], clock: ManualClock, sync: Any,
     ``none`` (nothing sent since)."""
     from kiosk.centre.district import district_counts
 
-    day, rng = DAY.date(), random.Random(2304)
+    day, rng = LAST.date(), random.Random(2304)
     taken: dict[str, list[float]] = {"live": [], "first": [], "few": [], "none": []}
     for _ in range(3):
         taken["live"].append(_timed(lambda: district_counts(pg, day, zone, live=True)))
@@ -372,7 +379,7 @@ def run() -> dict[str, Any]:
                     new = add_gate(pg, community, gate, DAY, actor="bench")
                     gates.append(_gate_folder(template, work / f"{community}-{gate}",
                                               community, gate, base, new.token))
-        clock = ManualClock(DAY + timedelta(hours=14))
+        clock = ManualClock(LAST + timedelta(hours=14))
 
         def sync(config: Any) -> None:
             conn = open_store(config)
@@ -387,6 +394,8 @@ def run() -> dict[str, Any]:
         with ThreadPoolExecutor(SYNCING) as syncing:
             list(syncing.map(sync, gates))
         sync_s = time.perf_counter() - started
+        print(f"district: {len(gates)} gates x {DAYS} day(s) synced in {sync_s:.1f} s",
+              file=sys.stderr, flush=True)
         with connect(url) as pg:
             add_district_account(pg, DAY, username="office", name="Office",
                                  role="district_staff", actor="bench",
@@ -405,7 +414,7 @@ def run() -> dict[str, Any]:
         fresh_s = config.pickup.fresh_escalate_s
         with connect(url, migrate_schema=False) as pg:  # one staff member alone: its cost
             alone_now = sorted(_timed(lambda: district_now(
-                pg, DAY + timedelta(hours=14), fresh_escalate_s=fresh_s)) for _ in range(20))
+                pg, LAST + timedelta(hours=14), fresh_escalate_s=fresh_s)) for _ in range(20))
         polls = sorted(_polls(url, fresh_s))
         zone = config.community.timezone
         # The centre's site again, for what needs gates at work beside it: the dashboard
@@ -414,7 +423,7 @@ def run() -> dict[str, Any]:
         afresh, synced = _afresh_polls(base, gates, clock, sync)
         with connect(url) as pg:
             today = _today_counts(pg, gates, clock, sync, zone)
-            counts = district_counts(pg, DAY.date(), zone)
+            counts = district_counts(pg, LAST.date(), zone)
         server.terminate()
         server.wait(timeout=60)
         assert len(counts["compounds"]) == COMPOUNDS
@@ -457,22 +466,24 @@ def run() -> dict[str, Any]:
                  "median_ms": closed_ms},
                 {"what": "district counts of a day, every gate counted afresh, nothing kept",
                  "median_ms": live_ms},
-                {"what": "database per compound-day", "bytes": size // COMPOUNDS}]
+                {"what": "database per compound-day", "bytes": size // (COMPOUNDS * DAYS)}]
         ratio = bare_rate / sync_rate
+        full = COMPOUNDS >= 200 and DAYS >= 7
         return {
-            "title": f"district (REDUCED: {COMPOUNDS} compounds x {len(GATES)} gates x 1 day "
-                     f"of {PARCELS} parcels a gate, not 200 x 2 x 7; {SYNCING} gates syncing "
-                     "at once)",
+            "title": f"district ({'' if full else 'REDUCED: '}{COMPOUNDS} compounds x"
+                     f" {len(GATES)} gates x {DAYS} day(s) of {PARCELS} parcels a gate"
+                     f"{'' if full else ', not 200 x 2 x 7'}; {SYNCING} gates syncing at once)",
             "rows": rows,
             "ratios": [{"what": "bare upsert rows/s over sync records/s", "ratio": ratio,
                         "goal": GOAL_RATIO, "ok": ratio <= GOAL_RATIO}],
-            "compounds": COMPOUNDS, "gates": COMPOUNDS * len(GATES), "syncing": SYNCING,
+            "compounds": COMPOUNDS, "gates": COMPOUNDS * len(GATES), "days": DAYS,
+            "events": events, "syncing": SYNCING,
             # The machine's load average (1, 5, 15 min) as the run began and ended.
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()],
-            "gate_day_records": records // (COMPOUNDS * len(GATES)),
-            "gate_day_events": events // (COMPOUNDS * len(GATES)),
-            "gate_day_made_s": round(day_s, 1),
+            "gate_day_records": records // (COMPOUNDS * len(GATES) * DAYS),
+            "gate_day_events": events // (COMPOUNDS * len(GATES) * DAYS),
+            "gate_day_made_s": round(day_s / DAYS, 1),
             "sync_records_per_s": round(sync_rate),
             "bare_rows_per_s": round(bare_rate),
             "dashboard_polls": len(polls), "dashboard_staff": STAFF,
@@ -494,7 +505,7 @@ def run() -> dict[str, Any]:
             "counts_day_unchanged_ms": round(closed_ms, 1),
             # Every gate counted afresh in one snapshot, nothing kept (what today cost before).
             "counts_day_live_ms": round(live_ms, 1),
-            "db_bytes_per_compound_day": size // COMPOUNDS,
+            "db_bytes_per_compound_day": size // (COMPOUNDS * DAYS),
         }
     finally:
         remove_cluster(cluster)
