@@ -17,6 +17,7 @@ import numpy as np
 import zxingcpp
 
 from hardware.decoder import brightness, to_grey
+from hardware.regions import qr_side
 from kiosk.ports import Frame
 
 GOOD_MODULE_PX = 4.0  # from here up the labels read through glare and blur (bench labels)
@@ -85,10 +86,10 @@ def _seen(barcode: zxingcpp.Barcode) -> Seen:
         return Seen("barcode", corners, None, barcode.valid)
     module_px = None
     version = str((barcode.extra or {}).get("Version", ""))
-    if version.isdigit():  # a QR code of version v is 17 + 4v modules a side
+    if version.isdigit():  # a QR code's version gives its modules a side
         sides = [float(np.hypot(a[0] - b[0], a[1] - b[1]))
                  for a, b in zip(corners, corners[1:] + corners[:1], strict=True)]
-        module_px = round(sum(sides) / 4 / (17 + 4 * int(version)), 1)
+        module_px = round(sum(sides) / 4 / qr_side(int(version)), 1)
     return Seen("qr", corners, module_px, barcode.valid)
 
 

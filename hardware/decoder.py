@@ -320,9 +320,7 @@ def _erasures(grey: Grey, outlines: list[Outline]) -> list[Symbol]:
     Outlines guessed (``Outline.guesses``) raise the bar of the verification."""
     tried: list[Outline] = []
     for outline in outlines:
-        if any(o.version == outline.version and
-               float(np.abs(o.corners - outline.corners).max()) < SAME_OUTLINE_PX
-               for o in tried):
+        if any(o.near(outline, SAME_OUTLINE_PX) for o in tried):
             continue
         tried.append(outline)
         text = qr_erasure.read(grey, outline.corners, outline.version,

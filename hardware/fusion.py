@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from hardware import qr_erasure, qr_finders
-from hardware.regions import Box, Outline
+from hardware.regions import Box, Outline, qr_side
 
 Grey = np.ndarray
 
@@ -59,7 +59,6 @@ class Sampled:
     number: int  # the frame's
     outline: Outline
     grid: qr_erasure.Grid
-
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ def _sampled(number: int, grey: Grey, outlines: Sequence[Outline]) -> tuple[Samp
             best[same] = (fit, outline)
     out = []
     for _, outline in best:
-        grid = qr_erasure.sample(grey, outline.corners, 17 + 4 * outline.version)
+        grid = qr_erasure.sample(grey, outline.corners, qr_side(outline.version))
         if grid is not None:
             out.append(Sampled(number, outline, grid))
     return tuple(out)
@@ -193,9 +192,7 @@ def _sampled(number: int, grey: Grey, outlines: Sequence[Outline]) -> tuple[Samp
 def _same_place(one: Outline, other: Outline) -> bool:
     """The same version, the corners within ``SAME_PLACE`` modules: the same code placed the
     same way (a guess turned a quarter has its corners a side away)."""
-    module = float(np.linalg.norm(one.corners[1] - one.corners[0])) / (17 + 4 * one.version)
-    return (other.version == one.version and
-            float(np.abs(other.corners - one.corners).max()) < SAME_PLACE * module)
+    return one.near(other, SAME_PLACE * one.module_px)
 
 
 def _edges(cut: Grey) -> np.ndarray:

@@ -30,6 +30,8 @@ import numpy as np
 from reedsolo import ReedSolomonError, RSCodec
 from segno import consts
 
+from hardware.regions import qr_side
+
 Grey = np.ndarray
 Quad = np.ndarray  # 4 x 2: the symbol's outer corners, top left, top right, bottom right, left
 
@@ -74,7 +76,7 @@ def read(grey: Grey, corners: Quad, version: int, *, guesses: int = 1) -> bytes 
     more chance for a random word to pass, so the bar is raised as many times)."""
     if not 1 <= version <= MAX_VERSION:
         return None
-    grid = sample(grey, corners, 17 + 4 * version)
+    grid = sample(grey, corners, qr_side(version))
     if grid is None:
         return None
     return decode(grid, guesses=guesses)
@@ -207,7 +209,7 @@ def _format(grid: Grid) -> tuple[str, int] | None:
 def function_modules(version: int) -> np.ndarray:
     """The modules of a version's symbol that hold no data: finders, timing, alignment,
     format and version information (True)."""
-    size = 17 + 4 * version
+    size = qr_side(version)
     used = np.zeros((size, size), bool)
     used[:9, :9] = used[:9, size - 8:] = used[size - 8:, :9] = True  # finders, format
     used[6, :] = used[:, 6] = True  # timing
@@ -227,7 +229,7 @@ def function_modules(version: int) -> np.ndarray:
 def function_pattern(version: int) -> tuple[np.ndarray, np.ndarray]:
     """The modules of a version's symbol whose colour the standard fixes (finders and their
     separators, timing, alignment; True), and which of those are dark."""
-    size = 17 + 4 * version
+    size = qr_side(version)
     known = np.zeros((size, size), bool)
     dark = np.zeros((size, size), bool)
     ring = np.maximum(*np.abs(np.indices((7, 7)) - 3))  # the rings of a finder: 0..3

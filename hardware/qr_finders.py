@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from hardware.qr_erasure import MAX_VERSION, function_pattern
+from hardware.regions import qr_side
 
 Grey = np.ndarray
 
@@ -133,7 +134,7 @@ def _from_pair(a: Finder, b: Finder) -> list[tuple[np.ndarray, int]]:
 
 def _corners(tl: np.ndarray, tr: np.ndarray, bl: np.ndarray, version: int) -> np.ndarray:
     """The symbol's outer corners from its three finders' centres (an affine fit)."""
-    size = 17 + 4 * version
+    size = qr_side(version)
     near, far = 3.5, size - 3.5
     affine = cv2.getAffineTransform(np.array([[near, near], [far, near], [near, far]],
                                              np.float32),
@@ -146,7 +147,7 @@ def fit(grey: Grey, corners: np.ndarray, version: int) -> float:
     """How well the modules whose colour the standard fixes (finders, timing, alignment)
     match the image through these corners: the correlation of their grey with their colour."""
     points, light = _fixed(version)
-    size = 17 + 4 * version
+    size = qr_side(version)
     square = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32)
     try:
         warp = cv2.getPerspectiveTransform(square, np.asarray(corners, np.float32))
@@ -174,7 +175,7 @@ def refined(grey: Grey, corners: np.ndarray, version: int) -> tuple[np.ndarray, 
     fit better (a guess from two finders ignores the perspective: the far corners drift)."""
     best = np.asarray(corners, np.float32).copy()
     score = fit(grey, best, version)
-    module = float(np.linalg.norm(best[1] - best[0])) / (17 + 4 * version)
+    module = float(np.linalg.norm(best[1] - best[0])) / qr_side(version)
     for step in REFINE_STEPS:
         for _ in range(REFINE_ROUNDS):
             moved = False

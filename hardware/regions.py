@@ -67,6 +67,11 @@ class Box:
                    round(self.h * fy))
 
 
+def qr_side(version: int) -> int:
+    """Modules a side of a QR code of ``version`` (1..40): 21, 25, ... 177."""
+    return 17 + 4 * version
+
+
 @dataclass(frozen=True)
 class Outline:
     """A QR code found but not read: its four outer corners (top left, top right, bottom
@@ -75,6 +80,16 @@ class Outline:
     corners: np.ndarray
     version: int
     guesses: int = 1  # of how many outlines guessed for one code this is one (1: found)
+
+    @property
+    def module_px(self) -> float:
+        """A module's width along the top edge, in pixels."""
+        return float(np.linalg.norm(self.corners[1] - self.corners[0])) / qr_side(self.version)
+
+    def near(self, other: Outline, within_px: float) -> bool:
+        """The same version, every corner within ``within_px``: the same code placed alike."""
+        return (other.version == self.version and
+                float(np.abs(other.corners - self.corners).max()) < within_px)
 
     def moved(self, scale: float = 1.0, x: float = 0.0, y: float = 0.0) -> Outline:
         """The outline in the pixels of an image ``scale`` times larger, offset by (x, y)."""

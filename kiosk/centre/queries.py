@@ -150,10 +150,9 @@ def counted_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
     start, end = day_span(day, timezone)
     scope = "{t}community_id = %(c)s AND" if community is not None else ""
     if gates is not None:  # a join on the gates asked for (a few, or most of the district)
-        scope += (" ({t}community_id, {t}gate_id) IN (SELECT * FROM unnest(%(cs)s::text[],"
-                  " %(gs)s::text[])) AND")
+        scope += f" {AMONG_GATES} AND"
     span = {"c": community, "start": start, "end": end, "kinds": list(COUNTED_KINDS),
-            "cs": [c for c, _ in gates or ()], "gs": [g for _, g in gates or ()]}
+            **_gate_pairs(gates)}
     mine = scope.format(t="")
     return {
         "gates": [(r["community_id"], r["id"]) for r in conn.execute(
@@ -175,6 +174,17 @@ def counted_rows(conn: psycopg.Connection, day: date, timezone: tzinfo,
         "team_waiting": conn.execute(TEAM_WAITING.format(scope=scope.format(t="t.")),
                                      span).fetchall(),
     }
+
+
+# Rows of some gates only: (community, gate) among the pairs ``_gate_pairs`` gives as
+# parameters; {t} is the table's alias and dot, or nothing.
+AMONG_GATES = ("({t}community_id, {t}gate_id) IN (SELECT * FROM unnest(%(cs)s::text[],"
+               " %(gs)s::text[]))")
+
+
+def _gate_pairs(gates: list[tuple[str, str]] | None) -> dict[str, list[str]]:
+    """``AMONG_GATES``'s parameters: the communities and the gates, side by side."""
+    return {"cs": [c for c, _ in gates or ()], "gs": [g for _, g in gates or ()]}
 
 
 def zone_name(timezone: tzinfo) -> str:
@@ -217,12 +227,11 @@ def _kept(conn: psycopg.Connection, args: dict[str, Any],
           gates: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
     """What is kept of the day (``args``) for each gate of ``args["c"]`` (None: every one), or
     of ``gates``, that has it."""
-    only = (" AND (community_id, gate_id) IN (SELECT * FROM unnest(%(cs)s::text[],"
-            " %(gs)s::text[]))" if gates is not None else "")
+    only = " AND " + AMONG_GATES.format(t="") if gates is not None else ""
     return {(r["community_id"], r["gate_id"]): r["counted"] for r in conn.execute(
         "SELECT community_id, gate_id, counted FROM day_counts WHERE day = %(day)s"
         " AND timezone = %(zone)s AND (%(c)s::text IS NULL OR community_id = %(c)s)" + only,
-        {**args, "cs": [c for c, _ in gates or ()], "gs": [g for _, g in gates or ()]})}
+        {**args, **_gate_pairs(gates)})}
 
 
 def _keep(conn: psycopg.Connection, day: date, timezone: tzinfo,
